@@ -1,0 +1,53 @@
+# Two commands for a newcomer: `make run` and `make test`. Both install what is missing.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+PORT ?= 3000
+
+# Reflex's own bun download needs the open internet; the npm registry's bun works everywhere.
+export REFLEX_USE_SYSTEM_BUN := 1
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: install bun chromium migrate seed run test lint typecheck pytest clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+bun:
+	@command -v bun >/dev/null 2>&1 || npm install -g bun
+
+# Only the browser tests need Chromium; Playwright is pointed at Debian's build.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium)
+
+install: $(STAMP) bun
+
+migrate: install
+	$(BIN)/python -m portal.manage migrate
+
+seed: migrate
+	$(BIN)/python -m portal.seed
+
+# The embedded default: SQLite under .data/, one process, demo data, http://localhost:$(PORT)
+run: seed
+	$(BIN)/reflex run --env prod --frontend-port $(PORT) --backend-port $(PORT)
+
+lint: install
+	$(BIN)/ruff check portal tests alembic bench rxconfig.py
+
+typecheck: install
+	$(BIN)/mypy
+
+pytest: install chromium
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+clean:
+	rm -rf .web .states .data .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Presentational pieces shared by pages."""

@@ -1,0 +1,165 @@
+"""Password login, server-side sessions, and the one-time hand-off from the login form
+to the API route that sets the HttpOnly cookie."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import secrets
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlmodel import Session, select
+
+from portal.db import utcnow
+from portal.domain import audit
+from portal.domain.audit import RequestInfo
+from portal.domain.errors import DomainError, ErrorCode
+from portal.domain.principal import Principal
+from portal.models import AuthSession, TokenPurpose, User, UserToken
+from portal.settings import get_settings
+
+# argon2id with the library's defaults (RFC 9106 second recommended option).
+_hasher = PasswordHasher()
+# Verified against when the email is unknown, so both answers take the same time.
+_DUMMY_HASH = _hasher.hash("not-a-real-password-" + secrets.token_hex(8))
+# Writing last_seen_at on every event would turn reads into writes; a minute is precise enough.
+_TOUCH_EVERY = timedelta(seconds=60)
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def hash_token(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def authenticate(session: Session, *, email: str, password: str, request: RequestInfo) -> User:
+    """Check a password. Unknown user, inactive user and wrong password all answer AUTH_FAILED."""
+    email_n = normalize_email(email)
+    user = session.exec(select(User).where(User.email == email_n)).first()
+    ok = verify_password(user.password_hash if user else None, password)
+    if not user or not ok or not user.is_active or user.closed_at is not None:
+        audit.login_failed(session, user_id=user.id if user else None, email=email_n,
+                           reason="bad_credentials" if not ok else "inactive", request=request)
+        raise DomainError(ErrorCode.AUTH_FAILED)
+    if _hasher.check_needs_rehash(user.password_hash or ""):
+        user.password_hash = hash_password(password)
+        session.add(user)
+    return user
+
+
+def issue_login_ticket(session: Session, *, user: User, auth_method: str = "password",
+                       mfa_verified: bool = False) -> str:
+    """A short-lived, single-use ticket the browser trades for a session cookie at /api/auth/session."""
+    raw = new_token()
+    assert user.id is not None
+    session.add(UserToken(
+        user_id=user.id, purpose=TokenPurpose.LOGIN_TICKET, token_hash=hash_token(raw),
+        expires_at=utcnow() + timedelta(seconds=get_settings().login_ticket_seconds),
+        auth_method=auth_method, mfa_verified=mfa_verified,
+    ))
+    return raw
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class NewSession:
+    raw_token: str
+    session_id: int
+    user_id: int
+
+
+def redeem_login_ticket(session: Session, *, ticket: str, request: RequestInfo) -> NewSession:
+    now = utcnow()
+    tok = session.exec(select(UserToken).where(
+        UserToken.token_hash == hash_token(ticket), UserToken.purpose == TokenPurpose.LOGIN_TICKET,
+    )).first()
+    if tok is None or tok.used_at is not None or tok.expires_at < now:
+        raise DomainError(ErrorCode.TOKEN_INVALID)
+    tok.used_at = now
+    session.add(tok)
+    user = session.get(User, tok.user_id)
+    if user is None or not user.is_active:
+        raise DomainError(ErrorCode.TOKEN_INVALID)
+    new = create_session(session, user=user, request=request, auth_method=tok.auth_method,
+                         mfa_verified=tok.mfa_verified)
+    audit.login_succeeded(session, user_id=user.id or 0, customer_id=user.customer_id,
+                          method=tok.auth_method, request=request)
+    return new
+
+
+def create_session(session: Session, *, user: User, request: RequestInfo, auth_method: str,
+                   mfa_verified: bool) -> NewSession:
+    settings = get_settings()
+    raw = new_token()
+    now = utcnow()
+    assert user.id is not None
+    row = AuthSession(
+        user_id=user.id, token_hash=hash_token(raw), created_at=now, last_seen_at=now,
+        expires_at=now + timedelta(hours=settings.session_absolute_hours),
+        user_agent=request.user_agent[:400], ip_address=request.ip_address[:64],
+        auth_method=auth_method, mfa_verified=mfa_verified,
+    )
+    session.add(row)
+    session.flush()
+    assert row.id is not None
+    return NewSession(raw_token=raw, session_id=row.id, user_id=user.id)
+
+
+def resolve_session(session: Session, *, raw_token: str | None) -> Principal | None:
+    """The principal behind a session cookie, or None when it is missing, revoked or timed out."""
+    if not raw_token:
+        return None
+    row = session.exec(select(AuthSession).where(AuthSession.token_hash == hash_token(raw_token))).first()
+    if row is None or row.revoked_at is not None:
+        return None
+    now = utcnow()
+    idle = timedelta(minutes=get_settings().session_idle_minutes)
+    if row.expires_at <= now or row.last_seen_at + idle <= now:
+        return None
+    user = session.get(User, row.user_id)
+    if user is None or not user.is_active or user.closed_at is not None:
+        return None
+    if now - row.last_seen_at >= _TOUCH_EVERY:
+        row.last_seen_at = now
+        session.add(row)
+    assert user.id is not None
+    return Principal(user_id=user.id, role=user.role, email=user.email, name=user.full_name,
+                     customer_id=user.customer_id, session_id=row.id)
+
+
+def end_session(session: Session, *, principal: Principal, request: RequestInfo, reason: str = "logout") -> None:
+    """Logout: the session row is revoked, so the old cookie is worthless from now on."""
+    if principal.session_id is None:
+        return
+    row = session.get(AuthSession, principal.session_id)
+    if row is None or row.user_id != principal.user_id or row.revoked_at is not None:
+        return
+    row.revoked_at = utcnow()
+    row.revoked_reason = reason
+    session.add(row)
+    audit.logged_out(session, principal=principal, request=request)
+
+
+def revoke_by_token(session: Session, *, raw_token: str | None, request: RequestInfo) -> None:
+    """Used by the logout route, which has the cookie but no principal yet."""
+    principal = resolve_session(session, raw_token=raw_token)
+    if principal is not None:
+        end_session(session, principal=principal, request=request)

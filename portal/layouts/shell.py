@@ -1,0 +1,161 @@
+"""The signed-in app shell: sidebar navigation, header with the user, colour mode.
+
+Pages declare their place in the navigation in NAV; only pages that exist are listed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import reflex as rx
+
+from portal.settings import get_settings
+from portal.state.session import SessionState
+
+
+@dataclasses.dataclass(frozen=True)
+class NavItem:
+    label: str
+    href: str
+    icon: str
+    staff: bool = False
+
+
+NAV: list[NavItem] = [
+    NavItem("Home", "/dashboard", "layout_dashboard"),
+    NavItem("Agent console", "/agent", "headset", staff=True),
+]
+
+
+def _nav_link(item: NavItem) -> rx.Component:
+    active = rx.State.router.page.path == item.href
+    return rx.link(
+        rx.hstack(rx.icon(item.icon, size=18), rx.text(item.label, size="3"), spacing="3", align="center"),
+        href=item.href,
+        underline="none",
+        padding_x="0.75rem", padding_y="0.5rem", border_radius="8px", width="100%",
+        color=rx.cond(active, rx.color("accent", 11), rx.color("gray", 12)),
+        background_color=rx.cond(active, rx.color("accent", 3), "transparent"),
+        _hover={"background_color": rx.color("gray", 3)},
+    )
+
+
+def _nav_items() -> list[rx.Component]:
+    out: list[rx.Component] = []
+    for item in NAV:
+        link = _nav_link(item)
+        out.append(rx.cond(SessionState.is_staff, link) if item.staff else
+                   rx.cond(~SessionState.is_staff, link))
+    return out
+
+
+def brand() -> rx.Component:
+    return rx.hstack(
+        rx.icon("mountain", size=22, color=rx.color("accent", 10)),
+        rx.text(get_settings().portal_business_name, weight="bold", size="4"),
+        align="center", spacing="2",
+    )
+
+
+def sidebar() -> rx.Component:
+    return rx.box(
+        rx.vstack(brand(), rx.divider(), *_nav_items(), spacing="1", width="100%"),
+        display=["none", "none", "block"],
+        width="15rem", min_width="15rem", padding="1rem", height="100vh", position="sticky", top="0",
+        border_right=f"1px solid {rx.color('gray', 5)}",
+        background_color=rx.color("gray", 2),
+    )
+
+
+def mobile_menu() -> rx.Component:
+    return rx.box(
+        rx.drawer.root(
+            rx.drawer.trigger(rx.icon_button(rx.icon("menu"), variant="ghost", aria_label="Open menu")),
+            rx.drawer.overlay(z_index="5"),
+            rx.drawer.portal(
+                rx.drawer.content(
+                    rx.vstack(
+                        rx.hstack(brand(), rx.spacer(),
+                                  rx.drawer.close(rx.icon_button(rx.icon("x"), variant="ghost",
+                                                                 aria_label="Close menu")),
+                                  width="100%"),
+                        rx.divider(), *_nav_items(), spacing="1", width="100%",
+                    ),
+                    padding="1rem", width="16rem", height="100%", background_color=rx.color("gray", 1),
+                ),
+            ),
+            direction="left",
+        ),
+        display=["block", "block", "none"],
+    )
+
+
+def user_menu() -> rx.Component:
+    return rx.menu.root(
+        rx.menu.trigger(
+            rx.button(
+                rx.avatar(fallback=SessionState.initials, size="2", radius="full"),
+                rx.text(SessionState.user_name, display=["none", "inline", "inline"], size="2"),
+                rx.icon("chevron_down", size=14),
+                variant="ghost", data_testid="user-menu",
+            ),
+        ),
+        rx.menu.content(
+            rx.box(rx.text(SessionState.user_email, size="1", color_scheme="gray"),
+                   padding_x="0.75rem", padding_y="0.25rem"),
+            rx.menu.separator(),
+            rx.menu.item(rx.hstack(rx.icon("log_out", size=16), rx.text("Sign out")),
+                         on_click=SessionState.logout, data_testid="sign-out"),
+        ),
+    )
+
+
+def header() -> rx.Component:
+    return rx.hstack(
+        mobile_menu(),
+        rx.box(brand(), display=["block", "block", "none"]),
+        rx.spacer(),
+        rx.color_mode.button(variant="ghost", aria_label="Switch light or dark mode"),
+        rx.cond(SessionState.signed_in, user_menu()),
+        align="center", width="100%", padding_x="1rem", padding_y="0.6rem",
+        border_bottom=f"1px solid {rx.color('gray', 5)}",
+        position="sticky", top="0", z_index="4", background_color=rx.color("gray", 1),
+    )
+
+
+def shell(title: str) -> Callable[[Callable[[], rx.Component]], Callable[[], rx.Component]]:
+    """Layout as a decorator: `@shell("Home")` frames a page function."""
+
+    def wrap(page: Callable[[], rx.Component]) -> Callable[[], rx.Component]:
+        def framed() -> rx.Component:
+            return rx.hstack(
+                sidebar(),
+                rx.vstack(
+                    header(),
+                    rx.box(
+                        rx.heading(title, size="7", margin_bottom="1rem"),
+                        page(),
+                        width="100%", max_width="72rem", padding=["1rem", "1.5rem", "2rem"],
+                    ),
+                    spacing="0", width="100%", min_height="100vh",
+                ),
+                spacing="0", width="100%", align="start",
+            )
+
+        framed.__name__ = page.__name__
+        return framed
+
+    return wrap
+
+
+def public_frame(*children: rx.Component) -> rx.Component:
+    """Pages without sign-in: a centred column with the brand."""
+    return rx.center(
+        rx.vstack(
+            rx.hstack(brand(), rx.spacer(), rx.color_mode.button(variant="ghost"), width="100%"),
+            *children,
+            spacing="5", width="100%", max_width="26rem",
+        ),
+        min_height="100vh", padding="1.5rem",
+    )

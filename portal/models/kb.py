@@ -1,0 +1,84 @@
+"""Help-center categories and articles, feedback, and what people searched."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import LargeBinary, String
+from sqlmodel import Field, SQLModel
+
+from portal.models.base import created_at_field, fk
+
+
+class ArticleStatus(StrEnum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+
+
+class KbCategory(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=80, unique=True, index=True)
+    name: str = Field(max_length=120)
+    description: str = Field(default="", max_length=500)
+    position: int = 0
+
+
+class KbCategoryPublic(SQLModel):
+    id: int
+    slug: str
+    name: str
+    description: str
+
+
+class KbArticleBase(SQLModel):
+    slug: str = Field(max_length=120, unique=True, index=True)
+    title: str = Field(max_length=200)
+    summary: str = Field(default="", max_length=400)
+    body_md: str = ""
+    position: int = 0
+
+
+class KbArticle(KbArticleBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    category_id: int = fk("kbcategory.id")
+    status: str = Field(default=ArticleStatus.DRAFT, sa_type=String(12), index=True)
+    author_user_id: int | None = Field(default=None, foreign_key="user.id")
+    published_at: datetime | None = None
+    helpful_yes: int = 0
+    helpful_no: int = 0
+    # Sentence embedding (float32 bytes), computed when the article changes, never per query.
+    embedding: bytes | None = Field(default=None, sa_type=LargeBinary)
+    embedding_model: str = Field(default="", max_length=80)
+    external_id: str | None = Field(default=None, max_length=100, unique=True)
+    created_at: datetime = created_at_field()
+    updated_at: datetime = created_at_field()
+
+
+class KbArticlePublic(KbArticleBase):
+    id: int
+    category_id: int
+    status: str
+    updated_at: datetime
+
+
+class KbFeedback(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    article_id: int = fk("kbarticle.id", ondelete="CASCADE")
+    user_id: int | None = Field(default=None, foreign_key="user.id")
+    helpful: bool
+    comment: str = Field(default="", max_length=1000)
+    created_at: datetime = created_at_field()
+
+
+class SearchQuery(SQLModel, table=True):
+    """What was asked, how many results came back, and what was clicked."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int | None = Field(default=None, foreign_key="user.id", index=True)
+    query: str = Field(max_length=500)
+    normalized: str = Field(max_length=500, index=True)
+    result_count: int = 0
+    clicked_article_id: int | None = Field(default=None, foreign_key="kbarticle.id")
+    source: str = Field(default="help_center", max_length=24)  # help_center, ticket_form, assistant
+    created_at: datetime = created_at_field()

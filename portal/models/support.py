@@ -1,0 +1,161 @@
+"""Support tickets, their messages and attachments, tags, and live chat conversations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import String, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from portal.models.base import created_at_field, fk, json_field
+
+
+class TicketStatus(StrEnum):
+    NEW = "new"
+    OPEN = "open"
+    PENDING = "pending"  # waiting on the customer
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+OPEN_TICKET_STATUSES = (TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING)
+
+
+class TicketPriority(StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class TicketBase(SQLModel):
+    subject: str = Field(max_length=200)
+    category: str = Field(default="general", max_length=40, index=True)
+    priority: str = Field(default=TicketPriority.NORMAL, sa_type=String(8), index=True)
+
+
+class Ticket(TicketBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(max_length=32, unique=True, index=True)
+    customer_id: int = fk("customer.id")
+    requester_user_id: int | None = Field(default=None, foreign_key="user.id")
+    assignee_user_id: int | None = Field(default=None, foreign_key="user.id", index=True)
+    status: str = Field(default=TicketStatus.NEW, sa_type=String(12), index=True)
+    channel: str = Field(default="web", max_length=16)  # web, chat, assistant, email, api
+    # What the ticket is about, when opened from a page: ("order", 12), ("invoice", 3), ...
+    context_type: str | None = Field(default=None, max_length=24)
+    context_id: int | None = None
+    first_response_due_at: datetime | None = None
+    resolution_due_at: datetime | None = None
+    first_responded_at: datetime | None = None
+    resolved_at: datetime | None = None
+    sla_breach_flagged_at: datetime | None = None
+    rating: int | None = None
+    rating_comment: str = Field(default="", max_length=1000)
+    merged_into_id: int | None = Field(default=None, foreign_key="ticket.id")
+    created_at: datetime = created_at_field()
+    updated_at: datetime = created_at_field()
+
+
+class TicketCreate(TicketBase):
+    body: str
+    context_type: str | None = None
+    context_id: int | None = None
+
+
+class TicketPublic(TicketBase):
+    id: int
+    number: str
+    status: str
+    channel: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class TicketMessage(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = fk("ticket.id", ondelete="CASCADE")
+    author_user_id: int | None = Field(default=None, foreign_key="user.id")
+    author_kind: str = Field(default="customer", max_length=16)  # customer, agent, system, assistant
+    body: str
+    # Internal notes are for staff only; customers never receive them.
+    internal: bool = False
+    created_at: datetime = created_at_field()
+
+
+class TicketMessagePublic(SQLModel):
+    id: int
+    author_kind: str
+    author_name: str = ""
+    body: str
+    created_at: datetime
+
+
+class Tag(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=40, unique=True, index=True)
+
+
+class TicketTag(SQLModel, table=True):
+    ticket_id: int = Field(foreign_key="ticket.id", primary_key=True, ondelete="CASCADE")
+    tag_id: int = Field(foreign_key="tag.id", primary_key=True, ondelete="CASCADE")
+
+
+class Attachment(SQLModel, table=True):
+    """A private file attached to a ticket message; served only by an authorised route."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = fk("customer.id")
+    ticket_id: int | None = Field(default=None, foreign_key="ticket.id", index=True)
+    message_id: int | None = Field(default=None, foreign_key="ticketmessage.id")
+    conversation_id: int | None = Field(default=None, foreign_key="conversation.id")
+    uploaded_by_user_id: int | None = Field(default=None, foreign_key="user.id")
+    filename: str = Field(max_length=255)
+    content_type: str = Field(max_length=100)
+    size_bytes: int
+    sha256: str = Field(max_length=64)
+    storage_key: str = Field(max_length=255, unique=True)
+    created_at: datetime = created_at_field()
+
+
+class CannedReply(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(max_length=120)
+    body: str
+    created_at: datetime = created_at_field()
+
+
+class ConversationStatus(StrEnum):
+    WAITING = "waiting"
+    ACTIVE = "active"
+    CLOSED = "closed"
+
+
+class Conversation(SQLModel, table=True):
+    """A live chat between a customer and an agent."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = fk("customer.id")
+    user_id: int | None = Field(default=None, foreign_key="user.id")
+    agent_user_id: int | None = Field(default=None, foreign_key="user.id", index=True)
+    status: str = Field(default=ConversationStatus.WAITING, sa_type=String(12), index=True)
+    ticket_id: int | None = Field(default=None, foreign_key="ticket.id")
+    # What the customer was doing when they asked: page, recent searches, assistant steps.
+    context: dict[str, Any] = json_field(dict)
+    started_at: datetime = created_at_field()
+    ended_at: datetime | None = None
+    customer_last_read_at: datetime | None = None
+    agent_last_read_at: datetime | None = None
+
+
+class ConversationMessage(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("conversation_id", "client_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int = fk("conversation.id", ondelete="CASCADE")
+    author_user_id: int | None = Field(default=None, foreign_key="user.id")
+    author_kind: str = Field(default="customer", max_length=16)
+    body: str
+    client_id: str | None = Field(default=None, max_length=64)
+    created_at: datetime = created_at_field()

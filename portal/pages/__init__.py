@@ -1,0 +1,1 @@
+"""Page functions; each module registers its routes with register(app)."""

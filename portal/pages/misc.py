@@ -1,0 +1,42 @@
+"""Index redirect and the 404 page."""
+
+from __future__ import annotations
+
+import reflex as rx
+from reflex_base.event import EventSpec
+
+from portal.layouts.shell import public_frame
+from portal.state.guard import Access, access, current_principal
+
+
+@access(Access.PUBLIC)
+class IndexState(rx.State):
+    @rx.event
+    def route(self) -> EventSpec:
+        p = current_principal()
+        if p is None:
+            return rx.redirect("/login", replace=True)
+        return rx.redirect("/agent" if p.is_staff else "/dashboard", replace=True)
+
+
+def index_page() -> rx.Component:
+    return rx.center(rx.spinner(size="3"), min_height="100vh")
+
+
+def not_found_page() -> rx.Component:
+    return public_frame(
+        rx.card(
+            rx.vstack(
+                rx.heading("Page not found", size="6"),
+                rx.text("The page you asked for does not exist or has moved.", color_scheme="gray"),
+                rx.link(rx.button("Go to your home page"), href="/"),
+                spacing="3",
+            ),
+            size="4", width="100%",
+        ),
+    )
+
+
+def register(app: rx.App) -> None:
+    app.add_page(index_page, route="/", title="Customer portal", on_load=IndexState.route)
+    app.add_page(not_found_page, route="404", title="Page not found")

@@ -1,0 +1,17 @@
+"""Builds the app: API routes, guard, pages, lifespan tasks."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from portal.api.app import SecurityHeaders, build_api
+from portal.pages import dashboard, login, misc, order_detail, staff
+from portal.state.guard import AuthGuard
+
+app = rx.App(
+    api_transformer=[build_api(), SecurityHeaders],
+)
+app.add_middleware(AuthGuard())
+
+for module in (login, dashboard, order_detail, staff, misc):
+    module.register(app)

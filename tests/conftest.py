@@ -1,0 +1,72 @@
+"""Test harness: a migrated database per run, emptied after every test; factories; the app
+served by AppHarnessProd for browser and websocket tests.
+
+With DATABASE_URL set (CI's second run) everything runs on PostgreSQL, and with
+REFLEX_REDIS_URL on Redis; otherwise on a SQLite file in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+_TMP = Path(tempfile.mkdtemp(prefix="portal-tests-"))
+os.environ["PORTAL_ENV"] = "test"
+os.environ["PORTAL_DATA_DIR"] = str(_TMP / "data")
+
+from sqlalchemy import Engine, text  # noqa: E402
+from sqlmodel import Session, SQLModel  # noqa: E402
+
+from portal import db as portal_db  # noqa: E402
+from portal.settings import ROOT, get_settings, reset_settings_cache  # noqa: E402
+
+reset_settings_cache()
+
+
+def _reset_postgres(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[Engine]:
+    """The schema is built by the real migrations, so every run tests them too."""
+    from portal.manage import migrate
+
+    eng = portal_db.make_engine(get_settings().db_url)
+    if eng.dialect.name == "postgresql":
+        _reset_postgres(eng)
+    portal_db.set_engine(eng)
+    migrate()
+    yield eng
+    portal_db.set_engine(None)
+    eng.dispose()
+
+
+def wipe(eng: Engine) -> None:
+    tables = list(reversed(SQLModel.metadata.sorted_tables))
+    with eng.begin() as conn:
+        if eng.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in tables)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for t in tables:
+                conn.execute(t.delete())
+
+
+@pytest.fixture
+def db(engine: Engine) -> Iterator[Session]:
+    """A session on an empty database; whatever the test commits is removed afterwards."""
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+    wipe(engine)
+
+
+@pytest.fixture(scope="session")
+def root_dir() -> Path:
+    return ROOT
