@@ -113,12 +113,24 @@ def principal_from_state(state: BaseState) -> Principal | None:
         return auth.resolve_session(db, raw_token=raw)
 
 
+# Reflex's own states (hydration, page-load events, client storage, error reports). Named one
+# by one: Reflex moves states defined inside functions into `reflex.istate.dynamic`, so
+# "comes from a reflex module" would wrongly let such a state through.
+REFLEX_INTERNAL_STATES = frozenset({
+    "reflex.state.State",
+    "reflex.state.OnLoadInternalState",
+    "reflex.state.UpdateVarsInternalState",
+    "reflex.state.FrontendEventExceptionState",
+    "reflex.istate.shared.SharedStateBaseInternal",
+})
+
+
 def declared_access(cls: type) -> tuple[bool, Access | None]:
     """(declared, level) for the class owning a handler; (True, None) for Reflex internals."""
     for klass in cls.__mro__:
         if klass in _ACCESS:
             return True, _ACCESS[klass]
-    if cls.__module__.split(".")[0] in ("reflex", "reflex_base"):
+    if f"{cls.__module__}.{cls.__qualname__}" in REFLEX_INTERNAL_STATES:
         return True, None
     return False, None
 
@@ -161,4 +173,4 @@ async def _bind_identity(state: BaseState, principal: Principal | None) -> None:
         sub: Any = await state.get_state(cls)
         sub.reset()
     sess._bound_user_id = uid
-    sess.apply_principal(principal)
+    sess._apply_principal(principal)

@@ -45,7 +45,7 @@ class SessionState(rx.State):
     role: str = ""
     _bound_user_id: int | None = None
 
-    def apply_principal(self, principal: Principal | None) -> None:
+    def _apply_principal(self, principal: Principal | None) -> None:
         self.signed_in = principal is not None
         self.user_name = (principal.name or principal.email) if principal else ""
         self.user_email = principal.email if principal else ""
@@ -118,3 +118,10 @@ def _home_for_role(role: str) -> str:
 
 def _home_for(principal: Principal | None) -> str:
     return _home_for_role(principal.role) if principal else "/login"
+
+
+@access(Access.PUBLIC)
+class IndexState(rx.State):
+    @rx.event
+    def route(self) -> EventSpec:
+        return rx.redirect(_home_for(current_principal()), replace=True)

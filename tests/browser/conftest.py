@@ -1,0 +1,64 @@
+"""The real app, compiled for production and served by AppHarnessProd, with demo data,
+driven by Playwright on Debian's Chromium."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from tests.conftest import wipe
+
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def harness(engine: Engine, root_dir: Any) -> Iterator[Any]:
+    from reflex.testing import AppHarnessProd
+
+    with AppHarnessProd.create(root=root_dir, app_name="portal") as h:
+        assert h.frontend_url is not None
+        yield h
+
+
+@pytest.fixture(scope="session")
+def backend_url(harness: Any) -> str:
+    host, port = harness.backend.servers[0].sockets[0].getsockname()[:2]
+    return f"http://{host}:{port}"
+
+
+@pytest.fixture
+def demo(engine: Engine) -> Iterator[Any]:
+    """The demo company, loaded fresh for each test and removed afterwards."""
+    from portal.db import session_scope
+    from portal.seed.demo import load_demo
+
+    wipe(engine)
+    with session_scope() as s:
+        summary = load_demo(s)
+    yield summary
+    wipe(engine)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Any, harness: Any) -> Iterator[Any]:
+    context = browser.new_context(base_url=harness.frontend_url.rstrip("/"))
+    pg = context.new_page()
+    pg.set_default_timeout(20_000)
+    yield pg
+    context.close()

@@ -1,0 +1,78 @@
+"""Deny by default: every event handler the app registers belongs to a state class that
+declares who may call it, and the access levels mean what they say."""
+
+from __future__ import annotations
+
+import pytest
+import reflex as rx
+from reflex_base.registry import RegistrationContext
+
+import portal.portal  # noqa: F401 - registers every page and state
+from portal.domain.principal import Principal
+from portal.state.guard import Access, declared_access, is_allowed
+
+# Adding a handler anyone may call, signed in or not, is a decision: list it here.
+PUBLIC_HANDLERS = {
+    "login_state.on_load", "login_state.submit", "session_state.logout", "index_state.route",
+}
+
+
+def registered() -> dict[str, type]:
+    return {name: reg.states[0] for name, reg in RegistrationContext.get().event_handlers.items()}
+
+
+def test_every_portal_handler_belongs_to_a_declared_state() -> None:
+    undeclared = [n for n, cls in registered().items() if not declared_access(cls)[0]]
+    assert undeclared == []
+
+
+def test_public_handlers_are_only_the_listed_ones() -> None:
+    public = set()
+    for name, cls in registered().items():
+        _, level = declared_access(cls)
+        short = name.rsplit("____", 1)[-1]
+        if cls.__module__.startswith("portal.") and level == Access.PUBLIC and not short.endswith(".setvar"):
+            public.add(short)
+    assert public == PUBLIC_HANDLERS
+
+
+def test_setters_of_portal_states_cannot_set_anything() -> None:
+    # No auto-setters: setvar on a portal state finds no set_<var> to call.
+    for name, cls in registered().items():
+        if cls.__module__.startswith("portal.") and name.endswith(".setvar"):
+            assert not any(h.startswith("set_") for h in cls.event_handlers), cls
+
+
+def test_internal_helpers_are_not_event_handlers() -> None:
+    assert not any("apply_principal" in n for n in registered())
+
+
+def test_a_state_without_a_declaration_is_refused() -> None:
+    class Undeclared(rx.State):
+        @rx.event
+        def leak(self) -> None:
+            pass
+
+    declared, _ = declared_access(Undeclared)
+    assert declared is False
+    assert not is_allowed(None, None, declared=False)
+
+
+CUSTOMER = Principal(user_id=1, role="customer", email="c@x", name="C", customer_id=7)
+AGENT = Principal(user_id=2, role="agent", email="a@x", name="A")
+ADMIN = Principal(user_id=3, role="admin", email="d@x", name="D")
+ORPHAN = Principal(user_id=4, role="customer", email="o@x", name="O", customer_id=None)
+
+
+@pytest.mark.parametrize(("level", "allowed"), [
+    (Access.PUBLIC, {None, CUSTOMER, AGENT, ADMIN}),
+    (Access.SIGNED_IN, {CUSTOMER, AGENT, ADMIN, ORPHAN}),
+    (Access.CUSTOMER, {CUSTOMER}),
+    (Access.STAFF, {AGENT, ADMIN}),
+    (Access.ADMIN, {ADMIN}),
+])
+def test_access_levels(level: Access, allowed: set[Principal | None]) -> None:
+    for who in (None, CUSTOMER, AGENT, ADMIN, ORPHAN):
+        if level == Access.PUBLIC and who is ORPHAN:
+            continue
+        assert is_allowed(level, who) == (who in allowed), (level, who)
