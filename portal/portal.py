@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from portal.api.app import SecurityHeaders, build_api
+from portal.live.push import live_lifespan
 from portal.pages import dashboard, login, misc, order_detail, staff
 from portal.state.guard import AuthGuard
 
@@ -12,6 +13,7 @@ app = rx.App(
     api_transformer=[build_api(), SecurityHeaders],
 )
 app.add_middleware(AuthGuard())
+app.register_lifespan_task(live_lifespan)
 
 for module in (login, dashboard, order_detail, staff, misc):
     module.register(app)

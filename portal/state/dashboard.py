@@ -8,10 +8,12 @@ import reflex as rx
 
 from portal.db import session_scope
 from portal.domain import billing, orders, support
-from portal.domain.principal import require_principal
+from portal.domain.events import DomainEvent, Topic
+from portal.domain.principal import Principal, require_principal
+from portal.live.push import listens
 from portal.models import ORDER_STATUS_LABELS
 from portal.state.format import day, humanize, money
-from portal.state.guard import Access, access, current_principal
+from portal.state.guard import Access, access, current_principal, principal_from_state
 
 
 @dataclasses.dataclass
@@ -46,6 +48,7 @@ class BalanceView:
 
 
 @access(Access.CUSTOMER)
+@listens(Topic.ORDERS, Topic.SHIPMENTS, Topic.TICKETS, Topic.BILLING)
 class DashboardState(rx.State):
     loaded: bool = False
     orders: list[OrderRow] = []
@@ -54,7 +57,15 @@ class DashboardState(rx.State):
 
     @rx.event
     def load(self) -> None:
-        principal = require_principal(current_principal())
+        self._load(require_principal(current_principal()))
+
+    async def _on_live(self, _event: DomainEvent) -> None:
+        # Out of band: the tab's own session cookie is checked again, as for any event.
+        principal = principal_from_state(self)
+        if principal is not None and principal.is_customer:
+            self._load(principal)
+
+    def _load(self, principal: Principal) -> None:
         with session_scope() as db:
             recent = orders.recent_orders(db, principal=principal, limit=5)
             tickets = support.open_tickets(db, principal=principal, limit=5)

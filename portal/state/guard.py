@@ -141,7 +141,7 @@ class AuthGuard(Middleware):
 
         principal = principal_from_state(state)
         _current.set(principal)
-        await _bind_identity(state, principal)
+        await _bind_identity(state, principal, rebind_live=event.name in _HYDRATE_EVENTS)
 
         registered = RegistrationContext.get().event_handlers.get(event.name)
         if registered is None:
@@ -159,12 +159,22 @@ class AuthGuard(Middleware):
         return StateUpdate(events=Event.from_event_type(rx.redirect(target, replace=True)))
 
 
-async def _bind_identity(state: BaseState, principal: Principal | None) -> None:
+_HYDRATE_EVENTS = frozenset({
+    "reflex___state____state.hydrate", "reflex___state____state.hydrate_and_load",
+})
+
+
+async def _bind_identity(state: BaseState, principal: Principal | None, *, rebind_live: bool) -> None:
+    from portal.live.push import bind_token
     from portal.state.session import SessionState
 
     sess = await state.get_state(SessionState)
     uid = principal.user_id if principal else None
+    token = state.router.session.client_token
     if sess._bound_user_id == uid and sess.signed_in == (principal is not None):
+        if rebind_live and principal is not None:
+            # Each page load and reconnect refreshes this tab's place in the live registry.
+            await bind_token(token, user_id=uid, customer_id=principal.customer_id, role=principal.role)
         return
     # A different person (or nobody) now drives this tab: forget everything loaded before.
     for cls in portal_state_classes():
@@ -174,3 +184,5 @@ async def _bind_identity(state: BaseState, principal: Principal | None) -> None:
         sub.reset()
     sess._bound_user_id = uid
     sess._apply_principal(principal)
+    await bind_token(token, user_id=uid, customer_id=principal.customer_id if principal else None,
+                     role=principal.role if principal else "")
