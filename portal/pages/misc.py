@@ -3,20 +3,9 @@
 from __future__ import annotations
 
 import reflex as rx
-from reflex_base.event import EventSpec
 
 from portal.layouts.shell import public_frame
-from portal.state.guard import Access, access, current_principal
-
-
-@access(Access.PUBLIC)
-class IndexState(rx.State):
-    @rx.event
-    def route(self) -> EventSpec:
-        p = current_principal()
-        if p is None:
-            return rx.redirect("/login", replace=True)
-        return rx.redirect("/agent" if p.is_staff else "/dashboard", replace=True)
+from portal.state.session import IndexState
 
 
 def index_page() -> rx.Component:
