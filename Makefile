@@ -11,6 +11,7 @@ PORT ?= 3000
 export REFLEX_USE_SYSTEM_BUN := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
+
 .PHONY: install bun chromium migrate seed run test lint typecheck pytest clean
 
 $(STAMP): pyproject.toml
@@ -22,9 +23,11 @@ $(STAMP): pyproject.toml
 bun:
 	@command -v bun >/dev/null 2>&1 || npm install -g bun
 
-# Only the browser tests need Chromium; Playwright is pointed at Debian's build.
+# Only the tests need these: Chromium for the browser tests (Playwright is pointed at
+# Debian's build) and poppler's pdftotext to read the PDFs the portal writes.
 chromium:
-	@command -v chromium >/dev/null 2>&1 || ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium)
+	@command -v chromium >/dev/null 2>&1 && command -v pdftotext >/dev/null 2>&1 || \
+	  ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium poppler-utils)
 
 install: $(STAMP) bun
 

@@ -5,7 +5,6 @@ PostgreSQL + Redis (CI's second run), where any worker may hold any socket."""
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import os
 import signal
 import socket
@@ -25,6 +24,7 @@ from portal.domain import auth
 from portal.settings import get_settings
 from portal.state.dashboard import DashboardState
 from tests.factories import make_customer, make_order
+from tests.support.aio import run_async
 from tests.support.reflex_client import ReflexClient, deltas_text, handler_name
 
 WORKERS = 2 if os.environ.get("REFLEX_REDIS_URL") else 1
@@ -67,11 +67,6 @@ def server(engine: Engine, root_dir: Path) -> Iterator[str]:
             os.killpg(proc.pid, signal.SIGKILL)
 
 
-def _run(coro):  # type: ignore[no-untyped-def]
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result(timeout=120)
-
-
 def test_runs_the_configured_number_of_workers(server: str) -> None:
     me = psutil.Process()
     procs = [p for p in psutil.process_iter(["cmdline"])
@@ -99,6 +94,6 @@ def test_every_connection_sees_only_its_owner_whichever_worker_holds_it(server: 
 
         return await asyncio.gather(*(one("a" if i % 2 else "b") for i in range(8)))
 
-    for who, text in _run(many()):
+    for who, text in run_async(many()):
         mine, theirs = (a_order, b_order) if who == "a" else (b_order, a_order)
         assert mine.number in text and theirs.number not in text

@@ -27,9 +27,11 @@ class InvoiceBase(SQLModel):
     number: str = Field(max_length=32, unique=True, index=True)
     kind: str = Field(default=InvoiceKind.INVOICE, sa_type=String(16))
     currency: str = Field(default="EUR", max_length=3)
+    # Prices are VAT-inclusive: subtotal and total are gross, tax_cents is the VAT they include.
     subtotal_cents: int = 0
     tax_cents: int = 0
     total_cents: int = 0
+    payment_terms_days: int = 14
     amount_paid_cents: int = 0
     issued_at: datetime
     due_at: datetime | None = None
@@ -39,6 +41,8 @@ class Invoice(InvoiceBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     customer_id: int = fk("customer.id")
     order_id: int | None = Field(default=None, foreign_key="order.id", index=True)
+    # A credit note names the invoice it credits.
+    credits_invoice_id: int | None = Field(default=None, foreign_key="invoice.id")
     status: str = Field(default=InvoiceStatus.OPEN, sa_type=String(8), index=True)
     paid_at: datetime | None = None
     external_id: str | None = Field(default=None, max_length=100, unique=True)
@@ -135,4 +139,5 @@ class CreditEntry(SQLModel, table=True):
     reason: str = Field(max_length=200)
     return_id: int | None = Field(default=None, foreign_key="return.id")
     invoice_id: int | None = Field(default=None, foreign_key="invoice.id")
+    expires_at: datetime | None = None
     created_at: datetime = created_at_field()

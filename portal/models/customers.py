@@ -15,6 +15,7 @@ class CustomerBase(SQLModel):
     email: str = Field(max_length=320, index=True)
     phone: str = Field(default="", max_length=40)
     company: str = Field(default="", max_length=200)
+    vat_number: str = Field(default="", max_length=32)
     country: str = Field(default="GB", max_length=2)
     currency: str = Field(default="EUR", max_length=3)
 
@@ -50,6 +51,7 @@ class CustomerPublic(CustomerBase):
 class AddressBase(SQLModel):
     label: str = Field(default="", max_length=60)
     name: str = Field(max_length=200)
+    company: str = Field(default="", max_length=200)
     line1: str = Field(max_length=200)
     line2: str = Field(default="", max_length=200)
     city: str = Field(max_length=100)
@@ -74,6 +76,7 @@ class AddressCreate(AddressBase):
 class AddressUpdate(SQLModel):
     label: str | None = None
     name: str | None = None
+    company: str | None = None
     line1: str | None = None
     line2: str | None = None
     city: str | None = None

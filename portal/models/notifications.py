@@ -16,6 +16,7 @@ class NotificationKind(StrEnum):
     SUPPORT = "support"
     BILLING = "billing"
     OFFERS = "offers"
+    DOCUMENTS = "documents"
     ACCOUNT = "account"
 
 

@@ -130,6 +130,8 @@ class Return(SQLModel, table=True):
     refund_cents: int = 0
     currency: str = Field(default="EUR", max_length=3)
     label_document_id: int | None = Field(default=None, foreign_key="document.id")
+    received_at: datetime | None = None
+    refunded_at: datetime | None = None
     created_at: datetime = created_at_field()
     updated_at: datetime = created_at_field()
 

@@ -51,6 +51,7 @@ class Ticket(TicketBase, table=True):
     resolution_due_at: datetime | None = None
     first_responded_at: datetime | None = None
     resolved_at: datetime | None = None
+    closed_at: datetime | None = None
     sla_breach_flagged_at: datetime | None = None
     rating: int | None = None
     rating_comment: str = Field(default="", max_length=1000)

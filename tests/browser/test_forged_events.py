@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-from collections.abc import Coroutine
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from sqlmodel import Session
@@ -17,16 +14,10 @@ from portal.state.dashboard import DashboardState
 from portal.state.order_detail import OrderDetailState
 from portal.state.staff import StaffHomeState
 from tests.factories import make_customer, make_order, make_staff
+from tests.support.aio import run_async as run
 from tests.support.reflex_client import ReflexClient, deltas_text, handler_name, redirects
 
 pytestmark = pytest.mark.browser
-T = TypeVar("T")
-
-
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    # Playwright's sync API owns this thread's loop in the same session; use our own thread.
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result(timeout=60)
 
 
 def cookie_for(db: Session, user: Any) -> str:

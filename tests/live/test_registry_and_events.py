@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import uuid
 
@@ -13,6 +12,7 @@ from portal.domain import events
 from portal.domain.events import DomainEvent, Topic
 from portal.live.registry import MemoryRegistry, RedisRegistry, TokenRegistry
 from tests.factories import make_customer
+from tests.support.aio import run_async
 
 
 def test_events_are_announced_after_commit_and_dropped_on_rollback(db: Session) -> None:
@@ -62,4 +62,4 @@ def test_registry_finds_tabs_by_customer_user_and_role(registry: TokenRegistry) 
         if isinstance(registry, RedisRegistry):
             await registry.redis.aclose()
 
-    asyncio.run(scenario())
+    run_async(scenario())

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 7ee4a997bafc
+Revision ID: 7aa49f5bdc91
 Revises: 
-Create Date: 2026-11-24 10:20:09.007746
+Create Date: 2026-11-24 10:36:06.340422
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 
-revision: str = '7ee4a997bafc'
+revision: str = '7aa49f5bdc91'
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -35,6 +35,7 @@ def upgrade() -> None:
     sa.Column('email', sqlmodel.sql.sqltypes.AutoString(length=320), nullable=False),
     sa.Column('phone', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('company', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('vat_number', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('country', sqlmodel.sql.sqltypes.AutoString(length=2), nullable=False),
     sa.Column('currency', sqlmodel.sql.sqltypes.AutoString(length=3), nullable=False),
     sa.Column('id', sa.Integer(), nullable=False),
@@ -99,6 +100,7 @@ def upgrade() -> None:
     op.create_table('address',
     sa.Column('label', sqlmodel.sql.sqltypes.AutoString(length=60), nullable=False),
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('company', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('line1', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('line2', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('city', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
@@ -292,16 +294,19 @@ def upgrade() -> None:
     sa.Column('subtotal_cents', sa.Integer(), nullable=False),
     sa.Column('tax_cents', sa.Integer(), nullable=False),
     sa.Column('total_cents', sa.Integer(), nullable=False),
+    sa.Column('payment_terms_days', sa.Integer(), nullable=False),
     sa.Column('amount_paid_cents', sa.Integer(), nullable=False),
     sa.Column('issued_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.Column('due_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('customer_id', sa.Integer(), nullable=False),
     sa.Column('order_id', sa.Integer(), nullable=True),
+    sa.Column('credits_invoice_id', sa.Integer(), nullable=True),
     sa.Column('status', sa.String(length=8), nullable=False),
     sa.Column('paid_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.Column('external_id', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
     sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['credits_invoice_id'], ['invoice.id'], ),
     sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], ),
     sa.ForeignKeyConstraint(['order_id'], ['order.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -480,6 +485,7 @@ def upgrade() -> None:
     sa.Column('resolution_due_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.Column('first_responded_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.Column('resolved_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('closed_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.Column('sla_breach_flagged_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.Column('rating', sa.Integer(), nullable=True),
     sa.Column('rating_comment', sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=False),
@@ -642,6 +648,8 @@ def upgrade() -> None:
     sa.Column('refund_cents', sa.Integer(), nullable=False),
     sa.Column('currency', sqlmodel.sql.sqltypes.AutoString(length=3), nullable=False),
     sa.Column('label_document_id', sa.Integer(), nullable=True),
+    sa.Column('received_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('refunded_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], ),
@@ -769,6 +777,7 @@ def upgrade() -> None:
     sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('return_id', sa.Integer(), nullable=True),
     sa.Column('invoice_id', sa.Integer(), nullable=True),
+    sa.Column('expires_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], ),
     sa.ForeignKeyConstraint(['invoice_id'], ['invoice.id'], ),

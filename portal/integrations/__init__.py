@@ -1,0 +1,1 @@
+"""Adapters to the outside world: they never import domain or UI code."""
