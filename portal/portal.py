@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from portal.api.app import SecurityHeaders, build_api
+from portal.jobs.scheduler import scheduler_lifespan
 from portal.live.push import live_lifespan
 from portal.pages import dashboard, login, misc, order_detail, staff
 from portal.state.guard import AuthGuard
@@ -14,6 +15,7 @@ app = rx.App(
 )
 app.add_middleware(AuthGuard())
 app.register_lifespan_task(live_lifespan)
+app.register_lifespan_task(scheduler_lifespan)
 
 for module in (login, dashboard, order_detail, staff, misc):
     module.register(app)

@@ -37,6 +37,18 @@ class Settings(BaseSettings):
     session_absolute_hours: int = Field(default=24 * 14, ge=1)
     login_ticket_seconds: int = Field(default=60, ge=5)
 
+    # Outgoing mail. With no SMTP host, messages are written as .eml files under
+    # PORTAL_DATA_DIR/mail (development and the demo); production sets a real server.
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = True
+    mail_from: str = "Fernhill Outfitters <no-reply@fernhill.example>"
+
+    # Scheduled jobs run in every worker; a database row per tick lets exactly one run it.
+    jobs_enabled: bool = True
+
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Settings:
         # A production deployment must bring its own secret; the dev default is public.

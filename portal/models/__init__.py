@@ -42,6 +42,7 @@ from portal.models.identity import (
     UserToken,
     UserUpdate,
 )
+from portal.models.integration import JobRun, MailMessage, OutboundEvent
 from portal.models.kb import (
     ArticleStatus,
     KbArticle,
@@ -126,12 +127,14 @@ __all__ = [
     "InvoiceLine",
     "InvoicePublic",
     "InvoiceStatus",
+    "JobRun",
     "KbArticle",
     "KbArticlePublic",
     "KbCategory",
     "KbCategoryPublic",
     "KbFeedback",
     "LoginThrottle",
+    "MailMessage",
     "Notification",
     "NotificationKind",
     "NotificationPublic",
@@ -141,6 +144,7 @@ __all__ = [
     "OrderLinePublic",
     "OrderPublic",
     "OrderStatus",
+    "OutboundEvent",
     "Payment",
     "PaymentMethod",
     "PaymentMethodPublic",

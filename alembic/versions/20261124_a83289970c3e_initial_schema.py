@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 7aa49f5bdc91
+Revision ID: a83289970c3e
 Revises: 
-Create Date: 2026-11-24 10:36:06.340422
+Create Date: 2026-11-24 10:39:03.071638
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 
-revision: str = '7aa49f5bdc91'
+revision: str = 'a83289970c3e'
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -53,6 +53,22 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_customer_email'), ['email'], unique=False)
         batch_op.create_index(batch_op.f('ix_customer_number'), ['number'], unique=True)
         batch_op.create_index(batch_op.f('ix_customer_updated_at'), ['updated_at'], unique=False)
+
+    op.create_table('jobrun',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('tick', sa.Integer(), nullable=False),
+    sa.Column('worker', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('started_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('finished_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('detail', sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=False),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('name', 'tick')
+    )
+    with op.batch_alter_table('jobrun', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_jobrun_name'), ['name'], unique=False)
+        batch_op.create_index(batch_op.f('ix_jobrun_started_at'), ['started_at'], unique=False)
 
     op.create_table('kbcategory',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -148,6 +164,22 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_order_placed_at'), ['placed_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_order_status'), ['status'], unique=False)
         batch_op.create_index(batch_op.f('ix_order_updated_at'), ['updated_at'], unique=False)
+
+    op.create_table('outboundevent',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('event_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('customer_id', sa.Integer(), nullable=True),
+    sa.Column('payload', sa.JSON(), nullable=False),
+    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('outboundevent', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_outboundevent_created_at'), ['created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_outboundevent_customer_id'), ['customer_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_outboundevent_event_id'), ['event_id'], unique=True)
+        batch_op.create_index(batch_op.f('ix_outboundevent_kind'), ['kind'], unique=False)
 
     op.create_table('paymentmethod',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -348,6 +380,26 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_kbarticle_slug'), ['slug'], unique=True)
         batch_op.create_index(batch_op.f('ix_kbarticle_status'), ['status'], unique=False)
         batch_op.create_index(batch_op.f('ix_kbarticle_updated_at'), ['updated_at'], unique=False)
+
+    op.create_table('mailmessage',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('to_address', sqlmodel.sql.sqltypes.AutoString(length=320), nullable=False),
+    sa.Column('subject', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
+    sa.Column('body_text', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('sent_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('last_error', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['user.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('mailmessage', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_mailmessage_created_at'), ['created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_mailmessage_kind'), ['kind'], unique=False)
+        batch_op.create_index(batch_op.f('ix_mailmessage_sent_at'), ['sent_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_mailmessage_user_id'), ['user_id'], unique=False)
 
     op.create_table('notification',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -944,6 +996,13 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_notification_created_at'))
 
     op.drop_table('notification')
+    with op.batch_alter_table('mailmessage', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_mailmessage_user_id'))
+        batch_op.drop_index(batch_op.f('ix_mailmessage_sent_at'))
+        batch_op.drop_index(batch_op.f('ix_mailmessage_kind'))
+        batch_op.drop_index(batch_op.f('ix_mailmessage_created_at'))
+
+    op.drop_table('mailmessage')
     with op.batch_alter_table('kbarticle', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_kbarticle_updated_at'))
         batch_op.drop_index(batch_op.f('ix_kbarticle_status'))
@@ -997,6 +1056,13 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_paymentmethod_created_at'))
 
     op.drop_table('paymentmethod')
+    with op.batch_alter_table('outboundevent', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_outboundevent_kind'))
+        batch_op.drop_index(batch_op.f('ix_outboundevent_event_id'))
+        batch_op.drop_index(batch_op.f('ix_outboundevent_customer_id'))
+        batch_op.drop_index(batch_op.f('ix_outboundevent_created_at'))
+
+    op.drop_table('outboundevent')
     with op.batch_alter_table('order', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_order_updated_at'))
         batch_op.drop_index(batch_op.f('ix_order_status'))
@@ -1027,6 +1093,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_kbcategory_slug'))
 
     op.drop_table('kbcategory')
+    with op.batch_alter_table('jobrun', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_jobrun_started_at'))
+        batch_op.drop_index(batch_op.f('ix_jobrun_name'))
+
+    op.drop_table('jobrun')
     with op.batch_alter_table('customer', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_customer_updated_at'))
         batch_op.drop_index(batch_op.f('ix_customer_number'))

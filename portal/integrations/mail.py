@@ -1,0 +1,48 @@
+"""SMTP adapter. Without an SMTP host (development, demo) messages go to .eml files."""
+
+from __future__ import annotations
+
+import dataclasses
+import smtplib
+import ssl
+import uuid
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+
+from portal.settings import get_settings
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Outgoing:
+    to: str
+    subject: str
+    body: str
+
+
+def build_message(msg: Outgoing) -> EmailMessage:
+    s = get_settings()
+    em = EmailMessage()
+    em["From"] = s.mail_from
+    em["To"] = msg.to
+    em["Subject"] = msg.subject
+    em["Message-ID"] = make_msgid(domain=s.mail_from.rsplit("@", 1)[-1].rstrip(">") or None)
+    em.set_content(msg.body)
+    return em
+
+
+def send(msg: Outgoing, *, timeout: float = 15.0) -> None:
+    """Deliver one message; raises on failure so the caller can retry later."""
+    s = get_settings()
+    em = build_message(msg)
+    if not s.smtp_host:
+        folder = Path(s.portal_data_dir) / "mail"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{uuid.uuid4().hex}.eml").write_bytes(bytes(em))
+        return
+    with smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=timeout) as smtp:
+        if s.smtp_starttls and s.smtp_port != 25:
+            smtp.starttls(context=ssl.create_default_context())
+        if s.smtp_username:
+            smtp.login(s.smtp_username, s.smtp_password)
+        smtp.send_message(em)

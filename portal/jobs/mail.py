@@ -1,0 +1,41 @@
+"""Send queued mail; failed messages are retried on later ticks, up to a limit."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlmodel import col, select
+
+from portal.db import session_scope, utcnow
+from portal.integrations import mail
+from portal.jobs.scheduler import job
+from portal.models import MailMessage
+
+MAX_ATTEMPTS = 8
+BATCH = 50
+
+
+def send_pending() -> int:
+    with session_scope() as db:
+        pending = db.exec(
+            select(MailMessage).where(col(MailMessage.sent_at).is_(None), MailMessage.attempts < MAX_ATTEMPTS)
+            .order_by(col(MailMessage.id)).limit(BATCH)
+        ).all()
+        sent = 0
+        for msg in pending:
+            msg.attempts += 1
+            try:
+                mail.send(mail.Outgoing(to=msg.to_address, subject=msg.subject, body=msg.body_text))
+            except Exception as exc:  # noqa: BLE001 - any failure is retried later
+                msg.last_error = repr(exc)[:500]
+            else:
+                msg.sent_at = utcnow()
+                msg.last_error = ""
+                sent += 1
+            db.add(msg)
+        return sent
+
+
+@job("send-mail", seconds=5)
+async def send_mail() -> int:
+    return await asyncio.to_thread(send_pending)
