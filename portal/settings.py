@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     smtp_starttls: bool = True
     mail_from: str = "Fernhill Outfitters <no-reply@fernhill.example>"
 
+    # Customers may create their own accounts (with email verification) when enabled.
+    registration_enabled: bool = False
+    # Origins allowed to open the websocket and send state-changing requests, besides
+    # PORTAL_PUBLIC_URL's (comma-separated). Outside production, localhost origins are allowed.
+    portal_allowed_origins: str = ""
+
     # Scheduled jobs run in every worker; a database row per tick lets exactly one run it.
     jobs_enabled: bool = True
 

@@ -13,7 +13,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlmodel import Session, select
 
 from portal.db import utcnow
-from portal.domain import audit
+from portal.domain import audit, throttle
 from portal.domain.audit import RequestInfo
 from portal.domain.errors import DomainError, ErrorCode
 from portal.domain.principal import Principal
@@ -52,18 +52,57 @@ def normalize_email(email: str) -> str:
 
 
 def authenticate(session: Session, *, email: str, password: str, request: RequestInfo) -> User:
-    """Check a password. Unknown user, inactive user and wrong password all answer AUTH_FAILED."""
+    """Check a password. Unknown user, inactive user and wrong password all answer AUTH_FAILED;
+    repeated failures answer THROTTLED for a short while, for known and unknown emails alike."""
     email_n = normalize_email(email)
+    acct, addr = throttle.account_key(email_n), throttle.address_key(request.ip_address)
+    if throttle.is_blocked(session, acct, addr):
+        audit.login_failed(session, user_id=None, email=email_n, reason="throttled", request=request)
+        raise DomainError(ErrorCode.THROTTLED)
     user = session.exec(select(User).where(User.email == email_n)).first()
     ok = verify_password(user.password_hash if user else None, password)
     if not user or not ok or not user.is_active or user.closed_at is not None:
+        throttle.record_failure(session, acct, throttle.ACCOUNT)
+        throttle.record_failure(session, addr, throttle.ADDRESS)
         audit.login_failed(session, user_id=user.id if user else None, email=email_n,
                            reason="bad_credentials" if not ok else "inactive", request=request)
         raise DomainError(ErrorCode.AUTH_FAILED)
+    if user.role == "customer" and user.email_verified_at is None:
+        # Only said after the right password, so it reveals nothing to a stranger.
+        raise DomainError(ErrorCode.NOT_ALLOWED, "email_unverified")
+    throttle.clear(session, acct)
     if _hasher.check_needs_rehash(user.password_hash or ""):
         user.password_hash = hash_password(password)
         session.add(user)
     return user
+
+
+def issue_mfa_pending(session: Session, *, user: User, auth_method: str) -> str:
+    """The first factor passed (password or SSO); this token stands for it until a code is given."""
+    raw = new_token()
+    assert user.id is not None
+    session.add(UserToken(user_id=user.id, purpose=TokenPurpose.MFA_PENDING, token_hash=hash_token(raw),
+                          expires_at=utcnow() + timedelta(minutes=5), auth_method=auth_method))
+    return raw
+
+
+def peek_mfa_pending(session: Session, *, token: str) -> tuple[User, str] | None:
+    tok = session.exec(select(UserToken).where(
+        UserToken.token_hash == hash_token(token), UserToken.purpose == TokenPurpose.MFA_PENDING,
+    )).first()
+    if tok is None or tok.used_at is not None or tok.expires_at < utcnow():
+        return None
+    user = session.get(User, tok.user_id)
+    if user is None or not user.is_active:
+        return None
+    return user, tok.auth_method
+
+
+def consume_mfa_pending(session: Session, *, token: str) -> None:
+    tok = session.exec(select(UserToken).where(UserToken.token_hash == hash_token(token))).first()
+    if tok is not None:
+        tok.used_at = utcnow()
+        session.add(tok)
 
 
 def issue_login_ticket(session: Session, *, user: User, auth_method: str = "password",
@@ -141,8 +180,11 @@ def resolve_session(session: Session, *, raw_token: str | None) -> Principal | N
         row.last_seen_at = now
         session.add(row)
     assert user.id is not None
+    from portal.domain.mfa import mfa_required_for
+
+    setup_required = not user.mfa_enabled and mfa_required_for(session, role=user.role)
     return Principal(user_id=user.id, role=user.role, email=user.email, name=user.full_name,
-                     customer_id=user.customer_id, session_id=row.id)
+                     customer_id=user.customer_id, session_id=row.id, mfa_setup_required=setup_required)
 
 
 def end_session(session: Session, *, principal: Principal, request: RequestInfo, reason: str = "logout") -> None:

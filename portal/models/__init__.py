@@ -67,6 +67,7 @@ from portal.models.orders import (
     ReturnPublic,
     ReturnStatus,
 )
+from portal.models.settings_store import PortalSetting
 from portal.models.shipping import (
     TAG_LABELS,
     CarrierWebhookEvent,
@@ -150,6 +151,7 @@ __all__ = [
     "PaymentMethodPublic",
     "PaymentPublic",
     "PaymentStatus",
+    "PortalSetting",
     "Product",
     "ProductVariant",
     "ProductVariantPublic",
