@@ -26,6 +26,9 @@ from portal.settings import ROOT, get_settings, reset_settings_cache  # noqa: E4
 
 reset_settings_cache()
 
+# Fixtures shared across packages: a real SMTP server on loopback.
+pytest_plugins = ["tests.support.smtp"]
+
 
 def _reset_postgres(engine: Engine) -> None:
     with engine.begin() as conn:

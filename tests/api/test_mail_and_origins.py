@@ -16,13 +16,13 @@ from portal.domain.audit import RequestInfo
 from portal.jobs.mail import send_pending
 from portal.settings import reset_settings_cache
 from tests.factories import make_customer
-from tests.support.smtp import Inbox, smtp_inbox  # noqa: F401 - fixture
+from tests.support.smtp import Inbox
 
 REQ = RequestInfo(ip_address="192.0.2.1")
 
 
 def test_password_reset_mail_is_sent_over_smtp_and_its_link_works(db: Session, smtp_inbox: Inbox) -> None:
-    user, _ = make_customer(db, email="ivy@example.com")
+    make_customer(db, email="ivy@example.com")
     account.request_password_reset(db, email="ivy@example.com", request=REQ)
     db.commit()
     assert send_pending() == 1
@@ -55,9 +55,9 @@ def test_cross_origin_posts_and_websockets_are_refused() -> None:
     assert c.post("/x", headers={"Origin": "http://portal.test"}).status_code == 200
     assert c.post("/x").status_code == 200  # no Origin: not a browser (webhooks, API clients)
     assert c.get("/x", headers={"Origin": "https://evil.example"}).status_code == 200  # reads are harmless
-    with pytest.raises(WebSocketDisconnect):
-        with c.websocket_connect("/_event/", headers={"Origin": "https://evil.example"}) as s:
-            s.receive_text()
+    with pytest.raises(WebSocketDisconnect), c.websocket_connect(
+            "/_event/", headers={"Origin": "https://evil.example"}) as s:
+        s.receive_text()
     with c.websocket_connect("ws://portal.test/_event/", headers={"Origin": "http://portal.test"}) as s:
         assert s.receive_text() == "hello"
 

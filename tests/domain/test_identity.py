@@ -207,7 +207,7 @@ def test_changing_the_password_can_end_the_other_sessions(db: Session) -> None:
 # --- password reset ---------------------------------------------------------------------------
 
 def test_reset_answers_the_same_and_mails_only_real_accounts(db: Session) -> None:
-    user, _ = make_customer(db, email="lee@example.com")
+    make_customer(db, email="lee@example.com")
     account.request_password_reset(db, email="nobody@example.com", request=REQ)
     account.request_password_reset(db, email="LEE@example.com", request=REQ)
     db.commit()
