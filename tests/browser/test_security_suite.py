@@ -171,7 +171,7 @@ def _calls(v: Victim) -> list[tuple[str, dict[str, Any], str]]:
         owner = reg.states[0]
         declared, level = declared_access(owner)
         short = name.rsplit("____", 1)[-1]
-        if level is None or short in SKIP or short.endswith(".setvar"):
+        if (declared and level is None) or short in SKIP or short.endswith(".setvar"):
             continue  # Reflex's internals (hydrate, on-load dispatch) are covered by the handlers they run
         params = [p for p in inspect.signature(reg.handler.fn).parameters.values() if p.name != "self"]
         if not params:
