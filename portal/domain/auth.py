@@ -24,6 +24,8 @@ from portal.settings import get_settings
 _hasher = PasswordHasher()
 # Verified against when the email is unknown, so both answers take the same time.
 _DUMMY_HASH = _hasher.hash("not-a-real-password-" + secrets.token_hex(8))
+# Set by the login page's script just before it follows the ticket link (see LoginState).
+BINDING_COOKIE = "portal_login_binding"
 # Writing last_seen_at on every event would turn reads into writes; a minute is precise enough.
 _TOUCH_EVERY = timedelta(seconds=60)
 
@@ -106,14 +108,18 @@ def consume_mfa_pending(session: Session, *, token: str) -> None:
 
 
 def issue_login_ticket(session: Session, *, user: User, auth_method: str = "password",
-                       mfa_verified: bool = False) -> str:
-    """A short-lived, single-use ticket the browser trades for a session cookie at /api/auth/session."""
+                       mfa_verified: bool = False, binding: str = "") -> str:
+    """A short-lived, single-use ticket the browser trades for a session cookie at /api/auth/session.
+
+    `binding` is a random value the signing-in browser also receives as a cookie; redeeming
+    the ticket then needs that cookie too.
+    """
     raw = new_token()
     assert user.id is not None
     session.add(UserToken(
         user_id=user.id, purpose=TokenPurpose.LOGIN_TICKET, token_hash=hash_token(raw),
         expires_at=utcnow() + timedelta(seconds=get_settings().login_ticket_seconds),
-        auth_method=auth_method, mfa_verified=mfa_verified,
+        auth_method=auth_method, mfa_verified=mfa_verified, binding_hash=hash_token(binding) if binding else "",
     ))
     return raw
 
@@ -125,12 +131,17 @@ class NewSession:
     user_id: int
 
 
-def redeem_login_ticket(session: Session, *, ticket: str, request: RequestInfo) -> NewSession:
+def redeem_login_ticket(session: Session, *, ticket: str, request: RequestInfo, binding: str = "") -> NewSession:
     now = utcnow()
     tok = session.exec(select(UserToken).where(
         UserToken.token_hash == hash_token(ticket), UserToken.purpose == TokenPurpose.LOGIN_TICKET,
     )).first()
     if tok is None or tok.used_at is not None or tok.expires_at < now:
+        raise DomainError(ErrorCode.TOKEN_INVALID)
+    if tok.binding_hash and not secrets.compare_digest(tok.binding_hash, hash_token(binding or "")):
+        # Another browser than the one that signed in: refuse, and spend the ticket.
+        tok.used_at = now
+        session.add(tok)
         raise DomainError(ErrorCode.TOKEN_INVALID)
     tok.used_at = now
     session.add(tok)

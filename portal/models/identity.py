@@ -103,6 +103,9 @@ class UserToken(SQLModel, table=True):
     used_at: datetime | None = None
     auth_method: str = Field(default="password", max_length=16)
     mfa_verified: bool = False
+    # A login ticket is bound to the browser that signed in (hash of a cookie it holds), so a
+    # ticket cannot be planted in someone else's browser (login CSRF).
+    binding_hash: str = Field(default="", max_length=64)
 
 
 class RecoveryCode(SQLModel, table=True):

@@ -11,6 +11,7 @@ from reflex_base.event import EventSpec
 
 from portal.db import session_scope
 from portal.domain import auth, mfa
+from portal.domain.auth import BINDING_COOKIE
 from portal.domain.errors import DomainError
 from portal.domain.principal import Principal
 from portal.models import User
@@ -34,10 +35,15 @@ def backend_url(state: rx.State, path: str) -> str:
     return f"{urlsplit(origin).scheme or 'http'}://{host}{path}"
 
 
-def navigate_to(url: str) -> EventSpec:
+def navigate_to(url: str, *, binding: str = "") -> EventSpec:
     """A full page load (not a client-side route change): the websocket reconnects with
-    the new cookie, and the browser follows the API route's redirect."""
-    return rx.call_script(f"window.location.replace({json.dumps(url)})")
+    the new cookie, and the browser follows the API route's redirect. With `binding`, the
+    browser first stores the value the login ticket is bound to, for a minute."""
+    cookie = ""
+    if binding:
+        cookie = (f"document.cookie = {json.dumps(f'{BINDING_COOKIE}={binding}')} + "
+                  "'; path=/; max-age=60; samesite=strict' + (location.protocol === 'https:' ? '; secure' : '');")
+    return rx.call_script(f"{cookie}window.location.replace({json.dumps(url)})")
 
 
 @mfa_setup_exempt
@@ -154,10 +160,11 @@ class LoginState(rx.State):
                 self._pending_until = time.time() + 300
                 self.step = "mfa"
                 return None
-            ticket = auth.issue_login_ticket(db, user=user)
+            binding = auth.new_token()
+            ticket = auth.issue_login_ticket(db, user=user, binding=binding)
             role = user.role
         self.error = ""
-        return self._go(ticket, role)
+        return self._go(ticket, role, binding)
 
     @rx.event
     def submit_code(self, form_data: dict) -> EventSpec | None:
@@ -186,11 +193,13 @@ class LoginState(rx.State):
                 self.error = ("That recovery code is not valid or was already used." if self.use_recovery
                               else "That code did not match. Enter the newest code from your app.")
                 return None
-            ticket = auth.issue_login_ticket(db, user=user, auth_method=self._pending_method, mfa_verified=True)
+            binding = auth.new_token()
+            ticket = auth.issue_login_ticket(db, user=user, auth_method=self._pending_method, mfa_verified=True,
+                                             binding=binding)
             role = user.role
         self._clear_pending()
         self.error = ""
-        return self._go(ticket, role)
+        return self._go(ticket, role, binding)
 
     @rx.event
     def toggle_recovery(self) -> None:
@@ -202,10 +211,10 @@ class LoginState(rx.State):
         self._clear_pending()
         self.error = ""
 
-    def _go(self, ticket: str, role: str) -> EventSpec:
+    def _go(self, ticket: str, role: str, binding: str) -> EventSpec:
         nxt = self._next or _home_for_role(role)
         url = backend_url(self, f"/api/auth/session?ticket={quote(ticket)}&next={quote(nxt)}")
-        return navigate_to(url)
+        return navigate_to(url, binding=binding)
 
 
 _UNVERIFIED = "Please confirm your email address first: use the link we sent you when you registered."
