@@ -47,3 +47,28 @@ def list_audit(session: Session, *, principal: Principal, action: str = "", outc
                     target=f"{e.target_type} {e.target_id}".strip(), outcome=e.outcome, ip_address=e.ip_address)
            for e, email in rows]
     return out, total
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class UserRow:
+    id: int
+    email: str
+    name: str
+    role: str
+    mfa_enabled: bool
+    active: bool
+    has_customer: bool
+
+
+def list_users(session: Session, *, principal: Principal, query: str = "", role: str = "",
+               limit: int = 100) -> list[UserRow]:
+    require_admin(principal)
+    q = select(User)
+    if query:
+        like = f"%{query.strip().lower()[:100]}%"
+        q = q.where(col(User.email).ilike(like) | col(User.full_name).ilike(like))
+    if role in ("customer", "agent", "admin"):
+        q = q.where(User.role == role)
+    rows = session.exec(q.order_by(col(User.role).desc(), col(User.email)).limit(max(1, min(limit, 500)))).all()
+    return [UserRow(id=u.id or 0, email=u.email, name=u.full_name, role=u.role, mfa_enabled=u.mfa_enabled,
+                    active=u.is_active, has_customer=u.customer_id is not None) for u in rows]

@@ -27,6 +27,7 @@ class NavItem:
 NAV: list[NavItem] = [
     NavItem("Home", "/dashboard", "layout_dashboard"),
     NavItem("Agent console", "/agent", "headset", staff=True),
+    NavItem("People", "/admin/users", "users", staff=True, admin=True),
     NavItem("Audit trail", "/admin/audit", "scroll_text", staff=True, admin=True),
     NavItem("Security", "/account/security", "shield_check", everyone=True),
 ]

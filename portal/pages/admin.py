@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import reflex as rx
 
-from portal.components.common import card
+from portal.components.common import card, error_callout, notice_callout
 from portal.layouts.shell import shell
-from portal.state.admin import AdminAuditState, AuditView
+from portal.state.admin import AdminAuditState, AdminUsersState, AuditView, UserView
 
 
 def _row(r: AuditView) -> rx.Component:
@@ -61,5 +61,40 @@ def audit_page() -> rx.Component:
     )
 
 
+def _user_row(u: UserView) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.vstack(rx.text(u.name, weight="medium"), rx.text(u.email, size="1", color_scheme="gray"),
+                                spacing="0")),
+        rx.table.cell(rx.cond(u.mfa, rx.badge("MFA", color_scheme="green"), rx.badge("no MFA", color_scheme="gray"))),
+        rx.table.cell(rx.select(
+            rx.cond(u.can_be_customer, ["customer", "agent", "admin"], ["agent", "admin"]),
+            value=u.role, on_change=lambda role: AdminUsersState.change_role(u.id, role), size="1",
+        )),
+        data_testid="user-row",
+    )
+
+
+@shell("People")
+def users_page() -> rx.Component:
+    s = AdminUsersState
+    return rx.vstack(
+        notice_callout(s.notice),
+        error_callout(s.error),
+        rx.form(rx.hstack(rx.input(name="query", placeholder="Name or email"),
+                          rx.select(["customer", "agent", "admin"], name="role", placeholder="Any role"),
+                          rx.button("Search", type="submit"), wrap="wrap"),
+                on_submit=s.search, reset_on_submit=False),
+        rx.table.root(
+            rx.table.header(rx.table.row(rx.table.column_header_cell("Person"),
+                                         rx.table.column_header_cell("Sign-in"),
+                                         rx.table.column_header_cell("Role"))),
+            rx.table.body(rx.foreach(s.users, _user_row)),
+            width="100%",
+        ),
+        spacing="4", width="100%",
+    )
+
+
 def register(app: rx.App) -> None:
     app.add_page(audit_page, route="/admin/audit", title="Audit trail", on_load=AdminAuditState.load)
+    app.add_page(users_page, route="/admin/users", title="People", on_load=AdminUsersState.load)

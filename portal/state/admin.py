@@ -81,3 +81,65 @@ class AdminAuditState(rx.State):
             mfa.set_staff_mfa_requirement(db, principal=p, enabled=bool(enabled) is True,
                                           request=request_info_of(self))
         self._load()
+
+
+@dataclasses.dataclass
+class UserView:
+    id: int
+    email: str
+    name: str
+    role: str
+    mfa: bool
+    can_be_customer: bool
+
+
+@access(Access.ADMIN)
+class AdminUsersState(rx.State):
+    loaded: bool = False
+    users: list[UserView] = []
+    query: str = ""
+    role_filter: str = ""
+    error: str = ""
+    notice: str = ""
+
+    def _load(self) -> None:
+        p = require_principal(current_principal())
+        with session_scope() as db:
+            rows = admin.list_users(db, principal=p, query=self.query, role=self.role_filter)
+        self.users = [UserView(id=u.id, email=u.email, name=u.name, role=u.role, mfa=u.mfa_enabled,
+                               can_be_customer=u.has_customer) for u in rows]
+        self.loaded = True
+
+    @rx.event
+    def load(self) -> None:
+        self.error = self.notice = ""
+        self._load()
+
+    @rx.event
+    def search(self, form_data: dict) -> None:
+        self.query = str(form_data.get("query") or "").strip()[:100]
+        role = str(form_data.get("role") or "")
+        self.role_filter = role if role in ("customer", "agent", "admin") else ""
+        self._load()
+
+    @rx.event
+    def change_role(self, user_id: int, role: str) -> None:
+        from portal.domain import account
+        from portal.domain.errors import DomainError
+        from portal.models import Role
+        from portal.state.messages import message_for_error
+
+        if not isinstance(user_id, int) or isinstance(user_id, bool) or role not in ("customer", "agent", "admin"):
+            self.error = "Choose a role."
+            return
+        p = require_principal(current_principal())
+        try:
+            with session_scope() as db:
+                account.set_role(db, principal=p, user_id=user_id, role=Role(role), request=request_info_of(self))
+        except DomainError as err:
+            self.error = message_for_error(err)
+            self.notice = ""
+        else:
+            self.error = ""
+            self.notice = "Role changed. Their open sessions were signed out."
+        self._load()
