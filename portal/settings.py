@@ -55,6 +55,17 @@ class Settings(BaseSettings):
     # Scheduled jobs run in every worker; a database row per tick lets exactly one run it.
     jobs_enabled: bool = True
 
+    # --- Single sign-on (OpenID Connect; area: sso) ---
+    # SSO is off (and its button hidden) unless a discovery URL and a client id are set.
+    # Register PORTAL_PUBLIC_URL + /api/auth/sso/callback as the redirect URI at the provider.
+    oidc_discovery_url: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    oidc_display_name: str = "single sign-on"
+    oidc_scopes: str = "openid email profile"
+    # How long a person may spend at the provider before the flow must start again.
+    oidc_flow_seconds: int = Field(default=600, ge=60, le=3600)
+
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Settings:
         # A production deployment must bring its own secret; the dev default is public.
@@ -86,6 +97,14 @@ class Settings(BaseSettings):
     def files_dir(self) -> Path:
         """Private files (invoices, attachments, contracts): never under the public upload dir."""
         return self.portal_data_dir / "files"
+
+    @property
+    def sso_enabled(self) -> bool:
+        return bool(self.oidc_discovery_url and self.oidc_client_id)
+
+    @property
+    def sso_callback_url(self) -> str:
+        return self.portal_public_url.rstrip("/") + "/api/auth/sso/callback"
 
     @property
     def public_url_is_https(self) -> bool:

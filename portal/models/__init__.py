@@ -77,6 +77,7 @@ from portal.models.shipping import (
     TrackingEventPublic,
     TrackingTag,
 )
+from portal.models.sso import SsoFlowUse
 from portal.models.support import (
     OPEN_TICKET_STATUSES,
     Attachment,
@@ -165,6 +166,7 @@ __all__ = [
     "SearchQuery",
     "Shipment",
     "ShipmentPublic",
+    "SsoFlowUse",
     "SsoIdentity",
     "Tag",
     "Ticket",

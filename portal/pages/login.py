@@ -5,8 +5,10 @@ from __future__ import annotations
 import reflex as rx
 
 from portal.components.common import error_callout, notice_callout
+from portal.components.sso import sso_login_block  # single sign-on (area: sso)
 from portal.layouts.shell import public_frame
 from portal.state.session import LoginState
+from portal.state.sso import SsoLoginState  # single sign-on (area: sso)
 
 
 def field(label: str, name: str, *, type_: str = "text", autocomplete: str = "", placeholder: str = "",
@@ -77,9 +79,11 @@ def _code_step() -> rx.Component:
 
 def login_page() -> rx.Component:
     return public_frame(
-        rx.card(rx.cond(LoginState.step == "mfa", _code_step(), _password_step()), size="4", width="100%"),
+        rx.card(rx.cond(LoginState.step == "mfa", _code_step(),
+                        rx.fragment(_password_step(), sso_login_block())),  # sso_login_block: area sso
+                size="4", width="100%"),
     )
 
 
 def register(app: rx.App) -> None:
-    app.add_page(login_page, route="/login", title="Sign in", on_load=LoginState.on_load)
+    app.add_page(login_page, route="/login", title="Sign in", on_load=[LoginState.on_load, SsoLoginState.on_load])
