@@ -1,7 +1,7 @@
 """sso flow uses
 
 Revision ID: f7571830d34d
-Revises: a83289970c3e
+Revises: b6068d6f9a70
 Create Date: 2026-11-24 10:47:37.369875
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision: str = 'f7571830d34d'
-down_revision: str | None = 'a83289970c3e'
+down_revision: str | None = 'b6068d6f9a70'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

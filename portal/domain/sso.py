@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlmodel import Session, col, select
 
@@ -22,9 +22,7 @@ from portal.domain import audit, auth
 from portal.domain.audit import RequestInfo
 from portal.domain.errors import DomainError, ErrorCode, NotFound
 from portal.domain.principal import Principal
-from portal.models import SsoFlowUse, SsoIdentity, TokenPurpose, User, UserToken
-
-MFA_PENDING_TTL = timedelta(minutes=5)
+from portal.models import SsoFlowUse, SsoIdentity, User
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -87,10 +85,8 @@ def sign_in(session: Session, *, issuer: str, subject: str, request: RequestInfo
     ident.last_login_at = utcnow()
     session.add(ident)
     if user.mfa_enabled:
-        raw = auth.new_token()
-        session.add(UserToken(user_id=user.id, purpose=TokenPurpose.MFA_PENDING,
-                              token_hash=auth.hash_token(raw), expires_at=utcnow() + MFA_PENDING_TTL,
-                              auth_method="sso", mfa_verified=False))
+        # The login page trades this for a code; SSO is only the first factor.
+        raw = auth.issue_mfa_pending(session, user=user, auth_method="sso")
         audit.record(session, action="auth.mfa_challenge", user_id=user.id, customer_id=user.customer_id,
                      request=request, method="sso")
         return SsoSignIn(user_id=user.id, role=user.role, mfa_token=raw)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import reflex as rx
 
 from portal.components.common import card, error_callout, notice_callout
+from portal.components.sso import sso_account_card  # single sign-on (area: sso)
 from portal.layouts.shell import shell
 from portal.pages.login import field
 from portal.state.security import SecurityState, SessionRow
+from portal.state.sso import SsoAccountState  # single sign-on (area: sso)
 
 
 def _password_card() -> rx.Component:
@@ -147,10 +149,11 @@ def _sessions_card() -> rx.Component:
 def security_page() -> rx.Component:
     return rx.cond(
         SecurityState.loaded,
-        rx.vstack(_mfa_card(), _password_card(), _sessions_card(), spacing="4", width="100%"),
+        rx.vstack(_mfa_card(), sso_account_card(), _password_card(), _sessions_card(), spacing="4", width="100%"),
         rx.center(rx.spinner(size="3"), padding="4rem"),
     )
 
 
 def register(app: rx.App) -> None:
-    app.add_page(security_page, route="/account/security", title="Security", on_load=SecurityState.load)
+    app.add_page(security_page, route="/account/security", title="Security",
+                 on_load=[SecurityState.load, SsoAccountState.load])

@@ -22,13 +22,9 @@ from portal.state.guard import Access, access, current_principal, request_info_o
 from portal.state.messages import message_for
 from portal.state.session import backend_url, navigate_to
 
-ACCOUNT_PATH = "/account/sso"
-
-# The SSO routes send people back to the login page with one of these codes.
+# The SSO routes send people back to the login page with an error code; LoginState words
+# sso_unlinked and sso_failed, these are the others.
 SSO_ERRORS = {
-    "sso_unlinked": "No account here is linked to that sign-in. Sign in with your password, then link "
-                    "single sign-on from your account's security page.",
-    "sso_failed": "Single sign-on did not complete. Please try again.",
     "sso_cancelled": "Single sign-on was cancelled at the provider.",
     "sso_unavailable": "Single sign-on is not available right now. Please sign in with your password.",
 }
@@ -109,7 +105,7 @@ class SsoAccountState(rx.State):
     def link(self) -> EventSpec | None:
         if not get_settings().sso_enabled:
             return None
-        return navigate_to(backend_url(self, f"/api/auth/sso/start?link=1&next={quote(ACCOUNT_PATH, safe='')}"))
+        return navigate_to(backend_url(self, "/api/auth/sso/start?link=1"))
 
     @rx.event
     def unlink(self, identity_id: int) -> None:

@@ -112,8 +112,8 @@ def test_link_then_sign_in_and_the_same_sub_at_another_issuer_is_someone_else(
     alice, _ = make_customer(db)
     use_provider(provider_a)  # type: ignore[operator]
     # Given Alice, signed in with her password, links provider A
-    _, r = sso_round_trip(signed_in_browser(db, alice), link="1", next="/account/sso")
-    assert r.headers["location"] == "/account/sso?sso=linked"
+    _, r = sso_round_trip(signed_in_browser(db, alice), link="1")
+    assert r.headers["location"] == "/account/security?sso=linked"
     db.expire_all()
     ident = db.exec(select(SsoIdentity)).one()
     assert (ident.user_id, ident.issuer, ident.subject) == (alice.id, provider_a.issuer, ACCOUNT_SUB)
