@@ -95,7 +95,7 @@ class SsoAccountState(rx.State):
         principal = require_principal(current_principal())
         with session_scope() as db:
             rows = sso.identities_of(db, principal=principal)
-        self.identities = [IdentityRow(id=r.id, issuer=r.issuer, email=r.email or "—",
+        self.identities = [IdentityRow(id=r.id, issuer=r.issuer, email=r.email or "Linked sign-in",
                                        linked=day_time(r.created_at),
                                        last_used=day_time(r.last_login_at) or "never")
                            for r in rows]
