@@ -17,6 +17,8 @@ PUBLIC_HANDLERS = {
     "login_state.cancel_mfa", "session_state.logout", "index_state.route",
     "forgot_state.on_load", "forgot_state.submit", "reset_state.on_load", "reset_state.submit",
     "register_state.on_load", "register_state.submit", "verify_state.on_load",
+    # single sign-on: shows the button, and navigates to /api/auth/sso/start (area: sso)
+    "sso_login_state.on_load", "sso_login_state.start",
 }
 
 
