@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     oidc_discovery_url: str = ""
     oidc_client_id: str = ""
     oidc_client_secret: str = ""
-    oidc_display_name: str = "single sign-on"
+    oidc_display_name: str = "SSO"
     oidc_scopes: str = "openid email profile"
     # How long a person may spend at the provider before the flow must start again.
     oidc_flow_seconds: int = Field(default=600, ge=60, le=3600)

@@ -121,14 +121,20 @@ async def sso_start(request: Request) -> Response:
     link_user: int | None = None
     if request.query_params.get("link") == "1":
         # Linking is only ever for the person already signed in here, and is bound to them.
+        # Another site must not start it (with the browser perhaps signed in at the provider
+        # as someone else): browsers say where a navigation came from.
+        if request.headers.get("sec-fetch-site") == "cross-site":
+            return _redirect(f"{base}{LINK_DONE_PATH}?sso=refused")
         with session_scope() as db:
             principal = auth.resolve_session(db, raw_token=request.cookies.get(settings.session_cookie_name))
         if principal is None:
-            back = quote(_with_param(nxt or LINK_DONE_PATH, "link=1"), safe="")
+            back = quote(nxt or LINK_DONE_PATH, safe="")
             return _redirect(f"{base}/login?next={back}")
         link_user = principal.user_id
     try:
-        auth_req = await run_in_threadpool(_client_for(settings).authorization_request)
+        # When linking, the person must sign in at the provider now, not ride an old session.
+        auth_req = await run_in_threadpool(
+            lambda: _client_for(settings).authorization_request(force_login=link_user is not None))
     except OidcError as err:
         log.warning("SSO start failed: %s", err)
         return _redirect(f"{base}/login?error=sso_unavailable")

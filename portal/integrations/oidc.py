@@ -165,7 +165,9 @@ class OidcClient:
 
     # -- the flow ------------------------------------------------------------------------
 
-    def authorization_request(self) -> AuthRequest:
+    def authorization_request(self, *, force_login: bool = False) -> AuthRequest:
+        """force_login asks the provider to authenticate the person again (prompt=login), so an
+        existing provider session cannot complete the request without them."""
         md = self.metadata()
         state, nonce, verifier = generate_token(32), generate_token(32), generate_token(64)
         url = add_params_to_uri(md.authorization_endpoint, [
@@ -177,6 +179,7 @@ class OidcClient:
             ("nonce", nonce),
             ("code_challenge", create_s256_code_challenge(verifier)),
             ("code_challenge_method", "S256"),
+            *([("prompt", "login")] if force_login else []),
         ])
         return AuthRequest(url=url, state=state, nonce=nonce, code_verifier=verifier)
 

@@ -31,6 +31,7 @@ SSO_ERRORS = {
 LINK_RESULTS = {
     "linked": "Single sign-on is now linked to your account.",
     "conflict": "That sign-in is already linked to another account here, so it was not linked.",
+    "refused": "Linking has to be started from this page. Please use the button below.",
 }
 
 
@@ -88,7 +89,7 @@ class SsoAccountState(rx.State):
         self.provider_name = s.oidc_display_name
         result = self.router.url.query_parameters.get("sso")
         self.notice = LINK_RESULTS.get(result, "") if result == "linked" else ""
-        self.error = LINK_RESULTS.get(result, "") if result == "conflict" else ""
+        self.error = LINK_RESULTS.get(result, "") if result in ("conflict", "refused") else ""
         self._refresh()
 
     def _refresh(self) -> None:

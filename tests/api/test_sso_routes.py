@@ -253,7 +253,9 @@ def test_signed_in_customer_links_their_identity(idp: FakeIdp, db: Session) -> N
     db.commit()
     c = browser()
     c.cookies.set(get_settings().session_cookie_name, new.raw_token, domain="portal.test")
-    _, r = sign_in_via_idp(c, idp, start_params={"link": "1"}, sub="alice-at-idp", email="a@idp.test")
+    q, r = sign_in_via_idp(c, idp, start_params={"link": "1"}, sub="alice-at-idp", email="a@idp.test")
+    # Linking makes the person sign in at the provider again
+    assert q["prompt"] == "login"
     assert r.headers["location"] == "/account/security?sso=linked"
     ident = db.exec(select(SsoIdentity)).one()
     assert (ident.user_id, ident.issuer, ident.subject, ident.email) == (alice.id, idp.issuer, "alice-at-idp",
@@ -266,7 +268,7 @@ def test_signed_in_customer_links_their_identity(idp: FakeIdp, db: Session) -> N
 def test_link_needs_a_session_and_the_same_user_at_the_end(idp: FakeIdp, db: Session) -> None:
     # A stranger asking to link is sent to sign in first
     r = browser().get("/api/auth/sso/start", params={"link": "1"})
-    assert r.status_code == 303 and r.headers["location"].startswith("/login?next=")
+    assert r.status_code == 303 and r.headers["location"] == "/login?next=%2Faccount%2Fsecurity"
     # Someone who signed out while at the provider links nothing
     alice, _ = make_customer(db)
     new = auth.create_session(db, user=alice, request=RequestInfo(), auth_method="password", mfa_verified=False)
@@ -295,3 +297,16 @@ def test_an_identity_linked_to_bob_cannot_be_taken_by_alice(idp: FakeIdp, db: Se
     db.expire_all()
     assert [i.user_id for i in db.exec(select(SsoIdentity)).all()] == [bob.id]
     assert len(audits(db, "auth.sso_link_refused")) == 1
+
+
+def test_another_site_cannot_start_a_link(idp: FakeIdp, db: Session) -> None:
+    alice, _ = make_customer(db)
+    new = auth.create_session(db, user=alice, request=RequestInfo(), auth_method="password", mfa_verified=False)
+    db.commit()
+    c = browser()
+    c.cookies.set(get_settings().session_cookie_name, new.raw_token, domain="portal.test")
+    r = c.get("/api/auth/sso/start", params={"link": "1"}, headers={"sec-fetch-site": "cross-site"})
+    assert r.headers["location"] == "/account/security?sso=refused"
+    assert sso_routes.FLOW_COOKIE not in r.cookies
+    # A plain sign-in flow never forces the provider's login screen
+    assert "prompt" not in start(browser())
