@@ -106,3 +106,41 @@ def test_an_unlinked_identity_gets_no_session(sso_page: Any, demo: Any, sso_prov
     assert "portal_session" not in {c["name"] for c in page.context.cookies()}
     page.goto("/dashboard")
     page.wait_for_url(re.compile(r"/login\?next="))
+
+
+def test_sso_does_not_get_around_two_factor_authentication(sso_page: Any, demo: Any,
+                                                           sso_provider: RunningProvider) -> None:
+    import time
+
+    import pyotp
+    from sqlmodel import select
+
+    from portal.db import session_scope
+    from portal.domain import mfa
+    from portal.domain.audit import RequestInfo
+    from portal.models import AuthSession, SsoIdentity, User
+    from tests.factories import principal_for
+
+    # Given Alice with two-factor authentication and a linked SSO identity
+    with session_scope() as db:
+        alice = db.exec(select(User).where(User.email == "alice@example.com")).one()
+        enrollment = mfa.begin_enrollment(db, principal=principal_for(alice))
+        mfa.confirm_enrollment(db, principal=principal_for(alice), code=pyotp.TOTP(enrollment.secret).now(),
+                               request=RequestInfo())
+        db.add(SsoIdentity(user_id=alice.id or 0, issuer=sso_provider.issuer, subject=ACCOUNT_SUB))
+    page = sso_page
+    # When she signs in with SSO
+    page.goto("/login")
+    page.get_by_test_id("sso-sign-in").click()
+    at_provider_sign_in_and_consent(page, sso_provider)
+    # Then the portal asks for her code before anything else, and no session exists yet
+    page.get_by_test_id("verify-code").wait_for()
+    assert "portal_session" not in {c["name"] for c in page.context.cookies()}
+    page.fill("#code", pyotp.TOTP(enrollment.secret).at(time.time() + 30))
+    page.get_by_test_id("verify-code").click()
+    # And with it she reaches her dashboard on a session that SSO and the code made together
+    page.wait_for_url(re.compile(r"/dashboard"))
+    page.get_by_test_id("recent-orders").wait_for()
+    with session_scope() as db:
+        rows = db.exec(select(AuthSession).where(AuthSession.user_id == alice.id)).all()
+        assert [(s.auth_method, s.mfa_verified) for s in rows] == [("sso", True)]
