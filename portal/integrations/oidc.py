@@ -50,6 +50,7 @@ class ProviderMetadata:
     authorization_endpoint: str
     token_endpoint: str
     jwks_uri: str
+    userinfo_endpoint: str = ""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -132,7 +133,8 @@ class OidcClient:
             if not isinstance(value, str) or not value:
                 raise OidcError("discovery_failed", f"missing {name}")
             fields[name] = value
-        md = ProviderMetadata(**fields)
+        userinfo = data.get("userinfo_endpoint")
+        md = ProviderMetadata(**fields, userinfo_endpoint=userinfo if isinstance(userinfo, str) else "")
         with self._lock:
             self._metadata, self._metadata_at = md, time.monotonic()
         return md
@@ -273,8 +275,28 @@ class OidcClient:
             name=name[:200] if isinstance(name, str) else "",
         )
 
+    def userinfo_email(self, *, access_token: str, subject: str) -> str:
+        """The email from the UserInfo endpoint, for display only; "" when unavailable. Its
+        answer counts only if it is about the same subject as the ID token (OIDC Core 5.3.2)."""
+        endpoint = self.metadata().userinfo_endpoint
+        if not endpoint:
+            return ""
+        try:
+            resp = self._http.get(endpoint, headers={"authorization": f"Bearer {access_token}"})
+            data = resp.json() if resp.status_code == 200 else {}
+        except (httpx.HTTPError, ValueError):
+            return ""
+        if not isinstance(data, dict) or data.get("sub") != subject or not isinstance(data.get("email"), str):
+            return ""
+        return str(data["email"])[:320]
+
     def complete(self, *, code: str, code_verifier: str, nonce: str) -> VerifiedIdentity:
         tokens = self.exchange_code(code=code, code_verifier=code_verifier)
         at = tokens.get("access_token")
-        return self.verify_id_token(tokens["id_token"], nonce=nonce,
-                                    access_token=at if isinstance(at, str) else None)
+        access_token = at if isinstance(at, str) else None
+        ident = self.verify_id_token(tokens["id_token"], nonce=nonce, access_token=access_token)
+        if not ident.email and access_token:
+            # Many providers put the email only in UserInfo. It labels the link; it never decides who signs in.
+            ident = dataclasses.replace(ident, email=self.userinfo_email(access_token=access_token,
+                                                                         subject=ident.subject))
+        return ident

@@ -145,3 +145,29 @@ def test_code_exchange_sends_the_verifier_and_authenticates_the_client() -> None
     with pytest.raises(OidcError) as exc:
         client.complete(code="c1", code_verifier="v" * 50, nonce="n-1")
     assert exc.value.reason == "token_rejected" and "invalid_grant" in exc.value.detail
+
+
+def test_email_comes_from_userinfo_only_for_the_same_subject() -> None:
+    import httpx
+
+    from portal.integrations.oidc import OidcClient
+
+    idp = FakeIdp()
+    answers = {"sub": "user-123", "email": "from-userinfo@example.com"}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/.well-known/openid-configuration":
+            doc = idp.handler(request).json() | {"userinfo_endpoint": f"{ISSUER}/me"}
+            return httpx.Response(200, json=doc)
+        if request.url.path == "/me":
+            assert request.headers["authorization"].startswith("Bearer at-c")
+            return httpx.Response(200, json=answers)
+        return idp.handler(request)
+
+    client = OidcClient(idp.client().config, http=httpx.Client(transport=httpx.MockTransport(handler)))
+    idp.issue_code("c1", idp.mint(email=None))
+    assert client.complete(code="c1", code_verifier="v" * 50, nonce="n-1").email == "from-userinfo@example.com"
+    # UserInfo about someone else is ignored
+    answers["sub"] = "someone-else"
+    idp.issue_code("c2", idp.mint(email=None))
+    assert client.complete(code="c2", code_verifier="v" * 50, nonce="n-1").email == ""

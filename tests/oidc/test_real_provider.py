@@ -117,6 +117,8 @@ def test_link_then_sign_in_and_the_same_sub_at_another_issuer_is_someone_else(
     db.expire_all()
     ident = db.exec(select(SsoIdentity)).one()
     assert (ident.user_id, ident.issuer, ident.subject) == (alice.id, provider_a.issuer, ACCOUNT_SUB)
+    # The provider gives the email through UserInfo only; it labels the link
+    assert ident.email == ACCOUNT_EMAIL
 
     # When she signs in with provider A from a fresh browser, she gets a session
     c = portal_browser()
