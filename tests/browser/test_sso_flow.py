@@ -13,7 +13,7 @@ import pytest
 
 from portal.seed.demo import DEMO_PASSWORD
 from tests.browser.test_login_flow import sign_in
-from tests.oidc.provider import ACCOUNT_SUB, RunningProvider, portal_sso_env, run_provider
+from tests.oidc.provider import ACCOUNT_EMAIL, ACCOUNT_SUB, RunningProvider, portal_sso_env, run_provider
 
 pytestmark = pytest.mark.browser
 
@@ -69,7 +69,8 @@ def test_link_sso_sign_out_then_sign_in_with_sso(sso_page: Any, demo: Any, sso_p
     card = page.get_by_test_id("sso-card")
     card.get_by_text("Single sign-on is now linked").wait_for()
     assert card.get_by_test_id("sso-identity").count() == 1
-    assert sso_provider.issuer in card.get_by_test_id("sso-identity").inner_text()
+    row = card.get_by_test_id("sso-identity").inner_text()
+    assert sso_provider.issuer in row and ACCOUNT_EMAIL in row
 
     # When she signs out, and her session at the provider ends too (so she meets its screens again)
     page.get_by_test_id("user-menu").click()
