@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
+from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -186,8 +187,7 @@ async def sso_callback(request: Request) -> Response:
             sso.consume_flow(db, state=state, expires_at=datetime.fromtimestamp(int(flow["exp"]), UTC))
     except DomainError:
         return fail("replayed_callback")
-    except Exception:  # a concurrent twin of this callback won the insert
-        log.info("SSO flow consumed concurrently", exc_info=True)
+    except IntegrityError:  # a concurrent twin of this callback won the insert
         return fail("replayed_callback")
     try:
         ident = await run_in_threadpool(client.complete, code=code, code_verifier=str(flow["verifier"]),
