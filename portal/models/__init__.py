@@ -78,6 +78,8 @@ from portal.models.shipping import (
 )
 from portal.models.support import (
     OPEN_TICKET_STATUSES,
+    AgentPresence,
+    ArticleSuggestion,
     Attachment,
     CannedReply,
     Conversation,
@@ -102,7 +104,9 @@ __all__ = [
     "AddressCreate",
     "AddressPublic",
     "AddressUpdate",
+    "AgentPresence",
     "ArticleStatus",
+    "ArticleSuggestion",
     "Attachment",
     "AuditEvent",
     "AuditEventPublic",
