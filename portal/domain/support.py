@@ -743,3 +743,11 @@ def flag_sla_risks(session: Session, *, now: datetime | None = None) -> int:
                         link=f"/agent/tickets/{t.id}")
         events.emit(session, DomainEvent(topic=Topic.QUEUE, roles=STAFF_ROLES, data={"ticket_id": t.id}))
     return len(rows)
+
+
+def ticket_id_by_number(session: Session, *, principal: Principal, number: str) -> int:
+    require_staff(principal)
+    ticket = session.exec(select(Ticket).where(Ticket.number == str(number).strip().upper()[:32])).first()
+    if ticket is None or ticket.id is None:
+        raise NotFound("ticket")
+    return ticket.id

@@ -346,8 +346,8 @@ def transfer_chat(session: Session, *, principal: Principal, conversation_id: in
     to = session.get(User, to_user_id) if isinstance(to_user_id, int) else None
     if to is None or to.role not in tickets.STAFF_ROLES or not to.is_active or to.id == p.user_id:
         raise NotFound("agent")
-    session.add(ConversationMessage(conversation_id=conv.id or 0, author_kind="system",
-                                    body=f"{p.name or 'The agent'} handed the chat to {to.full_name or 'a colleague'}."))
+    note = f"{p.name or 'The agent'} handed the chat to {to.full_name or 'a colleague'}."
+    session.add(ConversationMessage(conversation_id=conv.id or 0, author_kind="system", body=note))
     events.emit(session, DomainEvent(topic=Topic.CHAT, user_ids=(p.user_id,), data={"conversation_id": conv.id}))
     conv.agent_user_id = to.id
     session.add(conv)
