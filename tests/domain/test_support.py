@@ -148,7 +148,7 @@ def test_customers_never_see_internal_notes_agents_do(db: Session) -> None:
 
 
 def test_agent_answer_sets_first_response_and_emails_the_customer_with_a_link(db: Session) -> None:
-    ua, ca = make_customer(db)
+    ua, _ = make_customer(db)
     agent = make_staff(db)
     t = _open(db, principal_for(ua))
     support.agent_reply(db, principal=principal_for(agent), ticket_id=t.id or 0, body="It ships today.")
@@ -260,7 +260,7 @@ def test_reopen_within_the_window_and_rate_once(db: Session) -> None:
 
 
 def test_merge_moves_the_thread_and_closes_the_duplicate(db: Session) -> None:
-    ua, ca = make_customer(db)
+    ua, _ = make_customer(db)
     ub, _ = make_customer(db)
     agent = principal_for(make_staff(db))
     first = _open(db, principal_for(ua), subject="Parcel late")
@@ -279,7 +279,7 @@ def test_merge_moves_the_thread_and_closes_the_duplicate(db: Session) -> None:
 
 
 def test_queue_filters_and_puts_tickets_at_risk_first(db: Session) -> None:
-    ua, ca = make_customer(db)
+    _, ca = make_customer(db)
     agent_user = make_staff(db)
     agent = principal_for(agent_user)
     now = utcnow()
@@ -302,7 +302,7 @@ def test_queue_filters_and_puts_tickets_at_risk_first(db: Session) -> None:
 
 
 def test_figures_own_and_team(db: Session) -> None:
-    ua, ca = make_customer(db)
+    _, ca = make_customer(db)
     me, other = make_staff(db), make_staff(db)
     now = utcnow()
     make_ticket(db, ca, assignee_user_id=me.id, created_at=now - timedelta(hours=3),
