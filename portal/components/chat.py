@@ -53,7 +53,7 @@ def _panel() -> rx.Component:
                     width="100%",
                 ),
                 rx.vstack(
-                    rx.text_area(value=s.draft, on_change=s.set_draft, debounce_timeout=250, rows="2",
+                    rx.text_area(value=s.draft, on_change=s.update_draft, debounce_timeout=250, rows="2",
                                  placeholder="Type your message", id="chat-draft", width="100%"),
                     rx.cond(s.error != "", rx.text(s.error, color_scheme="red", size="1", role="alert")),
                     rx.button("Send", on_click=s.send, size="2", data_testid="chat-send"),

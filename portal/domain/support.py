@@ -8,6 +8,7 @@ browsers (Topic.TICKETS) and to the agents' consoles (Topic.QUEUE).
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -327,7 +328,7 @@ def create_ticket(session: Session, *, principal: Principal, subject: str, body:
         context_id = None
     now = utcnow()
     first_due, res_due = _sla_due(now, priority)
-    ticket = Ticket(number=f"tmp-{principal.user_id}-{now.timestamp()}", customer_id=customer_id,
+    ticket = Ticket(number=f"tmp-{uuid.uuid4().hex[:24]}", customer_id=customer_id,
                     requester_user_id=principal.user_id, subject=subject, category=category, priority=priority,
                     status=TicketStatus.NEW, channel=channel, context_type=context_type or None,
                     context_id=context_id, first_response_due_at=first_due, resolution_due_at=res_due,

@@ -9,6 +9,7 @@ customer's browsers and the agent's as Topic.CHAT events.
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -161,7 +162,7 @@ def _to_ticket(session: Session, conv: Conversation, *, reason: str, actor: Prin
     first = next((m.body for m in msgs if m.author_kind == "customer"), "Chat with support")
     now = utcnow()
     first_due, res_due = tickets._sla_due(now, "normal")
-    ticket = Ticket(number=f"tmp-chat-{conv.id}-{now.timestamp()}", customer_id=conv.customer_id,
+    ticket = Ticket(number=f"tmp-{uuid.uuid4().hex[:24]}", customer_id=conv.customer_id,
                     requester_user_id=conv.user_id, subject=("Chat: " + " ".join(first.split()))[:120],
                     category="general", status=TicketStatus.OPEN if conv.agent_user_id else TicketStatus.NEW,
                     channel="chat", assignee_user_id=conv.agent_user_id, first_response_due_at=first_due,

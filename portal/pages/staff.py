@@ -90,11 +90,16 @@ def _chat_row(c: ChatRow) -> rx.Component:
     )
 
 
+def _heartbeat() -> rx.Component:
+    """While any console page is open, the agent counts as present for live chats."""
+    return rx.moment(interval=60_000, on_change=AgentConsoleState.heartbeat, display="none")
+
+
 @shell("Agent console")
 def staff_page() -> rx.Component:
     s = AgentConsoleState
     return rx.vstack(
-        rx.moment(interval=60_000, on_change=s.heartbeat, display="none"),
+        _heartbeat(),
         error_callout(s.error),
         rx.grid(
             card("Open tickets",
@@ -106,7 +111,7 @@ def staff_page() -> rx.Component:
                                                 _figures("Team", s.team, "team-figures"), spacing="6"),
                  icon="chart_bar"),
             card("Live chats",
-                 rx.hstack(rx.switch(checked=s.available, on_change=s.set_available, data_testid="available"),
+                 rx.hstack(rx.switch(checked=s.available, on_change=s.update_available, data_testid="available"),
                            rx.text("Available for chats", size="2"), align="center"),
                  rx.cond(s.chats.length() > 0, rx.foreach(s.chats, _chat_row), empty_note("No chats waiting.")),
                  icon="messages_square", test_id="chats"),
@@ -116,14 +121,14 @@ def staff_page() -> rx.Component:
             "Queue",
             rx.hstack(
                 _opt_select(s.status, [("open", "Open"), ("all", "All")] + [(x, x.capitalize()) for x in STATUSES],
-                            None, s.set_status_filter, "filter-status"),
+                            None, s.update_status_filter, "filter-status"),
                 _opt_select(s.priority, [("any", "Any priority")] + [(x, x.capitalize()) for x in PRIORITIES], None,
-                            s.set_priority_filter, "filter-priority"),
-                _str_select(s.category, [("any", "Any category")], s.categories, s.set_category_filter,
+                            s.update_priority_filter, "filter-priority"),
+                _str_select(s.category, [("any", "Any category")], s.categories, s.update_category_filter,
                             "filter-category"),
-                _str_select(s.tag, [("any", "Any tag")], s.tags, s.set_tag_filter, "filter-tag"),
+                _str_select(s.tag, [("any", "Any tag")], s.tags, s.update_tag_filter, "filter-tag"),
                 _opt_select(s.assignee, [("any", "Anyone"), ("me", "Me"), ("none", "Unassigned")], s.agents,
-                            s.set_assignee_filter, "filter-assignee"),
+                            s.update_assignee_filter, "filter-assignee"),
                 wrap="wrap", spacing="2",
             ),
             rx.cond(
@@ -152,6 +157,7 @@ def agent_ticket_page() -> rx.Component:
     s = AgentTicketState
     t = s.ticket
     return rx.vstack(
+        _heartbeat(),
         error_callout(s.error),
         notice_callout(s.notice),
         rx.cond(t.number != "", rx.grid(
@@ -165,8 +171,8 @@ def agent_ticket_page() -> rx.Component:
                 card("Answer",
                      rx.select.root(rx.select.trigger(placeholder="Insert a canned reply"),
                                     rx.select.content(_option_items(s.canned)), value="", on_change=s.use_canned),
-                     rx.text_area(value=s.draft, on_change=s.set_draft, rows="5", id="agent-reply", width="100%"),
-                     rx.hstack(rx.switch(checked=s.internal, on_change=s.set_internal, data_testid="internal"),
+                     rx.text_area(value=s.draft, on_change=s.update_draft, rows="5", id="agent-reply", width="100%"),
+                     rx.hstack(rx.switch(checked=s.internal, on_change=s.update_internal, data_testid="internal"),
                                rx.text("Internal note (the customer never sees it)", size="2"), align="center"),
                      rx.button(rx.cond(s.internal, "Add note", "Send reply"), on_click=s.send,
                                data_testid="agent-send"),
@@ -179,11 +185,11 @@ def agent_ticket_page() -> rx.Component:
                  rx.text("Status", size="1", color_scheme="gray"),
                  rx.select.root(rx.select.trigger(data_testid="set-status"),
                                 rx.select.content(*[rx.select.item(x.capitalize(), value=x) for x in STATUSES]),
-                                value=t.status, on_change=s.set_status),
+                                value=t.status, on_change=s.update_status),
                  rx.text("Priority", size="1", color_scheme="gray"),
                  rx.select.root(rx.select.trigger(data_testid="set-priority"),
                                 rx.select.content(*[rx.select.item(x.capitalize(), value=x) for x in PRIORITIES]),
-                                value=t.priority, on_change=s.set_priority),
+                                value=t.priority, on_change=s.update_priority),
                  rx.text("Assignee", size="1", color_scheme="gray"),
                  rx.hstack(rx.select.root(rx.select.trigger(placeholder="Unassigned"),
                                           rx.select.content(_option_items(s.agents)), value=s.assignee_id,
@@ -192,7 +198,7 @@ def agent_ticket_page() -> rx.Component:
                  rx.text("Tags: ", t.tags, size="2"),
                  rx.divider(),
                  rx.text("Merge this duplicate into ticket", size="1", color_scheme="gray"),
-                 rx.hstack(rx.input(value=s.merge_number, on_change=s.set_merge_number, placeholder="T-12345",
+                 rx.hstack(rx.input(value=s.merge_number, on_change=s.update_merge_number, placeholder="T-12345",
                                     id="merge-number"),
                            rx.button("Merge", size="1", color_scheme="red", variant="soft", on_click=s.merge)),
                  icon="settings_2"),
@@ -232,6 +238,7 @@ def _agent_option(o: Option) -> rx.Component:
 def agent_chat_page() -> rx.Component:
     s = AgentChatState
     return rx.vstack(
+        _heartbeat(),
         error_callout(s.error),
         rx.grid(
             card("Conversation",
@@ -242,7 +249,7 @@ def agent_chat_page() -> rx.Component:
                  rx.cond(s.seen, rx.text("Seen", size="1", color_scheme="gray", data_testid="agent-seen")),
                  rx.cond(s.status == "waiting", rx.button("Take chat", on_click=s.take)),
                  rx.cond(s.mine, rx.vstack(
-                     rx.text_area(value=s.draft, on_change=s.set_draft, debounce_timeout=250, rows="3",
+                     rx.text_area(value=s.draft, on_change=s.update_draft, debounce_timeout=250, rows="3",
                                   id="agent-chat-draft", width="100%"),
                      rx.hstack(rx.button("Send", on_click=s.send, data_testid="agent-chat-send"),
                                rx.select.root(rx.select.trigger(placeholder="Hand to…"),

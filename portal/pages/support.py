@@ -97,18 +97,18 @@ def new_ticket_page() -> rx.Component:
             notice_callout(s.notice),
             rx.cond(s.context_label != "", rx.badge("About ", s.context_label, size="2", data_testid="ticket-context")),
             rx.text("Subject", size="2", weight="medium"),
-            rx.input(value=s.subject, on_change=s.set_subject, debounce_timeout=400, max_length=200,
+            rx.input(value=s.subject, on_change=s.update_subject, debounce_timeout=400, max_length=200,
                      placeholder="In a few words", id="ticket-subject", width="100%"),
             rx.text("What happened?", size="2", weight="medium"),
-            rx.text_area(value=s.body, on_change=s.set_body, debounce_timeout=400, rows="6",
+            rx.text_area(value=s.body, on_change=s.update_body, debounce_timeout=400, rows="6",
                          id="ticket-body", width="100%"),
             rx.hstack(
-                rx.vstack(rx.text("Category", size="2"), _select(s.category, CATEGORIES, s.set_category,
+                rx.vstack(rx.text("Category", size="2"), _select(s.category, CATEGORIES, s.update_category,
                                                                    "ticket-category"), spacing="1"),
-                rx.vstack(rx.text("Priority", size="2"), _select(s.priority, PRIORITIES, s.set_priority,
+                rx.vstack(rx.text("Priority", size="2"), _select(s.priority, PRIORITIES, s.update_priority,
                                                                    "ticket-priority"), spacing="1"),
                 rx.vstack(rx.text("Tags (comma separated)", size="2"),
-                          rx.input(value=s.tags, on_change=s.set_tags, id="ticket-tags"), spacing="1"),
+                          rx.input(value=s.tags, on_change=s.update_tags, id="ticket-tags"), spacing="1"),
                 wrap="wrap", spacing="4",
             ),
             upload_zone("ticket_files", s.handle_upload),
@@ -154,7 +154,7 @@ def _stars() -> rx.Component:
     return rx.hstack(*[
         rx.icon_button(rx.icon("star", size=16), size="1",
                        variant=rx.cond(TicketThreadState.rating >= n, "solid", "outline"),  # type: ignore[arg-type]
-                       aria_label=f"{n} stars", on_click=TicketThreadState.set_rating(n))
+                       aria_label=f"{n} stars", on_click=TicketThreadState.update_rating(n))
         for n in range(1, 6)
     ])
 
@@ -182,7 +182,7 @@ def ticket_page() -> rx.Component:
                 rx.cond(
                     t.can_reply,
                     card("Reply",
-                         rx.text_area(value=s.draft, on_change=s.set_draft, rows="4", id="reply-body", width="100%"),
+                         rx.text_area(value=s.draft, on_change=s.update_draft, rows="4", id="reply-body", width="100%"),
                          error_callout(s.reply_error),
                          upload_zone("reply_files", s.handle_upload),
                          error_callout(s.upload_error),
@@ -195,7 +195,7 @@ def ticket_page() -> rx.Component:
                 rx.cond(
                     t.can_rate,
                     card("How did we do?", _stars(),
-                         rx.text_area(value=s.rating_comment, on_change=s.set_rating_comment, rows="2",
+                         rx.text_area(value=s.rating_comment, on_change=s.update_rating_comment, rows="2",
                                       placeholder="Anything to add? (optional)", width="100%"),
                          rx.button("Send rating", on_click=s.rate, data_testid="send-rating"), icon="star"),
                 ),

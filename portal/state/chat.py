@@ -53,7 +53,7 @@ class ChatState(rx.State):
             self._load(require_principal(current_principal()), mark_read=True)
 
     @rx.event
-    def set_open(self, value: Any) -> None:
+    def update_open(self, value: Any) -> None:
         if isinstance(value, bool):
             self.open = value
             if value:
@@ -94,7 +94,7 @@ class ChatState(rx.State):
         self.seen = bool(last_mine and view.agent_last_read_at and view.agent_last_read_at >= last_mine)
 
     @rx.event
-    def set_draft(self, value: Any) -> None:
+    def update_draft(self, value: Any) -> None:
         if not isinstance(value, str):
             return
         self.draft = value[: support_chat.BODY_MAX]

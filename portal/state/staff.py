@@ -159,23 +159,23 @@ class AgentConsoleState(rx.State):
         self._load(require_principal(current_principal()))
 
     @rx.event
-    def set_status_filter(self, value: Any) -> None:
+    def update_status_filter(self, value: Any) -> None:
         self._filter("status", value, ("open", "all", *support.STATUSES))
 
     @rx.event
-    def set_priority_filter(self, value: Any) -> None:
+    def update_priority_filter(self, value: Any) -> None:
         self._filter("priority", value, ("any", *support.PRIORITIES))
 
     @rx.event
-    def set_category_filter(self, value: Any) -> None:
+    def update_category_filter(self, value: Any) -> None:
         self._filter("category", value, ("any", *support.CATEGORIES))
 
     @rx.event
-    def set_tag_filter(self, value: Any) -> None:
+    def update_tag_filter(self, value: Any) -> None:
         self._filter("tag", value, ("any", *self.tags))
 
     @rx.event
-    def set_assignee_filter(self, value: Any) -> None:
+    def update_assignee_filter(self, value: Any) -> None:
         self._filter("assignee", value, ("any", "me", "none", *(a.value for a in self.agents)))
 
     @rx.event
@@ -192,7 +192,7 @@ class AgentConsoleState(rx.State):
         self._load(principal)
 
     @rx.event
-    def set_available(self, value: Any) -> None:
+    def update_available(self, value: Any) -> None:
         if isinstance(value, bool):
             self.available = _presence(require_principal(current_principal()), value)
 
@@ -287,12 +287,12 @@ class AgentTicketState(rx.State):
         return True
 
     @rx.event
-    def set_draft(self, value: Any) -> None:
+    def update_draft(self, value: Any) -> None:
         if isinstance(value, str):
             self.draft = value[: support.BODY_MAX]
 
     @rx.event
-    def set_internal(self, value: Any) -> None:
+    def update_internal(self, value: Any) -> None:
         if isinstance(value, bool):
             self.internal = value
 
@@ -321,17 +321,17 @@ class AgentTicketState(rx.State):
         self._act(support.assign_ticket, assignee_user_id=int(value))
 
     @rx.event
-    def set_status(self, value: Any) -> None:
+    def update_status(self, value: Any) -> None:
         if value in support.STATUSES:
             self._act(support.set_status, status=value)
 
     @rx.event
-    def set_priority(self, value: Any) -> None:
+    def update_priority(self, value: Any) -> None:
         if value in support.PRIORITIES:
             self._act(support.set_priority, priority=value)
 
     @rx.event
-    def set_merge_number(self, value: Any) -> None:
+    def update_merge_number(self, value: Any) -> None:
         if isinstance(value, str):
             self.merge_number = value.strip()[:32]
 
@@ -447,7 +447,7 @@ class AgentChatState(rx.State):
         self.loaded = True
 
     @rx.event
-    def set_draft(self, value: Any) -> None:
+    def update_draft(self, value: Any) -> None:
         if not isinstance(value, str):
             return
         self.draft = value[: support_chat.BODY_MAX]

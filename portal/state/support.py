@@ -232,27 +232,27 @@ class NewTicketState(rx.State):
         self._shown = list(dict.fromkeys([*self._shown, *(s.id for s in found)]))[-20:]
 
     @rx.event
-    def set_subject(self, value: Any) -> None:
+    def update_subject(self, value: Any) -> None:
         self.subject = _text(value, support.SUBJECT_MAX)
         self._suggest()
 
     @rx.event
-    def set_body(self, value: Any) -> None:
+    def update_body(self, value: Any) -> None:
         self.body = _text(value, support.BODY_MAX)
         self._suggest()
 
     @rx.event
-    def set_category(self, value: Any) -> None:
+    def update_category(self, value: Any) -> None:
         if value in support.CATEGORIES:
             self.category = value
 
     @rx.event
-    def set_priority(self, value: Any) -> None:
+    def update_priority(self, value: Any) -> None:
         if value in support.PRIORITIES:
             self.priority = value
 
     @rx.event
-    def set_tags(self, value: Any) -> None:
+    def update_tags(self, value: Any) -> None:
         self.tags = _text(value, 250)
 
     @rx.event
@@ -378,7 +378,7 @@ class TicketThreadState(rx.State):
         self.loaded = True
 
     @rx.event
-    def set_draft(self, value: Any) -> None:
+    def update_draft(self, value: Any) -> None:
         self.draft = _text(value, support.BODY_MAX)
 
     @rx.event
@@ -418,7 +418,7 @@ class TicketThreadState(rx.State):
         self._load(principal)
 
     @rx.event
-    def set_rating(self, value: Any) -> None:
+    def update_rating(self, value: Any) -> None:
         try:
             stars = int(value)
         except (TypeError, ValueError):
@@ -427,7 +427,7 @@ class TicketThreadState(rx.State):
             self.rating = stars
 
     @rx.event
-    def set_rating_comment(self, value: Any) -> None:
+    def update_rating_comment(self, value: Any) -> None:
         self.rating_comment = _text(value, 1000)
 
     @rx.event

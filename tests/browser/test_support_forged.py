@@ -64,22 +64,22 @@ def test_customer_b_forging_a_ids_gets_nothing_and_changes_nothing(db: Session, 
     b_cookie = cookie_for(db, w["ub"])
     steps: list[tuple[Any, dict[str, Any], str]] = [
         (TicketThreadState.load, {}, f"/tickets/{tid}"),
-        (TicketThreadState.set_draft, {"value": "forged reply"}, f"/tickets/{tid}"),
+        (TicketThreadState.update_draft, {"value": "forged reply"}, f"/tickets/{tid}"),
         (TicketThreadState.send_reply, {}, f"/tickets/{tid}"),
         (TicketThreadState.remove_file, {"attachment_id": w["staged"].id}, f"/tickets/{tid}"),
         (TicketThreadState.load, {}, f"/tickets/{rid}"),
         (TicketThreadState.reopen, {}, f"/tickets/{rid}"),
-        (TicketThreadState.set_rating, {"value": 1}, f"/tickets/{rid}"),
+        (TicketThreadState.update_rating, {"value": 1}, f"/tickets/{rid}"),
         (TicketThreadState.rate, {}, f"/tickets/{rid}"),
         (TicketListState.load, {}, "/support"),
         (NewTicketState.load, {}, f"/support/new?context=order&id={w['order'].id}"),
         (NewTicketState.remove_file, {"attachment_id": w["staged"].id}, "/support/new"),
         (NewTicketState.solved_by, {"article_id": 1}, "/support/new"),
-        (NewTicketState.set_subject, {"value": "Bob's own question"}, "/support/new"),
-        (NewTicketState.set_body, {"value": "Bob's body"}, "/support/new"),
+        (NewTicketState.update_subject, {"value": "Bob's own question"}, "/support/new"),
+        (NewTicketState.update_body, {"value": "Bob's body"}, "/support/new"),
         (NewTicketState.submit, {}, "/support/new"),
         (ChatState.toggle, {}, "/dashboard"),
-        (ChatState.set_draft, {"value": "Bob says hi"}, "/dashboard"),
+        (ChatState.update_draft, {"value": "Bob says hi"}, "/dashboard"),
         (ChatState.send, {}, "/dashboard"),
     ]
     text = run(_session(backend_url, b_cookie, steps))
@@ -161,11 +161,11 @@ def test_agent_handlers_validate_their_arguments(db: Session, harness: Any, back
     steps: list[tuple[Any, dict[str, Any], str]] = [
         (AgentConsoleState.load, {}, "/agent"),
         (AgentConsoleState.take, {"ticket_id": "1; drop table"}, "/agent"),
-        (AgentConsoleState.set_status_filter, {"value": {"$ne": 1}}, "/agent"),
+        (AgentConsoleState.update_status_filter, {"value": {"$ne": 1}}, "/agent"),
         (AgentTicketState.load, {}, f"/agent/tickets/{tid}"),
-        (AgentTicketState.set_status, {"value": "deleted"}, f"/agent/tickets/{tid}"),
+        (AgentTicketState.update_status, {"value": "deleted"}, f"/agent/tickets/{tid}"),
         (AgentTicketState.assign, {"value": str(w["ub"].id)}, f"/agent/tickets/{tid}"),
-        (AgentTicketState.set_draft, {"value": "   "}, f"/agent/tickets/{tid}"),
+        (AgentTicketState.update_draft, {"value": "   "}, f"/agent/tickets/{tid}"),
         (AgentTicketState.send, {}, f"/agent/tickets/{tid}"),
     ]
     text = run(_session(backend_url, cookie_for(db, w["agent"]), steps))
