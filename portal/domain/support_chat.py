@@ -38,6 +38,7 @@ from portal.models import (
 from portal.settings import get_settings
 
 BODY_MAX = 4000
+RECENT_HOURS = 2  # an ended chat still shows (with its ticket) for this long
 _LIVE = (str(ConversationStatus.WAITING), str(ConversationStatus.ACTIVE))
 
 
@@ -193,12 +194,17 @@ def _to_ticket(session: Session, conv: Conversation, *, reason: str, actor: Prin
 
 
 def current_chat(session: Session, *, principal: Principal) -> ChatView | None:
-    """The caller's latest conversation (still live, or the last one, to show how it ended)."""
+    """The caller's latest conversation: still live, or ended recently (to show how it ended)."""
     customer_id = require_customer(principal)
     conv = session.exec(select(Conversation).where(Conversation.customer_id == customer_id,
                                                    Conversation.user_id == principal.user_id)
                         .order_by(col(Conversation.started_at).desc(), col(Conversation.id).desc())).first()
-    return _view(session, conv) if conv else None
+    if conv is None:
+        return None
+    if conv.status == ConversationStatus.CLOSED and conv.ended_at is not None \
+            and utcnow() - conv.ended_at > timedelta(hours=RECENT_HOURS):
+        return None
+    return _view(session, conv)
 
 
 def start_chat(session: Session, *, principal: Principal, body: str, page: str = "") -> ChatView:

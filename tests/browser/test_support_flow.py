@@ -142,3 +142,22 @@ def test_live_chat_messages_typing_and_read_on_both_sides(page: Any, browser: An
         assert re.search(r"T-\d+", notice.inner_text())
     finally:
         ctx.close()
+
+
+def test_help_from_an_order_page_carries_the_order_as_context(page: Any, demo: Any) -> None:
+    # Given Alice on one of her orders
+    sign_in(page, "alice@example.com", DEMO_PASSWORD)
+    page.wait_for_url(re.compile(r"/dashboard"))
+    page.get_by_test_id("recent-orders").get_by_role("link").first.click()
+    number = page.get_by_test_id("order-number")
+    number.wait_for()
+    order_number = number.inner_text()
+    # When she asks for help with it
+    page.get_by_test_id("help-link").click()
+    page.wait_for_url(re.compile(r"/support/new\?context=order&id=\d+"))
+    # Then the form says what the ticket is about
+    page.get_by_test_id("ticket-context").get_by_text(order_number).wait_for()
+    # ... and an order id that is not hers is not shown as context
+    page.goto("/support/new?context=order&id=999999")
+    page.get_by_text("We could not find what this ticket was about").wait_for()
+    assert page.get_by_test_id("ticket-context").count() == 0

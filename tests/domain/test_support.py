@@ -340,3 +340,24 @@ def test_staged_files_nobody_sent_are_purged(db: Session) -> None:
     assert att.purge_stale_staged(db) == 1
     db.commit()
     assert not path.exists() and db.exec(select(Attachment).where(col(Attachment.id) == info.id)).first() is None
+
+
+def test_reply_with_files_only_takes_the_callers_own_staged_files(db: Session) -> None:
+    ua, _ = make_customer(db)
+    ub, _ = make_customer(db)
+    alice, bob = principal_for(ua), principal_for(ub)
+    t = _open(db, alice)
+    mine = att.stage_attachment(db, principal=alice, filename="receipt.pdf", data=PDF_BYTES)
+    bobs = att.stage_attachment(db, principal=bob, filename="bob.pdf", data=PDF_BYTES)
+    db.commit()
+    with pytest.raises(NotFound):
+        support.customer_reply(db, principal=alice, ticket_id=t.id or 0, body="and this", attachment_ids=[bobs.id])
+    db.rollback()
+    support.customer_reply(db, principal=alice, ticket_id=t.id or 0, body="Here is the receipt",
+                           attachment_ids=[mine.id])
+    db.commit()
+    view = support.get_ticket(db, principal=alice, ticket_id=t.id or 0)
+    assert [(m.body, [f.filename for f in m.attachments]) for m in view.messages] == [
+        ("It was due on Monday.", []), ("Here is the receipt", ["receipt.pdf"])]
+    bob_row = db.get(Attachment, bobs.id)
+    assert bob_row is not None and bob_row.ticket_id is None

@@ -127,3 +127,16 @@ def test_customer_b_cannot_reach_customer_a_chat_and_customers_cannot_act_as_age
         chat.start_chat(db, principal=bob, body="   ")
     db.rollback()
     assert db.exec(select(Conversation).where(Conversation.customer_id == cb.id)).first() is None
+
+
+def test_an_old_ended_chat_is_not_shown_again(db: Session) -> None:
+    ua, _ = make_customer(db)
+    view = chat.start_chat(db, principal=principal_for(ua), body="Nobody home?", page="/dashboard")
+    db.commit()
+    assert view.status == "closed"
+    conv = db.get(Conversation, view.id)
+    assert conv is not None
+    conv.ended_at = utcnow() - timedelta(hours=chat.RECENT_HOURS + 1)
+    db.add(conv)
+    db.commit()
+    assert chat.current_chat(db, principal=principal_for(ua)) is None
