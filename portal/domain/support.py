@@ -34,6 +34,7 @@ from portal.models import (
     Order,
     Return,
     Role,
+    SearchQuery,
     Shipment,
     Tag,
     Ticket,
@@ -134,6 +135,7 @@ class QueueRow:
 class Figures:
     open_tickets: int
     avg_first_response_minutes: int | None
+    avg_resolution_minutes: int | None
     avg_rating: float | None
     rated: int
 
@@ -286,6 +288,18 @@ def record_suggestion(session: Session, *, principal: Principal, article_id: int
         raise NotFound("article")
     session.add(ArticleSuggestion(customer_id=customer_id, user_id=principal.user_id, article_id=article_id,
                                   query=str(query)[:500], solved=bool(solved), ticket_id=ticket_id))
+    if solved:
+        _log_search(session, principal, str(query), result_count=1, clicked_article_id=article_id)
+
+
+def _log_search(session: Session, principal: Principal, query: str, *, result_count: int,
+                clicked_article_id: int | None = None) -> None:
+    """What was typed into the ticket form, for help-center analytics and the agent's context."""
+    text = " ".join(query.split())[:500]
+    if text:
+        session.add(SearchQuery(user_id=principal.user_id, query=text, normalized=text.lower(),
+                                result_count=result_count, clicked_article_id=clicked_article_id,
+                                source="ticket_form"))
 
 
 # -- customers --------------------------------------------------------------------------------------
@@ -344,10 +358,12 @@ def create_ticket(session: Session, *, principal: Principal, subject: str, body:
     att.claim_staged(session, principal=principal, attachment_ids=list(attachment_ids or []), ticket_id=ticket.id,
                      message_id=msg.id or 0)
     _set_tags(session, ticket, tag_names)
-    for aid in list(dict.fromkeys(suggested_article_ids or []))[:5]:
-        if session.get(KbArticle, aid) is not None:
-            session.add(ArticleSuggestion(customer_id=customer_id, user_id=principal.user_id, article_id=aid,
-                                          query=subject[:500], solved=False, ticket_id=ticket.id))
+    suggested = [aid for aid in list(dict.fromkeys(suggested_article_ids or []))[:5]
+                 if isinstance(aid, int) and session.get(KbArticle, aid) is not None]
+    for aid in suggested:
+        session.add(ArticleSuggestion(customer_id=customer_id, user_id=principal.user_id, article_id=aid,
+                                      query=subject[:500], solved=False, ticket_id=ticket.id))
+    _log_search(session, principal, subject, result_count=len(suggested))
     audit.record(session, action="support.ticket_opened", principal=principal, target_type="ticket",
                  target_id=ticket.id)
     outbox.enqueue(session, kind="ticket.opened", customer_id=customer_id,
@@ -428,6 +444,8 @@ def customer_reply(session: Session, *, principal: Principal, ticket_id: int, bo
         ticket.status = TicketStatus.OPEN
     ticket.updated_at = now
     session.add(ticket)
+    outbox.enqueue(session, kind="ticket.customer_replied", customer_id=ticket.customer_id,
+                   payload={"ticket": ticket.number})
     _announce(session, ticket, message_id=msg.id)
     return msg
 
@@ -450,6 +468,7 @@ def reopen_ticket(session: Session, *, principal: Principal, ticket_id: int) -> 
                               created_at=now))
     audit.record(session, action="support.ticket_reopened", principal=principal, target_type="ticket",
                  target_id=ticket.id or "")
+    outbox.enqueue(session, kind="ticket.reopened", customer_id=ticket.customer_id, payload={"ticket": ticket.number})
     _announce(session, ticket)
     return ticket
 
@@ -707,8 +726,10 @@ def figures(session: Session, *, principal: Principal, days: int = 30) -> tuple[
         waits = [(t.first_responded_at - t.created_at).total_seconds() / 60 for t in rows
                  if t.first_responded_at is not None]
         rated = [t.rating for t in rows if t.rating is not None]
+        spans = [(t.resolved_at - t.created_at).total_seconds() / 60 for t in rows if t.resolved_at is not None]
         return Figures(open_tickets=open_count,
                        avg_first_response_minutes=round(sum(waits) / len(waits)) if waits else None,
+                       avg_resolution_minutes=round(sum(spans) / len(spans)) if spans else None,
                        avg_rating=round(sum(rated) / len(rated), 1) if rated else None, rated=len(rated))
 
     own = calc([t for t in recent if t.assignee_user_id == p.user_id],

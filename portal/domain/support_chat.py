@@ -23,6 +23,7 @@ from portal.domain.events import DomainEvent, Topic
 from portal.domain.principal import Principal, require_customer, require_principal, require_staff
 from portal.models import (
     AgentPresence,
+    AuditEvent,
     Conversation,
     ConversationMessage,
     ConversationStatus,
@@ -78,6 +79,7 @@ class ChatContext:
     shipments: list[tuple[str, str, str]]  # carrier, tracking number, tag
     tickets: list[tuple[int, str, str, str]]  # id, number, subject, status
     searches: list[tuple[str, str, datetime]]  # query, source, when
+    failures: list[tuple[str, datetime]]  # what the customer tried that failed or was refused, when
 
 
 # -- helpers ----------------------------------------------------------------------------------------
@@ -305,7 +307,12 @@ def chat_context(session: Session, *, principal: Principal, conversation_id: int
                            .order_by(col(Ticket.created_at).desc()).limit(5)).all()
     searches = session.exec(select(SearchQuery).where(SearchQuery.user_id == conv.user_id)
                             .order_by(col(SearchQuery.created_at).desc()).limit(8)).all() if conv.user_id else []
+    failures = session.exec(select(AuditEvent).where(AuditEvent.actor_user_id == conv.user_id,
+                                                     AuditEvent.outcome != "ok",
+                                                     col(AuditEvent.created_at) >= conv.started_at - timedelta(days=1))
+                            .order_by(col(AuditEvent.created_at).desc()).limit(5)).all() if conv.user_id else []
     return ChatContext(
+        failures=[(f"{a.action} ({a.outcome})", a.created_at) for a in failures],
         customer_name=customer.name if customer else "", customer_email=customer.email if customer else "",
         customer_number=customer.number if customer else "", page=str(conv.context.get("page", "")),
         orders=[(o.id or 0, o.number, o.status, o.placed_at) for o in orders],

@@ -40,6 +40,7 @@ def _figures(title: str, f: FigureView, test_id: str) -> rx.Component:
         rx.text(title, weight="medium", size="2"),
         rx.text("Open tickets: ", f.open_tickets, size="2"),
         rx.text("Avg first response: ", f.first_response, size="2"),
+        rx.text("Avg resolution: ", f.resolution, size="2"),
         rx.text("Satisfaction: ", f.satisfaction, size="2"),
         spacing="1", align="start", data_testid=test_id,
     )
@@ -269,6 +270,7 @@ def agent_chat_page() -> rx.Component:
                  _ctx_section("Shipments", s.shipments),
                  _ctx_section("Earlier tickets", s.earlier),
                  _ctx_section("Searches and assistant", s.searches),
+                 _ctx_section("Failed or refused actions", s.failures),
                  icon="user", test_id="chat-context"),
             columns=rx.breakpoints(initial="1", md="3fr 2fr"), spacing="4", width="100%",
         ),

@@ -67,6 +67,7 @@ class Option:
 class FigureView:
     open_tickets: int = 0
     first_response: str = "–"
+    resolution: str = "–"
     satisfaction: str = "–"
 
 
@@ -83,7 +84,8 @@ class ChatRow:
 def _figure(f: support.Figures) -> FigureView:
     fr = "–" if f.avg_first_response_minutes is None else _span(f.avg_first_response_minutes)
     sat = "–" if f.avg_rating is None else f"{f.avg_rating} / 5 ({f.rated})"
-    return FigureView(open_tickets=f.open_tickets, first_response=fr, satisfaction=sat)
+    res = "–" if f.avg_resolution_minutes is None else _span(f.avg_resolution_minutes)
+    return FigureView(open_tickets=f.open_tickets, first_response=fr, resolution=res, satisfaction=sat)
 
 
 def _choice(value: Any, allowed: tuple[str, ...] | list[str]) -> str | None:
@@ -383,6 +385,7 @@ class AgentChatState(rx.State):
     shipments: list[ContextRow] = []
     earlier: list[ContextRow] = []
     searches: list[ContextRow] = []
+    failures: list[ContextRow] = []
     draft: str = ""
     customer_typing: bool = False
     seen: bool = False
@@ -443,6 +446,7 @@ class AgentChatState(rx.State):
         self.earlier = [ContextRow(label=f"{n} {s}", detail=humanize(st), href=f"/agent/tickets/{i}")
                         for i, n, s, st in ctx.tickets]
         self.searches = [ContextRow(label=q, detail=f"{humanize(src)} · {day_time(at)}") for q, src, at in ctx.searches]
+        self.failures = [ContextRow(label=humanize(what), detail=day_time(at)) for what, at in ctx.failures]
         self.agents = [Option(value=str(m.id), label=m.name) for m in members if m.id != principal.user_id]
         self.loaded = True
 

@@ -22,6 +22,7 @@ from portal.models import (
     MailMessage,
     Notification,
     OutboundEvent,
+    SearchQuery,
     Ticket,
     TicketMessage,
     TicketStatus,
@@ -131,6 +132,8 @@ def test_suggestions_come_from_published_articles_and_a_solved_one_is_recorded(d
     db.commit()
     row = db.exec(select(ArticleSuggestion)).one()
     assert row.solved is True and row.article_id == good.id
+    logged = db.exec(select(SearchQuery)).one()
+    assert (logged.source, logged.clicked_article_id, logged.user_id) == ("ticket_form", good.id, ua.id)
 
 
 def test_customers_never_see_internal_notes_agents_do(db: Session) -> None:
@@ -306,11 +309,13 @@ def test_figures_own_and_team(db: Session) -> None:
     me, other = make_staff(db), make_staff(db)
     now = utcnow()
     make_ticket(db, ca, assignee_user_id=me.id, created_at=now - timedelta(hours=3),
-                first_responded_at=now - timedelta(hours=2), rating=4, status=TicketStatus.RESOLVED)
+                first_responded_at=now - timedelta(hours=2), rating=4, status=TicketStatus.RESOLVED,
+                resolved_at=now - timedelta(hours=1))
     make_ticket(db, ca, assignee_user_id=other.id, created_at=now - timedelta(hours=5),
                 first_responded_at=now - timedelta(hours=2), rating=2, status=TicketStatus.OPEN)
     own, team = support.figures(db, principal=principal_for(me))
     assert (own.open_tickets, own.avg_first_response_minutes, own.avg_rating) == (0, 60, 4.0)
+    assert own.avg_resolution_minutes == 120 and team.avg_resolution_minutes == 120
     assert (team.open_tickets, team.avg_first_response_minutes, team.avg_rating) == (1, 120, 3.0)
 
 

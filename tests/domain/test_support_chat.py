@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 from portal.db import utcnow
 from portal.domain import support_chat as chat
 from portal.domain.errors import DomainError, Forbidden, Invalid, NotFound
-from portal.models import Conversation, ConversationMessage, SearchQuery, Ticket, TicketMessage
+from portal.models import AuditEvent, Conversation, ConversationMessage, SearchQuery, Ticket, TicketMessage
 from tests.factories import make_customer, make_order, make_staff, principal_for
 from tests.factories_support import on_duty
 
@@ -37,6 +37,7 @@ def test_an_available_agent_takes_the_chat_and_both_sides_talk(db: Session) -> N
     alice, agent = principal_for(ua), principal_for(agent_user)
     make_order(db, ca)
     db.add(SearchQuery(user_id=ua.id, query="waterproof boots leak", normalized="waterproof boots leak"))
+    db.add(AuditEvent(action="returns.request", actor_user_id=ua.id, outcome="failed"))
     db.commit()
 
     view = chat.start_chat(db, principal=alice, body="Hello?", page="/orders/3")
@@ -55,6 +56,7 @@ def test_an_available_agent_takes_the_chat_and_both_sides_talk(db: Session) -> N
     ctx = chat.chat_context(db, principal=agent, conversation_id=view.id)
     assert ctx.customer_email == ua.email and ctx.page == "/orders/3"
     assert len(ctx.orders) == 1 and ctx.searches[0][0] == "waterproof boots leak"
+    assert [f[0] for f in ctx.failures] == ["returns.request (failed)"]
 
     # A second take fails: it is already taken
     with pytest.raises(DomainError):
