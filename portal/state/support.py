@@ -51,6 +51,8 @@ SUPPORT_MESSAGES: dict[str, str] = {
 
 
 def support_message(err: DomainError) -> str:
+    if err.detail == "empty" and err.data.get("field") == "subject":
+        return "Give your ticket a subject."
     if err.detail in SUPPORT_MESSAGES:
         return SUPPORT_MESSAGES[err.detail]
     if err.code == "not_found" and err.detail == "attachment":

@@ -37,6 +37,9 @@ def test_ticket_with_a_photo_is_answered_live(page: Any, browser: Any, harness: 
     page.wait_for_url(re.compile(r"/support$"))
     page.get_by_role("link", name="Get help").click()
     page.wait_for_url(re.compile(r"/support/new"))
+    # Sending an empty form is refused with a clear message
+    page.get_by_test_id("submit-ticket").click()
+    page.get_by_text("Give your ticket a subject.").wait_for()
 
     # When she describes her problem, help articles are suggested
     page.fill("#ticket-subject", "Zip broke on my jacket")
