@@ -170,7 +170,7 @@ def agent_ticket_page() -> rx.Component:
                 rx.cond(t.merged_into != "", rx.callout(f"Merged into {t.merged_into}", icon="merge")),
                 rx.vstack(rx.foreach(s.messages, thread_message), spacing="2", width="100%", data_testid="thread"),
                 card("Answer",
-                     rx.select.root(rx.select.trigger(placeholder="Insert a canned reply"),
+                     rx.select.root(rx.select.trigger(placeholder="Insert a canned reply", data_testid="canned"),
                                     rx.select.content(_option_items(s.canned)), value="", on_change=s.use_canned),
                      rx.text_area(value=s.draft, on_change=s.update_draft, rows="5", id="agent-reply", width="100%"),
                      rx.hstack(rx.switch(checked=s.internal, on_change=s.update_internal, data_testid="internal"),

@@ -83,6 +83,17 @@ def test_ticket_with_a_photo_is_answered_live(page: Any, browser: Any, harness: 
         agent.get_by_test_id("queue").get_by_text("Zip broke on my jacket").click()
         agent.wait_for_url(re.compile(rf"/agent/tickets/{ticket_id}"))
         agent.get_by_test_id("thread").get_by_text("broke after a week").wait_for()
+        # An internal note first: colleagues see it, the customer never does
+        agent.get_by_test_id("internal").click()
+        agent.fill("#agent-reply", "Zip supplier batch 7 again, check with warehouse")
+        agent.wait_for_timeout(DEBOUNCE_SETTLE_MS)
+        agent.get_by_test_id("agent-send").click()
+        agent.get_by_text("Note added.").wait_for()
+        agent.get_by_test_id("thread").get_by_text("Internal note").wait_for()
+        # A canned reply fills the answer box
+        agent.get_by_test_id("canned").click()
+        agent.get_by_role("option").first.click()
+        agent.wait_for_function("document.querySelector('#agent-reply').value.length > 20")
         agent.fill("#agent-reply", "Sorry about that! A replacement zip is on its way to you.")
         agent.wait_for_timeout(DEBOUNCE_SETTLE_MS)
         agent.get_by_test_id("agent-send").click()
@@ -93,6 +104,7 @@ def test_ticket_with_a_photo_is_answered_live(page: Any, browser: Any, harness: 
     # Then the reply appears on Alice's open ticket page without a reload
     page.get_by_test_id("thread").get_by_text("A replacement zip is on its way").wait_for(timeout=10_000)
     assert page.get_by_test_id("ticket-status").inner_text() == "Pending"
+    assert "Zip supplier batch" not in page.get_by_test_id("thread").inner_text()
     assert navigations == []
 
 
