@@ -4,6 +4,7 @@ handlers (and agents calling customer ones) are refused."""
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import pytest
@@ -78,6 +79,12 @@ def test_customer_b_forging_a_ids_gets_nothing_and_changes_nothing(db: Session, 
         (NewTicketState.update_subject, {"value": "Bob's own question"}, "/support/new"),
         (NewTicketState.update_body, {"value": "Bob's body"}, "/support/new"),
         (NewTicketState.submit, {}, "/support/new"),
+        (NewTicketState.update_category, {"value": "billing"}, "/support/new"),
+        (NewTicketState.update_priority, {"value": "urgent"}, "/support/new"),
+        (NewTicketState.update_tags, {"value": "forged"}, "/support/new"),
+        (TicketThreadState.update_rating_comment, {"value": "forged"}, f"/tickets/{rid}"),
+        (ChatState.update_open, {"value": True}, "/dashboard"),
+        (ChatState.new_chat, {}, "/dashboard"),
         (ChatState.toggle, {}, "/dashboard"),
         (ChatState.update_draft, {"value": "Bob says hi"}, "/dashboard"),
         (ChatState.send, {}, "/dashboard"),
@@ -107,52 +114,70 @@ def test_customer_b_forging_a_ids_gets_nothing_and_changes_nothing(db: Session, 
     assert bobs.subject == "Bob's own question" and bobs.context_id is None
 
 
-def test_customers_cannot_call_agent_handlers(db: Session, harness: Any, backend_url: str) -> None:
+Step = tuple[Any, dict[str, Any], str]
+
+
+def _every_handler(classes: tuple[Any, ...], ids: dict[str, Any], paths: dict[Any, str]) -> list[Step]:
+    """Every event handler of these states, each called with the victim's ids as arguments."""
+    steps = []
+    for cls in classes:
+        for name, handler in cls.event_handlers.items():
+            if name == "setvar":
+                continue
+            params = [p for p in inspect.signature(handler.fn).parameters if p != "self"]
+            steps.append((handler, {p: ids.get(p, "1") for p in params}, paths[cls]))
+    return steps
+
+
+def test_customers_cannot_call_any_agent_handler(db: Session, harness: Any, backend_url: str) -> None:
     w = _alice_world(db)
     tid, cid = w["ticket"].id, w["conv"].id
-    steps: list[tuple[Any, dict[str, Any], str]] = [
-        (AgentConsoleState.load, {}, "/agent"),
-        (AgentConsoleState.take, {"ticket_id": tid}, "/agent"),
-        (AgentConsoleState.take_chat, {"conversation_id": cid}, "/agent"),
-        (AgentTicketState.load, {}, f"/agent/tickets/{tid}"),
-        (AgentTicketState.send, {}, f"/agent/tickets/{tid}"),
-        (AgentChatState.load, {}, f"/agent/chats/{cid}"),
-        (AgentChatState.close_to_ticket, {}, f"/agent/chats/{cid}"),
-    ]
+    ids = {"ticket_id": tid, "conversation_id": cid, "value": str(w["ub"].id)}
+    steps = _every_handler((AgentConsoleState, AgentTicketState, AgentChatState), ids, {
+        AgentConsoleState: "/agent", AgentTicketState: f"/agent/tickets/{tid}",
+        AgentChatState: f"/agent/chats/{cid}"})
+    assert len(steps) >= 25
 
     async def go() -> tuple[str, list[str]]:
         out: list[dict[str, Any]] = []
         async with ReflexClient(backend_url, cookie=cookie_for(db, w["ub"])) as c:
             for handler, payload, path in steps:
-                out += await c.send(handler_name(handler), payload, path=path, settle=0.6)
+                out += await c.send(handler_name(handler), payload, path=path, settle=0.3)
         return deltas_text(out), redirects(out)
 
     text, redirected = run(go())
+    # Every single one is refused (sent home), and nothing of Alice's leaks or changes
     assert redirected == ["/"] * len(steps)
     assert SECRET not in text and NOTE not in text and "Alice chat secret" not in text
     db.expire_all()
     ticket = db.get(Ticket, tid)
     conv = db.get(Conversation, cid)
-    assert ticket is not None and ticket.assignee_user_id is None
+    assert ticket is not None and ticket.assignee_user_id is None and ticket.status == TicketStatus.NEW
+    assert ticket.merged_into_id is None
     assert conv is not None and conv.status == "waiting" and conv.agent_user_id is None
+    assert len(db.exec(select(TicketMessage).where(TicketMessage.ticket_id == tid)).all()) == 2
 
 
-def test_agents_cannot_call_customer_handlers(db: Session, harness: Any, backend_url: str) -> None:
+def test_agents_cannot_call_any_customer_handler(db: Session, harness: Any, backend_url: str) -> None:
     w = _alice_world(db)
-    steps: list[tuple[Any, dict[str, Any], str]] = [
-        (TicketThreadState.load, {}, f"/tickets/{w['ticket'].id}"),
-        (NewTicketState.submit, {}, "/support/new"),
-        (ChatState.send, {}, "/dashboard"),
-    ]
+    tid = w["ticket"].id
+    ids = {"attachment_id": w["staged"].id, "article_id": 1, "value": "x"}
+    steps = [s for s in _every_handler(
+        (NewTicketState, TicketListState, TicketThreadState, ChatState), ids,
+        {NewTicketState: "/support/new", TicketListState: "/support", TicketThreadState: f"/tickets/{tid}",
+         ChatState: "/dashboard"}) if s[0].fn.__name__ != "handle_upload"]
 
     async def go() -> list[str]:
         out: list[dict[str, Any]] = []
         async with ReflexClient(backend_url, cookie=cookie_for(db, w["agent"])) as c:
             for handler, payload, path in steps:
-                out += await c.send(handler_name(handler), payload, path=path, settle=0.6)
+                out += await c.send(handler_name(handler), payload, path=path, settle=0.3)
         return redirects(out)
 
     assert run(go()) == ["/"] * len(steps)
+    db.expire_all()
+    staged = db.get(Attachment, w["staged"].id)
+    assert staged is not None
 
 
 def test_agent_handlers_validate_their_arguments(db: Session, harness: Any, backend_url: str) -> None:
