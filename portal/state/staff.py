@@ -8,6 +8,7 @@ from typing import Any
 
 import reflex as rx
 from reflex_base.event import EventSpec
+from sqlalchemy.exc import IntegrityError
 
 from portal.db import session_scope, utcnow
 from portal.domain import support, support_chat
@@ -93,8 +94,13 @@ def _choice(value: Any, allowed: tuple[str, ...] | list[str]) -> str | None:
 
 
 def _presence(principal: Principal, available: bool | None = None) -> bool:
-    with session_scope() as db:
-        return support_chat.touch_presence(db, principal=principal, available=available)
+    try:
+        with session_scope() as db:
+            return support_chat.touch_presence(db, principal=principal, available=available)
+    except IntegrityError:
+        # Two tabs of the same agent created the presence row at once: the row exists now.
+        with session_scope() as db:
+            return support_chat.touch_presence(db, principal=principal, available=available)
 
 
 @access(Access.STAFF)
