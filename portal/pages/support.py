@@ -171,7 +171,7 @@ def ticket_page() -> rx.Component:
             rx.vstack(
                 rx.hstack(rx.heading(t.subject, size="5", data_testid="ticket-subject"),
                           ticket_status_badge(t.status, t.status_label), align="center", wrap="wrap"),
-                rx.text(t.number, " · ", t.category, " · opened ", t.opened,
+                rx.text(t.number, " · ", t.category, " · ", t.priority, " priority · opened ", t.opened,
                         rx.cond(t.assignee != "", rx.fragment(" · handled by ", t.assignee)),
                         size="2", color_scheme="gray", data_testid="ticket-number"),
                 rx.cond(t.context != "", rx.badge("About ", t.context, size="2")),
