@@ -66,6 +66,20 @@ class Settings(BaseSettings):
     # How long a person may spend at the provider before the flow must start again.
     oidc_flow_seconds: int = Field(default=600, ge=60, le=3600)
 
+    # Support (tickets, agent console, live chat). SLA targets in minutes per priority.
+    support_first_response_minutes: dict[str, int] = {"urgent": 240, "high": 1440, "normal": 2880, "low": 7200}
+    support_resolution_minutes: dict[str, int] = {"urgent": 1440, "high": 4320, "normal": 7200, "low": 14400}
+    # A ticket is flagged and escalated when a target is this close (or already missed).
+    support_sla_warning_minutes: int = Field(default=60, ge=1)
+    # How long after resolution a customer may reopen a ticket.
+    support_reopen_days: int = Field(default=7, ge=0)
+    support_attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    support_attachments_per_message: int = Field(default=5, ge=1)
+    # An agent counts as available for chat when their console was open this recently.
+    support_agent_available_minutes: int = Field(default=3, ge=1)
+    # A chat nobody took within this time becomes a ticket.
+    support_chat_wait_minutes: int = Field(default=5, ge=1)
+
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Settings:
         # A production deployment must bring its own secret; the dev default is public.

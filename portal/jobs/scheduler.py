@@ -99,8 +99,9 @@ def prune(older_than: timedelta = timedelta(days=7)) -> int:
 
 def _load_job_modules() -> None:
     # Importing a module registers its jobs.
-    import portal.jobs.mail  # noqa: F401
-    from portal.jobs import sso as _sso_jobs  # noqa: F401  (area: sso)
+    import portal.jobs.mail
+    import portal.jobs.sso
+    import portal.jobs.support  # noqa: F401
 
 
 @contextlib.asynccontextmanager

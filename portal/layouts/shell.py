@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import reflex as rx
 
+from portal.components.chat import chat_widget
 from portal.settings import get_settings
 from portal.state.session import SessionState
 
@@ -26,6 +27,7 @@ class NavItem:
 
 NAV: list[NavItem] = [
     NavItem("Home", "/dashboard", "layout_dashboard"),
+    NavItem("Support", "/support", "life_buoy"),
     NavItem("Agent console", "/agent", "headset", staff=True),
     NavItem("People", "/admin/users", "users", staff=True, admin=True),
     NavItem("Audit trail", "/admin/audit", "scroll_text", staff=True, admin=True),
@@ -129,6 +131,7 @@ def header() -> rx.Component:
         mobile_menu(),
         rx.box(brand(), display=["block", "block", "none"]),
         rx.spacer(),
+        chat_widget(),
         rx.color_mode.button(variant="ghost", aria_label="Switch light or dark mode"),
         rx.cond(SessionState.signed_in, user_menu()),
         align="center", width="100%", padding_x="1rem", padding_y="0.6rem",

@@ -80,6 +80,8 @@ from portal.models.shipping import (
 from portal.models.sso import SsoFlowUse
 from portal.models.support import (
     OPEN_TICKET_STATUSES,
+    AgentPresence,
+    ArticleSuggestion,
     Attachment,
     CannedReply,
     Conversation,
@@ -104,7 +106,9 @@ __all__ = [
     "AddressCreate",
     "AddressPublic",
     "AddressUpdate",
+    "AgentPresence",
     "ArticleStatus",
+    "ArticleSuggestion",
     "Attachment",
     "AuditEvent",
     "AuditEventPublic",
