@@ -27,7 +27,8 @@ class User(UserBase, table=True):
     is_active: bool = True
     email_verified_at: datetime | None = None
     mfa_enabled: bool = False
-    totp_secret: str | None = Field(default=None, max_length=64)
+    # Fernet-encrypted seed (see domain/secrets_box.py).
+    totp_secret: str | None = Field(default=None, max_length=255)
     # Last accepted TOTP time step: a code is never accepted twice.
     totp_last_step: int | None = None
     password_changed_at: datetime | None = None
