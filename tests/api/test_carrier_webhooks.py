@@ -56,6 +56,7 @@ def test_a_signed_webhook_records_the_checkpoint_and_tells_the_customer(db: Sess
     assert shipment.tag == "OutForDelivery" and shipment.tracking_provider_id == t.id
     assert shipment.provider_updated_at is not None
     tracked, webhooks, order_events, notes = counts(db)
+    assert order_events > before[2]
     assert tracked == before[0] + len(t.checkpoints) and webhooks == len(deliveries)
     # And the order moved on, with its history and the customer's notification
     kinds = db.exec(select(OrderEvent.kind).where(OrderEvent.order_id == shipment.order_id)).all()
