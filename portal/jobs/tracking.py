@@ -113,6 +113,6 @@ async def sweep(client: AfterShipClient, *, now: datetime | None = None, limit: 
 
 
 @job("tracking-sweep", seconds=60)
-async def tracking_sweep() -> str:
+async def tracking_sweep(now: datetime | None = None) -> str:
     async with carrier_client() as client:
-        return str(await sweep(client))
+        return str(await sweep(client, now=now))

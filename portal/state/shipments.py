@@ -55,7 +55,6 @@ class MilestoneRow:
 
 @dataclasses.dataclass
 class CheckpointRow:
-    id: int
     when: str
     label: str
     message: str
@@ -191,7 +190,7 @@ class ShipmentState(rx.State):
         )
         self.milestones = milestones(s.tag, detail.checkpoints)
         self.checkpoints = [
-            CheckpointRow(id=c.id, when=day_time(c.occurred_at), label=TAG_LABELS.get(c.tag, c.tag),  # type: ignore[call-overload]
+            CheckpointRow(when=day_time(c.occurred_at), label=TAG_LABELS.get(c.tag, c.tag),  # type: ignore[call-overload]
                           message=c.message, location=c.location, status=TAG_STATUS.get(c.tag, "placed"))  # type: ignore[call-overload]
             for c in detail.checkpoints
         ]

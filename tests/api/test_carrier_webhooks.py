@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import httpx
+import pytest
 from sqlmodel import Session, func, select
 
 from portal.integrations import aftership
@@ -152,3 +153,23 @@ def test_the_simulator_retries_a_refused_delivery_with_the_same_event_id(db: Ses
     assert len(deliveries) == 1 and deliveries[0].attempts == 2 and deliveries[0].delivered
     assert calls[0] == calls[1]
     assert counts(db)[1] == 1
+
+
+def test_production_refuses_the_development_secret_and_mounts_no_simulator(
+        db: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    from portal.api.app import build_api
+    from portal.settings import reset_settings_cache
+
+    dev_secret = get_settings().aftership_webhook_secret
+    monkeypatch.setenv("PORTAL_ENV", "production")
+    monkeypatch.setenv("PORTAL_SECRET_KEY", "x" * 40)
+    reset_settings_cache()
+    try:
+        assert not get_settings().simulator_in_process
+        assert all(not str(getattr(r, "path", "")).startswith("/_simulator") for r in build_api().routes)
+        raw = json.dumps({"event_id": "e", "msg": {}}).encode()
+        assert post(raw, {aftership.SIGNATURE_HEADER: aftership.sign(raw, dev_secret)}).status_code == 401
+    finally:
+        monkeypatch.undo()
+        reset_settings_cache()
+    assert get_settings().simulator_in_process

@@ -88,7 +88,7 @@ def test_a_delay_keeps_the_first_promise_and_tells_the_customer_by_their_prefere
 
 def test_delivery_completes_the_order_stops_polling_and_emails_by_default(db: Session) -> None:
     user, customer = make_customer(db)
-    shipment = make_shipment(db, customer, checkpoints=0, next_poll_at=utcnow())
+    shipment = make_shipment(db, customer, checkpoints=0, next_poll_at=utcnow() + timedelta(days=1))
     snaps = snapshot_after(40, "standard", shipment.tracking_number)
     for raw in snaps:
         tracking.apply_snapshot(db, shipment=shipment, snapshot=parse_tracking(raw))

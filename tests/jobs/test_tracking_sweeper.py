@@ -14,7 +14,7 @@ from sqlmodel import Session, func, select
 from portal.db import utcnow
 from portal.integrations.aftership import AfterShipClient
 from portal.jobs import tracking as sweeper
-from portal.jobs.scheduler import JOBS, run_tick
+from portal.jobs.scheduler import JOBS, JobSpec, run_tick
 from portal.models import Shipment, TrackingEvent
 from portal.simulator import SCENARIOS, embedded
 from tests.factories import make_customer
@@ -29,9 +29,15 @@ def fresh_embedded() -> Iterator[None]:
     embedded.reset()
 
 
+# The sweeps here run "two days from now": shipments due then are not due for any scheduler
+# that happens to tick in the background (the browser tests' app runs one), so only the sweep
+# under test ever sees them.
+LATER = utcnow() + timedelta(days=2)
+
+
 def due_shipments(db: Session, n: int, **kw: object) -> list[Shipment]:
     _, customer = make_customer(db)
-    return [make_shipment(db, customer, next_poll_at=utcnow() - timedelta(minutes=1), **kw)  # type: ignore[arg-type]
+    return [make_shipment(db, customer, next_poll_at=LATER - timedelta(minutes=1), **kw)  # type: ignore[arg-type]
             for _ in range(n)]
 
 
@@ -43,7 +49,7 @@ def history(db: Session, shipment: Shipment) -> int:
 def test_due_shipments_are_refreshed_and_rescheduled_by_status(db: Session) -> None:
     # Given three due shipments the carrier knows: one out for delivery, one in transit, one delivered
     ofd, transit, done = due_shipments(db, 3)
-    not_due = make_shipment(db, make_customer(db)[1], next_poll_at=utcnow() + timedelta(hours=1))
+    not_due = make_shipment(db, make_customer(db)[1], next_poll_at=LATER + timedelta(hours=1))
     sim = make_simulator()
     for s, steps in ((ofd, 6), (transit, 3), (done, 7)):
         sim.add_tracking(slug="dhl", tracking_number=s.tracking_number, scenario=SCENARIOS["standard"][:steps])
@@ -51,7 +57,7 @@ def test_due_shipments_are_refreshed_and_rescheduled_by_status(db: Session) -> N
 
     async def go() -> sweeper.SweepResult:
         async with client_for(sim) as c:
-            return await sweeper.sweep(c)
+            return await sweeper.sweep(c, now=LATER)
 
     result = run_async(go())
     # Then each due one was asked about once and rescheduled by its new status
@@ -74,7 +80,7 @@ def test_a_shipment_the_carrier_does_not_know_yet_is_created_there(db: Session) 
 
     async def go() -> sweeper.SweepResult:
         async with client_for(sim) as c:
-            return await sweeper.sweep(c)
+            return await sweeper.sweep(c, now=LATER)
 
     assert run_async(go()).refreshed == 1
     assert sim.find("dhl", s.tracking_number) is not None
@@ -99,7 +105,7 @@ def test_carrier_trouble_backs_off_and_keeps_the_history(db: Session, fault: str
 
     async def go() -> sweeper.SweepResult:
         async with client:
-            return await sweeper.sweep(client)
+            return await sweeper.sweep(client, now=LATER)
 
     before = utcnow()
     result = run_async(go())
@@ -109,7 +115,7 @@ def test_carrier_trouble_backs_off_and_keeps_the_history(db: Session, fault: str
     assert s.tag == "InTransit" and history(db, s) == kept
     # A second failure waits longer
     first_wait = s.next_poll_at - before
-    s.next_poll_at = utcnow() - timedelta(seconds=1)
+    s.next_poll_at = LATER - timedelta(seconds=1)
     db.add(s)
     db.commit()
     if fault == "500":
@@ -142,7 +148,7 @@ def test_polls_run_with_bounded_concurrency(db: Session) -> None:
 
     async def go() -> sweeper.SweepResult:
         async with AfterShipClient(base_url=SIM_BASE, api_key=sim.api_key, transport=Counting()) as c:
-            return await sweeper.sweep(c, concurrency=3)
+            return await sweeper.sweep(c, now=LATER, concurrency=3)
 
     result = run_async(go())
     assert result.refreshed == 10 and 1 < state["max"] <= 3
@@ -154,7 +160,9 @@ def test_many_workers_firing_for_one_tick_poll_each_shipment_once(db: Session, f
     sim = embedded.simulator()
     for s in shipments:
         sim.add_tracking(slug="dhl", tracking_number=s.tracking_number)
-    spec = JOBS["tracking-sweep"]
+    registered = JOBS["tracking-sweep"]
+    assert registered.fn is sweeper.tracking_sweep and registered.seconds == 60
+    spec = JobSpec(name=registered.name, seconds=registered.seconds, fn=lambda: sweeper.tracking_sweep(now=LATER))
 
     async def eight_workers() -> list[bool]:
         return await asyncio.gather(*(run_tick(spec, now=7_000_010.0) for _ in range(8)))
