@@ -174,8 +174,9 @@ class Simulator:
         self.webhook_transport = webhook_transport
         self.webhook_timeout = webhook_timeout
         self.clock = clock or VirtualClock()
-        # Per-endpoint requests per second, as AfterShip publishes them for the tracking API.
-        self.rate_limits = {"POST /trackings": 20, "GET /trackings": 10, "GET /trackings/{id}": 10,
+        # Per-endpoint requests per second, as AfterShip publishes them for the tracking API
+        # (per-endpoint limits since version 2024-07).
+        self.rate_limits = {"POST /trackings": 20, "GET /trackings": 6, "GET /trackings/{id}": 5,
                             **(rate_limits or {})}
         self.retry_delays = tuple(retry_delays)
         self.trackings: dict[str, SimTracking] = {}
