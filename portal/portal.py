@@ -7,7 +7,18 @@ import reflex as rx
 from portal.api.app import OriginGuard, SecurityHeaders, build_api
 from portal.jobs.scheduler import scheduler_lifespan
 from portal.live.push import live_lifespan
-from portal.pages import account_public, admin, dashboard, login, misc, order_detail, security, staff, support
+from portal.pages import (
+    account_public,
+    admin,
+    dashboard,
+    login,
+    misc,
+    order_detail,
+    security,
+    shipments,
+    staff,
+    support,
+)
 from portal.state.guard import AuthGuard
 
 app = rx.App(
@@ -17,5 +28,16 @@ app.add_middleware(AuthGuard())
 app.register_lifespan_task(live_lifespan)
 app.register_lifespan_task(scheduler_lifespan)
 
-for module in (login, account_public, dashboard, order_detail, security, staff, support, admin, misc):
+for module in (
+    login,
+    account_public,
+    dashboard,
+    order_detail,
+    shipments,
+    security,
+    staff,
+    support,
+    admin,
+    misc,
+):
     module.register(app)

@@ -80,6 +80,19 @@ class Settings(BaseSettings):
     # A chat nobody took within this time becomes a ticket.
     support_chat_wait_minutes: int = Field(default=5, ge=1)
 
+    # Shipment tracking (AfterShip Tracking API 2026-07). Outside production, and unless turned
+    # off, the portal runs the carrier simulator in-process (/_simulator/aftership) and talks to it
+    # instead of the public API, so demo shipments move while a person watches.
+    aftership_base_url: str = "https://api.aftership.com/tracking/2026-07"
+    aftership_api_key: str = "dev-aftership-api-key"
+    aftership_webhook_secret: str = "dev-aftership-webhook-secret"
+    aftership_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    tracking_poll_concurrency: int = Field(default=4, ge=1, le=32)
+    tracking_poll_batch: int = Field(default=200, ge=1, le=5000)
+    carrier_simulator: bool = True
+    # Real seconds between two checkpoints of one demo shipment.
+    carrier_simulator_step_seconds: float = Field(default=45.0, ge=1)
+
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Settings:
         # A production deployment must bring its own secret; the dev default is public.
@@ -102,6 +115,11 @@ class Settings(BaseSettings):
                 url = "postgresql+psycopg://" + url[len("postgresql://") :]
             return url
         return f"sqlite:///{self.portal_data_dir / 'portal.db'}"
+
+    @property
+    def simulator_in_process(self) -> bool:
+        """The embedded carrier simulator never runs in production."""
+        return self.carrier_simulator and self.portal_env != "production"
 
     @property
     def is_sqlite(self) -> bool:

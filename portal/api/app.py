@@ -9,7 +9,7 @@ from starlette.datastructures import Headers
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from portal.api import auth_routes, health, sso_routes, support_files
+from portal.api import auth_routes, carrier_webhooks, health, sso_routes, support_files
 from portal.settings import get_settings
 
 _SECURITY_HEADERS = [
@@ -101,4 +101,14 @@ class SecurityHeaders:
 
 
 def build_api() -> Starlette:
-    return Starlette(routes=[*auth_routes.routes, *health.routes, *sso_routes.routes, *support_files.routes])
+    from portal.simulator import embedded
+
+    # Outside production the carrier simulator's API is mounted too (/_simulator/aftership).
+    return Starlette(routes=[
+        *auth_routes.routes,
+        *health.routes,
+        *sso_routes.routes,
+        *support_files.routes,
+        *carrier_webhooks.routes,
+        *embedded.routes(),
+    ])
