@@ -67,6 +67,7 @@ from portal.models.orders import (
     ReturnPublic,
     ReturnStatus,
 )
+from portal.models.return_photos import ReturnPhoto
 from portal.models.shipping import (
     TAG_LABELS,
     CarrierWebhookEvent,
@@ -157,6 +158,7 @@ __all__ = [
     "RefundMethod",
     "Return",
     "ReturnLine",
+    "ReturnPhoto",
     "ReturnPublic",
     "ReturnStatus",
     "Role",
