@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from portal.api import auth_routes, health
+from portal.api import auth_routes, health, order_files
 
 _SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -38,4 +38,4 @@ class SecurityHeaders:
 
 
 def build_api() -> Starlette:
-    return Starlette(routes=[*auth_routes.routes, *health.routes])
+    return Starlette(routes=[*auth_routes.routes, *health.routes, *order_files.routes])
