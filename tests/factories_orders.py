@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 from datetime import timedelta
-from typing import Any
 
 from sqlmodel import Session
 

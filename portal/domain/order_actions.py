@@ -32,6 +32,7 @@ from portal.domain.principal import Principal, require_customer
 from portal.models import (
     Address,
     AddressCreate,
+    AddressPublic,
     NotificationKind,
     Order,
     OrderEvent,
@@ -284,7 +285,21 @@ def catalogue(session: Session, *, principal: Principal) -> list[CatalogueItem]:
                           price_cents=v.price_cents, currency=v.currency, stock=v.stock) for v, p in rows]
 
 
-def reorder_draft(session: Session, *, principal: Principal, order_id: Any) -> tuple[list[DraftLine], list[str]]:
+@dataclasses.dataclass(frozen=True, slots=True)
+class Reorder:
+    number: str  # of the past order
+    lines: list[DraftLine]
+    unavailable: list[str]
+
+
+def saved_addresses(session: Session, *, principal: Principal) -> list[AddressPublic]:
+    customer_id = require_customer(principal)
+    rows = session.exec(select(Address).where(Address.customer_id == customer_id)
+                        .order_by(col(Address.is_default_shipping).desc(), col(Address.id))).all()
+    return [AddressPublic.model_validate(a, from_attributes=True) for a in rows]
+
+
+def reorder_draft(session: Session, *, principal: Principal, order_id: Any) -> Reorder:
     """The lines of a past order that can be ordered again now, and the names of those that cannot."""
     customer_id = require_customer(principal)
     order = own_order(session, customer_id=customer_id, order_id=order_id)
@@ -301,7 +316,7 @@ def reorder_draft(session: Session, *, principal: Principal, order_id: Any) -> t
             missing.append(f"{ln.name} ({ln.variant_label})" if ln.variant_label else ln.name)
         else:
             draft.append(DraftLine(variant_id=v.id or 0, quantity=min(ln.quantity, v.stock)))
-    return draft, missing
+    return Reorder(number=order.number, lines=draft, unavailable=missing)
 
 
 def review_order(session: Session, *, principal: Principal, lines: list[DraftLine], address_id: Any,

@@ -25,6 +25,7 @@ class NavItem:
 NAV: list[NavItem] = [
     NavItem("Home", "/dashboard", "layout_dashboard"),
     NavItem("Agent console", "/agent", "headset", staff=True),
+    NavItem("Orders", "/orders", "package"),
 ]
 
 

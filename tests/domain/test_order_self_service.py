@@ -82,7 +82,7 @@ def test_order_history_searches_filters_and_pages_only_the_callers_orders(db: Se
                                                                           bob: Any) -> None:
     # Given Alice with 25 orders (one of boots, one shipped last month) and Bob with one
     pa, ca = alice
-    pb, cb = bob
+    _pb, cb = bob
     jacket = make_product(db, name="Trail jacket")
     boots = make_product(db, name="Fellwalker boots")
     for i in range(23):
@@ -353,8 +353,10 @@ def test_reorder_reviews_current_prices_then_places_the_order(db: Session, alice
     db.add(jacket[1])
     db.commit()
 
-    draft, missing = order_actions.reorder_draft(db, principal=pa, order_id=past.id)
-    assert draft == [DraftLine(variant_id=jacket[1].id or 0, quantity=2)] and len(missing) == 1
+    again = order_actions.reorder_draft(db, principal=pa, order_id=past.id)
+    draft = again.lines
+    assert draft == [DraftLine(variant_id=jacket[1].id or 0, quantity=2)] and len(again.unavailable) == 1
+    assert again.number == past.number
     review = order_actions.review_order(db, principal=pa, lines=draft, address_id=address.id)
     assert review.subtotal_cents == 22000 and review.shipping_cents == 0 and review.total_cents == 22000
 
@@ -442,7 +444,7 @@ def test_return_refusals(db: Session, alice: Any, bob: Any) -> None:
     # More than was delivered; a line of another order; a changed amount
     with pytest.raises(Invalid):
         returns.start_return(db, principal=pa, order_id=order.id, quantities={lines[1].id: 2}, **base)
-    other, other_lines = _delivered(db, ca)
+    _other, other_lines = _delivered(db, ca)
     with pytest.raises(NotFound):
         returns.start_return(db, principal=pa, order_id=order.id, quantities={other_lines[0].id: 1}, **base)
     with pytest.raises(NotAllowed):
@@ -467,7 +469,7 @@ def test_return_refusals(db: Session, alice: Any, bob: Any) -> None:
 
 
 def test_return_photos_are_checked_and_private_to_their_owner(db: Session, alice: Any, bob: Any) -> None:
-    pa, ca = alice
+    pa, _ca = alice
     pb, _ = bob
     # The bytes must be what the type says, and of an allowed type and size
     for ctype, data in (("image/png", b"GIF89a not a png"), ("image/gif", b"GIF89a"), ("text/html", b"<html>"),
@@ -515,7 +517,7 @@ def test_someone_elses_return_label_is_not_found(db: Session, alice: Any, bob: A
 def test_staff_and_strangers_are_refused(db: Session, alice: Any) -> None:
     from tests.factories import make_staff
 
-    pa, ca = alice
+    _pa, ca = alice
     order = make_variant_order(db, ca, [(make_product(db)[0], 1)])
     agent = principal_for(make_staff(db))
     for call in (lambda p: orders.list_orders(db, principal=p),
