@@ -1,0 +1,149 @@
+"""A demo customer finds her orders, opens them, cancels one that still can be cancelled (and
+is told why another cannot), starts a return and downloads its label."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlmodel import Session, col, select
+
+from portal.db import session_scope, utcnow
+from portal.domain import events
+from portal.domain.events import DomainEvent, Topic
+from portal.models import Order, OrderEvent, OrderLine, OrderStatus, Return
+from portal.seed.demo import DEMO_PASSWORD
+from tests.browser.test_live_dashboard import customer_of
+from tests.browser.test_login_flow import sign_in
+
+pytestmark = pytest.mark.browser
+
+
+def _rows(page: Any) -> Any:
+    return page.get_by_test_id("orders-table").get_by_test_id("order-row")
+
+
+def _filter_status(page: Any, status: str, expect: int | None = None) -> None:
+    page.get_by_test_id("status-filter").select_option(status)
+    if expect is not None:
+        page.wait_for_function(
+            "n => document.querySelectorAll('[data-testid=orders-table] [data-testid=order-row]').length === n",
+            arg=expect)
+
+
+def test_find_cancel_return_and_download_label(page: Any, demo: Any, db: Session) -> None:
+    alice = customer_of(db, "alice@example.com")
+    mine = db.exec(select(Order).where(Order.customer_id == alice.id)).all()
+
+    # Given Alice signed in, on her order history
+    sign_in(page, "alice@example.com", DEMO_PASSWORD)
+    page.wait_for_url(re.compile(r"/dashboard"))
+    page.get_by_role("link", name="Orders").first.click()
+    page.wait_for_url(re.compile(r"/orders$"))
+    _rows(page).first.wait_for()
+    assert _rows(page).count() == len(mine)
+
+    # When she searches by an order number, she gets that order only
+    target = sorted(mine, key=lambda o: o.placed_at)[0]
+    page.get_by_test_id("order-search").fill(target.number)
+    page.wait_for_function(
+        "n => document.querySelectorAll('[data-testid=orders-table] [data-testid=order-row]').length === n", arg=1)
+    assert target.number in _rows(page).first.inner_text()
+    # ... and by a product name, every order holding that product
+    with_pack = {ln.order_id for ln in db.exec(select(OrderLine).where(col(OrderLine.name).ilike("%packhorse%")))}
+    expected = sum(o.id in with_pack for o in mine)
+    assert expected >= 1
+    page.get_by_test_id("order-search").fill("packhorse")
+    page.wait_for_function(
+        "n => document.querySelectorAll('[data-testid=orders-table] [data-testid=order-row]').length === n",
+        arg=expected)
+    page.get_by_test_id("clear-filters").click()
+    page.wait_for_function(
+        "n => document.querySelectorAll('[data-testid=orders-table] [data-testid=order-row]').length === n",
+        arg=len(mine))
+
+    # When she filters by state, then by a date range with nothing in it
+    _filter_status(page, "cancelled", expect=sum(o.status == OrderStatus.CANCELLED for o in mine))
+    assert "Cancelled" in _rows(page).first.inner_text()
+    _filter_status(page, "all")
+    tomorrow = (utcnow() + timedelta(days=2)).date().isoformat()
+    page.get_by_test_id("date-from").fill(tomorrow)
+    page.get_by_test_id("orders-no-match").wait_for()
+    page.get_by_test_id("clear-filters").click()
+    _rows(page).first.wait_for()
+
+    # When she opens a shipped order, she is told why it cannot be cancelled
+    _filter_status(page, "shipped", expect=1)
+    _rows(page).first.get_by_role("link").click()
+    page.get_by_test_id("order-number").wait_for()
+    assert page.get_by_test_id("action-cancel").is_disabled()
+    assert "handed to the carrier" in page.get_by_test_id("why-cancel").inner_text()
+    assert page.get_by_test_id("shipment-row").count() >= 1
+    assert re.match(r"/shipments/\d+$", page.get_by_test_id("track-link").first.get_attribute("href") or "")
+    assert page.get_by_test_id("timeline-event").count() >= 3
+
+    # When she opens her paid order and cancels it
+    page.goto("/orders")
+    _rows(page).first.wait_for()
+    _filter_status(page, "paid", expect=1)
+    _rows(page).first.get_by_role("link").click()
+    page.get_by_test_id("order-number").wait_for()
+    paid_number = page.get_by_test_id("order-number").inner_text()
+    page.get_by_test_id("action-cancel").click()
+    page.get_by_test_id("confirm-cancel").click()
+    page.get_by_text("Choose a reason.").wait_for()  # nothing happens without a reason
+    page.get_by_test_id("cancel-reason").select_option("ordered_by_mistake")
+    page.get_by_test_id("confirm-cancel").click()
+    # Then it is cancelled, and that is on its history
+    page.get_by_test_id("order-notice").get_by_text("Your order is cancelled").wait_for()
+    assert "Cancelled" in page.get_by_test_id("order-status").inner_text()
+    assert "Cancelled by you" in page.get_by_test_id("order-timeline").inner_text()
+    db.expire_all()
+    assert db.exec(select(Order).where(Order.number == paid_number)).one().status == OrderStatus.CANCELLED
+
+    # While the page is open, what the business records appears without a reload
+    order = db.exec(select(Order).where(Order.number == paid_number)).one()
+    with session_scope() as s:
+        s.add(OrderEvent(order_id=order.id or 0, kind="refunded", message="Refund of your payment sent",
+                         created_at=utcnow()))
+        events.emit(s, DomainEvent(topic=Topic.ORDERS, customer_id=alice.id, data={"order_id": order.id}))
+    page.get_by_test_id("order-timeline").get_by_text("Refund of your payment sent").wait_for(timeout=10_000)
+
+    # When she opens her most recent delivered order and starts a return for store credit
+    page.goto("/orders")
+    _rows(page).first.wait_for()
+    _filter_status(page, "delivered")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=orders-table] [data-testid=order-row]')]"
+        ".every(r => r.innerText.includes('Delivered'))")
+    _rows(page).first.get_by_role("link").click()
+    page.get_by_test_id("order-number").wait_for()
+    page.get_by_test_id("action-return").click()
+    page.get_by_test_id("return-qty").first.fill("1")
+    page.get_by_test_id("return-reason").select_option("too_small")
+    page.get_by_test_id("return-quote").wait_for()
+    original = page.get_by_test_id("return-quote").inner_text()
+    page.get_by_test_id("refund-credit").click()
+    page.wait_for_function("q => document.querySelector('[data-testid=return-quote]').innerText !== q",
+                           arg=original)
+    assert page.get_by_text("bonus").first.is_visible()
+    page.get_by_test_id("confirm-return").click()
+    page.get_by_test_id("order-notice").get_by_text("is started").wait_for()
+    label = page.get_by_test_id("return-label").first
+    label.wait_for()
+
+    # Then the label downloads as a PDF for her, and for nobody else
+    href = label.get_attribute("href") or ""
+    response = page.context.request.get(href)
+    assert response.status == 200 and response.body().startswith(b"%PDF")
+    assert response.headers["content-type"] == "application/pdf"
+    db.expire_all()
+    ret = db.exec(select(Return).order_by(Return.id.desc())).first()  # type: ignore[union-attr]
+    assert ret is not None and ret.number in page.get_by_test_id("order-returns").inner_text()
+    stranger = page.context.browser.new_context()
+    try:
+        assert stranger.request.get(href).status == 404
+    finally:
+        stranger.close()
