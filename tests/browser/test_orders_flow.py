@@ -113,6 +113,9 @@ def test_find_cancel_return_and_download_label(page: Any, demo: Any, db: Session
 
     # When she opens her most recent delivered order and starts a return for store credit
     page.goto("/orders")
+    # The list keeps her last filters ("paid", now empty) until she clears them
+    page.get_by_test_id("orders-no-match").wait_for()
+    page.get_by_test_id("clear-filters").click()
     _rows(page).first.wait_for()
     _filter_status(page, "delivered")
     page.wait_for_function(
