@@ -37,8 +37,7 @@ def make_customer(db: Session, key: str, n_orders: int) -> Principal:
     customer = Customer(name=f"Bench {key}", email=f"{key}@bench.example", number=f"C-B{key}")
     db.add(customer)
     db.flush()
-    user = User(email=customer.email, full_name=customer.name, role=Role.CUSTOMER, customer_id=customer.id,
-                password_hash="x")
+    user = User(email=customer.email, full_name=customer.name, role=Role.CUSTOMER, customer_id=customer.id)
     db.add(user)
     db.flush()
     now = utcnow()

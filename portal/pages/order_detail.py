@@ -64,7 +64,7 @@ def _cancel_panel() -> rx.Component:
     return _panel_frame(
         "Cancel this order", "cancel-panel",
         rx.text("Why are you cancelling? Anything you paid is refunded to your original payment method.", size="2"),
-        native_select(list(CANCEL_REASON_LABELS.items()), value=S.cancel_reason, on_change=S.set_cancel_reason,
+        native_select(list(CANCEL_REASON_LABELS.items()), value=S.cancel_reason, on_change=S.update_cancel_reason,
                       test_id="cancel-reason", placeholder="Choose a reason", label="Reason"),
         rx.button("Cancel order", color_scheme="red", on_click=S.cancel_order, data_testid="confirm-cancel"),
     )
@@ -72,7 +72,7 @@ def _cancel_panel() -> rx.Component:
 
 def _field(label: str, field: str, value: rx.Var) -> rx.Component:
     return rx.vstack(rx.text(label, size="1"),
-                     rx.input(value=value, on_change=lambda v: S.set_address_field(field, v),
+                     rx.input(value=value, on_change=lambda v: S.update_address_field(field, v),
                               data_testid=f"addr-{field}", max_length=200),
                      spacing="1", width="100%")
 
@@ -84,7 +84,7 @@ def _address_panel() -> rx.Component:
             rx.el.option("Choose an address", value="", disabled=True),
             rx.foreach(S.address_options, lambda o: rx.el.option(o.label, value=o.value)),
             rx.el.option("A new address…", value="new"),
-            value=S.address_choice, on_change=S.set_address_choice, data_testid="address-choice",
+            value=S.address_choice, on_change=S.update_address_choice, data_testid="address-choice",
             aria_label="Address",
         ),
         rx.cond(S.address_choice == "new", rx.grid(
@@ -100,10 +100,10 @@ def _address_panel() -> rx.Component:
 def _variant_panel() -> rx.Component:
     return _panel_frame(
         "Change size or colour", "variant-panel",
-        native_select(S.variant_lines, value=S.variant_line, on_change=S.set_variant_line, test_id="variant-line",
+        native_select(S.variant_lines, value=S.variant_line, on_change=S.update_variant_line, test_id="variant-line",
                       placeholder="Choose the item", label="Item"),
         rx.cond(S.variant_options.length() > 0,
-                native_select(S.variant_options, value=S.variant_choice, on_change=S.set_variant_choice,
+                native_select(S.variant_options, value=S.variant_choice, on_change=S.update_variant_choice,
                               test_id="variant-choice", placeholder="Choose the new size or colour",
                               label="New size or colour")),
         rx.button("Change item", on_click=S.change_variant, data_testid="confirm-variant"),
@@ -114,8 +114,8 @@ def _window_panel() -> rx.Component:
     return _panel_frame(
         "Choose a delivery window", "window-panel",
         rx.text(S.window_carrier, " offers these windows.", size="2"),
-        native_select(S.window_options, value=S.window_choice, on_change=S.set_window_choice, test_id="window-choice",
-                      placeholder="Choose a window", label="Delivery window"),
+        native_select(S.window_options, value=S.window_choice, on_change=S.update_window_choice,
+                      test_id="window-choice", placeholder="Choose a window", label="Delivery window"),
         rx.button("Save window", on_click=S.choose_window, data_testid="confirm-window"),
     )
 
@@ -124,7 +124,7 @@ def _return_line(ln: LineRow) -> rx.Component:
     return rx.cond(ln.returnable > 0, rx.hstack(
         rx.text(ln.name, " (", ln.variant, ")", size="2"), rx.spacer(),
         rx.input(type="number", min=0, max=ln.returnable, width="5rem", placeholder="0",
-                 on_change=lambda v: S.set_return_qty(ln.id, v), aria_label="Quantity to return",
+                 on_change=lambda v: S.update_return_qty(ln.id, v), aria_label="Quantity to return",
                  data_testid="return-qty"),
         rx.text("of ", ln.returnable, size="1", color_scheme="gray"),
         align="center", width="100%"))
@@ -142,9 +142,9 @@ def _return_panel() -> rx.Component:
         "Start a return", "return-panel",
         rx.text("Choose what you are sending back.", size="2"),
         rx.vstack(rx.foreach(S.lines, _return_line), width="100%", spacing="2"),
-        native_select(list(RETURN_REASON_LABELS.items()), value=S.return_reason, on_change=S.set_return_reason,
+        native_select(list(RETURN_REASON_LABELS.items()), value=S.return_reason, on_change=S.update_return_reason,
                       test_id="return-reason", placeholder="Why are you returning it?", label="Reason"),
-        rx.text_area(value=S.return_note, on_change=S.set_return_note, placeholder="Anything else we should know "
+        rx.text_area(value=S.return_note, on_change=S.update_return_note, placeholder="Anything else we should know "
                      "(optional)", max_length=500, data_testid="return-note", width="100%"),
         rx.text("Refund to", size="2", weight="medium"),
         rx.radio_group.root(
@@ -154,7 +154,7 @@ def _return_panel() -> rx.Component:
                 rx.hstack(rx.radio_group.item(value="store_credit", data_testid="refund-credit"),
                           rx.text("Store credit, with a bonus", size="2"), align="center"),
             ),
-            value=S.refund_method, on_change=S.set_refund_method,
+            value=S.refund_method, on_change=S.update_refund_method,
         ),
         rx.vstack(
             rx.text("Photos (optional): JPEG, PNG or WebP, up to 5 MB each.", size="1", color_scheme="gray"),

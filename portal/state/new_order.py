@@ -99,13 +99,13 @@ class NewOrderState(rx.State):
         self._review_total = None
 
     @rx.event
-    def set_pick_variant(self, value: str) -> None:
+    def update_pick_variant(self, value: str) -> None:
         vid = _int(value)
         if vid is not None and vid in self._names:
             self.pick_variant = value
 
     @rx.event
-    def set_pick_qty(self, value: str) -> None:
+    def update_pick_qty(self, value: str) -> None:
         if isinstance(value, str) and len(value) <= 3:
             self.pick_qty = value
 
@@ -128,7 +128,7 @@ class NewOrderState(rx.State):
         self._rows()
 
     @rx.event
-    def set_line_qty(self, variant_id: Any, value: Any) -> None:
+    def update_line_qty(self, variant_id: Any, value: Any) -> None:
         vid = _int(variant_id)
         qty = 0 if value in ("0", 0) else _int(value)
         if vid is None or qty is None or vid not in dict(self._draft):
@@ -137,7 +137,7 @@ class NewOrderState(rx.State):
         self._rows()
 
     @rx.event
-    def set_address_choice(self, value: str) -> None:
+    def update_address_choice(self, value: str) -> None:
         if any(o.value == value for o in self.address_options):
             self.address_choice = value
             self.reviewing = False

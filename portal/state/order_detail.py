@@ -326,7 +326,7 @@ class OrderDetailState(rx.State):
     # -- cancel --------------------------------------------------------------------------------
 
     @rx.event
-    def set_cancel_reason(self, value: str) -> None:
+    def update_cancel_reason(self, value: str) -> None:
         if value in CANCEL_REASON_LABELS:
             self.cancel_reason = value
 
@@ -349,12 +349,12 @@ class OrderDetailState(rx.State):
     # -- address -------------------------------------------------------------------------------
 
     @rx.event
-    def set_address_choice(self, value: str) -> None:
+    def update_address_choice(self, value: str) -> None:
         if isinstance(value, str) and (value == "new" or _int(value) is not None):
             self.address_choice = value
 
     @rx.event
-    def set_address_field(self, field: str, value: str) -> None:
+    def update_address_field(self, field: str, value: str) -> None:
         if field in ADDRESS_FIELDS and isinstance(value, str):
             setattr(self, f"addr_{field}", value[:MAX_FIELD])
 
@@ -385,7 +385,7 @@ class OrderDetailState(rx.State):
     # -- variant -------------------------------------------------------------------------------
 
     @rx.event
-    def set_variant_line(self, value: str) -> None:
+    def update_variant_line(self, value: str) -> None:
         line_id = _int(value)
         if line_id is None or line_id not in self._variant_choices:
             return
@@ -394,7 +394,7 @@ class OrderDetailState(rx.State):
         self.variant_choice = ""
 
     @rx.event
-    def set_variant_choice(self, value: str) -> None:
+    def update_variant_choice(self, value: str) -> None:
         if _int(value) is not None:
             self.variant_choice = value
 
@@ -419,7 +419,7 @@ class OrderDetailState(rx.State):
     # -- delivery window -----------------------------------------------------------------------
 
     @rx.event
-    def set_window_choice(self, value: str) -> None:
+    def update_window_choice(self, value: str) -> None:
         if isinstance(value, str) and len(value) <= 40:
             self.window_choice = value
 
@@ -443,7 +443,7 @@ class OrderDetailState(rx.State):
     # -- return --------------------------------------------------------------------------------
 
     @rx.event
-    def set_return_qty(self, line_id: Any, value: Any) -> None:
+    def update_return_qty(self, line_id: Any, value: Any) -> None:
         lid = _int(line_id)
         returnable = {ln.id: ln.returnable for ln in self.lines}
         if lid is None or lid not in returnable:
@@ -456,17 +456,17 @@ class OrderDetailState(rx.State):
         self._quote()
 
     @rx.event
-    def set_return_reason(self, value: str) -> None:
+    def update_return_reason(self, value: str) -> None:
         if value in RETURN_REASON_LABELS:
             self.return_reason = value
 
     @rx.event
-    def set_return_note(self, value: str) -> None:
+    def update_return_note(self, value: str) -> None:
         if isinstance(value, str):
             self.return_note = value[:returns.MAX_NOTE]
 
     @rx.event
-    def set_refund_method(self, value: str) -> None:
+    def update_refund_method(self, value: str) -> None:
         if value in (RefundMethod.ORIGINAL.value, RefundMethod.STORE_CREDIT.value):
             self.refund_method = value
             self._quote()
@@ -502,7 +502,8 @@ class OrderDetailState(rx.State):
             data = await f.read(policy.return_photo_max_bytes + 1)
             try:
                 with session_scope() as db:
-                    photo = returns.stage_photo(db, principal=self._principal(), filename=f.name or "photo",
+                    photo = returns.stage_photo(db, principal=self._principal(),
+                                                filename=str(f.filename or f.name or "photo"),
                                                 content_type=f.content_type or "", data=data)
                     db.flush()
                     row = PhotoRow(id=photo.id or 0, name=photo.filename, size=f"{max(1, photo.size_bytes // 1024)} KB")

@@ -66,7 +66,7 @@ class OrderListState(rx.State):
             self._refresh(principal)
 
     @rx.event
-    def set_query(self, value: str) -> None:
+    def update_query(self, value: str) -> None:
         if not isinstance(value, str):
             return
         self.query = value[:MAX_QUERY]
@@ -74,7 +74,7 @@ class OrderListState(rx.State):
         self._refresh(require_principal(current_principal()))
 
     @rx.event
-    def set_status(self, value: str) -> None:
+    def update_status(self, value: str) -> None:
         if value not in STATUS_CHOICES:
             self.error = FIELDS["status"]
             return
@@ -83,11 +83,11 @@ class OrderListState(rx.State):
         self._refresh(require_principal(current_principal()))
 
     @rx.event
-    def set_date_from(self, value: str) -> None:
+    def update_date_from(self, value: str) -> None:
         self._set_date("date_from", value)
 
     @rx.event
-    def set_date_to(self, value: str) -> None:
+    def update_date_to(self, value: str) -> None:
         self._set_date("date_to", value)
 
     def _set_date(self, field: str, value: str) -> None:

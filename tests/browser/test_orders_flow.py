@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,10 +14,11 @@ from sqlmodel import Session, col, select
 from portal.db import session_scope, utcnow
 from portal.domain import events
 from portal.domain.events import DomainEvent, Topic
-from portal.models import Order, OrderEvent, OrderLine, OrderStatus, Return
+from portal.models import Order, OrderEvent, OrderLine, OrderStatus, Return, ReturnPhoto
 from portal.seed.demo import DEMO_PASSWORD
 from tests.browser.test_live_dashboard import customer_of
 from tests.browser.test_login_flow import sign_in
+from tests.factories_orders import PNG
 
 pytestmark = pytest.mark.browser
 
@@ -33,7 +35,7 @@ def _filter_status(page: Any, status: str, expect: int | None = None) -> None:
             arg=expect)
 
 
-def test_find_cancel_return_and_download_label(page: Any, demo: Any, db: Session) -> None:
+def test_find_cancel_return_and_download_label(page: Any, demo: Any, db: Session, tmp_path: Path) -> None:
     alice = customer_of(db, "alice@example.com")
     mine = db.exec(select(Order).where(Order.customer_id == alice.id)).all()
 
@@ -127,6 +129,14 @@ def test_find_cancel_return_and_download_label(page: Any, demo: Any, db: Session
     page.get_by_test_id("return-qty").first.fill("1")
     page.get_by_test_id("return-reason").select_option("too_small")
     page.get_by_test_id("return-quote").wait_for()
+    # A photo of the problem is kept privately; a file that only claims to be an image is refused
+    photo, fake = tmp_path / "seam.png", tmp_path / "notes.png"
+    photo.write_bytes(PNG)
+    fake.write_bytes(b"this is not an image")
+    page.set_input_files("#return_photos input[type=file]", str(fake))
+    page.get_by_text("Photos must be JPEG, PNG or WebP").wait_for()
+    page.set_input_files("#return_photos input[type=file]", str(photo))
+    page.get_by_test_id("return-photo").get_by_text("seam.png").wait_for()
     original = page.get_by_test_id("return-quote").inner_text()
     page.get_by_test_id("refund-credit").click()
     page.wait_for_function("q => document.querySelector('[data-testid=return-quote]').innerText !== q",
@@ -145,6 +155,7 @@ def test_find_cancel_return_and_download_label(page: Any, demo: Any, db: Session
     db.expire_all()
     ret = db.exec(select(Return).order_by(Return.id.desc())).first()  # type: ignore[union-attr]
     assert ret is not None and ret.number in page.get_by_test_id("order-returns").inner_text()
+    assert len(db.exec(select(ReturnPhoto).where(ReturnPhoto.return_id == ret.id)).all()) == 1
     stranger = page.context.browser.new_context()
     try:
         assert stranger.request.get(href).status == 404

@@ -73,17 +73,17 @@ def test_customer_b_gets_nothing_of_customer_a_through_any_orders_handler(db: Se
     text = run(_forge(backend_url, b_cookie, [
         (D.load, {}, a_path),
         (D.open_panel, {"name": "cancel"}, a_path),
-        (D.set_cancel_reason, {"value": "other"}, a_path),
+        (D.update_cancel_reason, {"value": "other"}, a_path),
         (D.cancel_order, {}, a_path),
-        (D.set_address_choice, {"value": str(a_addr.id)}, a_path),
+        (D.update_address_choice, {"value": str(a_addr.id)}, a_path),
         (D.change_address, {}, a_path),
-        (D.set_variant_line, {"value": str(a_line.id)}, a_path),
-        (D.set_variant_choice, {"value": str(medium.id)}, a_path),
+        (D.update_variant_line, {"value": str(a_line.id)}, a_path),
+        (D.update_variant_choice, {"value": str(medium.id)}, a_path),
         (D.change_variant, {}, a_path),
-        (D.set_window_choice, {"value": "2030-01-07/morning"}, a_path),
+        (D.update_window_choice, {"value": "2030-01-07/morning"}, a_path),
         (D.choose_window, {}, a_path),
-        (D.set_return_qty, {"line_id": a_dline.id, "value": "1"}, f"/orders/{a_delivered.id}"),
-        (D.set_return_reason, {"value": "damaged"}, f"/orders/{a_delivered.id}"),
+        (D.update_return_qty, {"line_id": a_dline.id, "value": "1"}, f"/orders/{a_delivered.id}"),
+        (D.update_return_reason, {"value": "damaged"}, f"/orders/{a_delivered.id}"),
         (D.submit_return, {}, f"/orders/{a_delivered.id}"),
         (D.remove_photo, {"photo_id": a_photo.id}, a_path),
     ]))
@@ -95,19 +95,19 @@ def test_customer_b_gets_nothing_of_customer_a_through_any_orders_handler(db: Se
     b_path, b_dpath = f"/orders/{b_paid.id}", f"/orders/{b_delivered.id}"
     text = run(_forge(backend_url, b_cookie, [
         (D.load, {}, b_path),
-        (D.set_address_choice, {"value": str(a_addr.id)}, b_path),
+        (D.update_address_choice, {"value": str(a_addr.id)}, b_path),
         (D.change_address, {}, b_path),
-        (D.set_variant_line, {"value": str(a_line.id)}, b_path),
-        (D.set_variant_choice, {"value": str(medium.id)}, b_path),
+        (D.update_variant_line, {"value": str(a_line.id)}, b_path),
+        (D.update_variant_choice, {"value": str(medium.id)}, b_path),
         (D.change_variant, {}, b_path),
         (D.load, {}, b_dpath),
-        (D.set_return_qty, {"line_id": a_dline.id, "value": "1"}, b_dpath),
+        (D.update_return_qty, {"line_id": a_dline.id, "value": "1"}, b_dpath),
         (D.submit_return, {}, b_dpath),
         (D.remove_photo, {"photo_id": a_photo.id}, b_dpath),
         (NewOrderState.load, {}, f"/orders/new?from={a_delivered.id}"),
-        (NewOrderState.set_address_choice, {"value": str(a_addr.id)}, "/orders/new"),
+        (NewOrderState.update_address_choice, {"value": str(a_addr.id)}, "/orders/new"),
         (OrderListState.load, {}, "/orders"),
-        (OrderListState.set_query, {"value": "FH-ALICE"}, "/orders"),
+        (OrderListState.update_query, {"value": "FH-ALICE"}, "/orders"),
     ]))
     assert "FH-BOB001" in text and "Bobville" in text  # the test can see a leak if there were one
     for secret in ("FH-ALICE01", "FH-ALICE02", "Alicetown", a_return.number):
@@ -123,7 +123,7 @@ def test_customer_b_gets_nothing_of_customer_a_through_any_orders_handler(db: Se
     assert kinds == {"return.requested"}  # only Alice's own return, made in the test setup
 
     # And his own cancel through the same path does work: the test would see a change
-    run(_forge(backend_url, b_cookie, [(D.load, {}, b_path), (D.set_cancel_reason, {"value": "other"}, b_path),
+    run(_forge(backend_url, b_cookie, [(D.load, {}, b_path), (D.update_cancel_reason, {"value": "other"}, b_path),
                                        (D.cancel_order, {}, b_path)]))
     db.expire_all()
     assert db.get(Order, b_paid.id).status == OrderStatus.CANCELLED  # type: ignore[union-attr]
