@@ -161,3 +161,67 @@ def test_find_cancel_return_and_download_label(page: Any, demo: Any, db: Session
         assert stranger.request.get(href).status == 404
     finally:
         stranger.close()
+
+
+def test_reorder_review_place_then_change_address_and_choose_a_window(page: Any, demo: Any, db: Session) -> None:
+    # Given Alice on one of her delivered orders
+    sign_in(page, "alice@example.com", DEMO_PASSWORD)
+    page.wait_for_url(re.compile(r"/dashboard"))
+    page.goto("/orders")
+    _rows(page).first.wait_for()
+    _filter_status(page, "delivered")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=orders-table] [data-testid=order-row]')]"
+        ".every(r => r.innerText.includes('Delivered'))")
+    _rows(page).first.get_by_role("link").click()
+    page.get_by_test_id("order-number").wait_for()
+    past_number = page.get_by_test_id("order-number").inner_text()
+
+    # When she orders it again, she reviews today's prices, address and totals before placing it
+    page.get_by_test_id("reorder").click()
+    page.wait_for_url(re.compile(r"/orders/new\?from=\d+"))
+    page.get_by_test_id("draft-line").first.wait_for()
+    page.get_by_test_id("review-order").click()
+    total = page.get_by_test_id("review-total")
+    total.wait_for()
+    reviewed = total.inner_text()
+    assert re.match(r"€[\d,]+\.\d\d", reviewed)
+    assert "Cambridge" in page.get_by_test_id("order-review").inner_text()
+    page.get_by_test_id("place-order").click()
+
+    # Then the new order opens, placed, with the same total she reviewed
+    page.wait_for_url(re.compile(r"/orders/\d+$"))
+    page.wait_for_function("n => (document.querySelector('[data-testid=order-number]') || {}).innerText"
+                           " && document.querySelector('[data-testid=order-number]').innerText !== n",
+                           arg=past_number)
+    assert "Placed" in page.get_by_test_id("order-status").inner_text()
+    assert reviewed in page.inner_text("body")
+    assert "Order placed in the portal (reorder of FH-" in page.get_by_test_id("order-timeline").inner_text()
+    # Royal Mail, her UK carrier, offers no delivery windows, and she is told so
+    assert "does not offer delivery windows" in page.get_by_test_id("why-window").inner_text()
+
+    # When she sends it to a new address in the Netherlands instead (after one mistake)
+    page.get_by_test_id("action-address").click()
+    page.get_by_test_id("address-choice").select_option("new")
+    page.get_by_test_id("addr-name").fill("Alice Martin")
+    page.get_by_test_id("addr-line1").fill("Oudegracht 12")
+    page.get_by_test_id("addr-postal_code").fill("3511 AB")
+    page.get_by_test_id("addr-country").fill("NL")
+    page.get_by_test_id("confirm-address").click()
+    page.get_by_text("Enter the town or city.").wait_for()
+    assert page.get_by_test_id("addr-line1").input_value() == "Oudegracht 12"  # nothing typed is lost
+    page.get_by_test_id("addr-city").fill("Utrecht")
+    page.get_by_test_id("confirm-address").click()
+    page.get_by_test_id("order-notice").get_by_text("delivery address is changed").wait_for()
+    assert "Utrecht" in page.get_by_test_id("order-addresses").inner_text()
+
+    # Then PostNL's delivery windows are offered, and she picks one
+    page.get_by_test_id("action-window").click()
+    choice = page.get_by_test_id("window-choice")
+    choice.wait_for()
+    options = [o for o in choice.locator("option").all() if o.get_attribute("value")]
+    choice.select_option(options[0].get_attribute("value"))
+    page.get_by_test_id("confirm-window").click()
+    page.get_by_test_id("window").wait_for()
+    assert "Delivery window" in page.get_by_test_id("window").inner_text()
+
