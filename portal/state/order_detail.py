@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import reflex as rx
 
@@ -242,7 +243,10 @@ class OrderDetailState(rx.State):
         c = o.currency
         window = ""
         if d.delivery_window_start and d.delivery_window_end:
-            window = f"{day_time(d.delivery_window_start)}–{d.delivery_window_end:%H:%M} UTC"
+            # Shown in the carrier's local time, as the windows were offered.
+            tz = ZoneInfo(current_policy().window_timezone)
+            start, end = d.delivery_window_start.astimezone(tz), d.delivery_window_end.astimezone(tz)
+            window = f"{day_time(start)}–{end:%H:%M} ({tz.key})"
         self.order = OrderHeader(
             id=o.id, number=o.number, status=o.status,
             status_label=ORDER_STATUS_LABELS.get(o.status, humanize(o.status)),

@@ -41,7 +41,7 @@ def _parse_day(value: str) -> date | None:
 
 
 @access(Access.CUSTOMER)
-@listens(Topic.ORDERS)
+@listens(Topic.ORDERS, Topic.SHIPMENTS)
 class OrderListState(rx.State):
     loaded: bool = False
     query: str = ""
