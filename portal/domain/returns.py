@@ -10,6 +10,7 @@ import dataclasses
 import hashlib
 import secrets
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -249,3 +250,15 @@ def return_label(session: Session, *, principal: Principal, return_id: Any) -> F
         raise NotFound("return")
     return FileOut(path=path, filename=doc.filename or "return-label.pdf", content_type=doc.content_type,
                    size_bytes=path.stat().st_size)
+
+
+def purge_staged_photos(session: Session, *, older_than: timedelta) -> int:
+    """System housekeeping: photos staged for a return that was never submitted are removed
+    (row and file) after a while, so abandoned uploads do not pile up."""
+    cutoff = utcnow() - older_than
+    stale = session.exec(select(ReturnPhoto).where(col(ReturnPhoto.return_id).is_(None),
+                                                   col(ReturnPhoto.created_at) < cutoff).limit(500)).all()
+    for photo in stale:
+        (get_settings().files_dir / photo.storage_key).unlink(missing_ok=True)
+        session.delete(photo)
+    return len(stale)
