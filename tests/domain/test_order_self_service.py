@@ -527,3 +527,49 @@ def test_staff_and_strangers_are_refused(db: Session, alice: Any) -> None:
         assert err.value.code == ErrorCode.FORBIDDEN
         with pytest.raises(DomainError):
             call(None)
+
+
+def test_remaining_refusals_nothing_to_return_no_variants_amount_changed(db: Session, alice: Any) -> None:
+    pa, ca = alice
+    # Everything returned already: nothing left to return
+    order, lines = _delivered(db, ca)
+    returns.start_return(db, principal=pa, order_id=order.id, quantities={lines[0].id: 2, lines[1].id: 1},
+                         reason="changed_mind", note="", refund_method=RefundMethod.ORIGINAL, photo_ids=[],
+                         expected_amount_cents=15000)
+    db.commit()
+    assert orders.order_detail(db, principal=pa, order_id=order.id).actions["return"] == "nothing_to_return"
+    # The amount shown is not the amount now: nothing is submitted
+    other, other_lines = _delivered(db, ca)
+    with pytest.raises(NotAllowed) as err:
+        returns.start_return(db, principal=pa, order_id=other.id, quantities={other_lines[0].id: 1},
+                             reason="damaged", note="", refund_method=RefundMethod.STORE_CREDIT, photo_ids=[],
+                             expected_amount_cents=5000)
+    assert err.value.reason == "amount_changed"
+    db.rollback()
+    # A product with one variant only: no other size or colour to change to
+    single = make_product(db, sizes=("One size",))
+    paid = make_variant_order(db, ca, [(single[0], 1)])
+    assert orders.order_detail(db, principal=pa, order_id=paid.id).actions["change_variant"] == "no_other_variants"
+
+
+def test_reorder_follows_the_policy_too(db: Session, alice: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    pa, ca = alice
+    policy = order_policy.parse_policy({"allowed_states": {"reorder": ["delivered"]}})
+    monkeypatch.setattr(order_actions, "current_policy", lambda: policy)
+    cancelled = make_variant_order(db, ca, [(make_product(db)[0], 1)], status=OrderStatus.CANCELLED)
+    with pytest.raises(NotAllowed) as err:
+        order_actions.reorder_draft(db, principal=pa, order_id=cancelled.id)
+    assert err.value.reason == "order_cancelled"
+
+
+def test_store_credit_bonus_and_return_window_come_from_the_policy(db: Session, alice: Any,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    pa, ca = alice
+    generous = order_policy.parse_policy({"store_credit_bonus_percent": 25, "return_window_days": 60,
+                                          "allowed_states": {"return": ["delivered"]}})
+    monkeypatch.setattr(returns, "current_policy", lambda: generous)
+    monkeypatch.setattr(orders, "current_policy", lambda: generous)
+    order, lines = _delivered(db, ca, days=45)  # outside 30 days, inside 60
+    quote = returns.quote_return(db, principal=pa, order_id=order.id, quantities={lines[0].id: 1},
+                                 refund_method=RefundMethod.STORE_CREDIT)
+    assert (quote.refund_cents, quote.bonus_cents) == (5000, 1250)
