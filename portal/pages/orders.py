@@ -64,7 +64,8 @@ def _filters() -> rx.Component:
 def orders_page() -> rx.Component:
     s = OrderListState
     return rx.vstack(
-        rx.hstack(rx.text(s.total, " orders", color_scheme="gray", data_testid="order-count"), rx.spacer(),
+        rx.hstack(rx.text(s.total, rx.cond(s.total == 1, " order", " orders"), color_scheme="gray",
+                          data_testid="order-count"), rx.spacer(),
                   rx.link(rx.button(rx.icon("plus", size=16), "New order"), href="/orders/new"), width="100%"),
         _filters(),
         error_callout(s.error),

@@ -280,7 +280,7 @@ class OrderDetailState(rx.State):
         ) for r in d.returns]
         self.timeline = [EventRow(when=day_time(e.created_at), message=e.message or humanize(e.kind),
                                   actor={"customer": "You", "agent": "Support", "assistant": "Assistant"}.get(
-                                      e.actor_kind, "")) for e in reversed(d.events)]
+                                      e.actor_kind, "")) for e in d.events]
         a = d.actions
         self.actions = ActionsView(
             cancel=not a["cancel"], cancel_why=why_not("cancel", a["cancel"]),
