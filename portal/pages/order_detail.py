@@ -254,7 +254,8 @@ def order_page() -> rx.Component:
     return rx.vstack(
         error_callout(S.error),
         rx.cond(
-            o.number != "",
+            # Until this page's own load has run, show nothing rather than the previous order.
+            rx.State.is_hydrated & (o.number != ""),
             rx.vstack(
                 rx.hstack(rx.heading(o.number, size="5", data_testid="order-number"),
                           rx.box(status_badge(o.status, o.status_label), data_testid="order-status"), rx.spacer(),

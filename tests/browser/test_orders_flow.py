@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 from portal.db import session_scope, utcnow
 from portal.domain import events
 from portal.domain.events import DomainEvent, Topic
-from portal.models import Order, OrderEvent, OrderLine, OrderStatus, Return, ReturnPhoto
+from portal.models import ORDER_STATUS_LABELS, Order, OrderEvent, OrderLine, OrderStatus, Return, ReturnPhoto
 from portal.seed.demo import DEMO_PASSWORD
 from tests.browser.test_live_dashboard import customer_of
 from tests.browser.test_login_flow import sign_in
@@ -28,11 +28,23 @@ def _rows(page: Any) -> Any:
 
 
 def _filter_status(page: Any, status: str, expect: int | None = None) -> None:
+    """Pick a state and wait until the table shows only (and, if given, exactly `expect`) such orders."""
     page.get_by_test_id("status-filter").select_option(status)
-    if expect is not None:
-        page.wait_for_function(
-            "n => document.querySelectorAll('[data-testid=orders-table] [data-testid=order-row]').length === n",
-            arg=expect)
+    label = "" if status == "all" else ORDER_STATUS_LABELS[status]
+    page.wait_for_function(
+        """([label, n]) => {
+            const rows = [...document.querySelectorAll('[data-testid=orders-table] [data-testid=order-row]')];
+            return rows.length > 0 && (n < 0 || rows.length === n) && rows.every(r => r.innerText.includes(label));
+        }""", arg=[label, -1 if expect is None else expect])
+
+
+def _open_first(page: Any) -> str:
+    """Open the first order of the list; returns once its own page (not a previous one) shows."""
+    link = _rows(page).first.get_by_role("link")
+    number = link.inner_text()
+    link.click()
+    page.get_by_test_id("order-number").get_by_text(number).wait_for()
+    return number
 
 
 def test_find_cancel_return_and_download_label(page: Any, demo: Any, db: Session, tmp_path: Path) -> None:
@@ -78,8 +90,7 @@ def test_find_cancel_return_and_download_label(page: Any, demo: Any, db: Session
 
     # When she opens a shipped order, she is told why it cannot be cancelled
     _filter_status(page, "shipped", expect=1)
-    _rows(page).first.get_by_role("link").click()
-    page.get_by_test_id("order-number").wait_for()
+    _open_first(page)
     assert page.get_by_test_id("action-cancel").is_disabled()
     assert "handed to the carrier" in page.get_by_test_id("why-cancel").inner_text()
     assert page.get_by_test_id("shipment-row").count() >= 1
@@ -90,9 +101,7 @@ def test_find_cancel_return_and_download_label(page: Any, demo: Any, db: Session
     page.goto("/orders")
     _rows(page).first.wait_for()
     _filter_status(page, "paid", expect=1)
-    _rows(page).first.get_by_role("link").click()
-    page.get_by_test_id("order-number").wait_for()
-    paid_number = page.get_by_test_id("order-number").inner_text()
+    paid_number = _open_first(page)
     page.get_by_test_id("action-cancel").click()
     page.get_by_test_id("confirm-cancel").click()
     page.get_by_text("Choose a reason.").wait_for()  # nothing happens without a reason
@@ -123,8 +132,7 @@ def test_find_cancel_return_and_download_label(page: Any, demo: Any, db: Session
     page.wait_for_function(
         "() => [...document.querySelectorAll('[data-testid=orders-table] [data-testid=order-row]')]"
         ".every(r => r.innerText.includes('Delivered'))")
-    _rows(page).first.get_by_role("link").click()
-    page.get_by_test_id("order-number").wait_for()
+    _open_first(page)
     page.get_by_test_id("action-return").click()
     page.get_by_test_id("return-qty").first.fill("1")
     page.get_by_test_id("return-reason").select_option("too_small")
@@ -173,9 +181,7 @@ def test_reorder_review_place_then_change_address_and_choose_a_window(page: Any,
     page.wait_for_function(
         "() => [...document.querySelectorAll('[data-testid=orders-table] [data-testid=order-row]')]"
         ".every(r => r.innerText.includes('Delivered'))")
-    _rows(page).first.get_by_role("link").click()
-    page.get_by_test_id("order-number").wait_for()
-    past_number = page.get_by_test_id("order-number").inner_text()
+    past_number = _open_first(page)
 
     # When she orders it again, she reviews today's prices, address and totals before placing it
     page.get_by_test_id("reorder").click()
