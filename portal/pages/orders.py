@@ -125,6 +125,11 @@ def _address_option(o: Option) -> rx.Component:
 def new_order_page() -> rx.Component:
     s = NewOrderState
     r = s.review
+    # Until this page's own load has run, show nothing of a previous draft.
+    return rx.cond(rx.State.is_hydrated, _new_order_body(s, r), rx.spinner())
+
+
+def _new_order_body(s: type[NewOrderState], r: rx.Var) -> rx.Component:
     return rx.vstack(
         rx.cond(s.reorder_of != "", rx.text("Ordering again from ", s.reorder_of, ". Prices are today's.",
                                             color_scheme="gray")),
