@@ -93,6 +93,10 @@ class Settings(BaseSettings):
     # Real seconds between two checkpoints of one demo shipment.
     carrier_simulator_step_seconds: float = Field(default=45.0, ge=1)
 
+    # Orders (self-service): what customers may do and when lives in a policy file, not in code.
+    orders_policy_file: Path = ROOT / "portal" / "order_policy.toml"
+    orders_page_size: int = Field(default=20, ge=1, le=100)
+
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Settings:
         # A production deployment must bring its own secret; the dev default is public.

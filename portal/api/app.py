@@ -9,7 +9,7 @@ from starlette.datastructures import Headers
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from portal.api import auth_routes, carrier_webhooks, health, sso_routes, support_files
+from portal.api import auth_routes, carrier_webhooks, health, order_files, sso_routes, support_files
 from portal.settings import get_settings
 
 _SECURITY_HEADERS = [
@@ -110,5 +110,6 @@ def build_api() -> Starlette:
         *sso_routes.routes,
         *support_files.routes,
         *carrier_webhooks.routes,
+        *order_files.routes,
         *embedded.routes(),
     ])

@@ -100,6 +100,7 @@ def prune(older_than: timedelta = timedelta(days=7)) -> int:
 def _load_job_modules() -> None:
     # Importing a module registers its jobs.
     import portal.jobs.mail
+    import portal.jobs.orders
     import portal.jobs.sso
     import portal.jobs.support
     import portal.jobs.tracking  # noqa: F401

@@ -27,6 +27,7 @@ class NavItem:
 
 NAV: list[NavItem] = [
     NavItem("Home", "/dashboard", "layout_dashboard"),
+    NavItem("Orders", "/orders", "package"),
     NavItem("Shipments", "/shipments", "truck"),
     NavItem("Support", "/support", "life_buoy"),
     NavItem("Agent console", "/agent", "headset", staff=True),

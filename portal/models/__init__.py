@@ -67,6 +67,7 @@ from portal.models.orders import (
     ReturnPublic,
     ReturnStatus,
 )
+from portal.models.return_photos import ReturnPhoto
 from portal.models.settings_store import PortalSetting
 from portal.models.shipping import (
     TAG_LABELS,
@@ -164,6 +165,7 @@ __all__ = [
     "RefundMethod",
     "Return",
     "ReturnLine",
+    "ReturnPhoto",
     "ReturnPublic",
     "ReturnStatus",
     "Role",

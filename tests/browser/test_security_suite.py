@@ -136,7 +136,9 @@ def _ids_for(name: str, v: Victim) -> list[int]:
 def _values_for(param: inspect.Parameter, v: Victim) -> list[Any]:
     ann = str(param.annotation)
     if "dict" in ann:
-        form: dict[str, Any] = {"email": v.markers[0], "id": _ids_for("order", v)[0], "text": "x",
+        # Inputs never contain the victim's markers, so an echo of the attacker's own input is
+        # not mistaken for a leak; ids are what carry the attack.
+        form: dict[str, Any] = {"email": "someone@example.com", "id": _ids_for("order", v)[0], "text": "x",
                                 "body": "forged", "message": "forged", "password": "a long enough passphrase"}
         for hint in _TABLE_HINTS:
             form[f"{hint}_id"] = _ids_for(hint, v)[0]
@@ -146,7 +148,7 @@ def _values_for(param: inspect.Parameter, v: Victim) -> list[Any]:
     if "bool" in ann:
         return [True]
     if "str" in ann and "int" not in ann:
-        return [v.markers[1] if len(v.markers) > 1 else "x", str(_ids_for(param.name, v)[0])]
+        return ["forged", str(_ids_for(param.name, v)[0])]
     return _ids_for(param.name, v)
 
 

@@ -1,0 +1,187 @@
+"""Order history (search, filters, pages) and placing a new order or a reorder."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from portal.components.common import card, empty_note, error_callout, status_badge
+from portal.layouts.shell import shell
+from portal.models import ORDER_STATUS_LABELS
+from portal.state.format import humanize
+from portal.state.new_order import DraftRow, NewOrderState
+from portal.state.order_detail import Option
+from portal.state.orders import STATUS_CHOICES, OrderListRow, OrderListState
+
+
+def native_select(options: rx.Var | list[tuple[str, str]], *, value: rx.Var, on_change: object, test_id: str,
+                  placeholder: str = "", label: str = "") -> rx.Component:
+    """A plain <select>: keyboard friendly, and tests can pick options by value."""
+    if isinstance(options, list):
+        children = [rx.el.option(text, value=val) for val, text in options]
+    else:
+        children = [rx.foreach(options, lambda o: rx.el.option(o.label, value=o.value))]
+    if placeholder:
+        children.insert(0, rx.el.option(placeholder, value="", disabled=True))
+    return rx.el.select(*children, value=value, on_change=on_change, data_testid=test_id, aria_label=label or None,
+                        style={"padding": "0.4rem 0.5rem", "border_radius": "6px",
+                               "border": f"1px solid {rx.color('gray', 7)}", "background": rx.color("gray", 1),
+                               "color": rx.color("gray", 12), "max_width": "100%"})
+
+
+def _row(o: OrderListRow) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.vstack(rx.link(o.number, href=o.href, weight="medium"),
+                                rx.text(o.summary, size="1", color_scheme="gray"), spacing="0")),
+        rx.table.cell(o.placed, display=["none", "table-cell"]),
+        rx.table.cell(status_badge(o.status, o.status_label)),
+        rx.table.cell(o.total, text_align="right"),
+        data_testid="order-row",
+    )
+
+
+def _filters() -> rx.Component:
+    s = OrderListState
+    status_options = [(st, "All states" if st == "all" else ORDER_STATUS_LABELS.get(st, humanize(st)))
+                      for st in STATUS_CHOICES]
+    return rx.flex(
+        rx.input(placeholder="Order number or product", value=s.query, on_change=s.update_query,
+                 data_testid="order-search", aria_label="Search orders", min_width="14rem"),
+        native_select(status_options, value=s.status, on_change=s.update_status, test_id="status-filter",
+                      label="Order state"),
+        rx.hstack(rx.text("From", size="2"),
+                  rx.input(type="date", value=s.date_from, on_change=s.update_date_from, data_testid="date-from",
+                           aria_label="Placed from"),
+                  rx.text("to", size="2"),
+                  rx.input(type="date", value=s.date_to, on_change=s.update_date_to, data_testid="date-to",
+                           aria_label="Placed until"),
+                  align="center"),
+        rx.button("Clear", variant="soft", color_scheme="gray", on_click=s.clear_filters, data_testid="clear-filters"),
+        gap="0.75rem", wrap="wrap", align="center", width="100%",
+    )
+
+
+@shell("Orders")
+def orders_page() -> rx.Component:
+    s = OrderListState
+    return rx.vstack(
+        rx.hstack(rx.text(s.total, rx.cond(s.total == 1, " order", " orders"), color_scheme="gray",
+                          data_testid="order-count"), rx.spacer(),
+                  rx.link(rx.button(rx.icon("plus", size=16), "New order"), href="/orders/new"), width="100%"),
+        _filters(),
+        error_callout(s.error),
+        rx.match(
+            s.empty,
+            ("no_orders", card("No orders yet", empty_note("When you place an order it will appear here."),
+                               rx.link("Place your first order", href="/orders/new"), icon="package",
+                               test_id="orders-empty")),
+            ("no_match", card("No orders match", empty_note("Try another search, another state or a wider date "
+                                                            "range."),
+                              rx.button("Clear filters", variant="soft", on_click=s.clear_filters, width="fit-content"),
+                              icon="search_x", test_id="orders-no-match")),
+            rx.vstack(
+                rx.table.root(
+                    rx.table.header(rx.table.row(
+                        rx.table.column_header_cell("Order"),
+                        rx.table.column_header_cell("Placed", display=["none", "table-cell"]),
+                        rx.table.column_header_cell("State"),
+                        rx.table.column_header_cell("Total", text_align="right"))),
+                    rx.table.body(rx.foreach(s.rows, _row)),
+                    width="100%", data_testid="orders-table",
+                ),
+                rx.hstack(
+                    rx.button("Previous", variant="soft", on_click=s.prev_page, disabled=s.page <= 1,
+                              data_testid="prev-page"),
+                    rx.text("Page ", s.page, " of ", s.pages, size="2", data_testid="page-label"),
+                    rx.button("Next", variant="soft", on_click=s.next_page, disabled=s.page >= s.pages,
+                              data_testid="next-page"),
+                    align="center", justify="center", width="100%",
+                ),
+                width="100%",
+            ),
+        ),
+        spacing="4", width="100%",
+    )
+
+
+def _draft_row(d: DraftRow) -> rx.Component:
+    s = NewOrderState
+    return rx.table.row(
+        rx.table.cell(d.name),
+        rx.table.cell(rx.cond(s.reviewing, rx.text(d.quantity),
+                              rx.input(type="number", min=0, max=99, value=d.quantity.to_string(), width="5rem",
+                                       on_change=lambda v: s.update_line_qty(d.variant_id, v),
+                                       aria_label="Quantity"))),
+        rx.table.cell(d.unit_price),
+        rx.table.cell(d.total, text_align="right"),
+        data_testid="draft-line",
+    )
+
+
+def _address_option(o: Option) -> rx.Component:
+    return rx.el.option(o.label, value=o.value)
+
+
+@shell("New order")
+def new_order_page() -> rx.Component:
+    s = NewOrderState
+    r = s.review
+    # Until this page's own load has run, show nothing of a previous draft.
+    return rx.cond(rx.State.is_hydrated, _new_order_body(s, r), rx.spinner())
+
+
+def _new_order_body(s: type[NewOrderState], r: rx.Var) -> rx.Component:
+    return rx.vstack(
+        rx.cond(s.reorder_of != "", rx.text("Ordering again from ", s.reorder_of, ". Prices are today's.",
+                                            color_scheme="gray")),
+        error_callout(s.error),
+        rx.cond(s.unavailable.length() > 0,
+                rx.callout(rx.text("No longer available, so not included: ", s.unavailable.join(", ")),
+                           icon="info", color_scheme="amber", width="100%")),
+        rx.cond(~s.reviewing, card(
+            "Add items",
+            rx.flex(native_select(s.catalogue, value=s.pick_variant, on_change=s.update_pick_variant,
+                                  test_id="pick-variant", placeholder="Choose an item", label="Item"),
+                    rx.input(type="number", min=1, max=99, value=s.pick_qty, on_change=s.update_pick_qty, width="5rem",
+                             aria_label="Quantity", data_testid="pick-qty"),
+                    rx.button("Add", on_click=s.add_line, data_testid="add-line"),
+                    gap="0.5rem", wrap="wrap", align="center"),
+            icon="shopping_bag")),
+        card("Items", rx.cond(
+            s.draft.length() > 0,
+            rx.table.root(rx.table.header(rx.table.row(
+                rx.table.column_header_cell("Item"), rx.table.column_header_cell("Qty"),
+                rx.table.column_header_cell("Price"), rx.table.column_header_cell("Total", text_align="right"))),
+                rx.table.body(rx.foreach(s.draft, _draft_row)), width="100%"),
+            empty_note("Nothing in this order yet.")), icon="package"),
+        card("Deliver to",
+             rx.cond(s.address_options.length() > 0,
+                     native_select(s.address_options, value=s.address_choice, on_change=s.update_address_choice,
+                                   test_id="order-address", label="Delivery address"),
+                     empty_note("Add an address to your account first.")),
+             icon="map_pin"),
+        rx.cond(
+            s.reviewing,
+            card("Review",
+                 rx.vstack(rx.foreach(s.review_address, lambda ln: rx.text(ln, size="2")), spacing="0"),
+                 rx.divider(),
+                 rx.hstack(rx.text("Subtotal"), rx.spacer(), rx.text(r.subtotal), width="100%"),
+                 rx.hstack(rx.text("Shipping"), rx.spacer(), rx.text(r.shipping), width="100%"),
+                 rx.hstack(rx.text("Included VAT"), rx.spacer(), rx.text(r.tax), width="100%"),
+                 rx.hstack(rx.text("Total", weight="bold"), rx.spacer(),
+                           rx.text(r.total, weight="bold", data_testid="review-total"), width="100%"),
+                 rx.text("You pay by bank transfer; we ship when the payment arrives.", size="1",
+                         color_scheme="gray"),
+                 rx.hstack(rx.button("Change", variant="soft", on_click=s.edit),
+                           rx.button("Place order", on_click=s.place_order, data_testid="place-order")),
+                 icon="clipboard_check", test_id="order-review"),
+            rx.button("Review order", on_click=s.review_order, disabled=s.draft.length() == 0,
+                      data_testid="review-order"),
+        ),
+        rx.link("← All orders", href="/orders", size="2"),
+        spacing="4", width="100%",
+    )
+
+
+def register(app: rx.App) -> None:
+    app.add_page(orders_page, route="/orders", title="Orders", on_load=OrderListState.load)
+    app.add_page(new_order_page, route="/orders/new", title="New order", on_load=NewOrderState.load)

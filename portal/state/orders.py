@@ -1,0 +1,150 @@
+"""Order history: search, filters by state and date, pages. Every argument is validated here
+and again in the domain, which only ever reads the signed-in customer's orders."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date
+
+import reflex as rx
+
+from portal.db import session_scope
+from portal.domain import orders
+from portal.domain.errors import DomainError
+from portal.domain.events import DomainEvent, Topic
+from portal.domain.principal import Principal, require_principal
+from portal.live.push import listens
+from portal.models import ORDER_STATUS_LABELS, OrderStatus
+from portal.settings import get_settings
+from portal.state.format import day, humanize, money
+from portal.state.guard import Access, access, current_principal, principal_from_state
+from portal.state.order_messages import FIELDS, order_message
+
+STATUS_CHOICES = ["all", *[s.value for s in OrderStatus]]
+MAX_QUERY = 100
+
+
+@dataclasses.dataclass
+class OrderListRow:
+    id: int
+    number: str
+    status: str
+    status_label: str
+    placed: str
+    total: str
+    summary: str
+    href: str
+
+
+def _parse_day(value: str) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+@access(Access.CUSTOMER)
+@listens(Topic.ORDERS, Topic.SHIPMENTS)
+class OrderListState(rx.State):
+    loaded: bool = False
+    query: str = ""
+    status: str = "all"
+    date_from: str = ""
+    date_to: str = ""
+    page: int = 1
+    pages: int = 1
+    total: int = 0
+    rows: list[OrderListRow] = []
+    # "", "no_orders" (none at all yet) or "no_match" (filters hide them all)
+    empty: str = ""
+    error: str = ""
+
+    @rx.event
+    def load(self) -> None:
+        self._refresh(require_principal(current_principal()))
+
+    async def _on_live(self, _event: DomainEvent) -> None:
+        principal = principal_from_state(self)
+        if principal is not None and principal.is_customer:
+            self._refresh(principal)
+
+    @rx.event
+    def update_query(self, value: str) -> None:
+        if not isinstance(value, str):
+            return
+        self.query = value[:MAX_QUERY]
+        self.page = 1
+        self._refresh(require_principal(current_principal()))
+
+    @rx.event
+    def update_status(self, value: str) -> None:
+        if value not in STATUS_CHOICES:
+            self.error = FIELDS["status"]
+            return
+        self.status = value
+        self.page = 1
+        self._refresh(require_principal(current_principal()))
+
+    @rx.event
+    def update_date_from(self, value: str) -> None:
+        self._set_date("date_from", value)
+
+    @rx.event
+    def update_date_to(self, value: str) -> None:
+        self._set_date("date_to", value)
+
+    def _set_date(self, field: str, value: str) -> None:
+        if not isinstance(value, str) or len(value) > 10:
+            return
+        # What was typed stays in the field even when it is not a date yet.
+        setattr(self, field, value)
+        try:
+            _parse_day(value)
+        except ValueError:
+            self.error = "Enter dates as YYYY-MM-DD."
+            return
+        self.page = 1
+        self._refresh(require_principal(current_principal()))
+
+    @rx.event
+    def clear_filters(self) -> None:
+        self.query, self.status, self.date_from, self.date_to, self.page = "", "all", "", "", 1
+        self._refresh(require_principal(current_principal()))
+
+    @rx.event
+    def next_page(self) -> None:
+        if self.page < self.pages:
+            self.page += 1
+            self._refresh(require_principal(current_principal()))
+
+    @rx.event
+    def prev_page(self) -> None:
+        if self.page > 1:
+            self.page -= 1
+            self._refresh(require_principal(current_principal()))
+
+    def _refresh(self, principal: Principal) -> None:
+        try:
+            filters = orders.OrderFilter(query=self.query.strip(), status="" if self.status == "all" else self.status,
+                                         date_from=_parse_day(self.date_from), date_to=_parse_day(self.date_to))
+        except ValueError:
+            self.error = "Enter dates as YYYY-MM-DD."
+            return
+        try:
+            with session_scope() as db:
+                page = orders.list_orders(db, principal=principal, filters=filters, page=self.page,
+                                          page_size=get_settings().orders_page_size)
+        except DomainError as err:
+            self.error = order_message(err)
+            return
+        self.error = ""
+        self.page, self.pages, self.total = page.page, page.pages, page.total
+        self.rows = [
+            OrderListRow(
+                id=o.id, number=o.number, status=o.status,
+                status_label=ORDER_STATUS_LABELS.get(o.status, humanize(o.status)), placed=day(o.placed_at),
+                total=money(o.total_cents, o.currency),
+                summary=o.first_item + (f" and {o.item_count - 1} more" if o.item_count > 1 else ""),
+                href=f"/orders/{o.id}",
+            )
+            for o in page.orders
+        ]
+        self.empty = "" if page.orders else ("no_match" if page.has_any_orders else "no_orders")
+        self.loaded = True
