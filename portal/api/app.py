@@ -5,7 +5,8 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from portal.api import auth_routes, health
+from portal.api import auth_routes, files, health, payments_webhook
+from portal.settings import get_settings
 
 _SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -38,4 +39,10 @@ class SecurityHeaders:
 
 
 def build_api() -> Starlette:
-    return Starlette(routes=[*auth_routes.routes, *health.routes])
+    routes = [*auth_routes.routes, *health.routes, *files.routes, *payments_webhook.routes]
+    if get_settings().portal_env != "production":
+        # The card-processor simulator (demo and tests) never runs in production.
+        from portal.integrations import payments_simulator
+
+        routes += payments_simulator.routes
+    return Starlette(routes=routes)

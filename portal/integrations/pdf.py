@@ -286,7 +286,7 @@ def _rule(x1: float, x2: float, y: float, gray: float = 0.6, width: float = 0.5)
 def render_business_pdf(doc: BusinessDocument) -> bytes:
     """An invoice-like document: letterhead with logo, meta block, bill-to, a table that flows over
     pages, totals and notes. Deterministic like `render_text_pdf`."""
-    left, right = MARGIN_X, PAGE_WIDTH - MARGIN_X
+    left, right = float(MARGIN_X), float(PAGE_WIDTH - MARGIN_X)
     row_h = 16.0
     business_b = _encode(doc.business)
     title_b = _encode(doc.title)
@@ -294,10 +294,10 @@ def render_business_pdf(doc: BusinessDocument) -> bytes:
 
     def new_page(first: bool) -> tuple[bytearray, float]:
         out = bytearray()
-        top = PAGE_HEIGHT - MARGIN_TOP + 16
+        top = float(PAGE_HEIGHT - MARGIN_TOP + 16)
         out += _logo_ops(left, top - 36, 36)
         out += _text_op(b"F2", 15, left + 46, top - 16, business_b)
-        dy = top - 30
+        dy: float = top - 30
         for line in doc.business_details[:3]:
             out += _text_op(b"F1", SMALL_SIZE, left + 46, dy, _encode(line))
             dy -= 10
