@@ -47,3 +47,9 @@ def notice_callout(message: rx.Var) -> rx.Component:
         message != "",
         rx.callout(message, icon="info", color_scheme="blue", width="100%"),
     )
+
+
+def download_link(child: rx.Component | str, href: rx.Var | str, test_id: str = "", **props: object) -> rx.Component:
+    """A plain anchor for files served by an api/ route: the browser fetches it (with the session
+    cookie) instead of the client-side router treating it as a page."""
+    return rx.el.a(child, href=href, download="", data_testid=test_id or None, **props)

@@ -25,6 +25,8 @@ class NavItem:
 NAV: list[NavItem] = [
     NavItem("Home", "/dashboard", "layout_dashboard"),
     NavItem("Agent console", "/agent", "headset", staff=True),
+    NavItem("Billing", "/billing", "receipt"),
+    NavItem("Documents", "/documents", "folder_open"),
 ]
 
 

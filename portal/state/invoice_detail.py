@@ -82,27 +82,29 @@ class InvoiceState(rx.State):
         if not raw.isdigit() or len(raw) > 12:
             self.error = "That is not an invoice we know."
             return
-        self._invoice_id = int(raw)
-        self._load(principal)
+        self._load(principal, int(raw))
 
     async def _on_live(self, _event: DomainEvent) -> None:
         principal = principal_from_state(self)
         if principal is not None and principal.is_customer and self._invoice_id:
-            self._load(principal)
+            self._load(principal, self._invoice_id)
 
-    def _load(self, principal: Principal) -> None:
+    def _load(self, principal: Principal, invoice_id: int) -> None:
         try:
             with session_scope() as db:
-                detail = billing.get_invoice(db, principal=principal, invoice_id=self._invoice_id)
+                detail = billing.get_invoice(db, principal=principal, invoice_id=invoice_id)
         except DomainError as err:
+            # Only an invoice the caller owns is ever remembered (and paid) by this tab.
+            self._invoice_id = 0
             if err.code == ErrorCode.NOT_FOUND:
                 with session_scope() as db:
-                    audit.access_denied(db, principal=principal, target_type="invoice", target_id=self._invoice_id,
+                    audit.access_denied(db, principal=principal, target_type="invoice", target_id=invoice_id,
                                         request=request_info_of(self))
             self.error = message_for_error(err)
             self.invoice = InvoiceHeader()
             self.lines, self.attempts = [], []
             return
+        self._invoice_id = invoice_id
         inv = detail.invoice
         c = inv.currency
         status = "overdue" if inv.overdue else inv.status
