@@ -50,6 +50,10 @@ def notice_callout(message: rx.Var) -> rx.Component:
 
 
 def download_link(child: rx.Component | str, href: rx.Var | str, test_id: str = "", **props: object) -> rx.Component:
-    """A plain anchor for files served by an api/ route: the browser fetches it (with the session
-    cookie) instead of the client-side router treating it as a page."""
-    return rx.el.a(child, href=href, download="", data_testid=test_id or None, **props)
+    """A link to a file served by an api/ route. Reflex renders anchors as router links; a document
+    navigation makes the browser fetch the file (with the session cookie) instead of the client-side
+    router looking for a page of that name."""
+    from reflex_components_core.react_router.dom import ReactRouterLink
+
+    return ReactRouterLink.create(child, to=href, reload_document=True, download="", data_testid=test_id or None,
+                                  **props)
