@@ -75,7 +75,8 @@ def make_card(db: Session, customer: Customer, *, last4: str = "4242", is_defaul
     return card
 
 
-def make_credit(db: Session, customer: Customer, *, amount_cents: int = 2500, reason: str = "Refund for return") -> None:
+def make_credit(db: Session, customer: Customer, *, amount_cents: int = 2500,
+                reason: str = "Refund for return") -> None:
     db.add(CreditEntry(customer_id=customer.id or 0, amount_cents=amount_cents, reason=reason))
     db.commit()
 

@@ -145,12 +145,11 @@ async def pay_submit(request: Request) -> Response:
     return RedirectResponse(str(session["return_url"]), status_code=303)
 
 
-async def deliver_webhook(url: str, event: PaymentEvent, *, delay: float = WEBHOOK_DELAY_SECONDS,
-                          attempts: int = 4) -> bool:
+async def deliver_webhook(url: str, event: PaymentEvent, *, delay: float | None = None, attempts: int = 4) -> bool:
     """Like a processor: a moment after the payment, then retried with backoff until answered 2xx."""
     body = event_body(event)
     secret = get_settings().payments_webhook_secret
-    await asyncio.sleep(delay)
+    await asyncio.sleep(WEBHOOK_DELAY_SECONDS if delay is None else delay)
     async with httpx.AsyncClient(timeout=httpx.Timeout(10.0)) as client:
         for attempt in range(attempts):
             headers = {"content-type": "application/json", "Sim-Signature": sign(body, secret=secret)}

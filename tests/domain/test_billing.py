@@ -46,7 +46,7 @@ def test_balance_due_and_overdue_and_store_credit(db: Session) -> None:
     due = billing.due_invoices(db, principal=p)
     # Then
     assert (bal.due_cents, bal.overdue_cents, bal.store_credit_cents) == (16500, 6500, 2500)
-    assert [d.number for d in due][0] == late.number and due[0].overdue and not due[1].overdue
+    assert due[0].number == late.number and due[0].overdue and not due[1].overdue
     assert billing.credits(db, principal=p)[0].amount_cents == 2500
 
 
@@ -72,7 +72,7 @@ def test_list_search_filter_and_pagination(db: Session) -> None:
 def test_customer_b_gets_nothing_of_customer_a(db: Session) -> None:
     # Given Alice's invoice, payment and card
     _, ca = make_customer(db)
-    ub, cb = make_customer(db)
+    ub, _ = make_customer(db)
     inv = make_billed_invoice(db, ca)
     pay = make_payment(db, ca, inv)
     card = make_card(db, ca)
