@@ -268,12 +268,12 @@ class BillingState(rx.State):
         self._load_payments(require_principal(current_principal()))
 
     @rx.event
-    def set_statement_from(self, value: str) -> None:
+    def update_statement_from(self, value: str) -> None:
         if isinstance(value, str):
             self.statement_from = value[:10]
 
     @rx.event
-    def set_statement_to(self, value: str) -> None:
+    def update_statement_to(self, value: str) -> None:
         if isinstance(value, str):
             self.statement_to = value[:10]
 

@@ -122,12 +122,12 @@ class DocumentsState(rx.State):
         self._sign_id, self._sign_sha256, self.signing_title, self.sign_error = 0, "", "", ""
 
     @rx.event
-    def set_sign_name(self, value: str) -> None:
+    def update_sign_name(self, value: str) -> None:
         if isinstance(value, str):
             self.sign_name = value[:200]
 
     @rx.event
-    def set_sign_accepted(self, value: bool) -> None:
+    def update_sign_accepted(self, value: bool) -> None:
         self.sign_accepted = value is True
 
     @rx.event
