@@ -413,6 +413,8 @@ def apply_payment_event(session: Session, *, event: provider_api.PaymentEvent) -
     """Record the provider's signed confirmation. Idempotent: only a pending payment moves, once;
     a second delivery, or one for an unknown session or with other amounts, changes nothing.
     Returns what happened ("succeeded", "failed", "duplicate", "ignored")."""
+    if event.is_setup:
+        return _apply_card_setup(session, event=event)
     pay = session.exec(select(Payment).where(Payment.provider_ref == event.session_id)).first()
     if pay is None or pay.id is None or f"pay_{pay.id}" != event.reference:
         return "ignored"
@@ -464,6 +466,48 @@ def apply_payment_event(session: Session, *, event: provider_api.PaymentEvent) -
 
 
 # -- saved cards ------------------------------------------------------------------------------------
+
+
+def start_card_setup(session: Session, *, principal: Principal, provider_base_url: str, return_url: str,
+                     request: audit.RequestInfo = audit.NO_REQUEST) -> str:
+    """The provider's hosted page to save a card; the card arrives by signed webhook, as a token."""
+    customer_id = require_customer(principal)
+    provider = provider_for(provider_base_url)
+    setup = provider.create_card_setup(reference=f"cus_{customer_id}", return_url=return_url)
+    audit.record(session, action="billing.card_setup_started", principal=principal, target_type="customer",
+                 target_id=customer_id, request=request, setup_session=setup.id)
+    return setup.url
+
+
+def _apply_card_setup(session: Session, *, event: provider_api.PaymentEvent) -> str:
+    # The reference is what this portal gave the provider, and the event is signed by the provider.
+    ref = event.reference
+    if not ref.startswith("cus_") or not ref[4:].isdigit():
+        return "ignored"
+    customer = session.get(Customer, int(ref[4:]))
+    if customer is None or customer.id is None:
+        return "ignored"
+    if not event.succeeded:
+        notify_customer(session, customer_id=customer.id, kind=NotificationKind.BILLING, title="Card not saved",
+                        body=event.failure_message or "The card was declined.", link="/billing")
+        events.emit(session, DomainEvent(topic=Topic.BILLING, customer_id=customer.id))
+        return "failed"
+    card = event.card
+    if card is None or not event.payment_method or not card.last4.isdigit() or len(card.last4) != 4:
+        return "ignored"
+    existing = session.exec(select(PaymentMethod).where(PaymentMethod.customer_id == customer.id,
+                                                        PaymentMethod.provider_token == event.payment_method)).first()
+    if existing is not None:
+        return "duplicate"
+    has_default = session.exec(select(PaymentMethod).where(PaymentMethod.customer_id == customer.id,
+                                                           PaymentMethod.is_default == True)).first()  # noqa: E712
+    session.add(PaymentMethod(customer_id=customer.id, provider="simulator", provider_token=event.payment_method,
+                              brand=card.brand[:20], last4=card.last4, exp_month=card.exp_month,
+                              exp_year=card.exp_year, is_default=has_default is None))
+    audit.record(session, action="billing.card_added", customer_id=customer.id, target_type="customer",
+                 target_id=customer.id, brand=card.brand, last4=card.last4, event_id=event.id)
+    events.emit(session, DomainEvent(topic=Topic.BILLING, customer_id=customer.id))
+    return "saved"
 
 
 def cards(session: Session, *, principal: Principal) -> list[CardOut]:

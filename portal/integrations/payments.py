@@ -44,7 +44,7 @@ class PaymentEvent:
     """A provider's confirmation of what happened to a checkout session."""
 
     id: str
-    type: str  # "checkout.succeeded" or "checkout.failed"
+    type: str  # "checkout.succeeded", "checkout.failed", "setup.succeeded" or "setup.failed"
     created: int
     session_id: str
     reference: str
@@ -53,10 +53,15 @@ class PaymentEvent:
     card: CardDetails | None
     failure_code: str = ""
     failure_message: str = ""
+    payment_method: str = ""  # the provider's token of a saved card (setup events)
 
     @property
     def succeeded(self) -> bool:
-        return self.type == "checkout.succeeded"
+        return self.type in ("checkout.succeeded", "setup.succeeded")
+
+    @property
+    def is_setup(self) -> bool:
+        return self.type.startswith("setup.")
 
 
 class PaymentProvider(Protocol):
@@ -64,6 +69,8 @@ class PaymentProvider(Protocol):
 
     def create_checkout(self, *, amount_cents: int, currency: str, reference: str, description: str,
                         return_url: str) -> CheckoutSession: ...
+
+    def create_card_setup(self, *, reference: str, return_url: str) -> CheckoutSession: ...
 
 
 def _b64(data: bytes) -> str:
@@ -111,6 +118,14 @@ class SimulatorProvider:
                       "description": description[:200], "return_url": return_url}, self.api_key)
         return CheckoutSession(id=session_id, url=f"{self.base_url}/_simulator/pay/{token}")
 
+    def create_card_setup(self, *, reference: str, return_url: str) -> CheckoutSession:
+        """A hosted page that tokenizes a card: the portal later receives only the token and the
+        card's brand, last four digits and expiry."""
+        session_id = f"seti_sim_{secrets.token_hex(12)}"
+        token = seal({"id": session_id, "mode": "setup", "amount": 0, "currency": "EUR", "reference": reference,
+                      "description": "Save a card", "return_url": return_url}, self.api_key)
+        return CheckoutSession(id=session_id, url=f"{self.base_url}/_simulator/pay/{token}")
+
 
 def sign(body: bytes, *, secret: str, timestamp: int | None = None) -> str:
     ts = int(time.time()) if timestamp is None else timestamp
@@ -152,10 +167,11 @@ def parse_event(body: bytes) -> PaymentEvent:
                              exp_month=int(card["exp_month"]), exp_year=int(card["exp_year"])) if card else None,
             failure_code=str(obj.get("failure_code") or "")[:60],
             failure_message=str(obj.get("failure_message") or "")[:200],
+            payment_method=str(obj.get("payment_method") or "")[:128],
         )
     except (ValueError, KeyError, TypeError) as err:
         raise WebhookError("malformed event") from err
-    if event.type not in ("checkout.succeeded", "checkout.failed"):
+    if event.type not in ("checkout.succeeded", "checkout.failed", "setup.succeeded", "setup.failed"):
         raise WebhookError("unknown event type")
     return event
 
@@ -166,5 +182,5 @@ def event_body(event: PaymentEvent) -> bytes:
         "id": event.id, "type": event.type, "created": event.created,
         "data": {"session": event.session_id, "reference": event.reference, "amount": event.amount_cents,
                  "currency": event.currency, "card": card, "failure_code": event.failure_code,
-                 "failure_message": event.failure_message},
+                 "failure_message": event.failure_message, "payment_method": event.payment_method},
     }, separators=(",", ":")).encode()

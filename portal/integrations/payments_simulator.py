@@ -51,9 +51,11 @@ def luhn_ok(number: str) -> bool:
 
 
 def _page(session: dict[str, Any], token: str, error: str = "", card: str = "", exp: str = "", name: str = "") -> str:
+    setup = session.get("mode") == "setup"
     amount = f"{session['amount'] / 100:,.2f} {html.escape(str(session['currency']))}"
+    action = "Save card" if setup else f"Pay {amount}"
     err = f'<p role="alert" class="err" data-testid="sim-error">{html.escape(error)}</p>' if error else ""
-    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Pay {amount}</title>
+    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{action}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>body{{font-family:system-ui,sans-serif;background:#f4f6f8;margin:0;padding:2rem}}
 main{{max-width:26rem;margin:auto;background:#fff;border-radius:10px;padding:1.5rem;box-shadow:0 1px 4px #0002}}
@@ -63,7 +65,7 @@ button{{margin-top:1.2rem;width:100%;padding:.7rem;background:#635bff;color:#fff
 .err{{color:#b00020}}.muted{{color:#667;font-size:.85rem}}</style></head><body><main>
 <p class="muted">Card payment simulator (test mode)</p>
 <h1 style="font-size:1.3rem">{html.escape(str(session['description']))}</h1>
-<p data-testid="sim-amount">Amount: <strong>{amount}</strong></p>{err}
+{"" if setup else f'<p data-testid="sim-amount">Amount: <strong>{amount}</strong></p>'}{err}
 <form method="post" action="/_simulator/pay/{html.escape(token)}">
 <label for="card">Card number</label><input id="card" name="card" inputmode="numeric" autocomplete="off"
  value="{html.escape(card)}" placeholder="4242 4242 4242 4242" required>
@@ -71,7 +73,7 @@ button{{margin-top:1.2rem;width:100%;padding:.7rem;background:#635bff;color:#fff
 <input id="exp" name="exp" value="{html.escape(exp)}" placeholder="12/30" required>
 <label for="cvc">CVC</label><input id="cvc" name="cvc" inputmode="numeric" placeholder="123" required>
 <label for="name">Name on card</label><input id="name" name="name" value="{html.escape(name)}">
-<button type="submit" id="pay">Pay {amount}</button></form>
+<button type="submit" id="pay">{action}</button></form>
 <p class="muted">Test cards: 4242 4242 4242 4242 succeeds; 4000 0000 0000 0002 is declined.</p>
 <p><a href="{html.escape(str(session['return_url']))}" id="cancel">Cancel and go back</a></p>
 </main></body></html>"""
@@ -131,12 +133,15 @@ async def pay_submit(request: Request) -> Response:
 
     brand = SUCCESS_CARDS.get(card, "visa")
     failure = DECLINE_CARDS.get(card)
+    kind = "setup" if session.get("mode") == "setup" else "checkout"
     event = PaymentEvent(
-        id=f"evt_sim_{secrets.token_hex(12)}", type="checkout.failed" if failure else "checkout.succeeded",
+        id=f"evt_sim_{secrets.token_hex(12)}", type=f"{kind}.failed" if failure else f"{kind}.succeeded",
         created=int(time.time()), session_id=str(session["id"]), reference=str(session["reference"]),
         amount_cents=int(session["amount"]), currency=str(session["currency"]),
         card=CardDetails(brand=brand, last4=card[-4:], exp_month=expiry[0], exp_year=expiry[1]),
         failure_code=failure[0] if failure else "", failure_message=failure[1] if failure else "",
+        # Tokenization: the card number stays here; the portal gets a token for it.
+        payment_method="" if failure else f"pm_sim_{secrets.token_hex(12)}",
     )
     url = get_settings().payments_webhook_url or f"{str(request.base_url).rstrip('/')}/api/webhooks/payments"
     task = asyncio.get_running_loop().create_task(deliver_webhook(url, event))

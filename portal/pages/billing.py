@@ -225,7 +225,9 @@ def billing_page() -> rx.Component:
                      empty_note("No saved cards.")),
              rx.text("We keep only the card's brand, last four digits, expiry and the payment provider's token.",
                      size="1", color_scheme="gray"),
-             icon="credit_card", test_id="billing-cards"),
+             icon="credit_card", test_id="billing-cards",
+             action=rx.button(rx.icon("plus", size=16), "Add a card", size="2", variant="soft",
+                              on_click=BillingState.add_card, data_testid="add-card")),
         _charts(),
         spacing="4", width="100%",
     )
@@ -315,3 +317,5 @@ def invoice_page() -> rx.Component:
 def register(app: rx.App) -> None:
     app.add_page(billing_page, route="/billing", title="Billing", on_load=BillingState.load)
     app.add_page(invoice_page, route="/billing/invoices/[invoice_id]", title="Invoice", on_load=InvoiceState.load)
+    # Notifications and mail of the demo and the business's systems link to /invoices/<id>.
+    app.add_page(invoice_page, route="/invoices/[invoice_id]", title="Invoice", on_load=InvoiceState.load)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import dataclasses
 from datetime import date
 from typing import Any
+from urllib.parse import urlsplit
 
 import reflex as rx
+from reflex_base.event import EventSpec
 
 from portal.db import session_scope
 from portal.domain import billing
@@ -14,10 +16,11 @@ from portal.domain.errors import DomainError
 from portal.domain.events import DomainEvent, Topic
 from portal.domain.principal import Principal, require_principal
 from portal.live.push import listens
+from portal.settings import get_settings
 from portal.state.format import day, money
-from portal.state.guard import Access, access, current_principal, principal_from_state
+from portal.state.guard import Access, access, current_principal, principal_from_state, request_info_of
 from portal.state.messages import message_for_error
-from portal.state.session import backend_url
+from portal.state.session import backend_url, navigate_to
 
 PER_PAGE = 10
 INVOICE_STATUSES = ("all", "open", "overdue", "paid", "void")
@@ -276,6 +279,22 @@ class BillingState(rx.State):
     def update_statement_to(self, value: str) -> None:
         if isinstance(value, str):
             self.statement_to = value[:10]
+
+    @rx.event
+    def add_card(self) -> EventSpec | None:
+        """Send the browser to the provider's hosted page; the saved card comes back by webhook."""
+        principal = require_principal(current_principal())
+        origin = urlsplit(self.router.headers.origin or "")
+        base = f"{origin.scheme}://{origin.netloc}" if origin.scheme in ("http", "https") and origin.netloc else \
+            get_settings().portal_public_url.rstrip("/")
+        try:
+            with session_scope() as db:
+                url = billing.start_card_setup(db, principal=principal, provider_base_url=backend_url(self, ""),
+                                               return_url=f"{base}/billing", request=request_info_of(self))
+        except DomainError as err:
+            self.error = message_for_error(err)
+            return None
+        return navigate_to(url)
 
     @rx.event
     def make_default_card(self, card_id: int) -> None:

@@ -25,7 +25,7 @@ def open_due_invoice(page: Any, email: str) -> str:
     sign_in(page, email, DEMO_PASSWORD)
     page.wait_for_url(re.compile(r"/dashboard"))
     page.get_by_role("link", name="Billing").first.click()
-    page.wait_for_url(re.compile(r"/billing$"))
+    page.wait_for_url(re.compile(r"/billing/?$"))
     row = page.get_by_test_id("due-row").first
     number = row.get_by_role("link").inner_text()
     row.get_by_role("link").click()
@@ -86,6 +86,24 @@ def test_a_declined_card_leaves_the_invoice_due_and_says_why(page: Any, demo: An
     inv = db.exec(select(Invoice).where(Invoice.number == number)).one()
     assert inv.status == InvoiceStatus.OPEN
     assert db.exec(select(Notification).where(Notification.title == f"Payment for {number} failed")).first()
+
+    # When he searches his invoices for that number, only it is listed
+    page.get_by_role("link", name="Back to billing").click()
+    page.get_by_test_id("invoice-search").fill(number)
+    page.get_by_test_id("apply-filters").click()
+    page.wait_for_function("document.querySelectorAll('[data-testid=invoice-row]').length === 1")
+    assert number in page.get_by_test_id("invoice-row").inner_text()
+
+    # When he saves a card on the processor's page, it appears among his cards (as brand and last four)
+    page.get_by_test_id("add-card").click()
+    page.wait_for_url(re.compile(r"/_simulator/pay/"))
+    page.fill("#card", "5555 5555 5555 4444")
+    page.fill("#exp", "10/33")
+    page.fill("#cvc", "321")
+    page.click("#pay")
+    page.wait_for_url(re.compile(r"/billing/?$"))
+    page.get_by_test_id("card-row").get_by_text("Mastercard •••• 4444").wait_for(timeout=20_000)
+    assert "10/33" in page.get_by_test_id("card-row").inner_text()
 
 
 def test_sign_the_contract_and_upload_the_requested_document(page: Any, demo: Any, db: Session,

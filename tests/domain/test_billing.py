@@ -217,3 +217,25 @@ def test_charts_data(db: Session) -> None:
     months = billing.spending_by_month(db, principal=p)
     assert len(months) == 12 and months[-1][1] == 13495
     assert dict(billing.invoices_by_status(db, principal=p)) == {"paid": 1, "open": 0, "overdue": 1, "void": 0}
+
+
+def test_a_card_saved_through_the_provider_keeps_only_token_brand_last4_and_expiry(db: Session) -> None:
+    from portal.integrations import payments
+
+    ua, ca = make_customer(db)
+    p = principal_for(ua)
+    url = billing.start_card_setup(db, principal=p, provider_base_url="http://portal.test",
+                                   return_url="http://portal.test/billing")
+    assert "/_simulator/pay/" in url
+    event = payments.PaymentEvent(id="evt_1", type="setup.succeeded", created=0, session_id="seti_1",
+                                  reference=f"cus_{ca.id}", amount_cents=0, currency="EUR",
+                                  card=payments.CardDetails(brand="visa", last4="4242", exp_month=12, exp_year=2031),
+                                  payment_method="pm_sim_abc")
+    assert billing.apply_payment_event(db, event=event) == "saved"
+    db.commit()
+    assert billing.apply_payment_event(db, event=event) == "duplicate"  # the same delivery again
+    saved = db.exec(select(PaymentMethod).where(PaymentMethod.customer_id == ca.id)).one()
+    assert (saved.provider_token, saved.brand, saved.last4, saved.exp_month, saved.exp_year, saved.is_default) == (
+        "pm_sim_abc", "visa", "4242", 12, 2031, True)
+    forged = dataclasses.replace(event, reference="cus_nonsense", payment_method="pm_sim_x")
+    assert billing.apply_payment_event(db, event=forged) == "ignored"
