@@ -139,9 +139,14 @@ def statement_pdf(session: Session, *, principal: Principal, date_from: date, da
                                               col(Invoice.status).in_([InvoiceStatus.OPEN, InvoiceStatus.PAID]),
                                               col(Invoice.issued_at) >= start, col(Invoice.issued_at) < end)).all()
     for inv in invs:
-        credit = inv.kind == InvoiceKind.CREDIT_NOTE
-        entries.append((inv.issued_at, 0, inv.number, "Credit note" if credit else "Invoice",
-                        -inv.total_cents if credit else inv.total_cents))
+        if inv.kind == InvoiceKind.CREDIT_NOTE:
+            entries.append((inv.issued_at, 0, inv.number, "Credit note", -inv.total_cents))
+            if inv.status == InvoiceStatus.PAID:
+                # A settled credit note was paid out (refund or store credit): it no longer reduces what is owed.
+                entries.append((inv.paid_at or inv.issued_at, 2, inv.number, "Credit note refunded or moved to "
+                                "store credit", inv.total_cents))
+        else:
+            entries.append((inv.issued_at, 0, inv.number, "Invoice", inv.total_cents))
     pays = session.exec(select(Payment).where(Payment.customer_id == customer.id,
                                               Payment.status == PaymentStatus.SUCCEEDED,
                                               col(Payment.created_at) >= start, col(Payment.created_at) < end)).all()

@@ -17,6 +17,11 @@ from portal.state.billing import (
 )
 from portal.state.invoice_detail import AttemptRow, InvoiceState, LineRow
 
+STATUS_CHOICES = [("all", "All statuses"), ("open", "Due"), ("overdue", "Overdue"), ("paid", "Paid"),
+                  ("void", "Void")]
+KIND_CHOICES = [("all", "Invoices and credit notes"), ("invoice", "Invoices"), ("credit_note", "Credit notes")]
+assert {v for v, _ in STATUS_CHOICES} == set(INVOICE_STATUSES) and {v for v, _ in KIND_CHOICES} == set(INVOICE_KINDS)
+
 BILLING_COLORS = {"open": "amber", "overdue": "red", "paid": "green", "void": "gray", "succeeded": "green",
                   "failed": "red", "pending": "blue", "refunded": "iris"}
 
@@ -89,8 +94,12 @@ def _filters() -> rx.Component:
         rx.hstack(
             rx.input(name="query", placeholder="Number or item", default_value=BillingState.query, max_length=100,
                      aria_label="Search invoices", data_testid="invoice-search"),
-            rx.select(list(INVOICE_STATUSES), name="status", default_value="all", aria_label="Status"),
-            rx.select(list(INVOICE_KINDS), name="kind", default_value="all", aria_label="Kind"),
+            rx.select.root(rx.select.trigger(aria_label="Status"), rx.select.content(
+                *[rx.select.item(label, value=value) for value, label in STATUS_CHOICES]),
+                name="status", default_value="all"),
+            rx.select.root(rx.select.trigger(aria_label="Kind"), rx.select.content(
+                *[rx.select.item(label, value=value) for value, label in KIND_CHOICES]),
+                name="kind", default_value="all"),
             rx.input(type="date", name="date_from", default_value=BillingState.date_from, aria_label="Issued from"),
             rx.input(type="date", name="date_to", default_value=BillingState.date_to, aria_label="Issued until"),
             rx.button("Filter", type="submit", data_testid="apply-filters"),
