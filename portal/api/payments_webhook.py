@@ -18,6 +18,9 @@ MAX_BODY = 64 * 1024
 
 
 async def payment_webhook(request: Request) -> Response:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        return JSONResponse({"error": "too large"}, status_code=413)
     body = await request.body()
     if len(body) > MAX_BODY:
         return JSONResponse({"error": "too large"}, status_code=413)

@@ -138,6 +138,20 @@ class BillingState(rx.State):
     statement_to: str = ""
 
     @rx.var
+    def statement_error(self) -> str:
+        try:
+            start, end = _parse_day(self.statement_from), _parse_day(self.statement_to)
+        except ValueError:
+            return "Enter both dates as YYYY-MM-DD."
+        if start is None or end is None:
+            return "Choose the first and the last day of the statement."
+        if end < start:
+            return "The last day is before the first day."
+        if (end - start).days > 3660:
+            return "Choose a period of at most ten years."
+        return ""
+
+    @rx.var
     def statement_url(self) -> str:
         return f"{self.api_base}/api/files/statement.pdf?from={self.statement_from}&to={self.statement_to}"
 

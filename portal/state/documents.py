@@ -182,6 +182,9 @@ class DocumentsState(rx.State):
         principal = require_principal(current_principal())
         limit = get_settings().upload_max_bytes
         upload: Any = files[0]
+        if not isinstance(upload, rx.UploadFile):  # a forged event carries no real file
+            self.upload_error = "Choose one file to upload."
+            return
         data = upload.file.read(limit + 1)  # never more than one byte past the limit
         name = str(upload.filename or "")
         try:

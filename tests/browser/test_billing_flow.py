@@ -94,6 +94,13 @@ def test_a_declined_card_leaves_the_invoice_due_and_says_why(page: Any, demo: An
     page.wait_for_function("document.querySelectorAll('[data-testid=invoice-row]').length === 1")
     assert number in page.get_by_test_id("invoice-row").inner_text()
 
+    # When he downloads a statement for this year, it is a PDF of his account
+    with page.expect_download() as info:
+        page.get_by_test_id("statement-link").click()
+    assert info.value.suggested_filename.startswith("statement-")
+    statement = Path(info.value.path()).read_bytes()
+    assert statement.startswith(b"%PDF-") and b"Account statement" in statement
+
     # When he saves a card on the processor's page, it appears among his cards (as brand and last four)
     page.get_by_test_id("add-card").click()
     page.wait_for_url(re.compile(r"/_simulator/pay/"))

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 
-from portal.models import AuditEvent, Document, DocumentStatus, Payment, PaymentMethod
+from portal.models import AuditEvent, Document, DocumentKind, DocumentStatus, Payment, PaymentMethod
 from portal.state.billing import BillingState
 from portal.state.documents import DocumentsState
 from portal.state.invoice_detail import InvoiceState
@@ -96,3 +96,18 @@ def test_strangers_are_sent_to_sign_in(db: Session, harness: Any, backend_url: s
         updates = run(send_many(backend_url, None, [(name, {}, path)]))
         assert any(r.startswith("/login") for r in redirects(updates))
         assert inv.number not in deltas_text(updates)
+
+
+def test_a_forged_upload_event_stores_nothing(db: Session, harness: Any, backend_url: str) -> None:
+    ua, ca = make_customer(db)
+    ask = make_document(db, ca, kind=DocumentKind.UPLOAD, status=DocumentStatus.REQUESTED, title="ID scan",
+                        with_file=False)
+    updates = run(send_many(backend_url, cookie_for(db, ua), [
+        (handler_name(DocumentsState.start_upload), {"document_id": ask.id}, "/documents"),
+        (handler_name(DocumentsState.handle_upload), {"files": [{"filename": "x.pdf", "file": "%PDF-1.4"}]},
+         "/documents"),
+    ]))
+    assert "ID scan" in deltas_text(updates)  # the dialog opened for her own request
+    db.expire_all()
+    doc = db.get(Document, ask.id)
+    assert doc is not None and doc.status == DocumentStatus.REQUESTED and doc.storage_key is None
