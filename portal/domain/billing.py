@@ -273,8 +273,8 @@ def list_invoices(session: Session, *, principal: Principal, query: str = "", st
     return Page(items=[_summary(i, now) for i in rows], total=int(total), page=page, per_page=per_page)
 
 
-def list_payments(session: Session, *, principal: Principal, status: str = "", page: int = 1,
-                  per_page: int = 10) -> Page[PaymentSummary]:
+def list_payments(session: Session, *, principal: Principal, status: str = "", date_from: date | None = None,
+                  date_to: date | None = None, page: int = 1, per_page: int = 10) -> Page[PaymentSummary]:
     customer_id = require_customer(principal)
     if status and status not in {s.value for s in PaymentStatus}:
         raise Invalid("unknown status", field="status")
@@ -284,6 +284,10 @@ def list_payments(session: Session, *, principal: Principal, status: str = "", p
         Payment.customer_id == customer_id)
     if status:
         stmt = stmt.where(Payment.status == status)
+    if date_from:
+        stmt = stmt.where(col(Payment.created_at) >= day_start(date_from))
+    if date_to:
+        stmt = stmt.where(col(Payment.created_at) < day_start(date_to + timedelta(days=1)))
     total = session.exec(select(func.count()).select_from(stmt.subquery())).one()
     rows = session.exec(stmt.order_by(col(Payment.created_at).desc(), col(Payment.id).desc())
                         .offset((page - 1) * per_page).limit(per_page)).all()

@@ -9,6 +9,7 @@ from portal.layouts.shell import shell
 from portal.state.billing import (
     INVOICE_KINDS,
     INVOICE_STATUSES,
+    PAYMENT_STATUSES,
     BillingState,
     CardRow,
     CreditRow,
@@ -19,7 +20,10 @@ from portal.state.invoice_detail import AttemptRow, InvoiceState, LineRow
 
 STATUS_CHOICES = [("all", "All statuses"), ("open", "Due"), ("overdue", "Overdue"), ("paid", "Paid"),
                   ("void", "Void")]
+PAYMENT_CHOICES = [("all", "All payments"), ("succeeded", "Succeeded"), ("failed", "Failed"),
+                   ("pending", "Pending"), ("refunded", "Refunded")]
 KIND_CHOICES = [("all", "Invoices and credit notes"), ("invoice", "Invoices"), ("credit_note", "Credit notes")]
+assert {v for v, _ in PAYMENT_CHOICES} == set(PAYMENT_STATUSES)
 assert {v for v, _ in STATUS_CHOICES} == set(INVOICE_STATUSES) and {v for v, _ in KIND_CHOICES} == set(INVOICE_KINDS)
 
 BILLING_COLORS = {"open": "amber", "overdue": "red", "paid": "green", "void": "gray", "succeeded": "green",
@@ -193,6 +197,13 @@ def billing_page() -> rx.Component:
                        width="100%", align="center"),
              icon="file_text", test_id="billing-invoices"),
         card("Payments",
+             rx.hstack(
+                 rx.select.root(rx.select.trigger(aria_label="Payment status"), rx.select.content(
+                     *[rx.select.item(label, value=value) for value, label in PAYMENT_CHOICES]),
+                     value=BillingState.payment_status, on_change=BillingState.filter_payments),
+                 rx.cond((BillingState.date_from != "") | (BillingState.date_to != ""),
+                         rx.text("Dates from the filter above apply here too.", size="1", color_scheme="gray")),
+                 align="center", spacing="3", wrap="wrap"),
              rx.cond(BillingState.payments.length() > 0,
                      rx.table.root(
                          rx.table.header(rx.table.row(

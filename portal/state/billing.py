@@ -134,6 +134,7 @@ class BillingState(rx.State):
     kind: str = "all"
     date_from: str = ""
     date_to: str = ""
+    payment_status: str = "all"
     statement_from: str = ""
     statement_to: str = ""
 
@@ -220,7 +221,13 @@ class BillingState(rx.State):
 
     def _load_payments(self, principal: Principal) -> None:
         with session_scope() as db:
-            result = billing.list_payments(db, principal=principal, page=self.payment_page, per_page=PER_PAGE)
+            result = billing.list_payments(
+                db, principal=principal, status="" if self.payment_status == "all" else self.payment_status,
+                date_from=_parse_day(self.date_from), date_to=_parse_day(self.date_to), page=self.payment_page,
+                per_page=PER_PAGE)
+        if self.payment_page > result.pages:
+            self.payment_page = result.pages
+            return self._load_payments(principal)
         self.payments = [
             PaymentRow(id=p.id, date=day(p.completed_at or p.created_at), invoice=p.invoice_number,
                        amount=money(p.amount_cents, p.currency), method=p.method_label or p.method.replace("_", " "),
@@ -264,9 +271,21 @@ class BillingState(rx.State):
         self.page = 1
         self._refresh_invoices()
 
+    @rx.event
+    def filter_payments(self, status: str) -> None:
+        if not isinstance(status, str) or status not in PAYMENT_STATUSES:
+            return
+        self.payment_status = status
+        self.payment_page = 1
+        self._load_payments(require_principal(current_principal()))
+
     def _refresh_invoices(self) -> None:
+        """The invoice filters' dates apply to the payments list too."""
         try:
-            self._load_invoices(require_principal(current_principal()))
+            principal = require_principal(current_principal())
+            self._load_invoices(principal)
+            self.payment_page = 1
+            self._load_payments(principal)
         except DomainError as err:
             self.filter_error = message_for_error(err)
 

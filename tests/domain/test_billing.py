@@ -239,3 +239,17 @@ def test_a_card_saved_through_the_provider_keeps_only_token_brand_last4_and_expi
         "pm_sim_abc", "visa", "4242", 12, 2031, True)
     forged = dataclasses.replace(event, reference="cus_nonsense", payment_method="pm_sim_x")
     assert billing.apply_payment_event(db, event=forged) == "ignored"
+
+
+def test_payments_filter_by_status_and_date(db: Session) -> None:
+    ua, ca = make_customer(db)
+    make_payment(db, ca, amount_cents=100, days_ago=30)
+    make_payment(db, ca, amount_cents=200, days_ago=2)
+    make_payment(db, ca, amount_cents=300, status=PaymentStatus.FAILED, days_ago=1)
+    p = principal_for(ua)
+    assert billing.list_payments(db, principal=p).total == 3
+    assert [x.amount_cents for x in billing.list_payments(db, principal=p, status="failed").items] == [300]
+    recent = billing.list_payments(db, principal=p, date_from=utcnow().date() - timedelta(days=5))
+    assert sorted(x.amount_cents for x in recent.items) == [200, 300]
+    with pytest.raises(DomainError):
+        billing.list_payments(db, principal=p, status="stolen")
