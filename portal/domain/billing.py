@@ -441,15 +441,27 @@ def apply_payment_event(session: Session, *, event: provider_api.PaymentEvent) -
     inv = session.get(Invoice, pay.invoice_id) if pay.invoice_id else None
     number = inv.number if inv else ""
     if event.succeeded:
-        if inv is not None:
-            inv.amount_paid_cents += pay.amount_cents
-            if inv.amount_paid_cents >= inv.total_cents and inv.status == InvoiceStatus.OPEN:
-                inv.status = InvoiceStatus.PAID
-                inv.paid_at = now
-            session.add(inv)
+        overpaid = 0
+        was_open = inv is not None and inv.status == InvoiceStatus.OPEN
+        if inv is not None and inv.id is not None:
+            # Two checkouts for one invoice can both be paid: what exceeds the balance becomes store
+            # credit instead of being lost. Both updates are single statements (no lost update).
+            overpaid = max(0, pay.amount_cents - max(0, inv.total_cents - inv.amount_paid_cents)) \
+                if inv.status == InvoiceStatus.OPEN else pay.amount_cents
+            session.execute(update(Invoice).where(col(Invoice.id) == inv.id).values(
+                amount_paid_cents=col(Invoice.amount_paid_cents) + (pay.amount_cents - overpaid)))
+            session.execute(update(Invoice).where(
+                col(Invoice.id) == inv.id, col(Invoice.status) == InvoiceStatus.OPEN,
+                col(Invoice.amount_paid_cents) >= col(Invoice.total_cents)).values(status=InvoiceStatus.PAID,
+                                                                                   paid_at=now))
+            session.refresh(inv)
+        if overpaid:
+            session.add(CreditEntry(customer_id=pay.customer_id, amount_cents=overpaid, currency=pay.currency,
+                                    reason=f"Overpayment of {number}"[:200], invoice_id=pay.invoice_id))
         audit.record(session, action="billing.payment_succeeded", customer_id=pay.customer_id,
                      target_type="payment", target_id=pay.id, event_id=event.id, invoice=number)
-        outbox.enqueue(session, kind="invoice.paid" if inv and inv.status == InvoiceStatus.PAID else "payment.received",
+        paid_now = was_open and inv is not None and inv.status == InvoiceStatus.PAID
+        outbox.enqueue(session, kind="invoice.paid" if paid_now else "payment.received",
                        customer_id=pay.customer_id,
                        payload={"invoice_number": number, "amount_cents": pay.amount_cents, "currency": pay.currency,
                                 "provider": pay.provider, "provider_ref": pay.provider_ref})

@@ -253,3 +253,16 @@ def test_payments_filter_by_status_and_date(db: Session) -> None:
     assert sorted(x.amount_cents for x in recent.items) == [200, 300]
     with pytest.raises(DomainError):
         billing.list_payments(db, principal=p, status="stolen")
+
+
+def test_a_second_paid_checkout_for_the_same_invoice_becomes_store_credit(db: Session) -> None:
+    ua, ca = make_customer(db)
+    inv = make_billed_invoice(db, ca)
+    p = principal_for(ua)
+    first, second = _start(db, p, inv.id or 0), _start(db, p, inv.id or 0)
+    assert billing.apply_payment_event(db, event=provider_event(first)) == "succeeded"
+    assert billing.apply_payment_event(db, event=provider_event(second)) == "succeeded"
+    db.commit()
+    db.refresh(inv)
+    assert inv.status == InvoiceStatus.PAID and inv.amount_paid_cents == inv.total_cents
+    assert billing.balance(db, principal=p).store_credit_cents == second.amount_cents
