@@ -155,3 +155,18 @@ def test_simulator_hosted_page_declines_and_accepts_test_cards(db: Session) -> N
     expired = c.post(path, data={"card": "4242424242424242", "exp": "01/20", "cvc": "123"})
     assert "expired" in expired.text
     assert c.get(path[:-3] + "xyz").status_code == 404  # a tampered session token
+
+
+def test_a_large_document_is_streamed_in_chunks(db: Session) -> None:
+    from portal.api.files import CHUNK
+
+    ua, ca = make_customer(db)
+    doc = make_document(db, ca)
+    big = b"%PDF-1.4\n" + b"0" * (3 * 1024 * 1024)
+    (get_settings().files_dir / (doc.storage_key or "")).write_bytes(big)
+    c = client_for(db, ua)
+    with c.stream("GET", f"/api/files/documents/{doc.id}") as r:
+        assert r.headers["content-length"] == str(len(big))
+        chunks = list(r.iter_raw())
+    assert b"".join(chunks) == big
+    assert len(chunks) >= len(big) // CHUNK and max(len(ch) for ch in chunks) <= CHUNK
