@@ -18,6 +18,7 @@ import logging
 import secrets
 import time
 from typing import Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import httpx
 from starlette.requests import Request
@@ -75,8 +76,15 @@ button{{margin-top:1.2rem;width:100%;padding:.7rem;background:#635bff;color:#fff
 <label for="name">Name on card</label><input id="name" name="name" value="{html.escape(name)}">
 <button type="submit" id="pay">{action}</button></form>
 <p class="muted">Test cards: 4242 4242 4242 4242 succeeds; 4000 0000 0000 0002 is declined.</p>
-<p><a href="{html.escape(str(session['return_url']))}" id="cancel">Cancel and go back</a></p>
+<p><a href="{html.escape(with_query(str(session['return_url']), checkout="cancelled"))}" id="cancel">Cancel and go
+back</a></p>
 </main></body></html>"""
+
+
+def with_query(url: str, **params: str) -> str:
+    parts = urlsplit(url)
+    query = "&".join(p for p in (parts.query, urlencode(params)) if p)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
 
 
 def _session(token: str) -> dict[str, Any] | None:
@@ -147,7 +155,7 @@ async def pay_submit(request: Request) -> Response:
     task = asyncio.get_running_loop().create_task(deliver_webhook(url, event))
     _tasks.add(task)
     task.add_done_callback(_tasks.discard)
-    return RedirectResponse(str(session["return_url"]), status_code=303)
+    return RedirectResponse(with_query(str(session["return_url"]), checkout="done"), status_code=303)
 
 
 async def deliver_webhook(url: str, event: PaymentEvent, *, delay: float | None = None, attempts: int = 4) -> bool:

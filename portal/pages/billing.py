@@ -302,6 +302,9 @@ def invoice_page() -> rx.Component:
                                            " The invoice is still due; you can try again."),
                                    icon="circle_alert", color_scheme="red", role="alert", width="100%",
                                    data_testid="payment-failure")),
+                rx.cond(InvoiceState.cancelled & InvoiceState.payable,
+                        rx.callout("You cancelled the payment. The invoice is still due.", icon="info",
+                                   color_scheme="gray", width="100%", data_testid="payment-cancelled")),
                 rx.cond(InvoiceState.pending,
                         rx.callout("We are waiting for the card processor to confirm your payment. This page "
                                    "updates by itself.", icon="loader", color_scheme="blue", width="100%",

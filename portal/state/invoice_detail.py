@@ -72,7 +72,10 @@ class InvoiceState(rx.State):
     pending: bool = False
     failure: str = ""
     paying: bool = False
+    cancelled: bool = False
     _invoice_id: int = 0
+    # Back from the provider's page after paying: a pending payment is then worth waiting for.
+    _returned: bool = False
 
     @rx.event
     def load(self) -> None:
@@ -82,6 +85,9 @@ class InvoiceState(rx.State):
         if not raw.isdigit() or len(raw) > 12:
             self.error = "That is not an invoice we know."
             return
+        checkout = self.router.url.query_parameters.get("checkout", "")
+        self._returned = checkout == "done"
+        self.cancelled = checkout == "cancelled"
         self._load(principal, int(raw))
 
     async def _on_live(self, _event: DomainEvent) -> None:
@@ -125,7 +131,7 @@ class InvoiceState(rx.State):
                                     status_label=STATUS_LABELS.get(p.status, p.status), reason=p.failure_reason)
                          for p in detail.payments]
         self.payable = detail.payable
-        self.pending = detail.payable and detail.pending_payment
+        self.pending = detail.payable and detail.pending_payment and self._returned
         self.failure = detail.last_failure if detail.payable else ""
         self.loaded = True
 

@@ -150,6 +150,7 @@ def test_simulator_hosted_page_declines_and_accepts_test_cards(db: Session) -> N
     c = client_for(db, None)
     page = c.get(path)
     assert page.status_code == 200 and "134.95 EUR" in page.text and inv.number in page.text
+    assert 'href="http://portal.test/back?checkout=cancelled"' in page.text
     bad = c.post(path, data={"card": "4242 4242 4242 4241", "exp": "12/39", "cvc": "123"})
     assert bad.status_code == 402 and "invalid" in bad.text
     expired = c.post(path, data={"card": "4242424242424242", "exp": "01/20", "cvc": "123"})

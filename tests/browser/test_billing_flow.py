@@ -77,6 +77,13 @@ def test_download_then_pay_and_see_it_paid_live(page: Any, demo: Any, db: Sessio
 
 def test_a_declined_card_leaves_the_invoice_due_and_says_why(page: Any, demo: Any, db: Session) -> None:
     number = open_due_invoice(page, "ben@example.com")
+    # Cancelling on the processor's page changes nothing
+    page.get_by_test_id("pay-now").click()
+    page.wait_for_url(re.compile(r"/_simulator/pay/"))
+    page.click("#cancel")
+    page.get_by_test_id("payment-cancelled").wait_for()
+    assert page.get_by_test_id("payment-pending").count() == 0
+    # A declined card
     pay_with(page, "4000 0000 0000 0002")
     failure = page.get_by_test_id("payment-failure")
     failure.wait_for(timeout=20_000)
@@ -108,7 +115,7 @@ def test_a_declined_card_leaves_the_invoice_due_and_says_why(page: Any, demo: An
     page.fill("#exp", "10/33")
     page.fill("#cvc", "321")
     page.click("#pay")
-    page.wait_for_url(re.compile(r"/billing/?$"))
+    page.wait_for_url(re.compile(r"/billing/?\?checkout=done$"))
     page.get_by_test_id("card-row").get_by_text("Mastercard •••• 4444").wait_for(timeout=20_000)
     assert "10/33" in page.get_by_test_id("card-row").inner_text()
 
