@@ -100,6 +100,14 @@ def test_a_declined_card_leaves_the_invoice_due_and_says_why(page: Any, demo: An
     page.get_by_test_id("apply-filters").click()
     page.wait_for_function("document.querySelectorAll('[data-testid=invoice-row]').length === 1")
     assert number in page.get_by_test_id("invoice-row").inner_text()
+    # And filtering by status "Paid" lists only paid invoices
+    page.get_by_test_id("invoice-search").fill("")
+    page.get_by_role("combobox", name="Status", exact=True).click()
+    page.get_by_role("option", name="Paid").click()
+    page.get_by_test_id("apply-filters").click()
+    page.wait_for_function("[...document.querySelectorAll('[data-testid=invoice-row]')].length > 0 && "
+                           "[...document.querySelectorAll('[data-testid=invoice-row] [data-testid=status-badge]')]"
+                           ".every(b => b.innerText === 'Paid')")
 
     # When he downloads a statement for this year, it is a PDF of his account
     with page.expect_download() as info:
