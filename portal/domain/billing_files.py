@@ -84,11 +84,15 @@ def invoice_pdf(session: Session, *, principal: Principal, invoice_id: int) -> F
                   f"{ln.tax_rate_bp / 100:g}%", _money(ln.total_cents, c)) for ln in detail.lines)
     totals: list[tuple[str, str]] = [("Subtotal (incl. VAT)", _money(detail.subtotal_cents, c)),
                                      ("Included VAT", _money(detail.tax_cents, c))]
-    if not credit_note:
-        totals.append(("Paid", _money(detail.amount_paid_cents, c)))
-        totals.append(("Amount due" if inv.status == InvoiceStatus.OPEN else "Total",
-                       _money(inv.balance_cents if inv.status == InvoiceStatus.OPEN else inv.total_cents, c)))
-    totals.append(("Total credited" if credit_note else "Invoice total", _money(inv.total_cents, c)))
+    if credit_note:
+        totals.append(("Total credited", _money(inv.total_cents, c)))
+    elif inv.status == InvoiceStatus.OPEN:
+        totals += [("Invoice total", _money(inv.total_cents, c)), ("Paid", _money(detail.amount_paid_cents, c)),
+                   ("Amount due", _money(inv.balance_cents, c))]
+    elif inv.status == InvoiceStatus.PAID:
+        totals += [("Paid", _money(detail.amount_paid_cents, c)), ("Invoice total", _money(inv.total_cents, c))]
+    else:
+        totals.append(("Invoice total (void)", _money(inv.total_cents, c)))
     notes = ["All prices include VAT."]
     if inv.status == InvoiceStatus.OPEN and not credit_note:
         notes.append(f"Please pay by {_day(inv.due_at)} in the customer portal, or by bank transfer quoting "
