@@ -25,6 +25,9 @@ async def payment_webhook(request: Request) -> Response:
     if len(body) > MAX_BODY:
         return JSONResponse({"error": "too large"}, status_code=413)
     s = get_settings()
+    if s.portal_env == "production" and s.payments_webhook_secret == "whsec_sim_development":
+        # The development secret is public: in production it verifies nothing.
+        return JSONResponse({"error": "payments are not configured"}, status_code=404)
     try:
         # The signature covers the raw bytes: verify before parsing anything.
         payments.verify(body, request.headers.get(payments.SIGNATURE_HEADER), secret=s.payments_webhook_secret,

@@ -99,7 +99,9 @@ def prune(older_than: timedelta = timedelta(days=7)) -> int:
 
 def _load_job_modules() -> None:
     # Importing a module registers its jobs.
-    import portal.jobs.mail  # noqa: F401
+    import portal.jobs.mail
+    import portal.jobs.sso
+    import portal.jobs.support  # noqa: F401
 
 
 @contextlib.asynccontextmanager
