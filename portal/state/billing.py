@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,6 +24,7 @@ from portal.state.messages import message_for_error
 from portal.state.session import backend_url, navigate_to
 
 PER_PAGE = 10
+_DATE_INPUT = re.compile(r"(\d{4}-\d{2}-\d{2})?")
 INVOICE_STATUSES = ("all", "open", "overdue", "paid", "void")
 INVOICE_KINDS = ("all", "invoice", "credit_note")
 PAYMENT_STATUSES = ("all", "succeeded", "failed", "pending", "refunded")
@@ -305,13 +307,14 @@ class BillingState(rx.State):
 
     @rx.event
     def update_statement_from(self, value: str) -> None:
-        if isinstance(value, str):
-            self.statement_from = value[:10]
+        # A date input sends YYYY-MM-DD or nothing; anything else is not from the page.
+        if isinstance(value, str) and _DATE_INPUT.fullmatch(value):
+            self.statement_from = value
 
     @rx.event
     def update_statement_to(self, value: str) -> None:
-        if isinstance(value, str):
-            self.statement_to = value[:10]
+        if isinstance(value, str) and _DATE_INPUT.fullmatch(value):
+            self.statement_to = value
 
     @rx.event
     def add_card(self) -> EventSpec | None:

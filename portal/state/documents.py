@@ -56,8 +56,6 @@ class DocumentsState(rx.State):
     # Signing: the document's title is shown; its id and the hash of what was shown stay on the server.
     signing_title: str = ""
     signing_url: str = ""
-    sign_name: str = ""
-    sign_accepted: bool = False
     sign_error: str = ""
     # Uploading
     upload_title: str = ""
@@ -122,30 +120,26 @@ class DocumentsState(rx.State):
         self._sign_id, self._sign_sha256, self.signing_title, self.sign_error = 0, "", "", ""
 
     @rx.event
-    def update_sign_name(self, value: str) -> None:
-        if isinstance(value, str):
-            self.sign_name = value[:200]
-
-    @rx.event
-    def update_sign_accepted(self, value: bool) -> None:
-        self.sign_accepted = value is True
-
-    @rx.event
-    def sign(self) -> None:
-        if not self._sign_id:
+    def sign(self, form: dict[str, Any]) -> None:
+        """The signing form (typed name and the tick box). The form's inputs keep what was typed;
+        nothing typed is echoed back through the state."""
+        if not self._sign_id or not isinstance(form, dict):
+            return
+        name = form.get("full_name", "")
+        accepted = form.get("accepted") in ("on", True, "true")
+        if not isinstance(name, str):
             return
         principal = require_principal(current_principal())
         try:
             with session_scope() as db:
-                documents.sign_document(db, principal=principal, document_id=self._sign_id, full_name=self.sign_name,
-                                        accepted=self.sign_accepted, viewed_sha256=self._sign_sha256,
+                documents.sign_document(db, principal=principal, document_id=self._sign_id, full_name=name[:200],
+                                        accepted=accepted, viewed_sha256=self._sign_sha256,
                                         request=request_info_of(self))
         except DomainError as err:
             self.sign_error = message_for_error(err)
             return
         self.notice = f"Thank you: you signed “{self.signing_title}”."
         self._clear_signing()
-        self.sign_name, self.sign_accepted = "", False
         self._load(principal)
 
     # -- uploading -------------------------------------------------------------------------------

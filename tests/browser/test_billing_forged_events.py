@@ -76,9 +76,7 @@ def test_b_cannot_sign_or_upload_a_documents(db: Session, harness: Any, backend_
     updates = run(send_many(backend_url, cookie, [
         (handler_name(DocumentsState.load), {}, "/documents"),
         (handler_name(DocumentsState.start_signing), {"document_id": contract.id}, "/documents"),
-        (handler_name(DocumentsState.update_sign_name), {"value": "Bob Bobson"}, "/documents"),
-        (handler_name(DocumentsState.update_sign_accepted), {"value": True}, "/documents"),
-        (handler_name(DocumentsState.sign), {}, "/documents"),
+        (handler_name(DocumentsState.sign), {"form": {"full_name": "Bob Bobson", "accepted": "on"}}, "/documents"),
         (handler_name(DocumentsState.start_upload), {"document_id": contract.id}, "/documents"),
     ]))
     assert "confidential" not in deltas_text(updates)
