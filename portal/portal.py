@@ -10,7 +10,9 @@ from portal.live.push import live_lifespan
 from portal.pages import (
     account_public,
     admin,
+    billing,
     dashboard,
+    documents,
     login,
     misc,
     order_detail,
@@ -36,6 +38,8 @@ for module in (
     order_detail,
     orders,
     shipments,
+    billing,
+    documents,
     security,
     staff,
     support,

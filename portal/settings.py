@@ -97,6 +97,22 @@ class Settings(BaseSettings):
     orders_policy_file: Path = ROOT / "portal" / "order_policy.toml"
     orders_page_size: int = Field(default=20, ge=1, le=100)
 
+    # Billing and documents: the business's details on invoices, the payment provider, uploads.
+    # Lines under the business name on PDFs, separated by "|".
+    portal_business_details: str = (
+        "Fernhill Outfitters B.V. | Industrieweg 12, 5928 PH Venlo, Netherlands | VAT NL859912345B01"
+    )
+    # "simulator" is the card processor shipped with the project (demo and tests); its hosted page
+    # is served under /_simulator outside production only.
+    payments_provider: str = "simulator"
+    payments_api_key: str = "sk_sim_development"
+    # Shared secret of the provider's signed webhooks (HMAC-SHA256 over "timestamp.body").
+    payments_webhook_secret: str = "whsec_sim_development"
+    payments_webhook_tolerance_seconds: int = Field(default=300, ge=30)
+    # Where the simulator delivers webhooks; empty means this portal's own backend address.
+    payments_webhook_url: str = ""
+    upload_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Settings:
         # A production deployment must bring its own secret; the dev default is public.

@@ -9,7 +9,16 @@ from starlette.datastructures import Headers
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from portal.api import auth_routes, carrier_webhooks, health, order_files, sso_routes, support_files
+from portal.api import (
+    auth_routes,
+    carrier_webhooks,
+    files,
+    health,
+    order_files,
+    payments_webhook,
+    sso_routes,
+    support_files,
+)
 from portal.settings import get_settings
 
 _SECURITY_HEADERS = [
@@ -103,13 +112,21 @@ class SecurityHeaders:
 def build_api() -> Starlette:
     from portal.simulator import embedded
 
-    # Outside production the carrier simulator's API is mounted too (/_simulator/aftership).
-    return Starlette(routes=[
+    routes = [
         *auth_routes.routes,
         *health.routes,
         *sso_routes.routes,
         *support_files.routes,
         *carrier_webhooks.routes,
         *order_files.routes,
+        *files.routes,
+        *payments_webhook.routes,
+        # Outside production the carrier simulator's API is mounted too (/_simulator/aftership).
         *embedded.routes(),
-    ])
+    ]
+    if get_settings().portal_env != "production":
+        # The card-processor simulator (demo and tests) never runs in production.
+        from portal.integrations import payments_simulator
+
+        routes += payments_simulator.routes
+    return Starlette(routes=routes)

@@ -47,3 +47,13 @@ def notice_callout(message: rx.Var) -> rx.Component:
         message != "",
         rx.callout(message, icon="info", color_scheme="blue", width="100%"),
     )
+
+
+def download_link(child: rx.Component | str, href: rx.Var | str, test_id: str = "", **props: object) -> rx.Component:
+    """A link to a file served by an api/ route. Reflex renders anchors as router links; a document
+    navigation makes the browser fetch the file (with the session cookie) instead of the client-side
+    router looking for a page of that name."""
+    from reflex_components_core.react_router.dom import ReactRouterLink
+
+    return ReactRouterLink.create(child, to=href, reload_document=True, download="", data_testid=test_id or None,
+                                  **props)

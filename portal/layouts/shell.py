@@ -30,6 +30,8 @@ NAV: list[NavItem] = [
     NavItem("Orders", "/orders", "package"),
     NavItem("Shipments", "/shipments", "truck"),
     NavItem("Support", "/support", "life_buoy"),
+    NavItem("Billing", "/billing", "receipt"),
+    NavItem("Documents", "/documents", "folder_open"),
     NavItem("Agent console", "/agent", "headset", staff=True),
     NavItem("People", "/admin/users", "users", staff=True, admin=True),
     NavItem("Audit trail", "/admin/audit", "scroll_text", staff=True, admin=True),

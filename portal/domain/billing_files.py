@@ -1,0 +1,219 @@
+"""Billing documents as files: invoice, credit note and receipt PDFs, statements, payment CSV.
+
+Every file is generated from the data each time it is asked for; the PDF writer is deterministic,
+so the same invoice gives the same bytes on every download (and the same ETag).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import io
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+
+from sqlmodel import Session, col, select
+
+from portal.domain.billing import customer_of, day_start, get_invoice, own_payment, payment_history
+from portal.domain.errors import Invalid, NotFound
+from portal.domain.principal import Principal
+from portal.integrations.pdf import BusinessDocument, Column, render_business_pdf
+from portal.models import Customer, Invoice, InvoiceKind, InvoiceStatus, Payment, PaymentStatus
+from portal.settings import get_settings
+
+_SYMBOLS = {"EUR": "€", "GBP": "£", "USD": "$"}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FileOut:
+    filename: str
+    content_type: str
+    data: bytes
+
+    @property
+    def etag(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+def _money(cents: int, currency: str) -> str:
+    sign = "-" if cents < 0 else ""
+    symbol = _SYMBOLS.get(currency.upper())
+    value = f"{abs(cents) / 100:,.2f}"
+    return f"{sign}{symbol}{value}" if symbol else f"{sign}{value} {currency.upper()}"
+
+
+def _day(value: datetime | date | None) -> str:
+    return "" if value is None else f"{value.day} {value.strftime('%b %Y')}"
+
+
+def _letterhead() -> tuple[str, tuple[str, ...]]:
+    s = get_settings()
+    details = tuple(p.strip() for p in s.portal_business_details.split("|") if p.strip())
+    return s.portal_business_name, (*details, s.portal_support_email)[:3]
+
+
+def _bill_to(customer: Customer) -> tuple[str, ...]:
+    lines = [customer.company, customer.name] if customer.company else [customer.name]
+    lines.append(customer.email)
+    lines.append(f"Customer number {customer.number}")
+    if customer.vat_number:
+        lines.append(f"VAT {customer.vat_number}")
+    return tuple(lines)
+
+
+_LINE_COLUMNS = (Column("Description", 243), Column("Qty", 40, "right"), Column("Unit price", 75, "right"),
+                 Column("VAT", 45, "right"), Column("Amount", 80, "right"))
+
+
+def invoice_pdf(session: Session, *, principal: Principal, invoice_id: int) -> FileOut:
+    detail = get_invoice(session, principal=principal, invoice_id=invoice_id)
+    customer = customer_of(session, principal=principal)
+    inv = detail.invoice
+    c = inv.currency
+    credit_note = inv.kind == InvoiceKind.CREDIT_NOTE
+    label = "Credit note" if credit_note else "Invoice"
+    meta: list[tuple[str, str]] = [(f"{label} number", inv.number), ("Issued", _day(inv.issued_at))]
+    if credit_note and detail.credits_invoice_number:
+        meta.append(("Credits invoice", detail.credits_invoice_number))
+    if not credit_note and inv.due_at:
+        meta.append(("Due", _day(inv.due_at)))
+    meta.append(("Status", {"open": "Due", "paid": "Refunded" if credit_note else "Paid",
+                            "void": "Void"}.get(inv.status, inv.status.capitalize())))
+    rows = tuple((ln.description, str(ln.quantity), _money(ln.unit_price_cents, c),
+                  f"{ln.tax_rate_bp / 100:g}%", _money(ln.total_cents, c)) for ln in detail.lines)
+    totals: list[tuple[str, str]] = [("Subtotal (incl. VAT)", _money(detail.subtotal_cents, c)),
+                                     ("Included VAT", _money(detail.tax_cents, c))]
+    if credit_note:
+        totals.append(("Total credited", _money(inv.total_cents, c)))
+    elif inv.status == InvoiceStatus.OPEN:
+        totals += [("Invoice total", _money(inv.total_cents, c)), ("Paid", _money(detail.amount_paid_cents, c)),
+                   ("Amount due", _money(inv.balance_cents, c))]
+    elif inv.status == InvoiceStatus.PAID:
+        totals += [("Paid", _money(detail.amount_paid_cents, c)), ("Invoice total", _money(inv.total_cents, c))]
+    else:
+        totals.append(("Invoice total (void)", _money(inv.total_cents, c)))
+    notes = ["All prices include VAT."]
+    if inv.status == InvoiceStatus.OPEN and not credit_note:
+        notes.append(f"Please pay by {_day(inv.due_at)} in the customer portal, or by bank transfer quoting "
+                     f"{inv.number}.")
+    if credit_note:
+        notes.append("This amount was credited to your account as store credit or refunded.")
+    business, details = _letterhead()
+    data = render_business_pdf(BusinessDocument(
+        business=business, business_details=details, title=f"{label} {inv.number}", meta=tuple(meta),
+        bill_to=_bill_to(customer), columns=_LINE_COLUMNS, rows=rows, totals=tuple(totals), notes=tuple(notes),
+    ))
+    return FileOut(filename=f"{inv.number}.pdf", content_type="application/pdf", data=data)
+
+
+def receipt_pdf(session: Session, *, principal: Principal, payment_id: int) -> FileOut:
+    pay = own_payment(session, principal=principal, payment_id=payment_id)
+    if pay.status not in (PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED):
+        # Only a completed payment has a receipt; anything else is "not there" to download.
+        raise NotFound("receipt")
+    customer = customer_of(session, principal=principal)
+    inv = session.get(Invoice, pay.invoice_id) if pay.invoice_id else None
+    number = f"R-{pay.id:06d}"
+    c = pay.currency
+    when = pay.completed_at or pay.created_at
+    meta = (("Receipt number", number), ("Paid on", _day(when)), ("Method", pay.method_label or pay.method),
+            ("Status", "Refunded" if pay.status == PaymentStatus.REFUNDED else "Paid"))
+    what = f"Payment for invoice {inv.number}" if inv else "Payment"
+    business, details = _letterhead()
+    data = render_business_pdf(BusinessDocument(
+        business=business, business_details=details, title=f"Receipt {number}", meta=meta,
+        bill_to=_bill_to(customer), columns=(Column("Description", 403), Column("Amount", 80, "right")),
+        rows=((what, _money(pay.amount_cents, c)),), totals=(("Amount paid", _money(pay.amount_cents, c)),),
+        notes=("Thank you for your payment.",),
+    ))
+    return FileOut(filename=f"receipt-{number}.pdf", content_type="application/pdf", data=data)
+
+
+def statement_pdf(session: Session, *, principal: Principal, date_from: date, date_to: date) -> FileOut:
+    """Every invoice, credit note and payment in the period, with the running balance."""
+    if date_to < date_from:
+        raise Invalid("The end date is before the start date.", field="date_to")
+    if (date_to - date_from).days > 3660:
+        raise Invalid("Choose a period of at most ten years.", field="date_from")
+    customer = customer_of(session, principal=principal)
+    start, end = day_start(date_from), day_start(date_to + timedelta(days=1))
+    entries: list[tuple[datetime, int, str, str, int]] = []  # when, order, reference, what, signed cents
+    invs = session.exec(select(Invoice).where(Invoice.customer_id == customer.id,
+                                              col(Invoice.status).in_([InvoiceStatus.OPEN, InvoiceStatus.PAID]),
+                                              col(Invoice.issued_at) >= start, col(Invoice.issued_at) < end)).all()
+    for inv in invs:
+        if inv.kind == InvoiceKind.CREDIT_NOTE:
+            entries.append((inv.issued_at, 0, inv.number, "Credit note", -inv.total_cents))
+            if inv.status == InvoiceStatus.PAID:
+                # A settled credit note was paid out (refund or store credit): it no longer reduces what is owed.
+                entries.append((inv.paid_at or inv.issued_at, 2, inv.number, "Credit note refunded or moved to "
+                                "store credit", inv.total_cents))
+        else:
+            entries.append((inv.issued_at, 0, inv.number, "Invoice", inv.total_cents))
+    pays = session.exec(select(Payment).where(Payment.customer_id == customer.id,
+                                              Payment.status == PaymentStatus.SUCCEEDED,
+                                              col(Payment.created_at) >= start, col(Payment.created_at) < end)).all()
+    numbers = {i.id: i.number for i in session.exec(select(Invoice).where(Invoice.customer_id == customer.id)).all()}
+    for p in pays:
+        ref = f"R-{p.id:06d}"
+        what = f"Payment {p.method_label or p.method}" + (f" for {numbers[p.invoice_id]}" if p.invoice_id in numbers
+                                                           else "")
+        entries.append((p.completed_at or p.created_at, 1, ref, what, -p.amount_cents))
+    entries.sort(key=lambda e: (e[0], e[1], e[2]))
+    c = customer.currency
+    running = 0
+    rows: list[tuple[str, ...]] = []
+    charged = paid = 0
+    for when, _order, ref, what, cents in entries:
+        running += cents
+        if cents >= 0:
+            charged += cents
+        else:
+            paid += -cents
+        rows.append((_day(when), ref, what, _money(cents, c) if cents >= 0 else "",
+                     _money(-cents, c) if cents < 0 else "", _money(running, c)))
+    if not rows:
+        rows.append(("", "", "No activity in this period.", "", "", ""))
+    business, details = _letterhead()
+    data = render_business_pdf(BusinessDocument(
+        business=business, business_details=details, title="Account statement",
+        meta=(("Period", f"{_day(date_from)} - {_day(date_to)}"), ("Customer number", customer.number)),
+        bill_to=_bill_to(customer),
+        columns=(Column("Date", 62), Column("Reference", 68), Column("Description", 173),
+                 Column("Charges", 60, "right"), Column("Credits", 60, "right"), Column("Balance", 60, "right")),
+        rows=tuple(rows),
+        totals=(("Charges in period", _money(charged, c)), ("Payments and credits", _money(paid, c)),
+                ("Net change in period", _money(charged - paid, c))),
+        notes=("Amounts include VAT. Open invoices and due dates are listed on the Billing page of the portal.",),
+    ))
+    return FileOut(filename=f"statement-{date_from.isoformat()}-{date_to.isoformat()}.pdf",
+                   content_type="application/pdf", data=data)
+
+
+CSV_HEADER = ("date", "payment_id", "invoice", "amount", "currency", "method", "status", "failure_reason")
+
+
+def payment_history_csv(session: Session, *, principal: Principal, date_from: date | None = None,
+                        date_to: date | None = None) -> Iterator[str]:
+    """The payment history as CSV, one chunk per row (the rows are read now, inside the caller's
+    transaction; the text is produced as the response streams)."""
+    rows = payment_history(session, principal=principal, date_from=date_from, date_to=date_to)
+
+    def chunks() -> Iterator[str]:
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\r\n")
+        writer.writerow(CSV_HEADER)
+        for p in rows:
+            when = p.completed_at or p.created_at
+            # A leading =, +, - or @ would be read as a formula by spreadsheets.
+            label = p.method_label if p.method_label[:1] not in ("=", "+", "-", "@") else "'" + p.method_label
+            writer.writerow((when.date().isoformat(), p.id, p.invoice_number, f"{p.amount_cents / 100:.2f}",
+                             p.currency, label, p.status, p.failure_reason))
+            yield buf.getvalue()
+            buf.seek(0)
+            buf.truncate()
+        if not rows:
+            yield buf.getvalue()
+
+    return chunks()

@@ -1,0 +1,193 @@
+"""The documents page: download, upload what the business asks for, sign contracts."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import reflex as rx
+
+from portal.db import session_scope
+from portal.domain import documents
+from portal.domain.errors import DomainError
+from portal.domain.events import DomainEvent, Topic
+from portal.domain.principal import Principal, require_principal
+from portal.live.push import listens
+from portal.settings import get_settings
+from portal.state.format import day, day_time, humanize
+from portal.state.guard import Access, access, current_principal, principal_from_state, request_info_of
+from portal.state.messages import message_for_error
+from portal.state.session import backend_url
+
+UPLOAD_ID = "requested-document"
+STATUS_LABELS = {"available": "Available", "requested": "Upload requested",
+                 "awaiting_signature": "Awaiting your signature", "signed": "Signed"}
+
+
+@dataclasses.dataclass
+class DocRow:
+    id: int
+    title: str
+    description: str
+    kind: str
+    status: str
+    status_label: str
+    date: str
+    size: str
+    download_url: str
+    can_sign: bool
+    can_upload: bool
+    signed: str
+
+
+def _size(n: int) -> str:
+    if n <= 0:
+        return ""
+    return f"{n / 1024:,.0f} KB" if n < 1024 * 1024 else f"{n / 1024 / 1024:,.1f} MB"
+
+
+@access(Access.CUSTOMER)
+@listens(Topic.DOCUMENTS)
+class DocumentsState(rx.State):
+    loaded: bool = False
+    error: str = ""
+    notice: str = ""
+    docs: list[DocRow] = []
+    # Signing: the document's title is shown; its id and the hash of what was shown stay on the server.
+    signing_title: str = ""
+    signing_url: str = ""
+    sign_error: str = ""
+    # Uploading
+    upload_title: str = ""
+    upload_error: str = ""
+    uploading: bool = False
+    _sign_id: int = 0
+    _sign_sha256: str = ""
+    _upload_id: int = 0
+
+    @rx.var
+    def upload_hint(self) -> str:
+        mb = get_settings().upload_max_bytes // (1024 * 1024)
+        return f"PDF, PNG or JPEG, up to {mb} MB."
+
+    @rx.event
+    def load(self) -> None:
+        self._load(require_principal(current_principal()))
+
+    async def _on_live(self, _event: DomainEvent) -> None:
+        principal = principal_from_state(self)
+        if principal is not None and principal.is_customer:
+            self._load(principal)
+
+    def _load(self, principal: Principal) -> None:
+        with session_scope() as db:
+            rows = documents.list_documents(db, principal=principal)
+        base = backend_url(self, "")
+        self.docs = [
+            DocRow(id=d.id, title=d.title, description=d.description, kind=humanize(d.kind), status=d.status,
+                   status_label=STATUS_LABELS.get(d.status, humanize(d.status)), date=day(d.created_at),
+                   size=_size(d.size_bytes), download_url=f"{base}/api/files/documents/{d.id}" if d.has_file else "",
+                   can_sign=d.status == "awaiting_signature" and d.kind == "contract" and d.has_file,
+                   can_upload=d.status == "requested", signed=day_time(d.signed_at))
+            for d in rows
+        ]
+        self.loaded = True
+
+    # -- signing ---------------------------------------------------------------------------------
+
+    @rx.event
+    def start_signing(self, document_id: int) -> None:
+        if not isinstance(document_id, int) or isinstance(document_id, bool):
+            return
+        principal = require_principal(current_principal())
+        try:
+            with session_scope() as db:
+                doc = documents.get_document(db, principal=principal, document_id=document_id)
+        except DomainError as err:
+            self.error = message_for_error(err)
+            return
+        # What the person is shown now is what they will sign: its hash is kept with the dialog.
+        self._sign_id, self._sign_sha256 = doc.id, doc.sha256
+        self.signing_title = doc.title
+        self.signing_url = f"{backend_url(self, '')}/api/files/documents/{doc.id}"
+        self.sign_error = ""
+
+    @rx.event
+    def cancel_signing(self) -> None:
+        self._clear_signing()
+
+    def _clear_signing(self) -> None:
+        self._sign_id, self._sign_sha256, self.signing_title, self.sign_error = 0, "", "", ""
+
+    @rx.event
+    def sign(self, form: dict[str, Any]) -> None:
+        """The signing form (typed name and the tick box). The form's inputs keep what was typed;
+        nothing typed is echoed back through the state."""
+        if not self._sign_id or not isinstance(form, dict):
+            return
+        name = form.get("full_name", "")
+        accepted = form.get("accepted") in ("on", True, "true")
+        if not isinstance(name, str):
+            return
+        principal = require_principal(current_principal())
+        try:
+            with session_scope() as db:
+                documents.sign_document(db, principal=principal, document_id=self._sign_id, full_name=name[:200],
+                                        accepted=accepted, viewed_sha256=self._sign_sha256,
+                                        request=request_info_of(self))
+        except DomainError as err:
+            self.sign_error = message_for_error(err)
+            return
+        self.notice = f"Thank you: you signed “{self.signing_title}”."
+        self._clear_signing()
+        self._load(principal)
+
+    # -- uploading -------------------------------------------------------------------------------
+
+    @rx.event
+    def start_upload(self, document_id: int) -> None:
+        if not isinstance(document_id, int) or isinstance(document_id, bool):
+            return
+        principal = require_principal(current_principal())
+        try:
+            with session_scope() as db:
+                doc = documents.get_document(db, principal=principal, document_id=document_id)
+        except DomainError as err:
+            self.error = message_for_error(err)
+            return
+        self._upload_id, self.upload_title, self.upload_error = doc.id, doc.title, ""
+
+    @rx.event
+    def cancel_upload(self) -> None:
+        self._clear_upload()
+
+    def _clear_upload(self) -> None:
+        self._upload_id, self.upload_title, self.upload_error = 0, "", ""
+
+    @rx.event
+    async def handle_upload(self, files: list[rx.UploadFile]) -> None:
+        """The bytes arrive here from Reflex's upload endpoint (a temporary file, never the public
+        upload folder); the domain checks them and stores them privately."""
+        if not self._upload_id:
+            return
+        if not isinstance(files, list) or len(files) != 1:
+            self.upload_error = "Choose one file to upload."
+            return
+        principal = require_principal(current_principal())
+        limit = get_settings().upload_max_bytes
+        upload: Any = files[0]
+        if not isinstance(upload, rx.UploadFile):  # a forged event carries no real file
+            self.upload_error = "Choose one file to upload."
+            return
+        data = upload.file.read(limit + 1)  # never more than one byte past the limit
+        name = str(upload.filename or "")
+        try:
+            with session_scope() as db:
+                documents.upload_requested(db, principal=principal, document_id=self._upload_id, filename=name,
+                                           data=data, request=request_info_of(self))
+        except DomainError as err:
+            self.upload_error = message_for_error(err)
+            return
+        self.notice = f"Thank you: we received “{self.upload_title}”."
+        self._clear_upload()
+        self._load(principal)
