@@ -7,9 +7,11 @@ from urllib.parse import urlsplit
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.responses import PlainTextResponse
+from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from portal.api import auth_routes, health
+from portal.api.v1 import PREFIX as API_V1, build_v1
 from portal.settings import get_settings
 
 _SECURITY_HEADERS = [
@@ -101,4 +103,4 @@ class SecurityHeaders:
 
 
 def build_api() -> Starlette:
-    return Starlette(routes=[*auth_routes.routes, *health.routes])
+    return Starlette(routes=[*auth_routes.routes, *health.routes, Mount(API_V1, app=build_v1())])

@@ -100,6 +100,7 @@ def prune(older_than: timedelta = timedelta(days=7)) -> int:
 def _load_job_modules() -> None:
     # Importing a module registers its jobs.
     import portal.jobs.mail  # noqa: F401
+    import portal.jobs.webhooks  # noqa: F401
 
 
 @contextlib.asynccontextmanager

@@ -1,5 +1,6 @@
 """All tables; importing this module registers them on SQLModel.metadata."""
 
+from portal.models.api import ApiKey, IdempotencyRecord, WebhookDelivery, WebhookEndpoint
 from portal.models.audit import AuditEvent, AuditEventPublic
 from portal.models.base import Role
 from portal.models.billing import (
@@ -96,6 +97,10 @@ from portal.models.support import (
 )
 
 __all__ = [
+    "ApiKey",
+    "IdempotencyRecord",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "OPEN_TICKET_STATUSES",
     "ORDER_STATUS_LABELS",
     "TAG_LABELS",
