@@ -57,7 +57,7 @@ def verify(secret: str, *, timestamp: str, body: bytes, signature: str, now: int
 
 def backoff(attempts: int) -> timedelta:
     """30 s, 1 min, 2 min, ... capped at 6 h."""
-    return min(BASE_DELAY * (2 ** max(0, attempts - 1)), MAX_DELAY)
+    return min(BASE_DELAY * (2 ** min(max(0, attempts - 1), 20)), MAX_DELAY)
 
 
 def _check_url(url: str) -> str:
