@@ -7,7 +7,7 @@ import reflex as rx
 from portal.api.app import OriginGuard, SecurityHeaders, build_api
 from portal.jobs.scheduler import scheduler_lifespan
 from portal.live.push import live_lifespan
-from portal.pages import account_public, admin, dashboard, login, misc, order_detail, security, staff
+from portal.pages import account_public, admin, admin_api, dashboard, login, misc, order_detail, security, staff
 from portal.state.guard import AuthGuard
 
 app = rx.App(
@@ -17,5 +17,5 @@ app.add_middleware(AuthGuard())
 app.register_lifespan_task(live_lifespan)
 app.register_lifespan_task(scheduler_lifespan)
 
-for module in (login, account_public, dashboard, order_detail, security, staff, admin, misc):
+for module in (login, account_public, dashboard, order_detail, security, staff, admin, admin_api, misc):
     module.register(app)

@@ -11,7 +11,8 @@ from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from portal.api import auth_routes, health
-from portal.api.v1 import PREFIX as API_V1, build_v1
+from portal.api.v1 import PREFIX as API_V1
+from portal.api.v1 import build_v1
 from portal.settings import get_settings
 
 _SECURITY_HEADERS = [

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from portal.domain.api import schemas as s
@@ -53,12 +54,11 @@ _IDEMPOTENCY_HEADER = {
 
 @functools.cache
 def _components() -> dict[str, Any]:
-    models: list[Any] = []
-    for m in (s.CustomerIn, s.OrderIn, s.ShipmentIn, s.InvoiceIn, s.PaymentIn, s.DocumentIn, s.ArticleIn):
-        models.append((m, "validation"))
-    for m in (s.CustomerOut, s.OrderOut, s.ShipmentOut, s.InvoiceOut, s.PaymentOut, s.DocumentOut, s.ArticleOut,
-              s.Problem):
-        models.append((m, "serialization"))
+    inputs: list[type[BaseModel]] = [s.CustomerIn, s.OrderIn, s.ShipmentIn, s.InvoiceIn, s.PaymentIn, s.DocumentIn,
+                                      s.ArticleIn]
+    outputs: list[type[BaseModel]] = [s.CustomerOut, s.OrderOut, s.ShipmentOut, s.InvoiceOut, s.PaymentOut,
+                                       s.DocumentOut, s.ArticleOut, s.Problem]
+    models: list[Any] = [(m, "validation") for m in inputs] + [(m, "serialization") for m in outputs]
     _, top = models_json_schema(models, ref_template=REF)
     return dict(top.get("$defs", {}))
 

@@ -99,7 +99,7 @@ def prune(older_than: timedelta = timedelta(days=7)) -> int:
 
 def _load_job_modules() -> None:
     # Importing a module registers its jobs.
-    import portal.jobs.mail  # noqa: F401
+    import portal.jobs.mail
     import portal.jobs.webhooks  # noqa: F401
 
 

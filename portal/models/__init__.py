@@ -97,10 +97,6 @@ from portal.models.support import (
 )
 
 __all__ = [
-    "ApiKey",
-    "IdempotencyRecord",
-    "WebhookDelivery",
-    "WebhookEndpoint",
     "OPEN_TICKET_STATUSES",
     "ORDER_STATUS_LABELS",
     "TAG_LABELS",
@@ -108,6 +104,7 @@ __all__ = [
     "AddressCreate",
     "AddressPublic",
     "AddressUpdate",
+    "ApiKey",
     "ArticleStatus",
     "Attachment",
     "AuditEvent",
@@ -128,6 +125,7 @@ __all__ = [
     "DocumentKind",
     "DocumentPublic",
     "DocumentStatus",
+    "IdempotencyRecord",
     "Invoice",
     "InvoiceKind",
     "InvoiceLine",
@@ -190,5 +188,7 @@ __all__ = [
     "UserPublic",
     "UserToken",
     "UserUpdate",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "address_snapshot",
 ]

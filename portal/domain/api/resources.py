@@ -324,7 +324,8 @@ def invoice_out(session: Session, inv: Invoice) -> s.InvoiceOut:
     lines = session.exec(select(InvoiceLine).where(InvoiceLine.invoice_id == inv.id)
                          .order_by(col(InvoiceLine.id))).all()
     order = session.get(Order, inv.order_id) if inv.order_id else None
-    return s.InvoiceOut(id=inv.id or 0, number=inv.number, customer_external_id=_external_of(session, inv.customer_id),
+    return s.InvoiceOut(id=inv.id or 0, number=inv.number,
+                        customer_external_id=_external_of(session, inv.customer_id),
                         order_number=order.number if order else None, kind=inv.kind, status=inv.status,
                         currency=inv.currency, subtotal_cents=inv.subtotal_cents, tax_cents=inv.tax_cents,
                         total_cents=inv.total_cents, amount_paid_cents=inv.amount_paid_cents,
@@ -399,7 +400,8 @@ def list_invoices(session: Session, *, caller: ApiCaller, cursor: str | None,
 
 def payment_out(session: Session, p: Payment) -> s.PaymentOut:
     inv = session.get(Invoice, p.invoice_id) if p.invoice_id else None
-    return s.PaymentOut(id=p.id or 0, reference=p.provider_ref or "", customer_external_id=_external_of(session, p.customer_id),
+    return s.PaymentOut(id=p.id or 0, reference=p.provider_ref or "",
+                        customer_external_id=_external_of(session, p.customer_id),
                         invoice_number=inv.number if inv else None, amount_cents=p.amount_cents, currency=p.currency,
                         method=p.method, method_label=p.method_label, status=p.status, created_at=p.created_at,
                         completed_at=p.completed_at)
@@ -458,7 +460,8 @@ def list_payments(session: Session, *, caller: ApiCaller, cursor: str | None,
 # Documents ---------------------------------------------------------------------------------
 
 def document_out(session: Session, d: Document) -> s.DocumentOut:
-    return s.DocumentOut(id=d.id or 0, external_id=d.external_id, customer_external_id=_external_of(session, d.customer_id),
+    return s.DocumentOut(id=d.id or 0, external_id=d.external_id,
+                         customer_external_id=_external_of(session, d.customer_id),
                          kind=d.kind, status=d.status, title=d.title, description=d.description, filename=d.filename,
                          content_type=d.content_type, size_bytes=d.size_bytes, sha256=d.sha256,
                          signed_at=d.signed_at, created_at=d.created_at)
@@ -555,7 +558,8 @@ def upsert_article(session: Session, *, caller: ApiCaller, slug: str, data: s.Ar
     require_scope(caller, "articles", write=True)
     cat = session.exec(select(KbCategory).where(KbCategory.slug == data.category_slug)).first()
     if cat is None:
-        cat = KbCategory(slug=data.category_slug, name=data.category_name or data.category_slug.replace("-", " ").title())
+        name = data.category_name or data.category_slug.replace("-", " ").title()
+        cat = KbCategory(slug=data.category_slug, name=name)
         session.add(cat)
         session.flush()
     a = session.exec(select(KbArticle).where(KbArticle.slug == slug)).first()

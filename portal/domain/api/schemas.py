@@ -26,7 +26,7 @@ def _sane_time(value: datetime) -> datetime:
     return value
 
 
-def Str(max_length: int, *, min_length: int = 0, pattern: str | None = None) -> Any:  # noqa: N802
+def Str(max_length: int, *, min_length: int = 0, pattern: str | None = None) -> Any:
     return Annotated[str, StringConstraints(max_length=max_length, min_length=min_length, pattern=pattern),
                      AfterValidator(_storable)]
 
@@ -35,7 +35,8 @@ Time = Annotated[AwareDatetime, AfterValidator(_sane_time)]
 Cents = Annotated[int, Field(ge=0, le=1_000_000_000)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
-Email = Annotated[str, StringConstraints(max_length=320, pattern=r"^[^@\s\x00]{1,64}@[A-Za-z0-9.-]{1,200}\.[A-Za-z]{2,24}$")]
+EMAIL_PATTERN = r"^[^@\s\x00]{1,64}@[A-Za-z0-9.-]{1,200}\.[A-Za-z]{2,24}$"
+Email = Annotated[str, StringConstraints(max_length=320, pattern=EMAIL_PATTERN)]
 KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 NaturalKey = Annotated[str, StringConstraints(pattern=KEY_PATTERN, max_length=64)]
 
