@@ -6,8 +6,8 @@ from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
+from starlette.middleware import Middleware
 from starlette.responses import PlainTextResponse
-from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from portal.api import auth_routes, health
@@ -103,5 +103,21 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+class ApiV1Dispatch:
+    """Everything under /api/v1 goes to the integration API, whose 404s and 405s are problem
+    details too (a Mount would leave paths with a newline to the router's plain-text 404)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.v1 = build_v1()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and (path == API_V1 or path.startswith(API_V1 + "/")):
+            await self.v1({**scope, "root_path": scope.get("root_path", "") + API_V1}, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 def build_api() -> Starlette:
-    return Starlette(routes=[*auth_routes.routes, *health.routes, Mount(API_V1, app=build_v1())])
+    return Starlette(routes=[*auth_routes.routes, *health.routes], middleware=[Middleware(ApiV1Dispatch)])

@@ -107,8 +107,9 @@ def build_openapi(resources: Sequence[Resource]) -> dict[str, Any]:
                                {"name": "filename", "in": "query", "required": False,
                                 "schema": {"type": "string", "maxLength": 255}}],
                 "requestBody": {"required": True, "content": {
-                    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
-                    "application/pdf": {"schema": {"type": "string", "format": "binary"}}}},
+                    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
+                "description": "Send the bytes as the body; its Content-Type header (e.g. application/pdf) is "
+                               "stored with the file.",
                 "responses": {"200": _json_response("Stored", _ref("DocumentOut")),
                               **_problem_responses(_ERRORS_WRITE)}},
     }
