@@ -26,6 +26,14 @@ def _shown_once(value: rx.Var, what: str, on_dismiss: rx.EventHandler, test_id: 
     )
 
 
+def _scope_select(resource: str) -> rx.Component:
+    return rx.select.root(
+        rx.select.trigger(data_testid=f"scope-{resource}", aria_label=f"{resource} access"),
+        rx.select.content(*[rx.select.item(level, value=level) for level in ("none", "read", "write")]),
+        name=f"scope_{resource}", default_value="none", size="1",
+    )
+
+
 def _key_row(k: KeyView) -> rx.Component:
     s = AdminApiKeysState
     return rx.table.row(
@@ -56,9 +64,7 @@ def api_keys_page() -> rx.Component:
                      rx.input(name="name", placeholder="Who uses it, e.g. ERP", max_length=100,
                               data_testid="key-name"),
                      rx.grid(*[rx.hstack(rx.text(res, size="2", width="7em"),
-                                         rx.select(["none", "read", "write"], name=f"scope_{res}",
-                                                   default_value="none", size="1",
-                                                   data_testid=f"scope-{res}"), align="center")
+                                         _scope_select(res), align="center")
                                for res in RESOURCES], columns=rx.breakpoints(initial="1", sm="2"), spacing="2"),
                      rx.button("Create key", type="submit", data_testid="create-key"),
                      spacing="3",
