@@ -127,3 +127,25 @@ async def send_one_with(backend_url: str, cookie: str, name: str, payload: dict[
 
     async with ReflexClient(backend_url, cookie=cookie) as c:
         return await c.send(name, payload, path=path)
+
+
+def test_an_order_sent_through_the_api_appears_on_the_open_dashboard(page: Any, demo: Any, db: Session,
+                                                                     backend_url: str) -> None:
+    from tests.browser.test_live_dashboard import customer_of
+    from tests.factories_api import make_api_key, order_body
+
+    # Given Alice's dashboard is open, and her CRM id is known to the portal
+    alice = customer_of(db, "alice@example.com")
+    alice.external_id = "crm-alice"
+    db.add(alice)
+    db.commit()
+    _, raw = make_api_key(db, "orders:write")
+    sign_in(page, "alice@example.com", DEMO_PASSWORD)
+    page.wait_for_url(re.compile(r"/dashboard"))
+    page.get_by_test_id("order-row").first.wait_for()
+    # When the shop sends a new order for her through the API
+    r = httpx.put(f"{backend_url}/api/v1/orders/FH-API-1", json=order_body("crm-alice"),
+                  headers={"Authorization": f"Bearer {raw}"})
+    assert r.status_code == 201, r.text
+    # Then it appears at the top of her recent orders without a reload
+    page.get_by_test_id("order-row").first.get_by_text("FH-API-1").wait_for(timeout=10_000)
