@@ -52,3 +52,13 @@ async def deliver_once(*, client: httpx.AsyncClient | None = None) -> str:
 @job("webhook-deliveries", seconds=15)
 async def deliver_webhooks() -> str:
     return await deliver_once()
+
+
+def _prune() -> str:
+    with session_scope() as db:
+        return f"pruned {webhooks.prune(db)}"
+
+
+@job("api-retention", seconds=3600)
+async def prune_api_records() -> str:
+    return await asyncio.to_thread(_prune)

@@ -304,3 +304,12 @@ def test_openapi_is_served_and_names_every_operation(db: Session) -> None:
     for res in ("customer", "order", "shipment", "invoice", "payment", "document", "article"):
         assert {f"get_{res}", f"upsert_{res}"} <= ops
     assert "Problem" in doc["components"]["schemas"]
+
+
+def test_natural_keys_longer_than_their_columns_are_refused_before_the_database(db: Session) -> None:
+    _, raw = make_api_key(db, "customers:write", "orders:write", "invoices:write")
+    c = api_client(raw)
+    seed_customer(c)
+    body = assert_problem(c.put(f"/api/v1/orders/{'N' * 33}", json=order_body()), 422)
+    assert body["errors"][0]["field"] == "path.number"
+    assert c.put(f"/api/v1/orders/{'N' * 32}", json=order_body()).status_code == 201

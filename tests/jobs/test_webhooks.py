@@ -149,3 +149,18 @@ def test_only_admins_manage_endpoints_and_urls_are_checked(db: Session) -> None:
             webhooks.create_endpoint(db, principal=admin, url=bad, kinds=[])
     with pytest.raises(Exception, match="kind"):
         webhooks.create_endpoint(db, principal=admin, url="http://127.0.0.1/x", kinds=["everything"])
+
+
+def test_old_idempotency_answers_and_finished_deliveries_are_pruned(db: Session, receiver: Receiver) -> None:
+    from portal.models import IdempotencyRecord
+    from tests.factories_api import make_api_key
+
+    key_id, _ = make_api_key(db, "orders:read")
+    old, fresh = utcnow() - timedelta(days=8), utcnow()
+    for n, at in (("old", old), ("fresh", fresh)):
+        db.add(IdempotencyRecord(api_key_id=key_id, idempotency_key=n, request_hash="x", status_code=200,
+                                 response_body={}, created_at=at))
+    db.commit()
+    assert webhooks.prune(db) == 1
+    db.commit()
+    assert [r.idempotency_key for r in db.exec(select(IdempotencyRecord)).all()] == ["fresh"]

@@ -38,6 +38,8 @@ Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 EMAIL_PATTERN = r"^[^@\s\x00]{1,64}@[A-Za-z0-9.-]{1,200}\.[A-Za-z]{2,24}$"
 Email = Annotated[str, StringConstraints(max_length=320, pattern=EMAIL_PATTERN)]
 KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
+# Order and invoice numbers are stored in 32 characters.
+NUMBER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,31}$"
 NaturalKey = Annotated[str, StringConstraints(pattern=KEY_PATTERN, max_length=64)]
 
 

@@ -18,14 +18,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import func
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, delete, select
 
 from portal.db import utcnow
 from portal.domain import audit, secrets_box
 from portal.domain.audit import NO_REQUEST, RequestInfo
 from portal.domain.errors import Invalid, NotFound
 from portal.domain.principal import Principal, require_admin
-from portal.models import OutboundEvent, WebhookDelivery, WebhookEndpoint
+from portal.models import IdempotencyRecord, OutboundEvent, WebhookDelivery, WebhookEndpoint
 
 SECRET_PURPOSE = "webhook-secret"
 SIGNATURE_HEADER = "X-Portal-Signature"
@@ -231,6 +231,22 @@ def record_attempt(session: Session, *, delivery_id: int, status_code: int | Non
     else:
         d.next_attempt_at = now + backoff(d.attempts)
     session.add(d)
+
+
+IDEMPOTENCY_KEPT = timedelta(days=7)
+DELIVERIES_KEPT = timedelta(days=30)
+
+
+def prune(session: Session) -> int:
+    """Idempotency answers are kept a week (clients retry within minutes); finished deliveries
+    a month, for admins to look back at."""
+    now = utcnow()
+    n = session.exec(delete(IdempotencyRecord).where(  # type: ignore[call-overload]
+        col(IdempotencyRecord.created_at) < now - IDEMPOTENCY_KEPT)).rowcount or 0
+    n += session.exec(delete(WebhookDelivery).where(  # type: ignore[call-overload]
+        col(WebhookDelivery.status) != "pending",
+        col(WebhookDelivery.created_at) < now - DELIVERIES_KEPT)).rowcount or 0
+    return int(n)
 
 
 def stats(session: Session) -> dict[str, Any]:
