@@ -172,9 +172,10 @@ class AdminWebhooksState(rx.State):
         url = str(form_data.get("url") or "").strip()[:500]
         description = str(form_data.get("description") or "").strip()[:200]
         kinds = [k.strip() for k in str(form_data.get("kinds") or "").split(",") if k.strip()][:20]
-        unknown = [k for k in kinds if k not in webhooks.KNOWN_KINDS]
+        unknown = [k for k in kinds if not webhooks.KIND_PATTERN.fullmatch(k)]
         if unknown:
-            self.error = f"Unknown event kind: {unknown[0][:64]}. Leave empty for all kinds."
+            self.error = (f"'{unknown[0][:64]}' is not an event kind: write kinds like ticket.opened or a family "
+                          "like ticket.*, or leave empty for all kinds.")
             return
         p = require_principal(current_principal())
         try:

@@ -75,14 +75,14 @@ def test_admin_registers_a_webhook_and_replays_a_delivery(page: Any, demo: Any, 
         page.wait_for_url(re.compile(r"/agent"))
         page.goto("/admin/webhooks")
         page.get_by_test_id("webhook-url").fill(receiver.url)
-        page.get_by_test_id("webhook-kinds").fill("ticket.created")
+        page.get_by_test_id("webhook-kinds").fill("ticket.*")
         page.get_by_test_id("create-webhook").click()
         page.get_by_test_id("new-webhook-secret").wait_for()
         assert page.get_by_test_id("new-webhook-secret").inner_text().startswith("whsec_")
         ep = db.exec(select(WebhookEndpoint)).one()
-        assert ep.kinds == ["ticket.created"] and "whsec_" not in ep.secret_encrypted
+        assert ep.kinds == ["ticket.*"] and "whsec_" not in ep.secret_encrypted
         # A delivery that failed shows its last response; the admin replays it
-        ev = outbox.enqueue(db, kind="ticket.created", customer_id=None, payload={"ticket": "T-1"})
+        ev = outbox.enqueue(db, kind="ticket.opened", customer_id=None, payload={"ticket": "T-1"})
         db.flush()
         db.add(WebhookDelivery(endpoint_id=ep.id or 0, outbound_event_id=ev.id or 0, status="failed", attempts=8,
                                last_status_code=500, last_response="receiver down"))

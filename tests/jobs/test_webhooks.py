@@ -67,7 +67,7 @@ def test_outbox_events_are_signed_and_delivered_once(db: Session, receiver: Rece
     _, secret, _ = _endpoint(db, receiver.url, ["order.cancel_requested"])
     # When a customer asks to cancel and a ticket is created (a kind it did not choose)
     ev = outbox.enqueue(db, kind="order.cancel_requested", customer_id=cust.id, payload={"order": "FH-1"})
-    outbox.enqueue(db, kind="ticket.created", customer_id=cust.id, payload={})
+    outbox.enqueue(db, kind="ticket.opened", customer_id=cust.id, payload={})
     db.commit()
     assert run_async(deliver_once()) == "sent 1"
     # Then one signed request arrived, with the event id and a fresh timestamp
@@ -131,7 +131,7 @@ def test_failures_are_retried_with_backoff_then_replayed_by_an_admin(db: Session
 def test_unreachable_endpoints_record_the_error(db: Session) -> None:
     _, cust = make_customer(db)
     _endpoint(db, "http://127.0.0.1:9/hooks", [])
-    outbox.enqueue(db, kind="ticket.updated", customer_id=cust.id, payload={})
+    outbox.enqueue(db, kind="ticket.reopened", customer_id=cust.id, payload={})
     db.commit()
     run_async(deliver_once())
     d = db.exec(select(WebhookDelivery)).one()
@@ -149,6 +149,14 @@ def test_only_admins_manage_endpoints_and_urls_are_checked(db: Session) -> None:
             webhooks.create_endpoint(db, principal=admin, url=bad, kinds=[])
     with pytest.raises(Exception, match="kind"):
         webhooks.create_endpoint(db, principal=admin, url="http://127.0.0.1/x", kinds=["everything"])
+
+
+def test_endpoints_subscribe_to_exact_kinds_or_families() -> None:
+    assert webhooks.kind_matches([], "ticket.opened")
+    assert webhooks.kind_matches(["ticket.*"], "ticket.reopened")
+    assert webhooks.kind_matches(["order.cancel_requested"], "order.cancel_requested")
+    assert not webhooks.kind_matches(["ticket.*"], "order.cancel_requested")
+    assert not webhooks.kind_matches(["order.cancel_requested"], "order.placed")
 
 
 def test_old_idempotency_answers_and_finished_deliveries_are_pruned(db: Session, receiver: Receiver) -> None:
