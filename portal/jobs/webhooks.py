@@ -17,7 +17,7 @@ def _prepare() -> list[webhooks.Outgoing]:
     with session_scope() as db:
         webhooks.fan_out(db)
     with session_scope() as db:
-        return webhooks.due(db)
+        return webhooks.due(db)  # commits the attempts it could not make
 
 
 async def _send(client: httpx.AsyncClient, out: webhooks.Outgoing) -> tuple[int | None, str, str]:

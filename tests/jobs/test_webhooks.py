@@ -172,3 +172,19 @@ def test_old_idempotency_answers_and_finished_deliveries_are_pruned(db: Session,
     assert webhooks.prune(db) == 1
     db.commit()
     assert [r.idempotency_key for r in db.exec(select(IdempotencyRecord)).all()] == ["fresh"]
+
+
+def test_a_delivery_is_never_sent_unsigned(db: Session, receiver: Receiver) -> None:
+    _, cust = make_customer(db)
+    ep_id, _, _ = _endpoint(db, receiver.url, [])
+    ep = db.get(webhooks.WebhookEndpoint, ep_id)
+    assert ep is not None
+    ep.secret_encrypted = "not-a-fernet-token"
+    db.add(ep)
+    outbox.enqueue(db, kind="ticket.opened", customer_id=cust.id, payload={})
+    db.commit()
+    run_async(deliver_once())
+    assert receiver.received == []
+    d = db.exec(select(WebhookDelivery)).one()
+    db.refresh(d)
+    assert d.attempts == 1 and "secret" in d.last_error

@@ -218,7 +218,12 @@ def due(session: Session, *, limit: int = 50) -> list[Outgoing]:
     out = []
     ts = int(now.timestamp())
     for d, ep, ev in session.exec(q).all():
-        secret = secrets_box.decrypt(ep.secret_encrypted, purpose=SECRET_PURPOSE) or ""
+        secret = secrets_box.decrypt(ep.secret_encrypted, purpose=SECRET_PURPOSE)
+        if secret is None:
+            # PORTAL_SECRET_KEY changed since the endpoint was created: never send unsigned.
+            record_attempt(session, delivery_id=d.id or 0, status_code=None, response="",
+                           error="signing secret unreadable: create the endpoint again")
+            continue
         body = body_of(ev)
         out.append(Outgoing(delivery_id=d.id or 0, url=ep.url, body=body, headers={
             "content-type": "application/json", "user-agent": "fernhill-portal-webhooks/1",
