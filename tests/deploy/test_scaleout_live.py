@@ -47,7 +47,8 @@ _IGNORE = shutil.ignore_patterns(".git", ".venv", ".data", "__pycache__", ".pyte
 
 
 @pytest.fixture(scope="module")
-def topology(engine: Engine, root_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
+def running(engine: Engine, root_dir: Path,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Topology, Supervisor]]:
     # A copy of the app, so the instances' frontend build (pointing at nginx) never replaces the
     # one the browser tests serve from the project's .web.
     work = tmp_path_factory.mktemp("scale-out")
@@ -63,9 +64,8 @@ def topology(engine: Engine, root_dir: Path, tmp_path_factory: pytest.TempPathFa
         sup.stop()
         logs = "\n".join(p.read_text(errors="replace")[-3000:] for p in sorted(t.run_dir.glob("*.log")))
         raise RuntimeError(f"topology did not start:\n{logs}") from None
-    topology.supervisor = sup  # type: ignore[attr-defined]
     try:
-        yield t
+        yield t, sup
     finally:
         sup.stop()
 
@@ -87,7 +87,9 @@ def _customer(db: Session, external_id: str) -> tuple[Any, Customer]:
     return user, customer
 
 
-def test_live_update_reaches_the_socket_on_the_other_instance(topology: Topology, db: Session) -> None:
+def test_live_update_reaches_the_socket_on_the_other_instance(running: tuple[Topology, Supervisor],
+                                                              db: Session) -> None:
+    topology, _ = running
     user, _ = _customer(db, "crm-live")
     _, key = make_api_key(db, "orders:write")
     cookie = _cookie(db, topology.public_url, user)
@@ -108,12 +110,12 @@ def test_live_update_reaches_the_socket_on_the_other_instance(topology: Topology
     assert "FH-LIVE-1" in run_async(scenario())
 
 
-def test_killed_instance_loses_no_committed_write_and_the_session_carries_on(topology: Topology,
+def test_killed_instance_loses_no_committed_write_and_the_session_carries_on(running: tuple[Topology, Supervisor],
                                                                             db: Session) -> None:
+    topology, sup = running
     user, _ = _customer(db, "crm-kill")
     _, key = make_api_key(db, "orders:write")
     cookie = _cookie(db, topology.public_url, user)
-    sup: Supervisor = topology.supervisor  # type: ignore[attr-defined]
     acknowledged: list[str] = []
     headers = {"Authorization": f"Bearer {key}"}
 
