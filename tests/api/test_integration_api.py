@@ -313,3 +313,25 @@ def test_natural_keys_longer_than_their_columns_are_refused_before_the_database(
     body = assert_problem(c.put(f"/api/v1/orders/{'N' * 33}", json=order_body()), 422)
     assert body["errors"][0]["field"] == "path.number"
     assert c.put(f"/api/v1/orders/{'N' * 32}", json=order_body()).status_code == 201
+
+
+def test_references_never_cross_customers(db: Session) -> None:
+    # Given two customers of the business, each with an invoice
+    _, raw = make_api_key(db, "customers:write", "orders:write", "invoices:write", "payments:write",
+                          "documents:write")
+    c = api_client(raw)
+    seed_customer(c, "crm-a", email="a@example.com")
+    seed_customer(c, "crm-b", email="b@example.com")
+    inv = {"issued_at": "2026-11-01T09:00:00Z", "lines": [{"description": "Tent", "unit_price_cents": 100}]}
+    assert c.put("/api/v1/invoices/INV-A", json={**inv, "customer_external_id": "crm-a"}).status_code == 201
+    assert c.put("/api/v1/orders/FH-A", json=order_body("crm-a")).status_code == 201
+    # When a payment, an invoice or a document for B names A's invoice or order, it is refused
+    pay = {"customer_external_id": "crm-b", "invoice_number": "INV-A", "amount_cents": 100}
+    assert_problem(c.put("/api/v1/payments/psp-x", json=pay), 404)
+    assert_problem(c.put("/api/v1/invoices/INV-B", json={**inv, "customer_external_id": "crm-b",
+                                                         "order_number": "FH-A"}), 404)
+    assert_problem(c.put("/api/v1/documents/doc-b", json={"customer_external_id": "crm-b", "title": "x",
+                                                          "order_number": "FH-A"}), 404)
+    # And A's invoice cannot be moved to B by reusing its number
+    assert_problem(c.put("/api/v1/invoices/INV-A", json={**inv, "customer_external_id": "crm-b"}), 409)
+    assert db.exec(select(Invoice).where(Invoice.number == "INV-A")).one().amount_paid_cents == 0
