@@ -12,7 +12,7 @@ export REFLEX_USE_SYSTEM_BUN := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
 
-.PHONY: install bun chromium migrate seed run test lint typecheck pytest clean nginx scale-out bench-api
+.PHONY: install bun chromium migrate seed run test lint typecheck pytest clean nginx scale-out bench-api bench-live
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -70,6 +70,10 @@ scale-out: install nginx
 # API writes per second and p95 for order upserts, against a bare Starlette baseline (SQLite, in process).
 bench-api: install
 	$(BIN)/python bench/api_writes.py
+
+# Simulated customers over Reflex's websocket protocol vs a bare counter app (see bench/README.md).
+bench-live: install
+	$(BIN)/python bench/live_load.py --clients 20 --seconds 20
 
 clean:
 	rm -rf .web .states .data .pytest_cache .mypy_cache .ruff_cache
