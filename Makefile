@@ -12,7 +12,7 @@ export REFLEX_USE_SYSTEM_BUN := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
 
-.PHONY: install bun chromium migrate seed run test lint typecheck pytest clean
+.PHONY: install bun chromium migrate seed run test lint typecheck pytest clean nginx scale-out bench-api bench-live
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,10 +47,33 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-pytest: install chromium
+pytest: install chromium nginx
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+# Scale-out: INSTANCES portal processes on their own ports behind nginx (Debian's package),
+# sharing the PostgreSQL of DATABASE_URL and the Redis of REFLEX_REDIS_URL (both required).
+INSTANCES ?= 2
+BASE_PORT ?= 3101
+NGINX_PORT ?= 8080
+nginx:
+	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || \
+	  ($(SUDO) apt-get update -q && $(SUDO) env RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx)
+
+scale-out: install nginx
+	@test -n "$$DATABASE_URL" -a -n "$$REFLEX_REDIS_URL" || \
+	  (echo "scale-out needs DATABASE_URL (PostgreSQL) and REFLEX_REDIS_URL"; exit 1)
+	$(BIN)/python -m portal.manage migrate
+	$(BIN)/python -m portal.deploy.scaleout --instances $(INSTANCES) --base-port $(BASE_PORT) --nginx-port $(NGINX_PORT)
+
+# API writes per second and p95 for order upserts, against a bare Starlette baseline (SQLite, in process).
+bench-api: install
+	$(BIN)/python bench/api_writes.py
+
+# Simulated customers over Reflex's websocket protocol vs a bare counter app (see bench/README.md).
+bench-live: install
+	$(BIN)/python bench/live_load.py --clients 20 --seconds 20
 
 clean:
 	rm -rf .web .states .data .pytest_cache .mypy_cache .ruff_cache

@@ -10,6 +10,7 @@ from portal.live.push import live_lifespan
 from portal.pages import (
     account_public,
     admin,
+    admin_api,
     billing,
     dashboard,
     documents,
@@ -44,6 +45,7 @@ for module in (
     staff,
     support,
     admin,
+    admin_api,
     misc,
 ):
     module.register(app)

@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
+from starlette.middleware import Middleware
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -19,6 +20,8 @@ from portal.api import (
     sso_routes,
     support_files,
 )
+from portal.api.v1 import PREFIX as API_V1
+from portal.api.v1 import build_v1
 from portal.settings import get_settings
 
 _SECURITY_HEADERS = [
@@ -109,6 +112,22 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+class ApiV1Dispatch:
+    """Everything under /api/v1 goes to the integration API, whose 404s and 405s are problem
+    details too (a Mount would leave paths with a newline to the router's plain-text 404)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.v1 = build_v1()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and (path == API_V1 or path.startswith(API_V1 + "/")):
+            await self.v1({**scope, "root_path": scope.get("root_path", "") + API_V1}, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 def build_api() -> Starlette:
     from portal.simulator import embedded
 
@@ -129,4 +148,4 @@ def build_api() -> Starlette:
         from portal.integrations import payments_simulator
 
         routes += payments_simulator.routes
-    return Starlette(routes=routes)
+    return Starlette(routes=routes, middleware=[Middleware(ApiV1Dispatch)])

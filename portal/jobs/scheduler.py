@@ -103,7 +103,8 @@ def _load_job_modules() -> None:
     import portal.jobs.orders
     import portal.jobs.sso
     import portal.jobs.support
-    import portal.jobs.tracking  # noqa: F401
+    import portal.jobs.tracking
+    import portal.jobs.webhooks  # noqa: F401
     from portal.simulator import embedded
 
     embedded.register_job()

@@ -35,6 +35,8 @@ NAV: list[NavItem] = [
     NavItem("Agent console", "/agent", "headset", staff=True),
     NavItem("People", "/admin/users", "users", staff=True, admin=True),
     NavItem("Audit trail", "/admin/audit", "scroll_text", staff=True, admin=True),
+    NavItem("API keys", "/admin/api-keys", "key_round", staff=True, admin=True),
+    NavItem("Webhooks", "/admin/webhooks", "webhook", staff=True, admin=True),
     NavItem("Security", "/account/security", "shield_check", everyone=True),
 ]
 

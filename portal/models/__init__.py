@@ -1,5 +1,6 @@
 """All tables; importing this module registers them on SQLModel.metadata."""
 
+from portal.models.api import ApiKey, IdempotencyRecord, WebhookDelivery, WebhookEndpoint
 from portal.models.audit import AuditEvent, AuditEventPublic
 from portal.models.base import Role
 from portal.models.billing import (
@@ -108,6 +109,7 @@ __all__ = [
     "AddressPublic",
     "AddressUpdate",
     "AgentPresence",
+    "ApiKey",
     "ArticleStatus",
     "ArticleSuggestion",
     "Attachment",
@@ -129,6 +131,7 @@ __all__ = [
     "DocumentKind",
     "DocumentPublic",
     "DocumentStatus",
+    "IdempotencyRecord",
     "Invoice",
     "InvoiceKind",
     "InvoiceLine",
@@ -193,5 +196,7 @@ __all__ = [
     "UserPublic",
     "UserToken",
     "UserUpdate",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "address_snapshot",
 ]

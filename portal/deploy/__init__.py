@@ -1,0 +1,1 @@
+"""Deployment helpers: the scale-out topology (several instances behind nginx)."""

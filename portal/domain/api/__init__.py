@@ -1,0 +1,1 @@
+"""The integration REST API's use cases: keys, idempotency, resources, webhooks."""

@@ -1,0 +1,225 @@
+"""Admin: API keys for the business's systems, and outbound webhook endpoints."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import reflex as rx
+
+from portal.db import session_scope
+from portal.domain.api import keys, webhooks
+from portal.domain.errors import DomainError
+from portal.domain.principal import require_principal
+from portal.state.format import day_time
+from portal.state.guard import Access, access, current_principal, request_info_of
+from portal.state.messages import message_for_error
+
+
+def _valid_id(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**31
+
+
+@dataclasses.dataclass
+class KeyView:
+    id: int
+    name: str
+    prefix: str
+    scopes: str
+    created: str
+    last_used: str
+    revoked: bool
+
+
+@access(Access.ADMIN)
+class AdminApiKeysState(rx.State):
+    loaded: bool = False
+    keys: list[KeyView] = []
+    # The raw key, shown once right after it was created or rotated; cleared on the next load.
+    new_key: str = ""
+    new_key_name: str = ""
+    error: str = ""
+
+    def _load(self) -> None:
+        p = require_principal(current_principal())
+        with session_scope() as db:
+            rows = keys.list_keys(db, principal=p)
+        self.keys = [KeyView(id=k.id, name=k.name, prefix=k.prefix, scopes=", ".join(k.scopes),
+                             created=day_time(k.created_at),  # type: ignore[arg-type]
+                             last_used=day_time(k.last_used_at) if k.last_used_at else "never",  # type: ignore[arg-type]
+                             revoked=k.revoked) for k in rows]
+        self.loaded = True
+
+    @rx.event
+    def load(self) -> None:
+        self.new_key = self.new_key_name = self.error = ""
+        self._load()
+
+    @rx.event
+    def create(self, form_data: dict) -> None:
+        name = str(form_data.get("name") or "").strip()[:100]
+        scopes = []
+        for res in keys.RESOURCES:
+            level = str(form_data.get(f"scope_{res}") or "none")
+            if level in keys.ACCESS:
+                scopes.append(f"{res}:{level}")
+        if not name:
+            self.error = "Give the key a name, e.g. the system that will use it."
+            return
+        if not scopes:
+            self.error = "Choose read or write for at least one resource."
+            return
+        p = require_principal(current_principal())
+        try:
+            with session_scope() as db:
+                _, raw = keys.create_key(db, principal=p, name=name, scopes=scopes, request=request_info_of(self))
+        except DomainError as err:
+            self.error = message_for_error(err)
+            return
+        self.error, self.new_key, self.new_key_name = "", raw, name
+        self._load()
+
+    @rx.event
+    def rotate(self, key_id: int) -> None:
+        if not _valid_id(key_id):
+            return
+        p = require_principal(current_principal())
+        try:
+            with session_scope() as db:
+                new, raw = keys.rotate_key(db, principal=p, key_id=key_id, request=request_info_of(self))
+                name = new.name
+        except DomainError as err:
+            self.error = message_for_error(err)
+            return
+        self.error, self.new_key, self.new_key_name = "", raw, name
+        self._load()
+
+    @rx.event
+    def revoke(self, key_id: int) -> None:
+        if not _valid_id(key_id):
+            return
+        p = require_principal(current_principal())
+        try:
+            with session_scope() as db:
+                keys.revoke_key(db, principal=p, key_id=key_id, request=request_info_of(self))
+        except DomainError as err:
+            self.error = message_for_error(err)
+            return
+        self.new_key = self.new_key_name = self.error = ""
+        self._load()
+
+    @rx.event
+    def dismiss(self) -> None:
+        self.new_key = self.new_key_name = ""
+
+
+@dataclasses.dataclass
+class EndpointView:
+    id: int
+    url: str
+    description: str
+    kinds: str
+    active: bool
+    pending: int
+    failed: int
+
+
+@dataclasses.dataclass
+class DeliveryView:
+    id: int
+    url: str
+    event_id: str
+    kind: str
+    status: str
+    attempts: int
+    code: str
+    response: str
+    next_attempt: str
+    created: str
+
+
+@access(Access.ADMIN)
+class AdminWebhooksState(rx.State):
+    loaded: bool = False
+    endpoints: list[EndpointView] = []
+    deliveries: list[DeliveryView] = []
+    new_secret: str = ""
+    error: str = ""
+    notice: str = ""
+
+    def _load(self) -> None:
+        p = require_principal(current_principal())
+        with session_scope() as db:
+            eps = webhooks.list_endpoints(db, principal=p)
+            ds = webhooks.list_deliveries(db, principal=p)
+        self.endpoints = [EndpointView(id=e.id, url=e.url, description=e.description,
+                                       kinds=", ".join(e.kinds) or "all kinds", active=e.active,
+                                       pending=e.pending, failed=e.failed) for e in eps]
+        self.deliveries = [DeliveryView(id=d.id, url=d.endpoint_url, event_id=d.event_id, kind=d.kind, status=d.status,
+                                        attempts=d.attempts, code=str(d.last_status_code or d.last_error[:60] or "—"),
+                                        response=d.last_response[:300],
+                                        next_attempt=day_time(d.next_attempt_at) if d.next_attempt_at else "",  # type: ignore[arg-type]
+                                        created=day_time(d.created_at))  # type: ignore[arg-type]
+                           for d in ds]
+        self.loaded = True
+
+    @rx.event
+    def load(self) -> None:
+        self.new_secret = self.error = self.notice = ""
+        self._load()
+
+    @rx.event
+    def create(self, form_data: dict) -> None:
+        url = str(form_data.get("url") or "").strip()[:500]
+        description = str(form_data.get("description") or "").strip()[:200]
+        kinds = [k.strip() for k in str(form_data.get("kinds") or "").split(",") if k.strip()][:20]
+        unknown = [k for k in kinds if not webhooks.KIND_PATTERN.fullmatch(k)]
+        if unknown:
+            self.error = (f"'{unknown[0][:64]}' is not an event kind: write kinds like ticket.opened or a family "
+                          "like ticket.*, or leave empty for all kinds.")
+            return
+        p = require_principal(current_principal())
+        try:
+            with session_scope() as db:
+                _, secret = webhooks.create_endpoint(db, principal=p, url=url, kinds=kinds, description=description,
+                                                     request=request_info_of(self))
+        except DomainError as err:
+            self.error = message_for_error(err)
+            return
+        self.error, self.new_secret, self.notice = "", secret, ""
+        self._load()
+
+    @rx.event
+    def set_active(self, endpoint_id: int, active: bool) -> None:
+        if not _valid_id(endpoint_id) or not isinstance(active, bool):
+            return
+        p = require_principal(current_principal())
+        try:
+            with session_scope() as db:
+                webhooks.set_endpoint_active(db, principal=p, endpoint_id=endpoint_id, active=active,
+                                             request=request_info_of(self))
+        except DomainError as err:
+            self.error = message_for_error(err)
+            return
+        self._load()
+
+    @rx.event
+    def replay(self, delivery_id: int) -> None:
+        if not _valid_id(delivery_id):
+            return
+        p = require_principal(current_principal())
+        try:
+            with session_scope() as db:
+                webhooks.replay(db, principal=p, delivery_id=delivery_id, request=request_info_of(self))
+        except DomainError as err:
+            self.error = message_for_error(err)
+            return
+        self.notice = "The delivery will be sent again within a minute."
+        self._load()
+
+    @rx.event
+    def refresh(self) -> None:
+        self._load()
+
+    @rx.event
+    def dismiss(self) -> None:
+        self.new_secret = ""
