@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import reflex as rx
 
+from portal.components.notifications import bell_mount
 from portal.settings import get_settings
 from portal.state.session import SessionState
 
@@ -30,6 +31,7 @@ NAV: list[NavItem] = [
     NavItem("People", "/admin/users", "users", staff=True, admin=True),
     NavItem("Audit trail", "/admin/audit", "scroll_text", staff=True, admin=True),
     NavItem("Security", "/account/security", "shield_check", everyone=True),
+    NavItem("Profile", "/account/profile", "user_round"),
 ]
 
 
@@ -130,6 +132,7 @@ def header() -> rx.Component:
         rx.box(brand(), display=["block", "block", "none"]),
         rx.spacer(),
         rx.color_mode.button(variant="ghost", aria_label="Switch light or dark mode"),
+        rx.cond(SessionState.signed_in, bell_mount()),
         rx.cond(SessionState.signed_in, user_menu()),
         align="center", width="100%", padding_x="1rem", padding_y="0.6rem",
         border_bottom=f"1px solid {rx.color('gray', 5)}",

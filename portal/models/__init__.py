@@ -29,6 +29,7 @@ from portal.models.customers import (
     address_snapshot,
 )
 from portal.models.documents import Document, DocumentKind, DocumentPublic, DocumentStatus
+from portal.models.home import AnalyticsEvent, CustomerOffer, OfferRule, OfferRuleKind, OfferStatus
 from portal.models.identity import (
     AuthSession,
     AuthSessionPublic,
@@ -103,6 +104,7 @@ __all__ = [
     "AddressCreate",
     "AddressPublic",
     "AddressUpdate",
+    "AnalyticsEvent",
     "ArticleStatus",
     "Attachment",
     "AuditEvent",
@@ -117,6 +119,7 @@ __all__ = [
     "CreditEntry",
     "Customer",
     "CustomerCreate",
+    "CustomerOffer",
     "CustomerPublic",
     "CustomerUpdate",
     "Document",
@@ -139,6 +142,9 @@ __all__ = [
     "Notification",
     "NotificationKind",
     "NotificationPublic",
+    "OfferRule",
+    "OfferRuleKind",
+    "OfferStatus",
     "Order",
     "OrderEvent",
     "OrderLine",
