@@ -222,7 +222,7 @@ def test_widget_queries_are_scoped_to_the_customer(db: Session) -> None:
     from portal.models import Document, DocumentStatus
 
     ua, ca = make_customer(db)
-    ub, cb = make_customer(db)
+    ub, _ = make_customer(db)
     db.add(Document(customer_id=ca.id or 0, kind="contract", status=DocumentStatus.AWAITING_SIGNATURE,
                     title="Ann's contract"))
     db.commit()
