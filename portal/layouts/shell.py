@@ -32,6 +32,8 @@ NAV: list[NavItem] = [
     NavItem("Audit trail", "/admin/audit", "scroll_text", staff=True, admin=True),
     NavItem("Security", "/account/security", "shield_check", everyone=True),
     NavItem("Profile", "/account/profile", "user_round"),
+    NavItem("Offers", "/offers", "gift"),
+    NavItem("Offers and home", "/admin/offers", "gift", staff=True, admin=True),
 ]
 
 
