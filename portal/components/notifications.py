@@ -39,7 +39,7 @@ def bell() -> rx.Component:
                                data_testid="bell"),
                 rx.cond(NotificationState.unread > 0,
                         rx.badge(NotificationState.badge, color_scheme="red", variant="solid", radius="full",
-                                 size="1", position="absolute", top="-6px", right="-8px",
+                                 size="1", position="absolute", top="-6px", right="-8px", pointer_events="none",
                                  data_testid="unread-count")),
                 position="relative",
             ),
