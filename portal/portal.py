@@ -8,6 +8,7 @@ from portal.api.app import OriginGuard, SecurityHeaders, build_api
 from portal.jobs.scheduler import scheduler_lifespan
 from portal.live.push import live_lifespan
 from portal.pages import account_public, admin, dashboard, login, misc, order_detail, security, staff
+from portal.pages import insights as insights_page
 from portal.pages import notifications as notifications_page
 from portal.pages import offers as offers_page
 from portal.pages import profile as profile_page
@@ -21,5 +22,5 @@ app.register_lifespan_task(live_lifespan)
 app.register_lifespan_task(scheduler_lifespan)
 
 for module in (login, account_public, dashboard, order_detail, security, staff, admin, misc,
-               notifications_page, profile_page, offers_page):
+               notifications_page, profile_page, offers_page, insights_page):
     module.register(app)

@@ -9,7 +9,7 @@ from starlette.datastructures import Headers
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from portal.api import auth_routes, health
+from portal.api import auth_routes, health, home_routes
 from portal.settings import get_settings
 
 _SECURITY_HEADERS = [
@@ -101,4 +101,4 @@ class SecurityHeaders:
 
 
 def build_api() -> Starlette:
-    return Starlette(routes=[*auth_routes.routes, *health.routes])
+    return Starlette(routes=[*auth_routes.routes, *health.routes, *home_routes.routes])

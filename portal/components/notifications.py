@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from portal.state.insights import TrackState
 from portal.state.notifications import NotificationRow, NotificationState
 
 
@@ -71,4 +72,5 @@ def bell() -> rx.Component:
 
 def bell_mount() -> rx.Component:
     """Loads the count once the header mounts on any page (the state then updates live)."""
-    return rx.box(bell(), on_mount=NotificationState.load)
+    # Also where every signed-in page records its view (the route only, see state/insights.py).
+    return rx.box(bell(), on_mount=[NotificationState.load, TrackState.page_view])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections import Counter, defaultdict
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import func
@@ -50,8 +50,8 @@ def parse_range(start: str, end: str) -> Range:
         raise Invalid("Enter dates as YYYY-MM-DD.", field="range") from None
     if d1 < d0 or (d1 - d0).days > MAX_RANGE_DAYS:
         raise Invalid("The end must be on or after the start, within ten years.", field="range")
-    return Range(datetime.combine(d0, time.min, timezone.utc), datetime.combine(d1 + timedelta(days=1), time.min,
-                                                                               timezone.utc))
+    return Range(datetime.combine(d0, time.min, UTC), datetime.combine(d1 + timedelta(days=1), time.min,
+                                                                               UTC))
 
 
 def default_range(days: int = 30) -> tuple[str, str]:

@@ -34,6 +34,7 @@ NAV: list[NavItem] = [
     NavItem("Profile", "/account/profile", "user_round"),
     NavItem("Offers", "/offers", "gift"),
     NavItem("Offers and home", "/admin/offers", "gift", staff=True, admin=True),
+    NavItem("Insights", "/admin/insights", "chart_column", staff=True, admin=True),
 ]
 
 

@@ -7,6 +7,7 @@ import reflex as rx
 from portal.components.common import card, error_callout, notice_callout
 from portal.domain.profile import EMAIL_KINDS, LANGUAGES
 from portal.layouts.shell import shell
+from portal.state.insights import TrackState
 from portal.state.profile import AddressRow, ProfileState
 
 _EMAIL_LABELS = {"shipping": "Shipping updates", "support": "Replies to my tickets",
@@ -14,12 +15,14 @@ _EMAIL_LABELS = {"shipping": "Shipping updates", "support": "Replies to my ticke
 
 
 def _input(label: str, name: str, value: rx.Var, *, field_var: rx.Var, required: bool = False,
-           hint: str = "", autocomplete: str = "", **props: object) -> rx.Component:
+           hint: str = "", autocomplete: str = "", form: str = "details", **props: object) -> rx.Component:
     return rx.vstack(
         rx.text(label, as_="label", html_for=f"p-{name}", size="2", weight="medium"),
         rx.input(id=f"p-{name}", name=name, default_value=value, required=required, width="100%",
                  auto_complete=autocomplete, aria_invalid=rx.cond(field_var == name, "true", "false"),
-                 color_scheme=rx.cond(field_var == name, "red", "gray"), **props),
+                 color_scheme=rx.cond(field_var == name, "red", "gray"),
+                 # Which field was touched last, for "forms abandoned" insights; never the value.
+                 on_focus=TrackState.form_field(form, name), **props),
         rx.text(hint, size="1", color_scheme="gray") if hint else rx.fragment(),
         spacing="1", width="100%",
     )
@@ -61,7 +64,7 @@ def _details() -> rx.Component:
                 rx.button("Save details", type="submit", data_testid="save-details"),
                 spacing="3", width="100%",
             ),
-            on_submit=ProfileState.save_details,
+            on_submit=[ProfileState.save_details, TrackState.form_submit("details")],
             key=s.email,
         ),
         icon="user_round", test_id="details-card",
@@ -105,19 +108,21 @@ def _address_editor() -> rx.Component:
             rx.heading(rx.cond(s.editing_existing, "Edit address", "New address"), size="3"),
             error_callout(s.address_error),
             rx.grid(
-                _input("Label", "label", v.label, field_var=f, placeholder="Home, Office…"),
-                _input("Name", "name", v.name, field_var=f, required=True, autocomplete="name"),
-                _input("Company", "company", v.company, field_var=f),
-                _input("Address line 1", "line1", v.line1, field_var=f, required=True,
+                _input("Label", "label", v.label, field_var=f, form="address", placeholder="Home, Office…"),
+                _input("Name", "name", v.name, field_var=f, form="address", required=True, autocomplete="name"),
+                _input("Company", "company", v.company, field_var=f, form="address"),
+                _input("Address line 1", "line1", v.line1, field_var=f, form="address", required=True,
                        autocomplete="address-line1"),
-                _input("Address line 2", "line2", v.line2, field_var=f, autocomplete="address-line2"),
-                _input("City", "city", v.city, field_var=f, required=True, autocomplete="address-level2"),
-                _input("Region", "region", v.region, field_var=f),
-                _input("Postal code", "postal_code", v.postal_code, field_var=f, required=True,
+                _input("Address line 2", "line2", v.line2, field_var=f, form="address",
+                       autocomplete="address-line2"),
+                _input("City", "city", v.city, field_var=f, form="address", required=True,
+                       autocomplete="address-level2"),
+                _input("Region", "region", v.region, field_var=f, form="address"),
+                _input("Postal code", "postal_code", v.postal_code, field_var=f, form="address", required=True,
                        autocomplete="postal-code"),
-                _input("Country code", "country", v.country, field_var=f, required=True, hint="e.g. GB, DE",
-                       max_length=2),
-                _input("Phone", "phone", v.phone, field_var=f, type="tel"),
+                _input("Country code", "country", v.country, field_var=f, form="address", required=True,
+                       hint="e.g. GB, DE", max_length=2),
+                _input("Phone", "phone", v.phone, field_var=f, form="address", type="tel"),
                 columns=rx.breakpoints(initial="1", sm="2"), spacing="3", width="100%",
             ),
             rx.hstack(
@@ -127,7 +132,8 @@ def _address_editor() -> rx.Component:
             ),
             spacing="3", width="100%",
         ),
-        on_submit=ProfileState.save_address, key=s.form_key.to_string(), width="100%",
+        on_submit=[ProfileState.save_address, TrackState.form_submit("address")],
+        key=s.form_key.to_string(), width="100%",
         data_testid="address-form",
     )
 

@@ -1,0 +1,56 @@
+"""Authorised downloads for the home area: insights as CSV (admins)."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from portal.db import session_scope
+from portal.domain import auth, insights
+from portal.domain.errors import DomainError
+from portal.domain.principal import Principal
+from portal.settings import get_settings
+
+
+def principal_of(request: Request) -> Principal | None:
+    raw = request.cookies.get(get_settings().session_cookie_name)
+    if not raw:
+        return None
+    with session_scope() as db:
+        return auth.resolve_session(db, raw_token=raw)
+
+
+async def insights_csv(request: Request) -> Response:
+    principal = principal_of(request)
+    if principal is None:
+        return PlainTextResponse("Sign in first.", status_code=401)
+    name = request.path_params["name"]
+    try:
+        rng = insights.parse_range(request.query_params.get("start", ""), request.query_params.get("end", ""))
+        with session_scope() as db:
+            rows = insights.report(db, principal=principal, name=name, rng=rng, limit=200)
+    except DomainError as err:
+        # Not an admin, or an unknown report: the same terse refusal.
+        status = 404 if err.code in ("forbidden", "not_found") else 400
+        return PlainTextResponse("Not available." if status == 404 else "Bad range or report.", status_code=status)
+    _, label_col, value_col = insights.REPORTS[name]
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow([label_col, value_col])
+    for label, value in rows:
+        # Spreadsheet formula injection: labels are people's search terms.
+        safe = "'" + label if label[:1] in ("=", "+", "-", "@", "\t", "\r") else label
+        w.writerow([safe, int(value) if float(value).is_integer() else value])
+    filename = f"{name}_{rng.start.date().isoformat()}_{request.query_params.get('end', '')}.csv"
+    return Response(buf.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"content-disposition": f'attachment; filename="{filename}"',
+                             "cache-control": "no-store"})
+
+
+routes = [
+    Route("/api/admin/insights/{name:str}.csv", insights_csv, methods=["GET"]),
+]
