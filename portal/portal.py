@@ -11,6 +11,7 @@ from portal.pages import account_public, admin, dashboard, login, misc, order_de
 from portal.pages import insights as insights_page
 from portal.pages import notifications as notifications_page
 from portal.pages import offers as offers_page
+from portal.pages import privacy as privacy_page
 from portal.pages import profile as profile_page
 from portal.state.guard import AuthGuard
 
@@ -22,5 +23,5 @@ app.register_lifespan_task(live_lifespan)
 app.register_lifespan_task(scheduler_lifespan)
 
 for module in (login, account_public, dashboard, order_detail, security, staff, admin, misc,
-               notifications_page, profile_page, offers_page, insights_page):
+               notifications_page, profile_page, offers_page, insights_page, privacy_page):
     module.register(app)

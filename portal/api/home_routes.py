@@ -1,16 +1,19 @@
-"""Authorised downloads for the home area: insights as CSV (admins)."""
+"""Authorised downloads for the home area: insights as CSV (admins), a customer's own data
+archive (the customer)."""
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from portal.db import session_scope
-from portal.domain import auth, insights
+from portal.api.common import request_info
+from portal.db import session_scope, utcnow
+from portal.domain import auth, insights, privacy
 from portal.domain.errors import DomainError
 from portal.domain.principal import Principal
 from portal.settings import get_settings
@@ -51,6 +54,30 @@ async def insights_csv(request: Request) -> Response:
                              "cache-control": "no-store"})
 
 
+async def data_export(request: Request) -> Response:
+    principal = principal_of(request)
+    if principal is None or not principal.is_customer:
+        return PlainTextResponse("Sign in as a customer first.", status_code=401)
+    try:
+        with session_scope() as db:
+            archive = privacy.build_export(db, principal=principal, request=request_info(request))
+    except DomainError:
+        return PlainTextResponse("Not available.", status_code=404)
+
+    def chunks() -> Iterator[bytes]:
+        try:
+            while block := archive.read(64 * 1024):
+                yield block
+        finally:
+            archive.close()
+
+    stamp = utcnow().strftime("%Y%m%d")
+    return StreamingResponse(chunks(), media_type="application/zip",
+                             headers={"content-disposition": f'attachment; filename="my-data-{stamp}.zip"',
+                                      "cache-control": "no-store"})
+
+
 routes = [
+    Route("/api/account/export", data_export, methods=["GET"]),
     Route("/api/admin/insights/{name:str}.csv", insights_csv, methods=["GET"]),
 ]

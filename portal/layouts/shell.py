@@ -33,6 +33,7 @@ NAV: list[NavItem] = [
     NavItem("Security", "/account/security", "shield_check", everyone=True),
     NavItem("Profile", "/account/profile", "user_round"),
     NavItem("Offers", "/offers", "gift"),
+    NavItem("Your data", "/account/privacy", "archive"),
     NavItem("Offers and home", "/admin/offers", "gift", staff=True, admin=True),
     NavItem("Insights", "/admin/insights", "chart_column", staff=True, admin=True),
 ]

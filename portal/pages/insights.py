@@ -13,8 +13,8 @@ def _report(r: ReportView) -> rx.Component:
     return rx.card(
         rx.vstack(
             rx.hstack(rx.heading(r.title, size="3"), rx.spacer(),
-                      rx.link(rx.button(rx.icon("download", size=14), "CSV", size="1", variant="soft"),
-                              href=r.csv_url, is_external=False, data_testid="csv-" + r.name.to(str)),
+                      rx.el.a(rx.button(rx.icon("download", size=14), "CSV", size="1", variant="soft"),
+                              href=r.csv_url, download="", data_testid="csv-" + r.name.to(str)),
                       width="100%", align="center"),
             rx.cond(
                 r.points.length() > 0,

@@ -130,3 +130,29 @@ def test_profile_address_edit(page: Any, demo: Any, db: Session) -> None:
     with session_scope() as s:
         lines = [a.line1 for a in s.exec(select(Address).where(Address.customer_id == alice.id))]
     assert "12 New Street" in lines
+
+
+def test_data_export_download_holds_own_orders_and_nothing_of_another_customer(page: Any, demo: Any,
+                                                                               db: Session) -> None:
+    import json
+    import zipfile
+
+    from portal.models import Order
+
+    alice, ben = _customer(db, "alice@example.com"), _customer(db, "ben@example.com")
+    alice_orders = {o.number for o in db.exec(select(Order).where(Order.customer_id == alice.id))}
+    ben_orders = {o.number for o in db.exec(select(Order).where(Order.customer_id == ben.id))}
+    # Given Alice on "Your data"
+    sign_in(page, "alice@example.com", DEMO_PASSWORD)
+    page.wait_for_url(re.compile(r"/dashboard"))
+    page.goto("/account/privacy")
+    # When she downloads everything
+    with page.expect_download() as info:
+        page.get_by_test_id("export-data").click()
+    path = info.value.path()
+    # Then the archive holds her orders and none of Ben's
+    with zipfile.ZipFile(path) as zf:
+        numbers = {o["number"] for o in json.loads(zf.read("orders.json"))}
+        everything = "".join(zf.read(n).decode("utf-8", "replace") for n in zf.namelist())
+    assert numbers == alice_orders
+    assert not any(n in everything for n in ben_orders) and "ben@example.com" not in everything
