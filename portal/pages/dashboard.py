@@ -66,7 +66,7 @@ def _shipment_row(s: ShipmentRow) -> rx.Component:
 
 
 def _document_row(d: DocumentRow) -> rx.Component:
-    return rx.hstack(rx.icon("file_signature", size=16), rx.text(d.title, size="2"), rx.spacer(),
+    return rx.hstack(rx.icon("signature", size=16), rx.text(d.title, size="2"), rx.spacer(),
                      rx.text(d.added, size="1", color_scheme="gray"), data_testid="document-row", **_ROW)
 
 
@@ -116,7 +116,7 @@ def _balance() -> rx.Component:
 
 
 _ICONS = {"recent_orders": "package", "shipments": "truck", "open_tickets": "life_buoy", "balance": "wallet",
-          "documents": "file_signature", "notifications": "bell", "offers": "gift", "help": "book_open"}
+          "documents": "signature", "notifications": "bell", "offers": "gift", "help": "book_open"}
 _TEST_IDS = {"recent_orders": "recent-orders", "open_tickets": "open-tickets"}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import reflex as rx
 
@@ -53,18 +54,12 @@ class TrackState(rx.State):
 
 
 @dataclasses.dataclass
-class Point:
-    label: str
-    value: float
-
-
-@dataclasses.dataclass
 class ReportView:
     name: str
     title: str
     label_col: str
     value_col: str
-    points: list[Point]
+    points: list[dict[str, Any]]  # {"label": ..., "value": ...}: the chart's data rows
     csv_url: str
 
 
@@ -104,7 +99,7 @@ class InsightsState(rx.State):
         self.error = ""
         self.reports = [
             ReportView(name=name, title=title, label_col=lc, value_col=vc,
-                       points=[Point(label=label, value=value) for label, value in data[name]],
+                       points=[{"label": label, "value": value} for label, value in data[name]],
                        csv_url=backend_url(self, f"/api/admin/insights/{name}.csv?start={self.start}&end={self.end}"))
             for name, (title, lc, vc) in insights.REPORTS.items()
         ]
