@@ -11,11 +11,13 @@ from portal.db import session_scope
 from portal.domain import insights
 from portal.domain.errors import DomainError
 from portal.domain.principal import require_principal
-from portal.state.guard import Access, access, current_principal
+from portal.state.guard import Access, access, current_principal, mfa_setup_exempt
 from portal.state.messages import message_for_error
 from portal.state.session import backend_url
 
 
+# In the header of every page, also the MFA setup page a redirect must not loop on.
+@mfa_setup_exempt
 @access(Access.SIGNED_IN)
 class TrackState(rx.State):
     """Fired by the shell on every page and by tracked forms; stores names, never values."""

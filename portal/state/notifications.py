@@ -15,7 +15,7 @@ from portal.domain.principal import Principal, require_principal
 from portal.live.push import listens
 from portal.models import NotificationPublic
 from portal.state.format import day_time, humanize
-from portal.state.guard import Access, access, current_principal, principal_from_state
+from portal.state.guard import Access, access, current_principal, mfa_setup_exempt, principal_from_state
 from portal.state.messages import message_for_error
 
 KIND_ICONS = {"shipping": "truck", "support": "life_buoy", "billing": "receipt", "offers": "gift",
@@ -40,6 +40,8 @@ def note_row(n: NotificationPublic) -> NotificationRow:
                            title=n.title, body=n.body, link=n.link, read=n.read, when=day_time(n.created_at))
 
 
+# In the header of every page, also the MFA setup page a redirect must not loop on.
+@mfa_setup_exempt
 @access(Access.SIGNED_IN)
 @listens(Topic.NOTIFICATIONS)
 class NotificationState(rx.State):
