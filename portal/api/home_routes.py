@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from datetime import timedelta
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
@@ -48,7 +49,8 @@ async def insights_csv(request: Request) -> Response:
         # Spreadsheet formula injection: labels are people's search terms.
         safe = "'" + label if label[:1] in ("=", "+", "-", "@", "\t", "\r") else label
         w.writerow([safe, int(value) if float(value).is_integer() else value])
-    filename = f"{name}_{rng.start.date().isoformat()}_{request.query_params.get('end', '')}.csv"
+    last_day = (rng.end - timedelta(days=1)).date().isoformat()
+    filename = f"{name}_{rng.start.date().isoformat()}_{last_day}.csv"
     return Response(buf.getvalue(), media_type="text/csv; charset=utf-8",
                     headers={"content-disposition": f'attachment; filename="{filename}"',
                              "cache-control": "no-store"})

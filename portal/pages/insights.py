@@ -27,6 +27,14 @@ def _report(r: ReportView) -> rx.Component:
                 ),
                 rx.text("Nothing in this period.", size="2", color_scheme="gray"),
             ),
+            # The same figures as text: readable without the chart (screen readers, copying).
+            rx.vstack(
+                rx.foreach(r.points, lambda p: rx.hstack(
+                    rx.text(p["label"].to(str), size="1", trim="both"), rx.spacer(),
+                    rx.text(p["value"].to(str), size="1", weight="medium"),
+                    width="100%", data_testid="report-row")),
+                spacing="0", width="100%",
+            ),
             spacing="2", width="100%",
         ),
         width="100%", data_testid="report-" + r.name.to(str),

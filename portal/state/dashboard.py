@@ -8,7 +8,7 @@ from typing import Any
 import reflex as rx
 
 from portal.db import session_scope
-from portal.domain import billing, home, inbox, orders, support
+from portal.domain import billing, home, inbox, offers, orders, support
 from portal.domain.errors import DomainError
 from portal.domain.events import DomainEvent, Topic
 from portal.domain.principal import Principal, require_principal
@@ -184,7 +184,8 @@ class DashboardState(rx.State):
             if "notifications" in limits else [])]
         self.offers = [
             OfferRow(id=o.id, title=o.title, reason=o.reason, ends=day_time(o.expires_at))
-            for o in (home.open_offers(db, principal=principal, limit=limits["offers"]) if "offers" in limits else [])
+            # Evaluating the rules here too: a new customer sees what they qualify for at once.
+            for o in (offers.offers_for(db, principal=principal)[:limits["offers"]] if "offers" in limits else [])
         ]
         self.articles = [
             ArticleRow(slug=a.slug, title=a.title, summary=a.summary)
