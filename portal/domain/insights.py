@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 from portal.db import utcnow
 from portal.domain.errors import Invalid
 from portal.domain.principal import Principal, require_admin, require_principal
-from portal.models import AnalyticsEvent, CustomerOffer, OfferRule, SearchQuery, Ticket
+from portal.models import AnalyticsEvent, CustomerOffer, OfferRule, SearchQuery, Ticket, User
 
 KINDS = ("page_view", "form_start", "form_field", "form_submit")
 _PATH = re.compile(r"^/[A-Za-z0-9_\-/\[\]]{0,199}$")
@@ -167,15 +167,29 @@ def _tickets_by_topic(session: Session, rng: Range, limit: int) -> list[Row]:
 
 
 def _self_service(session: Session, rng: Range, _limit: int) -> list[Row]:
-    """Questions (help-center searches and assistant answers) against tickets opened."""
-    questions = int(session.exec(select(func.count()).select_from(SearchQuery)
-                                 .where(*_in(SearchQuery.created_at, rng))).one())
-    answered = int(session.exec(select(func.count()).select_from(SearchQuery)
-                                .where(SearchQuery.result_count > 0, *_in(SearchQuery.created_at, rng))).one())
+    """A question (help-center search or assistant answer) counts as self-served when the
+    person's account opened no ticket within a day after asking."""
+    asked = session.exec(select(SearchQuery.created_at, User.customer_id)
+                         .join(User, col(User.id) == col(SearchQuery.user_id))
+                         .where(*_in(SearchQuery.created_at, rng))).all()
+    anonymous = int(session.exec(select(func.count()).select_from(SearchQuery)
+                                 .where(col(SearchQuery.user_id).is_(None), *_in(SearchQuery.created_at, rng))).one())
+    opened: dict[int, list[datetime]] = defaultdict(list)
+    for cid, created in session.exec(select(Ticket.customer_id, Ticket.created_at).where(
+            col(Ticket.created_at) >= rng.start, col(Ticket.created_at) < rng.end + _FOLLOW_UP)).all():
+        opened[cid].append(created)
+    self_served = sum(
+        1 for when, cid in asked
+        if cid is None or not any(when <= t < when + _FOLLOW_UP for t in opened.get(cid, []))
+    ) + anonymous
+    questions = len(asked) + anonymous
     tickets = int(session.exec(select(func.count()).select_from(Ticket).where(*_in(Ticket.created_at, rng))).one())
-    rate = 100.0 * max(questions - tickets, 0) / questions if questions else 0.0
-    return [("questions asked", float(questions)), ("questions with an answer", float(answered)),
+    rate = 100.0 * self_served / questions if questions else 0.0
+    return [("questions asked", float(questions)), ("answered without a ticket", float(self_served)),
             ("tickets opened", float(tickets)), ("self-service rate %", round(rate, 1))]
+
+
+_FOLLOW_UP = timedelta(days=1)
 
 
 def _satisfaction(session: Session, rng: Range, _limit: int) -> list[Row]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from typing import Any
 
 import reflex as rx
@@ -14,6 +15,9 @@ from portal.domain.principal import require_principal
 from portal.state.guard import Access, access, current_principal, mfa_setup_exempt
 from portal.state.messages import message_for_error
 from portal.state.session import backend_url
+
+
+MAX_EVENTS_PER_MINUTE = 120
 
 
 # In the header of every page, also the MFA setup page a redirect must not loop on.
@@ -46,10 +50,19 @@ class TrackState(rx.State):
         self._started = [k for k in self._started if k != form]
 
     _started: list[str] = []
+    _window: float = 0.0
+    _in_window: int = 0
 
     def _record(self, kind: str, path: str, name: str) -> None:
         p = current_principal()
         if p is None:
+            return
+        # A tab that sends far more than a person could is not counted (and fills no table).
+        now = time.monotonic()
+        if now - self._window > 60:
+            self._window, self._in_window = now, 0
+        self._in_window += 1
+        if self._in_window > MAX_EVENTS_PER_MINUTE:
             return
         with session_scope() as db:
             insights.record(db, principal=p, kind=kind, path=path[:200], name=name)

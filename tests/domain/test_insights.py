@@ -64,7 +64,12 @@ def test_searches_tickets_satisfaction_and_self_service(db: Session) -> None:
     assert r("repeated_questions") == [("returns", 1.0)]
     assert r("tickets_by_topic") == [("delivery", 2.0)]
     assert ("average", 4.0) in r("satisfaction")
-    assert ("self-service rate %", 33.3) in r("self_service")
+    # Ann asked three times and opened tickets right after: nothing was self-served
+    assert ("self-service rate %", 0.0) in r("self_service")
+    ub, _ = make_customer(db)
+    db.add(SearchQuery(user_id=ub.id, query="sizes", normalized="sizes", result_count=4))
+    db.commit()
+    assert ("self-service rate %", 25.0) in r("self_service")
 
 
 def test_insights_csv_is_for_admins_only(db: Session) -> None:
