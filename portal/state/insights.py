@@ -16,7 +16,6 @@ from portal.state.guard import Access, access, current_principal, mfa_setup_exem
 from portal.state.messages import message_for_error
 from portal.state.session import backend_url
 
-
 MAX_EVENTS_PER_MINUTE = 120
 
 
