@@ -214,7 +214,8 @@ def dashboard_page() -> rx.Component:
             _toolbar(),
             rx.grid(
                 rx.foreach(DashboardState.widgets, _widget),
-                columns=rx.breakpoints(initial="1", md="3"),
+                # The same breakpoint as the widgets' spans, so a wide widget never overflows.
+                grid_template_columns=rx.breakpoints(initial="minmax(0, 1fr)", md="repeat(3, minmax(0, 1fr))"),
                 spacing="4", width="100%", data_testid="dashboard-grid",
             ),
             width="100%", spacing="3",
