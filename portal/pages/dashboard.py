@@ -173,6 +173,8 @@ def _widget(w: WidgetView) -> rx.Component:
                  rx.icon("circle", size=18)),
         rx.heading(w.title, size="4", weight="medium"),
         rx.spacer(),
+        rx.match(w.kind, ("notifications", rx.link("See all", href="/notifications", size="1")),
+                 ("offers", rx.link("See all", href="/offers", size="1")), rx.fragment()),
         rx.cond(DashboardState.editing, _controls(w)),
         align="center", width="100%", wrap="wrap",
     )
