@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 from sqlmodel import Session
-from starlette.testclient import TestClient
 
-from portal.api.app import build_api
-from portal.domain import auth, insights
-from portal.domain.audit import RequestInfo
+from portal.domain import insights
 from portal.models import AnalyticsEvent, SearchQuery
 from portal.models.base import Role
-from portal.settings import get_settings
 from tests.factories import make_customer, make_staff, make_ticket, principal_for
 
 
@@ -70,29 +66,3 @@ def test_searches_tickets_satisfaction_and_self_service(db: Session) -> None:
     db.add(SearchQuery(user_id=ub.id, query="sizes", normalized="sizes", result_count=4))
     db.commit()
     assert ("self-service rate %", 25.0) in r("self_service")
-
-
-def test_insights_csv_is_for_admins_only(db: Session) -> None:
-    ua, _ = make_customer(db)
-    admin = make_staff(db, role=Role.ADMIN)
-    db.add(SearchQuery(user_id=ua.id, query="=HYPERLINK()", normalized="=hyperlink()", result_count=0))
-    db.commit()
-
-    def cookie(user: object) -> dict[str, str]:
-        new = auth.create_session(db, user=user, request=RequestInfo(), auth_method="password",  # type: ignore[arg-type]
-                                  mfa_verified=True)
-        db.commit()
-        return {get_settings().session_cookie_name: new.raw_token}
-
-    start, end = insights.default_range()
-    url = f"/api/admin/insights/failed_searches.csv?start={start}&end={end}"
-    c = TestClient(build_api(), base_url="http://portal.test")
-    assert c.get(url).status_code == 401
-    c.cookies.update(cookie(ua))
-    assert c.get(url).status_code == 404
-    c.cookies.clear()
-    c.cookies.update(cookie(admin))
-    r = c.get(url)
-    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
-    assert r.text.splitlines() == ["search,count", "'=hyperlink(),1"]
-    assert c.get(f"/api/admin/insights/nope.csv?start={start}&end={end}").status_code in (400, 404)
