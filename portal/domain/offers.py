@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from portal.db import utcnow
@@ -125,9 +126,13 @@ def offers_for(session: Session, *, principal: Principal) -> list[OfferView]:
             continue
         reason = _reason(session, rule, customer)
         if reason:
-            session.add(CustomerOffer(rule_id=rule.id or 0, customer_id=customer_id, reason=reason[:300],
-                                      expires_at=now + timedelta(days=rule.valid_days)))
-    session.flush()
+            try:
+                # Two tabs may evaluate at once: the unique (rule, customer) pair lets one win.
+                with session.begin_nested():
+                    session.add(CustomerOffer(rule_id=rule.id or 0, customer_id=customer_id, reason=reason[:300],
+                                              expires_at=now + timedelta(days=rule.valid_days)))
+            except IntegrityError:
+                pass
     rows = session.exec(
         select(CustomerOffer, OfferRule).join(OfferRule, col(OfferRule.id) == col(CustomerOffer.rule_id))
         .where(CustomerOffer.customer_id == customer_id, CustomerOffer.status == OfferStatus.OPEN,
