@@ -136,6 +136,8 @@ def set_default_layout(session: Session, *, principal: Principal, layout: Any) -
     session.add(row)
     audit.record(session, action="dashboard.default_changed", principal=admin, target_type="setting",
                  target_id=DEFAULT_SETTING_KEY, widgets=[w["kind"] for w in clean])
+    # Customers still on the default see the new one at once.
+    events.emit(session, DomainEvent(topic=Topic.PROFILE, roles=("customer",), data={"layout": True}))
     return clean
 
 
