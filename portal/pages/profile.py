@@ -90,8 +90,21 @@ def _address_row(a: AddressRow) -> rx.Component:
             rx.cond(~a.is_default_billing,
                     rx.button("Bill here by default", size="1", variant="ghost",
                               on_click=ProfileState.make_default(a.id, "billing"))),
-            rx.button("Remove", size="1", variant="ghost", color_scheme="red",
-                      on_click=ProfileState.delete_address(a.id), data_testid="address-delete"),
+            rx.alert_dialog.root(
+                rx.alert_dialog.trigger(rx.button("Remove", size="1", variant="ghost", color_scheme="red",
+                                                  data_testid="address-delete")),
+                rx.alert_dialog.content(
+                    rx.alert_dialog.title("Remove this address?"),
+                    rx.alert_dialog.description(a.lines, size="2"),
+                    rx.hstack(
+                        rx.alert_dialog.cancel(rx.button("Keep it", variant="soft", color_scheme="gray")),
+                        rx.alert_dialog.action(rx.button("Remove", color_scheme="red",
+                                                         on_click=ProfileState.delete_address(a.id),
+                                                         data_testid="address-delete-confirm")),
+                        justify="end", spacing="2", margin_top="1rem",
+                    ),
+                ),
+            ),
             spacing="1", wrap="wrap",
         ),
         width="100%", padding_y="0.5rem", border_bottom=f"1px solid {rx.color('gray', 4)}", wrap="wrap",

@@ -156,3 +156,26 @@ def test_data_export_download_holds_own_orders_and_nothing_of_another_customer(p
         everything = "".join(zf.read(n).decode("utf-8", "replace") for n in zf.namelist())
     assert numbers == alice_orders
     assert not any(n in everything for n in ben_orders) and "ben@example.com" not in everything
+
+
+def test_profile_add_and_remove_an_address(page: Any, demo: Any) -> None:
+    # Given Alice on her profile
+    sign_in(page, "alice@example.com", DEMO_PASSWORD)
+    page.wait_for_url(re.compile(r"/dashboard"))
+    page.goto("/account/profile")
+    page.get_by_test_id("address-row").first.wait_for()
+    before = page.get_by_test_id("address-row").count()
+    # When she adds an office address
+    page.get_by_test_id("add-address").click()
+    for field, value in (("label", "Office"), ("name", "Alice Martin"), ("line1", "5 Quay Street"),
+                         ("city", "Bristol"), ("postal_code", "BS1 4DJ"), ("country", "gb")):
+        page.fill(f"#p-{field}", value)
+    page.get_by_test_id("save-address").click()
+    row = page.get_by_test_id("address-row").filter(has_text="5 Quay Street")
+    row.wait_for()
+    assert "GB" in row.inner_text()
+    # And removes it again, confirming
+    row.get_by_test_id("address-delete").click()
+    page.get_by_test_id("address-delete-confirm").click()
+    row.wait_for(state="detached")
+    assert page.get_by_test_id("address-row").count() == before
