@@ -2,7 +2,7 @@
 read-only data each widget shows. The layout follows the person to every device
 (UserPreference.dashboard_layout); new people start from the admin-configured default.
 
-Widgets over other areas' data (shipments, documents, offers, articles) read the tables
+Widgets over other areas' data (shipments, documents, articles) read the tables
 directly with queries scoped to the principal's customer: this module owns no such data.
 """
 
@@ -21,12 +21,9 @@ from portal.domain.events import DomainEvent, Topic
 from portal.domain.principal import Principal, require_admin, require_customer, require_principal
 from portal.models import (
     ArticleStatus,
-    CustomerOffer,
     Document,
     DocumentStatus,
     KbArticle,
-    OfferRule,
-    OfferStatus,
     PortalSetting,
     Shipment,
     TrackingTag,
@@ -179,26 +176,6 @@ def documents_awaiting_signature(session: Session, *, principal: Principal, limi
         .order_by(col(Document.created_at).desc()).limit(max(1, min(limit, MAX_LIMIT)))
     ).all()
     return [DocumentItem(id=d.id or 0, title=d.title, created_at=d.created_at) for d in rows]
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class OfferItem:
-    id: int
-    title: str
-    reason: str
-    expires_at: datetime
-
-
-def open_offers(session: Session, *, principal: Principal, limit: int = 5) -> list[OfferItem]:
-    customer_id = require_customer(principal)
-    now = utcnow()
-    rows = session.exec(
-        select(CustomerOffer, OfferRule).join(OfferRule, col(OfferRule.id) == col(CustomerOffer.rule_id))
-        .where(CustomerOffer.customer_id == customer_id, CustomerOffer.status == OfferStatus.OPEN,
-               col(CustomerOffer.expires_at) > now, OfferRule.active == True)  # noqa: E712
-        .order_by(col(CustomerOffer.expires_at)).limit(max(1, min(limit, MAX_LIMIT)))
-    ).all()
-    return [OfferItem(id=o.id or 0, title=r.title, reason=o.reason, expires_at=o.expires_at) for o, r in rows]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

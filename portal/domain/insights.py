@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from portal.db import utcnow
 from portal.domain.errors import Invalid
-from portal.domain.principal import Principal, require_admin, require_principal
+from portal.domain.principal import Principal, require_admin
 from portal.models import AnalyticsEvent, CustomerOffer, OfferRule, SearchQuery, Ticket, User
 
 KINDS = ("page_view", "form_start", "form_field", "form_submit")
@@ -227,6 +227,3 @@ _REPORTS = {
     "offer_takeup": _offer_takeup,
 }
 
-
-def signed_in(principal: Principal | None) -> Principal:
-    return require_principal(principal)

@@ -229,5 +229,4 @@ def test_widget_queries_are_scoped_to_the_customer(db: Session) -> None:
     assert [d.title for d in home.documents_awaiting_signature(db, principal=principal_for(ua))] == ["Ann's contract"]
     assert home.documents_awaiting_signature(db, principal=principal_for(ub)) == []
     assert home.shipments_in_motion(db, principal=principal_for(ub)) == []
-    assert home.open_offers(db, principal=principal_for(ub)) == []
     assert db.exec(select(Notification)).all() == [] and db.exec(select(User)).all()
