@@ -23,6 +23,11 @@ from portal.pages import (
     staff,
     support,
 )
+from portal.pages import insights as insights_page
+from portal.pages import notifications as notifications_page
+from portal.pages import offers as offers_page
+from portal.pages import privacy as privacy_page
+from portal.pages import profile as profile_page
 from portal.state.guard import AuthGuard
 
 app = rx.App(
@@ -44,7 +49,12 @@ for module in (
     security,
     staff,
     support,
+    notifications_page,
+    profile_page,
+    offers_page,
+    privacy_page,
     admin,
+    insights_page,
     admin_api,
     misc,
 ):

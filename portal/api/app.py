@@ -15,6 +15,7 @@ from portal.api import (
     carrier_webhooks,
     files,
     health,
+    home_routes,
     order_files,
     payments_webhook,
     sso_routes,
@@ -140,6 +141,7 @@ def build_api() -> Starlette:
         *order_files.routes,
         *files.routes,
         *payments_webhook.routes,
+        *home_routes.routes,
         # Outside production the carrier simulator's API is mounted too (/_simulator/aftership).
         *embedded.routes(),
     ]

@@ -11,6 +11,7 @@ from collections.abc import Callable
 import reflex as rx
 
 from portal.components.chat import chat_widget
+from portal.components.notifications import bell_mount
 from portal.settings import get_settings
 from portal.state.session import SessionState
 
@@ -29,15 +30,20 @@ NAV: list[NavItem] = [
     NavItem("Home", "/dashboard", "layout_dashboard"),
     NavItem("Orders", "/orders", "package"),
     NavItem("Shipments", "/shipments", "truck"),
-    NavItem("Support", "/support", "life_buoy"),
     NavItem("Billing", "/billing", "receipt"),
     NavItem("Documents", "/documents", "folder_open"),
+    NavItem("Offers", "/offers", "gift"),
+    NavItem("Support", "/support", "life_buoy"),
     NavItem("Agent console", "/agent", "headset", staff=True),
     NavItem("People", "/admin/users", "users", staff=True, admin=True),
-    NavItem("Audit trail", "/admin/audit", "scroll_text", staff=True, admin=True),
+    NavItem("Offers and home", "/admin/offers", "gift", staff=True, admin=True),
+    NavItem("Insights", "/admin/insights", "chart_column", staff=True, admin=True),
     NavItem("API keys", "/admin/api-keys", "key_round", staff=True, admin=True),
     NavItem("Webhooks", "/admin/webhooks", "webhook", staff=True, admin=True),
+    NavItem("Audit trail", "/admin/audit", "scroll_text", staff=True, admin=True),
+    NavItem("Profile", "/account/profile", "user_round"),
     NavItem("Security", "/account/security", "shield_check", everyone=True),
+    NavItem("Your data", "/account/privacy", "archive"),
 ]
 
 
@@ -139,6 +145,7 @@ def header() -> rx.Component:
         rx.spacer(),
         chat_widget(),
         rx.color_mode.button(variant="ghost", aria_label="Switch light or dark mode"),
+        rx.cond(SessionState.signed_in, bell_mount()),
         rx.cond(SessionState.signed_in, user_menu()),
         align="center", width="100%", padding_x="1rem", padding_y="0.6rem",
         border_bottom=f"1px solid {rx.color('gray', 5)}",

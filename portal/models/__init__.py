@@ -30,6 +30,7 @@ from portal.models.customers import (
     address_snapshot,
 )
 from portal.models.documents import Document, DocumentKind, DocumentPublic, DocumentStatus
+from portal.models.home import AnalyticsEvent, CustomerOffer, OfferRule, OfferRuleKind, OfferStatus
 from portal.models.identity import (
     AuthSession,
     AuthSessionPublic,
@@ -109,6 +110,7 @@ __all__ = [
     "AddressPublic",
     "AddressUpdate",
     "AgentPresence",
+    "AnalyticsEvent",
     "ApiKey",
     "ArticleStatus",
     "ArticleSuggestion",
@@ -125,6 +127,7 @@ __all__ = [
     "CreditEntry",
     "Customer",
     "CustomerCreate",
+    "CustomerOffer",
     "CustomerPublic",
     "CustomerUpdate",
     "Document",
@@ -148,6 +151,9 @@ __all__ = [
     "Notification",
     "NotificationKind",
     "NotificationPublic",
+    "OfferRule",
+    "OfferRuleKind",
+    "OfferStatus",
     "Order",
     "OrderEvent",
     "OrderLine",

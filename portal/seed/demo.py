@@ -1262,6 +1262,23 @@ class _Demo:
         self.s.flush()
         self.summary.notifications = len(rows)
 
+    def offer_rules(self) -> None:
+        """Home area: offers the business runs, so customers find some chosen for them."""
+        from portal.models import OfferRule, OfferRuleKind
+
+        for kind, title, description, reward, percent, params in (
+            (OfferRuleKind.AFTER_RETURN, "Sorry it did not fit", "€10 store credit for your next order.", 1000, 0,
+             {"within_days": 90}),
+            (OfferRuleKind.LOYALTY_TIER, "Trail Club member", "15% off new-season gear for our best customers.",
+             0, 15, {"min_spend_cents": 40000}),
+            (OfferRuleKind.REPEAT_PURCHASE, "Time to restock?", "Early access to the winter range.", 0, 0,
+             {"min_orders": 3}),
+            (OfferRuleKind.REGION, "Free UK returns week", "Return anything for free this month.", 0, 0,
+             {"countries": "GB"}),
+        ):
+            self.add(OfferRule(kind=kind, title=title, description=description, reward_cents=reward,
+                               percent_off=percent, params=params, valid_days=30))
+
     def run(self) -> DemoSummary:
         self.people()
         self.catalogue()
@@ -1271,6 +1288,7 @@ class _Demo:
         self.invoices_and_payments()
         self.support()
         self.notifications()
+        self.offer_rules()
         # Files last: they are the only thing a failed transaction cannot roll back.
         self.create_documents()
         self.summary.kb_categories, self.summary.kb_articles = load_kb(self.s)

@@ -24,7 +24,12 @@ def test_admin_sees_the_audit_trail_and_requires_mfa_for_staff(browser: Any, har
     assert "auth.login" in page.get_by_test_id("audit-row").first.inner_text()
 
     page.get_by_test_id("staff-mfa-switch").click()
-    page.wait_for_timeout(500)
+    # Poll instead of a fixed pause: the tab may still be handling page-load events.
+    for _ in range(40):
+        db.expire_all()
+        if db.exec(select(AuditEvent).where(AuditEvent.action == "policy.staff_mfa_required")).first() is not None:
+            break
+        page.wait_for_timeout(250)
     assert db.exec(select(AuditEvent).where(AuditEvent.action == "policy.staff_mfa_required")).first() is not None
 
     # An agent without MFA now lands on the security page, whatever they open.

@@ -1,0 +1,49 @@
+"""Your data: download an archive of everything, or close the account."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from portal.components.common import card, error_callout
+from portal.layouts.shell import shell
+from portal.state.privacy import PrivacyState
+
+
+@shell("Your data")
+def privacy_page() -> rx.Component:
+    return rx.vstack(
+        card(
+            "Download your data",
+            rx.text("One zip file with your profile, addresses, orders, shipments, returns, tickets, invoices, "
+                    "payments, documents (with their files), notifications, offers and the audit trail of your "
+                    "account.", size="2"),
+            # A plain anchor: the browser itself fetches the route (with the session cookie).
+            rx.el.a(rx.button(rx.icon("download", size=14), "Download everything", as_child=False),
+                    href=PrivacyState.export_url, download="", data_testid="export-data"),
+            icon="archive",
+        ),
+        card(
+            "Close your account",
+            rx.text("Closing signs out every session of your account and nobody can sign in to it again. We are "
+                    "told, and keep only what the law requires (such as invoices).", size="2"),
+            error_callout(PrivacyState.close_error),
+            rx.form(
+                rx.vstack(
+                    rx.text("Your password", as_="label", html_for="close-password", size="2"),
+                    rx.input(id="close-password", name="password", type="password",
+                             auto_complete="current-password", required=True, width="100%"),
+                    rx.text("Type CLOSE to confirm", as_="label", html_for="close-confirm", size="2"),
+                    rx.input(id="close-confirm", name="confirm", required=True, width="100%", auto_complete="off"),
+                    rx.button("Close my account", type="submit", color_scheme="red", data_testid="close-account"),
+                    spacing="2", width="100%", max_width="26rem",
+                ),
+                on_submit=PrivacyState.close_account,
+            ),
+            icon="user_x",
+        ),
+        width="100%", spacing="4",
+    )
+
+
+def register(app: rx.App) -> None:
+    app.add_page(privacy_page, route="/account/privacy", title="Your data", on_load=PrivacyState.load)

@@ -1,0 +1,120 @@
+"""Recording what people do (page views, form progress) and the admin's insights page."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+import reflex as rx
+
+from portal.db import session_scope
+from portal.domain import insights
+from portal.domain.errors import DomainError
+from portal.domain.principal import require_principal
+from portal.state.guard import Access, access, current_principal, mfa_setup_exempt
+from portal.state.messages import message_for_error
+from portal.state.session import backend_url
+
+MAX_EVENTS_PER_MINUTE = 120
+
+
+# In the header of every page, also the MFA setup page a redirect must not loop on.
+@mfa_setup_exempt
+@access(Access.SIGNED_IN)
+class TrackState(rx.State):
+    """Fired by the shell on every page and by tracked forms; stores names, never values."""
+
+    @rx.event
+    def page_view(self) -> None:
+        # The route pattern (/orders/[id]) comes from the router, not from an argument.
+        path = self.router.page.path or "/"
+        self._record("page_view", path, "")
+
+    @rx.event
+    def form_field(self, form: str, field: str) -> None:
+        # First focus in a form counts as starting it; later focuses move the "last field".
+        if not isinstance(form, str) or not isinstance(field, str):
+            return
+        key = f"{form}"
+        started = key in self._started
+        self._record("form_field" if started else "form_start", self.router.page.path or "/", field[:80])
+        self._started = [*self._started[-20:], key] if not started else self._started
+
+    @rx.event
+    def form_submit(self, form: str) -> None:
+        if not isinstance(form, str):
+            return
+        self._record("form_submit", self.router.page.path or "/", "")
+        self._started = [k for k in self._started if k != form]
+
+    _started: list[str] = []
+    _window: float = 0.0
+    _in_window: int = 0
+
+    def _record(self, kind: str, path: str, name: str) -> None:
+        p = current_principal()
+        if p is None:
+            return
+        # A tab that sends far more than a person could is not counted (and fills no table).
+        now = time.monotonic()
+        if now - self._window > 60:
+            self._window, self._in_window = now, 0
+        self._in_window += 1
+        if self._in_window > MAX_EVENTS_PER_MINUTE:
+            return
+        with session_scope() as db:
+            insights.record(db, principal=p, kind=kind, path=path[:200], name=name)
+
+
+@dataclasses.dataclass
+class ReportView:
+    name: str
+    title: str
+    label_col: str
+    value_col: str
+    points: list[dict[str, Any]]  # {"label": ..., "value": ...}: the chart's data rows
+    csv_url: str
+
+
+@access(Access.ADMIN)
+class InsightsState(rx.State):
+    loaded: bool = False
+    start: str = ""
+    end: str = ""
+    error: str = ""
+    reports: list[ReportView] = []
+
+    @rx.event
+    def load(self) -> None:
+        if not self.start:
+            self.start, self.end = insights.default_range()
+        self._load()
+
+    @rx.event
+    def set_range(self, form: dict[str, str]) -> None:
+        start, end = (form.get("start", ""), form.get("end", "")) if isinstance(form, dict) else ("", "")
+        if not isinstance(start, str) or not isinstance(end, str) or len(start) > 10 or len(end) > 10:
+            self.error = "Enter dates as YYYY-MM-DD."
+            return
+        self.start, self.end = start, end
+        self._load()
+
+    def _load(self) -> None:
+        p = require_principal(current_principal())
+        try:
+            rng = insights.parse_range(self.start, self.end)
+            with session_scope() as db:
+                data = {name: insights.report(db, principal=p, name=name, rng=rng)
+                        for name in insights.REPORTS}
+        except DomainError as err:
+            self.error = message_for_error(err)
+            return
+        self.error = ""
+        self.reports = [
+            ReportView(name=name, title=title, label_col=lc, value_col=vc,
+                       points=[{"label": label, "value": value} for label, value in data[name]],
+                       csv_url=backend_url(self, f"/api/admin/insights/{name}.csv?start={self.start}&end={self.end}"))
+            for name, (title, lc, vc) in insights.REPORTS.items()
+        ]
+        self.loaded = True

@@ -1,0 +1,222 @@
+"""The customer's profile page: details, addresses, language, time zone, email preferences."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import reflex as rx
+
+from portal.db import session_scope
+from portal.domain import profile
+from portal.domain.errors import DomainError, Invalid
+from portal.domain.events import DomainEvent, Topic
+from portal.domain.principal import Principal, require_principal
+from portal.live.push import listens
+from portal.models import AddressPublic
+from portal.state.guard import Access, access, current_principal, principal_from_state, request_info_of
+from portal.state.messages import message_for, message_for_error
+
+_FORM_FIELDS = ("full_name", "phone", "company", "vat_number", "locale", "timezone")
+
+
+@dataclasses.dataclass
+class AddressRow:
+    id: int
+    label: str
+    lines: str
+    is_default_shipping: bool
+    is_default_billing: bool
+
+
+@dataclasses.dataclass
+class AddressForm:
+    label: str = ""
+    name: str = ""
+    company: str = ""
+    line1: str = ""
+    line2: str = ""
+    city: str = ""
+    region: str = ""
+    postal_code: str = ""
+    country: str = ""
+    phone: str = ""
+
+
+def _row(a: AddressPublic) -> AddressRow:
+    parts = [a.name, a.company, a.line1, a.line2, f"{a.postal_code} {a.city}".strip(), a.region, a.country]
+    return AddressRow(id=a.id, label=a.label or "Address", lines=", ".join(p for p in parts if p),
+                      is_default_shipping=a.is_default_shipping, is_default_billing=a.is_default_billing)
+
+
+def _strings(form: Any, names: tuple[str, ...]) -> dict[str, str]:
+    if not isinstance(form, dict):
+        raise Invalid("Fill in the form.", field="form")
+    out = {}
+    for n in names:
+        v = form.get(n, "")
+        if not isinstance(v, str) or len(v) > 500:
+            raise Invalid("That value is not valid.", field=n)
+        out[n] = v
+    return out
+
+
+@access(Access.CUSTOMER)
+@listens(Topic.PROFILE)
+class ProfileState(rx.State):
+    loaded: bool = False
+    email: str = ""
+    full_name: str = ""
+    phone: str = ""
+    company: str = ""
+    vat_number: str = ""
+    locale: str = "en"
+    timezone: str = ""
+    email_prefs: dict[str, bool] = {}
+    addresses: list[AddressRow] = []
+    details_error: str = ""
+    details_field: str = ""
+    details_notice: str = ""
+    prefs_notice: str = ""
+    # Address editor
+    editing: bool = False
+    editing_existing: bool = False
+    form: AddressForm = AddressForm()
+    form_key: int = 0
+    address_error: str = ""
+    address_field: str = ""
+    address_notice: str = ""
+    _editing_id: int | None = None
+
+    @rx.event
+    def load(self) -> None:
+        self._load(require_principal(current_principal()))
+
+    async def _on_live(self, _event: DomainEvent) -> None:
+        principal = principal_from_state(self)
+        if principal is not None and principal.is_customer:
+            self._load(principal, keep_form=True)
+
+    def _load(self, principal: Principal, *, keep_form: bool = False) -> None:
+        with session_scope() as db:
+            prof = profile.get_profile(db, principal=principal)
+            addresses = profile.list_addresses(db, principal=principal)
+        self.email = prof.email
+        if not keep_form:
+            self.full_name, self.phone, self.company = prof.full_name, prof.phone, prof.company
+            self.vat_number, self.locale, self.timezone = prof.vat_number, prof.locale, prof.timezone
+        self.email_prefs = prof.email_prefs
+        self.addresses = [_row(a) for a in addresses]
+        self.loaded = True
+
+    @rx.event
+    def save_details(self, form: dict[str, Any]) -> None:
+        p = require_principal(current_principal())
+        self.details_notice = ""
+        try:
+            values = _strings(form, _FORM_FIELDS)
+            # What was typed stays on the page whatever happens next.
+            for k, v in values.items():
+                setattr(self, k, v)
+            with session_scope() as db:
+                profile.update_profile(db, principal=p, request=request_info_of(self), **values)
+        except DomainError as err:
+            self.details_error = message_for_error(err)
+            self.details_field = str(err.data.get("field", ""))
+            return
+        self.details_error = self.details_field = ""
+        self.details_notice = "Saved."
+        self._load(p)
+
+    @rx.event
+    def set_email_pref(self, kind: str, value: bool) -> None:
+        if not isinstance(kind, str) or kind not in profile.EMAIL_KINDS or not isinstance(value, bool):
+            return
+        p = require_principal(current_principal())
+        with session_scope() as db:
+            self.email_prefs = profile.set_email_preferences(db, principal=p, prefs={kind: value},
+                                                             request=request_info_of(self))
+        self.prefs_notice = "Saved."
+
+    # --- addresses -------------------------------------------------------------------------
+
+    @rx.event
+    def new_address(self) -> None:
+        self._editing_id = None
+        self.editing_existing = False
+        self.form = AddressForm()
+        self._open_editor()
+
+    @rx.event
+    def edit_address(self, address_id: int) -> None:
+        if not isinstance(address_id, int) or isinstance(address_id, bool):
+            return
+        p = require_principal(current_principal())
+        with session_scope() as db:
+            # Only the caller's own addresses are listed, so someone else's id finds nothing.
+            found = next((a for a in profile.list_addresses(db, principal=p) if a.id == address_id), None)
+        if found is None:
+            self.address_error = message_for("not_found")
+            return
+        self._editing_id = found.id
+        self.editing_existing = True
+        self.form = AddressForm(**{f.name: getattr(found, f.name) for f in dataclasses.fields(AddressForm)})
+        self._open_editor()
+
+    def _open_editor(self) -> None:
+        self.address_error = self.address_field = self.address_notice = ""
+        self.form_key += 1
+        self.editing = True
+
+    @rx.event
+    def cancel_address(self) -> None:
+        self.editing = False
+        self._editing_id = None
+        self.address_error = self.address_field = ""
+
+    @rx.event
+    def save_address(self, form: dict[str, Any]) -> None:
+        p = require_principal(current_principal())
+        names = tuple(f.name for f in dataclasses.fields(AddressForm))
+        try:
+            values = _strings(form, names)
+            self.form = AddressForm(**values)  # keep what was typed
+            with session_scope() as db:
+                profile.save_address(db, principal=p, address_id=self._editing_id, data=values,
+                                     request=request_info_of(self))
+        except DomainError as err:
+            self.address_error = message_for_error(err)
+            self.address_field = str(err.data.get("field", ""))
+            return
+        self.editing = False
+        self._editing_id = None
+        self.address_error = self.address_field = ""
+        self.address_notice = "Address saved."
+        self._load(p, keep_form=True)
+
+    @rx.event
+    def delete_address(self, address_id: int) -> None:
+        self._address_action(address_id, lambda db, p: profile.delete_address(
+            db, principal=p, address_id=address_id, request=request_info_of(self)), "Address removed.")
+
+    @rx.event
+    def make_default(self, address_id: int, purpose: str) -> None:
+        if purpose not in ("shipping", "billing"):
+            return
+        self._address_action(address_id, lambda db, p: profile.set_default_address(
+            db, principal=p, address_id=address_id, purpose=purpose, request=request_info_of(self)),
+            f"Default {purpose} address changed.")
+
+    def _address_action(self, address_id: Any, action: Any, notice: str) -> None:
+        if not isinstance(address_id, int) or isinstance(address_id, bool):
+            return
+        p = require_principal(current_principal())
+        try:
+            with session_scope() as db:
+                action(db, p)
+        except DomainError as err:
+            self.address_error = message_for_error(err)
+            return
+        self.address_error = ""
+        self.address_notice = notice
+        self._load(p, keep_form=True)
