@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from portal.components.common import card, empty_note, error_callout, notice_callout, status_badge
+from portal.components.common import card, download_link, empty_note, error_callout, notice_callout, status_badge
 from portal.components.support import help_link
 from portal.layouts.shell import shell
 from portal.pages.orders import native_select
@@ -192,7 +192,9 @@ def _shipment(s: ShipmentRow) -> rx.Component:
 
 
 def _document(d: DocumentRow) -> rx.Component:
-    return rx.hstack(rx.icon("file_text", size=14), rx.text(d.title, size="2"), rx.spacer(),
+    title = rx.cond(d.href != "", download_link(rx.text(d.title, size="2"), d.href, test_id="order-document"),
+                    rx.text(d.title, size="2"))
+    return rx.hstack(rx.icon("file_text", size=14), title, rx.spacer(),
                      rx.text(d.kind, " · ", d.created, size="1", color_scheme="gray"), width="100%")
 
 

@@ -96,6 +96,8 @@ class DocumentRow:
     title: str
     kind: str
     created: str
+    # Empty for a document without a file yet (e.g. one the business asked the customer for).
+    href: str = ""
 
 
 @dataclasses.dataclass
@@ -268,7 +270,9 @@ class OrderDetailState(rx.State):
                                       tracking_number=s.tracking_number, status=TAG_LABELS.get(s.tag, s.tag),
                                       expected=day(s.expected_delivery_end) if s.expected_delivery_end else "",
                                       href=f"/shipments/{s.id}") for s in d.shipments]
-        self.documents = [DocumentRow(title=doc.title, kind=humanize(doc.kind), created=day(doc.created_at))
+        self.documents = [DocumentRow(title=doc.title, kind=humanize(doc.kind), created=day(doc.created_at),
+                                      href=backend_url(self, f"/api/files/documents/{doc.id}") if doc.filename
+                                      else "")
                           for doc in d.documents]
         self.returns = [ReturnRow(
             id=r.ret.id, number=r.ret.number, status=r.ret.status, status_label=humanize(r.ret.status),
