@@ -49,6 +49,15 @@ class Settings(BaseSettings):
     # Scheduled jobs run in every worker; a database row per tick lets exactly one run it.
     jobs_enabled: bool = True
 
+    # Knowledge base and assistant. Semantic search runs when the `semantic` extra is installed
+    # and this is on; without it search is full-text only. The assistant works offline; with
+    # assistant_llm_url set it asks any OpenAI-compatible /chat/completions endpoint instead.
+    kb_semantic: bool = True
+    assistant_llm_url: str = ""
+    assistant_llm_model: str = "gpt-4o-mini"
+    assistant_llm_api_key: str = ""
+    assistant_llm_timeout_seconds: float = Field(default=20.0, gt=0, le=120)
+
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Settings:
         # A production deployment must bring its own secret; the dev default is public.
