@@ -34,15 +34,18 @@ MIN_SIMILARITY = 0.25  # below this an article is not "about" the question at al
 MAX_QUERY = 200
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 # Words that carry no meaning for matching; full-text search ORs the rest.
-STOPWORDS = frozenset("""
-a about after again all am an and any are as at be been before being but by can could did do does doing
-don for from had has have having he her here hers him his how i if in into is it its just me more most my
-no nor not now of off on once only or other our out over own same she should so some such than that the
-their them then there these they this those through to too under until up very was we were what when where
-which while who whom why will with would you your yours im ive id dont cant wont get got want need please
-""".split())
+_STOPWORD_TEXT = """
+a about after again all am an and any are as at be been before being but by can could did do does
+doing don for from had has have having he her here hers him his how i if in into is it its just me
+more most my no nor not now of off on once only or other our out over own same she should so some
+such than that the their them then there these they this those through to too under until up very
+was we were what when where which while who whom why will with would you your yours im ive id dont
+cant wont get got want need please
+"""
+STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 # The PostgreSQL document; the same expression backs the GIN index made by the migration.
-PG_DOCUMENT = "to_tsvector('english', coalesce(title, '') || ' ' || coalesce(summary, '') || ' ' || coalesce(body_md, ''))"
+PG_DOCUMENT = ("to_tsvector('english', coalesce(title, '') || ' ' || coalesce(summary, '') || ' ' "
+               "|| coalesce(body_md, ''))")
 
 
 # ----- shapes ---------------------------------------------------------------------------------
@@ -118,16 +121,18 @@ def _is_sqlite(session: Session) -> bool:
     return session.get_bind().dialect.name == "sqlite"
 
 
-def index_article(session: Session, article: KbArticle, *, embedder: emb.Embedder | None | bool = True) -> None:
+def index_article(session: Session, article: KbArticle, *, embedder: emb.Embedder | bool | None = True) -> None:
     """Bring the full-text index and the embedding in line with the article (caller commits).
 
     `embedder=True` means the configured model (if installed); None or False skips embeddings.
     """
     assert article.id is not None
     if _is_sqlite(session):
-        session.execute(text(f"DELETE FROM {FTS_TABLE} WHERE rowid = :id"), {"id": article.id})
+        # Table names are module constants; every value is a bound parameter.
+        session.execute(text(f"DELETE FROM {FTS_TABLE} WHERE rowid = :id"), {"id": article.id})  # noqa: S608
         if article.status == ArticleStatus.PUBLISHED:
-            session.execute(text(f"INSERT INTO {FTS_TABLE}(rowid, title, summary, body) VALUES (:id, :t, :s, :b)"),
+            session.execute(text(f"INSERT INTO {FTS_TABLE}(rowid, title, summary, body) "  # noqa: S608
+                                 "VALUES (:id, :t, :s, :b)"),
                             {"id": article.id, "t": article.title, "s": article.summary, "b": article.body_md})
     # PostgreSQL: the GIN index is on an expression of the row, so the database keeps it current.
     model = semantic_embedder() if embedder is True else (embedder or None)
@@ -138,13 +143,13 @@ def index_article(session: Session, article: KbArticle, *, embedder: emb.Embedde
         session.add(article)
 
 
-def reindex_all(session: Session, *, embedder: emb.Embedder | None | bool = True,
+def reindex_all(session: Session, *, embedder: emb.Embedder | bool | None = True,
                 only_missing_embeddings: bool = True) -> int:
     """Rebuild the full-text index and fill in embeddings that are missing (seed time, upgrades)."""
     session.flush()
     if _is_sqlite(session):
-        session.execute(text(f"DELETE FROM {FTS_TABLE}"))
-        session.execute(text(f"INSERT INTO {FTS_TABLE}(rowid, title, summary, body) "
+        session.execute(text(f"DELETE FROM {FTS_TABLE}"))  # noqa: S608
+        session.execute(text(f"INSERT INTO {FTS_TABLE}(rowid, title, summary, body) "  # noqa: S608
                              "SELECT id, title, summary, body_md FROM kbarticle WHERE status = 'published'"))
     model = semantic_embedder() if embedder is True else (embedder or None)
     if model is None:
@@ -171,13 +176,14 @@ def fulltext_ids(session: Session, query: str, *, limit: int = CANDIDATES) -> li
         return []
     if _is_sqlite(session):
         match = " OR ".join(f'"{w}"' for w in words)
+        # Only module constants are formatted in; the match string is a bound parameter.
         rows = session.execute(text(
-            f"SELECT f.rowid FROM {FTS_TABLE} f JOIN kbarticle a ON a.id = f.rowid "
+            f"SELECT f.rowid FROM {FTS_TABLE} f JOIN kbarticle a ON a.id = f.rowid "  # noqa: S608
             f"WHERE {FTS_TABLE} MATCH :q AND a.status = 'published' "
             f"ORDER BY bm25({FTS_TABLE}, 8.0, 4.0, 1.0) LIMIT :n"), {"q": match, "n": limit}).all()
     else:
         rows = session.execute(text(
-            f"SELECT id FROM kbarticle, websearch_to_tsquery('english', :q) AS q "
+            f"SELECT id FROM kbarticle, websearch_to_tsquery('english', :q) AS q "  # noqa: S608
             f"WHERE status = 'published' AND {PG_DOCUMENT} @@ q "
             f"ORDER BY ts_rank_cd({PG_DOCUMENT}, q) DESC, id LIMIT :n"),
             {"q": " or ".join(words), "n": limit}).all()
@@ -199,13 +205,13 @@ class _Matrix:
         published = (col(KbArticle.status) == ArticleStatus.PUBLISHED, col(KbArticle.embedding_model) == model)
         key_row = session.exec(select(func.count(), func.max(KbArticle.updated_at), func.max(KbArticle.id),
                                       func.sum(KbArticle.id)).where(*published)).one()
-        key = (str(session.get_bind().url), model, *(str(v) for v in key_row))
+        key = (id(session.get_bind()), model, *(str(v) for v in key_row))
         with self.lock:
             if key != self.key:
-                rows = session.exec(select(KbArticle.id, KbArticle.embedding).where(*published)).all()
-                rows = [(i, e) for i, e in rows if e]
-                self.ids = [int(i) for i, _ in rows]
-                self.vectors = (np.stack([emb.from_bytes(e) for _, e in rows]) if rows
+                found = session.exec(select(KbArticle.id, KbArticle.embedding).where(*published)).all()
+                pairs = [(int(i), e) for i, e in found if e and i is not None]
+                self.ids = [i for i, _ in pairs]
+                self.vectors = (np.stack([emb.from_bytes(e) for _, e in pairs]) if pairs
                                 else np.zeros((0, emb.DIM), dtype=np.float32))
                 self.key = key
             return self.ids, self.vectors
@@ -235,7 +241,7 @@ def fuse(*rankings: Sequence[int], k: int = RRF_K) -> list[int]:
     return sorted(scores, key=lambda a: (-scores[a], a))
 
 
-def rank(session: Session, query: str, *, embedder: emb.Embedder | None | bool = True,
+def rank(session: Session, query: str, *, embedder: emb.Embedder | bool | None = True,
          limit: int = 10) -> tuple[list[int], bool]:
     """Article ids best first, and whether semantic similarity took part."""
     model = semantic_embedder() if embedder is True else (embedder or None)
@@ -249,14 +255,15 @@ def _cards(session: Session, ids: Sequence[int]) -> list[ArticleCard]:
     if not ids:
         return []
     rows = session.exec(select(KbArticle, KbCategory).join(KbCategory, col(KbCategory.id) == KbArticle.category_id)
-                        .where(col(KbArticle.id).in_(list(ids)), col(KbArticle.status) == ArticleStatus.PUBLISHED)).all()
+                        .where(col(KbArticle.id).in_(list(ids)),
+                               col(KbArticle.status) == ArticleStatus.PUBLISHED)).all()
     by_id = {a.id: ArticleCard(slug=a.slug, title=a.title, summary=a.summary, category_slug=c.slug,
                                category_name=c.name) for a, c in rows}
     return [by_id[i] for i in ids if i in by_id]
 
 
 def search(session: Session, *, principal: Principal | None, query: str, source: str = "help_center",
-           limit: int = 10, embedder: emb.Embedder | None | bool = True) -> SearchOutcome:
+           limit: int = 10, embedder: emb.Embedder | bool | None = True) -> SearchOutcome:
     """Search published articles and record what was asked (and whether anything was found)."""
     q = normalize_query(query)
     if not q:
@@ -292,8 +299,8 @@ def categories(session: Session) -> list[CategoryCard]:
                                .where(KbArticle.status == ArticleStatus.PUBLISHED)
                                .group_by(col(KbArticle.category_id))).all())
     rows = session.exec(select(KbCategory).order_by(col(KbCategory.position), col(KbCategory.name))).all()
-    return [CategoryCard(slug=c.slug, name=c.name, description=c.description, article_count=int(counts.get(c.id, 0)))
-            for c in rows]
+    return [CategoryCard(slug=c.slug, name=c.name, description=c.description,
+                         article_count=int(counts.get(c.id or 0, 0))) for c in rows]
 
 
 def category(session: Session, *, slug: str) -> tuple[CategoryCard, list[ArticleCard]]:
@@ -347,7 +354,7 @@ def related(session: Session, *, article_id: int, limit: int = 3) -> list[Articl
                                                    KbArticle.id != article_id,
                                                    KbArticle.status == ArticleStatus.PUBLISHED)
                         .order_by(col(KbArticle.position), col(KbArticle.id)).limit(limit)).all()
-    return _cards(session, [int(i) for i in rows])
+    return _cards(session, [int(i) for i in rows if i is not None])
 
 
 # ----- feedback -------------------------------------------------------------------------------

@@ -176,7 +176,7 @@ def load_embedder() -> Embedder | None:
                     _loaded = MiniLM(directory)
                 except ImportError as err:
                     log.info("semantic search is off: %s", err)
-                except Exception:  # noqa: BLE001 - a broken model must not break search
+                except Exception:
                     log.exception("could not load the embedding model; search uses full-text only")
             _tried = True
     return _loaded

@@ -25,6 +25,8 @@ class NavItem:
 NAV: list[NavItem] = [
     NavItem("Home", "/dashboard", "layout_dashboard"),
     NavItem("Agent console", "/agent", "headset", staff=True),
+    NavItem("Help", "/help", "life_buoy"),
+    NavItem("Help articles", "/agent/articles", "book_open", staff=True),
 ]
 
 
