@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import reflex as rx
 
+from portal.components.assistant import assistant_panel
 from portal.settings import get_settings
 from portal.state.session import SessionState
 
@@ -142,6 +143,7 @@ def shell(title: str) -> Callable[[Callable[[], rx.Component]], Callable[[], rx.
                     ),
                     spacing="0", width="100%", min_height="100vh",
                 ),
+                rx.cond(SessionState.signed_in & ~SessionState.is_staff, assistant_panel()),
                 spacing="0", width="100%", align="start",
             )
 
