@@ -70,11 +70,11 @@ def add_variants(session: Session, total: int, embedder: emb.Embedder | None, se
     session.flush()
     kb.reindex_all(session, embedder=False)
     if embedder is not None:
-        # Variants are embedded from their title, summary and first 600 characters, to keep the
+        # Variants are embedded from their title, summary and first 200 characters, to keep the
         # run short on two cores; search latency depends on how many vectors there are, not on this.
         for start in range(0, len(made), 64):
             chunk = made[start:start + 64]
-            vecs = embedder.encode([kb.article_text(a.title, a.summary, a.body_md[:600]) for a in chunk])
+            vecs = embedder.encode([kb.article_text(a.title, a.summary, a.body_md[:200]) for a in chunk])
             for a, v in zip(chunk, vecs, strict=True):
                 a.embedding, a.embedding_model = emb.to_bytes(v), embedder.name
             print(f"  embedded {min(start + 64, len(made))}/{len(made)} variants", end="\r", file=sys.stderr)
@@ -108,7 +108,7 @@ def main() -> int:
         load_kb(s)
         s.commit()
         print(f"evaluation set: {len(cases)} questions over {len(s.exec(select(KbArticle)).all())} articles; "
-              f"embedding runtime: {type(model).__name__ if model else 'not installed'}")
+              f"embedding runtime: {type(model).__name__ if model is not None else 'not installed'}")
         print(f"{'':24}{'recall@3':>10}{'MRR':>8}")
         r, m = quality(s, cases, False)
         print(f"{'full-text':24}{r:>10.3f}{m:>8.3f}")
@@ -123,6 +123,7 @@ def main() -> int:
         rnd = random.Random(11)
         queries = [rnd.choice(cases)["q"] for _ in range(args.queries)]
         kb.search(s, principal=None, query="warm up", embedder=model or False)  # load the vector matrix once
+        print(f"(load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
         print(f"{'':24}{'p50':>10}{'p95':>8}")
         p50, p95 = latency(s, queries, False)
         print(f"{'full-text':24}{p50:>10.1f}{p95:>8.1f}")

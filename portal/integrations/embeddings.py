@@ -206,13 +206,29 @@ def load_embedder() -> Embedder | None:
     return _loaded
 
 
+class SplitRuntime:
+    """Short texts (questions) through NumPy, which answers one in a few milliseconds without
+    PyTorch's per-call overhead; long ones (articles, batches) through PyTorch. Same vectors."""
+
+    name = MODEL_NAME
+
+    def __init__(self, directory: Path) -> None:
+        self.short = MiniLM(directory)
+        self.long = TorchMiniLM(directory)
+
+    def encode(self, texts: list[str]) -> Any:
+        if len(texts) <= 4 and all(len(t or "") <= 400 for t in texts):
+            return self.short.encode(texts)
+        return self.long.encode(texts)
+
+
 def _best_runtime(directory: Path) -> Embedder:
     try:
         import sentence_transformers  # noqa: F401
         import torch  # noqa: F401
     except ImportError:
         return MiniLM(directory)
-    return TorchMiniLM(directory)
+    return SplitRuntime(directory)
 
 
 def to_bytes(vec: Any) -> bytes:
