@@ -46,7 +46,7 @@ def assistant_panel() -> rx.Component:
                     rx.flex(rx.foreach(s.choices, _choice), wrap="wrap", gap="0.4rem"),
                     rx.form(
                         rx.hstack(
-                            rx.input(name="message", value=s.draft, on_change=s.set_draft, max_length=500,
+                            rx.input(name="message", value=s.draft, on_change=s.change_draft, max_length=500,
                                      placeholder="Ask me something", width="100%", aria_label="Message",
                                      data_testid="assistant-input"),
                             rx.icon_button(rx.icon("send", size=16), type="submit", aria_label="Send",

@@ -59,16 +59,16 @@ def article_editor_page() -> rx.Component:
                   width="100%", align="center"),
         card(
             "Article",
-            _field("Title", rx.input(value=s.title, on_change=s.set_title, max_length=200, width="100%",
+            _field("Title", rx.input(value=s.title, on_change=s.edit_title, max_length=200, width="100%",
                                      data_testid="article-title")),
-            _field("Summary", rx.input(value=s.summary, on_change=s.set_summary, max_length=400, width="100%",
+            _field("Summary", rx.input(value=s.summary, on_change=s.edit_summary, max_length=400, width="100%",
                                        data_testid="article-summary")),
             rx.hstack(
                 _field("Category", rx.select.root(
                     rx.select.trigger(data_testid="article-category"),
                     rx.select.content(rx.foreach(s.categories, lambda c: rx.select.item(c[1], value=c[0]))),
-                    value=s.category, on_change=s.set_category)),
-                _field("Address (slug)", rx.input(value=s.slug, on_change=s.set_slug, placeholder="made from the title",
+                    value=s.category, on_change=s.pick_category)),
+                _field("Address (slug)", rx.input(value=s.slug, on_change=s.edit_slug, placeholder="made from the title",
                                                   max_length=120, width="100%", data_testid="article-slug")),
                 width="100%",
             ),
@@ -76,7 +76,7 @@ def article_editor_page() -> rx.Component:
                 rx.tabs.list(rx.tabs.trigger("Write", value="write"),
                              rx.tabs.trigger("Preview", value="preview", data_testid="article-preview-tab")),
                 rx.tabs.content(
-                    rx.text_area(value=s.body_md, on_change=s.set_body, rows="18", width="100%",
+                    rx.text_area(value=s.body_md, on_change=s.edit_body, rows="18", width="100%",
                                  font_family="monospace", data_testid="article-body"),
                     value="write", padding_top="0.75rem"),
                 rx.tabs.content(rx.box(rx.markdown(s.body_md, use_raw=False), data_testid="article-preview"),

@@ -48,7 +48,7 @@ class AssistantState(rx.State):
             self.choices = list(STARTERS)
 
     @rx.event
-    def set_draft(self, value: str) -> None:
+    def change_draft(self, value: str) -> None:
         self.draft = value[: assistant.MAX_TEXT] if isinstance(value, str) else ""
 
     @rx.event

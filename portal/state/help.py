@@ -74,7 +74,7 @@ class HelpState(rx.State):
             self._run()
 
     @rx.event
-    def set_query(self, value: str) -> None:
+    def change_query(self, value: str) -> None:
         self.query = value[: kb.MAX_QUERY] if isinstance(value, str) else ""
 
     @rx.event

@@ -80,24 +80,24 @@ class ArticleEditorState(rx.State):
         return value[:limit] if isinstance(value, str) else ""
 
     @rx.event
-    def set_title(self, value: str) -> None:
+    def edit_title(self, value: str) -> None:
         self.title = self._text(value, 200)
 
     @rx.event
-    def set_summary(self, value: str) -> None:
+    def edit_summary(self, value: str) -> None:
         self.summary = self._text(value, 400)
 
     @rx.event
-    def set_body(self, value: str) -> None:
+    def edit_body(self, value: str) -> None:
         self.body_md = self._text(value, 100_000)
 
     @rx.event
-    def set_category(self, value: str) -> None:
+    def pick_category(self, value: str) -> None:
         if isinstance(value, str) and any(value == c[0] for c in self.categories):
             self.category = value
 
     @rx.event
-    def set_slug(self, value: str) -> None:
+    def edit_slug(self, value: str) -> None:
         self.slug = self._text(value, 120)
 
     @rx.event

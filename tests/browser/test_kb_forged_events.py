@@ -43,7 +43,7 @@ def test_hostile_input_to_public_help_handlers_changes_nothing(db: Session, harn
         (HelpState.search, {"form_data": {"q": "refund " * 5000}}),  # far too long
         (HelpState.open_result, {"slug": "../../etc/passwd"}),
         (HelpState.open_result, {"slug": art.slug * 3}),  # not among the results shown
-        (HelpState.set_query, {"value": ["not", "a", "string"]}),
+        (HelpState.change_query, {"value": ["not", "a", "string"]}),
         (HelpArticleState.vote, {"helpful": True}),
         (HelpArticleState.vote, {"helpful": True}),  # the same tab again
     ]))
@@ -102,7 +102,7 @@ def test_customers_cannot_use_the_article_editor(db: Session, harness: Any, back
     updates = run(conversation(backend_url, cookie_for(db, ua), "/agent/articles/new", [
         (ArticleListState.load, {}),
         (ArticleEditorState.load, {}),
-        (ArticleEditorState.set_title, {"value": "Hacked"}),
+        (ArticleEditorState.edit_title, {"value": "Hacked"}),
         (ArticleEditorState.save, {}),
     ]))
     assert set(redirects(updates)) == {"/"}

@@ -14,6 +14,9 @@ from portal.state.guard import Access, declared_access, is_allowed
 # Adding a handler anyone may call, signed in or not, is a decision: list it here.
 PUBLIC_HANDLERS = {
     "login_state.on_load", "login_state.submit", "session_state.logout", "index_state.route",
+    # The public help center (portal/state/help.py): every argument is validated there.
+    "help_state.load", "help_state.change_query", "help_state.search", "help_state.clear",
+    "help_state.open_result", "help_category_state.load", "help_article_state.load", "help_article_state.vote",
 }
 
 
