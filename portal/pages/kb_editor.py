@@ -68,8 +68,9 @@ def article_editor_page() -> rx.Component:
                     rx.select.trigger(data_testid="article-category"),
                     rx.select.content(rx.foreach(s.categories, lambda c: rx.select.item(c[1], value=c[0]))),
                     value=s.category, on_change=s.pick_category)),
-                _field("Address (slug)", rx.input(value=s.slug, on_change=s.edit_slug, placeholder="made from the title",
-                                                  max_length=120, width="100%", data_testid="article-slug")),
+                _field("Address (slug)", rx.input(value=s.slug, on_change=s.edit_slug,
+                                                  placeholder="made from the title", max_length=120, width="100%",
+                                                  data_testid="article-slug")),
                 width="100%",
             ),
             rx.tabs.root(
