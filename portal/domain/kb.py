@@ -25,7 +25,7 @@ from portal.domain.errors import Invalid, NotFound
 from portal.domain.principal import Principal, require_staff
 from portal.integrations import embeddings as emb
 from portal.models import ArticleStatus, KbArticle, KbCategory, KbFeedback, SearchQuery
-from portal.models.kb import FTS_TABLE
+from portal.models.kb import FTS_DDL, FTS_TABLE
 from portal.settings import get_settings
 
 RRF_K = 60
@@ -121,13 +121,33 @@ def _is_sqlite(session: Session) -> bool:
     return session.get_bind().dialect.name == "sqlite"
 
 
+_fts_ready: set[tuple[int, str]] = set()
+
+
+def _db_key(session: Session) -> tuple[int, str]:
+    bind = session.get_bind()
+    return id(bind.engine), str(bind.engine.url)
+
+
+def _sqlite_fts(session: Session) -> bool:
+    """True on SQLite, after making sure the FTS5 table exists. The migration creates it; a database
+    built from the models alone (create_all, as some tools and tests do) gets it here."""
+    if not _is_sqlite(session):
+        return False
+    key = _db_key(session)
+    if key not in _fts_ready:
+        session.execute(text(FTS_DDL))
+        _fts_ready.add(key)
+    return True
+
+
 def index_article(session: Session, article: KbArticle, *, embedder: emb.Embedder | bool | None = True) -> None:
     """Bring the full-text index and the embedding in line with the article (caller commits).
 
     `embedder=True` means the configured model (if installed); None or False skips embeddings.
     """
     assert article.id is not None
-    if _is_sqlite(session):
+    if _sqlite_fts(session):
         # Table names are module constants; every value is a bound parameter.
         session.execute(text(f"DELETE FROM {FTS_TABLE} WHERE rowid = :id"), {"id": article.id})  # noqa: S608
         if article.status == ArticleStatus.PUBLISHED:
@@ -147,7 +167,7 @@ def reindex_all(session: Session, *, embedder: emb.Embedder | bool | None = True
                 only_missing_embeddings: bool = True) -> int:
     """Rebuild the full-text index and fill in embeddings that are missing (seed time, upgrades)."""
     session.flush()
-    if _is_sqlite(session):
+    if _sqlite_fts(session):
         session.execute(text(f"DELETE FROM {FTS_TABLE}"))  # noqa: S608
         session.execute(text(f"INSERT INTO {FTS_TABLE}(rowid, title, summary, body) "  # noqa: S608
                              "SELECT id, title, summary, body_md FROM kbarticle WHERE status = 'published'"))
@@ -174,7 +194,7 @@ def fulltext_ids(session: Session, query: str, *, limit: int = CANDIDATES) -> li
     words = terms(query)
     if not words:
         return []
-    if _is_sqlite(session):
+    if _sqlite_fts(session):
         match = " OR ".join(f'"{w}"' for w in words)
         # Only module constants are formatted in; the match string is a bound parameter.
         rows = session.execute(text(
@@ -205,7 +225,7 @@ class _Matrix:
         published = (col(KbArticle.status) == ArticleStatus.PUBLISHED, col(KbArticle.embedding_model) == model)
         key_row = session.exec(select(func.count(), func.max(KbArticle.updated_at), func.max(KbArticle.id),
                                       func.sum(KbArticle.id)).where(*published)).one()
-        key = (id(session.get_bind()), model, *(str(v) for v in key_row))
+        key = (*_db_key(session), model, *(str(v) for v in key_row))
         with self.lock:
             if key != self.key:
                 found = session.exec(select(KbArticle.id, KbArticle.embedding).where(*published)).all()

@@ -91,6 +91,9 @@ class SearchQuery(SQLModel, table=True):
 # GIN index on PostgreSQL; both are made by the migration and kept in sync by portal.domain.kb.
 FTS_TABLE = "kbarticle_fts"
 PG_FTS_INDEX = "ix_kbarticle_fts"
+# The same statement as in the migration (rowid = kbarticle.id; Porter stemming).
+FTS_DDL = ("CREATE VIRTUAL TABLE IF NOT EXISTS kbarticle_fts USING fts5(title, summary, body, "
+           "tokenize = 'porter unicode61 remove_diacritics 2')")
 
 
 def is_search_index(name: str | None) -> bool:
