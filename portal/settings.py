@@ -46,9 +46,52 @@ class Settings(BaseSettings):
     smtp_starttls: bool = True
     mail_from: str = "Fernhill Outfitters <no-reply@fernhill.example>"
 
+    # Customers may create their own accounts (with email verification) when enabled.
+    registration_enabled: bool = False
+    # Origins allowed to open the websocket and send state-changing requests, besides
+    # PORTAL_PUBLIC_URL's (comma-separated). Outside production, localhost origins are allowed.
+    portal_allowed_origins: str = ""
+
     # Scheduled jobs run in every worker; a database row per tick lets exactly one run it.
     jobs_enabled: bool = True
 
+    # --- Single sign-on (OpenID Connect; area: sso) ---
+    # SSO is off (and its button hidden) unless a discovery URL and a client id are set.
+    # Register PORTAL_PUBLIC_URL + /api/auth/sso/callback as the redirect URI at the provider.
+    oidc_discovery_url: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    oidc_display_name: str = "SSO"
+    oidc_scopes: str = "openid email profile"
+    # How long a person may spend at the provider before the flow must start again.
+    oidc_flow_seconds: int = Field(default=600, ge=60, le=3600)
+
+    # Support (tickets, agent console, live chat). SLA targets in minutes per priority.
+    support_first_response_minutes: dict[str, int] = {"urgent": 240, "high": 1440, "normal": 2880, "low": 7200}
+    support_resolution_minutes: dict[str, int] = {"urgent": 1440, "high": 4320, "normal": 7200, "low": 14400}
+    # A ticket is flagged and escalated when a target is this close (or already missed).
+    support_sla_warning_minutes: int = Field(default=60, ge=1)
+    # How long after resolution a customer may reopen a ticket.
+    support_reopen_days: int = Field(default=7, ge=0)
+    support_attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    support_attachments_per_message: int = Field(default=5, ge=1)
+    # An agent counts as available for chat when their console was open this recently.
+    support_agent_available_minutes: int = Field(default=3, ge=1)
+    # A chat nobody took within this time becomes a ticket.
+    support_chat_wait_minutes: int = Field(default=5, ge=1)
+
+    # Shipment tracking (AfterShip Tracking API 2026-07). Outside production, and unless turned
+    # off, the portal runs the carrier simulator in-process (/_simulator/aftership) and talks to it
+    # instead of the public API, so demo shipments move while a person watches.
+    aftership_base_url: str = "https://api.aftership.com/tracking/2026-07"
+    aftership_api_key: str = "dev-aftership-api-key"
+    aftership_webhook_secret: str = "dev-aftership-webhook-secret"
+    aftership_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    tracking_poll_concurrency: int = Field(default=4, ge=1, le=32)
+    tracking_poll_batch: int = Field(default=200, ge=1, le=5000)
+    carrier_simulator: bool = True
+    # Real seconds between two checkpoints of one demo shipment.
+    carrier_simulator_step_seconds: float = Field(default=45.0, ge=1)
     # Knowledge base and assistant. Semantic search runs when the `semantic` extra is installed
     # and this is on; without it search is full-text only. The assistant works offline; with
     # assistant_llm_url set it asks any OpenAI-compatible /chat/completions endpoint instead.
@@ -82,6 +125,11 @@ class Settings(BaseSettings):
         return f"sqlite:///{self.portal_data_dir / 'portal.db'}"
 
     @property
+    def simulator_in_process(self) -> bool:
+        """The embedded carrier simulator never runs in production."""
+        return self.carrier_simulator and self.portal_env != "production"
+
+    @property
     def is_sqlite(self) -> bool:
         return self.db_url.startswith("sqlite")
 
@@ -89,6 +137,14 @@ class Settings(BaseSettings):
     def files_dir(self) -> Path:
         """Private files (invoices, attachments, contracts): never under the public upload dir."""
         return self.portal_data_dir / "files"
+
+    @property
+    def sso_enabled(self) -> bool:
+        return bool(self.oidc_discovery_url and self.oidc_client_id)
+
+    @property
+    def sso_callback_url(self) -> str:
+        return self.portal_public_url.rstrip("/") + "/api/auth/sso/callback"
 
     @property
     def public_url_is_https(self) -> bool:

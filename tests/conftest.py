@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,14 +18,21 @@ import pytest
 _TMP = Path(tempfile.mkdtemp(prefix="portal-tests-"))
 os.environ["PORTAL_ENV"] = "test"
 os.environ["PORTAL_DATA_DIR"] = str(_TMP / "data")
+# The app under test runs no scheduled jobs by itself: tests run jobs explicitly, so a
+# background tick never races a test's own rows (tests/jobs proves the scheduling).
+os.environ["JOBS_ENABLED"] = "false"
 
 from sqlalchemy import Engine, text  # noqa: E402
+from sqlalchemy.exc import OperationalError  # noqa: E402
 from sqlmodel import Session, SQLModel  # noqa: E402
 
 from portal import db as portal_db  # noqa: E402
 from portal.settings import ROOT, get_settings, reset_settings_cache  # noqa: E402
 
 reset_settings_cache()
+
+# Fixtures shared across packages: a real SMTP server on loopback.
+pytest_plugins = ["tests.support.smtp"]
 
 
 def _reset_postgres(engine: Engine) -> None:
@@ -50,13 +58,22 @@ def engine() -> Iterator[Engine]:
 
 def wipe(eng: Engine) -> None:
     tables = list(reversed(SQLModel.metadata.sorted_tables))
-    with eng.begin() as conn:
-        if eng.dialect.name == "postgresql":
-            names = ", ".join(f'"{t.name}"' for t in tables)
-            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
-            for t in tables:
-                conn.execute(t.delete())
+    for attempt in range(8):
+        try:
+            with eng.begin() as conn:
+                if eng.dialect.name == "postgresql":
+                    names = ", ".join(f'"{t.name}"' for t in tables)
+                    conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+                else:
+                    for t in tables:
+                        conn.execute(t.delete())
+            return
+        except OperationalError:
+            # The app under test (its scheduled jobs, a late event) may hold locks the
+            # TRUNCATE needs; PostgreSQL then picks one side as the deadlock victim.
+            if attempt == 7:
+                raise
+            time.sleep(0.2 * (attempt + 1))
 
 
 @pytest.fixture

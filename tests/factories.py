@@ -41,7 +41,7 @@ def make_customer(db: Session, *, name: str = "", email: str = "", **fields: Any
     db.add(customer)
     db.flush()
     user = User(email=email, full_name=customer.name, role=Role.CUSTOMER, customer_id=customer.id,
-                password_hash=_password_hash())
+                password_hash=_password_hash(), email_verified_at=utcnow())
     db.add(user)
     db.commit()
     return user, customer

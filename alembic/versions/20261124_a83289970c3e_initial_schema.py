@@ -227,7 +227,7 @@ def upgrade() -> None:
     sa.Column('is_active', sa.Boolean(), nullable=False),
     sa.Column('email_verified_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.Column('mfa_enabled', sa.Boolean(), nullable=False),
-    sa.Column('totp_secret', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+    sa.Column('totp_secret', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True),
     sa.Column('totp_last_step', sa.Integer(), nullable=True),
     sa.Column('password_changed_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),

@@ -1,7 +1,7 @@
 """knowledge base: full-text search index (SQLite FTS5 / PostgreSQL GIN) and one feedback vote per visitor
 
 Revision ID: b53e3a04f55d
-Revises: a83289970c3e
+Revises: de8aa99322d2
 Create Date: 2026-11-24 10:46:10.344848
 """
 
@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = 'b53e3a04f55d'
-down_revision: str | None = 'a83289970c3e'
+down_revision: str | None = 'de8aa99322d2'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

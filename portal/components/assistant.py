@@ -65,5 +65,5 @@ def assistant_panel() -> rx.Component:
                                               size="4", radius="full", on_click=s.toggle,
                                               aria_label="Open the assistant", data_testid="assistant-button"),
                   width="100%", padding_top="0.5rem"),
-        position="fixed", bottom="1rem", right="1rem", z_index="20",
+        position="fixed", bottom="1rem", right="1rem", z_index="19",
     )

@@ -13,7 +13,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlmodel import Session, select
 
 from portal.db import utcnow
-from portal.domain import audit
+from portal.domain import audit, throttle
 from portal.domain.audit import RequestInfo
 from portal.domain.errors import DomainError, ErrorCode
 from portal.domain.principal import Principal
@@ -24,6 +24,8 @@ from portal.settings import get_settings
 _hasher = PasswordHasher()
 # Verified against when the email is unknown, so both answers take the same time.
 _DUMMY_HASH = _hasher.hash("not-a-real-password-" + secrets.token_hex(8))
+# Set by the login page's script just before it follows the ticket link (see LoginState).
+BINDING_COOKIE = "portal_login_binding"
 # Writing last_seen_at on every event would turn reads into writes; a minute is precise enough.
 _TOUCH_EVERY = timedelta(seconds=60)
 
@@ -52,29 +54,72 @@ def normalize_email(email: str) -> str:
 
 
 def authenticate(session: Session, *, email: str, password: str, request: RequestInfo) -> User:
-    """Check a password. Unknown user, inactive user and wrong password all answer AUTH_FAILED."""
+    """Check a password. Unknown user, inactive user and wrong password all answer AUTH_FAILED;
+    repeated failures answer THROTTLED for a short while, for known and unknown emails alike."""
     email_n = normalize_email(email)
+    acct, addr = throttle.account_key(email_n), throttle.address_key(request.ip_address)
+    if throttle.is_blocked(session, acct, addr):
+        audit.login_failed(session, user_id=None, email=email_n, reason="throttled", request=request)
+        raise DomainError(ErrorCode.THROTTLED)
     user = session.exec(select(User).where(User.email == email_n)).first()
     ok = verify_password(user.password_hash if user else None, password)
     if not user or not ok or not user.is_active or user.closed_at is not None:
+        throttle.record_failure(session, acct, throttle.ACCOUNT)
+        throttle.record_failure(session, addr, throttle.ADDRESS)
         audit.login_failed(session, user_id=user.id if user else None, email=email_n,
                            reason="bad_credentials" if not ok else "inactive", request=request)
         raise DomainError(ErrorCode.AUTH_FAILED)
+    if user.role == "customer" and user.email_verified_at is None:
+        # Only said after the right password, so it reveals nothing to a stranger.
+        raise DomainError(ErrorCode.NOT_ALLOWED, "email_unverified")
+    throttle.clear(session, acct)
     if _hasher.check_needs_rehash(user.password_hash or ""):
         user.password_hash = hash_password(password)
         session.add(user)
     return user
 
 
+def issue_mfa_pending(session: Session, *, user: User, auth_method: str) -> str:
+    """The first factor passed (password or SSO); this token stands for it until a code is given."""
+    raw = new_token()
+    assert user.id is not None
+    session.add(UserToken(user_id=user.id, purpose=TokenPurpose.MFA_PENDING, token_hash=hash_token(raw),
+                          expires_at=utcnow() + timedelta(minutes=5), auth_method=auth_method))
+    return raw
+
+
+def peek_mfa_pending(session: Session, *, token: str) -> tuple[User, str] | None:
+    tok = session.exec(select(UserToken).where(
+        UserToken.token_hash == hash_token(token), UserToken.purpose == TokenPurpose.MFA_PENDING,
+    )).first()
+    if tok is None or tok.used_at is not None or tok.expires_at < utcnow():
+        return None
+    user = session.get(User, tok.user_id)
+    if user is None or not user.is_active:
+        return None
+    return user, tok.auth_method
+
+
+def consume_mfa_pending(session: Session, *, token: str) -> None:
+    tok = session.exec(select(UserToken).where(UserToken.token_hash == hash_token(token))).first()
+    if tok is not None:
+        tok.used_at = utcnow()
+        session.add(tok)
+
+
 def issue_login_ticket(session: Session, *, user: User, auth_method: str = "password",
-                       mfa_verified: bool = False) -> str:
-    """A short-lived, single-use ticket the browser trades for a session cookie at /api/auth/session."""
+                       mfa_verified: bool = False, binding: str = "") -> str:
+    """A short-lived, single-use ticket the browser trades for a session cookie at /api/auth/session.
+
+    `binding` is a random value the signing-in browser also receives as a cookie; redeeming
+    the ticket then needs that cookie too.
+    """
     raw = new_token()
     assert user.id is not None
     session.add(UserToken(
         user_id=user.id, purpose=TokenPurpose.LOGIN_TICKET, token_hash=hash_token(raw),
         expires_at=utcnow() + timedelta(seconds=get_settings().login_ticket_seconds),
-        auth_method=auth_method, mfa_verified=mfa_verified,
+        auth_method=auth_method, mfa_verified=mfa_verified, binding_hash=hash_token(binding) if binding else "",
     ))
     return raw
 
@@ -86,12 +131,17 @@ class NewSession:
     user_id: int
 
 
-def redeem_login_ticket(session: Session, *, ticket: str, request: RequestInfo) -> NewSession:
+def redeem_login_ticket(session: Session, *, ticket: str, request: RequestInfo, binding: str = "") -> NewSession:
     now = utcnow()
     tok = session.exec(select(UserToken).where(
         UserToken.token_hash == hash_token(ticket), UserToken.purpose == TokenPurpose.LOGIN_TICKET,
     )).first()
     if tok is None or tok.used_at is not None or tok.expires_at < now:
+        raise DomainError(ErrorCode.TOKEN_INVALID)
+    if tok.binding_hash and not secrets.compare_digest(tok.binding_hash, hash_token(binding or "")):
+        # Another browser than the one that signed in: refuse, and spend the ticket.
+        tok.used_at = now
+        session.add(tok)
         raise DomainError(ErrorCode.TOKEN_INVALID)
     tok.used_at = now
     session.add(tok)
@@ -141,8 +191,11 @@ def resolve_session(session: Session, *, raw_token: str | None) -> Principal | N
         row.last_seen_at = now
         session.add(row)
     assert user.id is not None
+    from portal.domain.mfa import mfa_required_for
+
+    setup_required = not user.mfa_enabled and mfa_required_for(session, role=user.role)
     return Principal(user_id=user.id, role=user.role, email=user.email, name=user.full_name,
-                     customer_id=user.customer_id, session_id=row.id)
+                     customer_id=user.customer_id, session_id=row.id, mfa_setup_required=setup_required)
 
 
 def end_session(session: Session, *, principal: Principal, request: RequestInfo, reason: str = "logout") -> None:

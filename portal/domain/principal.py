@@ -18,6 +18,8 @@ class Principal:
     session_id: int | None = None
     # "user" for a person in the UI, "assistant" when the assistant acts on their behalf.
     via: str = "user"
+    # Staff whose role requires MFA but who have not set it up may only reach that setup.
+    mfa_setup_required: bool = False
 
     @property
     def is_staff(self) -> bool:

@@ -99,7 +99,13 @@ def prune(older_than: timedelta = timedelta(days=7)) -> int:
 
 def _load_job_modules() -> None:
     # Importing a module registers its jobs.
-    import portal.jobs.mail  # noqa: F401
+    import portal.jobs.mail
+    import portal.jobs.sso
+    import portal.jobs.support
+    import portal.jobs.tracking  # noqa: F401
+    from portal.simulator import embedded
+
+    embedded.register_job()
 
 
 @contextlib.asynccontextmanager

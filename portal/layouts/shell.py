@@ -11,6 +11,7 @@ from collections.abc import Callable
 import reflex as rx
 
 from portal.components.assistant import assistant_panel
+from portal.components.chat import chat_widget
 from portal.settings import get_settings
 from portal.state.session import SessionState
 
@@ -21,12 +22,19 @@ class NavItem:
     href: str
     icon: str
     staff: bool = False
+    admin: bool = False
+    everyone: bool = False
 
 
 NAV: list[NavItem] = [
     NavItem("Home", "/dashboard", "layout_dashboard"),
+    NavItem("Shipments", "/shipments", "truck"),
+    NavItem("Support", "/support", "life_buoy"),
     NavItem("Agent console", "/agent", "headset", staff=True),
-    NavItem("Help", "/help", "life_buoy"),
+    NavItem("People", "/admin/users", "users", staff=True, admin=True),
+    NavItem("Audit trail", "/admin/audit", "scroll_text", staff=True, admin=True),
+    NavItem("Security", "/account/security", "shield_check", everyone=True),
+    NavItem("Help", "/help", "circle_help"),
     NavItem("Help articles", "/agent/articles", "book_open", staff=True),
 ]
 
@@ -48,8 +56,14 @@ def _nav_items() -> list[rx.Component]:
     out: list[rx.Component] = []
     for item in NAV:
         link = _nav_link(item)
-        out.append(rx.cond(SessionState.is_staff, link) if item.staff else
-                   rx.cond(~SessionState.is_staff, link))
+        if item.everyone:
+            out.append(link)
+        elif item.admin:
+            out.append(rx.cond(SessionState.role == "admin", link))
+        elif item.staff:
+            out.append(rx.cond(SessionState.is_staff, link))
+        else:
+            out.append(rx.cond(~SessionState.is_staff, link))
     return out
 
 
@@ -108,6 +122,8 @@ def user_menu() -> rx.Component:
             rx.box(rx.text(SessionState.user_email, size="1", color_scheme="gray"),
                    padding_x="0.75rem", padding_y="0.25rem"),
             rx.menu.separator(),
+            rx.menu.item(rx.link(rx.hstack(rx.icon("shield_check", size=16), rx.text("Security")),
+                                 href="/account/security", underline="none", color="inherit")),
             rx.menu.item(rx.hstack(rx.icon("log_out", size=16), rx.text("Sign out")),
                          on_click=SessionState.logout, data_testid="sign-out"),
         ),
@@ -119,6 +135,7 @@ def header() -> rx.Component:
         mobile_menu(),
         rx.box(brand(), display=["block", "block", "none"]),
         rx.spacer(),
+        chat_widget(),
         rx.color_mode.button(variant="ghost", aria_label="Switch light or dark mode"),
         rx.cond(SessionState.signed_in, user_menu()),
         align="center", width="100%", padding_x="1rem", padding_y="0.6rem",

@@ -67,6 +67,7 @@ from portal.models.orders import (
     ReturnPublic,
     ReturnStatus,
 )
+from portal.models.settings_store import PortalSetting
 from portal.models.shipping import (
     TAG_LABELS,
     CarrierWebhookEvent,
@@ -76,8 +77,11 @@ from portal.models.shipping import (
     TrackingEventPublic,
     TrackingTag,
 )
+from portal.models.sso import SsoFlowUse
 from portal.models.support import (
     OPEN_TICKET_STATUSES,
+    AgentPresence,
+    ArticleSuggestion,
     Attachment,
     CannedReply,
     Conversation,
@@ -102,7 +106,9 @@ __all__ = [
     "AddressCreate",
     "AddressPublic",
     "AddressUpdate",
+    "AgentPresence",
     "ArticleStatus",
+    "ArticleSuggestion",
     "Attachment",
     "AuditEvent",
     "AuditEventPublic",
@@ -150,6 +156,7 @@ __all__ = [
     "PaymentMethodPublic",
     "PaymentPublic",
     "PaymentStatus",
+    "PortalSetting",
     "Product",
     "ProductVariant",
     "ProductVariantPublic",
@@ -163,6 +170,7 @@ __all__ = [
     "SearchQuery",
     "Shipment",
     "ShipmentPublic",
+    "SsoFlowUse",
     "SsoIdentity",
     "Tag",
     "Ticket",

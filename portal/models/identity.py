@@ -27,7 +27,8 @@ class User(UserBase, table=True):
     is_active: bool = True
     email_verified_at: datetime | None = None
     mfa_enabled: bool = False
-    totp_secret: str | None = Field(default=None, max_length=64)
+    # Fernet-encrypted seed (see domain/secrets_box.py).
+    totp_secret: str | None = Field(default=None, max_length=255)
     # Last accepted TOTP time step: a code is never accepted twice.
     totp_last_step: int | None = None
     password_changed_at: datetime | None = None
@@ -103,6 +104,9 @@ class UserToken(SQLModel, table=True):
     used_at: datetime | None = None
     auth_method: str = Field(default="password", max_length=16)
     mfa_verified: bool = False
+    # A login ticket is bound to the browser that signed in (hash of a cookie it holds), so a
+    # ticket cannot be planted in someone else's browser (login CSRF).
+    binding_hash: str = Field(default="", max_length=64)
 
 
 class RecoveryCode(SQLModel, table=True):

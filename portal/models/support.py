@@ -160,3 +160,25 @@ class ConversationMessage(SQLModel, table=True):
     body: str
     client_id: str | None = Field(default=None, max_length=64)
     created_at: datetime = created_at_field()
+
+
+class AgentPresence(SQLModel, table=True):
+    """Whether an agent can take live chats: the console refreshes `last_seen_at` while open."""
+
+    user_id: int = Field(foreign_key="user.id", primary_key=True)
+    available: bool = True
+    last_seen_at: datetime = created_at_field()
+
+
+class ArticleSuggestion(SQLModel, table=True):
+    """A help article suggested while a customer described a problem, and whether it solved it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = fk("customer.id")
+    user_id: int | None = Field(default=None, foreign_key="user.id")
+    article_id: int = fk("kbarticle.id", ondelete="CASCADE")
+    query: str = Field(default="", max_length=500)
+    solved: bool = False
+    # The ticket opened anyway, when the suggestion did not solve it.
+    ticket_id: int | None = Field(default=None, foreign_key="ticket.id")
+    created_at: datetime = created_at_field()

@@ -1,45 +1,89 @@
-"""Sign-in page."""
+"""Sign-in page: password, then a code when the account has two-factor authentication."""
 
 from __future__ import annotations
 
 import reflex as rx
 
 from portal.components.common import error_callout, notice_callout
+from portal.components.sso import sso_login_block  # single sign-on (area: sso)
 from portal.layouts.shell import public_frame
 from portal.state.session import LoginState
+from portal.state.sso import SsoLoginState  # single sign-on (area: sso)
+
+
+def field(label: str, name: str, *, type_: str = "text", autocomplete: str = "", placeholder: str = "",
+          **props: object) -> rx.Component:
+    return rx.vstack(
+        rx.text(label, as_="label", html_for=name, size="2", weight="medium"),
+        rx.input(id=name, name=name, type=type_, auto_complete=autocomplete, placeholder=placeholder,
+                 required=True, width="100%", size="3", **props),
+        spacing="1", width="100%",
+    )
+
+
+def _password_step() -> rx.Component:
+    return rx.form(
+        rx.vstack(
+            rx.heading("Sign in", size="6"),
+            rx.text("Track orders, manage returns and get help.", color_scheme="gray", size="2"),
+            notice_callout(LoginState.notice),
+            error_callout(LoginState.error),
+            field("Email address", "email", type_="email", autocomplete="username", placeholder="you@example.com"),
+            field("Password", "password", type_="password", autocomplete="current-password"),
+            rx.button("Sign in", type="submit", size="3", width="100%", data_testid="sign-in"),
+            rx.hstack(
+                rx.link("Forgot your password?", href="/forgot", size="2"),
+                rx.spacer(),
+                rx.cond(LoginState.registration_open, rx.link("Create an account", href="/register", size="2")),
+                width="100%",
+            ),
+            spacing="4", width="100%",
+        ),
+        on_submit=LoginState.submit,
+        reset_on_submit=False,
+    )
+
+
+def _code_step() -> rx.Component:
+    return rx.form(
+        rx.vstack(
+            rx.heading("Two-factor authentication", size="6"),
+            rx.cond(
+                LoginState.use_recovery,
+                rx.text("Enter one of the recovery codes you saved when you set up two-factor authentication. "
+                        "Each code works once.", color_scheme="gray", size="2"),
+                rx.text("Enter the 6-digit code from your authenticator app.", color_scheme="gray", size="2"),
+            ),
+            error_callout(LoginState.error),
+            rx.cond(
+                LoginState.use_recovery,
+                field("Recovery code", "code", autocomplete="off", placeholder="xxxxx-xxxxx"),
+                field("Code", "code", autocomplete="one-time-code", placeholder="123456", input_mode="numeric"),
+            ),
+            rx.button("Verify", type="submit", size="3", width="100%", data_testid="verify-code"),
+            rx.hstack(
+                rx.button(rx.cond(LoginState.use_recovery, "Use a code from my app", "Use a recovery code"),
+                          on_click=LoginState.toggle_recovery, size="2", variant="ghost", type="button",
+                          data_testid="toggle-recovery"),
+                rx.spacer(),
+                rx.button("Cancel", on_click=LoginState.cancel_mfa, size="2", variant="ghost", type="button",
+                          color_scheme="gray"),
+                width="100%",
+            ),
+            spacing="4", width="100%",
+        ),
+        on_submit=LoginState.submit_code,
+        reset_on_submit=True,
+    )
 
 
 def login_page() -> rx.Component:
     return public_frame(
-        rx.card(
-            rx.form(
-                rx.vstack(
-                    rx.heading("Sign in", size="6"),
-                    rx.text("Track orders, manage returns and get help.", color_scheme="gray", size="2"),
-                    notice_callout(LoginState.notice),
-                    error_callout(LoginState.error),
-                    rx.vstack(
-                        rx.text("Email address", as_="label", html_for="email", size="2", weight="medium"),
-                        rx.input(id="email", name="email", type="email", placeholder="you@example.com",
-                                 auto_complete="username", required=True, width="100%", size="3"),
-                        spacing="1", width="100%",
-                    ),
-                    rx.vstack(
-                        rx.text("Password", as_="label", html_for="password", size="2", weight="medium"),
-                        rx.input(id="password", name="password", type="password",
-                                 auto_complete="current-password", required=True, width="100%", size="3"),
-                        spacing="1", width="100%",
-                    ),
-                    rx.button("Sign in", type="submit", size="3", width="100%", data_testid="sign-in"),
-                    spacing="4", width="100%",
-                ),
-                on_submit=LoginState.submit,
-                reset_on_submit=False,
-            ),
-            size="4", width="100%",
-        ),
+        rx.card(rx.cond(LoginState.step == "mfa", _code_step(),
+                        rx.fragment(_password_step(), sso_login_block())),  # sso_login_block: area sso
+                size="4", width="100%"),
     )
 
 
 def register(app: rx.App) -> None:
-    app.add_page(login_page, route="/login", title="Sign in", on_load=LoginState.on_load)
+    app.add_page(login_page, route="/login", title="Sign in", on_load=[LoginState.on_load, SsoLoginState.on_load])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from portal.components.common import card, error_callout, status_badge
+from portal.components.support import help_link
 from portal.layouts.shell import shell
 from portal.state.order_detail import LineRow, OrderDetailState
 
@@ -24,6 +25,11 @@ def _total(label: str, value: rx.Var, strong: bool = False) -> rx.Component:
                      rx.text(value, weight="bold" if strong else "regular"), width="100%")
 
 
+def _order_id() -> rx.Var:
+    # The dynamic route argument; the ticket form checks the order is the customer's own.
+    return rx.State.router.page.params.get("order_id", "")  # type: ignore[attr-defined]
+
+
 @shell("Order")
 def order_page() -> rx.Component:
     o = OrderDetailState.order
@@ -33,7 +39,7 @@ def order_page() -> rx.Component:
             o.number != "",
             rx.vstack(
                 rx.hstack(rx.heading(o.number, size="5", data_testid="order-number"),
-                          status_badge(o.status, o.status_label), rx.spacer(),
+                          status_badge(o.status, o.status_label), help_link("order", _order_id()), rx.spacer(),
                           rx.text("Placed ", o.placed, color_scheme="gray", size="2"),
                           align="center", width="100%", wrap="wrap"),
                 card("Items", rx.table.root(

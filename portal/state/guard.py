@@ -62,6 +62,15 @@ def access(level: Access) -> Any:
     return decorate
 
 
+_MFA_SETUP_EXEMPT: set[type] = set()
+
+
+def mfa_setup_exempt(cls: type) -> type:
+    """Handlers a person may use while their role requires MFA they have not set up yet."""
+    _MFA_SETUP_EXEMPT.add(cls)
+    return cls
+
+
 def portal_state_classes() -> list[type]:
     return list(_ACCESS)
 
@@ -146,7 +155,12 @@ class AuthGuard(Middleware):
         registered = RegistrationContext.get().event_handlers.get(event.name)
         if registered is None:
             return None  # Reflex answers unknown events itself
-        declared, level = declared_access(registered.states[0])
+        owner = registered.states[0]
+        declared, level = declared_access(owner)
+        if (principal is not None and principal.mfa_setup_required and level is not None
+                and level != Access.PUBLIC and owner not in _MFA_SETUP_EXEMPT):
+            return StateUpdate(events=Event.from_event_type(
+                rx.redirect("/account/security?setup=mfa", replace=True)))
         if is_allowed(level, principal, declared=declared):
             return None
         log.warning("refused event %s for %s", event.name,

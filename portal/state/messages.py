@@ -24,4 +24,7 @@ def message_for(code: str) -> str:
 
 
 def message_for_error(err: DomainError) -> str:
-    return err.detail if err.code in ("invalid", "not_allowed") and err.detail else message_for(err.code)
+    """Invalid input, policy refusals and weak passwords carry a human reason in `detail`."""
+    if err.code in ("invalid", "not_allowed", "weak_password") and err.detail and " " in err.detail:
+        return err.detail
+    return message_for(err.code)

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import time
 from urllib.parse import quote, urlsplit
 
 import reflex as rx
 from reflex_base.event import EventSpec
 
 from portal.db import session_scope
-from portal.domain import auth
+from portal.domain import auth, mfa
+from portal.domain.auth import BINDING_COOKIE
 from portal.domain.errors import DomainError
 from portal.domain.principal import Principal
-from portal.state.guard import Access, access, current_principal, request_info_of
+from portal.models import User
+from portal.settings import get_settings
+from portal.state.guard import Access, access, current_principal, mfa_setup_exempt, request_info_of
 from portal.state.messages import message_for
 
 
@@ -31,12 +35,18 @@ def backend_url(state: rx.State, path: str) -> str:
     return f"{urlsplit(origin).scheme or 'http'}://{host}{path}"
 
 
-def navigate_to(url: str) -> EventSpec:
+def navigate_to(url: str, *, binding: str = "") -> EventSpec:
     """A full page load (not a client-side route change): the websocket reconnects with
-    the new cookie, and the browser follows the API route's redirect."""
-    return rx.call_script(f"window.location.replace({json.dumps(url)})")
+    the new cookie, and the browser follows the API route's redirect. With `binding`, the
+    browser first stores the value the login ticket is bound to, for a minute."""
+    cookie = ""
+    if binding:
+        cookie = (f"document.cookie = {json.dumps(f'{BINDING_COOKIE}={binding}')} + "
+                  "'; path=/; max-age=60; samesite=strict' + (location.protocol === 'https:' ? '; secure' : '');")
+    return rx.call_script(f"{cookie}window.location.replace({json.dumps(url)})")
 
 
+@mfa_setup_exempt
 @access(Access.PUBLIC)
 class SessionState(rx.State):
     signed_in: bool = False
@@ -73,18 +83,58 @@ class SessionState(rx.State):
 class LoginState(rx.State):
     error: str = ""
     notice: str = ""
+    # "password", then "mfa" when the account has two-factor authentication.
+    step: str = "password"
+    use_recovery: bool = False
+    registration_open: bool = False
+    # Server-side only: whose first factor passed, how, and until when the second may follow.
+    _pending_user_id: int | None = None
+    _pending_method: str = "password"
+    _pending_until: float = 0.0
+    _next: str = ""
+
+    def _clear_pending(self) -> None:
+        self._pending_user_id = None
+        self._pending_until = 0.0
+        self.step = "password"
+        self.use_recovery = False
 
     @rx.event
     def on_load(self) -> EventSpec | None:
         self.error = ""
         self.notice = ""
+        self._clear_pending()
         params = self.router.url.query_parameters
-        if params.get("error") == "expired":
-            self.error = message_for("token_invalid")
-        elif params.get("signed_out"):
-            self.notice = "You have been signed out."
+        nxt = params.get("next") or ""
+        self._next = nxt if nxt.startswith("/") and not nxt.startswith("//") else ""
+        self.registration_open = get_settings().registration_enabled
         if current_principal() is not None:
             return rx.redirect(_home_for(current_principal()), replace=True)
+        notices = {"signed_out": "You have been signed out.", "reset": "Your password was changed. Sign in with "
+                   "your new password.", "verified": "Your email address is confirmed. You can sign in now.",
+                   "registered": "Check your inbox: we sent you a link to confirm your email address."}
+        for key, text in notices.items():
+            if params.get(key):
+                self.notice = text
+        errors = {"expired": message_for("token_invalid"),
+                  "sso_unlinked": "That single sign-on account is not linked to an account here yet. Sign in "
+                                  "with your password, then link it under Security.",
+                  "sso_failed": "Single sign-on did not complete. Please try again."}
+        if params.get("error") in errors:
+            self.error = errors[params["error"]]
+        token = params.get("mfa") or ""
+        if token:
+            with session_scope() as db:
+                found = auth.peek_mfa_pending(db, token=token[:200])
+                if found is None:
+                    self.error = message_for("token_invalid")
+                    return None
+                user, method = found
+                auth.consume_mfa_pending(db, token=token[:200])
+            self._pending_user_id = user.id
+            self._pending_method = method
+            self._pending_until = time.time() + 300
+            self.step = "mfa"
         return None
 
     @rx.event
@@ -100,16 +150,74 @@ class LoginState(rx.State):
             try:
                 user = auth.authenticate(db, email=email, password=password, request=req)
             except DomainError as err:
-                # The failed attempt is still committed to the audit trail.
+                # The failed attempt is still committed to the audit trail and the throttle.
+                self.error = (_UNVERIFIED if err.detail == "email_unverified" else message_for(err.code))
+                return None
+            if user.mfa_enabled:
+                self.error = ""
+                self._pending_user_id = user.id
+                self._pending_method = "password"
+                self._pending_until = time.time() + 300
+                self.step = "mfa"
+                return None
+            binding = auth.new_token()
+            ticket = auth.issue_login_ticket(db, user=user, binding=binding)
+            role = user.role
+        self.error = ""
+        return self._go(ticket, role, binding)
+
+    @rx.event
+    def submit_code(self, form_data: dict) -> EventSpec | None:
+        code = str(form_data.get("code") or "").strip()[:64]
+        if self._pending_user_id is None or time.time() > self._pending_until:
+            self._clear_pending()
+            self.error = "That took too long. Please sign in again."
+            return None
+        if not code:
+            self.error = "Enter the code." if not self.use_recovery else "Enter one of your recovery codes."
+            return None
+        req = request_info_of(self)
+        with session_scope() as db:
+            user = db.get(User, self._pending_user_id)
+            if user is None or not user.is_active:
+                self._clear_pending()
+                self.error = message_for("auth_failed")
+                return None
+            try:
+                ok = (mfa.use_recovery_code(db, user=user, code=code, request=req) if self.use_recovery
+                      else mfa.check_code(db, user=user, code=code, request=req))
+            except DomainError as err:
                 self.error = message_for(err.code)
                 return None
-            ticket = auth.issue_login_ticket(db, user=user)
+            if not ok:
+                self.error = ("That recovery code is not valid or was already used." if self.use_recovery
+                              else "That code did not match. Enter the newest code from your app.")
+                return None
+            binding = auth.new_token()
+            ticket = auth.issue_login_ticket(db, user=user, auth_method=self._pending_method, mfa_verified=True,
+                                             binding=binding)
+            role = user.role
+        self._clear_pending()
         self.error = ""
-        nxt = self.router.url.query_parameters.get("next") or _home_for_role(user.role)
-        if not isinstance(nxt, str) or not nxt.startswith("/") or nxt.startswith("//"):
-            nxt = _home_for_role(user.role)
+        return self._go(ticket, role, binding)
+
+    @rx.event
+    def toggle_recovery(self) -> None:
+        self.use_recovery = not self.use_recovery
+        self.error = ""
+
+    @rx.event
+    def cancel_mfa(self) -> None:
+        self._clear_pending()
+        self.error = ""
+
+    def _go(self, ticket: str, role: str, binding: str) -> EventSpec:
+        nxt = self._next or _home_for_role(role)
         url = backend_url(self, f"/api/auth/session?ticket={quote(ticket)}&next={quote(nxt)}")
-        return navigate_to(url)
+        return navigate_to(url, binding=binding)
+
+
+_UNVERIFIED = "Please confirm your email address first: use the link we sent you when you registered."
 
 
 def _home_for_role(role: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
@@ -13,6 +15,11 @@ from portal.settings import get_settings
 from tests.factories import make_customer
 
 COOKIE = get_settings().session_cookie_name
+
+
+def sets_session(response: Any) -> bool:
+    return any(v.startswith(f"{COOKIE}=") and not v.startswith(f'{COOKIE}=""')
+               for v in response.headers.get_list("set-cookie"))
 
 
 def client() -> TestClient:
@@ -36,7 +43,7 @@ def test_ticket_sets_an_httponly_lax_cookie_once(db: Session) -> None:
 
     again = client().get("/api/auth/session", params={"ticket": ticket})
     assert again.status_code == 303 and "error=expired" in again.headers["location"]
-    assert "set-cookie" not in again.headers
+    assert not sets_session(again)
 
 
 def test_cookie_is_secure_over_https(db: Session) -> None:
@@ -72,3 +79,21 @@ def test_security_headers_and_health(db: Session) -> None:
     assert r.json() == {"status": "ok", "database": "ok"}
     assert r.headers["x-content-type-options"] == "nosniff"
     assert r.headers["x-frame-options"] == "DENY"
+
+
+def test_a_ticket_only_works_in_the_browser_that_signed_in(db: Session) -> None:
+    # Login CSRF: a ticket obtained by an attacker cannot be planted in a victim's browser.
+    from portal.domain.auth import BINDING_COOKIE
+
+    user, _ = make_customer(db)
+    ticket = auth.issue_login_ticket(db, user=user, binding="the-browsers-secret")
+    db.commit()
+    planted = client().get("/api/auth/session", params={"ticket": ticket})
+    assert ("error=expired" in planted.headers["location"] and "set-cookie" not in planted.headers) or \
+        COOKIE not in planted.headers.get("set-cookie", "").split("=")[0]
+    ticket2 = auth.issue_login_ticket(db, user=user, binding="the-browsers-secret")
+    db.commit()
+    c = client()
+    c.cookies.set(BINDING_COOKIE, "the-browsers-secret")
+    r = c.get("/api/auth/session", params={"ticket": ticket2})
+    assert r.status_code == 303 and r.cookies.get(COOKIE)

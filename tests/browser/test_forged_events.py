@@ -12,7 +12,7 @@ from portal.domain.audit import RequestInfo
 from portal.settings import get_settings
 from portal.state.dashboard import DashboardState
 from portal.state.order_detail import OrderDetailState
-from portal.state.staff import StaffHomeState
+from portal.state.staff import AgentConsoleState as StaffHomeState
 from tests.factories import make_customer, make_order, make_staff
 from tests.support.aio import run_async as run
 from tests.support.reflex_client import ReflexClient, deltas_text, handler_name, redirects

@@ -13,7 +13,12 @@ from portal.state.guard import Access, declared_access, is_allowed
 
 # Adding a handler anyone may call, signed in or not, is a decision: list it here.
 PUBLIC_HANDLERS = {
-    "login_state.on_load", "login_state.submit", "session_state.logout", "index_state.route",
+    "login_state.on_load", "login_state.submit", "login_state.submit_code", "login_state.toggle_recovery",
+    "login_state.cancel_mfa", "session_state.logout", "index_state.route",
+    "forgot_state.on_load", "forgot_state.submit", "reset_state.on_load", "reset_state.submit",
+    "register_state.on_load", "register_state.submit", "verify_state.on_load",
+    # single sign-on: shows the button, and navigates to /api/auth/sso/start (area: sso)
+    "sso_login_state.on_load", "sso_login_state.start",
     # The public help center (portal/state/help.py): every argument is validated there.
     "help_state.load", "help_state.change_query", "help_state.search", "help_state.clear",
     "help_state.open_result", "help_category_state.load", "help_article_state.load", "help_article_state.vote",
@@ -39,11 +44,16 @@ def test_public_handlers_are_only_the_listed_ones() -> None:
     assert public == PUBLIC_HANDLERS
 
 
-def test_setters_of_portal_states_cannot_set_anything() -> None:
-    # No auto-setters: setvar on a portal state finds no set_<var> to call.
+def test_no_state_has_generated_setters() -> None:
+    # setvar(name, value) calls set_<name>: every such handler must be one we wrote (and
+    # validated), never a setter Reflex generated for a var.
     for name, cls in registered().items():
-        if cls.__module__.startswith("portal.") and name.endswith(".setvar"):
-            assert not any(h.startswith("set_") for h in cls.event_handlers), cls
+        if not (cls.__module__.startswith("portal.") and name.endswith(".setvar")):
+            continue
+        for handler in cls.event_handlers:
+            if handler.startswith("set_"):
+                assert any(handler in vars(k) for k in cls.__mro__ if k.__module__.startswith("portal.")), \
+                    (cls, handler)
 
 
 def test_internal_helpers_are_not_event_handlers() -> None:

@@ -1,0 +1,16 @@
+"""A "Get help with this" link for pages about an order, invoice, return or shipment.
+
+The ticket form checks that the thing belongs to the signed-in customer before it is used.
+"""
+
+from __future__ import annotations
+
+import reflex as rx
+
+
+def help_link(context: str, context_id: rx.Var | int, label: str = "Get help with this") -> rx.Component:
+    assert context in ("order", "invoice", "return", "shipment")
+    ident = rx.Var.create(str(context_id)) if isinstance(context_id, int) else context_id.to(str)
+    target = rx.Var.create(f"/support/new?context={context}&id=") + ident
+    return rx.link(rx.hstack(rx.icon("life_buoy", size=16), rx.text(label), spacing="1", align="center"),
+                   href=target, size="2", data_testid="help-link")

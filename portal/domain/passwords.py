@@ -1,0 +1,53 @@
+"""Password policy (ASVS 2.1): at least 12 characters, any Unicode, long passphrases
+welcome, and not one of the commonest passwords or a variation of the account's own name."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from portal.domain.errors import DomainError, ErrorCode
+
+MIN_LENGTH = 12
+MAX_LENGTH = 1024  # generous for passphrases; bounded so hashing cannot be abused
+
+# The commonest passwords of at least 12 characters, plus short ones that people pad to 12
+# ("password1234"); checked after normalising case and trailing digits/punctuation.
+_COMMON = {
+    "password", "passw0rd", "p@ssword", "p@ssw0rd", "qwerty", "qwertyuiop", "qwertyuiopasdf",
+    "asdfghjkl", "zxcvbnm", "123456", "1234567890", "12345678910", "123456789012", "111111111111",
+    "000000000000", "abc123", "abcdefghijkl", "iloveyou", "letmein", "welcome", "monkey", "dragon",
+    "football", "baseball", "sunshine", "princess", "superman", "batman", "trustno1", "master",
+    "shadow", "michael", "jennifer", "jordan", "hunter", "starwars", "whatever", "freedom",
+    "charlie", "donald", "computer", "internet", "secret", "changeme", "changeit", "admin",
+    "administrator", "root", "login", "welcome1", "letmein1", "password1", "passwordpassword",
+    "mypassword", "yourpassword", "thepassword", "newpassword", "default", "guest", "test",
+    "testtest", "testing", "qazwsxedc", "1qaz2wsx", "1q2w3e4r", "1q2w3e4r5t6y", "q1w2e3r4t5y6",
+    "zaq12wsx", "aa123456", "a1b2c3d4", "iloveyou123", "correcthorsebatterystaple",
+    "correct horse battery staple", "summer", "winter", "spring", "autumn", "january", "london",
+    "liverpool", "chelsea", "arsenal", "manchester", "fernhill", "fernhilloutfitters", "portal",
+    "customer", "customerportal", "outdoor", "mountain", "hiking", "camping",
+}
+
+
+def _normalise(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).casefold()
+    return re.sub(r"[\d\W_]+$", "", text).strip()
+
+
+def check_password(password: str, *, email: str = "", name: str = "") -> None:
+    """Raise WEAK_PASSWORD with the reason in `detail` (the UI shows it) when not acceptable."""
+    length = len(unicodedata.normalize("NFC", password))
+    if length < MIN_LENGTH:
+        raise DomainError(ErrorCode.WEAK_PASSWORD, f"Use at least {MIN_LENGTH} characters; "
+                          "a few unrelated words make a strong passphrase.", reason="too_short")
+    if length > MAX_LENGTH:
+        raise DomainError(ErrorCode.WEAK_PASSWORD, f"Use at most {MAX_LENGTH} characters.", reason="too_long")
+    norm = _normalise(password)
+    if len(set(norm.replace(" ", ""))) <= 2 or norm in _COMMON or norm.replace(" ", "") in _COMMON:
+        raise DomainError(ErrorCode.WEAK_PASSWORD, "That password is one of the most common ones and is "
+                          "easy to guess. Choose something less predictable.", reason="common")
+    personal = {_normalise(email.split("@")[0]) if email else "", _normalise(name.replace(" ", ""))}
+    if any(p and len(p) >= 4 and p in norm.replace(" ", "") and len(norm) - len(p) < 6 for p in personal):
+        raise DomainError(ErrorCode.WEAK_PASSWORD, "Your password should not be based on your name or "
+                          "email address.", reason="personal")

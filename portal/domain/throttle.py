@@ -1,0 +1,81 @@
+"""Throttling of failed sign-in and code attempts (ASVS 2.2.1).
+
+Per account (keyed by the normalised email, so unknown addresses behave exactly like known
+ones) a few free failures, then a short block that doubles with each further failure and is
+capped at 15 minutes: an attacker cannot lock the real customer out for long. Per address a
+larger allowance protects against spraying many accounts from one place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timedelta
+
+from sqlmodel import Session
+
+from portal.db import utcnow
+from portal.models import LoginThrottle
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+    free_failures: int
+    window: timedelta
+    first_block: timedelta
+    max_block: timedelta
+
+
+ACCOUNT = Rule(free_failures=5, window=timedelta(minutes=15), first_block=timedelta(seconds=30),
+               max_block=timedelta(minutes=15))
+ADDRESS = Rule(free_failures=30, window=timedelta(minutes=15), first_block=timedelta(minutes=1),
+               max_block=timedelta(minutes=15))
+CODE = Rule(free_failures=5, window=timedelta(minutes=15), first_block=timedelta(minutes=1),
+            max_block=timedelta(minutes=15))
+
+
+def blocked_until(session: Session, key: str) -> datetime | None:
+    row = session.get(LoginThrottle, key)
+    now = utcnow()
+    if row is None or row.blocked_until is None or row.blocked_until <= now:
+        return None
+    return row.blocked_until
+
+
+def is_blocked(session: Session, *keys: str) -> bool:
+    return any(blocked_until(session, k) is not None for k in keys if k)
+
+
+def record_failure(session: Session, key: str, rule: Rule) -> None:
+    if not key:
+        return
+    now = utcnow()
+    row = session.get(LoginThrottle, key)
+    if row is None:
+        row = LoginThrottle(key=key[:128], failures=0, window_started_at=now)
+    if row.window_started_at + rule.window < now and (row.blocked_until is None or row.blocked_until < now):
+        row.failures = 0
+        row.window_started_at = now
+    row.failures += 1
+    over = row.failures - rule.free_failures + 1  # the Nth failure of N free ones starts a block
+    if over > 0:
+        block = min(rule.first_block * (2 ** (over - 1)), rule.max_block)
+        row.blocked_until = now + block
+    session.add(row)
+
+
+def clear(session: Session, key: str) -> None:
+    row = session.get(LoginThrottle, key)
+    if row is not None:
+        session.delete(row)
+
+
+def account_key(email: str) -> str:
+    return f"acct:{email.strip().lower()[:120]}"
+
+
+def address_key(ip: str) -> str:
+    return f"ip:{ip[:64]}" if ip else ""
+
+
+def code_key(user_id: int) -> str:
+    return f"code:{user_id}"

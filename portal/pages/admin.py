@@ -1,0 +1,100 @@
+"""Admin pages: audit trail and security policy."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from portal.components.common import card, error_callout, notice_callout
+from portal.layouts.shell import shell
+from portal.state.admin import AdminAuditState, AdminUsersState, AuditView, UserView
+
+
+def _row(r: AuditView) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(r.at, white_space="nowrap"),
+        rx.table.cell(rx.code(r.action)),
+        rx.table.cell(r.actor, " ", rx.cond(r.actor_kind != "user", rx.badge(r.actor_kind))),
+        rx.table.cell(r.target, display=["none", "table-cell"]),
+        rx.table.cell(rx.badge(r.outcome, color_scheme=rx.match(r.outcome, ("ok", "green"), ("denied", "red"),
+                                                                ("failed", "orange"), "gray"))),
+        rx.table.cell(r.ip_address, display=["none", "none", "table-cell"]),
+        data_testid="audit-row",
+    )
+
+
+@shell("Audit trail")
+def audit_page() -> rx.Component:
+    s = AdminAuditState
+    return rx.vstack(
+        card("Security policy",
+             rx.hstack(rx.switch(checked=s.staff_mfa_required, on_change=s.set_staff_mfa,
+                                 data_testid="staff-mfa-switch"),
+                       rx.text("Require two-factor authentication for agents and admins"), align="center"),
+             icon="shield"),
+        rx.form(
+            rx.hstack(
+                rx.input(name="action", placeholder="Action, e.g. auth.", default_value=s.action),
+                rx.input(name="actor", placeholder="Who (email)", default_value=s.actor),
+                rx.select(["any", "ok", "failed", "denied"], name="outcome", default_value="any"),
+                rx.button("Filter", type="submit"),
+                wrap="wrap", spacing="2",
+            ),
+            on_submit=s.filter, reset_on_submit=False,
+        ),
+        rx.text(s.total, " events", size="2", color_scheme="gray"),
+        rx.table.root(
+            rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in ("When", "Action", "Who")],
+                                         rx.table.column_header_cell("Target", display=["none", "table-cell"]),
+                                         rx.table.column_header_cell("Outcome"),
+                                         rx.table.column_header_cell("Address", display=["none", "none",
+                                                                                         "table-cell"]))),
+            rx.table.body(rx.foreach(s.rows, _row)),
+            width="100%",
+        ),
+        rx.hstack(
+            rx.button("Previous", on_click=s.go(s.page - 1), disabled=s.page <= 1, variant="soft"),
+            rx.text("Page ", s.page, " of ", s.pages, size="2"),
+            rx.button("Next", on_click=s.go(s.page + 1), disabled=s.page >= s.pages, variant="soft"),
+            align="center",
+        ),
+        spacing="4", width="100%",
+    )
+
+
+def _user_row(u: UserView) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.vstack(rx.text(u.name, weight="medium"), rx.text(u.email, size="1", color_scheme="gray"),
+                                spacing="0")),
+        rx.table.cell(rx.cond(u.mfa, rx.badge("MFA", color_scheme="green"), rx.badge("no MFA", color_scheme="gray"))),
+        rx.table.cell(rx.select(
+            rx.cond(u.can_be_customer, ["customer", "agent", "admin"], ["agent", "admin"]),
+            value=u.role, on_change=lambda role: AdminUsersState.change_role(u.id, role), size="1",
+        )),
+        data_testid="user-row",
+    )
+
+
+@shell("People")
+def users_page() -> rx.Component:
+    s = AdminUsersState
+    return rx.vstack(
+        notice_callout(s.notice),
+        error_callout(s.error),
+        rx.form(rx.hstack(rx.input(name="query", placeholder="Name or email"),
+                          rx.select(["customer", "agent", "admin"], name="role", placeholder="Any role"),
+                          rx.button("Search", type="submit"), wrap="wrap"),
+                on_submit=s.search, reset_on_submit=False),
+        rx.table.root(
+            rx.table.header(rx.table.row(rx.table.column_header_cell("Person"),
+                                         rx.table.column_header_cell("Sign-in"),
+                                         rx.table.column_header_cell("Role"))),
+            rx.table.body(rx.foreach(s.users, _user_row)),
+            width="100%",
+        ),
+        spacing="4", width="100%",
+    )
+
+
+def register(app: rx.App) -> None:
+    app.add_page(audit_page, route="/admin/audit", title="Audit trail", on_load=AdminAuditState.load)
+    app.add_page(users_page, route="/admin/users", title="People", on_load=AdminUsersState.load)

@@ -1,0 +1,159 @@
+"""Security page: password, two-factor authentication, active sessions."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from portal.components.common import card, error_callout, notice_callout
+from portal.components.sso import sso_account_card  # single sign-on (area: sso)
+from portal.layouts.shell import shell
+from portal.pages.login import field
+from portal.state.security import SecurityState, SessionRow
+from portal.state.sso import SsoAccountState  # single sign-on (area: sso)
+
+
+def _password_card() -> rx.Component:
+    return card(
+        "Password",
+        notice_callout(SecurityState.pw_notice),
+        error_callout(SecurityState.pw_error),
+        rx.form(
+            rx.vstack(
+                field("Current password", "current", type_="password", autocomplete="current-password"),
+                field("New password", "new", type_="password", autocomplete="new-password"),
+                field("New password again", "confirm", type_="password", autocomplete="new-password"),
+                rx.text("At least 12 characters; a few unrelated words make a strong passphrase.", size="1",
+                        color_scheme="gray"),
+                rx.checkbox("Sign out my other sessions", name="end_others", default_checked=True),
+                rx.button("Change password", type="submit", data_testid="change-password"),
+                spacing="3", width="100%", max_width="26rem",
+            ),
+            on_submit=SecurityState.change_password, reset_on_submit=True,
+        ),
+        icon="key_round",
+    )
+
+
+def _codes() -> rx.Component:
+    return rx.cond(
+        SecurityState.new_codes.length() > 0,
+        rx.vstack(
+            rx.grid(rx.foreach(SecurityState.new_codes, lambda c: rx.code(c, size="3")), columns="2", spacing="2",
+                    data_testid="recovery-codes"),
+            rx.button("I have saved them", on_click=SecurityState.hide_codes, variant="soft"),
+            spacing="2",
+        ),
+    )
+
+
+def _mfa_card() -> rx.Component:
+    enroll = rx.vstack(
+        rx.text("1. Scan this code with an authenticator app (or type the key).", size="2"),
+        rx.image(src=SecurityState.qr, width="200px", height="200px", alt="QR code for your authenticator app",
+                 background="white", padding="8px", border_radius="8px"),
+        rx.text("Key: ", rx.code(SecurityState.secret, data_testid="totp-secret"), size="2"),
+        rx.text("2. Enter the 6-digit code it shows.", size="2"),
+        rx.form(
+            rx.hstack(
+                rx.input(name="code", placeholder="123456", input_mode="numeric", auto_complete="one-time-code",
+                         required=True, data_testid="confirm-code-input"),
+                rx.button("Turn on", type="submit", data_testid="confirm-mfa"),
+                rx.button("Cancel", type="button", variant="soft", color_scheme="gray",
+                          on_click=SecurityState.cancel_enrollment),
+            ),
+            on_submit=SecurityState.confirm_mfa, reset_on_submit=True,
+        ),
+        spacing="2",
+    )
+    enabled = rx.vstack(
+        rx.badge("On", color_scheme="green", data_testid="mfa-on"),
+        rx.text(SecurityState.codes_left, " recovery codes left.", size="2"),
+        rx.form(
+            rx.hstack(rx.input(name="code", placeholder="Code from your app", required=True),
+                      rx.button("New recovery codes", type="submit", variant="soft")),
+            on_submit=SecurityState.regenerate_codes, reset_on_submit=True,
+        ),
+        rx.cond(
+            SecurityState.mfa_required,
+            rx.text("Your role requires two-factor authentication, so it cannot be turned off.", size="2",
+                    color_scheme="gray"),
+            rx.form(
+                rx.vstack(
+                    rx.text("To turn it off, confirm with your password and a code.", size="2"),
+                    rx.hstack(
+                        rx.input(name="password", type="password", placeholder="Password", required=True,
+                                 auto_complete="current-password"),
+                        rx.input(name="code", placeholder="Code or recovery code", required=True),
+                        rx.button("Turn off", type="submit", color_scheme="red", variant="soft",
+                                  data_testid="disable-mfa"),
+                        wrap="wrap",
+                    ),
+                    spacing="2",
+                ),
+                on_submit=SecurityState.disable_mfa, reset_on_submit=True,
+            ),
+        ),
+        spacing="3",
+    )
+    return card(
+        "Two-factor authentication",
+        rx.text("A code from an app on your phone, asked for after your password.", size="2", color_scheme="gray"),
+        notice_callout(SecurityState.mfa_notice),
+        error_callout(SecurityState.mfa_error),
+        _codes(),
+        rx.cond(SecurityState.mfa_enabled, enabled,
+                rx.cond(SecurityState.enrolling, enroll,
+                        rx.button("Set up two-factor authentication", on_click=SecurityState.start_mfa,
+                                  data_testid="start-mfa"))),
+        icon="shield_check",
+    )
+
+
+def _session_row(s: SessionRow) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.vstack(rx.text(s.device, weight="medium"),
+                                rx.cond(s.current, rx.badge("This device", color_scheme="green")), spacing="1")),
+        rx.table.cell(s.ip_address),
+        rx.table.cell(s.last_seen, display=["none", "table-cell"]),
+        rx.table.cell(s.started, display=["none", "none", "table-cell"]),
+        rx.table.cell(rx.button(rx.cond(s.current, "Sign out", "End"), size="1", variant="soft", color_scheme="red",
+                                on_click=SecurityState.revoke(s.id))),
+        data_testid="session-row",
+    )
+
+
+def _sessions_card() -> rx.Component:
+    return card(
+        "Where you're signed in",
+        notice_callout(SecurityState.sessions_notice),
+        rx.cond(SecurityState.offer_end_others,
+                rx.callout(rx.hstack(rx.text("Sign out your other sessions too?"),
+                                     rx.button("Sign them out", size="1", on_click=SecurityState.revoke_others)),
+                           icon="info")),
+        rx.table.root(
+            rx.table.header(rx.table.row(
+                rx.table.column_header_cell("Device"), rx.table.column_header_cell("Address"),
+                rx.table.column_header_cell("Last active", display=["none", "table-cell"]),
+                rx.table.column_header_cell("Signed in", display=["none", "none", "table-cell"]),
+                rx.table.column_header_cell(""))),
+            rx.table.body(rx.foreach(SecurityState.sessions, _session_row)),
+            width="100%",
+        ),
+        rx.button("Sign out all other sessions", variant="soft", on_click=SecurityState.revoke_others,
+                  data_testid="end-others"),
+        icon="monitor_smartphone",
+    )
+
+
+@shell("Security")
+def security_page() -> rx.Component:
+    return rx.cond(
+        SecurityState.loaded,
+        rx.vstack(_mfa_card(), sso_account_card(), _password_card(), _sessions_card(), spacing="4", width="100%"),
+        rx.center(rx.spinner(size="3"), padding="4rem"),
+    )
+
+
+def register(app: rx.App) -> None:
+    app.add_page(security_page, route="/account/security", title="Security",
+                 on_load=[SecurityState.load, SsoAccountState.load])

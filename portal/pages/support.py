@@ -1,0 +1,215 @@
+"""Customers' support pages: get help (new ticket), their tickets, one ticket's thread."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from portal.components.common import card, empty_note, error_callout, notice_callout
+from portal.domain.support import CATEGORIES, PRIORITIES
+from portal.layouts.shell import shell
+from portal.settings import get_settings
+from portal.state.support import (
+    FileRow,
+    MessageRow,
+    NewTicketState,
+    SuggestionRow,
+    TicketListRow,
+    TicketListState,
+    TicketThreadState,
+)
+
+ACCEPT = {"image/png": [".png"], "image/jpeg": [".jpg", ".jpeg"], "image/gif": [".gif"],
+          "image/webp": [".webp"], "application/pdf": [".pdf"], "text/plain": [".txt", ".log", ".csv"]}
+TICKET_STATUS_COLORS = {"new": "blue", "open": "blue", "pending": "amber", "resolved": "green", "closed": "gray"}
+
+
+def ticket_status_badge(status: rx.Var, label: rx.Var) -> rx.Component:
+    return rx.badge(label, color_scheme=rx.match(status, *TICKET_STATUS_COLORS.items(), "gray"),  # type: ignore[arg-type]
+                    variant="soft", radius="full", data_testid="ticket-status")
+
+
+def staged_files(rows: rx.Var, remove: object) -> rx.Component:
+    return rx.foreach(rows, lambda f: rx.hstack(
+        rx.icon("paperclip", size=14), rx.text(f.name, size="2"), rx.text(f.size, size="1", color_scheme="gray"),
+        rx.icon_button(rx.icon("x", size=12), size="1", variant="ghost", aria_label="Remove file",
+                       on_click=remove(f.id)),  # type: ignore[operator]
+        align="center", data_testid="staged-file"))
+
+
+def upload_zone(upload_id: str, handler: object, label: str = "Attach files") -> rx.Component:
+    return rx.upload(
+        rx.button(rx.icon("paperclip", size=16), label, variant="soft", type="button"),
+        id=upload_id, multiple=True, max_files=get_settings().support_attachments_per_message,
+        max_size=get_settings().support_attachment_max_bytes, accept=ACCEPT, on_drop=handler,
+        border="none", padding="0", data_testid=f"{upload_id}-upload",
+    )
+
+
+def file_link(f: FileRow) -> rx.Component:
+    return rx.link(rx.hstack(rx.icon("paperclip", size=14), rx.text(f.name), rx.text(f.size, color_scheme="gray"),
+                             spacing="1", align="center"),
+                   href=f.url, is_external=True, size="2", data_testid="attachment-link")
+
+
+def thread_message(m: MessageRow) -> rx.Component:
+    return rx.box(
+        rx.hstack(
+            rx.text(m.author, weight="bold", size="2"),
+            rx.cond(m.author_kind == "agent", rx.badge("Support", size="1", variant="soft")),
+            rx.cond(m.internal, rx.badge("Internal note", size="1", color_scheme="amber")),
+            rx.spacer(), rx.text(m.when, size="1", color_scheme="gray"), width="100%", align="center",
+        ),
+        rx.text(m.body, size="2", white_space="pre-wrap", data_testid="message-body"),
+        rx.foreach(m.files, file_link),
+        padding="0.75rem", border_radius="8px", width="100%",
+        background_color=rx.cond(m.internal, rx.color("amber", 3),
+                                 rx.cond(m.author_kind == "customer", rx.color("gray", 2), rx.color("accent", 2))),
+        data_testid="thread-message",
+    )
+
+
+def _suggestion(s: SuggestionRow) -> rx.Component:
+    return rx.box(
+        rx.text(s.title, weight="medium", size="2"),
+        rx.text(s.summary, size="1", color_scheme="gray"),
+        rx.button("This solved my problem", size="1", variant="soft", margin_top="0.25rem",
+                  on_click=NewTicketState.solved_by(s.id)),
+        padding_y="0.4rem", border_bottom=f"1px solid {rx.color('gray', 4)}", width="100%",
+        data_testid="suggestion",
+    )
+
+
+def _select(value: rx.Var, options: tuple[str, ...], on_change: object, test_id: str) -> rx.Component:
+    return rx.select.root(
+        rx.select.trigger(data_testid=test_id),
+        rx.select.content(*[rx.select.item(o.capitalize(), value=o) for o in options]),
+        value=value, on_change=on_change,
+    )
+
+
+@shell("Get help")
+def new_ticket_page() -> rx.Component:
+    s = NewTicketState
+    return rx.grid(
+        card(
+            "Describe your problem",
+            error_callout(s.error),
+            notice_callout(s.notice),
+            rx.cond(s.context_label != "", rx.badge("About ", s.context_label, size="2", data_testid="ticket-context")),
+            rx.text("Subject", size="2", weight="medium"),
+            rx.input(value=s.subject, on_change=s.update_subject, debounce_timeout=400, max_length=200,
+                     placeholder="In a few words", id="ticket-subject", width="100%"),
+            rx.text("What happened?", size="2", weight="medium"),
+            rx.text_area(value=s.body, on_change=s.update_body, debounce_timeout=400, rows="6",
+                         id="ticket-body", width="100%"),
+            rx.hstack(
+                rx.vstack(rx.text("Category", size="2"), _select(s.category, CATEGORIES, s.update_category,
+                                                                   "ticket-category"), spacing="1"),
+                rx.vstack(rx.text("Priority", size="2"), _select(s.priority, PRIORITIES, s.update_priority,
+                                                                   "ticket-priority"), spacing="1"),
+                rx.vstack(rx.text("Tags (comma separated)", size="2"),
+                          rx.input(value=s.tags, on_change=s.update_tags, id="ticket-tags"), spacing="1"),
+                wrap="wrap", spacing="4",
+            ),
+            upload_zone("ticket_files", s.handle_upload),
+            error_callout(s.upload_error),
+            staged_files(s.staged, s.remove_file),
+            rx.button("Send to support", on_click=s.submit, data_testid="submit-ticket"),
+            icon="life_buoy",
+        ),
+        card("These articles may already answer it",
+             rx.cond(s.suggestions.length() > 0, rx.foreach(s.suggestions, _suggestion),
+                     empty_note("Start typing and we'll suggest help articles.")),
+             icon="book_open", test_id="suggestions"),
+        columns=rx.breakpoints(initial="1", md="3fr 2fr"), spacing="4", width="100%",
+    )
+
+
+def _list_row(t: TicketListRow) -> rx.Component:
+    return rx.hstack(
+        rx.vstack(rx.link(t.subject, href="/tickets/" + t.id.to_string(), weight="medium", size="2"),
+                  rx.text(t.number, " · ", t.priority, " · updated ", t.updated, size="1", color_scheme="gray"),
+                  spacing="0", align="start"),
+        rx.spacer(), ticket_status_badge(t.status, t.status_label),
+        width="100%", padding_y="0.4rem", border_bottom=f"1px solid {rx.color('gray', 4)}",
+        data_testid="support-ticket-row",
+    )
+
+
+@shell("Support")
+def tickets_page() -> rx.Component:
+    s = TicketListState
+    return rx.vstack(
+        rx.link(rx.button(rx.icon("plus", size=16), "Get help"), href="/support/new"),
+        card("Open tickets", rx.cond(s.open_rows.length() > 0, rx.foreach(s.open_rows, _list_row),
+                                     empty_note("No open tickets.")), icon="inbox", test_id="open-ticket-list"),
+        card("Resolved", rx.cond(s.resolved_rows.length() > 0, rx.foreach(s.resolved_rows, _list_row),
+                                 empty_note("Nothing resolved yet.")), icon="circle_check",
+             test_id="resolved-ticket-list"),
+        spacing="4", width="100%",
+    )
+
+
+def _stars() -> rx.Component:
+    return rx.hstack(*[
+        rx.icon_button(rx.icon("star", size=16), size="1",
+                       variant=rx.cond(TicketThreadState.rating >= n, "solid", "outline"),  # type: ignore[arg-type]
+                       aria_label=f"{n} stars", on_click=TicketThreadState.update_rating(n))
+        for n in range(1, 6)
+    ])
+
+
+@shell("Ticket")
+def ticket_page() -> rx.Component:
+    s = TicketThreadState
+    t = s.ticket
+    return rx.vstack(
+        error_callout(s.error),
+        notice_callout(s.notice),
+        rx.cond(
+            t.number != "",
+            rx.vstack(
+                rx.hstack(rx.heading(t.subject, size="5", data_testid="ticket-subject"),
+                          ticket_status_badge(t.status, t.status_label), align="center", wrap="wrap"),
+                rx.text(t.number, " · ", t.category, " · ", t.priority, " priority · opened ", t.opened,
+                        rx.cond(t.assignee != "", rx.fragment(" · handled by ", t.assignee)),
+                        size="2", color_scheme="gray", data_testid="ticket-number"),
+                rx.cond(t.context != "", rx.badge("About ", t.context, size="2")),
+                rx.cond(t.merged_into != "", rx.callout(f"This ticket was merged into {t.merged_into}.",
+                                                        icon="merge", width="100%")),
+                rx.vstack(rx.foreach(s.messages, thread_message), spacing="2", width="100%",
+                          data_testid="thread"),
+                rx.cond(
+                    t.can_reply,
+                    card("Reply",
+                         rx.text_area(value=s.draft, on_change=s.update_draft, rows="4", id="reply-body", width="100%"),
+                         error_callout(s.reply_error),
+                         upload_zone("reply_files", s.handle_upload),
+                         error_callout(s.upload_error),
+                         staged_files(s.staged, s.remove_file),
+                         rx.button("Send reply", on_click=s.send_reply, data_testid="send-reply"),
+                         icon="reply"),
+                ),
+                rx.cond(t.can_reopen, rx.button("Reopen this ticket", variant="soft", on_click=s.reopen,
+                                                data_testid="reopen")),
+                rx.cond(
+                    t.can_rate,
+                    card("How did we do?", _stars(),
+                         rx.text_area(value=s.rating_comment, on_change=s.update_rating_comment, rows="2",
+                                      placeholder="Anything to add? (optional)", width="100%"),
+                         rx.button("Send rating", on_click=s.rate, data_testid="send-rating"), icon="star"),
+                ),
+                rx.cond(t.rating > 0, rx.text("You rated this ", t.rating, " of 5.", size="2",
+                                              data_testid="rated")),
+                spacing="3", width="100%",
+            ),
+        ),
+        rx.link("← All your tickets", href="/support", size="2"),
+        spacing="4", width="100%",
+    )
+
+
+def register(app: rx.App) -> None:
+    app.add_page(tickets_page, route="/support", title="Support", on_load=TicketListState.load)
+    app.add_page(new_ticket_page, route="/support/new", title="Get help", on_load=NewTicketState.load)
+    app.add_page(ticket_page, route="/tickets/[ticket_id]", title="Ticket", on_load=TicketThreadState.load)

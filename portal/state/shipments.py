@@ -1,0 +1,227 @@
+"""A shipment's timeline as its owner sees it, refreshed live while the page is open."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+
+import reflex as rx
+
+from portal.db import session_scope
+from portal.domain import tracking
+from portal.domain.errors import DomainError
+from portal.domain.events import DomainEvent, Topic
+from portal.domain.principal import Principal, require_principal
+from portal.live.push import listens
+from portal.models import TAG_LABELS, TrackingEventPublic, TrackingTag
+from portal.state.format import day, day_time
+from portal.state.guard import Access, access, current_principal, principal_from_state
+from portal.state.messages import message_for_error
+
+NOT_A_SHIPMENT = "That is not a shipment we know."
+
+# Badge colours by carrier status (reuses the order status palette of components.common).
+TAG_STATUS = {
+    TrackingTag.PENDING: "placed", TrackingTag.INFO_RECEIVED: "packed", TrackingTag.IN_TRANSIT: "shipped",
+    TrackingTag.OUT_FOR_DELIVERY: "out_for_delivery", TrackingTag.ATTEMPT_FAIL: "returned",
+    TrackingTag.DELIVERED: "delivered", TrackingTag.AVAILABLE_FOR_PICKUP: "out_for_delivery",
+    TrackingTag.EXCEPTION: "cancelled", TrackingTag.EXPIRED: "placed",
+}
+RETURNED = ("Exception_010", "Exception_011")
+
+
+@dataclasses.dataclass
+class ShipmentView:
+    carrier: str = ""
+    tracking_number: str = ""
+    order_number: str = ""
+    order_href: str = ""
+    status: str = ""
+    status_label: str = ""
+    detail: str = ""
+    expected: str = ""
+    expected_label: str = "Expected delivery"
+    slipped: bool = False
+    original: str = ""
+    delivered: str = ""
+
+
+@dataclasses.dataclass
+class MilestoneRow:
+    label: str
+    state: str  # done, current, todo, problem
+    when: str
+
+
+@dataclasses.dataclass
+class CheckpointRow:
+    when: str
+    label: str
+    message: str
+    location: str
+    status: str
+
+
+@dataclasses.dataclass
+class ShipmentRow:
+    id: int
+    order_number: str
+    carrier: str
+    tracking_number: str
+    status: str
+    status_label: str
+    detail: str
+    expected: str
+
+
+def _rank(ev: TrackingEventPublic) -> int | None:
+    """Position on the happy path: info received, picked up, in transit, out for delivery, arrived."""
+    if ev.tag == TrackingTag.INFO_RECEIVED:
+        return 0
+    if ev.tag == TrackingTag.IN_TRANSIT:
+        return 1 if ev.subtag == "InTransit_002" else 2
+    if ev.tag == TrackingTag.OUT_FOR_DELIVERY:
+        return 3
+    if ev.tag in (TrackingTag.DELIVERED, TrackingTag.AVAILABLE_FOR_PICKUP):
+        return 4
+    return None
+
+
+def milestones(tag: str, events: list[TrackingEventPublic]) -> list[MilestoneRow]:
+    """The timeline's milestones from the checkpoints (given newest first)."""
+    reached: dict[int, datetime] = {}
+    top = -1
+    pickup_ready = False
+    problems: dict[str, datetime] = {}
+    for ev in sorted(events, key=lambda e: e.occurred_at):
+        r = _rank(ev)
+        if r is not None:
+            reached.setdefault(r, ev.occurred_at)
+            top = max(top, r)
+        if ev.tag == TrackingTag.AVAILABLE_FOR_PICKUP:
+            pickup_ready = True
+        if ev.tag == TrackingTag.ATTEMPT_FAIL:
+            problems.setdefault("Failed attempt", ev.occurred_at)
+        elif ev.tag == TrackingTag.EXCEPTION:
+            problems.setdefault("Returned" if ev.subtag in RETURNED else "Exception", ev.occurred_at)
+    delivered = tag == TrackingTag.DELIVERED
+    last = "Ready for pickup" if pickup_ready and not delivered else "Delivered"
+    labels = ["Info received", "Picked up", "In transit", "Out for delivery", last]
+    if pickup_ready and delivered:
+        labels[3] = "Ready for pickup"
+    rows = []
+    for i, label in enumerate(labels):
+        when = reached.get(i)
+        if i < top or (i == top and delivered):
+            state = "done"
+        elif i == top:
+            state = "current"
+        else:
+            state = "todo"
+        rows.append(MilestoneRow(label=label, state=state, when=day_time(when) if when else ""))
+    for label, when in sorted(problems.items(), key=lambda kv: kv[1]):
+        rows.append(MilestoneRow(label=label, state="problem", when=day_time(when)))
+    return rows
+
+
+def window_text(start: datetime | None, end: datetime | None) -> str:
+    if end is None:
+        return ""
+    if start is None:
+        return f"by {day_time(end)}"
+    if start.date() == end.date():
+        return f"{day(end)}, {start:%H:%M}–{end:%H:%M}"
+    return f"{day(start)} – {day(end)}"
+
+
+@access(Access.CUSTOMER)
+@listens(Topic.SHIPMENTS)
+class ShipmentState(rx.State):
+    loaded: bool = False
+    error: str = ""
+    view: ShipmentView = ShipmentView()
+    milestones: list[MilestoneRow] = []
+    checkpoints: list[CheckpointRow] = []
+    _shipment_id: int = 0
+
+    @rx.event
+    def load(self) -> None:
+        self.reset()
+        principal = require_principal(current_principal())
+        # The id comes from the URL, so it is never trusted: the domain checks ownership.
+        raw = self.router.url.path.rstrip("/").rsplit("/", 1)[-1]
+        if not raw.isdigit() or len(raw) > 12:
+            self.error = NOT_A_SHIPMENT
+            return
+        self._shipment_id = int(raw)
+        self._load(principal)
+
+    async def _on_live(self, event: DomainEvent) -> None:
+        if event.data.get("shipment_id") not in (None, self._shipment_id):
+            return
+        # Out of band: the tab's own session cookie is checked again, as for any event.
+        principal = principal_from_state(self)
+        if principal is not None and principal.is_customer:
+            self._load(principal)
+
+    def _load(self, principal: Principal) -> None:
+        try:
+            with session_scope() as db:
+                detail = tracking.get_shipment(db, principal=principal, shipment_id=self._shipment_id)
+        except DomainError as err:
+            self.loaded = False
+            self.error = message_for_error(err)
+            self.view = ShipmentView()
+            self.milestones = []
+            self.checkpoints = []
+            return
+        s = detail.shipment
+        end = s.expected_delivery_end
+        slipped = (s.delivered_at is None and end is not None and s.original_expected_delivery is not None
+                   and end.date() > s.original_expected_delivery.date())
+        self.view = ShipmentView(
+            carrier=s.carrier_name or s.carrier.upper(), tracking_number=s.tracking_number,
+            order_number=detail.order_number, order_href=f"/orders/{s.order_id}",
+            status=TAG_STATUS.get(s.tag, "placed"), status_label=TAG_LABELS.get(s.tag, s.tag),  # type: ignore[call-overload]
+            detail=s.subtag_message,
+            expected=window_text(s.expected_delivery_start, end) if s.delivered_at is None else "",
+            slipped=slipped, original=day(s.original_expected_delivery) if slipped else "",
+            delivered=day_time(s.delivered_at) if s.delivered_at else "",
+        )
+        self.milestones = milestones(s.tag, detail.checkpoints)
+        self.checkpoints = [
+            CheckpointRow(when=day_time(c.occurred_at), label=TAG_LABELS.get(c.tag, c.tag),  # type: ignore[call-overload]
+                          message=c.message, location=c.location, status=TAG_STATUS.get(c.tag, "placed"))  # type: ignore[call-overload]
+            for c in detail.checkpoints
+        ]
+        self.error = ""
+        self.loaded = True
+
+
+@access(Access.CUSTOMER)
+@listens(Topic.SHIPMENTS)
+class ShipmentsState(rx.State):
+    loaded: bool = False
+    rows: list[ShipmentRow] = []
+
+    @rx.event
+    def load(self) -> None:
+        self._load(require_principal(current_principal()))
+
+    async def _on_live(self, _event: DomainEvent) -> None:
+        principal = principal_from_state(self)
+        if principal is not None and principal.is_customer:
+            self._load(principal)
+
+    def _load(self, principal: Principal) -> None:
+        with session_scope() as db:
+            items = tracking.list_shipments(db, principal=principal, limit=50)
+        self.rows = [
+            ShipmentRow(id=i.id, order_number=i.order_number, carrier=i.carrier_name, tracking_number=i.tracking_number,
+                        status=TAG_STATUS.get(i.tag, "placed"), status_label=TAG_LABELS.get(i.tag, i.tag),  # type: ignore[call-overload]
+                        detail=i.subtag_message,
+                        expected=(f"Delivered {day(i.delivered_at)}" if i.delivered_at else
+                                  f"Expected {day(i.expected_delivery_end)}" if i.expected_delivery_end else ""))
+            for i in items
+        ]
+        self.loaded = True

@@ -1,0 +1,169 @@
+"""Applying carrier snapshots to shipments, and what customers may see of them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlmodel import Session, func, select
+
+from portal.db import utcnow
+from portal.domain import events, tracking
+from portal.domain.errors import NotFound
+from portal.domain.events import DomainEvent
+from portal.integrations.aftership import parse_tracking
+from portal.models import (
+    MailMessage,
+    Notification,
+    Order,
+    OrderEvent,
+    OrderStatus,
+    Shipment,
+    TrackingEvent,
+    UserPreference,
+)
+from tests.factories import make_customer, principal_for
+from tests.factories_tracking import make_shipment, make_simulator
+from tests.support.aio import run_async
+
+
+def snapshot_after(sim_hours: float, scenario: str, tracking_number: str) -> list[dict]:
+    """The carrier's snapshots of one shipment, one per checkpoint, within `sim_hours`."""
+    sim = make_simulator()
+    t = sim.add_tracking(slug="dhl", tracking_number=tracking_number, scenario=scenario)
+    out = []
+    for _ in range(int(sim_hours)):
+        before = len(t.checkpoints)
+        run_async(sim.advance(3600))
+        if len(t.checkpoints) != before:
+            out.append(sim.snapshot(t))
+    return out
+
+
+def test_applying_the_same_snapshot_twice_changes_nothing_the_second_time(db: Session) -> None:
+    _, customer = make_customer(db)
+    shipment = make_shipment(db, customer, checkpoints=0)
+    snap = parse_tracking(snapshot_after(12, "standard", shipment.tracking_number)[-1])
+    first = tracking.apply_snapshot(db, shipment=shipment, snapshot=snap)
+    db.commit()
+    second = tracking.apply_snapshot(db, shipment=shipment, snapshot=snap)
+    db.commit()
+    assert (first.outcome, first.new_checkpoints) == ("applied", 4)
+    assert (second.outcome, second.new_checkpoints) == ("unchanged", 0)
+    assert db.exec(select(func.count()).select_from(TrackingEvent)).one() == 4
+
+
+def test_a_delay_keeps_the_first_promise_and_tells_the_customer_by_their_preference(db: Session) -> None:
+    # Given a customer who wants shipping news in the portal only, not by email
+    user, customer = make_customer(db)
+    db.add(UserPreference(user_id=user.id or 0, email_shipping=False))
+    db.commit()
+    shipment = make_shipment(db, customer, checkpoints=0)
+    snaps = [parse_tracking(s) for s in snapshot_after(16, "delay", shipment.tracking_number)]
+    seen: list[DomainEvent] = []
+    events.subscribe(seen.extend)
+    try:
+        # When the carrier reports the parcel, then a delay that moves its estimate
+        for snap in snaps:
+            tracking.apply_snapshot(db, shipment=shipment, snapshot=snap)
+            db.commit()
+    finally:
+        events.unsubscribe(seen.extend)
+    db.refresh(shipment)
+    first = snaps[0].first_expected
+    assert first is not None and first.end is not None and shipment.expected_delivery_end is not None
+    # Then the original promise is kept beside the new one
+    assert shipment.original_expected_delivery == first.end
+    assert shipment.expected_delivery_end - first.end == timedelta(hours=48)
+    # And the customer is told in the portal, not by email, and the order records it
+    note = db.exec(select(Notification).where(Notification.user_id == user.id)).one()
+    assert "delayed" in note.title and note.link == f"/shipments/{shipment.id}" and note.kind == "shipping"
+    assert db.exec(select(func.count()).select_from(MailMessage)).one() == 0
+    assert db.exec(select(OrderEvent.kind).where(OrderEvent.order_id == shipment.order_id)).all() == [
+        "delivery_delayed"]
+    # And open browsers of this customer hear of every change
+    assert {e.topic for e in seen} >= {"shipments", "notifications"}
+    assert all(e.customer_id == customer.id for e in seen if e.topic == "shipments")
+
+
+def test_delivery_completes_the_order_stops_polling_and_emails_by_default(db: Session) -> None:
+    user, customer = make_customer(db)
+    shipment = make_shipment(db, customer, checkpoints=0, next_poll_at=utcnow() + timedelta(days=1))
+    snaps = snapshot_after(40, "standard", shipment.tracking_number)
+    for raw in snaps:
+        tracking.apply_snapshot(db, shipment=shipment, snapshot=parse_tracking(raw))
+        db.commit()
+    db.refresh(shipment)
+    order = db.get(Order, shipment.order_id)
+    assert order is not None
+    db.refresh(order)
+    assert shipment.tag == "Delivered" and shipment.delivered_at is not None and shipment.next_poll_at is None
+    assert order.status == OrderStatus.DELIVERED
+    kinds = db.exec(select(OrderEvent.kind).where(OrderEvent.order_id == order.id)).all()
+    assert kinds == ["out_for_delivery", "delivered"]
+    subjects = db.exec(select(MailMessage.subject).where(MailMessage.to_address == user.email)).all()
+    assert len(subjects) == 2 and any("delivered" in s for s in subjects)
+
+
+def test_failed_attempts_and_exceptions_are_told_and_orders_never_go_backwards(db: Session) -> None:
+    _, customer = make_customer(db)
+    attempt = make_shipment(db, customer, checkpoints=0)
+    for raw in snapshot_after(31, "failed_attempt", attempt.tracking_number):
+        tracking.apply_snapshot(db, shipment=attempt, snapshot=parse_tracking(raw))
+        db.commit()
+    lost = make_shipment(db, customer, checkpoints=0)
+    for raw in snapshot_after(80, "exception", lost.tracking_number):
+        tracking.apply_snapshot(db, shipment=lost, snapshot=parse_tracking(raw))
+        db.commit()
+    titles = db.exec(select(Notification.title)).all()
+    assert any("could not deliver" in t for t in titles)
+    assert any("problem" in t for t in titles)
+    kinds = db.exec(select(OrderEvent.kind).where(OrderEvent.order_id == lost.order_id)).all()
+    assert kinds == ["delivery_exception", "returned_to_sender", "returned_to_sender"]  # returning, returned
+    assert tracking._order_status_for(OrderStatus.DELIVERED, "InTransit") is None
+    assert tracking._order_status_for(OrderStatus.CANCELLED, "Delivered") is None
+    assert tracking._order_status_for(OrderStatus.PACKED, "OutForDelivery") == OrderStatus.OUT_FOR_DELIVERY
+
+
+def test_customer_b_gets_nothing_of_customer_a_shipments(db: Session) -> None:
+    ua, ca = make_customer(db)
+    ub, cb = make_customer(db)
+    a_ship = make_shipment(db, ca)
+    b_ship = make_shipment(db, cb)
+    pa, pb = principal_for(ua), principal_for(ub)
+    with pytest.raises(NotFound):
+        tracking.get_shipment(db, principal=pb, shipment_id=a_ship.id or 0)
+    with pytest.raises(NotFound):
+        tracking.get_shipment(db, principal=pb, shipment_id=999_999)
+    own = tracking.get_shipment(db, principal=pb, shipment_id=b_ship.id or 0)
+    assert own.shipment.tracking_number == b_ship.tracking_number and len(own.checkpoints) == 2
+    assert own.checkpoints[0].occurred_at > own.checkpoints[1].occurred_at  # newest first
+    assert [s.id for s in tracking.list_shipments(db, principal=pb)] == [b_ship.id]
+    assert [s.id for s in tracking.list_shipments(db, principal=pa)] == [a_ship.id]
+
+
+def test_cadence_by_status_with_jitter_and_backoff() -> None:
+    now = utcnow()
+    ofd = tracking.next_poll_after("OutForDelivery", now)
+    transit = tracking.next_poll_after("InTransit", now)
+    assert ofd is not None and transit is not None
+    assert timedelta(minutes=13) <= ofd - now <= timedelta(minutes=17)
+    assert timedelta(hours=1, minutes=48) <= transit - now <= timedelta(hours=2, minutes=12)
+    assert tracking.next_poll_after("Delivered", now) is None
+    waits = [tracking.backoff_after(n, now) - now for n in (1, 2, 3, 20)]
+    assert waits[0] < waits[1] < waits[2] <= waits[3] <= tracking.MAX_BACKOFF * 1.1
+    assert tracking.backoff_after(1, now, retry_after=600) - now >= timedelta(seconds=600)
+
+
+def test_stale_snapshots_only_add_checkpoints(db: Session) -> None:
+    _, customer = make_customer(db)
+    shipment = make_shipment(db, customer, checkpoints=0)
+    snaps = [parse_tracking(s) for s in snapshot_after(12, "standard", shipment.tracking_number)]
+    tracking.apply_snapshot(db, shipment=shipment, snapshot=snaps[-1])
+    db.commit()
+    state = (shipment.tag, shipment.subtag, shipment.provider_updated_at)
+    result = tracking.apply_snapshot(db, shipment=shipment, snapshot=snaps[0])
+    db.commit()
+    stored = db.get(Shipment, shipment.id)
+    assert result.outcome == "stale" and stored is not None
+    assert (stored.tag, stored.subtag, stored.provider_updated_at) == state
