@@ -18,14 +18,12 @@ import dataclasses
 import json
 import logging
 import re
-import secrets
 import threading
 from typing import Any
 
 from sqlmodel import Session, col, select
 
-from portal.domain import audit, kb, orders
-from portal.domain.events import DomainEvent, Topic, emit
+from portal.domain import audit, kb, orders, support, support_chat
 from portal.domain.principal import Principal, require_customer
 from portal.integrations import embeddings as emb
 from portal.integrations.llm import ChatClient, LlmError
@@ -35,9 +33,6 @@ from portal.models import (
     Invoice,
     OrderPublic,
     Shipment,
-    Ticket,
-    TicketMessage,
-    TicketStatus,
 )
 
 log = logging.getLogger(__name__)
@@ -245,30 +240,36 @@ def _articles(session: Session, principal: Principal, text: str) -> Reply | None
 
 # ----- handing over ---------------------------------------------------------------------------
 
-def hand_over(session: Session, *, principal: Principal, convo: Conversation, reason: str) -> Ticket:
-    """Create a support ticket (channel "assistant") with the whole conversation and the context."""
-    customer_id = require_customer(principal)
+@dataclasses.dataclass(frozen=True, slots=True)
+class HandOver:
+    kind: str  # "chat" (an agent is online) or "ticket"
+    ticket_number: str = ""
+    conversation_id: int | None = None
+
+
+def hand_over(session: Session, *, principal: Principal, convo: Conversation, reason: str) -> HandOver:
+    """Pass the whole conversation and the customer's context to a person, through the support
+    area's own functions: the live chat when an agent is online, otherwise a ticket (channel
+    "assistant"). Both are recorded as done by the assistant on the customer's behalf."""
+    require_customer(principal)
     actor = acting(principal)
     first = next((t for who, t in convo.transcript if who == "customer"), "Help request")
     transcript = "\n".join(f"{'Customer' if who == 'customer' else 'Assistant'}: {t}" for who, t in convo.transcript)
     recent = ", ".join(f"{o.number} ({o.status})" for o in _own_orders(session, principal)[:5]) or "none"
-    ticket = Ticket(number=f"T-A{secrets.token_hex(4).upper()}", customer_id=customer_id,
-                    requester_user_id=principal.user_id, subject=f"Assistant hand-over: {first}"[:200],
-                    channel="assistant", status=TicketStatus.NEW,
-                    context_type="order" if convo.pending_order_id else None, context_id=convo.pending_order_id)
-    session.add(ticket)
-    session.flush()
-    assert ticket.id is not None
-    session.add(TicketMessage(ticket_id=ticket.id, author_user_id=principal.user_id, author_kind="assistant",
-                              body=f"Conversation with the assistant:\n\n{transcript}"))
-    session.add(TicketMessage(ticket_id=ticket.id, author_kind="system", internal=True,
-                              body=f"Handed over because: {reason}. Page: {convo.page or 'unknown'}. "
-                                   f"Recent orders: {recent}."))
-    audit.record(session, action="assistant.handover", principal=actor, target_type="ticket", target_id=ticket.id,
-                 reason=reason)
-    emit(session, DomainEvent(topic=Topic.TICKETS, customer_id=customer_id))
-    emit(session, DomainEvent(topic=Topic.QUEUE, roles=("agent", "admin")))
-    return ticket
+    body = (f"Conversation with the assistant (handed over because {reason}):\n\n{transcript}"
+            f"\n\nPage: {convo.page or 'unknown'}. Recent orders: {recent}.")[:support_chat.BODY_MAX]
+    if support_chat.available_agents(session):
+        chat = support_chat.start_chat(session, principal=actor, body=body, page=convo.page)
+        audit.record(session, action="assistant.handover", principal=actor, target_type="conversation",
+                     target_id=chat.id, reason=reason, channel="chat")
+        return HandOver(kind="chat", conversation_id=chat.id)
+    ticket = support.create_ticket(
+        session, principal=actor, subject=f"Assistant hand-over: {first}"[:support.SUBJECT_MAX],
+        body=body[:support.BODY_MAX], category="general", channel="assistant",
+        context_type="order" if convo.pending_order_id else None, context_id=convo.pending_order_id)
+    audit.record(session, action="assistant.handover", principal=actor, target_type="ticket", target_id=ticket.id or "",
+                 reason=reason, channel="ticket")
+    return HandOver(kind="ticket", ticket_number=ticket.number)
 
 
 # ----- the turn -------------------------------------------------------------------------------
@@ -316,11 +317,14 @@ def _confirmed(session: Session, principal: Principal, convo: Conversation, text
     if YES.match(text):
         convo.pending_action = ""
         reason = "the customer asked for a person" if convo.failures < 2 else "the assistant could not help"
-        ticket = hand_over(session, principal=principal, convo=convo, reason=reason)
-        convo.handed_over_ticket = ticket.number
+        done = hand_over(session, principal=principal, convo=convo, reason=reason)
         convo.failures = 0
-        return Reply(f"Done: I created ticket {ticket.number} with our conversation. A person from our support "
-                     "team will reply there.", links=[Link("Your tickets", "/dashboard")])
+        if done.kind == "chat":
+            return Reply("Done: I passed our conversation to the live chat. A person from our support team will "
+                         "answer you there (the chat button at the top of the page).")
+        convo.handed_over_ticket = done.ticket_number
+        return Reply(f"Done: I created ticket {done.ticket_number} with our conversation. A person from our support "
+                     "team will reply there.", links=[Link("Your tickets", "/support")])
     if NO.match(text):
         convo.pending_action = ""
         return Reply("All right, I won't do anything. What else can I help with?")

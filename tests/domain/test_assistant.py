@@ -19,10 +19,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from portal.domain import assistant
+from portal.domain import assistant, support_chat
 from portal.integrations.llm import ChatClient
-from portal.models import AuditEvent, Ticket, TicketMessage
-from tests.factories import make_customer, make_invoice, make_order, principal_for
+from portal.models import AuditEvent, Conversation, ConversationMessage, Ticket, TicketMessage
+from tests.factories import make_customer, make_invoice, make_order, make_staff, principal_for
 from tests.factories_kb import clear_search_index, make_article, make_category, make_shipment
 
 
@@ -94,7 +94,7 @@ def test_order_changes_without_a_domain_function_are_offered_to_a_person_after_c
     ua, ca = make_customer(db)
     order = make_order(db, ca)
     alice, convo = principal_for(ua), assistant.Conversation()
-    r = talk(db, alice, convo, f"please cancel {order.number}")
+    r = talk(db, alice, convo, f"please change the delivery address of {order.number}")
     # It shows what it is about to do and waits
     assert r.confirm and "support team" in r.text
     assert db.exec(select(Ticket)).all() == []
@@ -104,10 +104,28 @@ def test_order_changes_without_a_domain_function_are_offered_to_a_person_after_c
     assert ticket.number in r.text and ticket.channel == "assistant" and ticket.customer_id == ca.id
     assert (ticket.context_type, ticket.context_id) == ("order", order.id)
     bodies = [m.body for m in db.exec(select(TicketMessage).where(TicketMessage.ticket_id == ticket.id)).all()]
-    assert any(f"Customer: please cancel {order.number}" in b for b in bodies)  # the whole conversation
+    assert any(f"Customer: please change the delivery address of {order.number}" in b for b in bodies)
     assert any("Recent orders" in b and order.number in b for b in bodies)  # and her context
     ev = db.exec(select(AuditEvent).where(AuditEvent.action == "assistant.handover")).one()
     assert ev.actor_kind == "assistant" and ev.actor_user_id == ua.id
+    # The support area opened it, also recorded as the assistant acting for her
+    opened = db.exec(select(AuditEvent).where(AuditEvent.action == "support.ticket_opened")).one()
+    assert opened.actor_kind == "assistant"
+
+
+def test_with_an_agent_online_the_hand_over_goes_to_the_live_chat(db: Session) -> None:
+    ua, ca = make_customer(db)
+    agent = make_staff(db)
+    support_chat.touch_presence(db, principal=principal_for(agent), available=True)
+    db.commit()
+    alice, convo = principal_for(ua), assistant.Conversation(page="/dashboard")
+    talk(db, alice, convo, "let me speak to someone")
+    r = talk(db, alice, convo, "yes")
+    assert "live chat" in r.text and db.exec(select(Ticket)).all() == []
+    conv = db.exec(select(Conversation)).one()
+    assert conv.customer_id == ca.id and conv.status == "waiting"
+    first = db.exec(select(ConversationMessage).where(ConversationMessage.conversation_id == conv.id)).first()
+    assert first is not None and "Customer: let me speak to someone" in first.body
 
 
 def test_asking_for_a_person_and_saying_no_changes_nothing(db: Session) -> None:
