@@ -46,14 +46,14 @@ def assistant_panel() -> rx.Component:
                     rx.flex(rx.foreach(s.choices, _choice), wrap="wrap", gap="0.4rem"),
                     rx.form(
                         rx.hstack(
-                            rx.input(name="message", value=s.draft, on_change=s.change_draft, max_length=500,
+                            rx.input(name="message", max_length=500,
                                      placeholder="Ask me something", width="100%", aria_label="Message",
                                      data_testid="assistant-input"),
                             rx.icon_button(rx.icon("send", size=16), type="submit", aria_label="Send",
                                            data_testid="assistant-send"),
                             width="100%",
                         ),
-                        on_submit=s.send, reset_on_submit=False, width="100%",
+                        on_submit=s.send, reset_on_submit=True, width="100%",
                     ),
                     spacing="3", width="100%",
                 ),
@@ -61,9 +61,10 @@ def assistant_panel() -> rx.Component:
                 data_testid="assistant-panel",
             ),
         ),
-        rx.hstack(rx.spacer(), rx.icon_button(rx.icon(rx.cond(s.open, "x", "message_circle"), size=22),
+        rx.hstack(rx.icon_button(rx.icon(rx.cond(s.open, "x", "message_circle"), size=22),
                                               size="4", radius="full", on_click=s.toggle,
                                               aria_label="Open the assistant", data_testid="assistant-button"),
                   width="100%", padding_top="0.5rem"),
-        position="fixed", bottom="1rem", right="1rem", z_index="19",
+        # Bottom left: the support live chat opens at the bottom right.
+        position="fixed", bottom="1rem", left="1rem", z_index="19",
     )

@@ -383,12 +383,11 @@ def _turn(session: Session, principal: Principal, convo: Conversation, text: str
         return Reply("You're welcome.")
     if intent in NEEDS_ORDER:
         if order is None:
-            mentioned = ORDER_NUMBER.search(text)
-            if mentioned:
+            if ORDER_NUMBER.search(text):
                 # A number that is not among this customer's orders: the same answer as a typo.
                 convo.pending_intent = intent
-                return Reply(f"I couldn't find order {mentioned.group(1).upper()} on your account. Which order do "
-                             "you mean?", choices=[o.number for o in _own_orders(session, principal)[:4]])
+                return Reply("I couldn't find that order on your account. Which order do you mean?",
+                             choices=[o.number for o in _own_orders(session, principal)[:4]])
             return _ask_which_order(session, principal, convo, intent)
         convo.failures = 0
         return _do(session, principal, convo, intent, order)

@@ -37,8 +37,9 @@ def framed(title: str, content: Callable[[], rx.Component]) -> rx.Component:
 def search_box() -> rx.Component:
     return rx.form(
         rx.hstack(
-            rx.input(rx.input.slot(rx.icon("search", size=16)), name="q", value=HelpState.query,
-                     on_change=HelpState.change_query, placeholder="Ask a question, e.g. can I get my money back?",
+            # Uncontrolled: what is typed stays in the browser until the form is sent.
+            rx.input(rx.input.slot(rx.icon("search", size=16)), name="q", default_value=HelpState.query,
+                     placeholder="Ask a question, e.g. can I get my money back?",
                      aria_label="Search the help center", max_length=200, size="3", width="100%",
                      data_testid="help-search-input"),
             rx.button("Search", type="submit", size="3", data_testid="help-search-submit"),

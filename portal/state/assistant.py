@@ -37,7 +37,6 @@ class AssistantState(rx.State):
     lines: list[ChatLine] = []
     choices: list[str] = []
     confirming: bool = False
-    draft: str = ""
     _convo: assistant.Conversation | None = None
 
     @rx.event
@@ -48,13 +47,10 @@ class AssistantState(rx.State):
             self.choices = list(STARTERS)
 
     @rx.event
-    def change_draft(self, value: str) -> None:
-        self.draft = value[: assistant.MAX_TEXT] if isinstance(value, str) else ""
-
-    @rx.event
     def send(self, form_data: dict | None = None) -> None:
         text = form_data.get("message") if isinstance(form_data, dict) else None
-        self._say(text if isinstance(text, str) else self.draft)
+        if isinstance(text, str):
+            self._say(text)
 
     @rx.event
     def choose(self, value: str) -> None:
@@ -71,7 +67,6 @@ class AssistantState(rx.State):
             self._convo = assistant.Conversation()
         self._convo.page = self.router.url.path[:200]
         self.lines.append(ChatLine(who="customer", text=text))
-        self.draft = ""
         llm = assistant.llm_client()
         try:
             with session_scope() as db:

@@ -74,10 +74,6 @@ class HelpState(rx.State):
             self._run()
 
     @rx.event
-    def change_query(self, value: str) -> None:
-        self.query = value[: kb.MAX_QUERY] if isinstance(value, str) else ""
-
-    @rx.event
     def search(self, form_data: dict | None = None) -> None:
         if isinstance(form_data, dict) and isinstance(form_data.get("q"), str):
             self.query = form_data["q"][: kb.MAX_QUERY]

@@ -20,7 +20,7 @@ PUBLIC_HANDLERS = {
     # single sign-on: shows the button, and navigates to /api/auth/sso/start (area: sso)
     "sso_login_state.on_load", "sso_login_state.start",
     # The public help center (portal/state/help.py): every argument is validated there.
-    "help_state.load", "help_state.change_query", "help_state.search", "help_state.clear",
+    "help_state.load", "help_state.search", "help_state.clear",
     "help_state.open_result", "help_category_state.load", "help_article_state.load", "help_article_state.vote",
 }
 
