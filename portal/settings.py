@@ -92,6 +92,14 @@ class Settings(BaseSettings):
     carrier_simulator: bool = True
     # Real seconds between two checkpoints of one demo shipment.
     carrier_simulator_step_seconds: float = Field(default=45.0, ge=1)
+    # Knowledge base and assistant. Semantic search runs when the `semantic` extra is installed
+    # and this is on; without it search is full-text only. The assistant works offline; with
+    # assistant_llm_url set it asks any OpenAI-compatible /chat/completions endpoint instead.
+    kb_semantic: bool = True
+    assistant_llm_url: str = ""
+    assistant_llm_model: str = "gpt-4o-mini"
+    assistant_llm_api_key: str = ""
+    assistant_llm_timeout_seconds: float = Field(default=20.0, gt=0, le=120)
 
     # Orders (self-service): what customers may do and when lives in a policy file, not in code.
     orders_policy_file: Path = ROOT / "portal" / "order_policy.toml"

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import reflex as rx
 
+from portal.components.assistant import assistant_panel
 from portal.components.chat import chat_widget
 from portal.components.notifications import bell_mount
 from portal.settings import get_settings
@@ -34,7 +35,9 @@ NAV: list[NavItem] = [
     NavItem("Documents", "/documents", "folder_open"),
     NavItem("Offers", "/offers", "gift"),
     NavItem("Support", "/support", "life_buoy"),
+    NavItem("Help", "/help", "circle_help"),
     NavItem("Agent console", "/agent", "headset", staff=True),
+    NavItem("Help articles", "/agent/articles", "book_open", staff=True),
     NavItem("People", "/admin/users", "users", staff=True, admin=True),
     NavItem("Offers and home", "/admin/offers", "gift", staff=True, admin=True),
     NavItem("Insights", "/admin/insights", "chart_column", staff=True, admin=True),
@@ -169,6 +172,7 @@ def shell(title: str) -> Callable[[Callable[[], rx.Component]], Callable[[], rx.
                     ),
                     spacing="0", width="100%", min_height="100vh",
                 ),
+                rx.cond(SessionState.signed_in & ~SessionState.is_staff, assistant_panel()),
                 spacing="0", width="100%", align="start",
             )
 

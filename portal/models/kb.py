@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import LargeBinary, String
+from sqlalchemy import LargeBinary, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from portal.models.base import created_at_field, fk
@@ -63,10 +63,13 @@ class KbArticlePublic(KbArticleBase):
 
 
 class KbFeedback(SQLModel, table=True):
+    # One vote per visitor: `voter` is a hash of the signed-in user or of the anonymous browser tab.
+    __table_args__ = (UniqueConstraint("article_id", "voter", name="uq_kbfeedback_article_voter"),)
     id: int | None = Field(default=None, primary_key=True)
     article_id: int = fk("kbarticle.id", ondelete="CASCADE")
     user_id: int | None = Field(default=None, foreign_key="user.id")
     helpful: bool
+    voter: str = Field(default="", max_length=64)
     comment: str = Field(default="", max_length=1000)
     created_at: datetime = created_at_field()
 
@@ -82,3 +85,17 @@ class SearchQuery(SQLModel, table=True):
     clicked_article_id: int | None = Field(default=None, foreign_key="kbarticle.id")
     source: str = Field(default="help_center", max_length=24)  # help_center, ticket_form, assistant
     created_at: datetime = created_at_field()
+
+
+# The full-text index lives outside the models: an FTS5 virtual table on SQLite, an expression
+# GIN index on PostgreSQL; both are made by the migration and kept in sync by portal.domain.kb.
+FTS_TABLE = "kbarticle_fts"
+PG_FTS_INDEX = "ix_kbarticle_fts"
+# The same statement as in the migration (rowid = kbarticle.id; Porter stemming).
+FTS_DDL = ("CREATE VIRTUAL TABLE IF NOT EXISTS kbarticle_fts USING fts5(title, summary, body, "
+           "tokenize = 'porter unicode61 remove_diacritics 2')")
+
+
+def is_search_index(name: str | None) -> bool:
+    """Schema objects that belong to the full-text index (and its SQLite shadow tables)."""
+    return bool(name) and (str(name).startswith(FTS_TABLE) or name == PG_FTS_INDEX)

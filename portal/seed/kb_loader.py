@@ -136,4 +136,8 @@ def load_kb(session: Session, kb_dir: Path = DEFAULT_DIR) -> tuple[int, int]:
             _upsert_article(session, category=category, path=path, now=now)
             articles += 1
     session.flush()
+    # The full-text index and the embeddings follow the articles (embeddings only where missing).
+    from portal.domain.kb import reindex_all
+
+    reindex_all(session)
     return categories, articles

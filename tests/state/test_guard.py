@@ -19,6 +19,9 @@ PUBLIC_HANDLERS = {
     "register_state.on_load", "register_state.submit", "verify_state.on_load",
     # single sign-on: shows the button, and navigates to /api/auth/sso/start (area: sso)
     "sso_login_state.on_load", "sso_login_state.start",
+    # The public help center (portal/state/help.py): every argument is validated there.
+    "help_state.load", "help_state.search", "help_state.clear",
+    "help_state.open_result", "help_category_state.load", "help_article_state.load", "help_article_state.vote",
 }
 
 

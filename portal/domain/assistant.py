@@ -1,0 +1,483 @@
+"""The customer assistant: understands a request, does it through the same domain functions as the
+UI, asks for what is missing, confirms before changing anything, and hands over to a person.
+
+Rules it never bends:
+- It acts as the signed-in customer, marked `via="assistant"` in the audit trail, and only ever
+  looks among that customer's own orders, shipments and invoices, whatever the text names.
+- Anything that changes something waits for an explicit confirmation.
+- Order changes (address, cancel, return, delivery slot) are done only through domain functions
+  that exist; until then the assistant offers a person instead.
+
+It runs offline (patterns, plus embedding similarity when the `semantic` extra is installed), or
+through any OpenAI-compatible endpoint whose tool calls map onto the same actions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import re
+import threading
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from portal.domain import audit, kb, orders, support, support_chat
+from portal.domain.principal import Principal, require_customer
+from portal.integrations import embeddings as emb
+from portal.integrations.llm import ChatClient, LlmError
+from portal.models import (
+    ORDER_STATUS_LABELS,
+    TAG_LABELS,
+    Invoice,
+    OrderPublic,
+    Shipment,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = 500
+MAX_TURNS = 60  # transcript lines kept in one conversation
+ORDER_NUMBER = re.compile(r"\b([A-Z]{1,4}-(?=[A-Z0-9-]*\d)[A-Z0-9-]{2,20})\b", re.IGNORECASE)
+
+# Intents and what they need.
+ORDER_STATUS = "order_status"
+TRACK = "track_shipment"
+INVOICE = "invoice"
+ARTICLE = "find_article"
+HUMAN = "human"
+GREETING = "greeting"
+THANKS = "thanks"
+CHANGE_ADDRESS = "change_address"
+CANCEL = "cancel_order"
+RETURN = "start_return"
+SCHEDULE = "schedule_delivery"
+NEEDS_ORDER = frozenset({ORDER_STATUS, TRACK, INVOICE, CHANGE_ADDRESS, CANCEL, RETURN, SCHEDULE})
+ORDER_ACTIONS = {
+    CHANGE_ADDRESS: "change the delivery address of",
+    CANCEL: "cancel",
+    RETURN: "start a return for",
+    SCHEDULE: "schedule the delivery of",
+}
+
+PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    (HUMAN, re.compile(r"\b(human|person|agent|someone real|real person|operator|talk to (someone|somebody|support)"
+                       r"|speak to|call me|customer service)\b", re.I)),
+    (CANCEL, re.compile(r"\b(cancel|don'?t want (it|the order) any ?more)\b", re.I)),
+    (RETURN, re.compile(r"\b(return|send (it|them|this) back)\b", re.I)),
+    (CHANGE_ADDRESS, re.compile(r"\b(change|update|wrong|different|new)\b.*\baddress\b|\baddress\b.*\b(change|wrong)\b",
+                                re.I)),
+    (SCHEDULE, re.compile(r"\b(schedule|reschedule|deliver(y)? (on|at|slot|window|date|time)|pick a (day|time)"
+                          r"|when i'?m (home|in))\b", re.I)),
+    (INVOICE, re.compile(r"\b(invoice|receipt|bill|vat)\b", re.I)),
+    (TRACK, re.compile(r"\b(track|tracking|parcel|package|shipment|courier|carrier|delivery status)\b", re.I)),
+    (ORDER_STATUS, re.compile(r"\b(where('?s| is)? my|status of my|my order|order status|has my .* shipped|when will"
+                              r" (it|my))\b", re.I)),
+    (THANKS, re.compile(r"^\s*(thanks|thank you|cheers|great|perfect|ok thanks)\b", re.I)),
+    (GREETING, re.compile(r"^\s*(hi|hello|hey|good (morning|afternoon|evening))\b\W*$", re.I)),
+    (ARTICLE, re.compile(r"\b(how (do|can|to)|what is|what's|can i|help with|explain|policy)\b", re.I)),
+]
+
+# Example phrasings for embedding similarity when the model is installed.
+EXAMPLES: dict[str, list[str]] = {
+    ORDER_STATUS: ["where is my order", "has my order shipped yet", "what is happening with my purchase"],
+    TRACK: ["track my parcel", "where is my package right now", "which courier has my delivery"],
+    INVOICE: ["download my invoice", "I need a receipt for my purchase", "send me the bill"],
+    HUMAN: ["I want to talk to a person", "let me speak to someone", "get me a human agent"],
+    CANCEL: ["cancel my order", "I don't want this order anymore"],
+    RETURN: ["I want to return something", "send the item back for a refund"],
+    CHANGE_ADDRESS: ["change my delivery address", "ship it to a different address"],
+    SCHEDULE: ["choose a delivery day", "deliver when I am at home"],
+}
+YES = re.compile(r"^\s*(yes|yep|yeah|sure|ok|okay|confirm|do it|go ahead|please do)\b", re.I)
+NO = re.compile(r"^\s*(no|nope|cancel that|don'?t|stop|never mind)\b", re.I)
+
+
+@dataclasses.dataclass
+class Link:
+    label: str
+    href: str
+
+
+@dataclasses.dataclass
+class Reply:
+    text: str
+    links: list[Link] = dataclasses.field(default_factory=list)
+    choices: list[str] = dataclasses.field(default_factory=list)  # quick replies the customer can tap
+    confirm: bool = False  # the customer is asked to confirm a change
+
+
+@dataclasses.dataclass
+class Conversation:
+    """What the assistant remembers between turns; kept server-side, never sent by the client."""
+
+    transcript: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    pending_intent: str = ""  # waiting for an order number
+    pending_action: str = ""  # waiting for yes/no
+    pending_order_id: int | None = None
+    failures: int = 0
+    page: str = ""
+    handed_over_ticket: str = ""
+
+    def say(self, who: str, text: str) -> None:
+        self.transcript.append((who, text[:2000]))
+        del self.transcript[:-MAX_TURNS]
+
+
+def acting(principal: Principal) -> Principal:
+    """The customer's identity, marked as acted on by the assistant (for the audit trail)."""
+    return dataclasses.replace(principal, via="assistant")
+
+
+# ----- recognising ----------------------------------------------------------------------------
+
+_example_cache: dict[str, tuple[list[str], Any]] = {}
+_example_lock = threading.Lock()
+
+
+def _semantic_intent(text: str, model: emb.Embedder) -> tuple[str, float]:
+    with _example_lock:
+        cached = _example_cache.get(model.name)
+        if cached is None:
+            labels = [intent for intent, phrases in EXAMPLES.items() for _ in phrases]
+            vectors = model.encode([p for phrases in EXAMPLES.values() for p in phrases])
+            cached = _example_cache[model.name] = (labels, vectors)
+    labels, vectors = cached
+    sims = vectors @ model.encode([text])[0]
+    best = int(sims.argmax())
+    return labels[best], float(sims[best])
+
+
+QUESTION = re.compile(r"^\s*(how|what|why|can i|do you|is it|is there|are there)\b", re.I)
+
+
+def recognise(text: str, *, embedder: emb.Embedder | None = None) -> str:
+    """The customer's intent: patterns first (always available), then embedding similarity."""
+    for intent, pattern in PATTERNS:
+        if pattern.search(text):
+            # "How do returns work?" asks about a policy; "return FH-1001" asks for the change.
+            if intent in ORDER_ACTIONS and QUESTION.search(text) and not ORDER_NUMBER.search(text):
+                return ARTICLE
+            return intent
+    if embedder is not None:
+        intent, score = _semantic_intent(text, embedder)
+        if score >= 0.55:
+            return intent
+    return ARTICLE if len(kb.terms(text)) >= 2 else ""
+
+
+# ----- looking things up (only the customer's own data) ---------------------------------------
+
+def _own_orders(session: Session, principal: Principal) -> list[OrderPublic]:
+    return orders.recent_orders(session, principal=principal, limit=50)
+
+
+def _find_order(session: Session, principal: Principal, text: str) -> OrderPublic | None:
+    """An order named in the text, searched for among this customer's orders only."""
+    mine = _own_orders(session, principal)
+    wanted = {m.upper() for m in ORDER_NUMBER.findall(text)}
+    for o in mine:
+        if o.number.upper() in wanted:
+            return o
+    return None
+
+
+def _shipments(session: Session, principal: Principal, order_id: int) -> list[Shipment]:
+    customer_id = require_customer(principal)
+    orders.get_order(session, principal=principal, order_id=order_id)  # ownership, exactly as the UI checks it
+    return list(session.exec(select(Shipment).where(Shipment.order_id == order_id,
+                                                    Shipment.customer_id == customer_id)
+                             .order_by(col(Shipment.id))).all())
+
+
+def _describe_order(session: Session, principal: Principal, order: OrderPublic) -> Reply:
+    label = ORDER_STATUS_LABELS.get(order.status, order.status)
+    text = f"Order {order.number} is {label.lower()}."
+    ships = _shipments(session, principal, order.id)
+    if ships:
+        s = ships[-1]
+        text += f" The parcel is with {s.carrier_name or s.carrier}: {TAG_LABELS.get(s.tag, s.tag).lower()}."
+        if s.expected_delivery_end and not s.delivered_at:
+            text += f" Expected by {s.expected_delivery_end:%d %b}."
+    return Reply(text, links=[Link(f"Open {order.number}", f"/orders/{order.id}")])
+
+
+def _track(session: Session, principal: Principal, order: OrderPublic) -> Reply:
+    ships = _shipments(session, principal, order.id)
+    if not ships:
+        return Reply(f"Order {order.number} has not been handed to a carrier yet "
+                     f"({ORDER_STATUS_LABELS.get(order.status, order.status).lower()}).",
+                     links=[Link(f"Open {order.number}", f"/orders/{order.id}")])
+    lines = []
+    for s in ships:
+        status = TAG_LABELS.get(s.tag, s.tag)
+        detail = f" – {s.subtag_message}" if s.subtag_message else ""
+        lines.append(f"{s.carrier_name or s.carrier} {s.tracking_number}: {status}{detail}")
+    return Reply(f"Tracking for {order.number}: " + "; ".join(lines) + ".",
+                 links=[Link(f"Open {order.number}", f"/orders/{order.id}")])
+
+
+def _invoice(session: Session, principal: Principal, order: OrderPublic) -> Reply:
+    customer_id = require_customer(principal)
+    invoices = session.exec(select(Invoice).where(Invoice.order_id == order.id,
+                                                  Invoice.customer_id == customer_id)).all()
+    if not invoices:
+        return Reply(f"There is no invoice for {order.number} yet.")
+    numbers = ", ".join(i.number for i in invoices)
+    # No invoice download route exists yet; the order page is where the customer's documents live.
+    return Reply(f"The invoice for {order.number} is {numbers}. You can find it with the order.",
+                 links=[Link(f"Open {order.number}", f"/orders/{order.id}")])
+
+
+def _articles(session: Session, principal: Principal, text: str) -> Reply | None:
+    outcome = kb.search(session, principal=principal, query=text, source="assistant", limit=3)
+    if not outcome.hits:
+        return None
+    return Reply("These articles may help:",
+                 links=[Link(h.title, f"/help/{h.category_slug}/{h.slug}") for h in outcome.hits])
+
+
+# ----- handing over ---------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class HandOver:
+    kind: str  # "chat" (an agent is online) or "ticket"
+    ticket_number: str = ""
+    conversation_id: int | None = None
+
+
+def hand_over(session: Session, *, principal: Principal, convo: Conversation, reason: str) -> HandOver:
+    """Pass the whole conversation and the customer's context to a person, through the support
+    area's own functions: the live chat when an agent is online, otherwise a ticket (channel
+    "assistant"). Both are recorded as done by the assistant on the customer's behalf."""
+    require_customer(principal)
+    actor = acting(principal)
+    first = next((t for who, t in convo.transcript if who == "customer"), "Help request")
+    transcript = "\n".join(f"{'Customer' if who == 'customer' else 'Assistant'}: {t}" for who, t in convo.transcript)
+    recent = ", ".join(f"{o.number} ({o.status})" for o in _own_orders(session, principal)[:5]) or "none"
+    body = (f"Conversation with the assistant (handed over because {reason}):\n\n{transcript}"
+            f"\n\nPage: {convo.page or 'unknown'}. Recent orders: {recent}.")[:support_chat.BODY_MAX]
+    if support_chat.available_agents(session):
+        chat = support_chat.start_chat(session, principal=actor, body=body, page=convo.page)
+        audit.record(session, action="assistant.handover", principal=actor, target_type="conversation",
+                     target_id=chat.id, reason=reason, channel="chat")
+        return HandOver(kind="chat", conversation_id=chat.id)
+    ticket = support.create_ticket(
+        session, principal=actor, subject=f"Assistant hand-over: {first}"[:support.SUBJECT_MAX],
+        body=body[:support.BODY_MAX], category="general", channel="assistant",
+        context_type="order" if convo.pending_order_id else None, context_id=convo.pending_order_id)
+    audit.record(session, action="assistant.handover", principal=actor, target_type="ticket", target_id=ticket.id or "",
+                 reason=reason, channel="ticket")
+    return HandOver(kind="ticket", ticket_number=ticket.number)
+
+
+# ----- the turn -------------------------------------------------------------------------------
+
+def _ask_which_order(session: Session, principal: Principal, convo: Conversation, intent: str) -> Reply:
+    convo.pending_intent = intent
+    mine = _own_orders(session, principal)[:4]
+    if not mine:
+        convo.pending_intent = ""
+        return Reply("I could not find any orders on your account.")
+    return Reply("Which order do you mean?", choices=[o.number for o in mine])
+
+
+def _do(session: Session, principal: Principal, convo: Conversation, intent: str, order: OrderPublic) -> Reply:
+    actor = acting(principal)
+    convo.pending_order_id = order.id
+    if intent in ORDER_ACTIONS:
+        # No domain function for this change exists yet: offer a person, with confirmation.
+        convo.pending_action = "handover"
+        return Reply(f"I can't {ORDER_ACTIONS[intent]} order {order.number} myself yet. Shall I pass this to our "
+                     "support team, with this conversation, so a person does it for you?",
+                     choices=["Yes", "No"], confirm=True)
+    audit.record(session, action=f"assistant.{intent}", principal=actor, target_type="order", target_id=order.id)
+    if intent == TRACK:
+        return _track(session, principal, order)
+    if intent == INVOICE:
+        return _invoice(session, principal, order)
+    return _describe_order(session, principal, order)
+
+
+def _failed(convo: Conversation) -> Reply:
+    convo.failures += 1
+    if convo.failures >= 2:
+        convo.pending_action = "handover"
+        return Reply("I'm sorry, I don't understand. Shall I pass this conversation to a person?",
+                     choices=["Yes", "No"], confirm=True)
+    return Reply("Sorry, I didn't get that. I can find an order, track a parcel, find an invoice or a help article, "
+                 "or put you in touch with a person.",
+                 choices=["Where is my order?", "Track my parcel", "Talk to a person"])
+
+
+def _confirmed(session: Session, principal: Principal, convo: Conversation, text: str) -> Reply | None:
+    if not convo.pending_action:
+        return None
+    if YES.match(text):
+        convo.pending_action = ""
+        reason = "the customer asked for a person" if convo.failures < 2 else "the assistant could not help"
+        done = hand_over(session, principal=principal, convo=convo, reason=reason)
+        convo.failures = 0
+        if done.kind == "chat":
+            return Reply("Done: I passed our conversation to the live chat. A person from our support team will "
+                         "answer you there (the chat button at the top of the page).")
+        convo.handed_over_ticket = done.ticket_number
+        return Reply(f"Done: I created ticket {done.ticket_number} with our conversation. A person from our support "
+                     "team will reply there.", links=[Link("Your tickets", "/support")])
+    if NO.match(text):
+        convo.pending_action = ""
+        return Reply("All right, I won't do anything. What else can I help with?")
+    return Reply("Please answer yes or no.", choices=["Yes", "No"], confirm=True)
+
+
+def respond(session: Session, *, principal: Principal, convo: Conversation, text: str,
+            embedder: emb.Embedder | bool | None = True, llm: ChatClient | None = None) -> Reply:
+    """One customer message in, one reply out (the caller commits)."""
+    require_customer(principal)
+    text = " ".join(str(text or "").split())[:MAX_TEXT]
+    if not text:
+        return Reply("Type your question, or tap one of the suggestions.")
+    convo.say("customer", text)
+    reply = _turn(session, principal, convo, text, embedder, llm)
+    convo.say("assistant", reply.text + "".join(f" [{link.label}]" for link in reply.links))
+    return reply
+
+
+def _turn(session: Session, principal: Principal, convo: Conversation, text: str,
+          embedder: emb.Embedder | bool | None, llm: ChatClient | None) -> Reply:
+    confirmed = _confirmed(session, principal, convo, text)
+    if confirmed is not None:
+        return confirmed
+    if llm is not None:
+        try:
+            return _llm_turn(session, principal, convo, llm)
+        except LlmError as err:
+            log.warning("assistant endpoint failed, answering offline: %s", err)
+    model = kb.semantic_embedder() if embedder is True else (embedder or None)
+    order = _find_order(session, principal, text)
+    intent = recognise(text, embedder=model)
+    if convo.pending_intent and intent in ("", ARTICLE):
+        # The answer to "which order?".
+        if order is None:
+            convo.failures += 1
+            if convo.failures >= 2:
+                convo.pending_intent = ""
+                convo.pending_action = "handover"
+                return Reply("I still can't find that order. Shall I pass this conversation to a person?",
+                             choices=["Yes", "No"], confirm=True)
+            return Reply("I couldn't find that order on your account. Which order do you mean?",
+                         choices=[o.number for o in _own_orders(session, principal)[:4]])
+        intent = convo.pending_intent
+    elif intent in ("", ARTICLE) and ORDER_NUMBER.search(text):
+        intent = ORDER_STATUS  # an order number on its own: say where that order is
+    convo.pending_intent = ""
+    if intent == HUMAN:
+        convo.pending_action = "handover"
+        return Reply("I can pass this conversation to our support team as a ticket, and a person will answer. "
+                     "Shall I do that?", choices=["Yes", "No"], confirm=True)
+    if intent == GREETING:
+        return Reply("Hello! I can find an order, track a parcel, find an invoice or a help article.",
+                     choices=["Where is my order?", "Track my parcel", "Talk to a person"])
+    if intent == THANKS:
+        return Reply("You're welcome.")
+    if intent in NEEDS_ORDER:
+        if order is None:
+            if ORDER_NUMBER.search(text):
+                # A number that is not among this customer's orders: the same answer as a typo.
+                convo.pending_intent = intent
+                return Reply("I couldn't find that order on your account. Which order do you mean?",
+                             choices=[o.number for o in _own_orders(session, principal)[:4]])
+            return _ask_which_order(session, principal, convo, intent)
+        convo.failures = 0
+        return _do(session, principal, convo, intent, order)
+    if intent == ARTICLE:
+        found = _articles(session, principal, text)
+        if found is not None:
+            convo.failures = 0
+            return found
+    return _failed(convo)
+
+
+# ----- the hosted-model path ------------------------------------------------------------------
+
+TOOLS: list[dict[str, Any]] = [
+    {"type": "function", "function": {
+        "name": name, "description": desc,
+        "parameters": {"type": "object", "properties": props, "required": list(props)}}}
+    for name, desc, props in (
+        ("order_status", "Status of one of the customer's orders", {"order_number": {"type": "string"}}),
+        ("track_shipment", "Tracking of one of the customer's orders", {"order_number": {"type": "string"}}),
+        ("get_invoice", "The invoice of one of the customer's orders", {"order_number": {"type": "string"}}),
+        ("search_help", "Search the help center", {"query": {"type": "string"}}),
+        ("list_orders", "The customer's recent orders", {}),
+        ("hand_over_to_human", "Pass the conversation to a person (asks the customer to confirm first)",
+         {"reason": {"type": "string"}}),
+        ("request_order_change", "Cancel, return, change address or schedule delivery of an order",
+         {"order_number": {"type": "string"},
+          "change": {"type": "string", "enum": [CANCEL, RETURN, CHANGE_ADDRESS, SCHEDULE]}}),
+    )
+]
+SYSTEM_PROMPT = ("You are the customer portal's assistant. Use the tools to answer; never invent order data. "
+                 "Changes need the customer's confirmation, which the portal asks for itself.")
+
+
+def _tool(session: Session, principal: Principal, convo: Conversation, name: str,
+          args: dict[str, Any]) -> tuple[dict[str, Any], Reply | None]:
+    """Run one tool call with the same rules as the offline path. A Reply ends the turn (confirmation)."""
+    number = str(args.get("order_number") or "")[:40]
+    if name == "list_orders":
+        mine = _own_orders(session, principal)[:10]
+        return {"orders": [{"number": o.number, "status": o.status} for o in mine]}, None
+    if name == "search_help":
+        found = _articles(session, principal, str(args.get("query") or "")[:kb.MAX_QUERY])
+        return {"articles": [link.label for link in found.links] if found else []}, None
+    if name == "hand_over_to_human":
+        convo.pending_action = "handover"
+        return {}, Reply("I can pass this conversation to our support team as a ticket. Shall I do that?",
+                         choices=["Yes", "No"], confirm=True)
+    intent = {"order_status": ORDER_STATUS, "track_shipment": TRACK, "get_invoice": INVOICE}.get(name)
+    if name == "request_order_change":
+        intent = str(args.get("change") or "")
+        if intent not in ORDER_ACTIONS:
+            return {"error": "unknown change"}, None
+    if intent is None:
+        return {"error": f"unknown tool {name[:40]}"}, None
+    # The order number from the model is looked up among this customer's own orders only.
+    order = _find_order(session, principal, number)
+    if order is None:
+        return {"error": "no such order on this customer's account"}, None
+    reply = _do(session, principal, convo, intent, order)
+    if reply.confirm:
+        return {}, reply
+    return {"answer": reply.text}, None
+
+
+def _llm_turn(session: Session, principal: Principal, convo: Conversation, llm: ChatClient) -> Reply:
+    messages: list[dict[str, Any]] = [{"role": "system", "content": SYSTEM_PROMPT}]
+    messages += [{"role": "user" if who == "customer" else "assistant", "content": t} for who, t in convo.transcript]
+    links: list[Link] = []
+    for _ in range(3):
+        completion = llm.complete(messages, TOOLS)
+        if not completion.tool_calls:
+            return Reply(completion.content or "Sorry, I have no answer to that.", links=links)
+        messages.append({"role": "assistant", "content": completion.content or None, "tool_calls": [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": json.dumps(c.arguments)}}
+            for c in completion.tool_calls]})
+        for call in completion.tool_calls:
+            result, final = _tool(session, principal, convo, call.name, call.arguments)
+            if final is not None:
+                return final
+            messages.append({"role": "tool", "tool_call_id": call.id, "content": json.dumps(result)})
+    raise LlmError("too many tool rounds")
+
+
+def llm_client() -> ChatClient | None:
+    from portal.settings import get_settings
+
+    s = get_settings()
+    if not s.assistant_llm_url:
+        return None
+    return ChatClient(base_url=s.assistant_llm_url, model=s.assistant_llm_model, api_key=s.assistant_llm_api_key,
+                      timeout=s.assistant_llm_timeout_seconds)
+

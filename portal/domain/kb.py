@@ -1,0 +1,524 @@
+"""The help center: published articles for everyone, hybrid search, feedback, and editing for staff.
+
+Search fuses two rankings with reciprocal rank fusion: the database's own full-text search (an
+FTS5 table on SQLite, to_tsvector/websearch_to_tsquery over a GIN expression index on PostgreSQL)
+and, when the `semantic` extra is installed, cosine similarity of sentence embeddings. Article
+embeddings are computed when an article changes; a query is embedded once per search.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import re
+import threading
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, text, update
+from sqlmodel import Session, col, select
+
+from portal.db import utcnow
+from portal.domain import audit
+from portal.domain.errors import Invalid, NotFound
+from portal.domain.principal import Principal, require_staff
+from portal.integrations import embeddings as emb
+from portal.models import ArticleStatus, KbArticle, KbCategory, KbFeedback, SearchQuery
+from portal.models.kb import FTS_DDL, FTS_TABLE
+from portal.settings import get_settings
+
+RRF_K = 60
+CANDIDATES = 50
+MIN_SIMILARITY = 0.25  # below this an article is not "about" the question at all
+MAX_QUERY = 200
+SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+# Words that carry no meaning for matching; full-text search ORs the rest.
+_STOPWORD_TEXT = """
+a about after again all am an and any are as at be been before being but by can could did do does
+doing don for from had has have having he her here hers him his how i if in into is it its just me
+more most my no nor not now of off on once only or other our out over own same she should so some
+such than that the their them then there these they this those through to too under until up very
+was we were what when where which while who whom why will with would you your yours im ive id dont
+cant wont get got want need please
+"""
+STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+# The PostgreSQL document; the same expression backs the GIN index made by the migration.
+PG_DOCUMENT = ("to_tsvector('english', coalesce(title, '') || ' ' || coalesce(summary, '') || ' ' "
+               "|| coalesce(body_md, ''))")
+
+
+# ----- shapes ---------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CategoryCard:
+    slug: str
+    name: str
+    description: str
+    article_count: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ArticleCard:
+    slug: str
+    title: str
+    summary: str
+    category_slug: str
+    category_name: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ArticleView:
+    id: int
+    slug: str
+    title: str
+    summary: str
+    body_md: str
+    status: str
+    category_slug: str
+    category_name: str
+    updated_at: datetime
+    helpful_yes: int
+    helpful_no: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SearchOutcome:
+    query_id: int | None
+    hits: list[ArticleCard]
+    semantic: bool  # whether the embedding model took part
+
+
+# ----- text helpers ---------------------------------------------------------------------------
+
+def normalize_query(raw: str) -> str:
+    return " ".join(str(raw or "").split())[:MAX_QUERY]
+
+
+def terms(raw: str) -> list[str]:
+    """Meaningful lowercase words of a question; only [a-z0-9], so they are safe in any FTS syntax."""
+    words = re.findall(r"[a-z0-9]+", normalize_query(raw).lower())
+    out: list[str] = []
+    for w in words:
+        if len(w) >= 2 and w not in STOPWORDS and w not in out:
+            out.append(w)
+    return out[:24]
+
+
+def article_text(title: str, summary: str, body_md: str) -> str:
+    """What the embedding describes: the title and summary first, as the model reads 256 tokens."""
+    body = re.sub(r"[#*_`>\[\]()|-]+", " ", body_md)
+    return f"{title}. {summary}\n{body}"
+
+
+# ----- indexing -------------------------------------------------------------------------------
+
+def semantic_embedder() -> emb.Embedder | None:
+    return emb.load_embedder() if get_settings().kb_semantic else None
+
+
+def _is_sqlite(session: Session) -> bool:
+    return session.get_bind().dialect.name == "sqlite"
+
+
+_fts_ready: set[tuple[int, str]] = set()
+
+
+def _db_key(session: Session) -> tuple[int, str]:
+    bind = session.get_bind()
+    return id(bind.engine), str(bind.engine.url)
+
+
+def _sqlite_fts(session: Session) -> bool:
+    """True on SQLite, after making sure the FTS5 table exists. The migration creates it; a database
+    built from the models alone (create_all, as some tools and tests do) gets it here."""
+    if not _is_sqlite(session):
+        return False
+    key = _db_key(session)
+    if key not in _fts_ready:
+        session.execute(text(FTS_DDL))
+        _fts_ready.add(key)
+    return True
+
+
+def index_article(session: Session, article: KbArticle, *, embedder: emb.Embedder | bool | None = True) -> None:
+    """Bring the full-text index and the embedding in line with the article (caller commits).
+
+    `embedder=True` means the configured model (if installed); None or False skips embeddings.
+    """
+    assert article.id is not None
+    if _sqlite_fts(session):
+        # Table names are module constants; every value is a bound parameter.
+        session.execute(text(f"DELETE FROM {FTS_TABLE} WHERE rowid = :id"), {"id": article.id})  # noqa: S608
+        if article.status == ArticleStatus.PUBLISHED:
+            session.execute(text(f"INSERT INTO {FTS_TABLE}(rowid, title, summary, body) "  # noqa: S608
+                                 "VALUES (:id, :t, :s, :b)"),
+                            {"id": article.id, "t": article.title, "s": article.summary, "b": article.body_md})
+    # PostgreSQL: the GIN index is on an expression of the row, so the database keeps it current.
+    model = semantic_embedder() if embedder is True else (embedder or None)
+    if model is not None:
+        vec = model.encode([article_text(article.title, article.summary, article.body_md)])[0]
+        article.embedding = emb.to_bytes(vec)
+        article.embedding_model = model.name
+        session.add(article)
+
+
+def reindex_all(session: Session, *, embedder: emb.Embedder | bool | None = True,
+                only_missing_embeddings: bool = True) -> int:
+    """Rebuild the full-text index and fill in embeddings that are missing (seed time, upgrades)."""
+    session.flush()
+    if _sqlite_fts(session):
+        session.execute(text(f"DELETE FROM {FTS_TABLE}"))  # noqa: S608
+        session.execute(text(f"INSERT INTO {FTS_TABLE}(rowid, title, summary, body) "  # noqa: S608
+                             "SELECT id, title, summary, body_md FROM kbarticle WHERE status = 'published'"))
+    model = semantic_embedder() if embedder is True else (embedder or None)
+    if model is None:
+        return 0
+    rows = list(session.exec(select(KbArticle)).all())
+    todo = [a for a in rows if not only_missing_embeddings or a.embedding is None
+            or a.embedding_model != model.name]
+    for start in range(0, len(todo), 64):
+        chunk = todo[start:start + 64]
+        vecs = model.encode([article_text(a.title, a.summary, a.body_md) for a in chunk])
+        for a, v in zip(chunk, vecs, strict=True):
+            a.embedding = emb.to_bytes(v)
+            a.embedding_model = model.name
+            session.add(a)
+    session.flush()
+    return len(todo)
+
+
+# ----- ranking --------------------------------------------------------------------------------
+
+def fulltext_ids(session: Session, query: str, *, limit: int = CANDIDATES) -> list[int]:
+    words = terms(query)
+    if not words:
+        return []
+    if _sqlite_fts(session):
+        match = " OR ".join(f'"{w}"' for w in words)
+        # Only module constants are formatted in; the match string is a bound parameter.
+        rows = session.execute(text(
+            f"SELECT f.rowid FROM {FTS_TABLE} f JOIN kbarticle a ON a.id = f.rowid "  # noqa: S608
+            f"WHERE {FTS_TABLE} MATCH :q AND a.status = 'published' "
+            f"ORDER BY bm25({FTS_TABLE}, 8.0, 4.0, 1.0) LIMIT :n"), {"q": match, "n": limit}).all()
+    else:
+        rows = session.execute(text(
+            f"SELECT id FROM kbarticle, websearch_to_tsquery('english', :q) AS q "  # noqa: S608
+            f"WHERE status = 'published' AND {PG_DOCUMENT} @@ q "
+            f"ORDER BY ts_rank_cd({PG_DOCUMENT}, q) DESC, id LIMIT :n"),
+            {"q": " or ".join(words), "n": limit}).all()
+    return [int(r[0]) for r in rows]
+
+
+class _Matrix:
+    """Published articles' embeddings as one matrix, rebuilt only when articles change."""
+
+    def __init__(self) -> None:
+        self.key: tuple[Any, ...] | None = None
+        self.ids: list[int] = []
+        self.vectors: Any = None
+        self.lock = threading.Lock()
+
+    def get(self, session: Session, model: str) -> tuple[list[int], Any]:
+        import numpy as np
+
+        published = (col(KbArticle.status) == ArticleStatus.PUBLISHED, col(KbArticle.embedding_model) == model)
+        key_row = session.exec(select(func.count(), func.max(KbArticle.updated_at), func.max(KbArticle.id),
+                                      func.sum(KbArticle.id)).where(*published)).one()
+        key = (*_db_key(session), model, *(str(v) for v in key_row))
+        with self.lock:
+            if key != self.key:
+                found = session.exec(select(KbArticle.id, KbArticle.embedding).where(*published)).all()
+                pairs = [(int(i), e) for i, e in found if e and i is not None]
+                self.ids = [i for i, _ in pairs]
+                self.vectors = (np.stack([emb.from_bytes(e) for _, e in pairs]) if pairs
+                                else np.zeros((0, emb.DIM), dtype=np.float32))
+                self.key = key
+            return self.ids, self.vectors
+
+
+_matrix = _Matrix()
+
+
+def semantic_ids(session: Session, query: str, model: emb.Embedder, *, limit: int = CANDIDATES) -> list[int]:
+    import numpy as np
+
+    ids, matrix = _matrix.get(session, model.name)
+    if not ids or not normalize_query(query):
+        return []
+    qvec = model.encode([normalize_query(query)])[0]
+    sims = matrix @ qvec
+    top = np.argsort(-sims)[:limit]
+    return [ids[i] for i in top if sims[i] >= MIN_SIMILARITY]
+
+
+def fuse(*rankings: Sequence[int], k: int = RRF_K) -> list[int]:
+    """Reciprocal rank fusion: each list adds 1/(k + rank) to an article's score."""
+    scores: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, aid in enumerate(ranking, start=1):
+            scores[aid] = scores.get(aid, 0.0) + 1.0 / (k + rank)
+    return sorted(scores, key=lambda a: (-scores[a], a))
+
+
+def rank(session: Session, query: str, *, embedder: emb.Embedder | bool | None = True,
+         limit: int = 10) -> tuple[list[int], bool]:
+    """Article ids best first, and whether semantic similarity took part."""
+    model = semantic_embedder() if embedder is True else (embedder or None)
+    fts = fulltext_ids(session, query)
+    if model is None:
+        return fts[:limit], False
+    return fuse(fts, semantic_ids(session, query, model))[:limit], True
+
+
+def _cards(session: Session, ids: Sequence[int]) -> list[ArticleCard]:
+    if not ids:
+        return []
+    rows = session.exec(select(KbArticle, KbCategory).join(KbCategory, col(KbCategory.id) == KbArticle.category_id)
+                        .where(col(KbArticle.id).in_(list(ids)),
+                               col(KbArticle.status) == ArticleStatus.PUBLISHED)).all()
+    by_id = {a.id: ArticleCard(slug=a.slug, title=a.title, summary=a.summary, category_slug=c.slug,
+                               category_name=c.name) for a, c in rows}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def search(session: Session, *, principal: Principal | None, query: str, source: str = "help_center",
+           limit: int = 10, embedder: emb.Embedder | bool | None = True) -> SearchOutcome:
+    """Search published articles and record what was asked (and whether anything was found)."""
+    q = normalize_query(query)
+    if not q:
+        return SearchOutcome(query_id=None, hits=[], semantic=False)
+    limit = max(1, min(int(limit), 20))
+    ids, semantic = rank(session, q, embedder=embedder, limit=limit)
+    hits = _cards(session, ids)
+    row = SearchQuery(user_id=principal.user_id if principal else None, query=q,
+                      normalized=" ".join(terms(q))[:500] or q.lower(), result_count=len(hits),
+                      source=source if source in ("help_center", "ticket_form", "assistant") else "help_center")
+    session.add(row)
+    session.flush()
+    return SearchOutcome(query_id=row.id, hits=hits, semantic=semantic)
+
+
+def record_click(session: Session, *, principal: Principal | None, query_id: int, article_slug: str) -> None:
+    """Note which result was opened. The query id comes from server-side state, never the client;
+    it must also belong to the same person (or to nobody, for anonymous searches)."""
+    row = session.get(SearchQuery, query_id)
+    if row is None or row.user_id != (principal.user_id if principal else None) or row.clicked_article_id:
+        return
+    article = session.exec(select(KbArticle).where(KbArticle.slug == article_slug[:120],
+                                                   KbArticle.status == ArticleStatus.PUBLISHED)).first()
+    if article is not None:
+        row.clicked_article_id = article.id
+        session.add(row)
+
+
+# ----- reading --------------------------------------------------------------------------------
+
+def categories(session: Session) -> list[CategoryCard]:
+    counts = dict(session.exec(select(KbArticle.category_id, func.count())
+                               .where(KbArticle.status == ArticleStatus.PUBLISHED)
+                               .group_by(col(KbArticle.category_id))).all())
+    rows = session.exec(select(KbCategory).order_by(col(KbCategory.position), col(KbCategory.name))).all()
+    return [CategoryCard(slug=c.slug, name=c.name, description=c.description,
+                         article_count=int(counts.get(c.id or 0, 0))) for c in rows]
+
+
+def category(session: Session, *, slug: str) -> tuple[CategoryCard, list[ArticleCard]]:
+    cat = session.exec(select(KbCategory).where(KbCategory.slug == str(slug)[:80])).first()
+    if cat is None:
+        raise NotFound("category")
+    arts = session.exec(select(KbArticle).where(KbArticle.category_id == cat.id,
+                                                KbArticle.status == ArticleStatus.PUBLISHED)
+                        .order_by(col(KbArticle.position), col(KbArticle.title))).all()
+    cards = [ArticleCard(slug=a.slug, title=a.title, summary=a.summary, category_slug=cat.slug,
+                         category_name=cat.name) for a in arts]
+    return CategoryCard(slug=cat.slug, name=cat.name, description=cat.description, article_count=len(cards)), cards
+
+
+def _view(a: KbArticle, c: KbCategory) -> ArticleView:
+    assert a.id is not None
+    return ArticleView(id=a.id, slug=a.slug, title=a.title, summary=a.summary, body_md=a.body_md, status=a.status,
+                       category_slug=c.slug, category_name=c.name, updated_at=a.updated_at,
+                       helpful_yes=a.helpful_yes, helpful_no=a.helpful_no)
+
+
+def article(session: Session, *, principal: Principal | None, slug: str) -> ArticleView:
+    """A published article for anyone; drafts only for staff (preview). Otherwise NotFound."""
+    row = session.exec(select(KbArticle, KbCategory).join(KbCategory, col(KbCategory.id) == KbArticle.category_id)
+                       .where(KbArticle.slug == str(slug)[:120])).first()
+    if row is None:
+        raise NotFound("article")
+    a, c = row
+    if a.status != ArticleStatus.PUBLISHED and not (principal and principal.is_staff):
+        raise NotFound("article")
+    return _view(a, c)
+
+
+def related(session: Session, *, article_id: int, limit: int = 3) -> list[ArticleCard]:
+    """Nearest published articles by embedding; without embeddings, neighbours in the same category."""
+    import_ok = True
+    try:
+        import numpy as np
+    except ImportError:
+        import_ok = False
+    a = session.get(KbArticle, article_id)
+    if a is None:
+        return []
+    if import_ok and a.embedding and a.embedding_model:
+        ids, matrix = _matrix.get(session, a.embedding_model)
+        if ids:
+            sims = matrix @ emb.from_bytes(a.embedding)
+            order = [ids[i] for i in np.argsort(-sims) if ids[i] != article_id]
+            return _cards(session, order[:limit])
+    rows = session.exec(select(KbArticle.id).where(KbArticle.category_id == a.category_id,
+                                                   KbArticle.id != article_id,
+                                                   KbArticle.status == ArticleStatus.PUBLISHED)
+                        .order_by(col(KbArticle.position), col(KbArticle.id)).limit(limit)).all()
+    return _cards(session, [int(i) for i in rows if i is not None])
+
+
+# ----- feedback -------------------------------------------------------------------------------
+
+def voter_key(*, principal: Principal | None, visitor: str) -> str:
+    """Signed-in people vote once per account, anonymous visitors once per browser tab session."""
+    basis = f"user:{principal.user_id}" if principal else f"visitor:{visitor}"
+    return hashlib.sha256(f"{get_settings().portal_secret_key}|{basis}".encode()).hexdigest()
+
+
+def vote(session: Session, *, principal: Principal | None, visitor: str, slug: str, helpful: bool,
+         comment: str = "") -> bool:
+    """Count a "was this helpful?" answer; False when this visitor already voted on the article."""
+    if not principal and not visitor:
+        raise Invalid("no visitor", field="visitor")
+    a = session.exec(select(KbArticle).where(KbArticle.slug == str(slug)[:120],
+                                             KbArticle.status == ArticleStatus.PUBLISHED)).first()
+    if a is None:
+        raise NotFound("article")
+    key = voter_key(principal=principal, visitor=visitor)
+    if session.exec(select(KbFeedback.id).where(KbFeedback.article_id == a.id, KbFeedback.voter == key)).first():
+        return False
+    assert a.id is not None
+    session.add(KbFeedback(article_id=a.id, user_id=principal.user_id if principal else None, helpful=bool(helpful),
+                           voter=key, comment=str(comment or "")[:1000]))
+    counter = KbArticle.helpful_yes if helpful else KbArticle.helpful_no
+    session.execute(update(KbArticle).where(col(KbArticle.id) == a.id).values({counter: counter + 1}))
+    session.flush()
+    return True
+
+
+# ----- editing (staff) ------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ArticleDraft:
+    title: str
+    summary: str
+    body_md: str
+    category_slug: str
+    slug: str = ""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StaffArticleRow:
+    id: int
+    slug: str
+    title: str
+    status: str
+    category_name: str
+    updated_at: datetime
+
+
+def slugify(title: str) -> str:
+    return "-".join(re.findall(r"[a-z0-9]+", title.lower()))[:120].strip("-")
+
+
+def _validated(session: Session, draft: ArticleDraft) -> tuple[str, str, str, str, KbCategory]:
+    title = " ".join(str(draft.title or "").split())
+    summary = " ".join(str(draft.summary or "").split())
+    body = str(draft.body_md or "").replace("\r\n", "\n")
+    slug = str(draft.slug or "").strip().lower() or slugify(title)
+    if not title or len(title) > 200:
+        raise Invalid("Give the article a title of at most 200 characters.", field="title")
+    if len(summary) > 400:
+        raise Invalid("Keep the summary under 400 characters.", field="summary")
+    if len(body) > 100_000:
+        raise Invalid("The article is too long (100,000 characters at most).", field="body_md")
+    if not SLUG_RE.match(slug) or len(slug) > 120:
+        raise Invalid("The address may use lowercase letters, digits and dashes.", field="slug")
+    cat = session.exec(select(KbCategory).where(KbCategory.slug == str(draft.category_slug)[:80])).first()
+    if cat is None:
+        raise Invalid("Choose a category.", field="category")
+    return title, summary, body, slug, cat
+
+
+def staff_articles(session: Session, *, principal: Principal) -> list[StaffArticleRow]:
+    require_staff(principal)
+    rows = session.exec(select(KbArticle, KbCategory).join(KbCategory, col(KbCategory.id) == KbArticle.category_id)
+                        .order_by(col(KbCategory.position), col(KbArticle.position), col(KbArticle.title))).all()
+    return [StaffArticleRow(id=a.id or 0, slug=a.slug, title=a.title, status=a.status, category_name=c.name,
+                            updated_at=a.updated_at) for a, c in rows]
+
+
+def staff_article(session: Session, *, principal: Principal, article_id: int) -> ArticleView:
+    require_staff(principal)
+    a = session.get(KbArticle, article_id)
+    if a is None:
+        raise NotFound("article")
+    c = session.get(KbCategory, a.category_id)
+    assert c is not None
+    return _view(a, c)
+
+
+def create_article(session: Session, *, principal: Principal, draft: ArticleDraft) -> KbArticle:
+    p = require_staff(principal)
+    title, summary, body, slug, cat = _validated(session, draft)
+    if session.exec(select(KbArticle.id).where(KbArticle.slug == slug)).first():
+        raise Invalid("Another article already uses that address.", field="slug")
+    now = utcnow()
+    assert cat.id is not None
+    a = KbArticle(slug=slug, title=title, summary=summary, body_md=body, category_id=cat.id,
+                  status=ArticleStatus.DRAFT, author_user_id=p.user_id, created_at=now, updated_at=now)
+    session.add(a)
+    session.flush()
+    index_article(session, a)
+    audit.record(session, action="kb.article_created", principal=p, target_type="kb_article", target_id=a.id or "",
+                 slug=slug)
+    return a
+
+
+def update_article(session: Session, *, principal: Principal, article_id: int, draft: ArticleDraft) -> KbArticle:
+    p = require_staff(principal)
+    a = session.get(KbArticle, article_id)
+    if a is None:
+        raise NotFound("article")
+    title, summary, body, slug, cat = _validated(session, draft)
+    if slug != a.slug and session.exec(select(KbArticle.id).where(KbArticle.slug == slug)).first():
+        raise Invalid("Another article already uses that address.", field="slug")
+    assert cat.id is not None
+    a.title, a.summary, a.body_md, a.slug, a.category_id = title, summary, body, slug, cat.id
+    a.updated_at = utcnow()
+    session.add(a)
+    session.flush()
+    index_article(session, a)
+    audit.record(session, action="kb.article_updated", principal=p, target_type="kb_article", target_id=article_id)
+    return a
+
+
+def set_published(session: Session, *, principal: Principal, article_id: int, published: bool) -> KbArticle:
+    p = require_staff(principal)
+    a = session.get(KbArticle, article_id)
+    if a is None:
+        raise NotFound("article")
+    a.status = ArticleStatus.PUBLISHED if published else ArticleStatus.DRAFT
+    if published and a.published_at is None:
+        a.published_at = utcnow()
+    a.updated_at = utcnow()
+    session.add(a)
+    session.flush()
+    index_article(session, a, embedder=a.embedding is None)
+    audit.record(session, action="kb.article_published" if published else "kb.article_unpublished", principal=p,
+                 target_type="kb_article", target_id=article_id)
+    return a
+
+
+def category_choices(session: Session) -> list[tuple[str, str]]:
+    return [(c.slug, c.name) for c in session.exec(select(KbCategory).order_by(col(KbCategory.position))).all()]

@@ -1,0 +1,180 @@
+"""The help center: public pages, and the same content inside the portal for signed-in people."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import reflex as rx
+
+from portal.components.common import error_callout
+from portal.layouts.shell import brand, shell
+from portal.state.help import ArticleRow, CategoryRow, HelpArticleState, HelpCategoryState, HelpState
+from portal.state.session import SessionState
+
+DESCRIPTION = "Answers to common questions about orders, delivery, returns, billing and your account."
+
+
+def _public(content: rx.Component) -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            rx.link(brand(), href="/help", underline="none"), rx.spacer(),
+            rx.link("Help center", href="/help", size="2"),
+            rx.link(rx.button("Sign in", variant="soft", size="2"), href="/login"),
+            rx.color_mode.button(variant="ghost", aria_label="Switch light or dark mode"),
+            align="center", width="100%", padding_x="1.5rem", padding_y="0.75rem",
+            border_bottom=f"1px solid {rx.color('gray', 5)}",
+        ),
+        rx.box(content, width="100%", max_width="60rem", padding=["1rem", "1.5rem", "2rem"]),
+        spacing="0", width="100%", align="center", min_height="100vh",
+    )
+
+
+def framed(title: str, content: Callable[[], rx.Component]) -> rx.Component:
+    """Strangers get a light public frame; signed-in people stay inside the portal shell."""
+    return rx.cond(SessionState.signed_in, shell(title)(content)(), _public(content()))
+
+
+def search_box() -> rx.Component:
+    return rx.form(
+        rx.hstack(
+            # Uncontrolled: what is typed stays in the browser until the form is sent.
+            rx.input(rx.input.slot(rx.icon("search", size=16)), name="q", default_value=HelpState.query,
+                     placeholder="Ask a question, e.g. can I get my money back?",
+                     aria_label="Search the help center", max_length=200, size="3", width="100%",
+                     data_testid="help-search-input"),
+            rx.button("Search", type="submit", size="3", data_testid="help-search-submit"),
+            width="100%",
+        ),
+        on_submit=HelpState.search, width="100%",
+    )
+
+
+def _result(row: ArticleRow) -> rx.Component:
+    return rx.box(
+        rx.link(row.title, on_click=HelpState.open_result(row.slug), weight="medium", size="3",
+                cursor="pointer", data_testid="help-result-link"),
+        rx.text(row.summary, size="2", color_scheme="gray"),
+        rx.text(row.category_name, size="1", color_scheme="gray"),
+        data_testid="help-result", padding_y="0.5rem", width="100%",
+    )
+
+
+def _results() -> rx.Component:
+    return rx.cond(
+        HelpState.searched,
+        rx.vstack(
+            rx.cond(
+                HelpState.results.length() > 0,
+                rx.vstack(rx.foreach(HelpState.results, _result), spacing="1", width="100%"),
+                rx.callout("We found nothing for that question. Try other words, or browse the topics below.",
+                           icon="info", data_testid="help-no-results", width="100%"),
+            ),
+            rx.link("Clear search", on_click=HelpState.clear, size="2", cursor="pointer"),
+            spacing="2", width="100%", data_testid="help-results",
+        ),
+    )
+
+
+def _category_card(row: CategoryRow) -> rx.Component:
+    return rx.link(
+        rx.card(rx.vstack(rx.heading(row.name, size="4"), rx.text(row.description, size="2", color_scheme="gray"),
+                          rx.text(row.count, size="1", color_scheme="gray"), spacing="1"), width="100%"),
+        href=row.href, underline="none", data_testid="help-category",
+    )
+
+
+def _home() -> rx.Component:
+    return rx.vstack(
+        rx.heading("How can we help?", size="6", as_="h1"),
+        search_box(),
+        _results(),
+        rx.grid(rx.foreach(HelpState.categories, _category_card), columns=rx.breakpoints(initial="1", sm="2",
+                                                                                          md="3"),
+                spacing="4", width="100%"),
+        spacing="5", width="100%",
+    )
+
+
+def help_page() -> rx.Component:
+    return framed("Help", _home)
+
+
+def _article_link(row: ArticleRow) -> rx.Component:
+    return rx.box(rx.link(row.title, href=row.href, weight="medium"),
+                  rx.text(row.summary, size="2", color_scheme="gray"), padding_y="0.4rem",
+                  data_testid="help-article-link")
+
+
+def _category() -> rx.Component:
+    return rx.vstack(
+        rx.link("← Help center", href="/help", size="2"),
+        error_callout(HelpCategoryState.error),
+        rx.heading(HelpCategoryState.name, size="6", as_="h1", data_testid="help-category-name"),
+        rx.text(HelpCategoryState.description, color_scheme="gray"),
+        rx.vstack(rx.foreach(HelpCategoryState.articles, _article_link), spacing="1", width="100%"),
+        spacing="3", width="100%",
+    )
+
+
+def category_page() -> rx.Component:
+    return framed("Help", _category)
+
+
+def _feedback() -> rx.Component:
+    s = HelpArticleState
+    return rx.card(
+        rx.cond(
+            s.voted,
+            rx.text(s.vote_message, data_testid="help-vote-thanks"),
+            rx.hstack(
+                rx.text("Was this article helpful?", weight="medium"),
+                rx.button(rx.icon("thumbs_up", size=16), "Yes", variant="soft", on_click=s.vote(True),
+                          data_testid="help-vote-yes"),
+                rx.button(rx.icon("thumbs_down", size=16), "No", variant="soft", color_scheme="gray",
+                          on_click=s.vote(False), data_testid="help-vote-no"),
+                align="center", spacing="3", wrap="wrap",
+            ),
+        ),
+        width="100%",
+    )
+
+
+def _article() -> rx.Component:
+    s = HelpArticleState
+    return rx.vstack(
+        rx.hstack(rx.link("Help center", href="/help", size="2"), rx.text("›", size="2", color_scheme="gray"),
+                  rx.link(s.category_name, href=s.category_href, size="2"), spacing="2"),
+        error_callout(s.error),
+        rx.cond(
+            s.title != "",
+            rx.vstack(
+                rx.cond(s.draft, rx.badge("Draft: only staff can see this", color_scheme="amber")),
+                rx.heading(s.title, size="7", as_="h1", data_testid="help-article-title"),
+                rx.text(s.summary, size="3", color_scheme="gray"),
+                # No raw HTML from article bodies: Markdown only, so nothing an editor types can run.
+                rx.box(rx.markdown(s.body_md, use_raw=False), width="100%", data_testid="help-article-body"),
+                rx.text("Updated ", s.updated, size="1", color_scheme="gray"),
+                _feedback(),
+                rx.cond(
+                    s.related.length() > 0,
+                    rx.vstack(rx.heading("Related articles", size="4"),
+                              rx.foreach(s.related, _article_link), spacing="1", width="100%",
+                              data_testid="help-related"),
+                ),
+                spacing="3", width="100%",
+            ),
+        ),
+        spacing="3", width="100%",
+    )
+
+
+def article_page() -> rx.Component:
+    return framed("Help", _article)
+
+
+def register(app: rx.App) -> None:
+    app.add_page(help_page, route="/help", title="Help center", description=DESCRIPTION, on_load=HelpState.load)
+    app.add_page(category_page, route="/help/[category]", title=HelpCategoryState.page_title,
+                 description=DESCRIPTION, on_load=HelpCategoryState.load)
+    app.add_page(article_page, route="/help/[category]/[article]", title=HelpArticleState.page_title,
+                 description=HelpArticleState.page_description, on_load=HelpArticleState.load)

@@ -1,0 +1,83 @@
+"""The assistant's chat panel. Only customers can talk to it; what it remembers stays on the server."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import reflex as rx
+
+from portal.db import session_scope
+from portal.domain import assistant
+from portal.domain.errors import DomainError
+from portal.domain.principal import require_principal
+from portal.state.guard import Access, access, current_principal
+from portal.state.messages import message_for_error
+
+GREETING = ("Hi! I can tell you where an order is, track a parcel, find an invoice or a help article, "
+            "or pass you to a person.")
+STARTERS = ["Where is my order?", "Track my parcel", "Talk to a person"]
+
+
+@dataclasses.dataclass
+class ChatLink:
+    label: str
+    href: str
+
+
+@dataclasses.dataclass
+class ChatLine:
+    who: str  # "customer" or "assistant"
+    text: str
+    links: list[ChatLink] = dataclasses.field(default_factory=list)
+
+
+@access(Access.CUSTOMER)
+class AssistantState(rx.State):
+    open: bool = False
+    lines: list[ChatLine] = []
+    choices: list[str] = []
+    confirming: bool = False
+    _convo: assistant.Conversation | None = None
+
+    @rx.event
+    def toggle(self) -> None:
+        self.open = not self.open
+        if self.open and not self.lines:
+            self.lines = [ChatLine(who="assistant", text=GREETING)]
+            self.choices = list(STARTERS)
+
+    @rx.event
+    def send(self, form_data: dict | None = None) -> None:
+        text = form_data.get("message") if isinstance(form_data, dict) else None
+        if isinstance(text, str):
+            self._say(text)
+
+    @rx.event
+    def choose(self, value: str) -> None:
+        # A quick reply is the same as typing it; only the ones on offer are accepted.
+        if isinstance(value, str) and value in self.choices:
+            self._say(value)
+
+    def _say(self, raw: str) -> None:
+        text = " ".join(raw.split())[: assistant.MAX_TEXT]
+        if not text:
+            return
+        principal = require_principal(current_principal())
+        if self._convo is None:
+            self._convo = assistant.Conversation()
+        self._convo.page = self.router.url.path[:200]
+        self.lines.append(ChatLine(who="customer", text=text))
+        llm = assistant.llm_client()
+        try:
+            with session_scope() as db:
+                reply = assistant.respond(db, principal=principal, convo=self._convo, text=text, llm=llm)
+        except DomainError as err:
+            reply = assistant.Reply(message_for_error(err))
+        finally:
+            if llm is not None:
+                llm.close()
+        self.lines.append(ChatLine(who="assistant", text=reply.text,
+                                   links=[ChatLink(label=link.label, href=link.href) for link in reply.links]))
+        self.lines = self.lines[-40:]
+        self.choices = reply.choices
+        self.confirming = reply.confirm

@@ -1,0 +1,198 @@
+"""The public help center. Anyone may call these handlers, so every argument is treated as hostile:
+types and lengths are checked, slugs must look like slugs, ids stay on the server."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import reflex as rx
+from reflex_base.event import EventSpec
+
+from portal.db import session_scope
+from portal.domain import kb
+from portal.domain.errors import DomainError
+from portal.settings import get_settings
+from portal.state.format import day
+from portal.state.guard import Access, access, current_principal
+from portal.state.messages import message_for_error
+
+_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+def valid_slug(value: object) -> str | None:
+    return value if isinstance(value, str) and len(value) <= 120 and _SLUG.match(value) else None
+
+
+@dataclasses.dataclass
+class CategoryRow:
+    slug: str
+    name: str
+    description: str
+    count: str
+    href: str
+
+
+@dataclasses.dataclass
+class ArticleRow:
+    slug: str
+    title: str
+    summary: str
+    category_name: str
+    href: str
+
+
+def _row(card: kb.ArticleCard) -> ArticleRow:
+    return ArticleRow(slug=card.slug, title=card.title, summary=card.summary, category_name=card.category_name,
+                      href=f"/help/{card.category_slug}/{card.slug}")
+
+
+def _path_parts(state: rx.State) -> list[str]:
+    return [p for p in state.router.url.path.split("/") if p]
+
+
+@access(Access.PUBLIC)
+class HelpState(rx.State):
+    """Help home: categories and search."""
+
+    query: str = ""
+    searched: bool = False
+    results: list[ArticleRow] = []
+    categories: list[CategoryRow] = []
+    _query_id: int | None = None
+
+    @rx.event
+    def load(self) -> None:
+        with session_scope() as db:
+            cats = kb.categories(db)
+        self.categories = [CategoryRow(slug=c.slug, name=c.name, description=c.description,
+                                       count=f"{c.article_count} article{'s' if c.article_count != 1 else ''}",
+                                       href=f"/help/{c.slug}") for c in cats if c.article_count]
+        q = self.router.url.query_parameters.get("q")
+        if isinstance(q, str) and q.strip():
+            self.query = kb.normalize_query(q)
+            self._run()
+
+    @rx.event
+    def search(self, form_data: dict | None = None) -> None:
+        if isinstance(form_data, dict) and isinstance(form_data.get("q"), str):
+            self.query = form_data["q"][: kb.MAX_QUERY]
+        self._run()
+
+    def _run(self) -> None:
+        q = kb.normalize_query(self.query)
+        if not q:
+            self.searched, self.results, self._query_id = False, [], None
+            return
+        with session_scope() as db:
+            outcome = kb.search(db, principal=current_principal(), query=q, source="help_center")
+        self._query_id = outcome.query_id
+        self.results = [_row(h) for h in outcome.hits]
+        self.searched = True
+
+    @rx.event
+    def clear(self) -> None:
+        self.query, self.searched, self.results, self._query_id = "", False, [], None
+
+    @rx.event
+    def open_result(self, slug: str) -> EventSpec | None:
+        slug_ok = valid_slug(slug)
+        hit = next((r for r in self.results if r.slug == slug_ok), None) if slug_ok else None
+        if hit is None:
+            return None  # only results this tab was shown can be opened from here
+        if self._query_id is not None:
+            with session_scope() as db:
+                kb.record_click(db, principal=current_principal(), query_id=self._query_id, article_slug=hit.slug)
+        return rx.redirect(hit.href)
+
+
+@access(Access.PUBLIC)
+class HelpCategoryState(rx.State):
+    name: str = ""
+    description: str = ""
+    articles: list[ArticleRow] = []
+    error: str = ""
+
+    @rx.var
+    def page_title(self) -> str:
+        business = get_settings().portal_business_name
+        return f"{self.name} · {business} help" if self.name else f"{business} help center"
+
+    @rx.event
+    def load(self) -> None:
+        self.reset()
+        parts = _path_parts(self)
+        slug = valid_slug(parts[1]) if len(parts) >= 2 else None
+        if slug is None:
+            self.error = "We could not find that part of the help center."
+            return
+        try:
+            with session_scope() as db:
+                cat, cards = kb.category(db, slug=slug)
+        except DomainError as err:
+            self.error = message_for_error(err)
+            return
+        self.name, self.description = cat.name, cat.description
+        self.articles = [_row(c) for c in cards]
+
+
+@access(Access.PUBLIC)
+class HelpArticleState(rx.State):
+    title: str = ""
+    summary: str = ""
+    body_md: str = ""
+    category_name: str = ""
+    category_href: str = ""
+    updated: str = ""
+    draft: bool = False
+    related: list[ArticleRow] = []
+    voted: bool = False
+    vote_message: str = ""
+    error: str = ""
+    _slug: str = ""
+
+    @rx.var
+    def page_title(self) -> str:
+        business = get_settings().portal_business_name
+        return f"{self.title} · {business} help" if self.title else f"{business} help center"
+
+    @rx.var
+    def page_description(self) -> str:
+        return self.summary or "Answers to common questions about orders, delivery, returns and billing."
+
+    @rx.event
+    def load(self) -> None:
+        self.reset()
+        parts = _path_parts(self)
+        slug = valid_slug(parts[-1]) if len(parts) >= 3 else None
+        if slug is None:
+            self.error = "We could not find that article."
+            return
+        try:
+            with session_scope() as db:
+                view = kb.article(db, principal=current_principal(), slug=slug)
+                related = kb.related(db, article_id=view.id)
+        except DomainError as err:
+            self.error = message_for_error(err)
+            return
+        self._slug = view.slug
+        self.title, self.summary, self.body_md = view.title, view.summary, view.body_md
+        self.category_name, self.category_href = view.category_name, f"/help/{view.category_slug}"
+        self.updated = day(view.updated_at)
+        self.draft = view.status != "published"
+        self.related = [_row(c) for c in related]
+
+    @rx.event
+    def vote(self, helpful: bool) -> None:
+        if not isinstance(helpful, bool) or not self._slug or self.voted:
+            return
+        try:
+            with session_scope() as db:
+                counted = kb.vote(db, principal=current_principal(), visitor=self.router.session.client_token,
+                                  slug=self._slug, helpful=helpful)
+        except DomainError as err:
+            self.vote_message = message_for_error(err)
+            return
+        self.voted = True
+        self.vote_message = ("Thank you for telling us." if counted else
+                             "You already told us about this article. Thank you.")
