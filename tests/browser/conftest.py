@@ -59,6 +59,6 @@ def browser() -> Iterator[Any]:
 def page(browser: Any, harness: Any) -> Iterator[Any]:
     context = browser.new_context(base_url=harness.frontend_url.rstrip("/"))
     pg = context.new_page()
-    pg.set_default_timeout(20_000)
+    pg.set_default_timeout(30_000)
     yield pg
     context.close()

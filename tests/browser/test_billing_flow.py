@@ -52,7 +52,7 @@ def test_download_then_pay_and_see_it_paid_live(page: Any, demo: Any, db: Sessio
     assert page.get_by_test_id("invoice-status").inner_text() == "Overdue"
 
     # When he downloads the PDF
-    with page.expect_download() as info:
+    with page.expect_download(timeout=60_000) as info:
         page.get_by_test_id("invoice-pdf").click()
     pdf = tmp_path / "invoice.pdf"
     info.value.save_as(pdf)
@@ -110,7 +110,7 @@ def test_a_declined_card_leaves_the_invoice_due_and_says_why(page: Any, demo: An
                            ".every(b => b.innerText === 'Paid')")
 
     # When he downloads a statement for this year, it is a PDF of his account
-    with page.expect_download() as info:
+    with page.expect_download(timeout=60_000) as info:
         page.get_by_test_id("statement-link").click()
     assert info.value.suggested_filename.startswith("statement-")
     statement = Path(info.value.path()).read_bytes()

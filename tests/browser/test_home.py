@@ -147,7 +147,7 @@ def test_data_export_download_holds_own_orders_and_nothing_of_another_customer(p
     page.wait_for_url(re.compile(r"/dashboard"))
     page.goto("/account/privacy")
     # When she downloads everything
-    with page.expect_download() as info:
+    with page.expect_download(timeout=60_000) as info:
         page.get_by_test_id("export-data").click()
     path = info.value.path()
     # Then the archive holds her orders and none of Ben's

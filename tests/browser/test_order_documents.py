@@ -25,7 +25,7 @@ def test_order_document_downloads_from_the_order_page(page: Any, demo: Any, db: 
     page.goto(f"/orders/{doc.order_id}")
     link = page.get_by_test_id("order-document")
     link.wait_for()
-    with page.expect_download() as download:
+    with page.expect_download(timeout=60_000) as download:
         link.click()
     path = download.value.path()
     assert Path(path).read_bytes()[:5] == b"%PDF-"
