@@ -92,7 +92,9 @@ class SearchOutcome:
 # ----- text helpers ---------------------------------------------------------------------------
 
 def normalize_query(raw: str) -> str:
-    return " ".join(str(raw or "").split())[:MAX_QUERY]
+    # Control characters (NUL above all: PostgreSQL text cannot hold it) become spaces.
+    text = "".join(" " if (ord(ch) < 32 or ord(ch) == 127) else ch for ch in str(raw or ""))
+    return " ".join(text.split())[:MAX_QUERY]
 
 
 def terms(raw: str) -> list[str]:

@@ -144,9 +144,25 @@ def declared_access(cls: type) -> tuple[bool, Access | None]:
     return False, None
 
 
+def _without_nul(value: Any) -> Any:
+    """NUL never belongs in text a person typed, and PostgreSQL text columns refuse it."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {k: _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    return value
+
+
 class AuthGuard(Middleware):
     async def preprocess(self, app: App, state: BaseState, event: Event) -> StateUpdate | None:
         from reflex.state import StateUpdate
+
+        if isinstance(event.payload, dict):
+            cleaned = _without_nul(event.payload)
+            event.payload.clear()
+            event.payload.update(cleaned)
 
         principal = principal_from_state(state)
         _current.set(principal)

@@ -94,3 +94,19 @@ def test_a_revoked_session_cookie_is_worthless(db: Session, harness: Any, backen
     updates = run(send_one(backend_url, cookie, handler_name(DashboardState.load), "/dashboard"))
     assert any(r.startswith("/login") for r in redirects(updates))
     assert order.number not in deltas_text(updates)
+
+
+def test_nul_bytes_in_forged_input_are_dropped_before_any_handler(db: Session, harness: Any,
+                                                                   backend_url: str) -> None:
+    # PostgreSQL text cannot hold NUL; the guard strips it from every event's arguments.
+    from portal.state.session import LoginState
+
+    make_customer(db, email="nul@example.com")
+    updates = run(send_one_payload(backend_url, handler_name(LoginState.submit),
+                                   {"form_data": {"email": "nul\x00@example.com", "password": "wrong\x00password"}}))
+    assert "do not match" in deltas_text(updates)
+
+
+async def send_one_payload(backend_url: str, name: str, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    async with ReflexClient(backend_url) as c:
+        return await c.send(name, payload, path="/login")
