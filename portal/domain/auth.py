@@ -195,7 +195,8 @@ def resolve_session(session: Session, *, raw_token: str | None) -> Principal | N
 
     setup_required = not user.mfa_enabled and mfa_required_for(session, role=user.role)
     return Principal(user_id=user.id, role=user.role, email=user.email, name=user.full_name,
-                     customer_id=user.customer_id, session_id=row.id, mfa_setup_required=setup_required)
+                     customer_id=user.customer_id, session_id=row.id, mfa_setup_required=setup_required,
+                     timezone=user.timezone or "")
 
 
 def end_session(session: Session, *, principal: Principal, request: RequestInfo, reason: str = "logout") -> None:

@@ -20,6 +20,8 @@ class Principal:
     via: str = "user"
     # Staff whose role requires MFA but who have not set it up may only reach that setup.
     mfa_setup_required: bool = False
+    # Where they are (IANA name from their profile): times are shown to them in this zone.
+    timezone: str = ""
 
     @property
     def is_staff(self) -> bool:

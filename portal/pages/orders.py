@@ -5,9 +5,9 @@ from __future__ import annotations
 import reflex as rx
 
 from portal.components.common import card, empty_note, error_callout, status_badge
+from portal.format import humanize
 from portal.layouts.shell import shell
 from portal.models import ORDER_STATUS_LABELS
-from portal.state.format import humanize
 from portal.state.new_order import DraftRow, NewOrderState
 from portal.state.order_detail import Option
 from portal.state.orders import STATUS_CHOICES, OrderListRow, OrderListState

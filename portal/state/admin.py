@@ -9,7 +9,7 @@ import reflex as rx
 from portal.db import session_scope
 from portal.domain import admin, mfa
 from portal.domain.principal import require_principal
-from portal.state.format import day_time
+from portal.format import day_time
 from portal.state.guard import Access, access, current_principal, request_info_of
 
 PAGE_SIZE = 50

@@ -10,7 +10,7 @@ from portal.db import session_scope
 from portal.domain.api import keys, webhooks
 from portal.domain.errors import DomainError
 from portal.domain.principal import require_principal
-from portal.state.format import day_time
+from portal.format import day_time
 from portal.state.guard import Access, access, current_principal, request_info_of
 from portal.state.messages import message_for_error
 

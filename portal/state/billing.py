@@ -16,9 +16,9 @@ from portal.domain import billing
 from portal.domain.errors import DomainError
 from portal.domain.events import DomainEvent, Topic
 from portal.domain.principal import Principal, require_principal
+from portal.format import day, money
 from portal.live.push import listens
 from portal.settings import get_settings
-from portal.state.format import day, money
 from portal.state.guard import Access, access, current_principal, principal_from_state, request_info_of
 from portal.state.messages import message_for_error
 from portal.state.session import backend_url, navigate_to

@@ -12,8 +12,8 @@ from portal.domain import support_chat
 from portal.domain.errors import DomainError
 from portal.domain.events import DomainEvent, Topic
 from portal.domain.principal import Principal, require_principal
+from portal.format import day_time
 from portal.live.push import listens
-from portal.state.format import day_time
 from portal.state.guard import Access, access, current_principal, principal_from_state
 from portal.state.support import support_message
 

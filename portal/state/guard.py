@@ -26,6 +26,7 @@ from reflex.middleware import Middleware
 from reflex_base.event import Event
 from reflex_base.registry import RegistrationContext
 
+from portal import format as fmt
 from portal.db import session_scope
 from portal.domain import auth
 from portal.domain.audit import RequestInfo
@@ -117,9 +118,12 @@ def request_info_of(state: BaseState) -> RequestInfo:
 def principal_from_state(state: BaseState) -> Principal | None:
     raw = cookie_value(state.router.headers.cookie, get_settings().session_cookie_name)
     if not raw:
+        fmt.use_zone(None)
         return None
     with session_scope() as db:
-        return auth.resolve_session(db, raw_token=raw)
+        principal = auth.resolve_session(db, raw_token=raw)
+    fmt.use_zone(principal.timezone if principal else None)  # times are shown in their zone
+    return principal
 
 
 # Reflex's own states (hydration, page-load events, client storage, error reports). Named one

@@ -12,8 +12,8 @@ from reflex_base.event import EventSpec
 from portal.db import session_scope
 from portal.domain import kb
 from portal.domain.errors import DomainError
+from portal.format import day
 from portal.settings import get_settings
-from portal.state.format import day
 from portal.state.guard import Access, access, current_principal
 from portal.state.messages import message_for_error
 

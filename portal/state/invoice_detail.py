@@ -13,10 +13,10 @@ from portal.domain import audit, billing
 from portal.domain.errors import DomainError, ErrorCode
 from portal.domain.events import DomainEvent, Topic
 from portal.domain.principal import Principal, require_principal
+from portal.format import day, day_time, money
 from portal.live.push import listens
 from portal.settings import get_settings
 from portal.state.billing import KIND_LABELS, STATUS_LABELS
-from portal.state.format import day, day_time, money
 from portal.state.guard import Access, access, current_principal, principal_from_state, request_info_of
 from portal.state.messages import message_for_error
 from portal.state.session import backend_url, navigate_to

@@ -11,7 +11,7 @@ from portal.db import session_scope
 from portal.domain import kb
 from portal.domain.errors import DomainError, Invalid
 from portal.domain.principal import require_principal
-from portal.state.format import day_time
+from portal.format import day_time
 from portal.state.guard import Access, access, current_principal
 from portal.state.messages import message_for_error
 

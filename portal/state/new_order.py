@@ -13,7 +13,7 @@ from portal.domain import order_actions
 from portal.domain.errors import DomainError
 from portal.domain.order_actions import DraftLine
 from portal.domain.principal import require_principal
-from portal.state.format import money
+from portal.format import money
 from portal.state.guard import Access, access, current_principal
 from portal.state.order_detail import Option, _address_lines, _int
 from portal.state.order_messages import order_message

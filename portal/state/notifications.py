@@ -12,9 +12,9 @@ from portal.domain import inbox
 from portal.domain.errors import DomainError
 from portal.domain.events import DomainEvent, Topic
 from portal.domain.principal import Principal, require_principal
+from portal.format import day_time, humanize
 from portal.live.push import listens
 from portal.models import NotificationPublic
-from portal.state.format import day_time, humanize
 from portal.state.guard import Access, access, current_principal, mfa_setup_exempt, principal_from_state
 from portal.state.messages import message_for_error
 

@@ -12,8 +12,8 @@ from portal.domain import home, offers
 from portal.domain.errors import DomainError
 from portal.domain.events import DomainEvent, Topic
 from portal.domain.principal import Principal, require_principal
+from portal.format import day_time, humanize, money
 from portal.live.push import listens
-from portal.state.format import day_time, humanize, money
 from portal.state.guard import Access, access, current_principal, principal_from_state, request_info_of
 from portal.state.messages import message_for_error
 

@@ -13,10 +13,10 @@ from portal.domain import orders
 from portal.domain.errors import DomainError
 from portal.domain.events import DomainEvent, Topic
 from portal.domain.principal import Principal, require_principal
+from portal.format import day, humanize, money
 from portal.live.push import listens
 from portal.models import ORDER_STATUS_LABELS, OrderStatus
 from portal.settings import get_settings
-from portal.state.format import day, humanize, money
 from portal.state.guard import Access, access, current_principal, principal_from_state
 from portal.state.order_messages import FIELDS, order_message
 

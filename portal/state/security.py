@@ -11,8 +11,8 @@ from portal.db import session_scope
 from portal.domain import account, mfa
 from portal.domain.errors import DomainError
 from portal.domain.principal import Principal, require_principal
+from portal.format import day_time
 from portal.models import User
-from portal.state.format import day_time
 from portal.state.guard import Access, access, current_principal, mfa_setup_exempt, request_info_of
 from portal.state.messages import message_for_error
 from portal.state.session import SessionState, backend_url, navigate_to

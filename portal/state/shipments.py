@@ -12,9 +12,9 @@ from portal.domain import tracking
 from portal.domain.errors import DomainError
 from portal.domain.events import DomainEvent, Topic
 from portal.domain.principal import Principal, require_principal
+from portal.format import day, day_time
 from portal.live.push import listens
 from portal.models import TAG_LABELS, TrackingEventPublic, TrackingTag
-from portal.state.format import day, day_time
 from portal.state.guard import Access, access, current_principal, principal_from_state
 from portal.state.messages import message_for_error
 

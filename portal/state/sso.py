@@ -16,8 +16,8 @@ from portal.db import session_scope
 from portal.domain import sso
 from portal.domain.errors import DomainError
 from portal.domain.principal import require_principal
+from portal.format import day_time
 from portal.settings import get_settings
-from portal.state.format import day_time
 from portal.state.guard import Access, access, current_principal, request_info_of
 from portal.state.messages import message_for
 from portal.state.session import backend_url, navigate_to

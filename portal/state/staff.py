@@ -15,8 +15,8 @@ from portal.domain import support, support_chat
 from portal.domain.errors import DomainError
 from portal.domain.events import DomainEvent, Topic
 from portal.domain.principal import Principal, require_principal
+from portal.format import day_time, humanize
 from portal.live.push import listens
-from portal.state.format import day_time, humanize
 from portal.state.guard import Access, access, current_principal, principal_from_state
 from portal.state.messages import message_for
 from portal.state.support import MessageRow, TicketHeader, header_of, message_rows, support_message
