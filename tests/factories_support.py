@@ -11,6 +11,7 @@ from typing import Any
 from sqlmodel import Session
 
 from portal.db import utcnow
+from portal.domain import kb
 from portal.models import AgentPresence, ArticleStatus, KbArticle, KbCategory, User
 
 _seq = itertools.count(1)
@@ -41,6 +42,8 @@ def make_article(db: Session, *, title: str, summary: str = "", body: str = "",
     art = KbArticle(slug=f"article-{n}", title=title, summary=summary, body_md=body, status=status,
                     category_id=cat.id or 0, **fields)
     db.add(art)
+    db.flush()
+    kb.index_article(db, art, embedder=False)  # into the help center's full-text index, as the editor does
     db.commit()
     return art
 

@@ -12,12 +12,12 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, or_
+from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from portal.db import utcnow
 from portal.domain import attachments as att
-from portal.domain import audit, events, outbox
+from portal.domain import audit, events, kb, outbox, throttle
 from portal.domain.errors import DomainError, ErrorCode, Invalid, NotFound
 from portal.domain.events import DomainEvent, Topic
 from portal.domain.notifications import notify_customer
@@ -255,29 +255,19 @@ def _context_label_any(session: Session, ticket: Ticket) -> str:
 
 
 def suggest_articles(session: Session, *, principal: Principal, text: str, limit: int = 3) -> list[Suggestion]:
-    """Published help articles that may already answer what the customer is typing.
-
-    A plain case-insensitive match for now; the help-center search replaces the body of this
-    one function later.
-    """
+    """Published help articles that may already answer what the customer is typing: the help
+    center's own ranking (full-text fused with semantic similarity when the model is installed).
+    Nothing is recorded here, as this runs while they type; record_suggestion notes what helped."""
     require_principal(principal)
-    words = [w for w in "".join(ch if ch.isalnum() else " " for ch in str(text)[:500].lower()).split()
-             if len(w) >= 4][:8]
-    if not words:
+    query = kb.normalize_query(str(text)[:kb.MAX_QUERY])
+    if not any(len(w) >= 3 for w in kb.terms(query)):
         return []
-    score: Any = sum(
-        case((func.lower(KbArticle.title).contains(w), 3), else_=0)
-        + case((func.lower(KbArticle.summary).contains(w), 2), else_=0)
-        + case((func.lower(KbArticle.body_md).contains(w), 1), else_=0)
-        for w in words
-    )
-    rows = session.exec(
-        select(KbArticle, score).where(KbArticle.status == ArticleStatus.PUBLISHED)
-        .where(or_(*[func.lower(KbArticle.title).contains(w) | func.lower(KbArticle.summary).contains(w)
-                     | func.lower(KbArticle.body_md).contains(w) for w in words]))
-        .order_by(score.desc(), col(KbArticle.id)).limit(max(1, min(limit, 10)))
-    ).all()
-    return [Suggestion(id=a.id or 0, slug=a.slug, title=a.title, summary=a.summary) for a, _ in rows]
+    ids, _ = kb.rank(session, query, limit=max(1, min(limit, 10)))
+    rows = session.exec(select(KbArticle).where(col(KbArticle.id).in_(ids),
+                                                KbArticle.status == ArticleStatus.PUBLISHED)).all() if ids else []
+    by_id = {a.id: a for a in rows}
+    return [Suggestion(id=a.id or 0, slug=a.slug, title=a.title, summary=a.summary)
+            for a in (by_id.get(i) for i in ids) if a is not None]
 
 
 def record_suggestion(session: Session, *, principal: Principal, article_id: int, query: str, solved: bool,
@@ -340,6 +330,7 @@ def create_ticket(session: Session, *, principal: Principal, subject: str, body:
         context_label(session, principal=principal, context_type=context_type, context_id=context_id or 0)
     else:
         context_id = None
+    throttle.require(session, f"rate:tickets:{customer_id}", throttle.NEW_TICKETS)
     now = utcnow()
     first_due, res_due = _sla_due(now, priority)
     ticket = Ticket(number=f"tmp-{uuid.uuid4().hex[:24]}", customer_id=customer_id,
@@ -433,6 +424,7 @@ def customer_reply(session: Session, *, principal: Principal, ticket_id: int, bo
     body = _clean_text(body, field="body", max_len=BODY_MAX)
     if ticket.status not in _OPEN:
         raise DomainError(ErrorCode.NOT_ALLOWED, "ticket_closed")
+    throttle.require(session, f"rate:messages:{principal.user_id}", throttle.MESSAGES)
     now = utcnow()
     msg = TicketMessage(ticket_id=ticket.id or 0, author_user_id=principal.user_id, author_kind="customer",
                         body=body, created_at=now)

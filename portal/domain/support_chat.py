@@ -16,7 +16,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from portal.db import utcnow
-from portal.domain import audit, events
+from portal.domain import audit, events, throttle
 from portal.domain import support as tickets
 from portal.domain.errors import DomainError, ErrorCode, Invalid, NotFound
 from portal.domain.events import DomainEvent, Topic
@@ -218,6 +218,7 @@ def start_chat(session: Session, *, principal: Principal, body: str, page: str =
     if live is not None:
         send_customer_message(session, principal=principal, conversation_id=live.id or 0, body=text)
         return _view(session, live)
+    throttle.require(session, f"rate:messages:{principal.user_id}", throttle.MESSAGES)
     page = str(page or "")[:200]
     if not page.startswith("/"):
         page = ""
@@ -242,6 +243,7 @@ def send_customer_message(session: Session, *, principal: Principal, conversatio
     text = _clean(body)
     if conv.status not in _LIVE:
         raise DomainError(ErrorCode.NOT_ALLOWED, "chat_closed")
+    throttle.require(session, f"rate:messages:{principal.user_id}", throttle.MESSAGES)
     now = utcnow()
     session.add(ConversationMessage(conversation_id=conv.id or 0, author_user_id=principal.user_id,
                                     author_kind="customer", body=text, client_id=(client_id or None),

@@ -1,4 +1,5 @@
-"""Throttling of failed sign-in and code attempts (ASVS 2.2.1).
+"""Throttling of failed sign-in and code attempts (ASVS 2.2.1), and rate limits on what a
+signed-in customer can send (assistant and chat messages, ticket replies, new tickets).
 
 Per account (keyed by the normalised email, so unknown addresses behave exactly like known
 ones) a few free failures, then a short block that doubles with each further failure and is
@@ -11,9 +12,12 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime, timedelta
 
-from sqlmodel import Session
+from sqlalchemy import update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col
 
 from portal.db import utcnow
+from portal.domain.errors import DomainError, ErrorCode
 from portal.models import LoginThrottle
 
 
@@ -79,3 +83,40 @@ def address_key(ip: str) -> str:
 
 def code_key(user_id: int) -> str:
     return f"code:{user_id}"
+
+
+# ----- rate limits on what customers send -------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class Rate:
+    limit: int  # actions allowed per window
+    window: timedelta
+
+
+ASSISTANT_MESSAGES = Rate(limit=30, window=timedelta(minutes=1))
+MESSAGES = Rate(limit=30, window=timedelta(minutes=1))  # live chat and ticket replies together
+NEW_TICKETS = Rate(limit=10, window=timedelta(hours=1))
+
+
+def take(session: Session, key: str, rate: Rate) -> bool:
+    """Count one more action under `key`; False, and nothing counted, once the window's allowance
+    is used up. Each step is a single statement, so concurrent tabs or workers cannot both take
+    the last one or collide creating the counter."""
+    now = utcnow()
+    table = LoginThrottle.__table__  # type: ignore[attr-defined]
+    dialect = sqlite if session.get_bind().dialect.name == "sqlite" else postgresql
+    session.execute(dialect.insert(table).values(key=key[:128], failures=0, window_started_at=now)
+                    .on_conflict_do_nothing(index_elements=["key"]))
+    session.execute(update(LoginThrottle).where(col(LoginThrottle.key) == key[:128],
+                                                col(LoginThrottle.window_started_at) <= now - rate.window)
+                    .values(failures=0, window_started_at=now))
+    taken = session.execute(update(LoginThrottle).where(col(LoginThrottle.key) == key[:128],
+                                                        col(LoginThrottle.failures) < rate.limit)
+                            .values(failures=LoginThrottle.failures + 1))
+    return bool(getattr(taken, "rowcount", 0))
+
+
+def require(session: Session, key: str, rate: Rate) -> None:
+    """As take(), raising THROTTLED (worded "too many … wait a moment") when the allowance is used up."""
+    if not take(session, key, rate):
+        raise DomainError(ErrorCode.THROTTLED, "rate", window_seconds=int(rate.window.total_seconds()))

@@ -18,9 +18,9 @@ from portal.domain import support
 from portal.domain.errors import DomainError
 from portal.domain.events import DomainEvent, Topic
 from portal.domain.principal import Principal, require_principal
+from portal.format import day, day_time, humanize
 from portal.live.push import listens
 from portal.settings import get_settings
-from portal.state.format import day, day_time, humanize
 from portal.state.guard import Access, access, current_principal, principal_from_state
 from portal.state.messages import message_for
 from portal.state.session import backend_url
@@ -28,6 +28,7 @@ from portal.state.session import backend_url
 # Wording for the support area's error details (the domain only gives codes).
 SUPPORT_MESSAGES: dict[str, str] = {
     "empty": "Write a message first.",
+    "rate": "You are sending a lot in a short time. Please wait a minute and try again; what you wrote is kept.",
     "too_long": "That is too long. Please shorten it.",
     "category": "Choose one of the categories.",
     "priority": "Choose one of the priorities.",

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 
-from portal.models import Attachment, Ticket
+from portal.models import Attachment, Invoice, Shipment, Ticket, User
 from portal.seed.demo import AGENT_EMAIL, DEMO_PASSWORD
 from tests.browser.test_login_flow import sign_in
 from tests.factories_support import EXE_BYTES, png_bytes
@@ -176,3 +176,21 @@ def test_help_from_an_order_page_carries_the_order_as_context(page: Any, demo: A
     page.goto("/support/new?context=order&id=999999")
     page.get_by_text("We could not find what this ticket was about").wait_for()
     assert page.get_by_test_id("ticket-context").count() == 0
+
+
+def test_help_from_an_invoice_or_a_shipment_page_carries_it_as_context(page: Any, demo: Any, db: Session) -> None:
+    # Given Alice, one of her invoices and one of her shipments
+    sign_in(page, "alice@example.com", DEMO_PASSWORD)
+    page.wait_for_url(re.compile(r"/dashboard"))
+    alice = db.exec(select(User).where(User.email == "alice@example.com")).one()
+    invoice = db.exec(select(Invoice).where(Invoice.customer_id == alice.customer_id)).first()
+    shipment = db.exec(select(Shipment).where(Shipment.customer_id == alice.customer_id)).first()
+    assert invoice is not None and shipment is not None
+    for path, expected in ((f"/billing/invoices/{invoice.id}", f"Invoice {invoice.number}"),
+                           (f"/shipments/{shipment.id}", f"Shipment {shipment.tracking_number}")):
+        # When she asks for help from its page
+        page.goto(path)
+        page.get_by_test_id("help-link").click()
+        page.wait_for_url(re.compile(r"/support/new\?context=(invoice|shipment)&id=\d+"))
+        # Then the new ticket says what it is about
+        page.get_by_test_id("ticket-context").get_by_text(expected).wait_for()
