@@ -236,6 +236,33 @@ def _label_document(ret: Return, *, order_number: str, items: list[tuple[str, st
                     storage_key=key)
 
 
+# A return can be called off until its parcel is on its way back to the business.
+CANCELLABLE_RETURN_STATUSES = (ReturnStatus.REQUESTED, ReturnStatus.APPROVED, ReturnStatus.LABEL_ISSUED)
+
+
+def cancel_return(session: Session, *, principal: Principal, return_id: Any) -> Return:
+    """Call off the caller's own return before its parcel is sent: the items can be returned
+    again while the return window is open, and the label is no longer offered."""
+    customer_id = require_customer(principal)
+    if not isinstance(return_id, int) or isinstance(return_id, bool):
+        raise NotFound("return")
+    ret = session.get(Return, return_id, with_for_update=True)
+    if ret is None or ret.customer_id != customer_id:
+        raise NotFound("return")
+    if ret.status not in CANCELLABLE_RETURN_STATUSES:
+        raise NotAllowed("return_on_its_way" if ret.status != ReturnStatus.CANCELLED else "return_cancelled")
+    order = own_order(session, customer_id=customer_id, order_id=ret.order_id, for_update=True)
+    ret.status = ReturnStatus.CANCELLED
+    ret.updated_at = utcnow()
+    session.add(ret)
+    record(session, principal=principal, order=order, kind="return_cancelled",
+           message=f"Return {ret.number} cancelled", audit_action="return.cancel",
+           outbox_kind="return.cancelled", payload={"return_id": ret.id, "return_number": ret.number},
+           notify=(f"Return {ret.number} is cancelled",
+                   "Don't send the parcel. You can start a new return while the return window is open."))
+    return ret
+
+
 def return_label(session: Session, *, principal: Principal, return_id: Any) -> FileOut:
     """The label file of the caller's own return; anything else is "not found"."""
     customer_id = require_customer(principal)

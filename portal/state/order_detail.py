@@ -17,23 +17,15 @@ from portal.domain import order_actions, orders, returns
 from portal.domain.errors import DomainError
 from portal.domain.events import DomainEvent, Topic
 from portal.domain.order_policy import current_policy
+from portal.domain.order_wording import CANCEL_REASON_LABELS, RETURN_REASON_LABELS, why_not
 from portal.domain.principal import Principal, require_principal
+from portal.format import day, day_time, humanize, money
 from portal.live.push import listens
-from portal.models import ORDER_STATUS_LABELS, TAG_LABELS, RefundMethod
-from portal.state.format import day, day_time, humanize, money
+from portal.models import ORDER_STATUS_LABELS, TAG_LABELS, RefundMethod, ReturnStatus
 from portal.state.guard import Access, access, current_principal, principal_from_state
-from portal.state.order_messages import FIELDS, order_message, why_not
+from portal.state.order_messages import FIELDS, order_message
 from portal.state.session import backend_url
 
-CANCEL_REASON_LABELS = {
-    "no_longer_needed": "I no longer need it", "ordered_by_mistake": "I ordered it by mistake",
-    "found_better_price": "I found a better price", "delivery_too_slow": "Delivery takes too long",
-    "other": "Another reason",
-}
-RETURN_REASON_LABELS = {
-    "too_small": "Too small", "too_large": "Too large", "not_as_described": "Not as described",
-    "damaged": "Arrived damaged", "changed_mind": "Changed my mind", "other": "Another reason",
-}
 ADDRESS_FIELDS = ("name", "line1", "line2", "city", "postal_code", "country")
 MAX_FIELD = 200
 
@@ -112,6 +104,7 @@ class ReturnRow:
     contents: str
     photos: int
     label_href: str
+    can_cancel: bool = False
 
 
 @dataclasses.dataclass
@@ -204,7 +197,9 @@ class OrderDetailState(rx.State):
     return_bonus_note: str = ""
     photos: list[PhotoRow] = []
 
+    cancelling_return: str = ""  # the number of the return the customer is asked to confirm calling off
     _order_id: int | None = None
+    _cancel_return_id: int | None = None
     _variant_choices: dict[int, list[tuple[int, str]]] = {}
     _quote_cents: int | None = None
     _photo_ids: list[int] = []
@@ -248,7 +243,7 @@ class OrderDetailState(rx.State):
             # Shown in the carrier's local time, as the windows were offered.
             tz = ZoneInfo(current_policy().window_timezone)
             start, end = d.delivery_window_start.astimezone(tz), d.delivery_window_end.astimezone(tz)
-            window = f"{day_time(start)}–{end:%H:%M} ({tz.key})"
+            window = f"{day_time(start, tz)}–{end:%H:%M} ({tz.key})"
         self.order = OrderHeader(
             id=o.id, number=o.number, status=o.status,
             status_label=ORDER_STATUS_LABELS.get(o.status, humanize(o.status)),
@@ -280,8 +275,12 @@ class OrderDetailState(rx.State):
             method="Store credit" if r.ret.refund_method == RefundMethod.STORE_CREDIT else "Original payment",
             created=day(r.ret.created_at), contents=", ".join(f"{q} × {name}" for name, q in r.lines),
             photos=r.photo_count,
-            label_href=backend_url(self, f"/api/returns/{r.ret.id}/label.pdf") if r.has_label else "",
+            label_href=backend_url(self, f"/api/returns/{r.ret.id}/label.pdf")
+            if r.has_label and r.ret.status != ReturnStatus.CANCELLED else "",
+            can_cancel=r.ret.status in returns.CANCELLABLE_RETURN_STATUSES,
         ) for r in d.returns]
+        if self._cancel_return_id not in {r.id for r in self.returns}:
+            self._cancel_return_id, self.cancelling_return = None, ""
         self.timeline = [EventRow(when=day_time(e.created_at), message=e.message or humanize(e.kind),
                                   actor={"customer": "You", "agent": "Support", "assistant": "Assistant"}.get(
                                       e.actor_kind, "")) for e in d.events]
@@ -353,6 +352,37 @@ class OrderDetailState(rx.State):
             self.action_error = order_message(err)
             return
         self._done("Your order is cancelled. Anything you paid will be refunded to your original payment method.")
+
+    # -- calling off a return --------------------------------------------------------------------
+
+    @rx.event
+    def ask_cancel_return(self, return_id: int) -> None:
+        """Ask to confirm; only a return this page shows (this customer's, on this order) can be named."""
+        row = next((r for r in self.returns if r.id == return_id and r.can_cancel), None) \
+            if isinstance(return_id, int) else None
+        if row is None:
+            return
+        self._cancel_return_id, self.cancelling_return = row.id, row.number
+        self.notice, self.action_error = "", ""
+
+    @rx.event
+    def keep_return(self) -> None:
+        self._cancel_return_id, self.cancelling_return = None, ""
+
+    @rx.event
+    def cancel_return(self) -> None:
+        if self._cancel_return_id is None:
+            return
+        try:
+            with session_scope() as db:
+                ret = returns.cancel_return(db, principal=self._principal(), return_id=self._cancel_return_id)
+                number = ret.number
+        except DomainError as err:
+            self.action_error = order_message(err)
+            return
+        self._cancel_return_id, self.cancelling_return = None, ""
+        self._done(f"Return {number} is cancelled. Don't send the parcel; you can start a new return while "
+                   "the return window is open.")
 
     # -- address -------------------------------------------------------------------------------
 

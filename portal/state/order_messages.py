@@ -3,32 +3,8 @@
 from __future__ import annotations
 
 from portal.domain.errors import DomainError
+from portal.domain.order_wording import REASONS
 from portal.state.messages import message_for
-
-REASONS: dict[str, str] = {
-    "already_dispatched": "it has already been handed to the carrier",
-    "already_packed": "it has already been packed",
-    "order_cancelled": "the order is cancelled",
-    "not_delivered": "returns open once the order has been delivered",
-    "return_window_closed": "the return window for this order has closed",
-    "nothing_to_return": "everything in it has already been returned or is on its way back",
-    "carrier_has_no_windows": "the carrier for this order does not offer delivery windows",
-    "no_other_variants": "no other size or colour of these items is in stock at the same price",
-    "variant_unavailable": "that size or colour is no longer available",
-    "prices_changed": "prices or stock changed since you reviewed it; please check the review again",
-    "out_of_stock": "there is not enough in stock",
-    "amount_changed": "the refund amount changed; please check it again",
-    "not_allowed": "the order is not in a state that allows it",
-}
-
-ACTION_LABELS: dict[str, str] = {
-    "cancel": "This order can no longer be cancelled",
-    "change_address": "The delivery address can no longer be changed",
-    "change_variant": "Sizes and colours can no longer be changed",
-    "delivery_window": "A delivery window cannot be chosen",
-    "return": "A return cannot be started",
-    "reorder": "This order cannot be ordered again",
-}
 
 FIELDS: dict[str, str] = {
     "name": "Enter the name of the person receiving the parcel.",
@@ -48,12 +24,6 @@ FIELDS: dict[str, str] = {
     "status": "Choose a status from the list.",
     "date_to": "The end date must be on or after the start date.",
 }
-
-
-def why_not(action: str, reason: str) -> str:
-    if not reason:
-        return ""
-    return f"{ACTION_LABELS.get(action, 'Not possible')}: {REASONS.get(reason, REASONS['not_allowed'])}."
 
 
 def order_message(err: DomainError) -> str:

@@ -231,3 +231,40 @@ def test_reorder_review_place_then_change_address_and_choose_a_window(page: Any,
     page.get_by_test_id("window").wait_for()
     assert "Delivery window" in page.get_by_test_id("window").inner_text()
 
+
+
+def test_a_return_not_yet_sent_can_be_called_off(page: Any, demo: Any, db: Session) -> None:
+    # Given Alice with a return started on a delivered order, its label issued
+    from portal.domain import orders, returns
+    from portal.models import RefundMethod, ReturnStatus, User
+    from tests.factories import principal_for
+
+    sign_in(page, "alice@example.com", DEMO_PASSWORD)
+    page.wait_for_url(re.compile(r"/dashboard"))
+    user = db.exec(select(User).where(User.email == "alice@example.com")).one()
+    alice = principal_for(user)
+    with session_scope() as s:
+        mine = s.exec(select(Order).where(Order.customer_id == user.customer_id,
+                                          Order.status == OrderStatus.DELIVERED)).all()
+        order = next(o for o in mine if orders.order_detail(s, principal=alice, order_id=o.id).actions["return"] == "")
+        detail = orders.order_detail(s, principal=alice, order_id=order.id)
+        line_id, qty = next((lid, q) for lid, q in detail.returnable.items() if q > 0)
+        quote = returns.quote_return(s, principal=alice, order_id=order.id, quantities={line_id: qty},
+                                     refund_method=RefundMethod.ORIGINAL)
+        ret = returns.start_return(s, principal=alice, order_id=order.id, quantities={line_id: qty},
+                                   reason="changed_mind", note="", refund_method=RefundMethod.ORIGINAL,
+                                   photo_ids=[], expected_amount_cents=quote.amount_cents)
+        ret_id, ret_number, order_id = ret.id, ret.number, order.id
+    # When she opens the order, asks to cancel the return, and confirms
+    page.goto(f"/orders/{order_id}")
+    row = page.get_by_test_id("return-row").filter(has_text=ret_number)
+    row.get_by_test_id("cancel-return").click()
+    row.get_by_test_id("cancel-return-confirm").get_by_text(f"Cancel return {ret_number}?").wait_for()
+    row.get_by_test_id("confirm-cancel-return").click()
+    # Then she is told, the return shows as cancelled without its label, and it is on the history
+    page.get_by_test_id("order-notice").get_by_text(f"Return {ret_number} is cancelled").wait_for()
+    row.get_by_text("Cancelled").wait_for()
+    assert row.get_by_test_id("return-label").count() == 0 and row.get_by_test_id("cancel-return").count() == 0
+    assert f"Return {ret_number} cancelled" in page.get_by_test_id("order-timeline").inner_text()
+    db.expire_all()
+    assert db.get(Return, ret_id).status == ReturnStatus.CANCELLED  # type: ignore[union-attr]

@@ -573,3 +573,41 @@ def test_store_credit_bonus_and_return_window_come_from_the_policy(db: Session, 
     quote = returns.quote_return(db, principal=pa, order_id=order.id, quantities={lines[0].id: 1},
                                  refund_method=RefundMethod.STORE_CREDIT)
     assert (quote.refund_cents, quote.bonus_cents) == (5000, 1250)
+
+
+def test_a_return_can_be_called_off_before_its_parcel_is_sent(db: Session, alice: Any, bob: Any) -> None:
+    pa, ca = alice
+    pb, _ = bob
+    order, lines = _delivered(db, ca)
+    quantities = {lines[0].id: 2}
+    ret = returns.start_return(db, principal=pa, order_id=order.id, quantities=quantities, reason="too_small",
+                               note="", refund_method=RefundMethod.ORIGINAL, photo_ids=[],
+                               expected_amount_cents=10000)
+    db.commit()
+    assert orders.order_detail(db, principal=pa, order_id=order.id).returnable[lines[0].id] == 0
+    # Bob cannot call off Alice's return: it does not exist for him
+    with pytest.raises(NotFound):
+        returns.cancel_return(db, principal=pb, return_id=ret.id)
+    # Alice can, and the items can be returned again
+    returns.cancel_return(db, principal=pa, return_id=ret.id)
+    db.commit()
+    assert db.get(Return, ret.id).status == ReturnStatus.CANCELLED  # type: ignore[union-attr]
+    detail = orders.order_detail(db, principal=pa, order_id=order.id)
+    assert detail.returnable[lines[0].id] == 2 and detail.actions["return"] == ""
+    _trail(db, order, "return_cancelled", "return.cancel", "return.cancelled")
+    # Twice is refused with a reason, as is a return whose parcel is already on its way back
+    with pytest.raises(NotAllowed) as twice:
+        returns.cancel_return(db, principal=pa, return_id=ret.id)
+    assert twice.value.reason == "return_cancelled"
+    again = returns.start_return(db, principal=pa, order_id=order.id, quantities={lines[0].id: 1},
+                                 reason="too_small", note="", refund_method=RefundMethod.ORIGINAL, photo_ids=[],
+                                 expected_amount_cents=5000)
+    again.status = ReturnStatus.IN_TRANSIT
+    db.add(again)
+    db.commit()
+    with pytest.raises(NotAllowed) as sent:
+        returns.cancel_return(db, principal=pa, return_id=again.id)
+    assert sent.value.reason == "return_on_its_way"
+    for forged in ("1", None, True, -1, 10**9):
+        with pytest.raises(NotFound):
+            returns.cancel_return(db, principal=pa, return_id=forged)
