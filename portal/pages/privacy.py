@@ -17,9 +17,12 @@ def privacy_page() -> rx.Component:
             rx.text("One zip file with your profile, addresses, orders, shipments, returns, tickets, invoices, "
                     "payments, documents (with their files), notifications, offers and the audit trail of your "
                     "account.", size="2"),
-            # A plain anchor: the browser itself fetches the route (with the session cookie).
-            rx.el.a(rx.button(rx.icon("download", size=14), "Download everything", as_child=False),
-                    href=PrivacyState.export_url, download="", data_testid="export-data"),
+            # A plain anchor: the browser itself fetches the route (with the session cookie). Until the
+            # page has loaded its address, the button is shown disabled: an empty href reloads the page.
+            rx.cond(PrivacyState.export_url != "",
+                    rx.el.a(rx.button(rx.icon("download", size=14), "Download everything", as_child=False),
+                            href=PrivacyState.export_url, download="", data_testid="export-data"),
+                    rx.button(rx.icon("download", size=14), "Download everything", disabled=True)),
             icon="archive",
         ),
         card(
