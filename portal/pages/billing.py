@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from portal.components.common import card, download_link, empty_note, error_callout, notice_callout
+from portal.components.support import help_link
 from portal.layouts.shell import shell
 from portal.state.billing import (
     INVOICE_KINDS,
@@ -286,6 +287,7 @@ def invoice_page() -> rx.Component:
             rx.vstack(
                 rx.hstack(rx.heading(inv.kind_label, " ", inv.number, size="5", data_testid="invoice-number"),
                           rx.box(billing_badge(inv.status, inv.status_label), data_testid="invoice-status"),
+                          help_link("invoice", rx.State.router.page.params.get("invoice_id", "")),  # type: ignore[attr-defined]
                           rx.spacer(),
                           download_link(rx.button(rx.icon("download", size=16), "Download PDF", variant="soft"),
                                         inv.pdf_url, "invoice-pdf"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from portal.components.common import card, empty_note, error_callout, status_badge
+from portal.components.support import help_link
 from portal.layouts.shell import shell
 from portal.state.shipments import CheckpointRow, MilestoneRow, ShipmentRow, ShipmentsState, ShipmentState
 
@@ -75,6 +76,7 @@ def shipment_page() -> rx.Component:
                 rx.hstack(
                     rx.heading(v.carrier, " ", v.tracking_number, size="5", data_testid="shipment-title"),
                     status_badge(v.status, v.status_label),
+                    help_link("shipment", rx.State.router.page.params.get("shipment_id", "")),  # type: ignore[attr-defined]
                     rx.spacer(),
                     rx.link("Order ", v.order_number, href=v.order_href, size="2"),
                     align="center", width="100%", wrap="wrap",
