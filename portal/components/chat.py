@@ -31,8 +31,10 @@ def _panel() -> rx.Component:
                     rx.text("Waiting for an agent to join…", size="1", color_scheme="gray",
                             data_testid="chat-waiting")),
             rx.cond(s.status == "active", rx.text(s.agent_name, " is here to help.", size="1", color_scheme="gray")),
-            rx.vstack(rx.foreach(s.bubbles, _bubble), spacing="2", width="100%", max_height="18rem",
-                      overflow_y="auto", data_testid="chat-messages"),
+            # column-reverse keeps the newest message in view as the conversation grows
+            rx.box(rx.vstack(rx.foreach(s.bubbles, _bubble), spacing="2", width="100%"),
+                   display="flex", flex_direction="column-reverse", max_height="18rem", overflow_y="auto",
+                   width="100%", data_testid="chat-messages"),
             rx.cond(s.agent_typing, rx.text(s.agent_name, " is typing…", size="1", color_scheme="gray",
                                             data_testid="chat-typing")),
             rx.cond(s.seen, rx.text("Seen", size="1", color_scheme="gray", data_testid="chat-seen")),

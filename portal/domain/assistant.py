@@ -5,8 +5,8 @@ Rules it never bends:
 - It acts as the signed-in customer, marked `via="assistant"` in the audit trail, and only ever
   looks among that customer's own orders, shipments and invoices, whatever the text names.
 - Anything that changes something waits for an explicit confirmation.
-- Order changes (address, cancel, return, delivery slot) are done only through domain functions
-  that exist; until then the assistant offers a person instead.
+- Order changes (cancel, delivery address, delivery window, return) are prepared by conversation
+  and then made by the order page's own domain functions (portal.domain.assistant_changes).
 
 It runs offline (patterns, plus embedding similarity when the `semantic` extra is installed), or
 through any OpenAI-compatible endpoint whose tool calls map onto the same actions.
@@ -23,7 +23,10 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from portal.domain import audit, kb, orders, support, support_chat
+from portal.domain import assistant_changes as changes
+from portal.domain import audit, kb, orders, support, support_chat, throttle
+from portal.domain.assistant_shapes import NO, YES, Link, Reply, acting
+from portal.domain.order_policy import current_policy
 from portal.domain.principal import Principal, require_customer
 from portal.integrations import embeddings as emb
 from portal.integrations.llm import ChatClient, LlmError
@@ -31,6 +34,7 @@ from portal.models import (
     ORDER_STATUS_LABELS,
     TAG_LABELS,
     Invoice,
+    OrderLine,
     OrderPublic,
     Shipment,
 )
@@ -49,85 +53,75 @@ ARTICLE = "find_article"
 HUMAN = "human"
 GREETING = "greeting"
 THANKS = "thanks"
-CHANGE_ADDRESS = "change_address"
-CANCEL = "cancel_order"
-RETURN = "start_return"
-SCHEDULE = "schedule_delivery"
+CHANGE_ADDRESS = changes.CHANGE_ADDRESS
+CANCEL = changes.CANCEL
+RETURN = changes.RETURN
+SCHEDULE = changes.SCHEDULE
 NEEDS_ORDER = frozenset({ORDER_STATUS, TRACK, INVOICE, CHANGE_ADDRESS, CANCEL, RETURN, SCHEDULE})
-ORDER_ACTIONS = {
-    CHANGE_ADDRESS: "change the delivery address of",
-    CANCEL: "cancel",
-    RETURN: "start a return for",
-    SCHEDULE: "schedule the delivery of",
-}
+ORDER_ACTIONS = frozenset(changes.ACTION_OF)  # intents that change an order (confirmed first)
+# Requests that end a half-finished change when typed instead of an answer to its question.
+MOVES_ON = NEEDS_ORDER | {HUMAN}
 
 PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (HUMAN, re.compile(r"\b(human|person|agent|someone real|real person|operator|talk to (someone|somebody|support)"
                        r"|speak to|call me|customer service)\b", re.I)),
-    (CANCEL, re.compile(r"\b(cancel|don'?t want (it|the order) any ?more)\b", re.I)),
-    (RETURN, re.compile(r"\b(return|send (it|them|this) back)\b", re.I)),
-    (CHANGE_ADDRESS, re.compile(r"\b(change|update|wrong|different|new)\b.*\baddress\b|\baddress\b.*\b(change|wrong)\b",
+    (CANCEL, re.compile(r"\b(cancel|don'?t want (it|the order) any ?more|stop (my|the|this) order)\b", re.I)),
+    (RETURN, re.compile(r"\b(return|send (it|them|this) back|money back|refund|too (small|big|large|tight|loose)"
+                        r"|does ?n[o']?t fit)\b", re.I)),
+    (CHANGE_ADDRESS, re.compile(r"\b(change|update|wrong|different|new|other)\b.*\baddress\b"
+                                r"|\baddress\b.*\b(change|wrong)\b|\bchange where\b"
+                                r"|\b(ship|send|deliver)\b.*\bto (my|another|a different|the other) (\w+ )?address\b",
                                 re.I)),
     (SCHEDULE, re.compile(r"\b(schedule|reschedule|deliver(y)? (on|at|slot|window|date|time)|pick a (day|time)"
-                          r"|when i'?m (home|in))\b", re.I)),
+                          r"|when i'?m (home|in)|(change|choose|pick|book|set) (a |the |my )?delivery (day|date|time"
+                          r"|slot|window)|(can|could) (you|it|they) (deliver|come|bring)"
+                          r"|deliver\b.*\b(on|in the|at) (monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+                          r"|tomorrow|morning|afternoon|evening))\b", re.I)),
     (INVOICE, re.compile(r"\b(invoice|receipt|bill|vat)\b", re.I)),
     (TRACK, re.compile(r"\b(track|tracking|parcel|package|shipment|courier|carrier|delivery status)\b", re.I)),
     (ORDER_STATUS, re.compile(r"\b(where('?s| is)? my|status of my|my order|order status|has my .* shipped|when will"
                               r" (it|my))\b", re.I)),
     (THANKS, re.compile(r"^\s*(thanks|thank you|cheers|great|perfect|ok thanks)\b", re.I)),
     (GREETING, re.compile(r"^\s*(hi|hello|hey|good (morning|afternoon|evening))\b\W*$", re.I)),
-    (ARTICLE, re.compile(r"\b(how (do|can|to)|what is|what's|can i|help with|explain|policy)\b", re.I)),
+    (ARTICLE, re.compile(r"\b(how (do|can|to)|what is|what'?s|can i|help with|explain|policy)\b", re.I)),
 ]
 
 # Example phrasings for embedding similarity when the model is installed.
 EXAMPLES: dict[str, list[str]] = {
-    ORDER_STATUS: ["where is my order", "has my order shipped yet", "what is happening with my purchase"],
-    TRACK: ["track my parcel", "where is my package right now", "which courier has my delivery"],
-    INVOICE: ["download my invoice", "I need a receipt for my purchase", "send me the bill"],
-    HUMAN: ["I want to talk to a person", "let me speak to someone", "get me a human agent"],
-    CANCEL: ["cancel my order", "I don't want this order anymore"],
-    RETURN: ["I want to return something", "send the item back for a refund"],
-    CHANGE_ADDRESS: ["change my delivery address", "ship it to a different address"],
-    SCHEDULE: ["choose a delivery day", "deliver when I am at home"],
+    ORDER_STATUS: ["where is my order", "has my order shipped yet", "what is happening with my purchase",
+                   "any news about the things I bought", "is my order on its way"],
+    TRACK: ["track my parcel", "where is my package right now", "which courier has my delivery",
+            "give me the tracking number"],
+    INVOICE: ["download my invoice", "I need a receipt for my purchase", "send me the bill",
+              "I need proof of purchase", "a copy of the bill for my accountant"],
+    HUMAN: ["I want to talk to a person", "let me speak to someone", "get me a human agent",
+            "can I speak with a member of staff", "connect me to customer support"],
+    CANCEL: ["cancel my order", "I don't want this order anymore", "I no longer want what I ordered",
+             "stop my purchase before it ships"],
+    RETURN: ["I want to return something", "send the item back for a refund", "I want to send back what I bought",
+             "it does not fit, I want my money back"],
+    CHANGE_ADDRESS: ["change my delivery address", "ship it to a different address",
+                     "please send it to my office instead", "I moved, deliver to my new home"],
+    SCHEDULE: ["choose a delivery day", "deliver when I am at home", "can it arrive on saturday",
+               "change the day of my delivery", "deliver it in the evening"],
 }
-YES = re.compile(r"^\s*(yes|yep|yeah|sure|ok|okay|confirm|do it|go ahead|please do)\b", re.I)
-NO = re.compile(r"^\s*(no|nope|cancel that|don'?t|stop|never mind)\b", re.I)
-
-
-@dataclasses.dataclass
-class Link:
-    label: str
-    href: str
-
-
-@dataclasses.dataclass
-class Reply:
-    text: str
-    links: list[Link] = dataclasses.field(default_factory=list)
-    choices: list[str] = dataclasses.field(default_factory=list)  # quick replies the customer can tap
-    confirm: bool = False  # the customer is asked to confirm a change
-
-
 @dataclasses.dataclass
 class Conversation:
     """What the assistant remembers between turns; kept server-side, never sent by the client."""
 
     transcript: list[tuple[str, str]] = dataclasses.field(default_factory=list)
     pending_intent: str = ""  # waiting for an order number
+    pending_request: str = ""  # what the customer asked before "which order?" (it may say more)
     pending_action: str = ""  # waiting for yes/no
     pending_order_id: int | None = None
     failures: int = 0
     page: str = ""
     handed_over_ticket: str = ""
+    task: changes.Task | None = None  # an order change being prepared
 
     def say(self, who: str, text: str) -> None:
         self.transcript.append((who, text[:2000]))
         del self.transcript[:-MAX_TURNS]
-
-
-def acting(principal: Principal) -> Principal:
-    """The customer's identity, marked as acted on by the assistant (for the audit trail)."""
-    return dataclasses.replace(principal, via="assistant")
 
 
 # ----- recognising ----------------------------------------------------------------------------
@@ -149,22 +143,31 @@ def _semantic_intent(text: str, model: emb.Embedder) -> tuple[str, float]:
     return labels[best], float(sims[best])
 
 
-QUESTION = re.compile(r"^\s*(how|what|why|can i|do you|is it|is there|are there)\b", re.I)
+SEMANTIC_MIN = 0.55  # cosine similarity to the nearest example phrasing
+SEMANTIC_OVER_QUESTION = 0.65
+QUESTION = re.compile(r"^\s*(how|what|whats|why|can i|do you|is it|is there|are there)\b", re.I)
 
 
 def recognise(text: str, *, embedder: emb.Embedder | None = None) -> str:
     """The customer's intent: patterns first (always available), then embedding similarity."""
-    for intent, pattern in PATTERNS:
-        if pattern.search(text):
-            # "How do returns work?" asks about a policy; "return FH-1001" asks for the change.
-            if intent in ORDER_ACTIONS and QUESTION.search(text) and not ORDER_NUMBER.search(text):
-                return ARTICLE
-            return intent
+    matched = next((intent for intent, pattern in PATTERNS if pattern.search(text)), "")
+    if matched and matched != ARTICLE:
+        return _policy_question(matched, text)
     if embedder is not None:
         intent, score = _semantic_intent(text, embedder)
-        if score >= 0.55:
-            return intent
+        # A question shape ("what is happening with …") only yields to a close match.
+        if score >= (SEMANTIC_OVER_QUESTION if matched == ARTICLE else SEMANTIC_MIN):
+            return _policy_question(intent, text)
+    if matched:
+        return matched
     return ARTICLE if len(kb.terms(text)) >= 2 else ""
+
+
+def _policy_question(intent: str, text: str) -> str:
+    # "How do returns work?" asks about a policy; "return FH-1001" asks for the change.
+    if intent in ORDER_ACTIONS and QUESTION.search(text) and not ORDER_NUMBER.search(text):
+        return ARTICLE
+    return intent
 
 
 # ----- looking things up (only the customer's own data) ---------------------------------------
@@ -173,14 +176,42 @@ def _own_orders(session: Session, principal: Principal) -> list[OrderPublic]:
     return orders.recent_orders(session, principal=principal, limit=50)
 
 
-def _find_order(session: Session, principal: Principal, text: str) -> OrderPublic | None:
+def _find_order(mine: list[OrderPublic], text: str) -> OrderPublic | None:
     """An order named in the text, searched for among this customer's orders only."""
-    mine = _own_orders(session, principal)
     wanted = {m.upper() for m in ORDER_NUMBER.findall(text)}
     for o in mine:
         if o.number.upper() in wanted:
             return o
     return None
+
+
+# Words that say nothing about which item is meant ("the thing I ordered").
+_GENERIC = ("order orders ordered item items thing things stuff bought buying purchase purchased parcel package "
+            "delivery deliver delivered want return returned cancel change address please anymore longer need "
+            "sent send ship shipped where track tracking invoice receipt")
+GENERIC_WORDS = frozenset(_GENERIC.split())
+
+
+def _orders_by_item(session: Session, mine: list[OrderPublic], text: str) -> list[int]:
+    """Which of the customer's own orders hold the item the text names ("the base layer I ordered"):
+    the ids whose item names share the most words with it, or none."""
+    words = [w for w in kb.terms(text) if len(w) >= 4 and w not in GENERIC_WORDS]
+    if not words or not mine:
+        return []
+    rows = session.exec(select(OrderLine.order_id, OrderLine.name)
+                        .where(col(OrderLine.order_id).in_([o.id for o in mine]))).all()
+    scores: dict[int, int] = {}
+    for order_id, name in rows:
+        found = sum(1 for w in words if re.search(rf"\b{re.escape(w)}", name.lower()))
+        scores[order_id] = max(scores.get(order_id, 0), found)
+    best = max(scores.values(), default=0)
+    return [oid for oid, score in scores.items() if best and score == best]
+
+
+def _the_order_by_item(session: Session, mine: list[OrderPublic], text: str) -> OrderPublic | None:
+    """The order the text names by its item, when exactly one of the customer's orders holds it."""
+    ids = _orders_by_item(session, mine, text)
+    return next((o for o in mine if o.id == ids[0]), None) if len(ids) == 1 else None
 
 
 def _shipments(session: Session, principal: Principal, order_id: int) -> list[Shipment]:
@@ -224,10 +255,13 @@ def _invoice(session: Session, principal: Principal, order: OrderPublic) -> Repl
                                                   Invoice.customer_id == customer_id)).all()
     if not invoices:
         return Reply(f"There is no invoice for {order.number} yet.")
+    links = []
+    for i in invoices:
+        links += [Link(f"Invoice {i.number}", f"/billing/invoices/{i.id}"),
+                  Link(f"Download {i.number} (PDF)", f"/api/files/invoices/{i.id}.pdf")]
     numbers = ", ".join(i.number for i in invoices)
-    # No invoice download route exists yet; the order page is where the customer's documents live.
-    return Reply(f"The invoice for {order.number} is {numbers}. You can find it with the order.",
-                 links=[Link(f"Open {order.number}", f"/orders/{order.id}")])
+    return Reply(f"The invoice for {order.number} is {numbers}. You can open it or download the PDF here.",
+                 links=links)
 
 
 def _articles(session: Session, principal: Principal, text: str) -> Reply | None:
@@ -235,7 +269,8 @@ def _articles(session: Session, principal: Principal, text: str) -> Reply | None
     if not outcome.hits:
         return None
     return Reply("These articles may help:",
-                 links=[Link(h.title, f"/help/{h.category_slug}/{h.slug}") for h in outcome.hits])
+                 links=[Link(h.title, f"/help/{h.category_slug}/{h.slug}", query_id=outcome.query_id)
+                        for h in outcome.hits])
 
 
 # ----- handing over ---------------------------------------------------------------------------
@@ -274,24 +309,42 @@ def hand_over(session: Session, *, principal: Principal, convo: Conversation, re
 
 # ----- the turn -------------------------------------------------------------------------------
 
-def _ask_which_order(session: Session, principal: Principal, convo: Conversation, intent: str) -> Reply:
-    convo.pending_intent = intent
-    mine = _own_orders(session, principal)[:4]
+def _ask_which_order(session: Session, convo: Conversation, intent: str, text: str,
+                     mine: list[OrderPublic]) -> Reply:
+    convo.pending_intent, convo.pending_request = intent, text
     if not mine:
         convo.pending_intent = ""
         return Reply("I could not find any orders on your account.")
-    return Reply("Which order do you mean?", choices=[o.number for o in mine])
+    # First the order whose page the customer is on, then orders holding the item named, then those
+    # the policy allows this change for (all among the customer's own orders; the domain checks again).
+    on_page = re.fullmatch(r"/orders/(\d+)/?", convo.page or "")
+    page_id = int(on_page.group(1)) if on_page else None
+    named = set(_orders_by_item(session, mine, text))
+    policy, action = current_policy(), changes.ACTION_OF.get(intent, "")
+
+    def rank(o: OrderPublic) -> tuple[bool, bool, bool]:
+        return o.id != page_id, o.id not in named, bool(action) and not policy.allows(action, o.status)
+
+    return Reply("Which order do you mean?", choices=[_order_choice(o) for o in sorted(mine, key=rank)[:4]])
 
 
-def _do(session: Session, principal: Principal, convo: Conversation, intent: str, order: OrderPublic) -> Reply:
+def _order_choice(o: OrderPublic) -> str:
+    """"FH-1001 · Trail jacket (paid)": the number is what the answer is matched by."""
+    status = ORDER_STATUS_LABELS.get(o.status, o.status).lower()
+    return f"{o.number} · {o.first_item[:40]} ({status})" if o.first_item else f"{o.number} ({status})"
+
+
+def _do(session: Session, principal: Principal, convo: Conversation, intent: str, order: OrderPublic,
+        text: str = "") -> Reply:
     actor = acting(principal)
     convo.pending_order_id = order.id
     if intent in ORDER_ACTIONS:
-        # No domain function for this change exists yet: offer a person, with confirmation.
-        convo.pending_action = "handover"
-        return Reply(f"I can't {ORDER_ACTIONS[intent]} order {order.number} myself yet. Shall I pass this to our "
-                     "support team, with this conversation, so a person does it for you?",
-                     choices=["Yes", "No"], confirm=True)
+        # Asks for what is missing, then what it will do; nothing changes before a "yes".
+        outcome = changes.start(session, principal=principal, intent=intent, order_id=order.id,
+                                order_number=order.number, hint=text)
+        convo.task = outcome.task
+        assert outcome.reply is not None
+        return outcome.reply
     audit.record(session, action=f"assistant.{intent}", principal=actor, target_type="order", target_id=order.id)
     if intent == TRACK:
         return _track(session, principal, order)
@@ -328,7 +381,31 @@ def _confirmed(session: Session, principal: Principal, convo: Conversation, text
     if NO.match(text):
         convo.pending_action = ""
         return Reply("All right, I won't do anything. What else can I help with?")
+    if recognise(text) in MOVES_ON - {HUMAN}:
+        convo.pending_action = ""  # asked for something else instead: the hand-over is not wanted now
+        return None
     return Reply("Please answer yes or no.", choices=["Yes", "No"], confirm=True)
+
+
+def _task_turn(session: Session, principal: Principal, convo: Conversation, text: str) -> Reply | None:
+    """The customer's answer while an order change is being prepared; None when they moved on."""
+    task = convo.task
+    assert task is not None
+
+    def moved_on(t: str) -> bool:
+        # "cancel it, by mistake" while a cancellation is asked about is an answer, not a new request;
+        # another request, or an order named for something else, is.
+        intent = recognise(t)
+        if intent == task.intent:
+            named = _find_order(_own_orders(session, principal), t)
+            return named is not None and named.id != task.order_id
+        return intent in MOVES_ON or ORDER_NUMBER.search(t) is not None
+
+    outcome = changes.answer(session, principal=principal, task=task, text=text, moved_on=moved_on)
+    convo.task = outcome.task
+    if outcome.offer_handover:
+        convo.pending_action = "handover"
+    return outcome.reply
 
 
 def respond(session: Session, *, principal: Principal, convo: Conversation, text: str,
@@ -338,6 +415,8 @@ def respond(session: Session, *, principal: Principal, convo: Conversation, text
     text = " ".join(str(text or "").split())[:MAX_TEXT]
     if not text:
         return Reply("Type your question, or tap one of the suggestions.")
+    if not throttle.take(session, f"rate:assistant:{principal.user_id}", throttle.ASSISTANT_MESSAGES):
+        return Reply("You're sending messages faster than I can answer. Please wait a minute and try again.")
     convo.say("customer", text)
     reply = _turn(session, principal, convo, text, embedder, llm)
     convo.say("assistant", reply.text + "".join(f" [{link.label}]" for link in reply.links))
@@ -349,16 +428,22 @@ def _turn(session: Session, principal: Principal, convo: Conversation, text: str
     confirmed = _confirmed(session, principal, convo, text)
     if confirmed is not None:
         return confirmed
+    if convo.task is not None:
+        answered = _task_turn(session, principal, convo, text)
+        if answered is not None:
+            return answered
     if llm is not None:
         try:
             return _llm_turn(session, principal, convo, llm)
         except LlmError as err:
             log.warning("assistant endpoint failed, answering offline: %s", err)
     model = kb.semantic_embedder() if embedder is True else (embedder or None)
-    order = _find_order(session, principal, text)
+    mine = _own_orders(session, principal)
+    order = _find_order(mine, text)
     intent = recognise(text, embedder=model)
     if convo.pending_intent and intent in ("", ARTICLE):
-        # The answer to "which order?".
+        # The answer to "which order?": its number, or the item in it ("the tent").
+        order = order or _the_order_by_item(session, mine, text)
         if order is None:
             convo.failures += 1
             if convo.failures >= 2:
@@ -367,17 +452,19 @@ def _turn(session: Session, principal: Principal, convo: Conversation, text: str
                 return Reply("I still can't find that order. Shall I pass this conversation to a person?",
                              choices=["Yes", "No"], confirm=True)
             return Reply("I couldn't find that order on your account. Which order do you mean?",
-                         choices=[o.number for o in _own_orders(session, principal)[:4]])
+                         choices=[_order_choice(o) for o in mine[:4]])
         intent = convo.pending_intent
+        text = f"{convo.pending_request} {text}"
     elif intent in ("", ARTICLE) and ORDER_NUMBER.search(text):
         intent = ORDER_STATUS  # an order number on its own: say where that order is
-    convo.pending_intent = ""
+    convo.pending_intent, convo.pending_request = "", ""
     if intent == HUMAN:
         convo.pending_action = "handover"
         return Reply("I can pass this conversation to our support team as a ticket, and a person will answer. "
                      "Shall I do that?", choices=["Yes", "No"], confirm=True)
     if intent == GREETING:
-        return Reply("Hello! I can find an order, track a parcel, find an invoice or a help article.",
+        return Reply("Hello! I can find an order, track a parcel, find an invoice or a help article, and cancel, "
+                     "return or reschedule an order for you.",
                      choices=["Where is my order?", "Track my parcel", "Talk to a person"])
     if intent == THANKS:
         return Reply("You're welcome.")
@@ -385,12 +472,14 @@ def _turn(session: Session, principal: Principal, convo: Conversation, text: str
         if order is None:
             if ORDER_NUMBER.search(text):
                 # A number that is not among this customer's orders: the same answer as a typo.
-                convo.pending_intent = intent
+                convo.pending_intent, convo.pending_request = intent, text
                 return Reply("I couldn't find that order on your account. Which order do you mean?",
-                             choices=[o.number for o in _own_orders(session, principal)[:4]])
-            return _ask_which_order(session, principal, convo, intent)
+                             choices=[_order_choice(o) for o in mine[:4]])
+            order = _the_order_by_item(session, mine, text)  # "cancel the base layer": one order holds it
+            if order is None:
+                return _ask_which_order(session, convo, intent, text, mine)
         convo.failures = 0
-        return _do(session, principal, convo, intent, order)
+        return _do(session, principal, convo, intent, order, text)
     if intent == ARTICLE:
         found = _articles(session, principal, text)
         if found is not None:
@@ -419,7 +508,9 @@ TOOLS: list[dict[str, Any]] = [
     )
 ]
 SYSTEM_PROMPT = ("You are the customer portal's assistant. Use the tools to answer; never invent order data. "
-                 "Changes need the customer's confirmation, which the portal asks for itself.")
+                 "To cancel, return, change the delivery address or schedule the delivery of an order, call "
+                 "request_order_change: the portal then asks the customer for the details and for confirmation "
+                 "itself.")
 
 
 def _tool(session: Session, principal: Principal, convo: Conversation, name: str,
@@ -444,12 +535,12 @@ def _tool(session: Session, principal: Principal, convo: Conversation, name: str
     if intent is None:
         return {"error": f"unknown tool {name[:40]}"}, None
     # The order number from the model is looked up among this customer's own orders only.
-    order = _find_order(session, principal, number)
+    order = _find_order(_own_orders(session, principal), number)
     if order is None:
         return {"error": "no such order on this customer's account"}, None
     reply = _do(session, principal, convo, intent, order)
-    if reply.confirm:
-        return {}, reply
+    if reply.confirm or intent in ORDER_ACTIONS:
+        return {}, reply  # the customer answers the portal's own questions, then confirms
     return {"answer": reply.text}, None
 
 

@@ -5,15 +5,18 @@ from __future__ import annotations
 import dataclasses
 
 import reflex as rx
+from reflex_base.event import EventSpec
 
 from portal.db import session_scope
-from portal.domain import assistant
+from portal.domain import assistant, kb
 from portal.domain.errors import DomainError
 from portal.domain.principal import require_principal
 from portal.state.guard import Access, access, current_principal
 from portal.state.messages import message_for_error
+from portal.state.session import backend_url
 
-GREETING = ("Hi! I can tell you where an order is, track a parcel, find an invoice or a help article, "
+GREETING = ("Hi! I can tell you where an order is, track a parcel, find an invoice or a help article, cancel, "
+            "return or reschedule an order, "
             "or pass you to a person.")
 STARTERS = ["Where is my order?", "Track my parcel", "Talk to a person"]
 
@@ -22,6 +25,7 @@ STARTERS = ["Where is my order?", "Track my parcel", "Talk to a person"]
 class ChatLink:
     label: str
     href: str
+    kind: str = "page"  # "page", "file" (served by an api/ route) or "article" (a search result)
 
 
 @dataclasses.dataclass
@@ -38,6 +42,8 @@ class AssistantState(rx.State):
     choices: list[str] = []
     confirming: bool = False
     _convo: assistant.Conversation | None = None
+    # Help articles this tab was shown, and the search that found them (for recording the click).
+    _article_searches: dict[str, int] = {}
 
     @rx.event
     def toggle(self) -> None:
@@ -77,7 +83,26 @@ class AssistantState(rx.State):
             if llm is not None:
                 llm.close()
         self.lines.append(ChatLine(who="assistant", text=reply.text,
-                                   links=[ChatLink(label=link.label, href=link.href) for link in reply.links]))
+                                   links=[self._chat_link(link) for link in reply.links]))
         self.lines = self.lines[-40:]
         self.choices = reply.choices
         self.confirming = reply.confirm
+
+    def _chat_link(self, link: assistant.Link) -> ChatLink:
+        if link.href.startswith("/api/"):
+            return ChatLink(label=link.label, href=backend_url(self, link.href), kind="file")
+        if link.query_id is not None:
+            self._article_searches = {**dict(list(self._article_searches.items())[-30:]), link.href: link.query_id}
+            return ChatLink(label=link.label, href=link.href, kind="article")
+        return ChatLink(label=link.label, href=link.href)
+
+    @rx.event
+    def open_article(self, href: str) -> EventSpec | None:
+        """Open a help article the assistant suggested, noting which suggestion was opened."""
+        query_id = self._article_searches.get(href) if isinstance(href, str) else None
+        if query_id is None:
+            return None  # only articles this tab was shown
+        slug = href.rstrip("/").rsplit("/", 1)[-1]
+        with session_scope() as db:
+            kb.record_click(db, principal=current_principal(), query_id=query_id, article_slug=slug)
+        return rx.redirect(href)
