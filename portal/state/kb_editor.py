@@ -12,6 +12,7 @@ from portal.domain import kb
 from portal.domain.errors import DomainError, Invalid
 from portal.domain.principal import require_principal
 from portal.format import day_time
+from portal.state import forms
 from portal.state.guard import Access, access, current_principal
 from portal.state.messages import message_for_error
 
@@ -56,10 +57,17 @@ class ArticleEditorState(rx.State):
     notice: str = ""
     is_new: bool = True
     _article_id: int | None = None
+    _page_key: str = ""
+    _dirty: bool = False
 
     @rx.event
     def load(self) -> None:
+        forms.arrive(self)  # keeps what was typed on this page and not yet sent
+
+    def _fresh(self) -> None:
+        """The form for the article this page names (a blank one for /new), as stored."""
         self.reset()
+        forms.mark_fresh(self)
         principal = require_principal(current_principal())
         raw = self.router.url.path.rstrip("/").rsplit("/", 1)[-1]
         with session_scope() as db:
@@ -81,28 +89,35 @@ class ArticleEditorState(rx.State):
 
     @rx.event
     def edit_title(self, value: str) -> None:
+        forms.enter(self)
         self.title = self._text(value, 200)
 
     @rx.event
     def edit_summary(self, value: str) -> None:
+        forms.enter(self)
         self.summary = self._text(value, 400)
 
     @rx.event
     def edit_body(self, value: str) -> None:
+        forms.enter(self)
         self.body_md = self._text(value, 100_000)
 
     @rx.event
     def pick_category(self, value: str) -> None:
+        forms.enter(self)
         if isinstance(value, str) and any(value == c[0] for c in self.categories):
             self.category = value
 
     @rx.event
     def edit_slug(self, value: str) -> None:
+        forms.enter(self)
         self.slug = self._text(value, 120)
 
     @rx.event
     def save(self) -> EventSpec | None:
         principal = require_principal(current_principal())
+        if self._page_key != forms.page_key(self):
+            self._fresh()  # nothing typed on this page yet: save what is stored, not another page's form
         draft = kb.ArticleDraft(title=self.title, summary=self.summary, body_md=self.body_md,
                                 category_slug=self.category, slug=self.slug)
         self.notice = ""
@@ -120,7 +135,7 @@ class ArticleEditorState(rx.State):
             self.error = message_for_error(err)
             return None
         self.error = ""
-        self.slug, self.status = slug, status
+        self.slug, self.status, self._dirty = slug, status, False
         if self._article_id is None:
             self._article_id, self.is_new = article_id, False
             self.notice = "Saved as a draft."
@@ -130,6 +145,8 @@ class ArticleEditorState(rx.State):
 
     def _publish(self, published: bool) -> None:
         principal = require_principal(current_principal())
+        if self._page_key != forms.page_key(self):
+            self._fresh()  # the article this page names, never the one the form held before
         if self._article_id is None:
             self.error = "Save the article first."
             return

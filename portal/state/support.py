@@ -21,6 +21,7 @@ from portal.domain.principal import Principal, require_principal
 from portal.format import day, day_time, humanize
 from portal.live.push import listens
 from portal.settings import get_settings
+from portal.state import forms
 from portal.state.guard import Access, access, current_principal, principal_from_state
 from portal.state.messages import message_for
 from portal.state.session import backend_url
@@ -206,10 +207,17 @@ class NewTicketState(rx.State):
     _staged_ids: list[int] = []
     _context: tuple[str, int] | None = None
     _shown: list[int] = []
+    _page_key: str = ""
+    _dirty: bool = False
 
     @rx.event
     def load(self) -> None:
+        forms.arrive(self)  # keeps what was typed on this page and not yet sent
+
+    def _fresh(self) -> None:
+        """A blank ticket, about what the address names (an order, a shipment...) if it is theirs."""
         self.reset()
+        forms.mark_fresh(self)
         principal = require_principal(current_principal())
         params = self.router.url.query_parameters
         ctype, raw_id = params.get("context"), params.get("id")
@@ -236,26 +244,31 @@ class NewTicketState(rx.State):
 
     @rx.event
     def update_subject(self, value: Any) -> None:
+        forms.enter(self)
         self.subject = _text(value, support.SUBJECT_MAX)
         self._suggest()
 
     @rx.event
     def update_body(self, value: Any) -> None:
+        forms.enter(self)
         self.body = _text(value, support.BODY_MAX)
         self._suggest()
 
     @rx.event
     def update_category(self, value: Any) -> None:
+        forms.enter(self)
         if value in support.CATEGORIES:
             self.category = value
 
     @rx.event
     def update_priority(self, value: Any) -> None:
+        forms.enter(self)
         if value in support.PRIORITIES:
             self.priority = value
 
     @rx.event
     def update_tags(self, value: Any) -> None:
+        forms.enter(self)
         self.tags = _text(value, 250)
 
     @rx.event
@@ -275,6 +288,7 @@ class NewTicketState(rx.State):
 
     @rx.event
     async def handle_upload(self, files: list[rx.UploadFile]) -> None:
+        forms.enter(self)
         await _Uploads._stage(self, files)  # type: ignore[arg-type]
 
     @rx.event
@@ -284,6 +298,8 @@ class NewTicketState(rx.State):
     @rx.event
     def submit(self) -> EventSpec | None:
         principal = require_principal(current_principal())
+        if self._page_key != forms.page_key(self):
+            self._fresh()  # nothing typed on this page yet
         tags = [t for t in self.tags.split(",") if t.strip()]
         ctype, cid = self._context if self._context else (None, None)
         try:

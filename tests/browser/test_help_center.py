@@ -83,8 +83,17 @@ def test_an_agent_writes_previews_and_publishes_an_article(page: Any, browser: A
     page.wait_for_url(re.compile(r"/agent"))
     page.goto("/agent/articles")
     page.get_by_test_id("article-row").first.wait_for()
+    # who has just looked at an existing article (the editor's form held it)
+    page.get_by_test_id("article-edit-link").first.click()
+    page.wait_for_function("document.querySelector('[data-testid=article-title]')?.value")
+    existing_id = int(page.url.rstrip("/").rsplit("/", 1)[-1])
+    existing = db.get(KbArticle, existing_id)
+    assert existing is not None
+    before = (existing.title, existing.body_md)
+    page.get_by_text("← All articles").click()
+    page.get_by_test_id("new-article").wait_for()
 
-    # When they write a new article and look at the preview
+    # When they write a new article, typing at once, and look at the preview
     page.get_by_test_id("new-article").click()
     page.wait_for_url(re.compile(r"/agent/articles/new"))
     page.get_by_test_id("article-title").fill("Borrowing a snowshoe demo pair")
@@ -128,4 +137,7 @@ def test_an_agent_writes_previews_and_publishes_an_article(page: Any, browser: A
     db.expire_all()
     edited = db.exec(select(KbArticle).where(KbArticle.title == "Borrowing a snowshoe trial pair")).one()
     assert edited.status == "draft"
+    # and the article they looked at first is untouched
+    db.refresh(existing)
+    assert (existing.title, existing.body_md) == before
     stranger.context.close()

@@ -1,0 +1,59 @@
+"""Forms whose page fills them in on load, without losing what someone types first.
+
+Reflex runs a page's on_load handlers as events chained after the navigation, in the same
+per-tab queue as the events of the page's inputs. Someone (or a script) who types as soon as
+the form appears can therefore have their first keystrokes processed *before* the page's load,
+and a load that starts by resetting the form wipes them. Under load, or with the Redis state
+manager, that window is real.
+
+So a form state remembers which page (path and query) its contents belong to and whether
+anything was typed since:
+
+- every input handler first calls ``enter(self)``: when the form still holds another page's
+  contents it is refilled for this page (``_fresh``) before the keystroke is applied;
+- ``load`` calls ``arrive(self)``, which refills the form unless it already belongs to this
+  page and holds unsaved typing. That also keeps an unsaved draft when someone leaves the page
+  and comes back, which an editor should do anyway.
+
+The state declares ``_page_key: str = ""`` and ``_dirty: bool = False`` and a ``_fresh()``
+method that resets the form and fills it for the current page (and sets ``_page_key`` through
+``mark_fresh``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class FormState(Protocol):
+    _page_key: str
+    _dirty: bool
+    router: Any
+
+    def _fresh(self) -> None: ...
+
+
+def page_key(state: Any) -> str:
+    url = state.router.url
+    return f"{url.path.rstrip('/')}?{url.query}"
+
+
+def mark_fresh(state: FormState) -> None:
+    """Called by ``_fresh`` after its reset: the form now belongs to this page, untouched."""
+    state._page_key, state._dirty = page_key(state), False
+
+
+def enter(state: FormState) -> None:
+    """Before an input changes the form: make sure it is this page's form, then mark it typed in."""
+    if state._page_key != page_key(state):
+        state._fresh()
+    state._dirty = True
+
+
+def arrive(state: FormState) -> bool:
+    """The page's load: refill unless the form is this page's and holds unsaved typing.
+    Returns True when the typing was kept."""
+    if state._page_key == page_key(state) and state._dirty:
+        return True
+    state._fresh()
+    return False
