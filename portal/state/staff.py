@@ -17,6 +17,7 @@ from portal.domain.events import DomainEvent, Topic
 from portal.domain.principal import Principal, require_principal
 from portal.format import day_time, humanize
 from portal.live.push import listens
+from portal.state import forms
 from portal.state.guard import Access, access, current_principal, principal_from_state
 from portal.state.messages import message_for
 from portal.state.support import MessageRow, TicketHeader, header_of, message_rows, support_message
@@ -242,10 +243,18 @@ class AgentTicketState(rx.State):
     merge_number: str = ""
     _ticket_id: int = 0
     _canned_bodies: dict[str, str] = {}
+    _page_key: str = ""
+    _dirty: bool = False
 
     @rx.event
     def load(self) -> None:
+        if forms.arrive(self):  # the reply being written stays; the ticket is read again
+            self.error, self.notice = "", ""
+            self._load(require_principal(current_principal()))
+
+    def _fresh(self) -> None:
         self.reset()
+        forms.mark_fresh(self)
         raw = self.router.url.path.rstrip("/").rsplit("/", 1)[-1]
         try:
             self._ticket_id = int(raw)
@@ -296,16 +305,19 @@ class AgentTicketState(rx.State):
 
     @rx.event
     def update_draft(self, value: Any) -> None:
+        forms.enter(self)
         if isinstance(value, str):
             self.draft = value[: support.BODY_MAX]
 
     @rx.event
     def update_internal(self, value: Any) -> None:
+        forms.enter(self)
         if isinstance(value, bool):
             self.internal = value
 
     @rx.event
     def use_canned(self, value: Any) -> None:
+        forms.enter(self)
         body = self._canned_bodies.get(value) if isinstance(value, str) else None
         if body is not None:
             self.draft = (self.draft + ("\n\n" if self.draft.strip() else "") + body)[: support.BODY_MAX]
@@ -315,7 +327,7 @@ class AgentTicketState(rx.State):
         if self._act(support.agent_reply, body=self.draft, internal=self.internal):
             self.notice = "Note added." if self.internal else "Reply sent."
             self.draft = ""
-            self.internal = False
+            self.internal, self._dirty = False, False
 
     @rx.event
     def take(self) -> None:
@@ -340,6 +352,7 @@ class AgentTicketState(rx.State):
 
     @rx.event
     def update_merge_number(self, value: Any) -> None:
+        forms.enter(self)
         if isinstance(value, str):
             self.merge_number = value.strip()[:32]
 
@@ -398,10 +411,18 @@ class AgentChatState(rx.State):
     agents: list[Option] = []
     _conversation_id: int = 0
     _typing_sent: bool = False
+    _page_key: str = ""
+    _dirty: bool = False
 
     @rx.event
     def load(self) -> None:
+        if forms.arrive(self):  # the message being written stays; the chat is read again
+            self.error = ""
+            self._load(require_principal(current_principal()), mark_read=True)
+
+    def _fresh(self) -> None:
         self.reset()
+        forms.mark_fresh(self)
         raw = self.router.url.path.rstrip("/").rsplit("/", 1)[-1]
         try:
             self._conversation_id = int(raw)
@@ -460,6 +481,7 @@ class AgentChatState(rx.State):
     def update_draft(self, value: Any) -> None:
         if not isinstance(value, str):
             return
+        forms.enter(self)
         self.draft = value[: support_chat.BODY_MAX]
         typing_now = bool(self.draft.strip())
         if typing_now != self._typing_sent and self.mine:
@@ -480,7 +502,7 @@ class AgentChatState(rx.State):
             return
         self.error = ""
         self.draft = ""
-        self._typing_sent = False
+        self._typing_sent, self._dirty = False, False
         self._load(principal, mark_read=False)
 
     @rx.event

@@ -364,10 +364,18 @@ class TicketThreadState(rx.State):
     rating_comment: str = ""
     _staged_ids: list[int] = []
     _ticket_id: int = 0
+    _page_key: str = ""
+    _dirty: bool = False
 
     @rx.event
     def load(self) -> None:
+        if forms.arrive(self):  # their unsent reply stays; the thread is read again
+            self.error, self.notice = "", ""
+            self._load(require_principal(current_principal()))
+
+    def _fresh(self) -> None:
         self.reset()
+        forms.mark_fresh(self)
         raw = self.router.url.path.rstrip("/").rsplit("/", 1)[-1]
         try:
             self._ticket_id = int(raw)
@@ -398,10 +406,12 @@ class TicketThreadState(rx.State):
 
     @rx.event
     def update_draft(self, value: Any) -> None:
+        forms.enter(self)
         self.draft = _text(value, support.BODY_MAX)
 
     @rx.event
     async def handle_upload(self, files: list[rx.UploadFile]) -> None:
+        forms.enter(self)
         await _Uploads._stage(self, files)  # type: ignore[arg-type]
 
     @rx.event
@@ -421,7 +431,7 @@ class TicketThreadState(rx.State):
         self.draft = ""
         self.reply_error = ""
         self.staged = []
-        self._staged_ids = []
+        self._staged_ids, self._dirty = [], False
         self._load(principal)
 
     @rx.event

@@ -98,6 +98,14 @@ def test_ticket_with_a_photo_is_answered_live(page: Any, browser: Any, harness: 
         agent.wait_for_timeout(DEBOUNCE_SETTLE_MS)
         agent.get_by_test_id("agent-send").click()
         agent.get_by_text("Reply sent.").wait_for()
+        # A reply half-written when the agent looks at the queue is still there when they come back
+        agent.fill("#agent-reply", "One more thing: the warehouse")
+        agent.wait_for_timeout(DEBOUNCE_SETTLE_MS)
+        agent.goto("/agent")
+        agent.get_by_test_id("queue").get_by_text("Zip broke on my jacket").click()
+        agent.wait_for_url(re.compile(rf"/agent/tickets/{ticket_id}"))
+        agent.get_by_test_id("thread").get_by_text("A replacement zip is on its way").wait_for()
+        agent.wait_for_function("document.querySelector('#agent-reply').value === 'One more thing: the warehouse'")
     finally:
         ctx.close()
 
