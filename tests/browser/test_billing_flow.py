@@ -4,8 +4,11 @@ the document the business asked for."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import subprocess
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +48,18 @@ def pay_with(page: Any, card: str) -> None:
 
 def test_download_then_pay_and_see_it_paid_live(page: Any, demo: Any, db: Session, tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    # The processor confirms a few seconds after the customer is back, as real ones do.
-    monkeypatch.setattr(payments_simulator, "WEBHOOK_DELAY_SECONDS", 3.0)
+    # The processor confirms a moment after the customer is back, as real ones do: here only once
+    # the test has seen the page waiting (a fixed delay raced a slow page load on a busy machine).
+    confirm = threading.Event()
+    deliver = payments_simulator.deliver_webhook
+
+    async def held_back(url: str, event: Any, **kw: Any) -> bool:
+        deadline = time.monotonic() + 60
+        while not confirm.is_set() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        return await deliver(url, event, delay=0)
+
+    monkeypatch.setattr(payments_simulator, "deliver_webhook", held_back)
     # Given Ben, who has an overdue invoice, on its page
     number = open_due_invoice(page, "ben@example.com")
     assert page.get_by_test_id("invoice-status").inner_text() == "Overdue"
@@ -67,6 +80,7 @@ def test_download_then_pay_and_see_it_paid_live(page: Any, demo: Any, db: Sessio
     page.get_by_test_id("payment-pending").wait_for()
     navigations: list[str] = []
     page.on("framenavigated", lambda frame: navigations.append(frame.url))
+    confirm.set()
     page.get_by_test_id("invoice-status").get_by_text("Paid").wait_for(timeout=20_000)
     assert navigations == []
     assert page.get_by_test_id("pay-now").count() == 0
