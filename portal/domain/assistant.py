@@ -70,7 +70,10 @@ PATTERNS: list[tuple[str, re.Pattern[str]]] = [
                         r"|does ?n[o']?t fit)\b", re.I)),
     (CHANGE_ADDRESS, re.compile(r"\b(change|update|wrong|different|new|other)\b.*\baddress\b"
                                 r"|\baddress\b.*\b(change|wrong)\b|\bchange where\b"
-                                r"|\b(ship|send|deliver)\b.*\bto (my|another|a different|the other) (\w+ )?address\b",
+                                r"|\b(ship|send|deliver)\b.*\bto (my|another|a different|the other) (\w+ )?address\b"
+                                r"|\b(ship|send|deliver|redirect)\b.*\bto (my|the) (work|office|workplace|work place"
+                                r"|neighbou?r'?s?)\b(?!.*\b(on|tomorrow|morning|afternoon|evening)\b)"
+                                r"|\bredirect (it|my|the)\b",
                                 re.I)),
     (SCHEDULE, re.compile(r"\b(schedule|reschedule|deliver(y)? (on|at|slot|window|date|time)|pick a (day|time)"
                           r"|when i'?m (home|in)|(change|choose|pick|book|set) (a |the |my )?delivery (day|date|time"
@@ -343,6 +346,8 @@ def _do(session: Session, principal: Principal, convo: Conversation, intent: str
         outcome = changes.start(session, principal=principal, intent=intent, order_id=order.id,
                                 order_number=order.number, hint=text)
         convo.task = outcome.task
+        if outcome.offer_handover:  # refused: "yes" now means "pass me to a person"
+            convo.pending_action = "handover"
         assert outcome.reply is not None
         return outcome.reply
     audit.record(session, action=f"assistant.{intent}", principal=actor, target_type="order", target_id=order.id)
@@ -381,8 +386,8 @@ def _confirmed(session: Session, principal: Principal, convo: Conversation, text
     if NO.match(text):
         convo.pending_action = ""
         return Reply("All right, I won't do anything. What else can I help with?")
-    if recognise(text) in MOVES_ON - {HUMAN}:
-        convo.pending_action = ""  # asked for something else instead: the hand-over is not wanted now
+    if recognise(text) not in ("", HUMAN):
+        convo.pending_action = ""  # said something else instead ("thanks", a question): not wanted now
         return None
     return Reply("Please answer yes or no.", choices=["Yes", "No"], confirm=True)
 

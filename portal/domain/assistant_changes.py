@@ -283,10 +283,10 @@ def _execute(session: Session, principal: Principal, task: Task) -> Reply:
 def _refused(session: Session, principal: Principal, task: Task, reason: str) -> Reply:
     audit.record(session, action=f"assistant.{task.intent}", principal=acting(principal), target_type="order",
                  target_id=task.order_id, outcome="refused", reason=reason)
-    return Reply(f"{why_not(ACTION_OF[task.intent], reason)} If you need something else with order "
-                 f"{task.order_number}, I can pass you to a person.",
+    return Reply(f"{why_not(ACTION_OF[task.intent], reason)} Shall I pass this conversation to a person? "
+                 "They will see what you asked for.",
                  links=[Link(f"Open {task.order_number}", f"/orders/{task.order_id}")],
-                 choices=["Talk to a person"])
+                 choices=["Yes", "No"], confirm=True)
 
 
 def _advance(session: Session, principal: Principal, task: Task, hint: str = "") -> Outcome:
@@ -295,7 +295,7 @@ def _advance(session: Session, principal: Principal, task: Task, hint: str = "")
     detail = orders.order_detail(session, principal=principal, order_id=task.order_id)
     reason = detail.actions.get(ACTION_OF[task.intent], "not_allowed")
     if reason:  # not allowed (any more: the order may have moved on while we talked)
-        return Outcome(None, _refused(session, principal, task, reason))
+        return Outcome(None, _refused(session, principal, task, reason), offer_handover=True)
     for _ in range(8):
         q = _question(session, principal, task, detail)
         if q is None:
@@ -374,6 +374,6 @@ def _confirmed(session: Session, principal: Principal, task: Task) -> Outcome:
             text = f"I couldn't do that after all: {REASONS.get(reason, REASONS['not_allowed'])}."
         else:
             text = "I couldn't do that after all: the order changed while we talked."
-        return Outcome(None, Reply(f"{text} Nothing was changed.",
+        return Outcome(None, Reply(f"{text} Nothing was changed. Shall I pass this conversation to a person?",
                                    links=[Link(f"Open {task.order_number}", f"/orders/{task.order_id}")],
-                                   choices=["Talk to a person"]))
+                                   choices=["Yes", "No"], confirm=True), offer_handover=True)

@@ -172,6 +172,11 @@ def test_patterns_recognise_intents() -> None:
         "cancel FH-1001": assistant.CANCEL, "I want to return FH-1001": assistant.RETURN,
         "how do returns work": assistant.ARTICLE, "change the delivery address": assistant.CHANGE_ADDRESS,
         "hello": assistant.GREETING,
+        # sending it somewhere else is a new address, not tracking; with a day it is a delivery window
+        "send the parcel to my work place instead": assistant.CHANGE_ADDRESS,
+        "please redirect my parcel": assistant.CHANGE_ADDRESS,
+        "can you deliver it to my office tomorrow": assistant.SCHEDULE,
+        "track the parcel sent to my office": assistant.TRACK,
     }
     for text, intent in cases.items():
         assert assistant.recognise(text) == intent, text
@@ -186,7 +191,7 @@ def test_the_embedding_model_understands_requests_the_patterns_miss() -> None:
         "I would like to chat with an actual employee": assistant.HUMAN,
         "I need a document showing what I paid": assistant.INVOICE,
         "I no longer want the jacket I ordered": assistant.CANCEL,
-        "can you send it to my office instead of home": assistant.CHANGE_ADDRESS,
+        "I would rather it went to my office": assistant.CHANGE_ADDRESS,
     }
     for text, intent in cases.items():
         assert assistant.recognise(text) != intent, text  # the patterns alone do not get it

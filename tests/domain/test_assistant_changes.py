@@ -108,11 +108,17 @@ def test_a_change_the_policy_does_not_allow_is_refused_with_the_reason(db: Sessi
     convo = assistant.Conversation()
     r = talk(db, pa, convo, f"cancel {order.number}")
     assert "can no longer be cancelled: it has already been handed to the carrier" in r.text
-    assert not r.confirm and convo.task is None and "Talk to a person" in r.choices
+    assert convo.task is None and "Shall I pass this conversation to a person?" in r.text
+    assert r.confirm and r.choices == ["Yes", "No"]
     # Recorded as refused, so an agent taking over later sees what she tried
     ev = db.exec(select(AuditEvent).where(AuditEvent.action == "assistant.cancel_order")).one()
     assert (ev.outcome, ev.actor_kind, ev.data["reason"]) == ("refused", "assistant", "already_dispatched")
     assert _order(db, order).status == OrderStatus.SHIPPED
+    # When she says yes, a person gets the conversation (a ticket: no agent is online)
+    r = talk(db, pa, convo, "yes please")
+    assert "created ticket" in r.text
+    ticket = db.exec(select(Ticket)).one()
+    assert ticket.customer_id == ca.id and ticket.context_type == "order" and ticket.context_id == order.id
 
 
 def test_if_the_order_moves_on_before_yes_nothing_is_changed(db: Session, alice: Any) -> None:
@@ -128,6 +134,10 @@ def test_if_the_order_moves_on_before_yes_nothing_is_changed(db: Session, alice:
     db.commit()
     r = talk(db, pa, convo, "yes")
     assert "couldn't do that after all" in r.text and "Nothing was changed" in r.text
+    assert r.confirm and "to a person?" in r.text
+    # "thanks" instead of an answer is taken as a no, politely
+    r = talk(db, pa, convo, "thanks")
+    assert r.text == "You're welcome." and convo.pending_action == ""
     assert _order(db, order).status == OrderStatus.SHIPPED
     assert db.exec(select(AuditEvent).where(AuditEvent.action == "order.cancel")).all() == []
 
