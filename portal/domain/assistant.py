@@ -15,10 +15,12 @@ through any OpenAI-compatible endpoint whose tool calls map onto the same action
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import re
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -392,7 +394,8 @@ def _confirmed(session: Session, principal: Principal, convo: Conversation, text
     return Reply("Please answer yes or no.", choices=["Yes", "No"], confirm=True)
 
 
-def _task_turn(session: Session, principal: Principal, convo: Conversation, text: str) -> Reply | None:
+def _task_turn(session: Session, principal: Principal, convo: Conversation, text: str,
+               mine: Callable[[], list[OrderPublic]]) -> Reply | None:
     """The customer's answer while an order change is being prepared; None when they moved on."""
     task = convo.task
     assert task is not None
@@ -402,7 +405,7 @@ def _task_turn(session: Session, principal: Principal, convo: Conversation, text
         # another request, or an order named for something else, is.
         intent = recognise(t)
         if intent == task.intent:
-            named = _find_order(_own_orders(session, principal), t)
+            named = _find_order(mine(), t)
             return named is not None and named.id != task.order_id
         return intent in MOVES_ON or ORDER_NUMBER.search(t) is not None
 
@@ -433,8 +436,9 @@ def _turn(session: Session, principal: Principal, convo: Conversation, text: str
     confirmed = _confirmed(session, principal, convo, text)
     if confirmed is not None:
         return confirmed
+    own_orders = functools.cache(lambda: _own_orders(session, principal))  # looked up once per turn
     if convo.task is not None:
-        answered = _task_turn(session, principal, convo, text)
+        answered = _task_turn(session, principal, convo, text, own_orders)
         if answered is not None:
             return answered
     if llm is not None:
@@ -443,7 +447,7 @@ def _turn(session: Session, principal: Principal, convo: Conversation, text: str
         except LlmError as err:
             log.warning("assistant endpoint failed, answering offline: %s", err)
     model = kb.semantic_embedder() if embedder is True else (embedder or None)
-    mine = _own_orders(session, principal)
+    mine = own_orders()
     order = _find_order(mine, text)
     intent = recognise(text, embedder=model)
     if convo.pending_intent and intent in ("", ARTICLE):

@@ -10,7 +10,8 @@ So a form state remembers which page (path and query) its contents belong to and
 anything was typed since:
 
 - every input handler first calls ``enter(self)``: when the form still holds another page's
-  contents it is refilled for this page (``_fresh``) before the keystroke is applied;
+  contents it is refilled for this page (``_fresh``) before the keystroke is applied; actions
+  (save, publish, send) call ``here(self)``, which does the same without marking it typed in;
 - ``load`` calls ``arrive(self)``, which refills the form unless it already belongs to this
   page and holds unsaved typing. That also keeps an unsaved draft when someone leaves the page
   and comes back, which an editor should do anyway.
@@ -43,10 +44,16 @@ def mark_fresh(state: FormState) -> None:
     state._page_key, state._dirty = page_key(state), False
 
 
-def enter(state: FormState) -> None:
-    """Before an input changes the form: make sure it is this page's form, then mark it typed in."""
+def here(state: FormState) -> None:
+    """Before acting on the form (save, send): make sure it is this page's, refilled if it still
+    holds another page's (a save before the page's load then saves what is stored, nothing else)."""
     if state._page_key != page_key(state):
         state._fresh()
+
+
+def enter(state: FormState) -> None:
+    """Before an input changes the form: make sure it is this page's form, then mark it typed in."""
+    here(state)
     state._dirty = True
 
 

@@ -116,8 +116,7 @@ class ArticleEditorState(rx.State):
     @rx.event
     def save(self) -> EventSpec | None:
         principal = require_principal(current_principal())
-        if self._page_key != forms.page_key(self):
-            self._fresh()  # nothing typed on this page yet: save what is stored, not another page's form
+        forms.here(self)
         draft = kb.ArticleDraft(title=self.title, summary=self.summary, body_md=self.body_md,
                                 category_slug=self.category, slug=self.slug)
         self.notice = ""
@@ -145,8 +144,7 @@ class ArticleEditorState(rx.State):
 
     def _publish(self, published: bool) -> None:
         principal = require_principal(current_principal())
-        if self._page_key != forms.page_key(self):
-            self._fresh()  # the article this page names, never the one the form held before
+        forms.here(self)
         if self._article_id is None:
             self.error = "Save the article first."
             return

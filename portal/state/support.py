@@ -298,8 +298,7 @@ class NewTicketState(rx.State):
     @rx.event
     def submit(self) -> EventSpec | None:
         principal = require_principal(current_principal())
-        if self._page_key != forms.page_key(self):
-            self._fresh()  # nothing typed on this page yet
+        forms.here(self)
         tags = [t for t in self.tags.split(",") if t.strip()]
         ctype, cid = self._context if self._context else (None, None)
         try:
