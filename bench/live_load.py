@@ -1,14 +1,33 @@
-"""Load run: simulated customers speaking Reflex's websocket protocol against the portal,
-while shipments update in the background through the integration API; and the same number
-of clients against a bare Reflex app with one counter handler (the baseline: what the
-framework alone costs), both served the same way (`reflex run --env prod --backend-only`).
+"""Load run: simulated customers browsing the portal over Reflex's websocket protocol while
+shipments are updated through the integration API, beside a bare Reflex counter app driven the
+same way in the same run (the baseline: what the framework alone costs).
 
-Prints events per second, event round-trip median and p95 (send to the first update that
-arrives; a live push landing in that window counts too), errors, live pushes received
-(extra_updates) and memory per connected client, and the portal/baseline ratios. Loopback only, bounded in
-clients and time. Usage:
-    .venv/bin/python bench/live_load.py [--clients 20] [--seconds 20] [--workers 1]
-With --workers 2 set REFLEX_REDIS_URL (and DATABASE_URL for PostgreSQL) yourself.
+Each simulated customer is one browser tab with its own session cookie. It connects the way the
+compiled frontend does (the hydrate event in the socket.io CONNECT packet, on /dashboard), then
+navigates in a loop between the pages a customer uses: the dashboard, the orders list, one of
+its orders and one of its shipments. A navigation is what the browser sends on a client-side
+route change (`on_load_internal`, then the on_mount events of the page's shell, looked up from
+the app) and is complete when the backend marks the page hydrated again, i.e. after the page's
+on_load chain has run. Meanwhile one shipment of a random customer is updated every 200 ms
+through `PUT /api/v1/shipments/dhl/{tracking}`, so open pages also receive live pushes.
+
+The baseline app's page loads by incrementing its counter; its clients connect and navigate the
+same way (on_load_internal -> increment -> hydrated). Both are served by
+`reflex run --env prod --backend-only` with the same number of workers and the same Redis.
+
+Prints navigations per second, navigation round trip median and p95, errors (timeouts), updates
+received per second and memory per connected client (growth of the server process tree's RSS
+after connecting all clients, divided by their number), and portal/baseline ratios.
+
+    .venv/bin/python bench/live_load.py --clients 10 --seconds 15
+    .venv/bin/python bench/live_load.py --clients 50 --seconds 15
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres REFLEX_REDIS_URL=redis://127.0.0.1:6379 \\
+        .venv/bin/python bench/live_load.py --workers 2 --clients 50 --seconds 15
+
+With DATABASE_URL set, the portal runs on a private database created on that server
+(`portal_bench_<random>`, dropped at the end); with REFLEX_REDIS_URL set or --workers > 1,
+on a private `redis-server` started on a free port (stopped at the end). The given URLs' own
+database and Redis are never written. Loopback only; bounded in clients and time.
 """
 
 from __future__ import annotations
@@ -17,208 +36,167 @@ import argparse
 import asyncio
 import os
 import random
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
-import httpx
-import psutil
-import socketio
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-ROOT = Path(__file__).resolve().parents[1]
+from live_common import (
+    ROOT,
+    Backing,
+    Tab,
+    backing_for,
+    baseline_app,
+    check_pages,
+    command_line,
+    concrete,
+    free_port,
+    make_customers,
+    pct,
+    portal_pages,
+    raise_fd_limit,
+    ratio,
+    server_env,
+    short,
+    start_server,
+    stop_server,
+    tree_rss,
+    use_backing_here,
+)
+
 TMP = Path(tempfile.mkdtemp(prefix="portal-load-"))
-NAMESPACE = "/_event"
+ROUTES = ["/dashboard", "/orders", "/orders/[order_id]", "/shipments/[shipment_id]"]
+
+# (path, query) pairs a tab visits, with the on_mount events of that page
+Visit = tuple[str, dict[str, str], list[str]]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_server(cwd: Path, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "reflex"), "run", "--env", "prod", "--backend-only",
-         "--backend-port", str(port), "--backend-host", "127.0.0.1"],
-        cwd=cwd, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/ping", timeout=2).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None:
-            raise SystemExit(f"server in {cwd} exited")
-        time.sleep(0.5)
-    raise SystemExit(f"server in {cwd} did not start")
-
-
-def stop_server(proc: subprocess.Popen[bytes]) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=20)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        os.killpg(proc.pid, signal.SIGKILL)
-
-
-def tree_rss(proc: subprocess.Popen[bytes]) -> int:
-    p = psutil.Process(proc.pid)
-    return sum(c.memory_info().rss for c in [p, *p.children(recursive=True)])
-
-
-class Client:
-    """One simulated browser tab: sends events and times the first update that answers."""
-
-    def __init__(self, url: str, cookie: str | None) -> None:
-        self.url, self.cookie = url, cookie
-        self.sio = socketio.AsyncClient(reconnection=False)
-        self.sio.on("event", self._on_event, namespace=NAMESPACE)
-        self.waiter: asyncio.Event | None = None
-        self.received = 0
-
-    async def _on_event(self, _data: Any) -> None:
-        self.received += 1
-        if self.waiter is not None:
-            self.waiter.set()
-
-    async def connect(self) -> None:
-        headers = {"Cookie": self.cookie} if self.cookie else {}
-        await self.sio.connect(f"{self.url}?token={uuid.uuid4()}", socketio_path="/_event", transports=["websocket"],
-                               headers=headers, namespaces=[NAMESPACE], wait_timeout=20)
-
-    async def round_trip(self, name: str, path: str, timeout: float = 10.0) -> float:
-        self.waiter = asyncio.Event()
-        t0 = time.perf_counter()
-        await self.sio.emit("event", {"name": name, "payload": {}, "router_data": {"pathname": path, "asPath": path}},
-                            namespace=NAMESPACE)
-        await asyncio.wait_for(self.waiter.wait(), timeout)
-        return time.perf_counter() - t0
-
-
-async def drive(url: str, plans: list[tuple[str | None, list[tuple[str, str]]]], seconds: float,
-                proc: subprocess.Popen[bytes], background: Any = None) -> dict[str, float]:
+async def drive(url: str, cookies: list[str | None], visits: list[list[Visit]], first: list[Visit],
+                seconds: float, proc: subprocess.Popen[bytes], background: Any = None) -> dict[str, float]:
     rss0 = tree_rss(proc)
-    clients = [Client(url, cookie) for cookie, _ in plans]
-    await asyncio.gather(*(c.connect() for c in clients))
+    tabs = [Tab(url, cookie) for cookie in cookies]
+    connect_errors = 0
+
+    async def open_tab(tab: Tab, v: Visit) -> None:
+        nonlocal connect_errors
+        try:
+            await tab.connect(v[0], v[1], timeout=60)
+        except Exception:  # noqa: BLE001 - counted, not fatal
+            connect_errors += 1
+
+    # Connect in waves of 25, like customers arriving, not all in the same millisecond.
+    for start in range(0, len(tabs), 25):
+        await asyncio.gather(*(open_tab(t, v) for t, v in zip(tabs[start:start + 25], first[start:start + 25],
+                                                              strict=True)))
     await asyncio.sleep(2)
-    mem_per_client = (tree_rss(proc) - rss0) / len(clients)
+    mem_per_client = (tree_rss(proc) - rss0) / len(tabs)
     latencies: list[float] = []
-    errors = 0
+    errors = connect_errors
     stop_at = time.monotonic() + seconds
 
-    async def user(c: Client, steps: list[tuple[str, str]]) -> None:
+    async def user(tab: Tab, pages: list[Visit]) -> None:
         nonlocal errors
+        if not tab.sio.connected:
+            return
         while time.monotonic() < stop_at:
-            name, path = random.choice(steps)
+            path, query, mount = random.choice(pages)
             try:
-                latencies.append(await c.round_trip(name, path))
-            except (TimeoutError, socketio.exceptions.SocketIOError):
+                latencies.append(await tab.navigate(path, query, mount, timeout=20))
+            except Exception:  # noqa: BLE001 - a timeout or a closed socket is an error, counted
                 errors += 1
+                await asyncio.sleep(0.5)
 
-    tasks = [user(c, steps) for c, (_, steps) in zip(clients, plans, strict=True)]
+    tasks = [user(t, pages) for t, pages in zip(tabs, visits, strict=True)]
     if background is not None:
         tasks.append(background(stop_at))
-    before = sum(c.received for c in clients)
+    before = sum(t.count for t in tabs)
     t0 = time.perf_counter()
     await asyncio.gather(*tasks)
     elapsed = time.perf_counter() - t0
-    pushed = sum(c.received for c in clients) - before - len(latencies)
-    await asyncio.gather(*(c.sio.disconnect() for c in clients))
+    received = sum(t.count for t in tabs) - before
+    await asyncio.gather(*(t.close() for t in tabs))
     latencies.sort()
-    return {"events_per_s": len(latencies) / elapsed, "median_ms": statistics.median(latencies) * 1000,
-            "p95_ms": latencies[int(0.95 * (len(latencies) - 1))] * 1000, "errors": errors,
-            "extra_updates": max(0, pushed), "mem_kib_per_client": mem_per_client / 1024}
+    return {"navs_per_s": len(latencies) / elapsed,
+            "median_ms": statistics.median(latencies) * 1000 if latencies else float("nan"),
+            "p95_ms": pct(latencies, 0.95) * 1000, "errors": errors, "updates_per_s": received / elapsed,
+            "mem_kib_per_client": mem_per_client / 1024}
 
 
-def portal_fixture(n: int) -> tuple[list[tuple[str | None, list[tuple[str, str]]]], str, list[tuple[str, str]]]:
-    """Customers with orders and shipments, a session cookie each, and an API key."""
-    from reflex_base.utils.format import format_event_handler
-    from sqlmodel import Session
-
-    from portal.db import get_engine
-    from portal.domain import auth
-    from portal.domain.api import keys
-    from portal.domain.audit import RequestInfo
-    from portal.domain.principal import Principal
-    from portal.manage import migrate
-    from portal.models import Customer, Order, OrderLine, Role, Shipment, User
-    from portal.settings import get_settings
-    from portal.state.dashboard import DashboardState
-    from portal.state.order_detail import OrderDetailState
-
-    migrate()
-    dash, detail = format_event_handler(DashboardState.load), format_event_handler(OrderDetailState.load)
-    plans: list[tuple[str | None, list[tuple[str, str]]]] = []
-    shipments: list[tuple[str, str]] = []
-    with Session(get_engine(), expire_on_commit=False) as db:
-        admin = User(email="load-admin@example.com", role=Role.ADMIN)
-        db.add(admin)
-        db.flush()
-        _, raw_key = keys.create_key(db, principal=Principal(user_id=admin.id or 0, role="admin", email="", name=""),
-                                     name="load", scopes=["shipments:write"])
-        for i in range(n):
-            c = Customer(name=f"Load {i}", email=f"load{i}@example.com", number=f"C-L{i:04d}", external_id=f"crm-l{i}")
-            db.add(c)
-            db.flush()
-            u = User(email=c.email, role=Role.CUSTOMER, customer_id=c.id)
-            db.add(u)
-            steps = [(dash, "/dashboard")]
-            for j in range(3):
-                o = Order(number=f"FH-L{i:04d}-{j}", customer_id=c.id or 0, status="shipped", total_cents=1000)
-                db.add(o)
-                db.flush()
-                db.add(OrderLine(order_id=o.id or 0, sku="S", name="Item", quantity=1, unit_price_cents=1000,
-                                 total_cents=1000))
-                db.add(Shipment(order_id=o.id or 0, customer_id=c.id or 0, carrier="dhl",
-                                tracking_number=f"LOAD{i:04d}{j}"))
-                shipments.append((f"FH-L{i:04d}-{j}", f"LOAD{i:04d}{j}"))
-                steps.append((detail, f"/orders/{o.id}"))
-            db.flush()
-            new = auth.create_session(db, user=u, request=RequestInfo(), auth_method="password", mfa_verified=False)
-            plans.append((f"{get_settings().session_cookie_name}={new.raw_token}", steps))
-        db.commit()
-    return plans, raw_key, shipments
+def run_baseline(clients: int, seconds: float, workers: int, backing: Backing) -> dict[str, float]:
+    app_dir, _increment = baseline_app(TMP)
+    port = free_port()
+    env = server_env(os.environ, workers=workers, data_dir=TMP / "baseline-data",
+                     redis_url=f"{backing.redis_url}/1" if backing.redis_url else "")
+    proc = start_server(app_dir, port, env, log=TMP / "baseline.log")
+    try:
+        nav: Visit = ("/", {}, [])
+        return asyncio.run(drive(f"http://127.0.0.1:{port}", [None] * clients, [[nav]] * clients,
+                                 [nav] * clients, seconds, proc))
+    finally:
+        stop_server(proc)
 
 
-def baseline_app() -> tuple[Path, str]:
-    app_dir = TMP / "counter_app"
-    (app_dir / "counter").mkdir(parents=True)
-    (app_dir / "rxconfig.py").write_text('import reflex as rx\n\nconfig = rx.Config(app_name="counter", '
-                                         'telemetry_enabled=False)\n')
-    (app_dir / "counter" / "__init__.py").write_text("")
-    (app_dir / "counter" / "counter.py").write_text(textwrap.dedent("""
-        import reflex as rx
+def run_portal(clients: int, seconds: float, workers: int, backing: Backing,
+               interval: float) -> tuple[dict[str, float], dict[str, Any]]:
+    import httpx
 
+    use_backing_here(backing, TMP / "portal-data")
+    customers, key = make_customers(clients, tag="L")
+    pages = portal_pages(ROUTES)
+    missing = [r for r, p in pages.items() if not p.load]
+    if missing:
+        raise SystemExit(f"no on_load handler found for {missing}: have the routes moved?")
+    plans: list[list[Visit]] = []
+    first: list[Visit] = []
+    for c in customers:
+        order_id = c.orders[0][0]
+        shipment_id = c.shipments[0][0]
+        visits: list[Visit] = []
+        for route in ROUTES:
+            path, query = concrete(route, order_id=order_id, shipment_id=shipment_id)
+            visits.append((path, query, pages[route].mount))
+        plans.append(visits)
+        first.append(visits[0])
+    shipments = [s for c in customers for s in c.shipments]
 
-        class CounterState(rx.State):
-            count: int = 0
+    port = free_port()
+    env = server_env(os.environ, workers=workers, data_dir=TMP / "portal-data", database_url=backing.database_url,
+                     redis_url=f"{backing.redis_url}/0" if backing.redis_url else "")
+    proc = start_server(ROOT, port, env, log=TMP / "portal.log")
+    tags = ["InTransit", "OutForDelivery", "InTransit", "AttemptFail"]
+    api = {"writes": 0, "write_errors": 0, "write_ms": []}
 
-            @rx.event
-            def increment(self) -> None:
-                self.count += 1
+    async def shipment_updates(stop_at: float) -> None:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30,
+                                     headers={"Authorization": f"Bearer {key}"}) as http:
+            i = 0
+            while time.monotonic() < stop_at:
+                _sid, tracking, order = random.choice(shipments)
+                t0 = time.perf_counter()
+                try:
+                    r = await http.put(f"/api/v1/shipments/dhl/{tracking}",
+                                       json={"order_number": order, "tag": tags[i % len(tags)]})
+                    ok = r.status_code < 300
+                except httpx.HTTPError:
+                    ok = False
+                api["write_ms"].append((time.perf_counter() - t0) * 1000)
+                api["writes" if ok else "write_errors"] += 1
+                i += 1
+                await asyncio.sleep(interval)
 
-
-        def index() -> rx.Component:
-            return rx.button(CounterState.count, on_click=CounterState.increment)
-
-
-        app = rx.App()
-        app.add_page(index)
-    """))
-    name = subprocess.run(
-        [sys.executable, "-c", "from counter.counter import CounterState; "
-         "from reflex_base.utils.format import format_event_handler as f; print(f(CounterState.increment))"],
-        cwd=app_dir, capture_output=True, text=True, check=True).stdout.strip()
-    return app_dir, name
+    try:
+        check = [(p, q, m, pages[r].state) for (p, q, m), r in zip(plans[0], ROUTES, strict=True)]
+        asyncio.run(check_pages(f"http://127.0.0.1:{port}", customers[0].cookie, check))
+        result = asyncio.run(drive(f"http://127.0.0.1:{port}", [c.cookie for c in customers], plans, first,
+                                   seconds, proc, background=shipment_updates))
+    finally:
+        stop_server(proc)
+    return result, {"pages": pages, **api}
 
 
 def main() -> None:
@@ -226,60 +204,35 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--update-interval", type=float, default=0.2,
+                        help="seconds between shipment updates through the API")
     args = parser.parse_args()
+    os.chdir(ROOT)
     clients = max(1, min(args.clients, 200))
-    seconds = max(5.0, min(args.seconds, 120.0))
-    env = {**os.environ, "GRANIAN_WORKERS": str(args.workers), "REFLEX_USE_SYSTEM_BUN": "1"}
-    if "DATABASE_URL" not in os.environ:
-        env["PORTAL_DATA_DIR"] = str(TMP / "data")
-        os.environ["PORTAL_DATA_DIR"] = env["PORTAL_DATA_DIR"]
-    env["PORTAL_ENV"] = os.environ["PORTAL_ENV"] = "test"
-    sys.path.insert(0, str(ROOT))
+    seconds = max(3.0, min(args.seconds, 120.0))
+    workers = max(1, min(args.workers, 4))
+    raise_fd_limit(4 * clients + 256)
 
-    plans, key, shipments = portal_fixture(clients)
-    app_dir, increment = baseline_app()
-    results: dict[str, dict[str, float]] = {}
+    with backing_for(workers) as backing:
+        base = run_baseline(clients, seconds, workers, backing)
+        portal, info = run_portal(clients, seconds, workers, backing, max(0.05, args.update_interval))
 
-    port = free_port()
-    proc = start_server(app_dir, port, {**os.environ, "GRANIAN_WORKERS": str(args.workers),
-                                        "REFLEX_USE_SYSTEM_BUN": "1"})
-    try:
-        results["baseline (counter app)"] = asyncio.run(drive(
-            f"http://127.0.0.1:{port}", [(None, [(increment, "/")]) for _ in range(clients)], seconds, proc))
-    finally:
-        stop_server(proc)
-
-    port = free_port()
-    proc = start_server(ROOT, port, env)
-    tags = ["InTransit", "OutForDelivery", "InTransit", "AttemptFail"]
-
-    async def shipment_updates(stop_at: float) -> None:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}",
-                                     headers={"Authorization": f"Bearer {key}"}) as http:
-            i = 0
-            while time.monotonic() < stop_at:
-                order, tracking = random.choice(shipments)
-                await http.put(f"/api/v1/shipments/dhl/{tracking}",
-                               json={"order_number": order, "tag": tags[i % len(tags)]})
-                i += 1
-                await asyncio.sleep(0.2)
-
-    try:
-        results["portal (dashboard + orders)"] = asyncio.run(drive(
-            f"http://127.0.0.1:{port}", plans, seconds, proc, background=shipment_updates))
-    finally:
-        stop_server(proc)
-
-    print(f"{clients} clients, {seconds:.0f} s each, {args.workers} worker(s), "
-          f"{'PostgreSQL' if 'DATABASE_URL' in os.environ else 'SQLite'}"
-          f"{' + Redis' if os.environ.get('REFLEX_REDIS_URL') else ''}")
-    cols = ("events_per_s", "median_ms", "p95_ms", "errors", "extra_updates", "mem_kib_per_client")
+    print(f"$ {command_line()}")
+    print(f"{clients} clients, {seconds:.0f} s each, {workers} worker(s), {backing.label}; python "
+          f"{sys.version.split()[0]}, load average {os.getloadavg()[0]:.1f}")
+    print("one round trip = one page navigation (on_load_internal + the page's on_mount events, until hydrated)")
+    for route, page in info["pages"].items():
+        print(f"  {route:28} on_load {', '.join(short(n) for n in page.load)}; "
+              f"on_mount {', '.join(short(n) for n in page.mount) or '-'}")
+    wm = sorted(info["write_ms"])
+    print(f"shipment updates through the API: {info['writes']} ok, {info['write_errors']} failed, "
+          f"median {statistics.median(wm) if wm else float('nan'):.1f} ms, p95 {pct(wm, 0.95):.1f} ms")
+    cols = ("navs_per_s", "median_ms", "p95_ms", "errors", "updates_per_s", "mem_kib_per_client")
     print(f"{'':30}" + "".join(f"{c:>20}" for c in cols))
-    for name, r in results.items():
+    for name, r in (("baseline (counter app)", base), ("portal (4 pages + API)", portal)):
         print(f"{name:30}" + "".join(f"{r[c]:20.1f}" for c in cols))
-    base, port_r = results["baseline (counter app)"], results["portal (dashboard + orders)"]
     print(f"{'portal / baseline':30}" + "".join(
-        f"{port_r[c] / base[c]:19.2f}x" if base[c] else f"{'-':>20}" for c in cols))
+        f"{ratio(portal[c], base[c]):>20}" if c not in ("errors", "updates_per_s") else f"{'-':>20}" for c in cols))
 
 
 if __name__ == "__main__":

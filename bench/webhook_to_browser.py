@@ -1,36 +1,59 @@
 """Time from a carrier webhook reaching the portal to the change in an open browser.
 
-    .venv/bin/python bench/webhook_to_browser.py [--samples 30] [--skip-browser] [--skip-workers]
+    .venv/bin/python bench/webhook_to_browser.py [--samples 30] [--skip-browser] [--skip-workers] [--workers 2]
 
 Everything runs on loopback against a throw-away SQLite database (never DATABASE_URL, never the
 shared Redis). The carrier simulator posts each signed webhook over HTTP; the clock starts just
 before the POST leaves and stops when the new checkpoint is
   A) in the DOM of a real Chromium page (MutationObserver, Date.now), one worker (AppHarnessProd);
   B) in the state delta received by an open websocket client (what the browser would render),
-     side by side for `reflex run --env prod` with one worker, and with two workers sharing
-     state and live push through a private redis-server started on a free port.
+     for `reflex run --env prod` with one worker and, with --workers 2 or REFLEX_REDIS_URL set,
+     with two workers sharing state and live push through a private redis-server started on a
+     free port (the given Redis is never used).
+Beside each B case, in the same run, the push floor: a bare Reflex counter app (live_common's
+baseline, with one API route) whose POST does the least a push can do, one `app.modify_state` of
+the open tab's CounterState (count + 1), with the same simulator posting the same signed body
+the same way, the same websocket client code timing it, the same workers and Redis. Printed per
+case: median and p95 of both, and portal p95 / floor p95 (the target: at most 3x).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from live_common import (  # noqa: E402  (before the environment is cleared: it keeps the command line's)
+    Tab,
+    baseline_app,
+    command_line,
+    free_port,
+    private_redis,
+    server_env,
+    start_server,
+    stop_server,
+)
+
+GIVEN_REDIS = os.environ.get("REFLEX_REDIS_URL", "")  # only decides whether to run two workers
 os.environ.pop("DATABASE_URL", None)
 os.environ.pop("REFLEX_REDIS_URL", None)
 os.environ["PORTAL_ENV"] = "test"
@@ -39,24 +62,23 @@ os.environ.setdefault("REFLEX_USE_SYSTEM_BUN", "1")
 
 PASSWORD = "bench passphrase 2026"
 WEBHOOK = "/api/carrier/webhooks/aftership"
+FLOOR_ROUTE = "/bench/push"
+TMP = Path(os.environ["PORTAL_DATA_DIR"])
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def p95(ms: list[float]) -> float:
+    return statistics.quantiles(ms, n=20)[18]
 
 
 def summary(label: str, ms: list[float]) -> str:
-    q = statistics.quantiles(ms, n=20)
-    return f"{label:<44} n={len(ms):<3} median {statistics.median(ms):7.1f} ms   p95 {q[18]:7.1f} ms"
+    return f"{label:<44} n={len(ms):<3} median {statistics.median(ms):7.1f} ms   p95 {p95(ms):7.1f} ms"
 
 
 def fresh() -> dict[str, Any]:
     """One customer with one new shipment (earlier shipments and their history are removed)."""
     from sqlmodel import delete, select
 
-    from portal.db import session_scope
+    from portal.db import session_scope, utcnow
     from portal.domain.auth import hash_password
     from portal.models import CarrierWebhookEvent, Customer, Order, OrderStatus, Role, Shipment, TrackingEvent, User
 
@@ -68,8 +90,9 @@ def fresh() -> dict[str, Any]:
             customer = Customer(name="Bench Customer", email="bench@example.com", number="C-BENCH")
             db.add(customer)
             db.flush()
+            # A confirmed address: the portal refuses password sign-in before it (case A signs in).
             user = User(email="bench@example.com", full_name="Bench Customer", role=Role.CUSTOMER,
-                        customer_id=customer.id, password_hash=hash_password(PASSWORD))
+                        customer_id=customer.id, password_hash=hash_password(PASSWORD), email_verified_at=utcnow())
             db.add(user)
             db.add(Order(number="FH-BENCH1", customer_id=customer.id or 0, status=OrderStatus.SHIPPED))
             db.flush()
@@ -81,13 +104,36 @@ def fresh() -> dict[str, Any]:
         return {"shipment_id": shipment.id, "user_id": user.id}
 
 
-def simulator(webhook_url: str, samples: int) -> tuple[Any, str, list[str]]:
+class FreshConnections(httpx.AsyncBaseTransport):
+    """The simulator's webhook transport for B and the floor: a new TCP connection for every POST,
+    as the simulator's own client-per-delivery makes (so with two workers each webhook lands on
+    either worker), but one TLS context per case. Without a transport, httpx builds a client with
+    a TLS context from certifi's bundle for every delivery, about 30 ms median on the development
+    machine (up to 200 ms): that would sit inside every sample, the portal's and the floor's
+    alike, and pad the floor. Case A keeps the simulator's default."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.workers: Counter[str] = Counter()  # answers per x-worker-pid (the floor app names it)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        request.headers["Connection"] = "close"
+        response = await self.inner.handle_async_request(request)
+        self.workers[response.headers.get("x-worker-pid", "?")] += 1
+        return response
+
+    async def aclose(self) -> None:  # the simulator closes its client after each delivery
+        pass
+
+
+def simulator(webhook_url: str, samples: int, transport: Any = None) -> tuple[Any, str, list[str]]:
+    """The carrier simulator, ready to post `samples` + 2 signed checkpoints of one shipment."""
     from portal.settings import get_settings
     from portal.simulator import Simulator, Step, VirtualClock
 
     s = get_settings()
     sim = Simulator(api_key=s.aftership_api_key, webhook_secret=s.aftership_webhook_secret, webhook_url=webhook_url,
-                    clock=VirtualClock(), retry_delays=())
+                    webhook_transport=transport, clock=VirtualClock(), retry_delays=())
     msgs = [f"Scan {i} at sorting centre" for i in range(samples + 2)]
     steps = [Step(timedelta(0), "InTransit_003", m, "hub") for m in msgs]
     t = sim.add_tracking(slug="dhl", tracking_number="BENCH0000001", scenario=steps)
@@ -108,27 +154,60 @@ def cookie_for(user_id: int) -> str:
         return f"{get_settings().session_cookie_name}={new.raw_token}"
 
 
+async def timed_pushes(updates: list[Any], sim: Any, tid: str, arrived: Callable[[int, Any], bool],
+                       samples: int) -> list[float]:
+    """One warm-up push, then `samples` timed ones, 0.2 s apart. The clock starts just before the
+    simulator's POST leaves and stops once the POST is answered and an update received since
+    satisfies arrived(i, update) (polled every millisecond). The portal and the floor both go
+    through here."""
+    out = []
+    for i in range(samples + 1):
+        start = len(updates)
+        t0 = time.perf_counter()
+        await sim.step(tid)
+        while not any(arrived(i, u) for u in updates[start:]):
+            if time.perf_counter() - t0 > 10:
+                raise RuntimeError("no live update within 10 s")
+            await asyncio.sleep(0.001)
+        if i:
+            out.append((time.perf_counter() - t0) * 1000)
+        await asyncio.sleep(0.2 if i else 0.5)
+    return out
+
+
 async def socket_latencies(backend: str, cookie: str, shipment_id: int, sim: Any, tid: str,
                            msgs: list[str], samples: int) -> list[float]:
     from portal.state.shipments import ShipmentState
     from tests.support.reflex_client import ReflexClient, handler_name
 
-    out = []
     async with ReflexClient(backend, cookie=cookie) as c:
-        await c.send(handler_name(ShipmentState.load), path=f"/shipments/{shipment_id}", settle=1.5)
-        await sim.step(tid)  # warm-up
-        await asyncio.sleep(0.5)
-        for i in range(1, samples + 1):
-            start = len(c.updates)
-            t0 = time.perf_counter()
-            await sim.step(tid)
-            while not any(msgs[i] in json.dumps(u) for u in c.updates[start:]):
-                if time.perf_counter() - t0 > 10:
-                    raise RuntimeError("no live update within 10 s")
-                await asyncio.sleep(0.001)
-            out.append((time.perf_counter() - t0) * 1000)
-            await asyncio.sleep(0.2)
-    return out
+        await c.send(handler_name(ShipmentState.load), path=f"/shipments/{shipment_id}")
+        return await timed_pushes(c.updates, sim, tid, lambda i, u: msgs[i] in json.dumps(u), samples)
+
+
+def counts(update: Any) -> list[int]:
+    """CounterState.count values in one update of the floor app."""
+    delta = update.get("delta") if isinstance(update, dict) else None
+    return [v for name, sub in (delta or {}).items() if name.endswith("counter_state") and isinstance(sub, dict)
+            for k, v in sub.items() if k.startswith("count")]
+
+
+async def floor_latencies(backend: str, samples: int) -> tuple[list[float], list[int]]:
+    """The floor: one tab open on the counter app; each simulator POST goes to its push route
+    with the tab's token, and is done when the tab receives the count it set. Also returns how
+    many POSTs each worker answered."""
+    tab = Tab(backend, keep=True)
+    transport = FreshConnections()
+    try:
+        await tab.connect("/", timeout=60)  # hydrated: the page's on_load incremented the count
+        seen = [c for u in tab.updates for c in counts(u)]
+        if not seen:
+            raise RuntimeError("the floor app's page sent no count")
+        sim, tid, _ = simulator(f"{backend}{FLOOR_ROUTE}?token={tab.token}", samples, transport)
+        ms = await timed_pushes(tab.updates, sim, tid, lambda i, u: seen[-1] + 1 + i in counts(u), samples)
+        return ms, sorted(transport.workers.values(), reverse=True)
+    finally:
+        await tab.close()
 
 
 def browser_latencies(samples: int) -> list[float]:
@@ -173,96 +252,92 @@ def browser_latencies(samples: int) -> list[float]:
     return out
 
 
-def server(port: int, workers: int, redis_url: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "GRANIAN_WORKERS": str(workers)}
-    if redis_url:
-        env["REFLEX_REDIS_URL"] = redis_url
-    return subprocess.Popen(
-        [str(Path(sys.executable).parent / "reflex"), "run", "--env", "prod", "--backend-only",
-         "--backend-port", str(port), "--backend-host", "127.0.0.1"],
-        cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+@dataclass
+class Case:
+    label: str
+    portal: list[float]
+    floor: list[float]
+    floor_per_worker: list[int]  # the floor's POSTs answered by each worker
 
 
-def wait_up(url: str, proc: subprocess.Popen[bytes]) -> None:
-    import httpx
-
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("server exited")
-        try:
-            if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError("server did not start")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-
-
-def socket_cases(samples: int) -> list[tuple[str, list[float]]]:
-    import shutil
-
+def push_cases(samples: int, two_workers: bool) -> list[Case]:
+    """B and its floor, for one worker and (two_workers) two workers + a private Redis: the floor
+    app first, then the portal, on the same Redis (db 1 and db 0)."""
     from portal.manage import migrate
 
     migrate()
+    floor_dir, _ = baseline_app(TMP / "floor", push_route=FLOOR_ROUTE)
     results = []
-    redis_bin = shutil.which("redis-server")
-    cases = [(1, "")]
-    redis_proc = None
-    if redis_bin:
-        rport = free_port()
-        # A private Redis on its own port and directory, not the machine's shared one.
-        redis_proc = subprocess.Popen([redis_bin, "--port", str(rport), "--save", "", "--appendonly", "no",
-                                       "--dir", tempfile.mkdtemp(prefix="bench-redis-")],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        cases.append((2, f"redis://127.0.0.1:{rport}/0"))
-    try:
-        for workers, redis_url in cases:
+    with contextlib.ExitStack() as stack:
+        redis = stack.enter_context(private_redis()) if two_workers else ""
+        for workers in (1, 2) if two_workers else (1,):
+            redis_url = redis if workers > 1 else ""
+            label = f"{workers} worker{'s' if workers > 1 else ''}" + (" + Redis" if redis_url else "")
+
+            port = free_port()
+            url = f"http://127.0.0.1:{port}"
+            env = server_env(dict(os.environ), workers=workers, data_dir=TMP / "floor-data",
+                             redis_url=f"{redis_url}/1" if redis_url else "")
+            proc = start_server(floor_dir, port, env, log=TMP / f"floor-{workers}.log")
+            try:
+                floor, per_worker = asyncio.run(floor_latencies(url, samples))
+            finally:
+                stop_server(proc)
+            print(summary(f"   floor: bare Reflex push, {label}", floor)
+                  + f"   POSTs per worker {'/'.join(map(str, per_worker))}", flush=True)
+
             ids = fresh()
             cookie = cookie_for(ids["user_id"])
             port = free_port()
-            proc = server(port, workers, redis_url)
             url = f"http://127.0.0.1:{port}"
+            env = server_env(dict(os.environ), workers=workers, data_dir=TMP,
+                             redis_url=f"{redis_url}/0" if redis_url else "")
+            proc = start_server(ROOT, port, env, log=TMP / f"portal-{workers}.log")
             try:
-                wait_up(url, proc)
-                sim, tid, msgs = simulator(f"{url}{WEBHOOK}", samples)
-                ms = asyncio.run(socket_latencies(url, cookie, ids["shipment_id"], sim, tid, msgs, samples))
-                label = f"B) websocket delta, {workers} worker{'s' if workers > 1 else ''}"
-                results.append((label + (" + Redis" if redis_url else ""), ms))
+                sim, tid, msgs = simulator(f"{url}{WEBHOOK}", samples, FreshConnections())
+                portal = asyncio.run(socket_latencies(url, cookie, ids["shipment_id"], sim, tid, msgs, samples))
             finally:
-                stop(proc)
-    finally:
-        if redis_proc is not None:
-            os.killpg(redis_proc.pid, signal.SIGTERM)
-            redis_proc.wait(timeout=10)
+                stop_server(proc)
+            results.append(Case(label, portal, floor, per_worker))
+            print(summary(f"B) websocket delta, {label}", portal), flush=True)
     return results
+
+
+def floor_table(cases: list[Case]) -> list[str]:
+    lines = ["", "webhook -> websocket delta, portal (B) beside the bare-Reflex push floor, same run (ms):",
+             f"{'case':<20} {'portal median':>14} {'portal p95':>11} {'floor median':>13} {'floor p95':>10}"
+             f" {'p95 / p95':>10}"]
+    for c in cases:
+        fp = p95(c.floor)
+        r = p95(c.portal) / fp if fp else float("nan")
+        lines.append(f"{c.label:<20} {statistics.median(c.portal):14.1f} {p95(c.portal):11.1f}"
+                     f" {statistics.median(c.floor):13.1f} {fp:10.1f} {r:9.2f}x")
+    lines.append("target: portal p95 at most 3x the floor's p95")
+    lines += [f"floor POSTs per worker, {c.label}: {'/'.join(map(str, c.floor_per_worker))}"
+              for c in cases if "workers" in c.label]
+    return lines
 
 
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--samples", type=int, default=30)
     p.add_argument("--skip-browser", action="store_true")
-    p.add_argument("--skip-workers", action="store_true")
+    p.add_argument("--skip-workers", action="store_true", help="skip B and its floor (reflex run servers)")
+    p.add_argument("--workers", type=int, choices=(1, 2), default=1,
+                   help="2: also two workers + a private Redis (also when REFLEX_REDIS_URL is set)")
     args = p.parse_args()
     lines = []
+    table: list[str] = []
     if not args.skip_browser:
         lines.append(summary("A) Chromium DOM, 1 worker (AppHarnessProd)", browser_latencies(args.samples)))
         print(lines[-1], flush=True)
     if not args.skip_workers:
-        for label, ms in socket_cases(args.samples):
-            lines.append(summary(label, ms))
-            print(lines[-1], flush=True)
-    print("\nwebhook -> open browser (clock starts before the POST leaves the simulator)")
-    print("\n".join(lines))
+        cases = push_cases(args.samples, args.workers > 1 or bool(GIVEN_REDIS))
+        lines += [summary(f"B) websocket delta, {c.label}", c.portal) for c in cases]
+        table = floor_table(cases)
+    print(f"\n$ {command_line()}")
+    print("webhook -> open browser (clock starts before the POST leaves the simulator)")
+    print("\n".join(lines + table))
 
 
 if __name__ == "__main__":

@@ -1,18 +1,31 @@
 """Deliver domain events to open browsers by modifying each tab's state out of band.
 
-A state class opts in with @listens(topic, ...) and implements `_on_live(topic)`, which
-reloads what it shows; only states the tab has already loaded are refreshed. The refresh
-re-checks the tab's session (its principal) like any event would.
+A state class opts in with ``@listens(topic, ...)`` and implements ``_live(events)`` (by
+default: ``_reload()``, what its page's load runs). What a push costs is proportional to what
+is on screen:
+
+- only tabs bound to the customer, user or role of an event are considered, and only while
+  their socket is open (bound at hydrate, unbound at disconnect);
+- in each tab, only the listening states of the page it shows now (plus the shell's: the bell,
+  the chat) are refreshed, never every page the tab once visited;
+- the events committed while a delivery runs are taken together, and each (tab, state) is
+  refreshed once for all of them;
+- the state whose own handler caused an event already shows it and is not refreshed again;
+- the tab's principal is the one the guard keeps for it (its epochs are checked, so a revoked
+  session gets nothing), and the refresh itself runs in the worker pool.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
+from collections import defaultdict
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+from portal import metrics
 from portal.domain import events
 from portal.domain.events import DomainEvent
 from portal.live.registry import MemoryRegistry, RedisRegistry, TokenRegistry
@@ -24,6 +37,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _LISTENERS: dict[type, frozenset[str]] = {}
+_SHELL: set[str] = set()
+TOUCH_EVERY_SECONDS = 300.0
 
 
 class _Runtime:
@@ -31,56 +46,144 @@ class _Runtime:
     loop: asyncio.AbstractEventLoop | None = None
     registry: TokenRegistry = MemoryRegistry()
     tasks: set[asyncio.Task[Any]] = set()
+    pending: list[DomainEvent] = []
+    draining: asyncio.Task[Any] | None = None
 
 
 runtime = _Runtime()
 
 
-def listens(*topics: str) -> Any:
+def listens(*topics: str, in_shell: bool = False) -> Any:
+    """Refresh this state on these topics while it is on screen. `in_shell`: its UI is part of
+    the page shell (shown on every page once used), not of one page."""
+
     def decorate(cls: type) -> type:
         _LISTENERS[cls] = frozenset(topics)
+        if in_shell:
+            _SHELL.add(cls.get_full_name())  # type: ignore[attr-defined]
         return cls
 
     return decorate
 
 
-def listeners_for(topic: str) -> list[type]:
-    return [cls for cls, topics in _LISTENERS.items() if topic in topics]
+def listening(cls: type) -> bool:
+    return cls in _LISTENERS
 
 
-async def bind_token(token: str, *, user_id: int | None, customer_id: int | None, role: str) -> None:
+def shell_listener(full_name: str) -> bool:
+    return full_name in _SHELL
+
+
+_NAMES: dict[str, tuple[type, frozenset[str]]] = {}
+
+
+def _by_name() -> dict[str, tuple[type, frozenset[str]]]:
+    """Listening states by full name (built once their classes are all declared)."""
+    if len(_NAMES) != len(_LISTENERS):
+        _NAMES.clear()
+        _NAMES.update({cls.get_full_name(): (cls, topics)  # type: ignore[attr-defined]
+                       for cls, topics in _LISTENERS.items()})
+    return _NAMES
+
+
+async def bind_token(token: str, *, user_id: int | None, customer_id: int | None, role: str,
+                     screen: frozenset[str] = frozenset()) -> None:
     if not token:
         return
     if user_id is None:
         await runtime.registry.unbind(token)
     else:
-        await runtime.registry.bind(token, user_id=user_id, customer_id=customer_id, role=role)
+        await runtime.registry.bind(token, user_id=user_id, customer_id=customer_id, role=role, screen=screen)
+
+
+async def set_screen(token: str, screen: frozenset[str]) -> None:
+    if token:
+        await runtime.registry.set_screen(token, screen)
 
 
 async def deliver(batch: list[DomainEvent]) -> int:
-    """Refresh every loaded listening state of every tab concerned. Returns tabs refreshed."""
-    from reflex.istate.manager.token import BaseStateToken
-
+    """Refresh the on-screen listening states of every tab concerned, once per (tab, state).
+    Returns the number of refreshes."""
     app = runtime.app
     if app is None:
         return 0
-    refreshed = 0
+    names = _by_name()
+    # (token, state name) -> the events that concern it
+    work: dict[tuple[str, str], list[DomainEvent]] = defaultdict(list)
+    audiences: dict[tuple[Any, ...], dict[str, frozenset[str]]] = {}
     for ev in batch:
-        classes = listeners_for(ev.topic)
-        if not classes:
+        wanted = {name for name, (_, topics) in names.items() if ev.topic in topics}
+        if not wanted:
             continue
-        tokens = await runtime.registry.tokens(customer_id=ev.customer_id, user_ids=ev.user_ids, roles=ev.roles)
-        for token in tokens:
-            for cls in classes:
-                try:
-                    async with app.modify_state(BaseStateToken(ident=token, cls=cls)) as root:
-                        state: Any = await root.get_state(cls)
-                        if getattr(state, "loaded", False):
-                            await state._on_live(ev)
-                            refreshed += 1
-                except Exception:
-                    log.exception("live delivery of %s to a tab failed", ev.topic)
+        key = (ev.customer_id, ev.user_ids, ev.roles)
+        if key not in audiences:
+            audiences[key] = await runtime.registry.audience(customer_id=ev.customer_id, user_ids=ev.user_ids,
+                                                             roles=ev.roles)
+        for token, screen in audiences[key].items():
+            for name in wanted & screen:
+                work[(token, name)].append(ev)
+    refreshed = 0
+    by_token: dict[str, list[tuple[str, list[DomainEvent]]]] = defaultdict(list)
+    for (token, name), evs in work.items():
+        if all(ev.origin == f"{token}|{name}" for ev in evs):
+            continue  # that state made the change itself and already shows it
+        by_token[token].append((name, evs))
+    for token, items in by_token.items():
+        try:
+            refreshed += await _refresh_tab(app, token, [(names[n][0], evs) for n, evs in items])
+        except Exception:
+            log.exception("live delivery to a tab failed")
+    metrics.LIVE_PUSHES.inc(refreshed)
     return refreshed
+
+
+async def _refresh_tab(app: App, token: str, items: list[tuple[type, list[DomainEvent]]]) -> int:
+    from reflex.istate.manager.token import BaseStateToken
+
+    from portal.live.runtime import offload
+    from portal.state import guard
+    from portal.state.session import SessionState
+
+    done = 0
+    async with app.modify_state(BaseStateToken(ident=token, cls=items[0][0])) as root:
+        sess: Any = await root.get_state(SessionState)
+        if not sess.signed_in:
+            return 0
+        # A push is not the person using their session: it never extends it.
+        principal = await guard.tab_principal(root, sess, use=False)
+        if principal is None or principal.user_id != sess._bound_user_id:
+            return 0  # revoked or changed hands: the tab's next event sorts it out
+        guard.enter_principal(principal)
+        for cls, evs in items:
+            state: Any = await root.get_state(cls)
+            if not getattr(state, "loaded", False):
+                continue
+            # What the refresh itself commits (a chat marked read) is shown by this state already.
+            events.current_origin.set(f"{token}|{cls.get_full_name()}")  # type: ignore[attr-defined]
+            await offload(state._live, evs)
+            done += 1
+    return done
+
+
+def _schedule(batch: list[DomainEvent]) -> None:
+    runtime.pending.extend(batch)
+    if runtime.draining is None or runtime.draining.done():
+        # A context of its own: not the one of whichever handler committed (its principal, its
+        # origin), which each tab's refresh would otherwise inherit.
+        task = asyncio.get_running_loop().create_task(_drain(), context=contextvars.Context())
+        runtime.draining = task
+        runtime.tasks.add(task)
+        task.add_done_callback(runtime.tasks.discard)
+
+
+async def _drain() -> None:
+    # Everything committed while a delivery runs is delivered together next.
+    while runtime.pending:
+        batch, runtime.pending = runtime.pending, []
+        try:
+            await deliver(batch)
+        except Exception:
+            log.exception("live delivery failed")
 
 
 def _on_commit(batch: list[DomainEvent]) -> None:
@@ -92,12 +195,45 @@ def _on_commit(batch: list[DomainEvent]) -> None:
     except RuntimeError:
         running = None
     if running is loop:
-        task = loop.create_task(deliver(batch))
-        runtime.tasks.add(task)
-        task.add_done_callback(runtime.tasks.discard)
+        _schedule(batch)
     else:
-        # Committed from another thread (a sync job, a test): hand over to the app's loop.
-        asyncio.run_coroutine_threadsafe(deliver(batch), loop)
+        # Committed in the worker pool, a job or a test: hand over to the app's loop.
+        loop.call_soon_threadsafe(_schedule, list(batch), context=contextvars.Context())
+
+
+def _hook_disconnect(app: App) -> None:
+    """Unbind a tab from the registry as soon as its socket closes."""
+    ns: Any = getattr(app, "event_namespace", None)
+    if ns is None or getattr(ns, "_portal_unbinds", False):
+        return
+    original = ns.on_disconnect
+
+    def on_disconnect(sid: str, *args: Any) -> Any:
+        token = ns.sid_to_token.get(sid)
+        result = original(sid)
+        if token:
+            task = asyncio.get_running_loop().create_task(runtime.registry.unbind(token))
+            runtime.tasks.add(task)
+            task.add_done_callback(runtime.tasks.discard)
+        return result
+
+    ns.on_disconnect = on_disconnect
+    ns._portal_unbinds = True
+
+
+def connected_tokens() -> list[str]:
+    app = runtime.app
+    ns: Any = getattr(app, "event_namespace", None) if app is not None else None
+    return list(ns.sid_to_token.values()) if ns is not None else []
+
+
+async def _keep_alive() -> None:
+    while True:
+        await asyncio.sleep(TOUCH_EVERY_SECONDS)
+        try:
+            await runtime.registry.touch(connected_tokens())
+        except Exception:
+            log.exception("could not renew the live registry entries")
 
 
 @contextlib.asynccontextmanager
@@ -109,10 +245,15 @@ async def live_lifespan(app: App) -> AsyncIterator[None]:
     if redis_url:
         client = RedisRegistry(_redis(redis_url))
         runtime.registry = client
+    else:
+        runtime.registry = MemoryRegistry()
     events.subscribe(_on_commit)
+    _hook_disconnect(app)
+    keep_alive = asyncio.get_running_loop().create_task(_keep_alive())
     try:
         yield
     finally:
+        keep_alive.cancel()
         events.unsubscribe(_on_commit)
         runtime.loop = None
         if client is not None:

@@ -2,8 +2,14 @@
 
 Any client can send any event name with any payload, so nothing is trusted from the
 browser. Before each event this middleware:
-1. resolves the principal from the HttpOnly session cookie of the websocket handshake
-   (a database lookup each time, so a revoked session stops working at once);
+1. finds the principal of the tab from the HttpOnly session cookie of the websocket handshake.
+   It is resolved from the database once and kept server-side for the tab (SessionState's
+   backend vars); each event then only compares the tab's identity epochs
+   (``portal.live.runtime``), which every committed change to the user, their sessions or the
+   MFA policy moves, on every worker. When one moved, when the cookie differs, or when the
+   session's idle or absolute deadline (or a minute) has passed, the session is resolved again
+   (in the worker pool), so logout, ended sessions, password/MFA/role changes and closure stop
+   every open tab at its next event;
 2. looks up which state class owns the handler and the access level that class declares
    with @access(...); classes that declare nothing are refused;
 3. refuses the event (and sends strangers to the login page) when the level is not met;
@@ -15,7 +21,10 @@ The principal is then available to the handler through `current_principal()`.
 from __future__ import annotations
 
 import contextvars
+import functools
+import hashlib
 import logging
+import time
 from enum import StrEnum
 from http.cookies import SimpleCookie
 from typing import TYPE_CHECKING, Any
@@ -27,10 +36,12 @@ from reflex_base.event import Event
 from reflex_base.registry import RegistrationContext
 
 from portal import format as fmt
+from portal import logs
 from portal.db import session_scope
-from portal.domain import auth
+from portal.domain import audit, auth
 from portal.domain.audit import RequestInfo
 from portal.domain.principal import Principal
+from portal.live import runtime
 from portal.models import Role
 from portal.settings import get_settings
 
@@ -98,6 +109,13 @@ def current_principal() -> Principal | None:
     return _current.get()
 
 
+def enter_principal(principal: Principal | None) -> None:
+    """Serve the current event or live refresh as this principal, in their time zone and locale."""
+    _current.set(principal)
+    fmt.use_zone(principal.timezone if principal else None)
+    fmt.use_locale(principal.locale if principal else None)
+
+
 def cookie_value(cookie_header: str, name: str) -> str | None:
     if not cookie_header:
         return None
@@ -111,18 +129,64 @@ def cookie_value(cookie_header: str, name: str) -> str | None:
 
 
 def request_info_of(state: BaseState) -> RequestInfo:
-    headers = state.router.headers
-    return RequestInfo(ip_address=state.router.session.client_ip or "", user_agent=headers.user_agent or "")
+    router = state.router
+    return RequestInfo(ip_address=router.session.client_ip or "", user_agent=router.headers.user_agent or "")
 
 
-def principal_from_state(state: BaseState) -> Principal | None:
-    raw = cookie_value(state.router.headers.cookie, get_settings().session_cookie_name)
-    if not raw:
-        fmt.use_zone(None)
-        return None
+# A tab's kept principal is looked at again at least this often (and touches the session's
+# last use then), and whenever its epochs move.
+RECHECK_SECONDS = 60.0
+
+
+def _cookie_digest(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+def _resolve(raw: str, touch: bool) -> tuple[Principal | None, float]:
     with session_scope() as db:
-        principal = auth.resolve_session(db, raw_token=raw)
-    fmt.use_zone(principal.timezone if principal else None)  # times are shown in their zone
+        principal, until = auth.resolve_session_until(db, raw_token=raw, touch=touch)
+    deadline = time.time() + RECHECK_SECONDS
+    if until is not None:
+        deadline = min(deadline, until.timestamp())
+    return principal, deadline
+
+
+@functools.lru_cache(maxsize=4096)
+def _session_cookie(cookie_header: str, name: str) -> tuple[str, str] | None:
+    """(raw session token, its digest) from a Cookie header. Every event of a tab carries the
+    same header, so it is parsed and hashed once, not on every event."""
+    raw = cookie_value(cookie_header, name)
+    return (raw, _cookie_digest(raw)) if raw else None
+
+
+async def tab_principal(state: BaseState, sess: Any, *, use: bool = True) -> Principal | None:
+    """The principal of this tab: kept, or resolved again when it may have changed.
+
+    `use`: the person acts in this tab (an event), which counts as using the session; a live
+    push to the tab (use=False) does not. When a push was the one to look again, the tab's next
+    own event looks again too, so that use is recorded."""
+    found = _session_cookie(state.router.headers.cookie or "", get_settings().session_cookie_name)
+    if found is None:
+        if sess._principal is not None or sess._cookie:
+            sess._principal, sess._cookie, sess._epochs = None, "", ()
+        return None
+    raw, digest = found
+    cached: Principal | None = sess._principal
+    now = time.time()
+    counters = runtime.counters()
+    if digest == sess._cookie and now < sess._recheck_at and not (use and sess._use_unrecorded):
+        if cached is None:
+            return None  # a cookie already found worthless: no lookup for every event
+        if await counters.read(runtime.identity_keys(cached.user_id)) == tuple(sess._epochs):
+            return cached
+    # Epochs first, then the database: a change committed in between moves them again.
+    epochs = await counters.read(runtime.identity_keys(cached.user_id)) if cached is not None else None
+    principal, deadline = await runtime.offload(_resolve, raw, use)
+    sess._use_unrecorded = not use
+    if principal is not None and (cached is None or cached.user_id != principal.user_id):
+        epochs = await counters.read(runtime.identity_keys(principal.user_id))
+    sess._principal, sess._cookie, sess._recheck_at = principal, digest, deadline
+    sess._epochs = tuple(epochs or ())
     return principal
 
 
@@ -138,6 +202,7 @@ REFLEX_INTERNAL_STATES = frozenset({
 })
 
 
+@functools.lru_cache(maxsize=512)
 def declared_access(cls: type) -> tuple[bool, Access | None]:
     """(declared, level) for the class owning a handler; (True, None) for Reflex internals."""
     for klass in cls.__mro__:
@@ -163,14 +228,22 @@ class AuthGuard(Middleware):
     async def preprocess(self, app: App, state: BaseState, event: Event) -> StateUpdate | None:
         from reflex.state import StateUpdate
 
+        from portal.state.session import SessionState
+
         if isinstance(event.payload, dict):
             cleaned = _without_nul(event.payload)
             event.payload.clear()
             event.payload.update(cleaned)
 
-        principal = principal_from_state(state)
-        _current.set(principal)
-        await _bind_identity(state, principal, rebind_live=event.name in _HYDRATE_EVENTS)
+        logs.enter(event=logs.new_id(), handler=event.name)
+        sess: Any = await state.get_state(SessionState)
+        principal = await tab_principal(state, sess)
+        enter_principal(principal)  # times are shown in their zone
+        if principal is not None:
+            logs.bind(user_id=principal.user_id)
+        logs.remember_event()
+        audit.serving(request_info_of(state))  # every audit row of this event says from where
+        await _bind_identity(state, sess, principal, rebind_live=event.name in HYDRATE_EVENTS)
 
         registered = RegistrationContext.get().event_handlers.get(event.name)
         if registered is None:
@@ -182,6 +255,8 @@ class AuthGuard(Middleware):
             return StateUpdate(events=Event.from_event_type(
                 rx.redirect("/account/security?setup=mfa", replace=True)))
         if is_allowed(level, principal, declared=declared):
+            if principal is not None:
+                await _note_on_screen(state, sess, owner)
             return None
         log.warning("refused event %s for %s", event.name,
                     f"user {principal.user_id}" if principal else "a stranger")
@@ -193,30 +268,68 @@ class AuthGuard(Middleware):
         return StateUpdate(events=Event.from_event_type(rx.redirect(target, replace=True)))
 
 
-_HYDRATE_EVENTS = frozenset({
+HYDRATE_EVENTS = frozenset({
     "reflex___state____state.hydrate", "reflex___state____state.hydrate_and_load",
 })
 
 
-async def _bind_identity(state: BaseState, principal: Principal | None, *, rebind_live: bool) -> None:
+async def note_on_screen(state: BaseState, owner: type) -> None:
+    """`owner` (a listening state) is shown in this tab from now on, as if an event of its own
+    had passed the guard (for states loaded by another state's event, see state/arrival.py)."""
+    from portal.state.session import SessionState
+
+    await _note_on_screen(state, await state.get_state(SessionState), owner)
+
+
+async def _note_on_screen(state: BaseState, sess: Any, owner: type) -> None:
+    """Which listening states the tab shows now: those used on the current page, plus the
+    shell's (bell, chat) once used. The live push refreshes only these."""
+    from portal.live.push import listening, set_screen, shell_listener
+    from portal.state.session import SessionState
+
+    page = state.router.url.path or "/"
+    name = owner.get_full_name()  # type: ignore[attr-defined]
+    if (sess._screen_page == page and SessionState.get_full_name() in sess._screen
+            and (name in sess._screen or not listening(owner))):
+        return  # the usual event: same page, nothing new on screen
+    screen: frozenset[str] = frozenset(sess._screen)
+    if sess._screen_page != page:
+        sess._screen_page = page
+        screen = frozenset(name for name in screen if shell_listener(name))
+    if listening(owner):
+        screen = screen | {name}
+    # The header (the person's name) is on every page: it follows a rename made in another tab.
+    screen = screen | {SessionState.get_full_name()}
+    if screen != frozenset(sess._screen):
+        sess._screen = screen
+        await set_screen(state.router.session.client_token, screen)
+
+
+async def _bind_identity(state: BaseState, sess: Any, principal: Principal | None, *, rebind_live: bool) -> None:
     from portal.live.push import bind_token
     from portal.state.session import SessionState
 
-    sess = await state.get_state(SessionState)
     uid = principal.user_id if principal else None
-    token = state.router.session.client_token
     if sess._bound_user_id == uid and sess.signed_in == (principal is not None):
+        if principal is not None and sess.user_name != (principal.name or principal.email):
+            sess._apply_principal(principal)  # renamed (in this tab or another): the header follows
         if rebind_live and principal is not None:
             # Each page load and reconnect refreshes this tab's place in the live registry.
-            await bind_token(token, user_id=uid, customer_id=principal.customer_id, role=principal.role)
+            await bind_token(state.router.session.client_token, user_id=uid, customer_id=principal.customer_id,
+                             role=principal.role, screen=frozenset(sess._screen))
         return
-    # A different person (or nobody) now drives this tab: forget everything loaded before.
-    for cls in portal_state_classes():
-        if cls is SessionState:
-            continue
-        sub: Any = await state.get_state(cls)
-        sub.reset()
+    # A different person (or nobody) now drives this tab: forget everything loaded for the one
+    # before. A tab nobody was signed in to holds only what a stranger may see: nothing to forget
+    # (and a fresh tab's first event then costs no reset of every state).
+    if sess._bound_user_id is not None or sess.signed_in:
+        for cls in portal_state_classes():
+            if cls is SessionState:
+                continue
+            sub: Any = await state.get_state(cls)
+            sub.reset()
     sess._bound_user_id = uid
+    token = state.router.session.client_token
+    sess._screen, sess._screen_page = frozenset(), ""
     sess._apply_principal(principal)
     await bind_token(token, user_id=uid, customer_id=principal.customer_id if principal else None,
-                     role=principal.role if principal else "")
+                     role=principal.role if principal else "", screen=frozenset())

@@ -1,0 +1,280 @@
+"""Event-loop lag of one portal worker while customers sign in and download statements and
+data exports, seen by an idle signed-in tab; beside the same figures with no load, and beside a
+bare Reflex counter app, all in the same run.
+
+One worker (`reflex run --env prod --backend-only`), SQLite under a temporary directory
+(DATABASE_URL and REFLEX_REDIS_URL are ignored). Two processes talk to it:
+
+- the probe (this process): one idle tab, signed in and hydrated on /dashboard, that
+  * sends socket.io `ping` every 20 ms: Reflex answers `pong` on the socket's receive loop
+    without touching any state (EventNamespace.on_ping), so the delay of the answer is the time
+    the server's event loop needed to get to it (plus a loopback round trip): the loop's lag;
+  * sends a cheap event every 100 ms (`LoginState.toggle_recovery`, a public handler that flips a
+    flag, so it always answers with a delta): a round trip through the guard, the state lock
+    and the portal's handler machinery, like any click;
+- the load (a child process, `--role load`): N customers (default 5), each in a loop:
+  sign in the way the browser does (websocket `LoginState.submit` with email and password,
+  which checks the argon2 hash; the answer is a script that sets the login binding cookie and
+  goes to `/api/auth/session?ticket=...`, which this client follows to get the session cookie),
+  then download the statement PDF (`/api/files/statement.pdf?from=..&to=..`, the URL
+  BillingState.statement_url builds) and the data export (`/api/account/export`, PrivacyState's
+  export_url, a zip), then close the tab.
+
+Phases: the probe alone (unloaded), then the probe while the load runs (loaded). Prints the ping
+delay's median, p95 and max in both phases and its excess over the unloaded median (the lag), the
+cheap event's median and p95 in both and the loaded/unloaded p95 ratio, and what the load got
+done. The bare app gets the same probe (ping and its increment handler), unloaded, as the floor.
+
+    .venv/bin/python bench/loop_lag.py --seconds 10
+    .venv/bin/python bench/loop_lag.py --seconds 10 --loaders 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from live_common import (
+    PASSWORD,
+    ROOT,
+    Backing,
+    Tab,
+    baseline_app,
+    command_line,
+    free_port,
+    make_customers,
+    pct,
+    ratio,
+    server_env,
+    start_server,
+    stop_server,
+    use_backing_here,
+)
+
+TMP = Path(tempfile.mkdtemp(prefix="portal-lag-"))
+PING_EVERY = 0.02
+EVENT_EVERY = 0.1
+
+
+# --- the load (child process) ------------------------------------------------------------------
+
+def handler(module: str, cls: str, name: str) -> str:
+    """Event name of a portal handler (imported here, so a renamed class fails loudly)."""
+    import importlib
+
+    from reflex_base.utils.format import format_event_handler
+
+    return format_event_handler(getattr(getattr(importlib.import_module(module), cls), name))
+
+
+def _signed_in_or_refused(update: Any) -> bool:
+    if "/api/auth/session" in json.dumps(update):
+        return True
+    delta = update.get("delta") if isinstance(update, dict) else None
+    return any(isinstance(sub, dict) and any(k.startswith("error") and isinstance(v, str) and v
+                                             for k, v in sub.items()) for sub in (delta or {}).values())
+
+
+async def sign_in(url: str, email: str, submit: str) -> tuple[str, float]:
+    """The browser's password sign-in; returns the session cookie and the seconds it took."""
+    import httpx
+
+    from portal.domain.auth import BINDING_COOKIE
+    from portal.settings import get_settings
+
+    session_cookie = get_settings().session_cookie_name
+    t0 = time.perf_counter()
+    tab = Tab(url, None, keep=True)
+    try:
+        await tab.connect("/login", timeout=60)
+        answer = await tab.call(submit, "/login", payload={"form_data": {"email": email, "password": PASSWORD}},
+                                until=_signed_in_or_refused, timeout=60)
+    finally:
+        await tab.close()
+    text = json.dumps(answer)
+    found = re.search(r"(/api/auth/session\?ticket=[^\"\\]+)", text)
+    binding = re.search(re.escape(BINDING_COOKIE) + r"=([A-Za-z0-9_\-]+)", text)
+    if not found:
+        raise RuntimeError(f"sign-in refused: {text[:300]}")
+    async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+        if binding:
+            http.cookies.set(BINDING_COOKIE, binding.group(1))
+        r = await http.get(found.group(1), follow_redirects=False)
+        cookie = r.cookies.get(session_cookie) or ""
+        if r.status_code != 303 or not cookie:
+            raise RuntimeError(f"ticket not redeemed: {r.status_code}")
+    return f"{session_cookie}={cookie}", time.perf_counter() - t0
+
+
+async def load_main(url: str, emails: list[str], seconds: float) -> dict[str, Any]:
+    import httpx
+
+    submit = handler("portal.state.session", "LoginState", "submit")
+    stop_at = time.monotonic() + seconds
+    stats: dict[str, list[float]] = {"login": [], "statement": [], "export": []}
+    errors: list[str] = []
+    year = date.today().year
+
+    async def customer(email: str) -> None:
+        while time.monotonic() < stop_at:
+            try:
+                cookie, took = await sign_in(url, email, submit)
+                stats["login"].append(took)
+                async with httpx.AsyncClient(base_url=url, timeout=60, headers={"Cookie": cookie}) as http:
+                    for kind, path in (("statement", f"/api/files/statement.pdf?from={year - 1}-01-01"
+                                                     f"&to={date.today().isoformat()}"),
+                                       ("export", "/api/account/export")):
+                        t0 = time.perf_counter()
+                        r = await http.get(path)
+                        if r.status_code != 200 or len(r.content) < 100:
+                            raise RuntimeError(f"{path}: {r.status_code}")
+                        stats[kind].append(time.perf_counter() - t0)
+            except Exception as err:  # noqa: BLE001 - counted and reported
+                errors.append(f"{type(err).__name__}: {err}"[:200])
+                await asyncio.sleep(0.5)
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(customer(e) for e in emails))
+    elapsed = time.perf_counter() - t0
+    return {"elapsed": elapsed, "errors": errors, **{k: sorted(v) for k, v in stats.items()}}
+
+
+# --- the probe ---------------------------------------------------------------------------------
+
+async def probe(url: str, cookie: str | None, event: str, path: str, seconds: float) -> dict[str, list[float]]:
+    tab = Tab(url, cookie)
+    await tab.connect(path, timeout=60)
+    for _ in range(10):  # warm-up, not counted
+        await tab.ping(timeout=10)
+    for _ in range(3):
+        await tab.call(event, path, timeout=10)
+    pings: list[float] = []
+    events: list[float] = []
+    errors = 0
+    stop_at = time.monotonic() + seconds
+
+    async def pinger() -> None:
+        nonlocal errors
+        while time.monotonic() < stop_at:
+            try:
+                pings.append(await tab.ping(timeout=10))
+            except Exception:  # noqa: BLE001
+                errors += 1
+            await asyncio.sleep(PING_EVERY)
+
+    async def clicker() -> None:
+        nonlocal errors
+        while time.monotonic() < stop_at:
+            t0 = time.perf_counter()
+            try:
+                await tab.call(event, path, timeout=10)
+                events.append(time.perf_counter() - t0)
+            except Exception:  # noqa: BLE001
+                errors += 1
+            await asyncio.sleep(EVENT_EVERY)
+
+    try:
+        await asyncio.gather(pinger(), clicker())
+    finally:
+        await tab.close()
+    return {"ping": sorted(pings), "event": sorted(events), "errors": [float(errors)]}
+
+
+def row(label: str, values: list[float], floor: float | None = None) -> str:
+    ms = [v * 1000 for v in values]
+    if not ms:
+        return f"{label:46} (none)"
+    extra = ""
+    if floor is not None:
+        extra = f"   lag over unloaded median: p95 {max(0.0, pct(ms, 0.95) - floor):7.1f}  " \
+                f"max {max(0.0, ms[-1] - floor):7.1f}"
+    return (f"{label:46} n={len(ms):<5} median {statistics.median(ms):7.1f}  p95 {pct(ms, 0.95):7.1f}  "
+            f"max {ms[-1]:7.1f} ms{extra}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=10, help="length of each phase")
+    parser.add_argument("--loaders", type=int, default=5, help="customers signing in and downloading")
+    parser.add_argument("--role", default="probe", choices=["probe", "load"], help=argparse.SUPPRESS)
+    parser.add_argument("--url", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--emails", default="", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    os.chdir(ROOT)
+    seconds = max(3.0, min(args.seconds, 60.0))
+    loaders = max(1, min(args.loaders, 20))
+
+    if args.role == "load":
+        sys.path.insert(0, str(ROOT))
+        out = asyncio.run(load_main(args.url, args.emails.split(","), seconds))
+        print(json.dumps(out))
+        return
+
+    # The bare app: the floor of both probes.
+    app_dir, increment = baseline_app(TMP)
+    port = free_port()
+    proc = start_server(app_dir, port, server_env(os.environ, workers=1, data_dir=TMP / "b"), log=TMP / "b.log")
+    try:
+        base = asyncio.run(probe(f"http://127.0.0.1:{port}", None, increment, "/", min(seconds, 5)))
+    finally:
+        stop_server(proc)
+
+    backing = Backing()
+    use_backing_here(backing, TMP / "data")
+    customers, _ = make_customers(loaders + 1, password=True, tag="G", api_key=False)
+    idle, busy = customers[0], customers[1:]
+    cheap = handler("portal.state.session", "LoginState", "toggle_recovery")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = start_server(ROOT, port, server_env(os.environ, workers=1, data_dir=TMP / "data"), log=TMP / "portal.log")
+    try:
+        unloaded = asyncio.run(probe(url, idle.cookie, cheap, "/dashboard", seconds))
+        load = subprocess.Popen([sys.executable, __file__, "--role", "load", "--url", url, "--seconds",
+                                 str(seconds + 2), "--emails", ",".join(c.email for c in busy)],
+                                stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        time.sleep(1.5)  # let every customer get going
+        loaded = asyncio.run(probe(url, idle.cookie, cheap, "/dashboard", seconds))
+        out, _ = load.communicate(timeout=seconds + 120)
+        work = json.loads(out.strip().splitlines()[-1])
+    finally:
+        stop_server(proc)
+
+    print(f"$ {command_line()}")
+    print(f"1 worker, SQLite; {loaders} customers signing in + downloading; phases of {seconds:.0f} s; "
+          f"python {sys.version.split()[0]}, load average {os.getloadavg()[0]:.1f}")
+    print("socket.io ping -> pong (the server's event loop lag + a loopback round trip):")
+    floor = statistics.median(unloaded["ping"]) * 1000 if unloaded["ping"] else 0.0
+    print(row("  bare Reflex app, unloaded", base["ping"]))
+    print(row("  portal, unloaded", unloaded["ping"]))
+    print(row("  portal, loaded", loaded["ping"], floor))
+    print(f"idle signed-in tab, cheap event round trip ({cheap.split('.')[-1]}):")
+    print(row("  bare Reflex app, unloaded (increment)", base["event"]))
+    print(row("  portal, unloaded", unloaded["event"]))
+    print(row("  portal, loaded", loaded["event"]))
+    print(f"  loaded / unloaded p95: {ratio(pct(loaded['event'], 0.95), pct(unloaded['event'], 0.95))}   "
+          f"portal unloaded / bare app p95: {ratio(pct(unloaded['event'], 0.95), pct(base['event'], 0.95))}")
+    errs = int(unloaded["errors"][0] + loaded["errors"][0])
+    print(f"  probe errors (timeouts): {errs}")
+    el = work["elapsed"]
+    print(f"load in {el:.1f} s: " + ", ".join(
+        f"{k} {len(work[k])} ({len(work[k]) / el:.1f}/s, median {statistics.median(work[k]) * 1000:.0f} ms)"
+        if work[k] else f"{k} 0" for k in ("login", "statement", "export")) + f", errors {len(work['errors'])}")
+    for e in sorted(set(work["errors"]))[:5]:
+        print(f"  error: {e}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""Per-customer views kept fresh by domain events.
+
+A page load asks the domain the same questions again and again ("this customer's five latest
+orders"); the answer only changes when a domain event of that topic is committed for that
+customer (or user, or role). So an answer is kept with the versions of the topics it depends
+on (``portal.live.runtime``), and served again while those versions have not moved: one
+counter read instead of a dozen queries. Across workers the versions live in Redis, so a
+change on one worker is seen by the next read on any other.
+
+Kept answers are the domain's plain shapes, never formatted text (formatting depends on who
+reads: time zone, later language), and never anything the domain did not already authorise
+for that principal: the key always carries the principal's identity.
+
+Any ORM write of a row that a view reads (an order, a shipment, an invoice, a ticket, ...) also
+moves its topic's version for its customer or user, so a write without a domain event (a seed,
+a script) is seen at once too.
+Writes that bypass the ORM (SQL by hand, a restored backup) are seen when answers expire, after
+``TTL_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
+
+from portal.domain.principal import Principal
+from portal.live.runtime import counters, view_key
+
+T = TypeVar("T")
+TTL_SECONDS = 120.0
+# How many answers a worker keeps (least recently used go first); 0 keeps none.
+MAX_ENTRIES = int(os.environ.get("PORTAL_VIEW_CACHE_ENTRIES", "20000"))
+
+
+def topic_keys(principal: Principal, topics: tuple[str, ...]) -> tuple[str, ...]:
+    """The version keys a principal's view of these topics depends on."""
+    keys: list[str] = []
+    for topic in topics:
+        if principal.customer_id is not None:
+            keys.append(view_key(topic, customer_id=principal.customer_id))
+        keys.append(view_key(topic, user_id=principal.user_id))
+        keys.append(f"v:r{principal.role}:{topic}")
+    return tuple(keys)
+
+
+class ViewCache:
+    def __init__(self, max_entries: int = MAX_ENTRIES, ttl: float = TTL_SECONDS) -> None:
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[Hashable, tuple[tuple[int, ...], float, Any]] = OrderedDict()
+        self.max_entries, self.ttl = max_entries, ttl
+        self.hits = self.misses = 0
+
+    def get(self, principal: Principal, name: str, args: Hashable, topics: tuple[str, ...],
+            load: Callable[[], T]) -> T:
+        """The answer of `load()` for this principal, view and arguments: kept, or loaded now.
+
+        Blocking (it may read Redis and the database): call it from the worker pool, which is
+        where portal state handlers run."""
+        keys = topic_keys(principal, topics)
+        # Versions first, then the database: a change committed in between moves a version
+        # past what is stored with the answer, so the next read loads again.
+        versions = counters().read_now(keys)
+        key = (principal.user_id, principal.customer_id, principal.role, name, args)
+        now = time.monotonic()
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None and found[0] == versions and found[1] > now:
+                self._entries.move_to_end(key)
+                self.hits += 1
+                return found[2]  # type: ignore[no-any-return]
+        value = load()
+        with self._lock:
+            self.misses += 1
+            self._entries[key] = (versions, now + self.ttl, value)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+views = ViewCache()
