@@ -18,6 +18,8 @@ import secrets
 import time
 from typing import Any, Protocol
 
+from portal.integrations.http_input import parse_json
+
 SIGNATURE_HEADER = "Sim-Signature"
 
 
@@ -156,7 +158,7 @@ def verify(body: bytes, header: str | None, *, secret: str, tolerance: int, now:
 
 def parse_event(body: bytes) -> PaymentEvent:
     try:
-        data = json.loads(body)
+        data = parse_json(body)
         obj = data["data"]
         card = obj.get("card")
         event = PaymentEvent(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import String
+from sqlalchemy import String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from portal.models.base import created_at_field, fk
@@ -70,6 +70,8 @@ class InvoiceLine(SQLModel, table=True):
 
 class PaymentStatus(StrEnum):
     PENDING = "pending"
+    # Accepted by the provider but not settled yet (SEPA Direct Debit takes days).
+    PROCESSING = "processing"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     REFUNDED = "refunded"
@@ -88,6 +90,13 @@ class Payment(SQLModel, table=True):
     provider: str = Field(default="", max_length=32)
     # The provider's id: confirming a payment is idempotent on it.
     provider_ref: str | None = Field(default=None, max_length=100, unique=True)
+    # Stripe's PaymentIntent (pi_...): refunds and disputes name it.
+    provider_intent: str | None = Field(default=None, max_length=100, unique=True)
+    # What the provider says was refunded so far (charge.amount_refunded).
+    refunded_cents: int = 0
+    # The `created` time of the newest provider event applied: an older one arriving late never
+    # moves the payment back (processing after failed, say).
+    provider_event_at: int = 0
     failure_reason: str = Field(default="", max_length=200)
     created_at: datetime = created_at_field()
     completed_at: datetime | None = None
@@ -108,6 +117,8 @@ class PaymentPublic(SQLModel):
 class PaymentMethod(SQLModel, table=True):
     """A saved card: only the provider's token and what a person needs to recognise it."""
 
+    # Two deliveries of one setup (concurrent webhooks) cannot save the card twice.
+    __table_args__ = (UniqueConstraint("provider", "provider_token"),)
     id: int | None = Field(default=None, primary_key=True)
     customer_id: int = fk("customer.id")
     provider: str = Field(max_length=32)
@@ -141,3 +152,41 @@ class CreditEntry(SQLModel, table=True):
     invoice_id: int | None = Field(default=None, foreign_key="invoice.id")
     expires_at: datetime | None = None
     created_at: datetime = created_at_field()
+
+
+class RefundStatus(StrEnum):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+class Refund(SQLModel, table=True):
+    """Money sent back to the payment it came from, in full or in part; the provider settles it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    payment_id: int = fk("payment.id")
+    customer_id: int = fk("customer.id")
+    return_id: int | None = Field(default=None, foreign_key="return.id", index=True)
+    amount_cents: int
+    currency: str = Field(default="EUR", max_length=3)
+    status: str = Field(default=RefundStatus.PENDING, sa_type=String(12), index=True)
+    reason: str = Field(default="", max_length=200)
+    provider_ref: str | None = Field(default=None, max_length=100, unique=True)  # Stripe's re_...
+    failure_reason: str = Field(default="", max_length=200)
+    requested_by_user_id: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = created_at_field()
+    completed_at: datetime | None = None
+
+
+class ProviderEvent(SQLModel, table=True):
+    """A provider's webhook event already applied: the unique id makes every delivery count once."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider: str = Field(max_length=32)
+    event_id: str = Field(max_length=100)
+    type: str = Field(max_length=60)
+    outcome: str = Field(default="", max_length=30)
+    created_at: datetime = created_at_field()
+
+    __table_args__ = (UniqueConstraint("provider", "event_id"),)
