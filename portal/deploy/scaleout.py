@@ -71,7 +71,11 @@ events {{
 }}
 
 http {{
-    access_log {run}/nginx-access.log;
+    # $uri, never $request or $request_uri: the websocket's query string carries the tab's client
+    # token, which must not land in a log file.
+    log_format portal '$remote_addr - $remote_user [$time_local] "$request_method $uri $server_protocol" '
+                      '$status $body_bytes_sent "$http_user_agent"';
+    access_log {run}/nginx-access.log portal;
     client_body_temp_path {run}/client_body;
     proxy_temp_path {run}/proxy;
     fastcgi_temp_path {run}/fastcgi;
@@ -134,6 +138,8 @@ def instance_env(t: Topology, base: Mapping[str, str]) -> dict[str, str]:
         **base,
         "REFLEX_API_URL": t.public_url,
         "PORTAL_PUBLIC_URL": base.get("PORTAL_PUBLIC_URL", t.public_url),
+        # nginx connects from this host; X-Forwarded-For is believed from it only.
+        "PORTAL_TRUSTED_PROXIES": base.get("PORTAL_TRUSTED_PROXIES", t.host),
         "GRANIAN_WORKERS": str(t.workers_per_instance),
         "REFLEX_USE_SYSTEM_BUN": "1",
     }

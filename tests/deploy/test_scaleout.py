@@ -112,3 +112,24 @@ def test_supervisor_starts_instances_and_nginx_and_survives_a_killed_instance(tm
         sup.stop()
     # And stopping leaves no process behind
     assert all(p.poll() is not None for p in sup.instances) and sup.proxy is not None and sup.proxy.poll() is not None
+
+
+@pytest.mark.skipif(not (shutil.which("nginx") or Path("/usr/sbin/nginx").exists()), reason="nginx not installed")
+def test_nginx_logs_no_client_token(tmp_path: Path) -> None:
+    # Given the topology's real nginx in front of a stand-in instance
+    a, proxy = consecutive_free_ports(1), free_ports(1)[0]
+    t = Topology(instances=1, base_port=a, nginx_port=proxy, run_dir=tmp_path)
+    sup = Supervisor(t, env={**SHARED, "PATH": "/usr/bin:/bin"},
+                     command=lambda topo, i: [sys.executable, str(FAKE), str(topo.ports[i])])
+    token = "3f2b8c1e-7d4a-4b9e-9c2f-5a6d7e8f9a0b"
+    try:
+        sup.start(timeout=30)
+        # When a browser's websocket URL (which carries its tab's token) passes through it
+        url = f"{t.public_url}/api/health?EIO=4&transport=websocket&token={token}"
+        assert httpx.get(url, timeout=5).status_code == 200
+    finally:
+        sup.stop()
+    # Then the access log records the request, but not the token
+    log = (tmp_path / "nginx-access.log").read_text()
+    assert "GET /api/health HTTP/1.1" in log
+    assert token not in log

@@ -5,7 +5,10 @@ run); it uses Redis database 13 so it never mixes with other users of the same s
 Proves: live updates reach a customer whichever instance holds their socket; an instance
 killed in the middle of traffic loses no committed write (clients retry with the same
 Idempotency-Key through nginx); the customer's session carries on through nginx on the
-surviving instance without signing in again; scheduled jobs ran once per tick.
+surviving instance without signing in again; a tab's kept principal is dropped at its very
+next event on either instance when its session is revoked on the other (logout, ended sessions,
+password and role changes, closure, the staff MFA policy, the absolute timeout).
+(Scheduled jobs are off in tests; tests/jobs proves one run per tick across schedulers.)
 """
 
 from __future__ import annotations
@@ -15,22 +18,29 @@ import os
 import shutil
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine, func
+from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from portal.db import utcnow
 from portal.deploy import scaleout
 from portal.deploy.scaleout import Supervisor, Topology
 from portal.domain import auth
-from portal.models import Customer, JobRun, Order
+from portal.models import AuthSession, Customer, Order, Role
 from portal.settings import get_settings
+from portal.state.admin import AdminAuditState, AdminUsersState
 from portal.state.dashboard import DashboardState
+from portal.state.privacy import PrivacyState
+from portal.state.security import SecurityState
+from portal.state.session import SessionState
+from portal.state.staff import AgentConsoleState
 from tests.deploy.test_scaleout import consecutive_free_ports, free_ports
-from tests.factories import make_customer
+from tests.factories import PASSWORD, make_customer, make_order, make_staff
 from tests.factories_api import make_api_key, order_body
 from tests.support.aio import run_async
 from tests.support.reflex_client import ReflexClient, deltas_text, handler_name, redirects
@@ -97,7 +107,7 @@ def test_live_update_reaches_the_socket_on_the_other_instance(running: tuple[Top
     async def scenario() -> str:
         # The customer's socket is on instance 1; the shop writes through instance 0.
         async with ReflexClient(topology.instance_url(1), cookie=cookie) as c:
-            await c.send(handler_name(DashboardState.load), settle=1.5)
+            await c.send(handler_name(DashboardState.load))
             async with httpx.AsyncClient() as http:
                 r = await http.put(f"{topology.instance_url(0)}/api/v1/orders/FH-LIVE-1", json=order_body("crm-live"),
                                    headers={"Authorization": f"Bearer {key}"})
@@ -110,6 +120,97 @@ def test_live_update_reaches_the_socket_on_the_other_instance(running: tuple[Top
     assert "FH-LIVE-1" in run_async(scenario())
 
 
+def _signed_in(updates: list[dict[str, Any]]) -> bool:
+    return not any(r.startswith("/login") for r in redirects(updates))
+
+
+def test_revocation_stops_every_tab_of_the_session_on_every_instance(running: tuple[Topology, Supervisor],
+                                                                     db: Session) -> None:
+    """Each way a session ends, done through instance 0, stops the same session's tab on
+    instance 1 at its very next event; before it, that tab works (the positive control)."""
+    topology, _ = running
+    home, console = handler_name(DashboardState.load), handler_name(AgentConsoleState.load)
+    admin = make_staff(db, role=Role.ADMIN, email="scale-admin@example.com")
+
+    def customer() -> tuple[Any, str, str]:
+        user, c = make_customer(db)
+        number = make_order(db, c).number
+        return user, _cookie(db, topology.public_url, user), number
+
+    async def case(victim_cookie: str, marker: str, trigger: Any, *, probe: str = "") -> list[dict[str, Any]]:
+        probe = probe or home
+        path = "/agent" if probe == console else "/dashboard"
+        async with ReflexClient(topology.instance_url(1), cookie=victim_cookie) as far:
+            before = await far.send(probe, path=path)
+            assert _signed_in(before) and marker in deltas_text(before), before
+            await trigger()
+            return await far.send(probe, path=path)
+
+    async def over_instance_0(cookie: str, name: str, payload: dict[str, Any] | None = None, path: str = "/",
+                              *then: tuple[str, dict[str, Any] | None]) -> None:
+        async with ReflexClient(topology.instance_url(0), cookie=cookie) as near:
+            for step, data in ((name, payload), *then):
+                await near.send(step, data, path=path)
+
+    # Logout in another tab of the same session.
+    _, cookie, number = customer()
+    after = run_async(case(cookie, number, lambda: over_instance_0(cookie, handler_name(SessionState.logout))))
+    assert not _signed_in(after), after
+
+    # "End other sessions" from a second device, and a password change that ends them.
+    for name, payload in ((handler_name(SecurityState.revoke_others), None),
+                          (handler_name(SecurityState.change_password),
+                           {"form_data": {"current": PASSWORD, "new": "another long passphrase 42",
+                                          "confirm": "another long passphrase 42", "end_others": "on"}})):
+        user, cookie, number = customer()
+        other_device = _cookie(db, topology.public_url, user)
+        after = run_async(case(cookie, number, lambda n=name, p=payload, o=other_device:
+                               over_instance_0(o, n, p, path="/account/security")))
+        assert not _signed_in(after), (name, after)
+
+    # The account is closed in another tab.
+    _, cookie, number = customer()
+    after = run_async(case(cookie, number, lambda: over_instance_0(
+        cookie, handler_name(PrivacyState.close_account), {"form": {"password": PASSWORD, "confirm": "CLOSE"}},
+        path="/account/privacy")))
+    assert not _signed_in(after), after
+
+    # An admin changes an agent's role: the agent's open console stops.
+    admin_cookie = _cookie(db, topology.public_url, admin)
+    agent = make_staff(db, email="scale-agent@example.com")
+    agent_cookie = _cookie(db, topology.public_url, agent)
+    after = run_async(case(agent_cookie, "agent_console_state", lambda: over_instance_0(
+        admin_cookie, handler_name(AdminUsersState.search), {"form_data": {"query": agent.email}}, "/admin/users",
+        (handler_name(AdminUsersState.change_role), {"user_id": agent.id, "role": "admin"}),
+        (handler_name(AdminUsersState.confirm_role), None)), probe=console))
+    assert not _signed_in(after), after
+
+    # The admin turns on "staff must use two-factor": the agent's next event goes to its setup.
+    agent2 = make_staff(db, email="scale-agent2@example.com")
+    agent2_cookie = _cookie(db, topology.public_url, agent2)
+    after = run_async(case(agent2_cookie, "agent_console_state", lambda: over_instance_0(
+        admin_cookie, handler_name(AdminAuditState.set_staff_mfa), {"enabled": True}, path="/admin/audit"),
+        probe=console))
+    assert "/account/security?setup=mfa" in redirects(after), after
+    run_async(over_instance_0(admin_cookie, handler_name(AdminAuditState.set_staff_mfa), {"enabled": False},
+                              path="/admin/audit"))
+
+    # The absolute timeout: a tab that kept the principal still stops when the session ends.
+    user, cookie, number = customer()
+    row = db.exec(select(AuthSession).where(AuthSession.user_id == user.id)).one()
+    row.expires_at = utcnow() + timedelta(seconds=6)
+    db.add(row)
+    db.commit()
+
+    async def wait_for_expiry() -> None:
+        while utcnow() < row.expires_at:
+            await asyncio.sleep(0.1)
+
+    after = run_async(case(cookie, number, wait_for_expiry))
+    assert not _signed_in(after), after
+
+
+# Last: it kills instance 0 for good.
 def test_killed_instance_loses_no_committed_write_and_the_session_carries_on(running: tuple[Topology, Supervisor],
                                                                             db: Session) -> None:
     topology, sup = running
@@ -144,13 +245,8 @@ def test_killed_instance_loses_no_committed_write_and_the_session_carries_on(run
     # The customer's browser reconnects through nginx (to the survivor) with the same cookie
     async def reconnect() -> list[dict[str, Any]]:
         async with ReflexClient(topology.public_url, cookie=cookie) as c:
-            return await c.send(handler_name(DashboardState.load), settle=2.0)
+            return await c.send(handler_name(DashboardState.load))
 
     updates = run_async(reconnect())
     assert "FH-KILL-29" in deltas_text(updates)
     assert not any(r.startswith("/login") for r in redirects(updates))
-
-    # Scheduled jobs: one run per (job, tick), whichever instance's scheduler fired
-    dupes = db.exec(select(JobRun.name, JobRun.tick, func.count()).group_by(JobRun.name, JobRun.tick)
-                    .having(func.count() > 1)).all()
-    assert dupes == []
