@@ -17,12 +17,14 @@ import random
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session, select
 
 from portal.db import utcnow
 from portal.domain.auth import hash_password
+from portal.format import money
 from portal.integrations.pdf import render_text_pdf
 from portal.models import (
     Address,
@@ -131,7 +133,7 @@ def shipping_for(subtotal_cents: int) -> int:
 
 
 def euros(cents: int) -> str:
-    return f"€{cents / 100:,.2f}"
+    return money(cents, "EUR", locale="en")  # the demo's history is written in English
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1100,6 +1102,17 @@ class _Demo:
         self.s.flush()
         self.summary.tickets = len(self.tickets)
 
+    def email_tickets(self) -> None:
+        """Mail to the support address, taken in the way the mailbox job takes it (portal/seed/mail):
+        one from a customer, one from a stranger, who becomes a guest contact."""
+        from portal.domain import support_mail
+
+        to = get_settings().support_address
+        for path in sorted((Path(__file__).parent / "mail").glob("*.eml")):
+            raw = path.read_bytes().replace(b"{to}", to.encode()).replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+            support_mail.ingest(self.s, raw=raw)
+        self.s.flush()
+
     # -- documents ----------------------------------------------------------------------------------
 
     def write_pdf(self, title: str, lines: Sequence[str]) -> tuple[str, bytes]:
@@ -1287,6 +1300,7 @@ class _Demo:
         self.returns_and_credit()
         self.invoices_and_payments()
         self.support()
+        self.email_tickets()
         self.notifications()
         self.offer_rules()
         # Files last: they are the only thing a failed transaction cannot roll back.

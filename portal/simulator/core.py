@@ -27,6 +27,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from portal.integrations.aftership import API_VERSION, SIGNATURE_HEADER, SUBTAGS, sign, tag_of
+from portal.integrations.http_input import BadJson, BodyTooLarge, parse_json, read_body
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,8 @@ class Step:
 
 
 H = timedelta(hours=1)
+# The largest request body the simulated API reads.
+MAX_BODY = 64 * 1024
 _PICKUP = [
     Step(timedelta(0), "InfoReceived_001", "Shipment information received from the sender", "origin"),
     Step(3 * H, "InTransit_002", "Parcel collected from the sender's warehouse", "origin"),
@@ -391,9 +394,11 @@ class Simulator:
         if err is not None:
             return err
         try:
-            body = await request.json()
-        except ValueError:
-            return _error(400, 40000, "BadRequest", "Invalid JSON.", headers)
+            body = parse_json(await read_body(request, MAX_BODY))
+        except BodyTooLarge as exc:
+            return _error(413, 41300, "PayloadTooLarge", str(exc), headers)
+        except BadJson as exc:
+            return _error(400, 40000, "BadRequest", str(exc), headers)
         if not isinstance(body, dict) or not body.get("tracking_number") or not body.get("slug"):
             return _error(400, 40001, "MissingParameter", "tracking_number and slug are required.", headers)
         existing = self.find(str(body["slug"]), str(body["tracking_number"]))

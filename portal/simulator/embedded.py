@@ -2,10 +2,11 @@
 
 - Its API is mounted at /_simulator/aftership/tracking/2026-07/... (for people and scripts) and
   reached by the tracking sweeper through an in-process transport (no network).
-- Every few seconds the `carrier-simulator` job registers the open shipments it does not know
-  yet (continuing from the checkpoints the portal already has), and reveals the next checkpoint of
-  a shipment whose turn it is, about one every CARRIER_SIMULATOR_STEP_SECONDS per shipment. Each
-  checkpoint reaches the portal as a signed webhook through the real webhook route.
+- Every few seconds the `carrier-simulator` job tops up the parcels in motion (warehouse.py),
+  registers the open shipments it does not know yet (continuing from the checkpoints the portal
+  already has), and reveals the next checkpoint of a shipment whose turn it is, about one every
+  CARRIER_SIMULATOR_STEP_SECONDS per shipment. Each checkpoint reaches the portal as a signed
+  webhook through the real webhook route.
 - The state it continues from is read from the database on every tick, so whichever worker wins
   the tick carries on where the last one stopped.
 """
@@ -76,10 +77,15 @@ def transport() -> httpx.AsyncBaseTransport:
     return httpx.ASGITransport(app=_SimulatorApp())
 
 
-def _continuation(tag: str, subtag: str) -> list[Step]:
+# The journeys a new demo parcel takes, in turn: most arrive, some after a failed attempt or at a
+# pickup point, so those states are there to see too.
+_JOURNEYS = ("standard", "failed_attempt", "standard", "pickup")
+
+
+def _continuation(tag: str, subtag: str, turn: int = 0) -> list[Step]:
     std = SCENARIOS["standard"]  # info, picked up, hub in, hub out, depot, out for delivery, delivered
     if tag in ("Pending", "InfoReceived"):
-        return std[1:]
+        return SCENARIOS[_JOURNEYS[turn % len(_JOURNEYS)]][1:]
     if tag == "InTransit":
         start = {"InTransit_002": 2, "InTransit_003": 3, "InTransit_001": 3, "InTransit_007": 4,
                  "InTransit_004": 5}.get(subtag, 3)
@@ -106,7 +112,7 @@ def sync_from_db(db: Session, sim: Simulator, *, step: timedelta) -> int:
             continue
         if known is not None:
             sim.forget(known.id)
-        steps = _continuation(shipment.tag, shipment.subtag)
+        steps = _continuation(shipment.tag, shipment.subtag, shipment.id or 0)
         if not steps or not events:
             continue
         addr = order.shipping_address or {}
@@ -136,14 +142,25 @@ def sync_from_db(db: Session, sim: Simulator, *, step: timedelta) -> int:
     return added
 
 
+def _tick(sim: Simulator, step: timedelta) -> tuple[int, int]:
+    from portal.simulator import warehouse
+
+    with session_scope() as db:
+        # A few parcels stay on their way for as long as the demo runs (new ones as others arrive).
+        started = warehouse.keep_moving(db)
+    with session_scope() as db:
+        return started, sync_from_db(db, sim, step=step)
+
+
 async def drive() -> str:
-    """One tick of the demo: catch up with the database, then release what is due."""
+    """One tick of the demo: keep parcels moving, catch up with the database, release what is due."""
+    from portal.live.runtime import offload
+
     sim = simulator()
     step = timedelta(seconds=get_settings().carrier_simulator_step_seconds)
-    with session_scope() as db:
-        added = sync_from_db(db, sim, step=step)
+    started, added = await offload(_tick, sim, step)
     deliveries = await sim.advance_to(utcnow())
-    return f"registered {added}, sent {len(deliveries)} webhooks"
+    return f"started {started}, registered {added}, sent {len(deliveries)} webhooks"
 
 
 def register_job() -> None:
