@@ -1,17 +1,25 @@
-"""Formatting for display: money and dates as people read them (used by state and by the assistant).
+"""Formatting for display: money and dates as people read them (used by state, the assistant and PDFs).
 
 Times are stored in UTC and shown in the time zone of the person looking: the guard sets it for
-each event from their profile (`use_zone`), and `day`/`day_time` convert to it.
+each event from their profile (`use_zone`), and `day`/`day_time` convert to it. Money is formatted
+by Babel in the person's locale (`use_locale`, from their profile; English by default): one
+formatter for pages, the assistant, notifications and documents.
 """
 
 from __future__ import annotations
 
 import contextvars
+import functools
 from datetime import date, datetime, tzinfo
+from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-_SYMBOLS = {"EUR": "€", "GBP": "£", "USD": "$"}
+from babel import Locale, UnknownLocaleError
+from babel.numbers import format_currency
+
+DEFAULT_LOCALE = "en"
 _zone: contextvars.ContextVar[tzinfo | None] = contextvars.ContextVar("portal_display_zone", default=None)
+_locale: contextvars.ContextVar[str] = contextvars.ContextVar("portal_display_locale", default=DEFAULT_LOCALE)
 
 
 def use_zone(name: str | None) -> None:
@@ -31,11 +39,28 @@ def local(value: datetime, zone: tzinfo | None = None) -> datetime:
     return value.astimezone(target) if target is not None and value.tzinfo is not None else value
 
 
-def money(cents: int, currency: str = "EUR") -> str:
-    sign = "-" if cents < 0 else ""
-    value = abs(cents) / 100
-    symbol = _SYMBOLS.get(currency.upper())
-    return f"{sign}{symbol}{value:,.2f}" if symbol else f"{sign}{value:,.2f} {currency.upper()}"
+@functools.lru_cache(maxsize=64)
+def _babel_locale(name: str) -> Locale:
+    """The Babel locale of a profile's locale ("de", "fr-CH", "pt_BR"); anything unknown is English."""
+    try:
+        return Locale.parse(name.replace("-", "_"))
+    except (UnknownLocaleError, ValueError, TypeError):
+        return Locale.parse(DEFAULT_LOCALE)
+
+
+def use_locale(name: str | None) -> None:
+    """Format money in this locale from now on in this context (None or empty: English)."""
+    _locale.set(name or DEFAULT_LOCALE)
+
+
+def current_locale() -> str:
+    return _locale.get()
+
+
+def money(cents: int, currency: str = "EUR", locale: str | None = None) -> str:
+    """An amount of cents in `currency`, as a reader of `locale` (else the current one) writes it:
+    "€1,234.50" in English, "1.234,50 €" in German."""
+    return format_currency(Decimal(cents) / 100, currency.upper(), locale=_babel_locale(locale or _locale.get()))
 
 
 def day(value: datetime | date | str | None) -> str:
@@ -57,3 +82,20 @@ def day_time(value: datetime | None, zone: tzinfo | None = None) -> str:
 
 def humanize(token: str) -> str:
     return token.replace("_", " ").capitalize()
+
+
+def plural(n: int, singular: str, many: str = "") -> str:
+    """'1 open invoice', '3 open invoices': the count with the word that fits it."""
+    return f"{n} {singular if n == 1 else (many or singular + 's')}"
+
+
+def ago(value: datetime, now: datetime) -> str:
+    """'just now', '5 minutes ago', '3 hours ago', '2 days ago': how long since a moment."""
+    minutes = int((now - value).total_seconds() // 60)
+    if minutes < 2:
+        return "just now"
+    if minutes < 60:
+        return f"{minutes} minutes ago"
+    if minutes < 48 * 60:
+        return f"{plural(minutes // 60, 'hour')} ago"
+    return f"{minutes // 1440} days ago"

@@ -1,206 +1,309 @@
-"""A tiny, dependency-free PDF 1.4 writer for plain text documents (terms, contracts, certificates).
+"""PDF documents (terms, contracts, certificates, invoices, receipts, statements, return labels) with fpdf2.
 
-Deterministic: the same input always gives the same bytes (no timestamps, no random ids), so a
-document's sha256 is stable. Text uses the built-in Helvetica fonts with WinAnsiEncoding; characters
-the encoding cannot represent become '?'. Long lines are wrapped by real Helvetica glyph widths and
-the text flows onto as many A4 pages as needed.
+Text is set in DejaVu Sans (Latin, Greek, Cyrillic; Debian's fonts-dejavu-core), embedded as a subset,
+so every name prints as written: "Łukasz Żółć", "Παπαδόπουλος", "Dvořák". Characters DejaVu lacks
+(Chinese, Japanese, Korean) fall back to WenQuanYi Micro Hei (fonts-wqy-microhei), loaded only for a
+document that needs it. A missing font file raises `FontMissing`, naming the package to install.
+
+Deterministic: the same input always gives the same bytes. The creation date is the document's own
+date (or a fixed one), fpdf2 names every font subset the same way and derives the file identifier
+from the content, so a document's sha256 (and a download's ETag) is stable.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
-import hashlib
+import threading
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
 
-PAGE_WIDTH = 595  # A4 in points
-PAGE_HEIGHT = 842
-MARGIN_X = 56
-MARGIN_TOP = 64
-MARGIN_BOTTOM = 64
-BODY_SIZE = 10
-BODY_LEADING = 14
-TITLE_SIZE = 16
-TITLE_LEADING = 22
-SMALL_SIZE = 8
+import barcode as barcodes
+import qrcode
+from fontTools import ttLib
+from fpdf import FPDF
+from fpdf.fonts import TTFFont
 
-# Advance widths (1/1000 em) of Helvetica for WinAnsi codes 32..126, from the standard AFM metrics.
-_ASCII_WIDTHS = (
-    278, 278, 355, 556, 556, 889, 667, 191, 333, 333, 389, 584, 278, 333, 278, 278,  # space../
-    556, 556, 556, 556, 556, 556, 556, 556, 556, 556, 278, 278, 584, 584, 584, 556,  # 0..?
-    1015, 667, 667, 722, 722, 667, 611, 778, 722, 278, 500, 667, 556, 833, 722, 778,  # @..O
-    667, 778, 722, 667, 611, 722, 667, 944, 667, 667, 611, 278, 278, 278, 469, 556,  # P.._
-    333, 556, 556, 500, 556, 556, 278, 556, 556, 222, 222, 500, 222, 833, 556, 556,  # `..o
-    556, 556, 333, 500, 278, 556, 500, 722, 500, 500, 500, 334, 260, 334, 584,  # p..~
+from portal.concurrency import heavy
+
+PAGE_WIDTH = 595.28  # A4 in points
+PAGE_HEIGHT = 841.89
+MARGIN_X = 56.0
+MARGIN_TOP = 64.0
+MARGIN_BOTTOM = 64.0
+BODY_SIZE = 10.0
+BODY_LEADING = 14.0
+TITLE_SIZE = 16.0
+TITLE_LEADING = 22.0
+SMALL_SIZE = 8.0
+
+# A document without a date of its own (a statement, a label) carries this one.
+FIXED_CREATION_DATE = datetime(2024, 1, 1, 12, tzinfo=UTC)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Font:
+    family: str
+    style: str
+    path: Path
+    package: str
+
+
+FONT_DIR = Path("/usr/share/fonts/truetype")
+_SANS = (
+    _Font("sans", "", FONT_DIR / "dejavu" / "DejaVuSans.ttf", "fonts-dejavu-core"),
+    _Font("sans", "B", FONT_DIR / "dejavu" / "DejaVuSans-Bold.ttf", "fonts-dejavu-core"),
 )
-_DEFAULT_WIDTH = 556  # accented letters and symbols are close to this
-_BOLD_FACTOR = 1.08  # Helvetica-Bold is slightly wider; close enough for wrapping a title
+_CJK = _Font("cjk", "", FONT_DIR / "wqy" / "wqy-microhei.ttc", "fonts-wqy-microhei")
 
 
-def _encode(text: str) -> bytes:
-    """Text as WinAnsi (cp1252) bytes: tabs become spaces, anything unencodable becomes '?'."""
+class FontMissing(RuntimeError):
+    """A font the PDFs embed is not installed."""
+
+    def __init__(self, font: _Font) -> None:
+        super().__init__(f"PDF font {font.path} is missing: install the Debian package {font.package} "
+                         f"(`make fonts`, or `apt-get install {font.package}`).")
+        self.package = font.package
+
+
+def check_fonts() -> None:
+    """Raise FontMissing for the first font file that is not there."""
+    for font in (*_SANS, _CJK):
+        if not font.path.is_file():
+            raise FontMissing(font)
+
+
+def _clean(text: str) -> str:
+    """Tabs become spaces and other control characters a space: a cell holds one line."""
     text = text.replace("\t", "    ")
-    text = "".join(ch if ch >= " " else "?" for ch in text)
-    out = bytearray()
-    for ch in text:
-        try:
-            out += ch.encode("cp1252")
-        except UnicodeEncodeError:
-            out += b"?"
-    return bytes(out)
+    return "".join(ch if ch >= " " and ch != "\x7f" else " " for ch in text)
 
 
-def _width(data: bytes, size: float, *, bold: bool = False) -> float:
-    units = sum(_ASCII_WIDTHS[b - 32] if 32 <= b <= 126 else _DEFAULT_WIDTH for b in data)
-    return units * size / 1000 * (_BOLD_FACTOR if bold else 1.0)
+class _Pdf(FPDF):
+    """An A4 page in points with the embedded fonts (see `_new_pdf`)."""
+
+    def __init__(self, fonts: tuple[_Font, ...]) -> None:
+        super().__init__(orientation="P", unit="pt", format="A4")
+        self.set_creator("portal")
+        self.set_margins(MARGIN_X, MARGIN_TOP, MARGIN_X)
+        self.c_margin = 0
+        for font in fonts:
+            self.add_font(font.family, font.style, str(font.path))
+        if _CJK in fonts:
+            self.set_fallback_fonts([_CJK.family], exact_match=False)
+
+    def covers(self, texts: Iterable[str]) -> bool:
+        """Whether the sans fonts have every character of the texts."""
+        cmap = self.fonts["sans"].cmap  # type: ignore[union-attr]
+        return all(ord(ch) in cmap for ch in {ch for text in texts for ch in text if ch > "\x7f"})
 
 
-def _wrap(data: bytes, size: float, max_width: float, *, bold: bool = False) -> list[bytes]:
-    """Greedy word wrap; a word longer than a line is split by characters."""
-    if not data.strip():
-        return [b""]
-    lines: list[bytes] = []
-    current = b""
-    for word in data.split(b" "):
-        candidate = word if not current else current + b" " + word
-        if _width(candidate, size, bold=bold) <= max_width:
-            current = candidate
-            continue
-        if current:
-            lines.append(current)
-        current = b""
-        while _width(word, size, bold=bold) > max_width:
-            cut = len(word)
-            while cut > 1 and _width(word[:cut], size, bold=bold) > max_width:
-                cut -= 1
-            lines.append(word[:cut])
-            word = word[cut:]
-        current = word
-    lines.append(current)
-    return lines
+    def use(self, size: float, *, bold: bool = False) -> None:
+        self.set_font("sans", "B" if bold else "", size)
+
+    def width(self, text: str, size: float, *, bold: bool = False) -> float:
+        self.use(size, bold=bold)
+        return self.get_string_width(text)
+
+    def fit(self, text: str, size: float, width: float, *, bold: bool = False) -> str:
+        """Cut text so it fits the width, marking the cut with '...'."""
+        text = _clean(text)
+        if self.width(text, size, bold=bold) <= width:
+            return text
+        while text and self.get_string_width(text + "...") > width:
+            text = text[:-1]
+        return text + "..."
+
+    def put(self, x: float, top: float, text: str, size: float, *, bold: bool = False, width: float | None = None,
+            align: str = "L") -> None:
+        """One line of text whose box starts at `top`; cut to `width` when given, aligned in it."""
+        text = self.fit(text, size, width, bold=bold) if width is not None else _clean(text)
+        self.use(size, bold=bold)
+        self.set_xy(x, top)
+        self.cell(w=width if width is not None else self.get_string_width(text), h=size * 1.25, text=text,
+                  align="R" if align == "right" or align == "R" else "L")
+
+    def rule(self, x1: float, x2: float, y: float, gray: float = 0.6, width: float = 0.5) -> None:
+        self.set_draw_color(round(gray * 255))
+        self.set_line_width(width)
+        self.line(x1, y, x2, y)
+        self.set_draw_color(0)
+
+    def wrap(self, text: str, size: float, width: float, *, bold: bool = False) -> list[str]:
+        """Greedy word wrap by the embedded fonts' real widths; a word longer than a line is split."""
+        text = _clean(text).rstrip()
+        if not text.strip():
+            return [""]
+        self.use(size, bold=bold)
+        lines: list[str] = []
+        current = ""
+        for word in text.split(" "):
+            candidate = word if not current else current + " " + word
+            if self.get_string_width(candidate) <= width:
+                current = candidate
+                continue
+            if current:
+                lines.append(current)
+            current = ""
+            while self.get_string_width(word) > width:
+                cut = len(word)
+                while cut > 1 and self.get_string_width(word[:cut]) > width:
+                    cut -= 1
+                lines.append(word[:cut])
+                word = word[cut:]
+            current = word
+        lines.append(current)
+        return lines
+
+    def bytes(self) -> bytes:
+        return bytes(self.output())
 
 
-def _literal(data: bytes) -> bytes:
-    """A PDF literal string; non-ASCII bytes as octal escapes so the file stays 7-bit clean."""
-    out = bytearray(b"(")
-    for b in data:
-        if b in (0x5C, 0x28, 0x29):  # \ ( )
-            out += b"\\" + bytes([b])
-        elif b < 32 or b > 126:
-            out += b"\\%03o" % b
-        else:
-            out.append(b)
-    out += b")"
-    return bytes(out)
+# Reading the fonts' metrics takes ~0.3 s; each document starts from a copy of a blank document
+# that has them (~0.05 s), with its own handle on the font files for the subsets it embeds.
+_templates: dict[tuple[_Font, ...], _Pdf] = {}
+_templates_lock = threading.Lock()
 
 
-def _info_string(text: str) -> bytes:
-    """Document info strings: literal when ASCII, UTF-16BE hex with a BOM otherwise."""
-    if text.isascii():
-        return _literal(_encode(text))
-    return b"<FEFF" + text.encode("utf-16-be").hex().upper().encode() + b">"
+def _new_pdf(*, title: str, author: str, texts: Iterable[str], created: datetime | None) -> _Pdf:
+    """A blank document with the sans fonts, and the CJK fallback when the text needs it."""
+    texts = list(texts)
+    fonts: tuple[_Font, ...] = _SANS
+    with _templates_lock:
+        for attempt in range(2):
+            for font in fonts:
+                if not font.path.is_file():
+                    raise FontMissing(font)
+            if fonts not in _templates:
+                _templates[fonts] = _Pdf(fonts)
+            if attempt or _templates[fonts].covers(texts):
+                break
+            fonts = (*_SANS, _CJK)
+        pdf = copy.deepcopy(_templates[fonts])
+    for loaded in pdf.fonts.values():
+        # fpdf2's copy shares the parsed font file, which writing the file subsets in place: a fresh one.
+        assert isinstance(loaded, TTFFont)
+        loaded.ttfont = ttLib.TTFont(loaded.ttffile, recalcTimestamp=False, fontNumber=loaded.collection_font_number,
+                                     lazy=True)
+    if created is None:
+        created = FIXED_CREATION_DATE
+    elif created.tzinfo is None:  # the database's times are naive UTC
+        created = created.replace(tzinfo=UTC)
+    pdf.set_creation_date(created)
+    pdf.set_title(title)
+    pdf.set_author(author)
+    return pdf
 
 
-def _num(value: float) -> bytes:
-    text = f"{value:.2f}".rstrip("0").rstrip(".")
-    return text.encode()
+# -- plain text documents: terms, contracts, certificates, return labels --------------------------------
+
+BARCODE_HEIGHT = 64.0
+BARCODE_MODULE = 1.25  # points per Code 128 module: about 2.6 pixels at 150 dpi
+QR_SIZE = 84.0
 
 
-def _text_op(font: bytes, size: float, x: float, y: float, data: bytes) -> bytes:
-    position = _num(x) + b" " + _num(y)
-    return b"BT /" + font + b" " + _num(size) + b" Tf " + position + b" Td " + _literal(data) + b" Tj ET\n"
+def _bars(pdf: _Pdf, x: float, y: float, modules: str, module: float, height: float) -> None:
+    """A row of modules ('1' dark) as filled rectangles, one per run of dark modules."""
+    start = None
+    for i, m in enumerate(modules + "0"):
+        if m == "1" and start is None:
+            start = i
+        elif m != "1" and start is not None:
+            pdf.rect(x + start * module, y, (i - start) * module, height, style="F")
+            start = None
 
 
-def _layout(title: str, lines: list[str]) -> list[list[tuple[bytes, float, bytes]]]:
-    """Split the document into pages of (font, size, text) rows; y positions are derived later."""
+def code128_modules(value: str) -> str:
+    """The Code 128 symbol of `value` as a string of modules ('1' a dark one), quiet zones excluded."""
+    return str(barcodes.get("code128", value).build()[0])
+
+
+def qr_modules(value: str) -> list[list[bool]]:
+    code = qrcode.QRCode(border=0, error_correction=qrcode.constants.ERROR_CORRECT_M)
+    code.add_data(value)
+    code.make(fit=True)
+    return [list(row) for row in code.get_matrix()]
+
+
+def _barcode_block(pdf: _Pdf, y: float, value: str) -> float:
+    """Code 128 and a QR code of `value`, as carriers print them, with the value in words; the new y."""
+    y += 6
+    pdf.set_fill_color(0)
+    left = MARGIN_X + 10 * BARCODE_MODULE  # the quiet zone: ten modules of white
+    _bars(pdf, left, y, code128_modules(value), BARCODE_MODULE, BARCODE_HEIGHT)
+    pdf.put(left, y + BARCODE_HEIGHT + 4, value, 12, bold=True)
+    matrix = qr_modules(value)
+    cell = QR_SIZE / len(matrix)
+    qr_x = PAGE_WIDTH - MARGIN_X - QR_SIZE - 4 * cell
+    for row_no, row in enumerate(matrix):
+        _bars(pdf, qr_x, y + row_no * cell, "".join("1" if dark else "0" for dark in row), cell, cell + 0.01)
+    return y + max(BARCODE_HEIGHT + 24, QR_SIZE) + 10
+
+
+def render_text_pdf(title: str, lines: list[str], *, business: str, barcode: str | None = None,
+                    created: datetime | None = None) -> bytes:
+    with heavy():
+        return _render_text_pdf(title, lines, business=business, barcode=barcode, created=created)
+
+
+def _render_text_pdf(title: str, lines: list[str], *, business: str, barcode: str | None,
+                     created: datetime | None) -> bytes:
+    """An A4 document with the title, an optional barcode of a reference, then each line (wrapped; ""
+    for a blank line), flowing onto as many pages as needed, "Page n of N" in the footer."""
+    pdf = _new_pdf(title=title, author=business, texts=[title, business, *lines, barcode or ""], created=created)
     usable = PAGE_WIDTH - 2 * MARGIN_X
-    rows: list[tuple[bytes, float, bytes]] = []
-    for part in _wrap(_encode(title), TITLE_SIZE, usable, bold=True):
-        rows.append((b"F2", TITLE_SIZE, part))
-    rows.append((b"F1", BODY_SIZE, b""))
+    rows: list[tuple[float, bool, str]] = [(TITLE_SIZE, True, part) for part in pdf.wrap(title, TITLE_SIZE, usable,
+                                                                                        bold=True)]
+    rows.append((BODY_SIZE, False, ""))
     for line in lines:
         for part_line in line.splitlines() or [""]:
-            for part in _wrap(_encode(part_line.rstrip()), BODY_SIZE, usable):
-                rows.append((b"F1", BODY_SIZE, part))
+            rows += [(BODY_SIZE, False, part) for part in pdf.wrap(part_line, BODY_SIZE, usable)]
 
-    # The header (business name and a rule) takes the same room on every page.
-    top = PAGE_HEIGHT - MARGIN_TOP - 24
-    pages: list[list[tuple[bytes, float, bytes]]] = [[]]
+    top = MARGIN_TOP + 24
+    pages: list[list[tuple[float, bool, str]]] = [[]]
     y = top
-    for row in rows:
-        leading = TITLE_LEADING if row[1] == TITLE_SIZE else BODY_LEADING
-        if y - leading < MARGIN_BOTTOM and pages[-1]:
+    barcode_after = len([r for r in rows if r[0] == TITLE_SIZE])  # under the title
+    for index, row in enumerate(rows):
+        leading = TITLE_LEADING if row[0] == TITLE_SIZE else BODY_LEADING
+        if barcode and index == barcode_after:
+            leading += max(BARCODE_HEIGHT + 24, QR_SIZE) + 16
+        if y + leading > PAGE_HEIGHT - MARGIN_BOTTOM and pages[-1]:
             pages.append([])
             y = top
         pages[-1].append(row)
-        y -= leading
-    return pages
+        y += leading
+
+    pdf.set_auto_page_break(False)
+    shown = 0
+    for page_no, page in enumerate(pages, start=1):
+        pdf.add_page()
+        header_y = MARGIN_TOP - 18
+        pdf.put(MARGIN_X, header_y, business, SMALL_SIZE + 1, bold=True)
+        if page_no > 1:
+            pdf.put(MARGIN_X, header_y, f"{title} (continued)", SMALL_SIZE, width=usable, align="right")
+        pdf.rule(MARGIN_X, PAGE_WIDTH - MARGIN_X, header_y + 16)
+        y = top
+        for size, bold, text in page:
+            if barcode and shown == barcode_after:
+                y = _barcode_block(pdf, y, barcode)
+            shown += 1
+            if text:
+                pdf.put(MARGIN_X, y, text, size, bold=bold)
+            y += TITLE_LEADING if size == TITLE_SIZE else BODY_LEADING
+        _footer(pdf, business, rule=False)
+    return pdf.bytes()
 
 
-def _page_stream(rows: list[tuple[bytes, float, bytes]], *, business: bytes, title: bytes,
-                 page_no: int, page_count: int) -> bytes:
-    out = bytearray()
-    header_y = PAGE_HEIGHT - MARGIN_TOP + 8
-    out += _text_op(b"F2", SMALL_SIZE + 1, MARGIN_X, header_y, business)
-    if page_no > 1:
-        cont = title + b" (continued)"
-        out += _text_op(b"F1", SMALL_SIZE, PAGE_WIDTH - MARGIN_X - _width(cont, SMALL_SIZE), header_y, cont)
-    rule_y = header_y - 8
-    out += b"0.6 G 0.5 w " + _num(MARGIN_X) + b" " + _num(rule_y) + b" m " + _num(PAGE_WIDTH - MARGIN_X) + b" "
-    out += _num(rule_y) + b" l S 0 G\n"
-    y = PAGE_HEIGHT - MARGIN_TOP - 24
-    for font, size, data in rows:
-        leading = TITLE_LEADING if size == TITLE_SIZE else BODY_LEADING
-        if data:
-            out += _text_op(font, size, MARGIN_X, y - size, data)
-        y -= leading
-    footer = b"Page %d of %d" % (page_no, page_count)
-    out += _text_op(b"F1", SMALL_SIZE, MARGIN_X, MARGIN_BOTTOM - 28, business)
-    out += _text_op(b"F1", SMALL_SIZE, PAGE_WIDTH - MARGIN_X - _width(footer, SMALL_SIZE), MARGIN_BOTTOM - 28, footer)
-    return bytes(out)
-
-
-def render_text_pdf(title: str, lines: list[str], *, business: str) -> bytes:
-    """A valid PDF 1.4 (A4, Helvetica) with the title, then each line (wrapped; "" for a blank line)."""
-    pages = _layout(title, lines)
-    business_b = _encode(business)
-    title_b = _encode(title)
-    page_count = len(pages)
-
-    # Object numbers: 1 catalog, 2 page tree, 3 Helvetica, 4 Helvetica-Bold, 5 info, then page/content pairs.
-    first_page = 6
-    page_ids = [first_page + 2 * i for i in range(page_count)]
-    objects: list[bytes] = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [" + b" ".join(b"%d 0 R" % pid for pid in page_ids)
-        + b"] /Count %d /MediaBox [0 0 %d %d] >>" % (page_count, PAGE_WIDTH, PAGE_HEIGHT),
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica-Bold /Encoding /WinAnsiEncoding >>",
-        b"<< /Title " + _info_string(title) + b" /Author " + _info_string(business)
-        + b" /Producer (portal.integrations.pdf) >>",
-    ]
-    for index, rows in enumerate(pages):
-        stream = _page_stream(rows, business=business_b, title=title_b, page_no=index + 1, page_count=page_count)
-        content_id = page_ids[index] + 1
-        objects.append(
-            b"<< /Type /Page /Parent 2 0 R /Resources << /Font << /F1 3 0 R /F2 4 0 R >> >> /Contents %d 0 R >>"
-            % content_id
-        )
-        objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
-
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets: list[int] = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref_at = len(out)
-    out += b"xref\n0 %d\n" % (len(objects) + 1)
-    out += b"0000000000 65535 f \n"
-    for offset in offsets:
-        out += b"%010d 00000 n \n" % offset
-    # A file identifier derived from the content keeps the output deterministic.
-    file_id = hashlib.md5(bytes(out), usedforsecurity=False).hexdigest().upper().encode()
-    out += b"trailer\n<< /Size %d /Root 1 0 R /Info 5 0 R /ID [<%s> <%s>] >>\n" % (len(objects) + 1, file_id, file_id)
-    out += b"startxref\n%d\n%%%%EOF\n" % xref_at
-    return bytes(out)
+def _footer(pdf: _Pdf, left_text: str, *, rule: bool) -> None:
+    """The footer of the current page: "Page n of N" (fpdf2 puts in the count when it writes the file)."""
+    left, right = MARGIN_X, PAGE_WIDTH - MARGIN_X
+    y = PAGE_HEIGHT - MARGIN_BOTTOM + 18
+    if rule:
+        pdf.rule(left, right, y - 4, 0.8, 0.5)
+    footer = f"Page {pdf.page_no()} of {pdf.str_alias_nb_pages}"
+    pdf.put(left, y, left_text, SMALL_SIZE, width=right - left - pdf.width(footer, SMALL_SIZE) - 12)
+    pdf.put(left, y, footer, SMALL_SIZE, width=right - left, align="right")
 
 
 # -- business documents: invoices, credit notes, receipts, statements ----------------------------------
@@ -228,186 +331,113 @@ class BusinessDocument:
     rows: tuple[tuple[str, ...], ...]
     totals: tuple[tuple[str, str], ...]  # the last one is printed bold
     notes: tuple[str, ...] = ()
+    created: datetime | None = None  # the document's own date, its PDF creation date
+
+    def texts(self) -> list[str]:
+        return [self.business, *self.business_details, self.title, *(t for pair in self.meta for t in pair),
+                *self.bill_to, *(c.title for c in self.columns), *(t for row in self.rows for t in row),
+                *(t for pair in self.totals for t in pair), *self.notes]
 
 
-def _logo_ops(x: float, y: float, size: float) -> bytes:
+def _logo(pdf: _Pdf, x: float, y: float, size: float) -> None:
     """The brand mark drawn with vector operators: a rounded tile with two mountain peaks."""
-    r, g, b = BRAND_RGB
     s = size
-    k = 0.18 * s  # corner radius
-    c = 0.5523 * k  # Bezier control distance for a quarter circle
-    out = bytearray()
-    out += b"q %s %s %s rg\n" % (_num(r), _num(g), _num(b))
-    pts = [
-        b"%s %s m" % (_num(x + k), _num(y)),
-        b"%s %s l" % (_num(x + s - k), _num(y)),
-        b"%s %s %s %s %s %s c" % (_num(x + s - k + c), _num(y), _num(x + s), _num(y + k - c), _num(x + s), _num(y + k)),
-        b"%s %s l" % (_num(x + s), _num(y + s - k)),
-        b"%s %s %s %s %s %s c" % (_num(x + s), _num(y + s - k + c), _num(x + s - k + c), _num(y + s), _num(x + s - k),
-                                  _num(y + s)),
-        b"%s %s l" % (_num(x + k), _num(y + s)),
-        b"%s %s %s %s %s %s c" % (_num(x + k - c), _num(y + s), _num(x), _num(y + s - k + c), _num(x), _num(y + s - k)),
-        b"%s %s l" % (_num(x), _num(y + k)),
-        b"%s %s %s %s %s %s c" % (_num(x), _num(y + k - c), _num(x + k - c), _num(y), _num(x + k), _num(y)),
-        b"f",
-    ]
-    out += b" ".join(pts) + b"\n"
-    # Two white peaks, the right one smaller, on a common base line.
-    out += b"1 g %s %s m %s %s l %s %s l f\n" % (
-        _num(x + 0.12 * s), _num(y + 0.22 * s), _num(x + 0.45 * s), _num(y + 0.78 * s), _num(x + 0.78 * s),
-        _num(y + 0.22 * s))
-    out += b"0.85 g %s %s m %s %s l %s %s l f\n" % (
-        _num(x + 0.5 * s), _num(y + 0.22 * s), _num(x + 0.7 * s), _num(y + 0.56 * s), _num(x + 0.9 * s),
-        _num(y + 0.22 * s))
-    out += b"Q\n"
-    return bytes(out)
-
-
-def _fit(data: bytes, size: float, width: float, *, bold: bool = False) -> bytes:
-    """Cut a cell's text so it fits its column, marking the cut with '...'."""
-    if _width(data, size, bold=bold) <= width:
-        return data
-    while data and _width(data + b"...", size, bold=bold) > width:
-        data = data[:-1]
-    return data + b"..."
-
-
-def _cell(font: bytes, size: float, x: float, width: float, y: float, text: bytes, align: str) -> bytes:
-    text = _fit(text, size, width - 4, bold=font == b"F2")
-    if align == "right":
-        x = x + width - _width(text, size, bold=font == b"F2")
-    return _text_op(font, size, x, y, text)
-
-
-def _rule(x1: float, x2: float, y: float, gray: float = 0.6, width: float = 0.5) -> bytes:
-    return b"%s G %s w %s %s m %s %s l S 0 G\n" % (_num(gray), _num(width), _num(x1), _num(y), _num(x2), _num(y))
+    pdf.set_fill_color(*(round(c * 255) for c in BRAND_RGB))
+    pdf.rect(x, y, s, s, style="F", round_corners=True, corner_radius=0.18 * s)
+    base = y + 0.78 * s
+    pdf.set_fill_color(255)
+    pdf.polygon([(x + 0.12 * s, base), (x + 0.45 * s, y + 0.22 * s), (x + 0.78 * s, base)], style="F")
+    pdf.set_fill_color(217)
+    pdf.polygon([(x + 0.5 * s, base), (x + 0.7 * s, y + 0.44 * s), (x + 0.9 * s, base)], style="F")
+    pdf.set_fill_color(0)
 
 
 def render_business_pdf(doc: BusinessDocument) -> bytes:
-    """An invoice-like document: letterhead with logo, meta block, bill-to, a table that flows over
-    pages, totals and notes. Deterministic like `render_text_pdf`."""
-    left, right = float(MARGIN_X), float(PAGE_WIDTH - MARGIN_X)
-    row_h = 16.0
-    business_b = _encode(doc.business)
-    title_b = _encode(doc.title)
-    pages: list[bytearray] = []
+    with heavy():
+        return _render_business_pdf(doc)
 
-    def new_page(first: bool) -> tuple[bytearray, float]:
-        out = bytearray()
-        top = float(PAGE_HEIGHT - MARGIN_TOP + 16)
-        out += _logo_ops(left, top - 36, 36)
-        out += _text_op(b"F2", 15, left + 46, top - 16, business_b)
-        dy: float = top - 30
+
+def _render_business_pdf(doc: BusinessDocument) -> bytes:
+    """An invoice-like document: letterhead with logo, meta block, bill-to, a table that flows over
+    pages, totals and notes."""
+    pdf = _new_pdf(title=doc.title, author=doc.business, texts=doc.texts(), created=doc.created)
+    pdf.set_auto_page_break(False)
+    left, right = MARGIN_X, PAGE_WIDTH - MARGIN_X
+    row_h = 16.0
+    cell_size = BODY_SIZE - 1
+    bottom = PAGE_HEIGHT - MARGIN_BOTTOM
+
+    def new_page(first: bool) -> float:
+        if not first:
+            _footer(pdf, f"{doc.business} - {doc.title}", rule=True)
+        pdf.add_page()
+        top = MARGIN_TOP - 16
+        _logo(pdf, left, top, 36)
+        pdf.put(left + 46, top, doc.business, 15, bold=True, width=right - left - 46)
+        dy = top + 22
         for line in doc.business_details[:3]:
-            out += _text_op(b"F1", SMALL_SIZE, left + 46, dy, _encode(line))
-            dy -= 10
-        y = min(dy, top - 40) - 10
-        out += _rule(left, right, y, 0.6, 0.8)
-        y -= 26
-        heading = title_b if first else title_b + b" (continued)"
-        out += _text_op(b"F2", TITLE_SIZE, left, y, heading)
-        y -= 12
+            pdf.put(left + 46, dy, line, SMALL_SIZE, width=right - left - 46)
+            dy += 10
+        y = max(dy, top + 40) + 10
+        pdf.rule(left, right, y, 0.6, 0.8)
+        y += 12
+        pdf.put(left, y, doc.title if first else f"{doc.title} (continued)", TITLE_SIZE, bold=True,
+                width=right - left)
+        y += 28
         if first:
-            meta_y = y - 10
+            meta_y = y
             for label, value in doc.meta:
-                out += _text_op(b"F1", BODY_SIZE - 1, left, meta_y, _encode(label))
-                out += _text_op(b"F2", BODY_SIZE - 1, left + 90, meta_y, _encode(value))
-                meta_y -= 13
-            bill_y = y - 10
+                pdf.put(left, meta_y, label, cell_size, width=88)
+                pdf.put(left + 90, meta_y, value, cell_size, bold=True, width=PAGE_WIDTH / 2 - left - 70)
+                meta_y += 13
+            bill_y = y
             bill_x = PAGE_WIDTH / 2 + 20
             if doc.bill_to:
-                out += _text_op(b"F1", SMALL_SIZE, bill_x, bill_y, b"BILL TO")
-                bill_y -= 13
+                pdf.put(bill_x, bill_y, "BILL TO", SMALL_SIZE)
+                bill_y += 13
                 for line in doc.bill_to:
-                    out += _text_op(b"F1", BODY_SIZE - 1, bill_x, bill_y, _fit(_encode(line), BODY_SIZE - 1,
-                                                                             right - bill_x))
-                    bill_y -= 13
-            y = min(meta_y, bill_y) - 10
+                    pdf.put(bill_x, bill_y, line, cell_size, width=right - bill_x)
+                    bill_y += 13
+            y = max(meta_y, bill_y) + 10
         # Table header: a tinted band with the column titles.
-        out += b"0.93 g %s %s %s %s re f 0 g\n" % (_num(left), _num(y - 6), _num(right - left), _num(row_h + 2))
+        pdf.set_fill_color(237)
+        pdf.rect(left, y - 3, right - left, row_h + 2, style="F")
+        pdf.set_fill_color(0)
         x = left
-        for col in doc.columns:
-            out += _cell(b"F2", BODY_SIZE - 1, x + 3, col.width - 3, y, _encode(col.title), col.align)
-            x += col.width
-        y -= row_h + 2
-        return out, y
+        for column in doc.columns:
+            pdf.put(x + 3, y, column.title, cell_size, bold=True, width=column.width - 7, align=column.align)
+            x += column.width
+        return y + row_h + 2
 
-    current, y = new_page(True)
+    y = new_page(True)
     for row in doc.rows:
-        if y - row_h < MARGIN_BOTTOM + 10:
-            pages.append(current)
-            current, y = new_page(False)
+        if y + row_h > bottom - 10:
+            y = new_page(False)
         x = left
-        for col, value in zip(doc.columns, row, strict=False):
-            current += _cell(b"F1", BODY_SIZE - 1, x + 3, col.width - 3, y, _encode(value), col.align)
-            x += col.width
-        current += _rule(left, right, y - 5, 0.85, 0.4)
-        y -= row_h
+        for column, value in zip(doc.columns, row, strict=False):
+            pdf.put(x + 3, y, value, cell_size, width=column.width - 7, align=column.align)
+            x += column.width
+        pdf.rule(left, right, y + row_h - 3, 0.85, 0.4)
+        y += row_h
 
-    needed = 20 + len(doc.totals) * row_h + (14 + len(doc.notes) * BODY_LEADING if doc.notes else 0)
-    if y - needed < MARGIN_BOTTOM:
-        pages.append(current)
-        current, y = new_page(False)
-    y -= 8
+    notes = [part for note in doc.notes for part in pdf.wrap(note, cell_size, right - left)]
+    needed = 20 + len(doc.totals) * row_h + (14 + len(notes) * (BODY_LEADING - 2) if notes else 0)
+    if y + needed > bottom:
+        y = new_page(False)
+    y += 8
     label_x = right - 230
     for index, (label, value) in enumerate(doc.totals):
         last = index == len(doc.totals) - 1
-        font = b"F2" if last else b"F1"
         if last:
-            current += _rule(label_x, right, y + row_h - 4, 0.3, 0.8)
-        current += _cell(font, BODY_SIZE, label_x, 130, y, _encode(label), "left")
-        current += _cell(font, BODY_SIZE, label_x + 130, 100, y, _encode(value), "right")
-        y -= row_h
-    if doc.notes:
-        y -= 14
-        for note in doc.notes:
-            for part in _wrap(_encode(note), BODY_SIZE - 1, right - left):
-                current += _text_op(b"F1", BODY_SIZE - 1, left, y, part)
-                y -= BODY_LEADING - 2
-    pages.append(current)
+            pdf.rule(label_x, right, y - 2, 0.3, 0.8)
+        pdf.put(label_x, y, label, BODY_SIZE, bold=last, width=126)
+        pdf.put(label_x + 130, y, value, BODY_SIZE, bold=last, width=100, align="right")
+        y += row_h
+    if notes:
+        y += 14
+        for part in notes:
+            pdf.put(left, y, part, cell_size)
+            y += BODY_LEADING - 2
 
-    count = len(pages)
-    streams: list[bytes] = []
-    for number, body in enumerate(pages, start=1):
-        footer = b"Page %d of %d" % (number, count)
-        body += _rule(left, right, MARGIN_BOTTOM - 16, 0.8, 0.5)
-        body += _text_op(b"F1", SMALL_SIZE, left, MARGIN_BOTTOM - 28, business_b + b" - " + title_b)
-        body += _text_op(b"F1", SMALL_SIZE, right - _width(footer, SMALL_SIZE), MARGIN_BOTTOM - 28, footer)
-        streams.append(bytes(body))
-    return _assemble(streams, title=doc.title, author=doc.business)
-
-
-def _assemble(streams: list[bytes], *, title: str, author: str) -> bytes:
-    page_count = len(streams)
-    first_page = 6
-    page_ids = [first_page + 2 * i for i in range(page_count)]
-    objects: list[bytes] = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [" + b" ".join(b"%d 0 R" % pid for pid in page_ids)
-        + b"] /Count %d /MediaBox [0 0 %d %d] >>" % (page_count, PAGE_WIDTH, PAGE_HEIGHT),
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica-Bold /Encoding /WinAnsiEncoding >>",
-        b"<< /Title " + _info_string(title) + b" /Author " + _info_string(author)
-        + b" /Producer (portal.integrations.pdf) >>",
-    ]
-    for index, stream in enumerate(streams):
-        content_id = page_ids[index] + 1
-        objects.append(
-            b"<< /Type /Page /Parent 2 0 R /Resources << /Font << /F1 3 0 R /F2 4 0 R >> >> /Contents %d 0 R >>"
-            % content_id
-        )
-        objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets: list[int] = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref_at = len(out)
-    out += b"xref\n0 %d\n" % (len(objects) + 1)
-    out += b"0000000000 65535 f \n"
-    for offset in offsets:
-        out += b"%010d 00000 n \n" % offset
-    file_id = hashlib.md5(bytes(out), usedforsecurity=False).hexdigest().upper().encode()
-    out += b"trailer\n<< /Size %d /Root 1 0 R /Info 5 0 R /ID [<%s> <%s>] >>\n" % (len(objects) + 1, file_id, file_id)
-    out += b"startxref\n%d\n%%%%EOF\n" % xref_at
-    return bytes(out)
+    _footer(pdf, f"{doc.business} - {doc.title}", rule=True)
+    return pdf.bytes()
