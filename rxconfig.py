@@ -1,10 +1,21 @@
+import os
+
 import reflex as rx
 from reflex.plugins.sitemap import SitemapPlugin
+
+from portal.settings import cors_origins
 
 config = rx.Config(
     app_name="portal",
     telemetry_enabled=False,
     show_built_with_reflex=False,
+    # Not Reflex's default ("*" with credentials, which lets any origin read what the cookie
+    # opens): PORTAL_PUBLIC_URL and PORTAL_ALLOWED_ORIGINS only (outside production also loopback).
+    cors_allowed_origins=cors_origins(),
+    # One process keeps tab state in memory (Reflex's default "disk" also pickles every tab's
+    # state to .states/ and reads it back on the event loop); several workers share it in Redis.
+    state_manager_mode=(rx.constants.StateManagerMode.REDIS if os.environ.get("REFLEX_REDIS_URL")
+                        else rx.constants.StateManagerMode.MEMORY),
     disable_plugins=[SitemapPlugin],
     plugins=[
         rx.plugins.RadixThemesPlugin(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+import functools
+import ipaddress
+import logging
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
@@ -23,7 +26,9 @@ from portal.api import (
 )
 from portal.api.v1 import PREFIX as API_V1
 from portal.api.v1 import build_v1
-from portal.settings import get_settings
+from portal.settings import get_settings, trusted_origin
+
+log = logging.getLogger(__name__)
 
 _SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -31,35 +36,34 @@ _SECURITY_HEADERS = [
     (b"referrer-policy", b"same-origin"),
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
     (b"cross-origin-opener-policy", b"same-origin"),
-    # Reflex evaluates scripts it sends over the websocket, hence 'unsafe-eval'; everything
-    # else is limited to this origin. Frames and plugins are refused outright.
+    # 'unsafe-eval' is for one thing only (tests/browser/test_csp.py proves it): Reflex runs the
+    # scripts of rx.call_script events with eval() (state.js, applyEvent "_call_script"), and the
+    # portal sends three: the full-page navigation after sign-in (the websocket must reconnect
+    # with the new cookie), the sign-out form POST, and the secrets shown once
+    # (portal.state.shown_once, which keeps them out of state). Pages load and run without it.
+    # Everything else is limited to this origin; frames and plugins are refused outright.
     (b"content-security-policy", b"default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; "
      b"style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self' data:; "
      b"connect-src 'self' ws: wss:; object-src 'none'; base-uri 'self'; frame-ancestors 'none'"),
 ]
+SIMULATOR_PREFIX = "/_simulator/"
 _HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-
-
-def _origin_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else ""
 
 
 def origin_allowed(origin: str, *, host: str, scheme: str) -> bool:
     """Same origin, the configured public origin and extra origins; any localhost port outside
     production (the development frontend and the test harness serve pages from another port)."""
-    origin = origin.strip().lower()
-    if not origin or origin == "null":
-        return False
-    s = get_settings()
-    allowed = {_origin_of(s.portal_public_url), f"{scheme}://{host}".lower()}
-    allowed |= {_origin_of(o.strip()) for o in s.portal_allowed_origins.split(",") if o.strip()}
-    if origin in allowed:
+    if origin.strip().lower() == f"{scheme}://{host}".lower() and host:
         return True
-    if s.portal_env != "production":
-        return urlsplit(origin).hostname in ("localhost", "127.0.0.1", "::1")
-    return False
+    return trusted_origin(origin)
+
+
+def socket_origin_allowed(origin: str | None, environ: dict[str, Any]) -> bool:
+    """The websocket's CORS rule (python-engineio calls it with the handshake's environ)."""
+    host = str(environ.get("HTTP_HOST", ""))
+    scheme = "https" if environ.get("wsgi.url_scheme") in ("https", "wss") else "http"
+    return bool(origin) and origin_allowed(str(origin), host=host, scheme=scheme)
 
 
 class OriginGuard:
@@ -89,6 +93,54 @@ class OriginGuard:
         await self.app(scope, receive, send)
 
 
+class ClientAddress:
+    """Makes the connection's client address the real client's, for every route, the websocket
+    (Reflex reads it for `router.session.client_ip`) and the per-address throttles.
+
+    X-Forwarded-For is written by whoever sends the request, so it is believed only when the
+    connection comes from a configured proxy (PORTAL_TRUSTED_PROXIES), and then read from the
+    right: the first address that is not one of those proxies is the client. A client that
+    reaches the portal directly is known by its own address, whatever it puts in the header.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        peer = scope.get("client")
+        if scope["type"] in ("http", "websocket") and peer and trusted_proxy(peer[0]):
+            chain = [part.strip() for part in Headers(scope=scope).get("x-forwarded-for", "").split(",")]
+            for hop in reversed(chain):
+                if not _is_ip(hop):
+                    break  # a malformed entry: nothing left of it can be believed
+                if not trusted_proxy(hop):
+                    scope = {**scope, "client": (hop, 0)}
+                    break
+        await self.app(scope, receive, send)
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def trusted_proxy(address: str) -> bool:
+    nets = _trusted_networks(get_settings().portal_trusted_proxies)
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in net for net in nets)
+
+
+@functools.lru_cache(maxsize=4)
+def _trusted_networks(setting: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in setting.split(",") if part.strip())
+
+
 class SecurityHeaders:
     """Adds conservative security headers to every HTTP response."""
 
@@ -113,6 +165,29 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+class LoopbackOnly:
+    """The simulators' routes (/_simulator/...) answer clients on this machine only: a development
+    instance reachable from elsewhere (reflex binds every interface) shows them to nobody else."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("path", "").startswith(SIMULATOR_PREFIX):
+            peer = scope.get("client")
+            if not peer or not _is_loopback(peer[0]):
+                await PlainTextResponse("Not Found", status_code=404)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
 class ApiV1Dispatch:
     """Everything under /api/v1 goes to the integration API, whose 404s and 405s are problem
     details too (a Mount would leave paths with a newline to the router's plain-text 404)."""
@@ -129,10 +204,12 @@ class ApiV1Dispatch:
         await self.app(scope, receive, send)
 
 
-def build_api() -> Starlette:
+def build_api(front_routes: list[Any] | None = None) -> Starlette:
+    """Our routes; `front_routes` go first (before Reflex's own, which are mounted behind ours)."""
     from portal.simulator import embedded
 
     routes = [
+        *(front_routes or []),
         *auth_routes.routes,
         *health.routes,
         *sso_routes.routes,
@@ -145,9 +222,20 @@ def build_api() -> Starlette:
         # Outside production the carrier simulator's API is mounted too (/_simulator/aftership).
         *embedded.routes(),
     ]
-    if get_settings().portal_env != "production":
-        # The card-processor simulator (demo and tests) never runs in production.
+    s = get_settings()
+    if s.development_tools:
+        # The card-processor simulator (demo and tests): development on loopback only.
         from portal.integrations import payments_simulator
 
         routes += payments_simulator.routes
-    return Starlette(routes=routes, middleware=[Middleware(ApiV1Dispatch)])
+        # ...and the Stripe simulator (/_simulator/stripe): Stripe's REST API and hosted checkout.
+        from portal.integrations import stripe_simulator
+
+        routes += stripe_simulator.routes
+        log.warning("Development tools are on (PORTAL_ENV=%s, public URL %s): the carrier and card simulators "
+                    "answer loopback clients under /_simulator, and their public development secrets are "
+                    "accepted. Never expose this instance.", s.portal_env, s.portal_public_url)
+    else:
+        log.info("Simulators and development secrets are off (PORTAL_ENV=%s, public URL %s).",
+                 s.portal_env, s.portal_public_url)
+    return Starlette(routes=routes, middleware=[Middleware(ApiV1Dispatch), Middleware(LoopbackOnly)])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from portal.api.common import clear_session_cookie, frontend_url, request_info, safe_next, set_session_cookie
@@ -14,7 +14,7 @@ from portal.domain.errors import DomainError
 from portal.settings import get_settings
 
 
-async def session_from_ticket(request: Request) -> Response:
+def session_from_ticket(request: Request) -> Response:
     ticket = request.query_params.get("ticket", "")
     nxt = safe_next(request.query_params.get("next"), "/dashboard")
     binding = request.cookies.get(BINDING_COOKIE, "")
@@ -31,16 +31,46 @@ async def session_from_ticket(request: Request) -> Response:
     return resp
 
 
-async def logout(request: Request) -> Response:
-    raw = request.cookies.get(get_settings().session_cookie_name)
-    with session_scope() as db:
-        auth.revoke_by_token(db, raw_token=raw, request=request_info(request))
+LOGOUT_PATH = "/api/auth/logout"
+_CONFIRM_PAGE = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>Sign out</title></head>
+<body style="font-family: system-ui, sans-serif; max-width: 28rem; margin: 4rem auto; padding: 0 1rem">
+<h1>Sign out?</h1>
+<p>You are still signed in. Signing out needs a click here, so no other site can do it for you.</p>
+<form method="post" action="{LOGOUT_PATH}"><button type="submit">Sign out</button></form>
+<p><a href="/">Stay signed in</a></p>
+</body></html>"""
+
+
+def _signed_out(request: Request) -> Response:
     resp = RedirectResponse(frontend_url(request, "/login?signed_out=1"), status_code=303)
     clear_session_cookie(resp, request)
     return resp
 
 
+def logout(request: Request) -> Response:
+    """POST only, behind the origin check (OriginGuard): another site cannot sign anyone out."""
+    raw = request.cookies.get(get_settings().session_cookie_name)
+    with session_scope() as db:
+        auth.revoke_by_token(db, raw_token=raw, request=request_info(request))
+    return _signed_out(request)
+
+
+def logout_page(request: Request) -> Response:
+    """GET never ends a session: a link or an image on any site could send it. A session that has
+    already ended (the app revokes it over the websocket first) only has its dead cookie cleared;
+    a live one gets a page whose button posts the logout."""
+    raw = request.cookies.get(get_settings().session_cookie_name)
+    with session_scope() as db:
+        alive = auth.resolve_session(db, raw_token=raw) is not None
+    if not alive:
+        return _signed_out(request)
+    return HTMLResponse(_CONFIRM_PAGE, headers={"cache-control": "no-store"})
+
+
 routes = [
     Route("/api/auth/session", session_from_ticket, methods=["GET"]),
-    Route("/api/auth/logout", logout, methods=["GET", "POST"]),
+    Route(LOGOUT_PATH, logout, methods=["POST"]),
+    Route(LOGOUT_PATH, logout_page, methods=["GET"]),
 ]

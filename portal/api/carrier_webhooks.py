@@ -15,9 +15,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from portal import metrics
 from portal.db import session_scope
 from portal.domain import tracking
 from portal.integrations import aftership
+from portal.integrations.http_input import BodyTooLarge, read_body
 from portal.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -27,8 +29,8 @@ PATH = "/api/carrier/webhooks/aftership"
 
 def _secret() -> str:
     s = get_settings()
-    # The development secret is public: production never accepts a webhook signed with it.
-    if s.portal_env == "production" and s.aftership_webhook_secret.startswith("dev-"):
+    # The development secret is public: only development on loopback accepts a webhook signed with it.
+    if not s.accepts_development_secret(s.aftership_webhook_secret):
         return ""
     return s.aftership_webhook_secret
 
@@ -43,12 +45,10 @@ def _apply(event: aftership.WebhookEvent) -> str:
 
 
 async def aftership_webhook(request: Request) -> Response:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_BODY:
-        return JSONResponse({"error": "too large"}, status_code=413)
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        return JSONResponse({"error": "too large"}, status_code=413)
+    try:
+        body = await read_body(request, MAX_BODY)
+    except BodyTooLarge as exc:
+        return JSONResponse({"error": "too large", "detail": str(exc)}, status_code=413)
     # The signature covers the exact bytes received, so it is checked before any parsing.
     if not aftership.verify_signature(body, request.headers.get(aftership.SIGNATURE_HEADER), _secret()):
         log.warning("refused a carrier webhook with a missing or wrong signature")
@@ -61,4 +61,4 @@ async def aftership_webhook(request: Request) -> Response:
     return JSONResponse({"event_id": event.event_id, "outcome": outcome})
 
 
-routes = [Route(PATH, aftership_webhook, methods=["POST"])]
+routes = [Route(PATH, metrics.counted_webhook("aftership")(aftership_webhook), methods=["POST"])]

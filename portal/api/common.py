@@ -1,13 +1,18 @@
-"""Helpers shared by the API routes: who is calling, and the session cookie."""
+"""Helpers shared by the API routes: who is calling, the session cookie, ids in paths, and the
+headers of private downloads."""
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from sqlmodel import Session
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 
+from portal.db import session_scope
+from portal.domain import auth, throttle
 from portal.domain.audit import RequestInfo
+from portal.domain.principal import Principal
 from portal.settings import get_settings
 
 
@@ -16,6 +21,30 @@ def request_info(request: Request) -> RequestInfo:
         ip_address=request.client.host if request.client else "",
         user_agent=request.headers.get("user-agent", ""),
     )
+
+
+def session_principal(request: Request, db: Session) -> Principal | None:
+    """Who an HTTP request acts for, by the same rules as the websocket guard
+    (portal.state.guard): nobody without a live session, and nobody either while the person's
+    role requires MFA they have not set up (until then the guard lets them only set it up, so no
+    download, export or upload may be had over HTTP instead)."""
+    principal = auth.resolve_session(db, raw_token=request.cookies.get(get_settings().session_cookie_name))
+    if principal is None or principal.mfa_setup_required:
+        return None
+    return principal
+
+
+def download_refused(principal: Principal) -> Response | None:
+    """429 (with Retry-After) once this session has fetched its allowance of private downloads
+    within the window; counted in a transaction of its own, so a failed download still counts.
+    Call it outside any other open session (SQLite has one writer)."""
+    with session_scope() as db:
+        allowed = throttle.take(db, f"rate:downloads:{principal.session_id or principal.user_id}", throttle.DOWNLOADS)
+    if allowed:
+        return None
+    wait = int(throttle.DOWNLOADS.window.total_seconds())
+    return PlainTextResponse(f"Too many downloads in a short time. Try again in {wait} seconds.", status_code=429,
+                             headers={"retry-after": str(wait), "cache-control": PRIVATE_NO_STORE})
 
 
 def is_https(request: Request) -> bool:
@@ -61,3 +90,30 @@ def frontend_url(request: Request, path: str) -> str:
         if parts.hostname == request.url.hostname and parts.port != request.url.port:
             return f"{parts.scheme}://{parts.netloc}{path}"
     return path
+
+
+# Row ids are INTEGER columns: 32-bit on PostgreSQL. A larger number names nothing, and binding
+# it to a query would fail inside the driver (OverflowError on SQLite, DataError on PostgreSQL).
+MAX_ID = 2**31 - 1
+# Private downloads (invoices, receipts, statements, CSVs, documents, attachments, labels, the data
+# export): never stored by the browser or any shared cache, not even for revalidation.
+PRIVATE_NO_STORE = "private, no-store"
+
+
+class BadPathId(ValueError):
+    """A path parameter that should be a row id is not one (answer 400, naming the parameter)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"{name} must be a whole number from 1 to {MAX_ID}.")
+
+    def response(self) -> Response:
+        return PlainTextResponse(str(self), status_code=400, headers={"cache-control": PRIVATE_NO_STORE})
+
+
+def path_id(request: Request, name: str) -> int:
+    """The row id in path parameter `name`, or BadPathId: digits only, 1 to MAX_ID."""
+    raw = str(request.path_params.get(name, ""))
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= len(str(MAX_ID))) or not 1 <= int(raw) <= MAX_ID:
+        raise BadPathId(name)
+    return int(raw)

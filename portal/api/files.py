@@ -19,12 +19,18 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from portal.api.common import request_info
+from portal.api.common import (
+    PRIVATE_NO_STORE,
+    BadPathId,
+    download_refused,
+    path_id,
+    request_info,
+    session_principal,
+)
 from portal.db import session_scope
-from portal.domain import audit, auth, billing_files, documents
+from portal.domain import audit, billing_files, documents
 from portal.domain.errors import DomainError, ErrorCode
 from portal.domain.principal import Principal
-from portal.settings import get_settings
 
 log = logging.getLogger(__name__)
 CHUNK = 64 * 1024
@@ -38,7 +44,7 @@ def content_disposition(filename: str, *, inline: bool = False) -> str:
 
 
 def _headers(filename: str, etag: str = "", length: int | None = None) -> dict[str, str]:
-    headers = {"Content-Disposition": content_disposition(filename), "Cache-Control": "private, no-cache"}
+    headers = {"Content-Disposition": content_disposition(filename), "Cache-Control": PRIVATE_NO_STORE}
     if etag:
         headers["ETag"] = f'"{etag}"'
     if length is not None:
@@ -61,19 +67,17 @@ def _not_found() -> Response:
     return PlainTextResponse("Not found", status_code=404)
 
 
-def _principal(request: Request, db: Session) -> Principal | None:
-    return auth.resolve_session(db, raw_token=request.cookies.get(get_settings().session_cookie_name))
-
-
 def _serve(request: Request, target_type: str, target_id: str | int,
            load: Callable[[Session, Principal], T]) -> T | Response:
     """Run `load` for the signed-in customer; answer 401/404 (and audit the denial) otherwise."""
-    principal: Principal | None = None
+    with session_scope() as db:
+        principal = session_principal(request, db)
+    if principal is None:
+        return PlainTextResponse("Sign in to download this file.", status_code=401)
+    if (refused := download_refused(principal)) is not None:
+        return refused
     try:
         with session_scope() as db:
-            principal = _principal(request, db)
-            if principal is None:
-                return PlainTextResponse("Sign in to download this file.", status_code=401)
             return load(db, principal)
     except DomainError as err:
         if err.code == ErrorCode.INVALID:
@@ -94,14 +98,20 @@ def _stream(out: billing_files.FileOut | Response) -> Response:
                              headers=_headers(out.filename, out.etag, len(out.data)))
 
 
-async def invoice_pdf(request: Request) -> Response:
-    invoice_id = request.path_params["invoice_id"]
+def invoice_pdf(request: Request) -> Response:
+    try:
+        invoice_id = path_id(request, "invoice_id")
+    except BadPathId as bad:
+        return bad.response()
     return _stream(_serve(request, "invoice", invoice_id, lambda db, p: billing_files.invoice_pdf(
         db, principal=p, invoice_id=invoice_id)))
 
 
-async def receipt_pdf(request: Request) -> Response:
-    payment_id = request.path_params["payment_id"]
+def receipt_pdf(request: Request) -> Response:
+    try:
+        payment_id = path_id(request, "payment_id")
+    except BadPathId as bad:
+        return bad.response()
     return _stream(_serve(request, "payment", payment_id, lambda db, p: billing_files.receipt_pdf(
         db, principal=p, payment_id=payment_id)))
 
@@ -116,7 +126,7 @@ def _date_param(request: Request, name: str) -> date | None:
         return None
 
 
-async def statement_pdf(request: Request) -> Response:
+def statement_pdf(request: Request) -> Response:
     start, end = _date_param(request, "from"), _date_param(request, "to")
     if start is None or end is None:
         return PlainTextResponse("Give the period as ?from=YYYY-MM-DD&to=YYYY-MM-DD", status_code=400)
@@ -124,7 +134,7 @@ async def statement_pdf(request: Request) -> Response:
         db, principal=p, date_from=start, date_to=end)))
 
 
-async def payments_csv(request: Request) -> Response:
+def payments_csv(request: Request) -> Response:
     start, end = _date_param(request, "from"), _date_param(request, "to")
     out = _serve(request, "payments_csv", "", lambda db, p: billing_files.payment_history_csv(
         db, principal=p, date_from=start, date_to=end))
@@ -134,8 +144,11 @@ async def payments_csv(request: Request) -> Response:
                              headers=_headers("payment-history.csv"))
 
 
-async def document_file(request: Request) -> Response:
-    document_id = request.path_params["document_id"]
+def document_file(request: Request) -> Response:
+    try:
+        document_id = path_id(request, "document_id")
+    except BadPathId as bad:
+        return bad.response()
     out = _serve(request, "document", document_id, lambda db, p: documents.open_document(
         db, principal=p, document_id=document_id))
     if isinstance(out, Response):
@@ -145,9 +158,9 @@ async def document_file(request: Request) -> Response:
 
 
 routes = [
-    Route("/api/files/invoices/{invoice_id:int}.pdf", invoice_pdf, methods=["GET"]),
-    Route("/api/files/receipts/{payment_id:int}.pdf", receipt_pdf, methods=["GET"]),
+    Route("/api/files/invoices/{invoice_id}.pdf", invoice_pdf, methods=["GET"]),
+    Route("/api/files/receipts/{payment_id}.pdf", receipt_pdf, methods=["GET"]),
     Route("/api/files/statement.pdf", statement_pdf, methods=["GET"]),
     Route("/api/files/payments.csv", payments_csv, methods=["GET"]),
-    Route("/api/files/documents/{document_id:int}", document_file, methods=["GET"]),
+    Route("/api/files/documents/{document_id}", document_file, methods=["GET"]),
 ]

@@ -12,12 +12,17 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from portal.api.common import request_info
+from portal.api.common import (
+    PRIVATE_NO_STORE,
+    BadPathId,
+    download_refused,
+    path_id,
+    request_info,
+    session_principal,
+)
 from portal.db import session_scope
-from portal.domain import audit, auth, returns
+from portal.domain import audit, returns
 from portal.domain.errors import DomainError
-from portal.domain.principal import Principal
-from portal.settings import get_settings
 
 CHUNK = 64 * 1024
 
@@ -33,18 +38,23 @@ def _disposition(filename: str) -> str:
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
-async def return_label(request: Request) -> Response:
-    return_id = request.path_params["return_id"]
-    principal: Principal | None = None
+def return_label(request: Request) -> Response:
+    try:
+        return_id = path_id(request, "return_id")
+    except BadPathId as bad:
+        return bad.response()
+    with session_scope() as db:
+        principal = session_principal(request, db)
+    if principal is not None and (refused := download_refused(principal)) is not None:
+        return refused
     try:
         with session_scope() as db:
-            principal = auth.resolve_session(db, raw_token=request.cookies.get(get_settings().session_cookie_name))
             if principal is not None:
                 out = returns.return_label(db, principal=principal, return_id=return_id)
                 return StreamingResponse(
                     _file_chunks(out.path), media_type=out.content_type,
                     headers={"Content-Disposition": _disposition(out.filename), "Content-Length": str(out.size_bytes),
-                             "Cache-Control": "private, no-store"})
+                             "Cache-Control": PRIVATE_NO_STORE})
     except DomainError:
         pass
     # Not signed in, not theirs, or not there: one answer for all, so ids reveal nothing.
@@ -54,4 +64,4 @@ async def return_label(request: Request) -> Response:
     return PlainTextResponse("Not found", status_code=404)
 
 
-routes = [Route("/api/returns/{return_id:int}/label.pdf", return_label, methods=["GET"])]
+routes = [Route("/api/returns/{return_id}/label.pdf", return_label, methods=["GET"])]

@@ -19,7 +19,6 @@ from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy.exc import IntegrityError
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -113,7 +112,7 @@ def _with_param(path: str, param: str) -> str:
 
 # -- routes -------------------------------------------------------------------------------
 
-async def sso_start(request: Request) -> Response:
+def sso_start(request: Request) -> Response:
     settings = get_settings()
     if not settings.sso_enabled:
         return Response("Single sign-on is not configured.", status_code=404)
@@ -134,8 +133,7 @@ async def sso_start(request: Request) -> Response:
         link_user = principal.user_id
     try:
         # When linking, the person must sign in at the provider now, not ride an old session.
-        auth_req = await run_in_threadpool(
-            lambda: _client_for(settings).authorization_request(force_login=link_user is not None))
+        auth_req = _client_for(settings).authorization_request(force_login=link_user is not None)
     except OidcError as err:
         log.warning("SSO start failed: %s", err)
         return _redirect(f"{base}/login?error=sso_unavailable")
@@ -148,7 +146,7 @@ async def sso_start(request: Request) -> Response:
     return resp
 
 
-async def sso_callback(request: Request) -> Response:
+def sso_callback(request: Request) -> Response:
     settings = get_settings()
     req = request_info(request)
     flow = open_flow(request.cookies.get(FLOW_COOKIE))
@@ -175,7 +173,7 @@ async def sso_callback(request: Request) -> Response:
         return fail("no_code")
     client = _client_for(settings)
     try:
-        issuer = (await run_in_threadpool(client.metadata)).issuer
+        issuer = client.metadata().issuer
     except OidcError as err:
         return fail(err.reason, "sso_unavailable")
     # RFC 9207: when the provider names itself in the response, it must be the one we asked.
@@ -190,7 +188,7 @@ async def sso_callback(request: Request) -> Response:
     except IntegrityError:  # a concurrent twin of this callback won the insert
         return fail("replayed_callback")
     try:
-        ident = await run_in_threadpool(client.complete, code=code, code_verifier=str(flow["verifier"]),
+        ident = client.complete(code=code, code_verifier=str(flow["verifier"]),
                                         nonce=str(flow["nonce"]))
     except OidcError as err:
         return fail(err.reason)

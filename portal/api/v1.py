@@ -8,7 +8,6 @@ result. Every error is an RFC 9457 problem (application/problem+json).
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import re
 from collections.abc import Callable
@@ -32,6 +31,7 @@ from portal.domain.api import resources as r
 from portal.domain.api import schemas as s
 from portal.domain.api.keys import ApiCaller
 from portal.domain.errors import DomainError, Invalid
+from portal.integrations.http_input import BadJson, BodyTooLarge, parse_json, read_body
 
 log = logging.getLogger(__name__)
 
@@ -117,14 +117,10 @@ def _path_keys(request: Request, res: Resource) -> dict[str, str]:
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _Refused(problem(413, detail=f"The body is larger than {limit} bytes.", instance=request.url.path))
-        chunks.append(chunk)
-    return b"".join(chunks)
+    try:
+        return await read_body(request, limit)
+    except BodyTooLarge as exc:
+        raise _Refused(problem(413, detail=str(exc), instance=request.url.path)) from None
 
 
 def _guarded(fn: Callable[[], Response], instance: str) -> Response:
@@ -147,10 +143,10 @@ def _guarded(fn: Callable[[], Response], instance: str) -> Response:
 
 def _json(body: bytes, instance: str) -> Any:
     try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise _Refused(problem(400, kind="malformed-json", detail="The body is not valid JSON.",
-                               instance=instance)) from None
+        return parse_json(body)
+    except BadJson as exc:
+        raise _Refused(problem(400, kind="malformed-json", detail=str(exc), instance=instance,
+                               errors=[{"field": "body", "message": str(exc)}])) from None
 
 
 def _limit(request: Request) -> int:

@@ -21,7 +21,9 @@ COOKIE = get_settings().session_cookie_name
 
 
 def client_for(db: Session, user: User | None) -> TestClient:
-    c = TestClient(SecurityHeaders(build_api()), base_url="http://portal.test", follow_redirects=False)
+    # From this machine, as a developer's browser is (the simulator's page answers loopback only)
+    c = TestClient(SecurityHeaders(build_api()), base_url="http://portal.test", follow_redirects=False,
+                   client=("127.0.0.1", 50000))
     if user is not None:
         new = auth.create_session(db, user=user, request=RequestInfo(), auth_method="password", mfa_verified=False)
         db.commit()

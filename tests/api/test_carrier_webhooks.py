@@ -16,6 +16,7 @@ from portal.simulator import SCENARIOS
 from tests.factories import make_customer
 from tests.factories_tracking import make_shipment, make_simulator, portal_transport
 from tests.support.aio import run_async
+from tests.support.production import PRODUCTION_ENV
 
 URL = "http://portal.test/api/carrier/webhooks/aftership"
 
@@ -161,8 +162,8 @@ def test_production_refuses_the_development_secret_and_mounts_no_simulator(
     from portal.settings import reset_settings_cache
 
     dev_secret = get_settings().aftership_webhook_secret
-    monkeypatch.setenv("PORTAL_ENV", "production")
-    monkeypatch.setenv("PORTAL_SECRET_KEY", "x" * 40)
+    for name, value in PRODUCTION_ENV.items():
+        monkeypatch.setenv(name, value)
     reset_settings_cache()
     try:
         assert not get_settings().simulator_in_process

@@ -16,6 +16,7 @@ from portal.domain.audit import RequestInfo
 from portal.jobs.mail import send_pending
 from portal.settings import reset_settings_cache
 from tests.factories import make_customer
+from tests.support.production import PRODUCTION_ENV
 from tests.support.smtp import Inbox
 
 REQ = RequestInfo(ip_address="192.0.2.1")
@@ -63,8 +64,8 @@ def test_cross_origin_posts_and_websockets_are_refused() -> None:
 
 
 def test_production_allows_only_configured_origins(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PORTAL_ENV", "production")
-    monkeypatch.setenv("PORTAL_SECRET_KEY", "s" * 40)
+    for name, value in PRODUCTION_ENV.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("PORTAL_PUBLIC_URL", "https://help.shop.example")
     reset_settings_cache()
     try:

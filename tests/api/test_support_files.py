@@ -48,5 +48,7 @@ def test_owner_and_staff_get_the_file_everyone_else_gets_404(db: Session) -> Non
     missing = client.get("/api/support/attachments/999999", cookies=_cookie(db, ua))
     client.cookies.clear()
     garbage = client.get("/api/support/attachments/abc", cookies=_cookie(db, ua))
-    for resp in (bobs, stranger, missing, garbage):
+    for resp in (bobs, stranger, missing):
         assert resp.status_code == 404 and resp.text == "Not found"
+    # Something that cannot be an id is bad input, and the answer says which part
+    assert garbage.status_code == 400 and "attachment_id must be a whole number" in garbage.text

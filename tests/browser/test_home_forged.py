@@ -28,7 +28,7 @@ async def _send_all(backend_url: str, cookie: str, calls: list[tuple[Any, dict[s
     async with ReflexClient(backend_url, cookie=cookie) as c:
         out = []
         for handler, payload, path in calls:
-            out += await c.send(handler_name(handler), payload, path=path, settle=0.5)
+            out += await c.send(handler_name(handler), payload, path=path)
         return deltas_text(out)
 
 
@@ -97,9 +97,9 @@ def test_a_stranger_is_sent_to_sign_in_by_every_home_handler(db: Session, harnes
         async with ReflexClient(backend_url) as c:
             out: list[dict[str, Any]] = []
             for h in (NotificationState.load, ProfileState.load, OffersState.load):
-                out += await c.send(handler_name(h), path="/dashboard", settle=0.5)
+                out += await c.send(handler_name(h), path="/dashboard")
             out += await c.send(handler_name(NotificationState.mark_read), {"notification_id": note.id},
-                                path="/dashboard", settle=0.5)
+                                path="/dashboard")
             return out
 
     updates = run(go(), timeout=60)

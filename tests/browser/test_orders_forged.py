@@ -39,7 +39,7 @@ async def _forge(backend_url: str, cookie: str, steps: list[tuple[Any, dict[str,
     async with ReflexClient(backend_url, cookie=cookie) as c:
         out = []
         for handler, payload, path in steps:
-            out += await c.send(handler_name(handler), payload, path=path, settle=0.6)
+            out += await c.send(handler_name(handler), payload, path=path)
         return deltas_text(out)
 
 

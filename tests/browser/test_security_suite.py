@@ -41,7 +41,6 @@ MAY_CHANGE = {"auditevent", "loginthrottle", "usertoken", "mailmessage", "search
 # Handlers that end the caller's own session would turn the rest of the run into a stranger's.
 SKIP = {"session_state.logout"}
 PARALLEL = 8
-SETTLE = 0.35
 
 
 @dataclasses.dataclass
@@ -198,7 +197,7 @@ async def _run_all(backend: str, cookie: str | None, calls: list[tuple[str, dict
         async with ReflexClient(backend, cookie=cookie) as client:
             while not queue.empty():
                 name, payload, path = queue.get_nowait()
-                updates = await client.send(name, payload, path=path, settle=SETTLE)
+                updates = await client.send(name, payload, path=path)
                 texts.append(json.dumps(updates, default=str))
 
     await asyncio.gather(*(worker() for _ in range(PARALLEL)))
@@ -234,3 +233,11 @@ def test_no_handler_reads_or_changes_someone_elses_data(attacker: str | None, ha
                 if t not in MAY_CHANGE and owned_after[t] - owned_before.get(t, set())}
     assert not new_rows, f"rows were added to the victim's data: {new_rows}"
     assert _digest(db, owned_before) == before, "the victim's data changed"
+
+    # Positive control: the victim's own page loads, sent by the same client, do carry her data,
+    # so a server that answered nothing (or markers that never appear) would fail here.
+    loads = [c for c in calls if c[0].rsplit(".", 1)[-1] == "load"]
+    assert len(loads) > 5
+    own = run_async(_run_all(backend_url, _attacker_cookie(db, "alice@example.com"), loads), timeout=300)
+    seen = {m for t in own for m in victim.markers if m in t}
+    assert seen, "the victim's own page loads showed none of her data: the check above proves nothing"

@@ -54,7 +54,7 @@ async def _session(backend_url: str, cookie: str, steps: list[tuple[Any, dict[st
     out: list[dict[str, Any]] = []
     async with ReflexClient(backend_url, cookie=cookie) as c:
         for handler, payload, path in steps:
-            out += await c.send(handler_name(handler), payload, path=path, settle=0.6)
+            out += await c.send(handler_name(handler), payload, path=path)
     return deltas_text(out)
 
 
@@ -142,7 +142,7 @@ def test_customers_cannot_call_any_agent_handler(db: Session, harness: Any, back
         out: list[dict[str, Any]] = []
         async with ReflexClient(backend_url, cookie=cookie_for(db, w["ub"])) as c:
             for handler, payload, path in steps:
-                out += await c.send(handler_name(handler), payload, path=path, settle=0.3)
+                out += await c.send(handler_name(handler), payload, path=path)
         return deltas_text(out), redirects(out)
 
     text, redirected = run(go())
@@ -171,7 +171,7 @@ def test_agents_cannot_call_any_customer_handler(db: Session, harness: Any, back
         out: list[dict[str, Any]] = []
         async with ReflexClient(backend_url, cookie=cookie_for(db, w["agent"])) as c:
             for handler, payload, path in steps:
-                out += await c.send(handler_name(handler), payload, path=path, settle=0.3)
+                out += await c.send(handler_name(handler), payload, path=path)
         return redirects(out)
 
     assert run(go()) == ["/"] * len(steps)

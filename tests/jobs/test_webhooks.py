@@ -19,6 +19,11 @@ from portal.jobs.webhooks import deliver_once
 from portal.models import AuditEvent, Role, WebhookDelivery
 from tests.factories import make_customer, make_staff, principal_for
 from tests.support.aio import run_async
+from tests.support.metrics import current
+
+# The receivers here listen on loopback, which outbound webhooks reach only with this setting;
+# tests/jobs/test_webhook_targets.py proves they are refused without it.
+pytestmark = pytest.mark.usefixtures("allow_private_webhook_targets")
 
 
 class Receiver:
@@ -69,7 +74,9 @@ def test_outbox_events_are_signed_and_delivered_once(db: Session, receiver: Rece
     ev = outbox.enqueue(db, kind="order.cancel_requested", customer_id=cust.id, payload={"order": "FH-1"})
     outbox.enqueue(db, kind="ticket.opened", customer_id=cust.id, payload={})
     db.commit()
+    delivered = current("portal_webhooks_total", direction="out", source="endpoint", outcome="delivered")
     assert run_async(deliver_once()) == "sent 1"
+    assert current("portal_webhooks_total", direction="out", source="endpoint", outcome="delivered") == delivered + 1
     # Then one signed request arrived, with the event id and a fresh timestamp
     assert len(receiver.received) == 1
     headers, body = receiver.received[0]

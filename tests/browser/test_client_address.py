@@ -1,0 +1,88 @@
+"""Behind a reverse proxy the per-address throttle counts each real client; a client that reaches
+the portal directly cannot pick its address with X-Forwarded-For (issue 14: behind nginx every
+client was nginx). Attacked over Reflex's websocket: strangers' help-center searches are limited
+per address."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlmodel import Session, func, select
+
+from portal.domain import throttle
+from portal.models import SearchQuery
+from portal.settings import reset_settings_cache
+from portal.state.help import HelpState
+from tests.factories_support import make_article
+from tests.support.aio import run_async as run
+from tests.support.reflex_client import ReflexClient, deltas_text, handler_name
+
+pytestmark = pytest.mark.browser
+LIMITED = "searched many times in a short while"
+
+
+class ForwardedClient(ReflexClient):
+    """A websocket client that sends X-Forwarded-For, as nginx does (or as an attacker would)."""
+
+    def __init__(self, backend_url: str, forwarded_for: str) -> None:
+        super().__init__(backend_url)
+        self.forwarded_for = forwarded_for
+
+    async def __aenter__(self) -> ReflexClient:
+        await self.sio.connect(f"{self.backend_url}?token={self.token}", socketio_path="/_event",
+                               transports=["websocket"], headers={"X-Forwarded-For": self.forwarded_for},
+                               namespaces=["/_event"], wait_timeout=10)
+        return self
+
+
+async def _searches(backend_url: str, forwarded_for: str, times: int) -> str:
+    async with ForwardedClient(backend_url, forwarded_for) as c:
+        out: list[dict[str, Any]] = []
+        for i in range(times):
+            out += await c.send(handler_name(HelpState.search), {"form_data": {"q": f"label {i}"}}, path="/help")
+        return deltas_text(out)
+
+
+def _stored(db: Session) -> int:
+    db.expire_all()
+    return int(db.exec(select(func.count()).select_from(SearchQuery)).one())
+
+
+@pytest.fixture
+def trusted_proxies(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    def trust(value: str) -> None:
+        monkeypatch.setenv("PORTAL_TRUSTED_PROXIES", value)
+        reset_settings_cache()
+
+    yield trust
+    monkeypatch.undo()
+    reset_settings_cache()
+
+
+def test_behind_the_configured_proxy_each_real_client_has_its_own_allowance(
+        db: Session, harness: Any, backend_url: str, trusted_proxies: Any) -> None:
+    make_article(db, title="Printing a return label", body="Open the order and choose return.")
+    allowance = throttle.HELP_SEARCHES.limit
+    # Given the portal behind a proxy on loopback (the test's connections come from it)
+    trusted_proxies("127.0.0.1")
+    # When one client behind it uses up its allowance (its own forged entry on the left is ignored)
+    assert LIMITED in run(_searches(backend_url, "10.9.9.9, 198.51.100.1", allowance + 1))
+    assert _stored(db) == allowance
+    # Then another client behind the same proxy still searches
+    assert LIMITED not in run(_searches(backend_url, "198.51.100.2", 1))
+    assert _stored(db) == allowance + 1
+
+
+def test_a_direct_client_cannot_choose_its_address(db: Session, harness: Any, backend_url: str,
+                                                   trusted_proxies: Any) -> None:
+    make_article(db, title="Printing a return label", body="Open the order and choose return.")
+    allowance = throttle.HELP_SEARCHES.limit
+    # Given the portal reached directly (no proxy configured)
+    trusted_proxies("")
+    # When a client uses up its allowance, then claims to be someone else
+    assert LIMITED in run(_searches(backend_url, "198.51.100.3", allowance + 1))
+    # Then it is still itself: refused, and nothing more is stored
+    assert LIMITED in run(_searches(backend_url, "198.51.100.4", 1))
+    assert _stored(db) == allowance
