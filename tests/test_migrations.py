@@ -1,15 +1,19 @@
-"""The migrations build exactly the schema the models describe, on SQLite and PostgreSQL."""
+"""The migrations build exactly the schema the models describe, on SQLite and PostgreSQL, and each
+one can be undone."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine, inspect
 from sqlmodel import SQLModel
 
 from portal.manage import alembic_config
 from portal.models.kb import is_search_index
+from tests.support.databases import alembic_on, fresh_database, running_on_postgres
 
 
 def test_migrated_database_matches_the_models(engine: Engine) -> None:
@@ -31,3 +35,30 @@ def test_database_is_at_the_single_head(engine: Engine) -> None:
     with engine.connect() as conn:
         current = MigrationContext.configure(conn).get_current_revision()
     assert current == heads[0]
+
+
+def _schema_diff(engine: Engine) -> list[object]:
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={
+            "compare_type": True, "include_name": lambda name, _type, _parents: not is_search_index(name)})
+        return list(compare_metadata(ctx, SQLModel.metadata))
+
+
+def test_every_migration_downgrades_and_upgrades_again(tmp_path: Path) -> None:
+    # Given a database of its own (the run's kind: SQLite, or PostgreSQL in CI's second run) at the head
+    with fresh_database(tmp_path, postgres=running_on_postgres()) as url:
+        eng = create_engine(url)
+        try:
+            alembic_on(eng, "upgrade", "head")
+            revisions = list(ScriptDirectory.from_config(alembic_config()).walk_revisions())
+            # When every migration is undone, one step at a time (each downgrade runs once) ...
+            for rev in revisions:
+                alembic_on(eng, "downgrade", "-1")
+                with eng.connect() as conn:
+                    assert MigrationContext.configure(conn).get_current_revision() == rev.down_revision
+            # Then nothing of the portal's is left, and upgrading again rebuilds exactly the models
+            assert set(inspect(eng).get_table_names()) <= {"alembic_version"}
+            alembic_on(eng, "upgrade", "head")
+            assert _schema_diff(eng) == []
+        finally:
+            eng.dispose()

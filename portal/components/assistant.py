@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import reflex as rx
 
-from portal.components.common import download_link
+from portal.components.common import download_link, form
 from portal.state.assistant import AssistantState, ChatLine, ChatLink
 
 
 def _link(link: ChatLink) -> rx.Component:
     return rx.match(
         link.kind,
-        ("file", rx.text(download_link(link.label, link.href, "assistant-link"), size="2")),
+        # A file downloads (a document navigation), but looks and reads like every other link.
+        ("file", rx.text(download_link(rx.hstack(rx.icon("download", size=14), rx.text(link.label), spacing="1",
+                                                 align="center", as_="span"),
+                                       link.href, test_id="assistant-link", color=rx.color("accent", 11, True),
+                                       text_decoration="underline", text_underline_offset="2px"), size="2")),
         ("article", rx.link(link.label, href=link.href, size="2", data_testid="assistant-link",
                             on_click=[rx.prevent_default, AssistantState.open_article(link.href)])),
         rx.link(link.label, href=link.href, size="2", data_testid="assistant-link"),
@@ -53,7 +57,7 @@ def assistant_panel() -> rx.Component:
                     rx.cond(s.confirming, rx.text("Nothing changes until you say yes.", size="1",
                                                   color_scheme="gray")),
                     rx.flex(rx.foreach(s.choices, _choice), wrap="wrap", gap="0.4rem"),
-                    rx.form(
+                    form(
                         rx.hstack(
                             rx.input(name="message", max_length=500,
                                      placeholder="Ask me something", width="100%", aria_label="Message",

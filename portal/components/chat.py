@@ -55,6 +55,12 @@ def _panel() -> rx.Component:
                     width="100%",
                 ),
                 rx.vstack(
+                    rx.cond(s.about_label != "",
+                            rx.hstack(rx.icon("info", size=14), rx.text("About: ", s.about_label, size="1"),
+                                      rx.spacer(),
+                                      rx.icon_button(rx.icon("x", size=12), variant="ghost", size="1",
+                                                     aria_label="Not about this", on_click=s.drop_about),
+                                      width="100%", align="center", data_testid="chat-about")),
                     rx.text_area(value=s.draft, on_change=s.update_draft, debounce_timeout=250, rows="2",
                                  placeholder="Type your message", id="chat-draft", width="100%"),
                     rx.cond(s.error != "", rx.text(s.error, color_scheme="red", size="1", role="alert")),
@@ -76,7 +82,8 @@ def chat_widget() -> rx.Component:
         rx.fragment(
             rx.button(rx.icon("messages_square", size=16), rx.text("Chat", display=["none", "inline"]),
                       rx.cond(ChatState.unread, rx.badge("new", color_scheme="red", size="1")),
-                      variant="soft", on_click=ChatState.toggle, data_testid="chat-open"),
+                      variant="soft", on_click=ChatState.toggle, data_testid="chat-open",
+                      aria_label=rx.cond(ChatState.unread, "Chat, new messages", "Chat")),
             rx.cond(ChatState.open, _panel()),
         ),
     )

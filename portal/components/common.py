@@ -49,11 +49,48 @@ def notice_callout(message: rx.Var) -> rx.Component:
     )
 
 
-def download_link(child: rx.Component | str, href: rx.Var | str, test_id: str = "", **props: object) -> rx.Component:
-    """A link to a file served by an api/ route. Reflex renders anchors as router links; a document
-    navigation makes the browser fetch the file (with the session cookie) instead of the client-side
-    router looking for a page of that name."""
+def download_link(child: rx.Component | str, href: rx.Var | str, test_id: rx.Var | str = "",
+                  **props: object) -> rx.Component:
+    """Every link to a file served by an api/ route goes through here.
+
+    Reflex renders anchors (rx.el.a, rx.link) as client-side router links, so a plain link to
+    /api/... would make the router look for a page of that name ("Page not found"). A document
+    navigation with `download` makes the browser itself fetch the file, with the session cookie,
+    in this tab: no page change, no empty new tab."""
     from reflex_components_core.react_router.dom import ReactRouterLink
 
-    return ReactRouterLink.create(child, to=href, reload_document=True, download="", data_testid=test_id or None,
-                                  **props)
+    testid = test_id if isinstance(test_id, rx.Var) or test_id else None
+    return ReactRouterLink.create(child, to=href, reload_document=True, download="", data_testid=testid, **props)
+
+
+def form(*children: rx.Component, **props: object) -> rx.Component:
+    """rx.form that posts. Until the page hydrates, the prerendered form is plain HTML, and a
+    submit then (a person on a slow line, Enter pressed early) would put every field, a password
+    too, into the page's URL, its history and the server's access log. After hydration Reflex
+    handles the submit and nothing is sent by the browser itself."""
+    props.setdefault("method", "post")
+    return rx.form(*children, **props)
+
+
+def secret_panel(*children: rx.Component, test_id: str = "") -> rx.Component:
+    """A panel hidden until `portal.state.shown_once.reveal` fills an element inside it: a secret
+    shown once is never a state var (see that module)."""
+    return rx.el.div(*children, data_shown_once="1", data_testid=test_id or None, style={"display": "none"},
+                     width="100%")
+
+
+def named_select(options: list[str] | rx.Var, label: str, **props: object) -> rx.Component:
+    """A select whose trigger carries its name (rx.select's `aria_label` stays on the root, which
+    renders nothing). Same props as rx.select: name, value, default_value, on_change, size."""
+    trigger = {k: props.pop(k) for k in ("placeholder", "data_testid", "width") if k in props}
+    items = (rx.foreach(options, lambda o: rx.select.item(o, value=o)) if isinstance(options, rx.Var)
+             else [rx.select.item(o, value=o) for o in options])
+    return rx.select.root(rx.select.trigger(aria_label=label, **trigger),
+                          rx.select.content(*(items if isinstance(items, list) else [items])), **props)
+
+
+def label_for(text: str | rx.Var, target_id: str | rx.Var, **text_props: object) -> rx.Component:
+    """A visible label tied to its control (`<label for>`), so a screen reader names the field and a
+    click on the words focuses it. (`rx.text(as_="label", html_for=...)` does not: Reflex turns the
+    unknown `html_for` into a style.)"""
+    return rx.el.label(rx.text(text, as_="span", **text_props), html_for=target_id)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import reflex as rx
 
-from portal.state.insights import TrackState
 from portal.state.notifications import NotificationRow, NotificationState
 
 
@@ -15,6 +14,10 @@ def notification_item(n: NotificationRow, *, compact: bool = False) -> rx.Compon
             rx.text(n.title, size="2", weight=rx.cond(n.read, "regular", "bold")),
             rx.text(n.body, size="1", color_scheme="gray") if not compact else rx.fragment(),
             rx.text(n.kind_label, " · ", n.when, size="1", color_scheme="gray"),
+            rx.cond(n.help_link != "",
+                    rx.link(rx.hstack(rx.icon("life_buoy", size=14), rx.text("Get help with this", size="1"),
+                                      spacing="1", align="center"),
+                            href=n.help_link, data_testid="notification-help")),
             spacing="0", align="start", flex="1",
         ),
         rx.vstack(
@@ -34,15 +37,17 @@ def notification_item(n: NotificationRow, *, compact: bool = False) -> rx.Compon
 
 def bell() -> rx.Component:
     return rx.popover.root(
+        # The button itself opens the panel (a wrapping box would be an unnamed, unfocusable trigger)
         rx.popover.trigger(
-            rx.box(
-                rx.icon_button(rx.icon("bell", size=18), variant="ghost", aria_label="Notifications",
-                               data_testid="bell"),
+            rx.icon_button(
+                rx.icon("bell", size=18),
                 rx.cond(NotificationState.unread > 0,
                         rx.badge(NotificationState.badge, color_scheme="red", variant="solid", radius="full",
                                  size="1", position="absolute", top="-6px", right="-8px", pointer_events="none",
-                                 data_testid="unread-count")),
-                position="relative",
+                                 aria_hidden="true", data_testid="unread-count")),
+                variant="ghost", position="relative", data_testid="bell",
+                aria_label=rx.cond(NotificationState.unread > 0,
+                                   "Notifications, " + NotificationState.badge.to(str) + " unread", "Notifications"),
             ),
         ),
         rx.popover.content(
@@ -71,6 +76,6 @@ def bell() -> rx.Component:
 
 
 def bell_mount() -> rx.Component:
-    """Loads the count once the header mounts on any page (the state then updates live)."""
-    # Also where every signed-in page records its view (the route only, see state/insights.py).
-    return rx.box(bell(), on_mount=[NotificationState.load, TrackState.page_view])
+    """The bell in the header. It is loaded with the navigation's own first event
+    (state/arrival.py), not by an event of its own, and then updates live."""
+    return rx.box(bell())

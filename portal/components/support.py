@@ -8,9 +8,11 @@ from __future__ import annotations
 import reflex as rx
 
 
-def help_link(context: str, context_id: rx.Var | int, label: str = "Get help with this") -> rx.Component:
+def help_link(context: str, context_id: rx.Var | int, label: str = "Get help with this",
+              test_id: str = "help-link") -> rx.Component:
     assert context in ("order", "invoice", "return", "shipment")
     ident = rx.Var.create(str(context_id)) if isinstance(context_id, int) else context_id.to(str)
-    target = rx.Var.create(f"/support/new?context={context}&id=") + ident
+    # Only a reference: the form reads what it is about from the customer's own records.
+    target = rx.Var.create(f"/support/new?about={context}:") + ident
     return rx.link(rx.hstack(rx.icon("life_buoy", size=16), rx.text(label), spacing="1", align="center"),
-                   href=target, size="2", data_testid="help-link")
+                   href=target, size="2", data_testid=test_id)

@@ -108,8 +108,8 @@ def change_password(session: Session, *, principal: Principal, current: str, new
     if throttle.is_blocked(session, key):
         raise DomainError(ErrorCode.THROTTLED)
     if not auth.verify_password(user.password_hash, current):
-        throttle.record_failure(session, key, throttle.ACCOUNT)
-        audit.record(session, action="auth.password_change_failed", principal=p, outcome="failed", request=request)
+        throttle.failed_check(throttles=((key, throttle.ACCOUNT),), action="auth.password_change_failed",
+                              principal=p, request=request)
         raise Invalid("Your current password is not correct.", field="current")
     check_password(new, email=user.email, name=user.full_name)
     user.password_hash = auth.hash_password(new)
@@ -179,7 +179,14 @@ def complete_password_reset(session: Session, *, token: str, new_password: str, 
     session.add(tok)
     user.password_hash = auth.hash_password(new_password)
     user.password_changed_at = utcnow()
+    # The link went to this address only: using it proves the address is theirs. This is how
+    # people invited through the integration API (who get such a link) can sign in at all.
+    newly_verified = user.email_verified_at is None
+    user.email_verified_at = user.email_verified_at or utcnow()
     session.add(user)
+    if newly_verified:
+        audit.record(session, action="auth.email_verified", user_id=user.id, customer_id=user.customer_id,
+                     request=request, via="password_link")
     for other in session.exec(select(UserToken).where(UserToken.user_id == user.id,
                                                       UserToken.purpose == TokenPurpose.PASSWORD_RESET,
                                                       col(UserToken.used_at).is_(None))).all():

@@ -314,7 +314,7 @@ def hand_over(session: Session, *, principal: Principal, convo: Conversation, re
 
 # ----- the turn -------------------------------------------------------------------------------
 
-def _ask_which_order(session: Session, convo: Conversation, intent: str, text: str,
+def _ask_which_order(session: Session, principal: Principal, convo: Conversation, intent: str, text: str,
                      mine: list[OrderPublic]) -> Reply:
     convo.pending_intent, convo.pending_request = intent, text
     if not mine:
@@ -326,6 +326,16 @@ def _ask_which_order(session: Session, convo: Conversation, intent: str, text: s
     page_id = int(on_page.group(1)) if on_page else None
     named = set(_orders_by_item(session, mine, text))
     policy, action = current_policy(), changes.ACTION_OF.get(intent, "")
+    if intent == RETURN:
+        # Only orders with something that can still be returned (delivered, in the window, not
+        # already on its way back): offering one only to refuse it helps nobody.
+        mine = [o for o in mine if policy.allows(action, o.status)
+                and orders.order_detail(session, principal=principal, order_id=o.id).actions["return"] == ""]
+        if not mine:
+            convo.pending_intent = ""
+            return Reply("None of your orders has items that can be returned now: returns are for delivered "
+                         f"items, within {policy.return_window_days} days, that are not already being returned.",
+                         links=[Link("Your orders", "/orders")])
 
     def rank(o: OrderPublic) -> tuple[bool, bool, bool]:
         return o.id != page_id, o.id not in named, bool(action) and not policy.allows(action, o.status)
@@ -371,20 +381,26 @@ def _failed(convo: Conversation) -> Reply:
                  choices=["Where is my order?", "Track my parcel", "Talk to a person"])
 
 
+def _handed_over(session: Session, principal: Principal, convo: Conversation) -> Reply:
+    convo.pending_action = ""
+    convo.task = None
+    reason = "the customer asked for a person" if convo.failures < 2 else "the assistant could not help"
+    done = hand_over(session, principal=principal, convo=convo, reason=reason)
+    convo.failures = 0
+    if done.kind == "chat":
+        return Reply("Done: I passed our conversation to the live chat. A person from our support team will "
+                     "answer you there (the chat button at the top of the page).")
+    convo.handed_over_ticket = done.ticket_number
+    return Reply(f"Done: I created ticket {done.ticket_number} with our conversation. A person from our support "
+                 "team will reply there.", links=[Link("Your tickets", "/support")])
+
+
 def _confirmed(session: Session, principal: Principal, convo: Conversation, text: str) -> Reply | None:
     if not convo.pending_action:
         return None
-    if YES.match(text):
-        convo.pending_action = ""
-        reason = "the customer asked for a person" if convo.failures < 2 else "the assistant could not help"
-        done = hand_over(session, principal=principal, convo=convo, reason=reason)
-        convo.failures = 0
-        if done.kind == "chat":
-            return Reply("Done: I passed our conversation to the live chat. A person from our support team will "
-                         "answer you there (the chat button at the top of the page).")
-        convo.handed_over_ticket = done.ticket_number
-        return Reply(f"Done: I created ticket {done.ticket_number} with our conversation. A person from our support "
-                     "team will reply there.", links=[Link("Your tickets", "/support")])
+    # Asking for a person while a yes/no question is open answers it: that is what they want.
+    if YES.match(text) or recognise(text) == HUMAN:
+        return _handed_over(session, principal, convo)
     if NO.match(text):
         convo.pending_action = ""
         return Reply("All right, I won't do anything. What else can I help with?")
@@ -437,6 +453,8 @@ def _turn(session: Session, principal: Principal, convo: Conversation, text: str
     if confirmed is not None:
         return confirmed
     own_orders = functools.cache(lambda: _own_orders(session, principal))  # looked up once per turn
+    if convo.task is not None and convo.task.asking == "confirm" and recognise(text) == HUMAN:
+        return _handed_over(session, principal, convo)  # "shall I go ahead?" -- "a person, please"
     if convo.task is not None:
         answered = _task_turn(session, principal, convo, text, own_orders)
         if answered is not None:
@@ -486,7 +504,7 @@ def _turn(session: Session, principal: Principal, convo: Conversation, text: str
                              choices=[_order_choice(o) for o in mine[:4]])
             order = _the_order_by_item(session, mine, text)  # "cancel the base layer": one order holds it
             if order is None:
-                return _ask_which_order(session, convo, intent, text, mine)
+                return _ask_which_order(session, principal, convo, intent, text, mine)
         convo.failures = 0
         return _do(session, principal, convo, intent, order, text)
     if intent == ARTICLE:

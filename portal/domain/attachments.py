@@ -90,27 +90,39 @@ def to_info(a: Attachment) -> AttachmentInfo:
 def stage_attachment(session: Session, *, principal: Principal, filename: str, data: bytes) -> AttachmentInfo:
     """Check and store one uploaded file for the customer who sent it."""
     customer_id = require_customer(principal)
-    s = get_settings()
+    row = store_checked(session, customer_id=customer_id, user_id=principal.user_id, filename=filename, data=data)
+    return to_info(row)
+
+
+def check_file(filename: str, data: bytes) -> tuple[str, str]:
+    """(clean name, real type) of a file we accept, whoever sends it (portal upload or email);
+    Invalid naming the file otherwise."""
     name = clean_filename(filename)
     if not data:
         raise Invalid("empty_file", field="attachment", filename=name)
-    if len(data) > s.support_attachment_max_bytes:
+    if len(data) > get_settings().support_attachment_max_bytes:
         raise Invalid("too_large", field="attachment", filename=name)
     expected = _EXTENSIONS.get(PurePath(name).suffix.lower())
     actual = sniff(data)
     # The name alone proves nothing: the content must be of the type the name claims.
     if expected is None or actual is None or actual != expected:
         raise Invalid("file_type", field="attachment", filename=name)
+    return name, actual
+
+
+def store_checked(session: Session, *, customer_id: int, user_id: int | None, filename: str, data: bytes,
+                  ticket_id: int | None = None, message_id: int | None = None) -> Attachment:
+    name, actual = check_file(filename, data)
     key = f"attachments/{secrets.token_hex(16)}"
-    path = s.files_dir / key
+    path = get_settings().files_dir / key
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
-    row = Attachment(customer_id=customer_id, uploaded_by_user_id=principal.user_id, filename=name,
+    row = Attachment(customer_id=customer_id, uploaded_by_user_id=user_id, filename=name,
                      content_type=actual, size_bytes=len(data), sha256=hashlib.sha256(data).hexdigest(),
-                     storage_key=key)
+                     storage_key=key, ticket_id=ticket_id, message_id=message_id)
     session.add(row)
     session.flush()
-    return to_info(row)
+    return row
 
 
 def discard_staged(session: Session, *, principal: Principal, attachment_id: int) -> None:

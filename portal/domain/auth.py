@@ -6,12 +6,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlmodel import Session, select
 
+from portal.concurrency import hashing
 from portal.db import utcnow
 from portal.domain import audit, throttle
 from portal.domain.audit import RequestInfo
@@ -31,10 +32,14 @@ _TOUCH_EVERY = timedelta(seconds=60)
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return hashing(_hasher.hash, password)
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
+    return hashing(_verify, password_hash, password)
+
+
+def _verify(password_hash: str | None, password: str) -> bool:
     try:
         return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
@@ -55,19 +60,27 @@ def normalize_email(email: str) -> str:
 
 def authenticate(session: Session, *, email: str, password: str, request: RequestInfo) -> User:
     """Check a password. Unknown user, inactive user and wrong password all answer AUTH_FAILED;
-    repeated failures answer THROTTLED for a short while, for known and unknown emails alike."""
+    repeated failures answer THROTTLED for a short while, for known and unknown emails alike. A
+    closed account answers NOT_ALLOWED "account_closed", after the right password only."""
     email_n = normalize_email(email)
     acct, addr = throttle.account_key(email_n), throttle.address_key(request.ip_address)
     if throttle.is_blocked(session, acct, addr):
-        audit.login_failed(session, user_id=None, email=email_n, reason="throttled", request=request)
+        throttle.failed_check(throttles=(), action="auth.login_failed", user_id=None, email=email_n[:320],
+                              reason="throttled", request=request)
         raise DomainError(ErrorCode.THROTTLED)
     user = session.exec(select(User).where(User.email == email_n)).first()
     ok = verify_password(user.password_hash if user else None, password)
+    if user is not None and ok and user.closed_at is not None:
+        # Only said after the right password (the same check as any other), so it tells a stranger
+        # nothing about which emails have accounts; the owner learns why signing in fails.
+        throttle.failed_check(throttles=((acct, throttle.ACCOUNT), (addr, throttle.ADDRESS)),
+                              action="auth.login_failed", user_id=user.id, email=email_n[:320], reason="closed",
+                              request=request)
+        raise DomainError(ErrorCode.NOT_ALLOWED, "account_closed")
     if not user or not ok or not user.is_active or user.closed_at is not None:
-        throttle.record_failure(session, acct, throttle.ACCOUNT)
-        throttle.record_failure(session, addr, throttle.ADDRESS)
-        audit.login_failed(session, user_id=user.id if user else None, email=email_n,
-                           reason="bad_credentials" if not ok else "inactive", request=request)
+        throttle.failed_check(throttles=((acct, throttle.ACCOUNT), (addr, throttle.ADDRESS)),
+                              action="auth.login_failed", user_id=user.id if user else None, email=email_n[:320],
+                              reason="bad_credentials" if not ok else "inactive", request=request)
         raise DomainError(ErrorCode.AUTH_FAILED)
     if user.role == "customer" and user.email_verified_at is None:
         # Only said after the right password, so it reveals nothing to a stranger.
@@ -175,28 +188,40 @@ def create_session(session: Session, *, user: User, request: RequestInfo, auth_m
 
 def resolve_session(session: Session, *, raw_token: str | None) -> Principal | None:
     """The principal behind a session cookie, or None when it is missing, revoked or timed out."""
+    return resolve_session_until(session, raw_token=raw_token)[0]
+
+
+def resolve_session_until(session: Session, *, raw_token: str | None,
+                          touch: bool = True) -> tuple[Principal | None, datetime | None]:
+    """The principal and the moment its session ends unless used again (idle) or at all
+    (absolute), whichever comes first. A tab that keeps the principal must look again then.
+
+    `touch`: this lookup is the person using the session (a request, an event of their tab),
+    which records it as its last use. A live push to their tab is not: it looks without
+    touching, or a busy account would keep its idle sessions alive for ever."""
     if not raw_token:
-        return None
+        return None, None
     row = session.exec(select(AuthSession).where(AuthSession.token_hash == hash_token(raw_token))).first()
     if row is None or row.revoked_at is not None:
-        return None
+        return None, None
     now = utcnow()
     idle = timedelta(minutes=get_settings().session_idle_minutes)
     if row.expires_at <= now or row.last_seen_at + idle <= now:
-        return None
+        return None, None
     user = session.get(User, row.user_id)
     if user is None or not user.is_active or user.closed_at is not None:
-        return None
-    if now - row.last_seen_at >= _TOUCH_EVERY:
+        return None, None
+    if touch and now - row.last_seen_at >= _TOUCH_EVERY:
         row.last_seen_at = now
         session.add(row)
     assert user.id is not None
     from portal.domain.mfa import mfa_required_for
 
     setup_required = not user.mfa_enabled and mfa_required_for(session, role=user.role)
-    return Principal(user_id=user.id, role=user.role, email=user.email, name=user.full_name,
-                     customer_id=user.customer_id, session_id=row.id, mfa_setup_required=setup_required,
-                     timezone=user.timezone or "")
+    principal = Principal(user_id=user.id, role=user.role, email=user.email, name=user.full_name,
+                          customer_id=user.customer_id, session_id=row.id, mfa_setup_required=setup_required,
+                          timezone=user.timezone or "", locale=user.locale or "")
+    return principal, min(row.expires_at, row.last_seen_at + idle)
 
 
 def end_session(session: Session, *, principal: Principal, request: RequestInfo, reason: str = "logout") -> None:

@@ -6,9 +6,12 @@ Someone else's invoice or payment is "not found", exactly like a missing one.
 from __future__ import annotations
 
 import dataclasses
+import logging
+import secrets
 from datetime import date, datetime, time, timedelta
 from typing import Generic, TypeVar
 
+import stripe
 from sqlalchemy import func, or_, update
 from sqlmodel import Session, col, select
 
@@ -18,7 +21,9 @@ from portal.domain.errors import DomainError, ErrorCode, Invalid, NotFound
 from portal.domain.events import DomainEvent, Topic
 from portal.domain.notifications import notify_customer
 from portal.domain.principal import Principal, require_customer
+from portal.format import money
 from portal.integrations import payments as provider_api
+from portal.integrations.stripe_provider import StripeProvider
 from portal.models import (
     CreditEntry,
     Customer,
@@ -30,9 +35,11 @@ from portal.models import (
     Payment,
     PaymentMethod,
     PaymentStatus,
+    Refund,
 )
-from portal.settings import get_settings
+from portal.settings import DEVELOPMENT_SECRETS, get_settings
 
+log = logging.getLogger(__name__)
 PER_PAGE_MAX = 50
 T = TypeVar("T")
 
@@ -113,6 +120,8 @@ class PaymentSummary:
     failure_reason: str
     created_at: datetime
     completed_at: datetime | None
+    # The refunds of this payment as the customer follows them ("Refund €30.00: pending").
+    refunds: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -139,6 +148,11 @@ class InvoiceDetail:
             return False
         newest = self.payments[0]
         return newest.status == PaymentStatus.PENDING and newest.created_at > utcnow() - timedelta(minutes=30)
+
+    @property
+    def processing(self) -> bool:
+        """A payment the bank has yet to settle (SEPA Direct Debit): paying again would pay twice."""
+        return any(p.status == PaymentStatus.PROCESSING for p in self.payments)
 
     @property
     def last_failure(self) -> str:
@@ -199,6 +213,22 @@ def _payment_summary(p: Payment, number: str) -> PaymentSummary:
     return PaymentSummary(id=p.id, invoice_id=p.invoice_id, invoice_number=number, amount_cents=p.amount_cents,
                           currency=p.currency, method=p.method, method_label=p.method_label, status=p.status,
                           failure_reason=p.failure_reason, created_at=p.created_at, completed_at=p.completed_at)
+
+
+REFUND_WORDS = {"pending": "on its way", "succeeded": "sent", "failed": "failed", "canceled": "cancelled"}
+
+
+def with_refunds(session: Session, items: list[PaymentSummary]) -> list[PaymentSummary]:
+    """The payments with their refunds' state, until each succeeds or fails."""
+    ids = [p.id for p in items]
+    if not ids:
+        return items
+    notes: dict[int, list[str]] = {}
+    for r in session.exec(select(Refund).where(col(Refund.payment_id).in_(ids)).order_by(col(Refund.id))).all():
+        reason = f" ({r.failure_reason})" if r.status == "failed" and r.failure_reason else ""
+        notes.setdefault(r.payment_id, []).append(
+            f"Refund {money(r.amount_cents, r.currency)}: {REFUND_WORDS.get(r.status, r.status)}{reason}")
+    return [dataclasses.replace(p, refunds=tuple(notes[p.id])) if p.id in notes else p for p in items]
 
 
 def day_start(d: date) -> datetime:
@@ -291,8 +321,8 @@ def list_payments(session: Session, *, principal: Principal, status: str = "", d
     total = session.exec(select(func.count()).select_from(stmt.subquery())).one()
     rows = session.exec(stmt.order_by(col(Payment.created_at).desc(), col(Payment.id).desc())
                         .offset((page - 1) * per_page).limit(per_page)).all()
-    return Page(items=[_payment_summary(p, n or "") for p, n in rows], total=int(total), page=page,
-                per_page=per_page)
+    return Page(items=with_refunds(session, [_payment_summary(p, n or "") for p, n in rows]), total=int(total),
+                page=page, per_page=per_page)
 
 
 def payment_history(session: Session, *, principal: Principal, date_from: date | None = None,
@@ -321,7 +351,7 @@ def get_invoice(session: Session, *, principal: Principal, invoice_id: int) -> I
         credits_invoice_number=credited.number if credited and credited.customer_id == inv.customer_id else "",
         lines=[LineOut(description=ln.description, quantity=ln.quantity, unit_price_cents=ln.unit_price_cents,
                        tax_rate_bp=ln.tax_rate_bp, total_cents=ln.total_cents) for ln in lines],
-        payments=[_payment_summary(p, inv.number) for p in pays],
+        payments=with_refunds(session, [_payment_summary(p, inv.number) for p in pays]),
     )
 
 
@@ -381,10 +411,39 @@ class CheckoutStarted:
 def provider_for(base_url: str) -> provider_api.PaymentProvider:
     s = get_settings()
     if s.payments_provider == "simulator":
-        if s.portal_env == "production":
+        if not s.development_tools:  # the simulator is mounted for development on loopback only
             raise DomainError(ErrorCode.NOT_ALLOWED, "Online payment is not available.")
         return provider_api.SimulatorProvider(base_url=base_url, api_key=s.payments_api_key)
+    if s.payments_provider == "stripe":
+        return stripe_provider(base_url)
     raise DomainError(ErrorCode.NOT_ALLOWED, "Online payment is not available.")
+
+
+def idempotency_key(kind: str, row_id: int, created_at: datetime) -> str:
+    """The same for every retry of one row's request, and never the same for another row (ids are
+    used again after a database is restored; the creation time, to the microsecond, is not)."""
+    return f"portal-{kind}-{row_id}-{created_at.strftime('%Y%m%dT%H%M%S%f')}"
+
+
+def stripe_provider(base_url: str) -> StripeProvider:
+    """Stripe when it is configured; the bundled Stripe simulator (on this portal) in development.
+    Production never talks to the simulator nor with a public development key."""
+    s = get_settings()
+    if s.payments_provider != "stripe" or not s.stripe_webhook_secrets \
+            or not s.accepts_development_secret(s.stripe_secret_key):
+        raise DomainError(ErrorCode.NOT_ALLOWED, "Online payment is not available.")
+    api_base = s.stripe_api_base.strip()
+    if not api_base and s.stripe_secret_key in DEVELOPMENT_SECRETS:
+        api_base = f"{base_url.rstrip('/')}{stripe_simulator_mount()}"
+    if s.portal_env == "production" and "/_simulator/" in api_base:
+        raise DomainError(ErrorCode.NOT_ALLOWED, "Online payment is not available.")
+    return StripeProvider(api_key=s.stripe_secret_key, api_base=api_base, timeout=s.stripe_timeout_seconds)
+
+
+def stripe_simulator_mount() -> str:
+    from portal.integrations.stripe_simulator import MOUNT
+
+    return MOUNT
 
 
 def start_payment(session: Session, *, principal: Principal, invoice_id: int, provider_base_url: str,
@@ -395,6 +454,9 @@ def start_payment(session: Session, *, principal: Principal, invoice_id: int, pr
     open_cents = inv.total_cents - inv.amount_paid_cents
     if inv.kind != InvoiceKind.INVOICE or inv.status != InvoiceStatus.OPEN or open_cents <= 0:
         raise DomainError(ErrorCode.NOT_ALLOWED, "This invoice has nothing left to pay.")
+    if session.exec(select(Payment.id).where(Payment.invoice_id == inv.id,
+                                             Payment.status == PaymentStatus.PROCESSING)).first() is not None:
+        raise DomainError(ErrorCode.NOT_ALLOWED, "A payment of this invoice is still being processed by the bank.")
     provider = provider_for(provider_base_url)
     pay = Payment(customer_id=inv.customer_id, invoice_id=inv.id, order_id=inv.order_id, amount_cents=open_cents,
                   currency=inv.currency, method="card", method_label="", status=PaymentStatus.PENDING,
@@ -402,8 +464,25 @@ def start_payment(session: Session, *, principal: Principal, invoice_id: int, pr
     session.add(pay)
     session.flush()
     assert pay.id is not None
-    checkout = provider.create_checkout(amount_cents=open_cents, currency=inv.currency, reference=f"pay_{pay.id}",
-                                        description=f"Invoice {inv.number}", return_url=return_url)
+    reference = f"pay_{pay.id}"
+    if isinstance(provider, StripeProvider):
+        # The pending payment is committed before Stripe is asked (no transaction held open over the
+        # network), and the request is keyed by it: a retry never opens a second checkout.
+        session.commit()
+        try:
+            checkout = provider.create_checkout(amount_cents=open_cents, currency=inv.currency, reference=reference,
+                                                description=f"Invoice {inv.number}", return_url=return_url,
+                                                idempotency_key=idempotency_key("checkout", pay.id, pay.created_at))
+        except stripe.StripeError as err:
+            log.warning("Stripe refused a checkout session for %s: %s", reference, err)
+            pay.status, pay.failure_reason = PaymentStatus.FAILED, "The payment could not be started."
+            session.add(pay)
+            session.commit()
+            raise DomainError(ErrorCode.NOT_ALLOWED, "Online payment is not available right now. "
+                                                     "Please try again in a few minutes.") from err
+    else:
+        checkout = provider.create_checkout(amount_cents=open_cents, currency=inv.currency, reference=reference,
+                                            description=f"Invoice {inv.number}", return_url=return_url)
     pay.provider_ref = checkout.id
     session.add(pay)
     audit.record(session, action="billing.payment_started", principal=principal, target_type="invoice",
@@ -411,6 +490,27 @@ def start_payment(session: Session, *, principal: Principal, invoice_id: int, pr
     events.emit(session, DomainEvent(topic=Topic.BILLING, customer_id=inv.customer_id,
                                      data={"invoice_id": inv.id}))
     return CheckoutStarted(payment_id=pay.id, url=checkout.url)
+
+
+def online_payment_available(provider_base_url: str) -> bool:
+    try:
+        provider_for(provider_base_url)
+    except DomainError:
+        return False
+    return True
+
+
+def start_order_payment(session: Session, *, principal: Principal, order_id: int, provider_base_url: str,
+                        return_base: str, request: audit.RequestInfo = audit.NO_REQUEST) -> CheckoutStarted:
+    """Pay a just-placed order online: a hosted checkout for its invoice, back to that invoice after."""
+    customer_id = require_customer(principal)
+    inv = session.exec(select(Invoice).where(Invoice.order_id == order_id, Invoice.customer_id == customer_id,
+                                             Invoice.kind == InvoiceKind.INVOICE, Invoice.status == InvoiceStatus.OPEN)
+                       .order_by(col(Invoice.id).desc())).first()
+    if inv is None or inv.id is None:
+        raise NotFound("invoice")
+    return start_payment(session, principal=principal, invoice_id=inv.id, provider_base_url=provider_base_url,
+                         return_url=f"{return_base}/billing/invoices/{inv.id}", request=request)
 
 
 def apply_payment_event(session: Session, *, event: provider_api.PaymentEvent) -> str:
@@ -426,59 +526,77 @@ def apply_payment_event(session: Session, *, event: provider_api.PaymentEvent) -
         audit.record(session, action="billing.payment_mismatch", customer_id=pay.customer_id, target_type="payment",
                      target_id=pay.id, outcome="denied", event_id=event.id)
         return "ignored"
-    now = utcnow()
     label = f"{event.card.brand.capitalize()} •••• {event.card.last4}" if event.card else ""
     new_status = PaymentStatus.SUCCEEDED if event.succeeded else PaymentStatus.FAILED
     reason = (event.failure_message or "The payment was declined.") if not event.succeeded else ""
     # The conditional update is the idempotency lock: of concurrent deliveries exactly one moves it.
     moved = session.execute(
         update(Payment).where(col(Payment.id) == pay.id, col(Payment.status) == PaymentStatus.PENDING)
-        .values(status=new_status, completed_at=now, method_label=label[:60], failure_reason=reason[:200])
+        .values(status=new_status, completed_at=utcnow(), method_label=label[:60], failure_reason=reason[:200])
     )
     if getattr(moved, "rowcount", 0) != 1:
         return "duplicate"
     session.refresh(pay)
-    inv = session.get(Invoice, pay.invoice_id) if pay.invoice_id else None
-    number = inv.number if inv else ""
     if event.succeeded:
-        overpaid = 0
-        was_open = inv is not None and inv.status == InvoiceStatus.OPEN
-        if inv is not None and inv.id is not None:
-            # Two checkouts for one invoice can both be paid: what exceeds the balance becomes store
-            # credit instead of being lost. Both updates are single statements (no lost update).
-            overpaid = max(0, pay.amount_cents - max(0, inv.total_cents - inv.amount_paid_cents)) \
-                if inv.status == InvoiceStatus.OPEN else pay.amount_cents
-            session.execute(update(Invoice).where(col(Invoice.id) == inv.id).values(
-                amount_paid_cents=col(Invoice.amount_paid_cents) + (pay.amount_cents - overpaid)))
-            session.execute(update(Invoice).where(
-                col(Invoice.id) == inv.id, col(Invoice.status) == InvoiceStatus.OPEN,
-                col(Invoice.amount_paid_cents) >= col(Invoice.total_cents)).values(status=InvoiceStatus.PAID,
-                                                                                   paid_at=now))
-            session.refresh(inv)
-        if overpaid:
-            session.add(CreditEntry(customer_id=pay.customer_id, amount_cents=overpaid, currency=pay.currency,
-                                    reason=f"Overpayment of {number}"[:200], invoice_id=pay.invoice_id))
-        audit.record(session, action="billing.payment_succeeded", customer_id=pay.customer_id,
-                     target_type="payment", target_id=pay.id, event_id=event.id, invoice=number)
-        paid_now = was_open and inv is not None and inv.status == InvoiceStatus.PAID
-        outbox.enqueue(session, kind="invoice.paid" if paid_now else "payment.received",
-                       customer_id=pay.customer_id,
-                       payload={"invoice_number": number, "amount_cents": pay.amount_cents, "currency": pay.currency,
-                                "provider": pay.provider, "provider_ref": pay.provider_ref})
-        notify_customer(session, customer_id=pay.customer_id, kind=NotificationKind.BILLING,
-                        title=f"Payment received for {number}" if number else "Payment received",
-                        body=f"Thank you: we received {pay.amount_cents / 100:,.2f} {pay.currency} ({label}).",
-                        link=f"/billing/invoices/{inv.id}" if inv else "/billing")
+        payment_succeeded(session, pay, event_id=event.id)
     else:
-        audit.record(session, action="billing.payment_failed", customer_id=pay.customer_id, target_type="payment",
-                     target_id=pay.id, outcome="failed", event_id=event.id, code=event.failure_code)
-        notify_customer(session, customer_id=pay.customer_id, kind=NotificationKind.BILLING,
-                        title=f"Payment for {number} failed" if number else "Payment failed",
-                        body=f"{reason} The invoice is still due; you can try again with another card.",
-                        link=f"/billing/invoices/{inv.id}" if inv else "/billing")
+        payment_failed(session, pay, event_id=event.id, code=event.failure_code)
+    return str(new_status)
+
+
+def _invoice_of(session: Session, pay: Payment) -> tuple[Invoice | None, str]:
+    inv = session.get(Invoice, pay.invoice_id) if pay.invoice_id else None
+    return inv, inv.number if inv else ""
+
+
+def payment_succeeded(session: Session, pay: Payment, *, event_id: str) -> None:
+    """What follows a payment that just moved to succeeded (exactly once, by the caller's conditional
+    update): the invoice's paid amount, store credit for an overpayment, the receipt, the news."""
+    now = utcnow()
+    inv, number = _invoice_of(session, pay)
+    overpaid = 0
+    was_open = inv is not None and inv.status == InvoiceStatus.OPEN
+    if inv is not None and inv.id is not None:
+        # Two checkouts for one invoice can both be paid: what exceeds the balance becomes store
+        # credit instead of being lost. Both updates are single statements (no lost update).
+        overpaid = max(0, pay.amount_cents - max(0, inv.total_cents - inv.amount_paid_cents)) \
+            if inv.status == InvoiceStatus.OPEN else pay.amount_cents
+        session.execute(update(Invoice).where(col(Invoice.id) == inv.id).values(
+            amount_paid_cents=col(Invoice.amount_paid_cents) + (pay.amount_cents - overpaid)))
+        session.execute(update(Invoice).where(
+            col(Invoice.id) == inv.id, col(Invoice.status) == InvoiceStatus.OPEN,
+            col(Invoice.amount_paid_cents) >= col(Invoice.total_cents)).values(status=InvoiceStatus.PAID,
+                                                                               paid_at=now))
+        session.refresh(inv)
+    if overpaid:
+        session.add(CreditEntry(customer_id=pay.customer_id, amount_cents=overpaid, currency=pay.currency,
+                                reason=f"Overpayment of {number}"[:200], invoice_id=pay.invoice_id))
+    audit.record(session, action="billing.payment_succeeded", customer_id=pay.customer_id,
+                 target_type="payment", target_id=pay.id or "", event_id=event_id, invoice=number)
+    paid_now = was_open and inv is not None and inv.status == InvoiceStatus.PAID
+    outbox.enqueue(session, kind="invoice.paid" if paid_now else "payment.received",
+                   customer_id=pay.customer_id,
+                   payload={"invoice_number": number, "amount_cents": pay.amount_cents, "currency": pay.currency,
+                            "provider": pay.provider, "provider_ref": pay.provider_ref})
+    label = f" ({pay.method_label})" if pay.method_label else ""
+    notify_customer(session, customer_id=pay.customer_id, kind=NotificationKind.BILLING,
+                    title=f"Payment received for {number}" if number else "Payment received",
+                    body=f"Thank you: we received {money(pay.amount_cents, pay.currency)}{label}.",
+                    link=f"/billing/invoices/{inv.id}" if inv else "/billing")
     events.emit(session, DomainEvent(topic=Topic.BILLING, customer_id=pay.customer_id,
                                      data={"invoice_id": pay.invoice_id}))
-    return str(new_status)
+
+
+def payment_failed(session: Session, pay: Payment, *, event_id: str, code: str) -> None:
+    inv, number = _invoice_of(session, pay)
+    audit.record(session, action="billing.payment_failed", customer_id=pay.customer_id, target_type="payment",
+                 target_id=pay.id or "", outcome="failed", event_id=event_id, code=code)
+    notify_customer(session, customer_id=pay.customer_id, kind=NotificationKind.BILLING,
+                    title=f"Payment for {number} failed" if number else "Payment failed",
+                    body=f"{pay.failure_reason} The invoice is still due; you can try again with another card.",
+                    link=f"/billing/invoices/{inv.id}" if inv else "/billing")
+    events.emit(session, DomainEvent(topic=Topic.BILLING, customer_id=pay.customer_id,
+                                     data={"invoice_id": pay.invoice_id}))
 
 
 # -- saved cards ------------------------------------------------------------------------------------
@@ -489,10 +607,100 @@ def start_card_setup(session: Session, *, principal: Principal, provider_base_ur
     """The provider's hosted page to save a card; the card arrives by signed webhook, as a token."""
     customer_id = require_customer(principal)
     provider = provider_for(provider_base_url)
-    setup = provider.create_card_setup(reference=f"cus_{customer_id}", return_url=return_url)
+    if isinstance(provider, StripeProvider):
+        setup = _stripe_card_setup(session, provider, customer_id=customer_id, return_url=return_url)
+    else:
+        setup = provider.create_card_setup(reference=f"cus_{customer_id}", return_url=return_url)
     audit.record(session, action="billing.card_setup_started", principal=principal, target_type="customer",
                  target_id=customer_id, request=request, setup_session=setup.id)
     return setup.url
+
+
+def _stripe_card_setup(session: Session, provider: StripeProvider, *, customer_id: int,
+                       return_url: str) -> provider_api.CheckoutSession:
+    """Stripe keeps saved cards on a Stripe Customer: made once (keyed by the portal's customer), then
+    a Checkout Session in setup mode. No transaction stays open while Stripe is asked."""
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFound("customer")
+    session.commit()
+    try:
+        if not customer.stripe_customer_id:
+            stripe_id = provider.create_customer(
+                email=customer.email, name=customer.name, reference=f"cus_{customer_id}",
+                idempotency_key=idempotency_key("customer", customer_id, customer.created_at))
+            session.execute(update(Customer).where(col(Customer.id) == customer_id,
+                                                   col(Customer.stripe_customer_id).is_(None))
+                            .values(stripe_customer_id=stripe_id))
+            session.commit()
+            session.refresh(customer)
+        assert customer.stripe_customer_id
+        return provider.create_card_setup(reference=f"cus_{customer_id}", return_url=return_url,
+                                          customer=customer.stripe_customer_id, currency=customer.currency,
+                                          idempotency_key=f"portal-setup-{customer_id}-{secrets.token_hex(8)}")
+    except stripe.StripeError as err:
+        log.warning("Stripe refused a card setup for customer %s: %s", customer_id, err)
+        raise DomainError(ErrorCode.NOT_ALLOWED, "Saving a card is not available right now. "
+                                                 "Please try again in a few minutes.") from err
+
+
+def saved_stripe_cards(session: Session, *, principal: Principal) -> list[CardOut]:
+    """The customer's cards saved at Stripe (those a payment can be charged to)."""
+    customer_id = require_customer(principal)
+    if get_settings().payments_provider != "stripe":
+        return []
+    return [c for c in cards(session, principal=principal) if not c.expired and c.id in set(session.exec(
+        select(PaymentMethod.id).where(PaymentMethod.customer_id == customer_id,
+                                       PaymentMethod.provider == "stripe")).all())]
+
+
+def pay_with_saved_card(session: Session, *, principal: Principal, invoice_id: int, card_id: int,
+                        provider_base_url: str, return_url: str,
+                        request: audit.RequestInfo = audit.NO_REQUEST) -> CheckoutStarted | None:
+    """Charge the invoice's balance to a saved card, off-session. None when Stripe took it (its event
+    confirms it); a hosted checkout when the bank wants the customer to confirm (3-D Secure)."""
+    inv = own_invoice(session, principal=principal, invoice_id=invoice_id)
+    card = _own_card(session, principal, card_id)
+    customer = session.get(Customer, inv.customer_id)
+    open_cents = inv.total_cents - inv.amount_paid_cents
+    if inv.kind != InvoiceKind.INVOICE or inv.status != InvoiceStatus.OPEN or open_cents <= 0:
+        raise DomainError(ErrorCode.NOT_ALLOWED, "This invoice has nothing left to pay.")
+    provider = provider_for(provider_base_url)
+    if not isinstance(provider, StripeProvider) or card.provider != "stripe" or customer is None \
+            or not customer.stripe_customer_id:
+        raise DomainError(ErrorCode.NOT_ALLOWED, "This card cannot be charged here; pay on the payment page.")
+    label = f"{card.brand.capitalize()} •••• {card.last4}"
+    pay = Payment(customer_id=inv.customer_id, invoice_id=inv.id, order_id=inv.order_id, amount_cents=open_cents,
+                  currency=inv.currency, method="card", method_label=label, status=PaymentStatus.PENDING,
+                  provider=provider.name)
+    session.add(pay)
+    session.flush()
+    assert pay.id is not None
+    audit.record(session, action="billing.payment_started", principal=principal, target_type="invoice",
+                 target_id=inv.id or "", request=request, payment_id=pay.id, amount_cents=open_cents, saved_card=label)
+    session.commit()
+    try:
+        intent = provider.charge_saved(amount_cents=open_cents, currency=inv.currency,
+                                       customer=customer.stripe_customer_id, payment_method=card.provider_token,
+                                       reference=f"pay_{pay.id}",
+                                       idempotency_key=idempotency_key("charge", pay.id, pay.created_at))
+    except stripe.CardError as err:
+        # The payment stays pending until Stripe's payment_failed event says why (once).
+        if err.code == "authentication_required":
+            return start_payment(session, principal=principal, invoice_id=invoice_id,
+                                 provider_base_url=provider_base_url, return_url=return_url, request=request)
+        raise DomainError(ErrorCode.NOT_ALLOWED, str(err.user_message or "The card was declined.")) from err
+    except stripe.StripeError as err:
+        log.warning("Stripe refused an off-session payment for pay_%s: %s", pay.id, err)
+        pay.status, pay.failure_reason = PaymentStatus.FAILED, "The payment could not be started."
+        session.add(pay)
+        session.commit()
+        raise DomainError(ErrorCode.NOT_ALLOWED, "Online payment is not available right now. "
+                                                 "Please try again in a few minutes.") from err
+    session.execute(update(Payment).where(col(Payment.id) == pay.id, col(Payment.provider_intent).is_(None))
+                    .values(provider_intent=intent, provider_ref=intent))
+    events.emit(session, DomainEvent(topic=Topic.BILLING, customer_id=inv.customer_id, data={"invoice_id": inv.id}))
+    return None
 
 
 def _apply_card_setup(session: Session, *, event: provider_api.PaymentEvent) -> str:

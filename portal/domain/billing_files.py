@@ -6,23 +6,23 @@ so the same invoice gives the same bytes on every download (and the same ETag).
 
 from __future__ import annotations
 
-import csv
 import dataclasses
+import functools
 import hashlib
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 
 from sqlmodel import Session, col, select
 
+from portal.domain import spreadsheet
 from portal.domain.billing import customer_of, day_start, get_invoice, own_payment, payment_history
 from portal.domain.errors import Invalid, NotFound
 from portal.domain.principal import Principal
+from portal.format import money
 from portal.integrations.pdf import BusinessDocument, Column, render_business_pdf
 from portal.models import Customer, Invoice, InvoiceKind, InvoiceStatus, Payment, PaymentStatus
 from portal.settings import get_settings
-
-_SYMBOLS = {"EUR": "€", "GBP": "£", "USD": "$"}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -36,11 +36,9 @@ class FileOut:
         return hashlib.sha256(self.data).hexdigest()
 
 
-def _money(cents: int, currency: str) -> str:
-    sign = "-" if cents < 0 else ""
-    symbol = _SYMBOLS.get(currency.upper())
-    value = f"{abs(cents) / 100:,.2f}"
-    return f"{sign}{symbol}{value}" if symbol else f"{sign}{value} {currency.upper()}"
+def _money_for(principal: Principal) -> Callable[[int, str], str]:
+    """Money as the person reads it: the portal's one formatter, in their profile's locale."""
+    return functools.partial(money, locale=principal.locale or None)
 
 
 def _day(value: datetime | date | None) -> str:
@@ -67,6 +65,7 @@ _LINE_COLUMNS = (Column("Description", 243), Column("Qty", 40, "right"), Column(
 
 
 def invoice_pdf(session: Session, *, principal: Principal, invoice_id: int) -> FileOut:
+    _money = _money_for(principal)
     detail = get_invoice(session, principal=principal, invoice_id=invoice_id)
     customer = customer_of(session, principal=principal)
     inv = detail.invoice
@@ -103,11 +102,13 @@ def invoice_pdf(session: Session, *, principal: Principal, invoice_id: int) -> F
     data = render_business_pdf(BusinessDocument(
         business=business, business_details=details, title=f"{label} {inv.number}", meta=tuple(meta),
         bill_to=_bill_to(customer), columns=_LINE_COLUMNS, rows=rows, totals=tuple(totals), notes=tuple(notes),
+        created=inv.issued_at,
     ))
     return FileOut(filename=f"{inv.number}.pdf", content_type="application/pdf", data=data)
 
 
 def receipt_pdf(session: Session, *, principal: Principal, payment_id: int) -> FileOut:
+    _money = _money_for(principal)
     pay = own_payment(session, principal=principal, payment_id=payment_id)
     if pay.status not in (PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED):
         # Only a completed payment has a receipt; anything else is "not there" to download.
@@ -125,13 +126,14 @@ def receipt_pdf(session: Session, *, principal: Principal, payment_id: int) -> F
         business=business, business_details=details, title=f"Receipt {number}", meta=meta,
         bill_to=_bill_to(customer), columns=(Column("Description", 403), Column("Amount", 80, "right")),
         rows=((what, _money(pay.amount_cents, c)),), totals=(("Amount paid", _money(pay.amount_cents, c)),),
-        notes=("Thank you for your payment.",),
+        notes=("Thank you for your payment.",), created=when,
     ))
     return FileOut(filename=f"receipt-{number}.pdf", content_type="application/pdf", data=data)
 
 
 def statement_pdf(session: Session, *, principal: Principal, date_from: date, date_to: date) -> FileOut:
     """Every invoice, credit note and payment in the period, with the running balance."""
+    _money = _money_for(principal)
     if date_to < date_from:
         raise Invalid("The end date is before the start date.", field="date_to")
     if (date_to - date_from).days > 3660:
@@ -202,14 +204,12 @@ def payment_history_csv(session: Session, *, principal: Principal, date_from: da
 
     def chunks() -> Iterator[str]:
         buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\r\n")
+        writer = spreadsheet.writer(buf, lineterminator="\r\n")
         writer.writerow(CSV_HEADER)
         for p in rows:
             when = p.completed_at or p.created_at
-            # A leading =, +, - or @ would be read as a formula by spreadsheets.
-            label = p.method_label if p.method_label[:1] not in ("=", "+", "-", "@") else "'" + p.method_label
             writer.writerow((when.date().isoformat(), p.id, p.invoice_number, f"{p.amount_cents / 100:.2f}",
-                             p.currency, label, p.status, p.failure_reason))
+                             p.currency, p.method_label, p.status, p.failure_reason))
             yield buf.getvalue()
             buf.seek(0)
             buf.truncate()

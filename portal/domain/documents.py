@@ -10,6 +10,7 @@ import dataclasses
 import hashlib
 import os
 import re
+import unicodedata
 import uuid
 from datetime import datetime
 from pathlib import Path
@@ -21,7 +22,7 @@ from portal.domain import audit, events, outbox
 from portal.domain.errors import DomainError, ErrorCode, Invalid, NotFound
 from portal.domain.events import DomainEvent, Topic
 from portal.domain.principal import Principal, require_customer
-from portal.models import Document, DocumentKind, DocumentStatus
+from portal.models import Customer, Document, DocumentKind, DocumentStatus, User
 from portal.settings import get_settings
 
 # What customers may upload: the type is decided by the content, and the name must agree with it.
@@ -47,6 +48,7 @@ class DocumentOut:
     created_at: datetime
     signed_at: datetime | None
     sha256: str
+    signed_name: str = ""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -61,7 +63,8 @@ def _out(d: Document) -> DocumentOut:
     assert d.id is not None
     return DocumentOut(id=d.id, kind=d.kind, status=d.status, title=d.title, description=d.description,
                        filename=d.filename, content_type=d.content_type, size_bytes=d.size_bytes,
-                       has_file=bool(d.storage_key), created_at=d.created_at, signed_at=d.signed_at, sha256=d.sha256)
+                       has_file=bool(d.storage_key), created_at=d.created_at, signed_at=d.signed_at, sha256=d.sha256,
+                       signed_name=d.signed_name)
 
 
 def _own(session: Session, principal: Principal, document_id: int) -> Document:
@@ -159,6 +162,22 @@ def upload_requested(session: Session, *, principal: Principal, document_id: int
     return _out(doc)
 
 
+def comparable_name(name: str) -> str:
+    """A name as people mean it: "chloe  DUBOIS" is "Chloé Dubois" (accents, case and spacing aside)."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(bare.casefold().split())
+
+
+def _account_holder(session: Session, principal: Principal) -> str:
+    """The signing person's full name on their account (the customer's name if they gave none)."""
+    user = session.get(User, principal.user_id) if principal.user_id else None
+    if user is not None and user.full_name.strip():
+        return " ".join(user.full_name.split())
+    customer = session.get(Customer, require_customer(principal))
+    return " ".join(customer.name.split()) if customer else ""
+
+
 def sign_document(session: Session, *, principal: Principal, document_id: int, full_name: str, accepted: bool,
                   viewed_sha256: str, request: audit.RequestInfo = audit.NO_REQUEST) -> DocumentOut:
     """Accept a contract: who (user and typed name), when, from where, and the SHA-256 of exactly the
@@ -169,6 +188,12 @@ def sign_document(session: Session, *, principal: Principal, document_id: int, f
     name = " ".join(full_name.split())
     if not 3 <= len(name) <= 200:
         raise Invalid("Type your full name to sign.", field="full_name")
+    holder = _account_holder(session, principal)
+    # A signature binds the account holder: the typed name must be theirs (case, accents and spacing
+    # aside), so nobody signs in someone else's name from this account.
+    if holder and comparable_name(name) != comparable_name(holder):
+        raise Invalid(f"Full name: type your name as it is on your account ({holder}) to sign.",
+                      field="full_name", expected=holder)
     if accepted is not True:
         raise Invalid("Tick the box to confirm you accept the agreement.", field="accepted")
     data = _path(doc.storage_key).read_bytes()
@@ -181,6 +206,7 @@ def sign_document(session: Session, *, principal: Principal, document_id: int, f
     doc.signed_by_user_id = principal.user_id
     doc.signed_ip = request.ip_address[:64]
     doc.signed_sha256 = digest
+    doc.signed_name = name
     session.add(doc)
     audit.record(session, action="document.signed", principal=principal, target_type="document",
                  target_id=doc.id or "", request=request, sha256=digest, typed_name=name)

@@ -3,6 +3,7 @@ the transaction commits, so nobody is told about a change that was rolled back."
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import logging
 from collections.abc import Callable
@@ -36,7 +37,13 @@ class DomainEvent:
     # Everyone with one of these roles ("agent", "admin"), for staff-wide changes.
     roles: tuple[str, ...] = ()
     data: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # Which tab and state caused it ("token|state"), filled in by `emit`: that state already
+    # shows the change, so the live push does not refresh it a second time.
+    origin: str = ""
 
+
+# Set by the UI layer while a tab's handler runs (see portal.state.base).
+current_origin: contextvars.ContextVar[str] = contextvars.ContextVar("portal_event_origin", default="")
 
 Listener = Callable[[list[DomainEvent]], None]
 _listeners: list[Listener] = []
@@ -47,12 +54,21 @@ def emit(session: OrmSession, event: DomainEvent) -> None:
     if not session.in_transaction():
         # Bind the event to a transaction, so a rollback of it forgets the event.
         session.begin()
+    origin = current_origin.get()
+    if origin and not event.origin:
+        event = dataclasses.replace(event, origin=origin)
     session.info.setdefault(_KEY, []).append(event)
 
 
 def subscribe(listener: Listener) -> None:
     if listener not in _listeners:
         _listeners.append(listener)
+
+
+def subscribe_first(listener: Listener) -> None:
+    """For listeners that must run before the others (the view versions, before the push)."""
+    if listener not in _listeners:
+        _listeners.insert(0, listener)
 
 
 def unsubscribe(listener: Listener) -> None:

@@ -39,6 +39,7 @@ WIDGETS: dict[str, str] = {
     "notifications": "Notifications",
     "offers": "Offers for you",
     "help": "Help suggestions",
+    "timeline": "Recent activity",
 }
 # Widgets that list items let people choose how many (1..10); the balance is one figure.
 LISTS = frozenset(WIDGETS) - {"balance"}

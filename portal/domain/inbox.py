@@ -19,7 +19,7 @@ from portal.models import Notification, NotificationPublic
 
 def _public(n: Notification) -> NotificationPublic:
     return NotificationPublic(id=n.id or 0, kind=n.kind, title=n.title, body=n.body, link=_safe_link(n.link),
-                              read=n.read_at is not None, created_at=n.created_at)
+                              help_link=_safe_link(n.help_link), read=n.read_at is not None, created_at=n.created_at)
 
 
 def _safe_link(link: str) -> str:

@@ -75,6 +75,11 @@ REPORTS: dict[str, tuple[str, str, str]] = {  # name -> (title, label column, va
 }
 
 
+# Rows that are a rate or an average of a report's counts: shown beside its chart, never as a bar on
+# the counts' axis (a percentage and a count do not share a scale).
+SUMMARY_ROWS = frozenset({"self-service rate %", "average"})
+
+
 def report(session: Session, *, principal: Principal, name: str, rng: Range, limit: int = 20) -> list[Row]:
     require_admin(principal)
     if name not in REPORTS:

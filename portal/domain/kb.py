@@ -285,11 +285,22 @@ def _cards(session: Session, ids: Sequence[int]) -> list[ArticleCard]:
 
 
 def search(session: Session, *, principal: Principal | None, query: str, source: str = "help_center",
-           limit: int = 10, embedder: emb.Embedder | bool | None = True) -> SearchOutcome:
-    """Search published articles and record what was asked (and whether anything was found)."""
+           limit: int = 10, embedder: emb.Embedder | bool | None = True,
+           request: audit.RequestInfo = audit.NO_REQUEST) -> SearchOutcome:
+    """Search published articles and record what was asked (and whether anything was found).
+
+    Searches typed into the help center count against a per-minute allowance, per person or, for
+    strangers, per address (THROTTLED past it): each one is stored, and insights must show what
+    people ask, not what a script sends."""
     q = normalize_query(query)
     if not q:
         return SearchOutcome(query_id=None, hits=[], semantic=False)
+    if source == "help_center":
+        from portal.domain import throttle
+
+        who = f"user:{principal.user_id}" if principal else throttle.address_key(request.ip_address)
+        if who:
+            throttle.require(session, f"rate:search:{who}", throttle.HELP_SEARCHES)
     limit = max(1, min(int(limit), 20))
     ids, semantic = rank(session, q, embedder=embedder, limit=limit)
     hits = _cards(session, ids)

@@ -94,9 +94,8 @@ def check_code(session: Session, *, user: User, code: str, request: RequestInfo,
     secret = _seed(user)
     step = _matching_step(secret, code, now=now) if secret else None
     if step is None or (user.totp_last_step is not None and step <= user.totp_last_step):
-        throttle.record_failure(session, key, throttle.CODE)
-        audit.record(session, action="mfa.code_failed", user_id=user.id, customer_id=user.customer_id,
-                     outcome="failed", request=request, replay=step is not None)
+        throttle.failed_check(throttles=((key, throttle.CODE),), action="mfa.code_failed", user_id=user.id,
+                              customer_id=user.customer_id, request=request, replay=step is not None)
         return False
     user.totp_last_step = step
     session.add(user)
@@ -160,8 +159,8 @@ def use_recovery_code(session: Session, *, user: User, code: str, request: Reque
         col(RecoveryCode.used_at).is_(None),
     )).first()
     if row is None:
-        throttle.record_failure(session, key, throttle.CODE)
-        audit.record(session, action="mfa.recovery_code_failed", user_id=user.id, outcome="failed", request=request)
+        throttle.failed_check(throttles=((key, throttle.CODE),), action="mfa.recovery_code_failed", user_id=user.id,
+                              request=request)
         return False
     row.used_at = utcnow()
     session.add(row)
@@ -175,8 +174,12 @@ def disable(session: Session, *, principal: Principal, password: str, code: str,
     user = _user(session, principal)
     if not user.mfa_enabled:
         raise DomainError(ErrorCode.CONFLICT, "not_enabled")
+    key = throttle.account_key(user.email)
+    if throttle.is_blocked(session, key, throttle.code_key(user.id or 0)):
+        raise DomainError(ErrorCode.THROTTLED)
     if not auth.verify_password(user.password_hash, password):
-        audit.record(session, action="mfa.disable_failed", principal=principal, outcome="failed", request=request)
+        throttle.failed_check(throttles=((key, throttle.ACCOUNT),), action="mfa.disable_failed",
+                              principal=principal, request=request)
         raise Invalid("Your password is not correct.", field="password")
     if not (check_code(session, user=user, code=code, request=request)
             or use_recovery_code(session, user=user, code=code, request=request)):

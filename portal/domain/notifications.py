@@ -26,27 +26,31 @@ def wants_email(session: Session, *, user_id: int, kind: str) -> bool:
 
 
 def notify_customer(session: Session, *, customer_id: int, kind: str, title: str, body: str = "",
-                    link: str = "") -> list[Notification]:
-    """Every active user of the customer account gets the notification (and maybe an email)."""
+                    link: str = "", help_link: str = "", email: bool = True) -> list[Notification]:
+    """Every active user of the customer account gets the notification (and maybe an email;
+    `email=False` when the news already goes out by mail of its own, such as a threaded ticket reply)."""
     users = session.exec(select(User).where(User.customer_id == customer_id, User.is_active == True)).all()  # noqa: E712
-    out = [notify_user(session, user=u, kind=kind, title=title, body=body, link=link, announce=False) for u in users]
+    out = [notify_user(session, user=u, kind=kind, title=title, body=body, link=link, help_link=help_link,
+                       announce=False, email=email) for u in users]
     events.emit(session, DomainEvent(topic=Topic.NOTIFICATIONS, customer_id=customer_id))
     return out
 
 
 def notify_user(session: Session, *, user: User, kind: str, title: str, body: str = "", link: str = "",
-                announce: bool = True) -> Notification:
+                help_link: str = "", announce: bool = True, email: bool = True) -> Notification:
     assert user.id is not None
-    note = Notification(user_id=user.id, kind=kind, title=title[:200], body=body[:1000], link=link[:300])
+    note = Notification(user_id=user.id, kind=kind, title=title[:200], body=body[:1000], link=link[:300],
+                        help_link=help_link[:300])
     session.add(note)
-    if wants_email(session, user_id=user.id, kind=kind):
-        queue_mail(session, to=user.email, subject=title, body=_email_body(body, link), kind=kind, user_id=user.id)
+    if email and wants_email(session, user_id=user.id, kind=kind):
+        queue_mail(session, to=user.email, subject=title, body=_email_body(body, link, help_link), kind=kind,
+                   user_id=user.id)
     if announce:
         events.emit(session, DomainEvent(topic=Topic.NOTIFICATIONS, user_ids=(user.id,)))
     return note
 
 
-def _email_body(body: str, link: str) -> str:
+def _email_body(body: str, link: str, help_link: str = "") -> str:
     from portal.settings import get_settings
 
     s = get_settings()
@@ -54,5 +58,7 @@ def _email_body(body: str, link: str) -> str:
     if link:
         # Links are built from configuration, never from a request's Host header.
         parts.append(f"{s.portal_public_url.rstrip('/')}{link}")
+    if help_link:
+        parts.append(f"Get help with this: {s.portal_public_url.rstrip('/')}{help_link}")
     parts.append(f"— {s.portal_business_name}")
     return "\n\n".join(parts)

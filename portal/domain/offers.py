@@ -20,6 +20,7 @@ from portal.domain import audit, events, outbox
 from portal.domain.errors import DomainError, ErrorCode, Invalid, NotFound
 from portal.domain.events import DomainEvent, Topic
 from portal.domain.principal import Principal, require_admin, require_customer
+from portal.format import money
 from portal.models import (
     CreditEntry,
     Customer,
@@ -77,10 +78,6 @@ class RuleView:
     applied: int
 
 
-def _money(cents: int, currency: str) -> str:
-    return f"{cents / 100:,.2f} {currency}"
-
-
 def _reason(session: Session, rule: OfferRule, customer: Customer) -> str | None:
     """Why this customer qualifies for the rule, or None when they do not."""
     p = rule.params
@@ -95,7 +92,7 @@ def _reason(session: Session, rule: OfferRule, customer: Customer) -> str | None
         spent = int(session.exec(select(func.coalesce(func.sum(Order.total_cents), 0))
                                  .where(Order.customer_id == cid, col(Order.status).in_(_SPENDING))).one() or 0)
         need = int(p.get("min_spend_cents", 0))
-        return f"You have spent {_money(spent, customer.currency)} with us." if need and spent >= need else None
+        return f"You have spent {money(spent, customer.currency)} with us." if need and spent >= need else None
     if rule.kind == OfferRuleKind.REPEAT_PURCHASE:
         count = int(session.exec(select(func.count()).select_from(Order)
                                  .where(Order.customer_id == cid, col(Order.status).in_(_SPENDING))).one())

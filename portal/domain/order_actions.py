@@ -9,7 +9,6 @@ domain event for open browsers, and tells the customer where that helps.
 from __future__ import annotations
 
 import dataclasses
-import secrets
 from typing import Any
 
 from pydantic import ValidationError
@@ -17,7 +16,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from portal.db import utcnow
-from portal.domain import audit, events, notifications, outbox
+from portal.domain import audit, events, notifications, order_billing, outbox
 from portal.domain.errors import DomainError, ErrorCode, Invalid, NotFound
 from portal.domain.events import DomainEvent, Topic
 from portal.domain.order_policy import OrderPolicy, current_policy
@@ -113,12 +112,17 @@ def cancel_order(session: Session, *, principal: Principal, order_id: Any, reaso
     for line in _lines(session, order):
         _restock(session, line.variant_id, line.quantity)
     order.status = OrderStatus.CANCELLED
-    body = ("Your payment will be refunded to the original payment method." if was_paid
-            else "Nothing was charged.")
+    # The money side settles in the same transaction: no invoice stays due for an order that is not coming.
+    settled = order_billing.settle_cancelled_order(session, order=order, reason=reason)
+    refund_due = settled.credited_cents > 0 or (was_paid and not settled.voided)
+    body = settled.sentence or ("Your payment will be refunded to the original payment method." if refund_due
+                                else "Nothing was charged.")
     record(session, principal=principal, order=order, kind="cancelled", message=f"Cancelled by you. {body}",
            audit_action="order.cancel", outbox_kind="order.cancel_requested",
-           payload={"reason": reason, "refund_due": was_paid},
-           notify=(f"Order {order.number} is cancelled", body))
+           payload={"reason": reason, "refund_due": refund_due, "refund_cents": settled.credited_cents,
+                    "voided_invoices": settled.voided, "credit_notes": settled.credit_notes},
+           notify=(f"Order {order.number} is cancelled", body), notify_kind=NotificationKind.BILLING
+           if settled.voided or settled.credit_notes else NotificationKind.SHIPPING)
     return order
 
 
@@ -271,6 +275,8 @@ class CatalogueItem:
     price_cents: int
     currency: str
     stock: int
+    max_quantity: int  # what one line may hold: the policy's limit, or less when stock is short
+    category: str = ""
 
 
 def catalogue(session: Session, *, principal: Principal) -> list[CatalogueItem]:
@@ -281,8 +287,15 @@ def catalogue(session: Session, *, principal: Principal) -> list[CatalogueItem]:
         .where(Product.active == True, ProductVariant.active == True, col(ProductVariant.stock) > 0)  # noqa: E712
         .order_by(col(Product.name), col(ProductVariant.id))
     ).all()
+    limit = current_policy().max_line_quantity
     return [CatalogueItem(variant_id=v.id or 0, name=p.name, variant_label=variant_label(v.attributes),
-                          price_cents=v.price_cents, currency=v.currency, stock=v.stock) for v, p in rows]
+                          price_cents=v.price_cents, currency=v.currency, stock=v.stock,
+                          max_quantity=min(limit, v.stock), category=p.category) for v, p in rows]
+
+
+def line_quantity_limit() -> int:
+    """How many of one item a single order may hold (the policy file's max_line_quantity)."""
+    return current_policy().max_line_quantity
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -363,14 +376,6 @@ def review_order(session: Session, *, principal: Principal, lines: list[DraftLin
                        tax_cents=policy.vat_included(subtotal + shipping), total_cents=subtotal + shipping)
 
 
-def _new_order_number(session: Session) -> str:
-    for _ in range(20):
-        number = f"FH-{secrets.randbelow(9_000_000) + 1_000_000}"
-        if session.exec(select(Order.id).where(Order.number == number)).first() is None:
-            return number
-    raise DomainError(ErrorCode.CONFLICT, "order number")
-
-
 def place_order(session: Session, *, principal: Principal, lines: list[DraftLine], address_id: Any,
                 expected_total_cents: int, reordered_from: Any = None) -> Order:
     """Submit a reviewed order. If prices changed since the review, nothing is placed."""
@@ -387,7 +392,7 @@ def place_order(session: Session, *, principal: Principal, lines: list[DraftLine
     billing = session.exec(select(Address).where(Address.customer_id == customer_id,
                                                  Address.is_default_billing == True)).first()  # noqa: E712
     now = utcnow()
-    order = Order(number=_new_order_number(session), customer_id=customer_id, status=OrderStatus.PLACED,
+    order = Order(number=order_billing.new_order_number(session), customer_id=customer_id, status=OrderStatus.PLACED,
                   currency=review.currency, subtotal_cents=review.subtotal_cents,
                   shipping_cents=review.shipping_cents, tax_cents=review.tax_cents, total_cents=review.total_cents,
                   shipping_address=review.address,
@@ -395,10 +400,12 @@ def place_order(session: Session, *, principal: Principal, lines: list[DraftLine
                   placed_at=now, updated_at=now)
     session.add(order)
     session.flush()
-    for ln in review.lines:
-        session.add(OrderLine(order_id=order.id or 0, variant_id=ln.variant_id, sku=ln.sku, name=ln.name,
-                              variant_label=ln.variant_label, quantity=ln.quantity,
-                              unit_price_cents=ln.unit_price_cents, total_cents=ln.total_cents))
+    placed = [OrderLine(order_id=order.id or 0, variant_id=ln.variant_id, sku=ln.sku, name=ln.name,
+                        variant_label=ln.variant_label, quantity=ln.quantity, unit_price_cents=ln.unit_price_cents,
+                        total_cents=ln.total_cents) for ln in review.lines]
+    session.add_all(placed)
+    invoice = order_billing.invoice_order(session, order=order, lines=placed, policy=current_policy())
+    order_billing.confirmation_mail(session, order=order, lines=placed, invoice=invoice)
     message = f"Order placed in the portal (reorder of {source.number})" if source else "Order placed in the portal"
     record(session, principal=principal, order=order, kind="placed", message=message, audit_action="order.place",
            outbox_kind="order.placed",
@@ -406,5 +413,7 @@ def place_order(session: Session, *, principal: Principal, lines: list[DraftLine
                     "reordered_from": source.number if source else None,
                     "lines": [{"sku": ln.sku, "quantity": ln.quantity, "unit_price_cents": ln.unit_price_cents}
                               for ln in review.lines]},
-           notify=(f"Order {order.number} received", "We will let you know when it ships."))
+           notify=(f"Order {order.number} received",
+                   f"Invoice {invoice.number} is due; we ship when your payment arrives."),
+           notify_kind=NotificationKind.BILLING)
     return order

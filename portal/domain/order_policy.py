@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from portal.live.loop import blocking_point
 from portal.settings import get_settings
 
 ACTIONS = ("cancel", "change_address", "change_variant", "delivery_window", "return", "reorder")
@@ -134,6 +135,7 @@ def current_policy() -> OrderPolicy:
     key = (path, path.stat().st_mtime)
     policy = _cache.get(key)
     if policy is None:
+        blocking_point("policy file")
         with path.open("rb") as fh:
             policy = parse_policy(tomllib.load(fh))
         _cache.clear()

@@ -22,6 +22,8 @@ class Principal:
     mfa_setup_required: bool = False
     # Where they are (IANA name from their profile): times are shown to them in this zone.
     timezone: str = ""
+    # Their language and region from their profile ("en", "de"): money is formatted for it.
+    locale: str = ""
 
     @property
     def is_staff(self) -> bool:

@@ -13,6 +13,7 @@ from typing import IO, Any
 
 from sqlmodel import Session, SQLModel, col, or_, select
 
+from portal.concurrency import heavy
 from portal.db import utcnow
 from portal.domain import audit, auth, outbox, throttle
 from portal.domain.errors import DomainError, ErrorCode, Invalid, NotFound
@@ -64,6 +65,11 @@ def build_export(session: Session, *, principal: Principal,
                  request: audit.RequestInfo = audit.NO_REQUEST) -> IO[bytes]:
     """A zip of JSON files and the customer's own document and attachment files, in a
     temporary file (rewound) the caller streams and closes."""
+    with heavy():
+        return _build_export(session, principal=principal, request=request)
+
+
+def _build_export(session: Session, *, principal: Principal, request: audit.RequestInfo) -> IO[bytes]:
     customer_id = require_customer(principal)
     customer = session.get(Customer, customer_id)
     if customer is None:
@@ -154,9 +160,8 @@ def close_account(session: Session, *, principal: Principal, password: str, conf
         raise DomainError(ErrorCode.THROTTLED)
     if not isinstance(password, str) or len(password) > 1024 or not auth.verify_password(user.password_hash,
                                                                                            password):
-        throttle.record_failure(session, key, throttle.ACCOUNT)
-        audit.record(session, action="account.close_failed", principal=principal, outcome="failed",
-                     request=request)
+        throttle.failed_check(throttles=((key, throttle.ACCOUNT),), action="account.close_failed",
+                              principal=principal, request=request)
         raise Invalid("Your password is not correct.", field="password")
     now = utcnow()
     customer.closed_at = now

@@ -22,6 +22,7 @@ from portal.domain.order_actions import NotAllowed, record
 from portal.domain.order_policy import current_policy
 from portal.domain.orders import own_order, returnable_quantities
 from portal.domain.principal import Principal, require_customer
+from portal.format import plural
 from portal.integrations.pdf import render_text_pdf
 from portal.models import (
     Document,
@@ -201,7 +202,7 @@ def start_return(session: Session, *, principal: Principal, order_id: Any, quant
     session.add(ret)
     method = "store credit" if refund_method == RefundMethod.STORE_CREDIT else "your original payment method"
     record(session, principal=principal, order=order, kind="return_requested",
-           message=f"Return {ret.number} started: {sum(chosen.values())} item(s), refund to {method}",
+           message=f"Return {ret.number} started: {plural(sum(chosen.values()), 'item')}, refund to {method}",
            audit_action="return.request", outbox_kind="return.requested",
            payload={"return_id": ret.id, "return_number": ret.number, "reason": reason, "note": note,
                     "refund_method": refund_method, "refund_cents": quote.refund_cents,
@@ -225,7 +226,8 @@ def _label_document(ret: Return, *, order_number: str, items: list[tuple[str, st
              *[f"{q} x {name}" + (f" ({label})" if label else "") for name, label, q in items], "",
              "Attach this label to the outside of the parcel and hand it to any drop-off point.",
              "Keep your drop-off receipt until your refund arrives."]
-    data = render_text_pdf(f"Return label {ret.number}", lines, business=business)
+    # The return number as a Code 128 barcode and a QR code, as carriers print them, for the drop-off scanner.
+    data = render_text_pdf(f"Return label {ret.number}", lines, business=business, barcode=ret.number)
     key = f"return-labels/{uuid.uuid4().hex}.pdf"
     path = get_settings().files_dir / key
     path.parent.mkdir(parents=True, exist_ok=True)

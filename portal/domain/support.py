@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from portal.db import utcnow
 from portal.domain import attachments as att
-from portal.domain import audit, events, kb, outbox, throttle
+from portal.domain import audit, events, help_context, kb, outbox, throttle
 from portal.domain.errors import DomainError, ErrorCode, Invalid, NotFound
 from portal.domain.events import DomainEvent, Topic
 from portal.domain.notifications import notify_customer
@@ -51,11 +51,15 @@ CATEGORIES = ("general", "orders", "shipping", "returns", "billing", "products",
 PRIORITIES = tuple(str(p) for p in TicketPriority)
 STATUSES = tuple(str(s) for s in TicketStatus)
 CONTEXT_TYPES = ("order", "invoice", "return", "shipment")
+CHANNELS = ("web", "chat", "assistant", "email", "api")
 STAFF_ROLES = (str(Role.AGENT), str(Role.ADMIN))
 SUBJECT_MAX = 200
 BODY_MAX = 10_000
 MAX_TAGS = 5
 _OPEN = [str(s) for s in OPEN_TICKET_STATUSES]
+# The queue's filter for every status still waiting on someone (new, open, pending); "open" alone
+# is one of those statuses.
+UNRESOLVED = "unresolved"
 
 
 # -- shapes -----------------------------------------------------------------------------------------
@@ -78,6 +82,8 @@ class MessageView:
     internal: bool
     created_at: datetime
     attachments: list[att.AttachmentInfo]
+    via_email: bool = False
+    delivery_status: str = ""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -111,6 +117,9 @@ class TicketView:
     can_reopen: bool
     can_rate: bool
     messages: list[MessageView]
+    contact_email: str = ""
+    guest_contact: bool = False
+    follow_up_of_number: str = ""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -123,12 +132,14 @@ class QueueRow:
     priority: str
     status: str
     assignee_name: str
+    assignee_user_id: int | None
     tags: list[str]
     updated_at: datetime
     first_response_due_at: datetime | None
     resolution_due_at: datetime | None
     first_responded_at: datetime | None
     at_risk: bool
+    channel: str = "web"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -263,11 +274,23 @@ def suggest_articles(session: Session, *, principal: Principal, text: str, limit
     if not any(len(w) >= 3 for w in kb.terms(query)):
         return []
     ids, _ = kb.rank(session, query, limit=max(1, min(limit, 10)))
+    return _published(session, ids)
+
+
+def _published(session: Session, ids: list[int]) -> list[Suggestion]:
+    """These articles in this order, those still published."""
     rows = session.exec(select(KbArticle).where(col(KbArticle.id).in_(ids),
                                                 KbArticle.status == ArticleStatus.PUBLISHED)).all() if ids else []
     by_id = {a.id: a for a in rows}
     return [Suggestion(id=a.id or 0, slug=a.slug, title=a.title, summary=a.summary)
             for a in (by_id.get(i) for i in ids) if a is not None]
+
+
+def situation_suggestions(session: Session, *, principal: Principal, code: str, limit: int = 3) -> list[Suggestion]:
+    """The published articles that answer a "Get help with this" situation, best first."""
+    require_principal(principal)
+    ids = help_context.suggested_article_ids(session, code=code, limit=limit)
+    return _published(session, ids)
 
 
 def record_suggestion(session: Session, *, principal: Principal, article_id: int, query: str, solved: bool,
@@ -386,6 +409,9 @@ def _view(session: Session, p: Principal, ticket: Ticket) -> TicketView:
 
     customer = session.get(Customer, ticket.customer_id)
     merged = session.get(Ticket, ticket.merged_into_id) if ticket.merged_into_id else None
+    follow_up = session.get(Ticket, ticket.follow_up_of_id) if ticket.follow_up_of_id else None
+    if follow_up is not None and follow_up.customer_id != ticket.customer_id:
+        follow_up = None
     s = get_settings()
     now = utcnow()
     can_reopen = (ticket.status == TicketStatus.RESOLVED and ticket.resolved_at is not None
@@ -407,7 +433,11 @@ def _view(session: Session, p: Principal, ticket: Ticket) -> TicketView:
         messages=[MessageView(id=m.id or 0, author_kind=m.author_kind,
                               author_name=_author_name(m, names, customer.name if customer else ""),
                               body=m.body, internal=m.internal, created_at=m.created_at,
-                              attachments=by_msg.get(m.id or 0, [])) for m in msgs],
+                              attachments=by_msg.get(m.id or 0, []), via_email=m.via_email,
+                              delivery_status=m.delivery_status if p.is_staff else "") for m in msgs],
+        contact_email=ticket.contact_email if p.is_staff else "",
+        guest_contact=bool(customer and customer.guest),
+        follow_up_of_number=follow_up.number if follow_up else "",
     )
 
 
@@ -505,15 +535,16 @@ def _at_risk(t: Ticket, now: datetime) -> bool:
     return t.resolution_due_at is not None and t.resolution_due_at - now <= warn
 
 
-def queue(session: Session, *, principal: Principal, status: str = "open", priority: str = "", category: str = "",
-          tag: str = "", assignee: str = "", limit: int = 200) -> list[QueueRow]:
+def queue(session: Session, *, principal: Principal, status: str = "unresolved", priority: str = "", category: str = "",
+          tag: str = "", assignee: str = "", channel: str = "", limit: int = 200) -> list[QueueRow]:
     """The queue, tickets at risk of breaching their SLA first.
 
-    status: "open" (new, open, pending), "all", or one status; assignee: "", "me", "none" or a user id.
+    status: "unresolved" (new, open, pending), "all", or one status (such as "open" alone); assignee: "",
+    "me", "none" or a user id.
     """
     p = require_staff(principal)
     q = select(Ticket).where(col(Ticket.merged_into_id).is_(None))
-    if status == "open":
+    if status == UNRESOLVED:
         q = q.where(col(Ticket.status).in_(_OPEN))
     elif status in STATUSES:
         q = q.where(Ticket.status == status)
@@ -525,6 +556,10 @@ def queue(session: Session, *, principal: Principal, status: str = "open", prior
         q = q.where(Ticket.priority == priority)
     if category:
         q = q.where(Ticket.category == category[:40])
+    if channel:
+        if channel not in CHANNELS:
+            raise Invalid("channel", field="channel")
+        q = q.where(Ticket.channel == channel)
     if tag:
         q = q.where(col(Ticket.id).in_(select(TicketTag.ticket_id).join(Tag, col(Tag.id) == col(TicketTag.tag_id))
                                        .where(Tag.name == tag[:40])))
@@ -551,10 +586,11 @@ def queue(session: Session, *, principal: Principal, status: str = "open", prior
         if cids else {}
     return [QueueRow(id=t.id or 0, number=t.number, subject=t.subject, customer_name=customers.get(t.customer_id, ""),
                      category=t.category, priority=t.priority, status=t.status,
-                     assignee_name=names.get(t.assignee_user_id or 0, ""), tags=tags.get(t.id or 0, []),
+                     assignee_name=names.get(t.assignee_user_id or 0, ""), assignee_user_id=t.assignee_user_id,
+                     tags=tags.get(t.id or 0, []),
                      updated_at=t.updated_at, first_response_due_at=t.first_response_due_at,
                      resolution_due_at=t.resolution_due_at, first_responded_at=t.first_responded_at,
-                     at_risk=_at_risk(t, now)) for t in rows]
+                     at_risk=_at_risk(t, now), channel=t.channel) for t in rows]
 
 
 def staff_members(session: Session, *, principal: Principal) -> list[StaffMember]:
@@ -601,10 +637,17 @@ def agent_reply(session: Session, *, principal: Principal, ticket_id: int, body:
             ticket.status = TicketStatus.PENDING
             ticket.resolved_at = None
         ticket.updated_at = now
+        by_mail = bool(ticket.contact_email)
+        if by_mail:
+            # The ticket came by email: the answer goes back the same way, threaded (the portal
+            # notification below then carries no email of its own).
+            from portal.domain import support_mail
+
+            support_mail.email_reply(session, ticket=ticket, message=msg, agent_name=p.name)
         notify_customer(session, customer_id=ticket.customer_id, kind=NotificationKind.SUPPORT,
                         title=f"New reply on your ticket {ticket.number}",
                         body=f"{p.name or 'Our support team'} answered “{ticket.subject}”:\n\n{body[:600]}",
-                        link=f"/tickets/{ticket.id}")
+                        link=f"/tickets/{ticket.id}", email=not by_mail)
     session.add(ticket)
     if internal:
         # Only staff hear about notes: the customer's browsers are not even told something changed.

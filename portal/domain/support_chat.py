@@ -16,7 +16,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from portal.db import utcnow
-from portal.domain import audit, events, throttle
+from portal.domain import audit, events, help_context, throttle
 from portal.domain import support as tickets
 from portal.domain.errors import DomainError, ErrorCode, Invalid, NotFound
 from portal.domain.events import DomainEvent, Topic
@@ -75,6 +75,7 @@ class ChatContext:
     customer_email: str
     customer_number: str
     page: str
+    about: str  # what the chat or ticket was opened about ("Shipment TRK…"), if anything
     orders: list[tuple[int, str, str, datetime]]  # id, number, status, placed
     shipments: list[tuple[str, str, str]]  # carrier, tracking number, tag
     tickets: list[tuple[int, str, str, str]]  # id, number, subject, status
@@ -163,12 +164,14 @@ def _to_ticket(session: Session, conv: Conversation, *, reason: str, actor: Prin
     msgs = session.exec(select(ConversationMessage).where(ConversationMessage.conversation_id == conv.id)
                         .order_by(col(ConversationMessage.created_at), col(ConversationMessage.id))).all()
     first = next((m.body for m in msgs if m.author_kind == "customer"), "Chat with support")
+    about = help_context.parse_about(conv.context.get("about"))
     now = utcnow()
     first_due, res_due = tickets._sla_due(now, "normal")
     ticket = Ticket(number=f"tmp-{uuid.uuid4().hex[:24]}", customer_id=conv.customer_id,
                     requester_user_id=conv.user_id, subject=("Chat: " + " ".join(first.split()))[:120],
                     category="general", status=TicketStatus.OPEN if conv.agent_user_id else TicketStatus.NEW,
                     channel="chat", assignee_user_id=conv.agent_user_id, first_response_due_at=first_due,
+                    context_type=about[0] if about else None, context_id=about[1] if about else None,
                     resolution_due_at=res_due, created_at=now, updated_at=now)
     session.add(ticket)
     session.flush()
@@ -209,7 +212,11 @@ def current_chat(session: Session, *, principal: Principal) -> ChatView | None:
     return _view(session, conv)
 
 
-def start_chat(session: Session, *, principal: Principal, body: str, page: str = "") -> ChatView:
+def start_chat(session: Session, *, principal: Principal, body: str, page: str = "", about: str = "",
+               about_text: str = "") -> ChatView:
+    """`about` ("shipment:12"), checked again here, is what the chat is about; `about_text` is the
+    UI's wording of its facts, shown as the conversation's first line (the caller read them with
+    help_context.resolve for this principal)."""
     customer_id = require_customer(principal)
     text = _clean(body)
     live = session.exec(select(Conversation).where(Conversation.customer_id == customer_id,
@@ -223,10 +230,22 @@ def start_chat(session: Session, *, principal: Principal, body: str, page: str =
     if not page.startswith("/"):
         page = ""
     now = utcnow()
+    context: dict[str, Any] = {"page": page}
+    if about:
+        try:
+            sit = help_context.resolve(session, principal=principal, about=about)
+        except NotFound:
+            about_text = ""  # not theirs: the chat is about nothing in particular
+        else:
+            context.update(about=sit.about, about_label=tickets.context_label(
+                session, principal=principal, context_type=sit.context_type, context_id=sit.context_id))
     conv = Conversation(customer_id=customer_id, user_id=principal.user_id, status=ConversationStatus.WAITING,
-                        context={"page": page}, started_at=now, customer_last_read_at=now)
+                        context=context, started_at=now, customer_last_read_at=now)
     session.add(conv)
     session.flush()
+    if about_text and "about" in context:
+        session.add(ConversationMessage(conversation_id=conv.id or 0, author_kind="system",
+                                        body=str(about_text)[:BODY_MAX], created_at=now))
     session.add(ConversationMessage(conversation_id=conv.id or 0, author_user_id=principal.user_id,
                                     author_kind="customer", body=text, created_at=now))
     session.flush()
@@ -300,23 +319,44 @@ def chat_context(session: Session, *, principal: Principal, conversation_id: int
     """Who the customer is and what they did, so the agent need not ask."""
     p = require_staff(principal)
     conv = _conversation_for(session, p, conversation_id)
-    customer = session.get(Customer, conv.customer_id)
-    orders = session.exec(select(Order).where(Order.customer_id == conv.customer_id)
+    return _customer_context(session, customer_id=conv.customer_id, user_id=conv.user_id,
+                             page=str(conv.context.get("page", "")), about=str(conv.context.get("about_label", "")),
+                             since=conv.started_at)
+
+
+def ticket_context(session: Session, *, principal: Principal, ticket_id: int) -> ChatContext:
+    """The same panel for a ticket: the agent answers knowing what the customer sees."""
+    require_staff(principal)
+    ticket = session.get(Ticket, ticket_id) if isinstance(ticket_id, int) else None
+    if ticket is None:
+        raise NotFound("ticket")
+    return _customer_context(session, customer_id=ticket.customer_id, user_id=ticket.requester_user_id, page="",
+                             about=tickets._context_label_any(session, ticket), since=ticket.created_at,
+                             exclude_ticket=ticket.id)
+
+
+def _customer_context(session: Session, *, customer_id: int, user_id: int | None, page: str, about: str,
+                      since: datetime, exclude_ticket: int | None = None) -> ChatContext:
+    customer = session.get(Customer, customer_id)
+    orders = session.exec(select(Order).where(Order.customer_id == customer_id)
                           .order_by(col(Order.placed_at).desc()).limit(5)).all()
-    ships = session.exec(select(Shipment).where(Shipment.customer_id == conv.customer_id)
+    ships = session.exec(select(Shipment).where(Shipment.customer_id == customer_id)
                          .order_by(col(Shipment.updated_at).desc()).limit(5)).all()
-    earlier = session.exec(select(Ticket).where(Ticket.customer_id == conv.customer_id)
+    others = select(Ticket).where(Ticket.customer_id == customer_id)
+    if exclude_ticket is not None:
+        others = others.where(Ticket.id != exclude_ticket)
+    earlier = session.exec(others
                            .order_by(col(Ticket.created_at).desc()).limit(5)).all()
-    searches = session.exec(select(SearchQuery).where(SearchQuery.user_id == conv.user_id)
-                            .order_by(col(SearchQuery.created_at).desc()).limit(8)).all() if conv.user_id else []
-    failures = session.exec(select(AuditEvent).where(AuditEvent.actor_user_id == conv.user_id,
+    searches = session.exec(select(SearchQuery).where(SearchQuery.user_id == user_id)
+                            .order_by(col(SearchQuery.created_at).desc()).limit(8)).all() if user_id else []
+    failures = session.exec(select(AuditEvent).where(AuditEvent.actor_user_id == user_id,
                                                      AuditEvent.outcome != "ok",
-                                                     col(AuditEvent.created_at) >= conv.started_at - timedelta(days=1))
-                            .order_by(col(AuditEvent.created_at).desc()).limit(5)).all() if conv.user_id else []
+                                                     col(AuditEvent.created_at) >= since - timedelta(days=1))
+                            .order_by(col(AuditEvent.created_at).desc()).limit(5)).all() if user_id else []
     return ChatContext(
         failures=[(f"{a.action} ({a.outcome})", a.created_at) for a in failures],
         customer_name=customer.name if customer else "", customer_email=customer.email if customer else "",
-        customer_number=customer.number if customer else "", page=str(conv.context.get("page", "")),
+        customer_number=customer.number if customer else "", page=page, about=about,
         orders=[(o.id or 0, o.number, o.status, o.placed_at) for o in orders],
         shipments=[(s.carrier_name or s.carrier, s.tracking_number, s.tag) for s in ships],
         tickets=[(t.id or 0, t.number, t.subject, t.status) for t in earlier],

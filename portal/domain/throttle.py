@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import delete, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
@@ -67,6 +67,24 @@ def record_failure(session: Session, key: str, rule: Rule) -> None:
     session.add(row)
 
 
+def failed_check(*, throttles: tuple[tuple[str, Rule], ...], action: str, request: object = None,
+                 **audit_fields: object) -> None:
+    """A failed check of a secret (password, TOTP code, recovery code), recorded in a
+    transaction of its own and committed at once: the error the caller raises next rolls back
+    the caller's transaction, and must not take the throttle count or the audit row with it."""
+    from portal import metrics
+    from portal.db import session_scope
+    from portal.domain import audit
+
+    metrics.SECRET_FAILURES.labels(action=action).inc()
+    with session_scope() as own:
+        for key, rule in throttles:
+            record_failure(own, key, rule)
+        audit.record(own, action=action, outcome="failed",
+                     request=request if request is not None else audit.NO_REQUEST,  # type: ignore[arg-type]
+                     **audit_fields)  # type: ignore[arg-type]
+
+
 def clear(session: Session, key: str) -> None:
     row = session.get(LoginThrottle, key)
     if row is not None:
@@ -96,6 +114,11 @@ class Rate:
 ASSISTANT_MESSAGES = Rate(limit=30, window=timedelta(minutes=1))
 MESSAGES = Rate(limit=30, window=timedelta(minutes=1))  # live chat and ticket replies together
 NEW_TICKETS = Rate(limit=10, window=timedelta(hours=1))
+# Private downloads per session (PDFs, CSVs, documents, attachments, labels, the data export):
+# each builds a file and several write audit rows, outbox events and webhook deliveries.
+DOWNLOADS = Rate(limit=120, window=timedelta(minutes=1))  # two a second: a person catching up on bookkeeping
+# Help-center searches per person, or per address for strangers: each is stored for insights.
+HELP_SEARCHES = Rate(limit=20, window=timedelta(minutes=1))
 
 
 def take(session: Session, key: str, rate: Rate) -> bool:
@@ -114,6 +137,21 @@ def take(session: Session, key: str, rate: Rate) -> bool:
                                                         col(LoginThrottle.failures) < rate.limit)
                             .values(failures=LoginThrottle.failures + 1))
     return bool(getattr(taken, "rowcount", 0))
+
+
+def longest_window() -> timedelta:
+    """The longest window of any rule or rate in this module: a counter older than that counts nothing."""
+    return max(v.window for v in globals().values() if isinstance(v, Rule | Rate))
+
+
+def purge(session: Session) -> int:
+    """Delete the counters whose window has passed and that block nothing (what record_failure and
+    take would reset anyway); returns how many went."""
+    now = utcnow()
+    res = session.execute(delete(LoginThrottle).where(
+        col(LoginThrottle.window_started_at) < now - longest_window(),
+        or_(col(LoginThrottle.blocked_until).is_(None), col(LoginThrottle.blocked_until) < now)))
+    return int(getattr(res, "rowcount", 0) or 0)
 
 
 def require(session: Session, key: str, rate: Rate) -> None:

@@ -228,9 +228,14 @@ def _consequences(session: Session, *, shipment: Shipment, old_tag: str, old_end
         for kind, _title, body in notes:
             session.add(OrderEvent(order_id=order.id or 0, kind=kind, message=body[:500], actor_kind="system",
                                    data={"shipment_id": shipment.id, "subtag": shipment.subtag}, created_at=now))
-    for _kind, title, body in notes:
+    for kind, title, body in notes:
+        # A delivery that went wrong or slipped offers help with it, pre-filled, right in the notification.
+        help_link = f"/support/new?about=shipment:{shipment.id}" if kind in _NEEDS_HELP else ""
         notify_customer(session, customer_id=shipment.customer_id, kind=NotificationKind.SHIPPING, title=title,
-                        body=body, link=link)
+                        body=body, link=link, help_link=help_link)
+
+
+_NEEDS_HELP = ("delivery_attempt_failed", "delivery_exception", "returned_to_sender", "delivery_delayed")
 
 
 _ORDER_PROGRESS: list[str] = [OrderStatus.PLACED, OrderStatus.PAID, OrderStatus.PACKED, OrderStatus.SHIPPED,
@@ -338,6 +343,7 @@ class ShipmentSummary:
     carrier_name: str
     tracking_number: str
     tag: str
+    subtag: str
     subtag_message: str
     expected_delivery_end: datetime | None
     delivered_at: datetime | None
@@ -361,6 +367,7 @@ def list_shipments(session: Session, *, principal: Principal, limit: int = 50) -
             .group_by(col(TrackingEvent.shipment_id))).all()}
     return [ShipmentSummary(id=s.id or 0, order_id=s.order_id, order_number=number,
                             carrier_name=s.carrier_name or s.carrier, tracking_number=s.tracking_number, tag=s.tag,
-                            subtag_message=s.subtag_message, expected_delivery_end=s.expected_delivery_end,
+                            subtag=s.subtag, subtag_message=s.subtag_message,
+                            expected_delivery_end=s.expected_delivery_end,
                             delivered_at=s.delivered_at, checkpoints=counts.get(s.id or 0, 0))
             for s, number in rows]

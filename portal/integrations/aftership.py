@@ -23,7 +23,6 @@ import base64
 import dataclasses
 import hashlib
 import hmac
-import json
 import time
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
@@ -32,6 +31,8 @@ from types import TracebackType
 from typing import Any
 
 import httpx
+
+from portal.integrations.http_input import BadJson, parse_json
 
 API_VERSION = "2026-07"
 PUBLIC_BASE_URL = f"https://api.aftership.com/tracking/{API_VERSION}"
@@ -332,8 +333,8 @@ def verify_signature(body: bytes, signature: str | None, secret: str) -> bool:
 def parse_webhook(body: bytes) -> WebhookEvent:
     """Raises MalformedPayload for anything that is not a tracking webhook."""
     try:
-        doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+        doc = parse_json(body)
+    except BadJson as exc:
         raise MalformedPayload("body is not JSON") from exc
     if not isinstance(doc, dict):
         raise MalformedPayload("body is not an object")

@@ -18,6 +18,14 @@ class Outgoing:
     to: str
     subject: str
     body: str
+    # Message-ID, In-Reply-To, References, Reply-To, Auto-Submitted: set for mail that belongs to a
+    # ticket thread. A Message-ID given here is kept (it was stored with the ticket).
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+def new_message_id() -> str:
+    s = get_settings()
+    return make_msgid(domain=s.mail_from.rsplit("@", 1)[-1].rstrip(">") or None)
 
 
 def build_message(msg: Outgoing) -> EmailMessage:
@@ -26,7 +34,10 @@ def build_message(msg: Outgoing) -> EmailMessage:
     em["From"] = s.mail_from
     em["To"] = msg.to
     em["Subject"] = msg.subject
-    em["Message-ID"] = make_msgid(domain=s.mail_from.rsplit("@", 1)[-1].rstrip(">") or None)
+    em["Message-ID"] = msg.headers.get("Message-ID") or new_message_id()
+    for name in ("In-Reply-To", "References", "Reply-To", "Auto-Submitted"):
+        if msg.headers.get(name):
+            em[name] = msg.headers[name]
     em.set_content(msg.body)
     return em
 

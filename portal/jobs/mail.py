@@ -6,6 +6,7 @@ import asyncio
 
 from sqlmodel import col, select
 
+from portal import metrics
 from portal.db import session_scope, utcnow
 from portal.integrations import mail
 from portal.jobs.scheduler import job
@@ -25,10 +26,13 @@ def send_pending() -> int:
         for msg in pending:
             msg.attempts += 1
             try:
-                mail.send(mail.Outgoing(to=msg.to_address, subject=msg.subject, body=msg.body_text))
+                mail.send(mail.Outgoing(to=msg.to_address, subject=msg.subject, body=msg.body_text,
+                                        headers=dict(msg.headers or {})))
             except Exception as exc:  # noqa: BLE001 - any failure is retried later
                 msg.last_error = repr(exc)[:500]
+                metrics.EMAILS.labels(outcome="failed").inc()
             else:
+                metrics.EMAILS.labels(outcome="sent").inc()
                 msg.sent_at = utcnow()
                 msg.last_error = ""
                 sent += 1

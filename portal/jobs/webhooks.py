@@ -6,9 +6,12 @@ import asyncio
 
 import httpx
 
+from portal import metrics
 from portal.db import session_scope
 from portal.domain.api import webhooks
+from portal.integrations import outbound
 from portal.jobs.scheduler import job
+from portal.settings import get_settings
 
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
@@ -21,8 +24,18 @@ def _prepare() -> list[webhooks.Outgoing]:
 
 
 async def _send(client: httpx.AsyncClient, out: webhooks.Outgoing) -> tuple[int | None, str, str]:
+    url, headers, extensions = out.url, dict(out.headers), {}
+    if not get_settings().webhooks_allow_private_targets:
+        # Resolve now, refuse internal addresses, and connect to the address that was checked:
+        # the name is not looked up again, so a changed DNS answer cannot redirect the request.
+        try:
+            pinned = await asyncio.to_thread(outbound.pin, out.url)
+        except outbound.BlockedTarget as exc:
+            return None, "", f"refused: {exc}"[:500]
+        url, headers["host"] = pinned.connect_url, pinned.host_header
+        extensions["sni_hostname"] = pinned.sni_hostname
     try:
-        resp = await client.post(out.url, content=out.body, headers=out.headers)
+        resp = await client.post(url, content=out.body, headers=headers, extensions=extensions)
     except httpx.HTTPError as exc:
         return None, "", f"{type(exc).__name__}: {exc}"[:500]
     return resp.status_code, resp.text[:2000], ""
@@ -32,6 +45,8 @@ def _record(results: list[tuple[webhooks.Outgoing, tuple[int | None, str, str]]]
     with session_scope() as db:
         for out, (code, text, error) in results:
             webhooks.record_attempt(db, delivery_id=out.delivery_id, status_code=code, response=text, error=error)
+            metrics.WEBHOOKS.labels(direction="out", source="endpoint",
+                                    outcome="delivered" if code is not None and 200 <= code < 300 else "failed").inc()
 
 
 async def deliver_once(*, client: httpx.AsyncClient | None = None) -> str:

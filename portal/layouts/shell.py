@@ -29,6 +29,7 @@ class NavItem:
 
 NAV: list[NavItem] = [
     NavItem("Home", "/dashboard", "layout_dashboard"),
+    NavItem("Timeline", "/timeline", "history"),
     NavItem("Orders", "/orders", "package"),
     NavItem("Shipments", "/shipments", "truck"),
     NavItem("Billing", "/billing", "receipt"),
@@ -43,6 +44,8 @@ NAV: list[NavItem] = [
     NavItem("Insights", "/admin/insights", "chart_column", staff=True, admin=True),
     NavItem("API keys", "/admin/api-keys", "key_round", staff=True, admin=True),
     NavItem("Webhooks", "/admin/webhooks", "webhook", staff=True, admin=True),
+    NavItem("Refunds", "/admin/refunds", "undo_2", staff=True, admin=True),
+    NavItem("Support mailbox", "/admin/mail", "mail", staff=True, admin=True),
     NavItem("Audit trail", "/admin/audit", "scroll_text", staff=True, admin=True),
     NavItem("Profile", "/account/profile", "user_round"),
     NavItem("Security", "/account/security", "shield_check", everyone=True),
@@ -92,7 +95,7 @@ def sidebar() -> rx.Component:
         display=["none", "none", "block"],
         width="15rem", min_width="15rem", padding="1rem", height="100vh", position="sticky", top="0",
         border_right=f"1px solid {rx.color('gray', 5)}",
-        background_color=rx.color("gray", 2),
+        background_color=rx.color("gray", 2), role="navigation", aria_label="Main menu",
     )
 
 
@@ -168,12 +171,15 @@ def shell(title: str) -> Callable[[Callable[[], rx.Component]], Callable[[], rx.
                     rx.box(
                         rx.heading(title, size="7", margin_bottom="1rem"),
                         page(),
+                        # Room at the bottom, so the floating assistant button never covers the last line.
                         width="100%", max_width="72rem", padding=["1rem", "1.5rem", "2rem"],
+                        padding_bottom=["5.5rem", "5.5rem", "5.5rem"], data_testid="page-content",
                     ),
                     spacing="0", width="100%", min_height="100vh",
                 ),
                 rx.cond(SessionState.signed_in & ~SessionState.is_staff, assistant_panel()),
-                spacing="0", width="100%", align="start",
+                _ready_marker(),
+                spacing="0", width="100%", align="start", data_portal_frame="shell",
             )
 
         framed.__name__ = page.__name__
@@ -182,13 +188,21 @@ def shell(title: str) -> Callable[[Callable[[], rx.Component]], Callable[[], rx.
     return wrap
 
 
+def _ready_marker() -> rx.Component:
+    """Present once the page is live (hydrated, its load done): what a script or a test waits for
+    before typing, since the prerendered page is replaced on hydration."""
+    return rx.cond(rx.State.is_hydrated, rx.el.span(hidden=True, data_testid="page-ready"))
+
+
 def public_frame(*children: rx.Component) -> rx.Component:
     """Pages without sign-in: a centred column with the brand."""
     return rx.center(
         rx.vstack(
-            rx.hstack(brand(), rx.spacer(), rx.color_mode.button(variant="ghost"), width="100%"),
+            rx.hstack(brand(), rx.spacer(), rx.color_mode.button(
+                variant="ghost", aria_label="Switch between light and dark mode"), width="100%"),
             *children,
+            _ready_marker(),
             spacing="5", width="100%", max_width="26rem",
         ),
-        min_height="100vh", padding="1.5rem",
+        min_height="100vh", padding="1.5rem", data_portal_frame="public",
     )

@@ -15,6 +15,9 @@ from portal.models.billing import (
     PaymentMethodPublic,
     PaymentPublic,
     PaymentStatus,
+    ProviderEvent,
+    Refund,
+    RefundStatus,
 )
 from portal.models.catalog import Product, ProductVariant, ProductVariantPublic
 from portal.models.customers import (
@@ -44,7 +47,7 @@ from portal.models.identity import (
     UserToken,
     UserUpdate,
 )
-from portal.models.integration import JobRun, MailMessage, OutboundEvent
+from portal.models.integration import JobLease, JobRun, MailMessage, OutboundEvent
 from portal.models.kb import (
     ArticleStatus,
     KbArticle,
@@ -90,6 +93,8 @@ from portal.models.support import (
     Conversation,
     ConversationMessage,
     ConversationStatus,
+    InboundMail,
+    InboundMailStatus,
     Tag,
     Ticket,
     TicketCreate,
@@ -135,11 +140,14 @@ __all__ = [
     "DocumentPublic",
     "DocumentStatus",
     "IdempotencyRecord",
+    "InboundMail",
+    "InboundMailStatus",
     "Invoice",
     "InvoiceKind",
     "InvoiceLine",
     "InvoicePublic",
     "InvoiceStatus",
+    "JobLease",
     "JobRun",
     "KbArticle",
     "KbArticlePublic",
@@ -170,8 +178,11 @@ __all__ = [
     "Product",
     "ProductVariant",
     "ProductVariantPublic",
+    "ProviderEvent",
     "RecoveryCode",
+    "Refund",
     "RefundMethod",
+    "RefundStatus",
     "Return",
     "ReturnLine",
     "ReturnPhoto",

@@ -25,7 +25,11 @@ class Customer(CustomerBase, table=True):
     number: str = Field(max_length=32, unique=True, index=True)
     # Key of this customer in the business's own systems (CRM/ERP), for API upserts.
     external_id: str | None = Field(default=None, max_length=100, unique=True)
+    # Stripe's Customer (cus_...), made when the customer first saves a card.
+    stripe_customer_id: str | None = Field(default=None, max_length=100, unique=True)
     loyalty_tier: str = Field(default="standard", max_length=16)
+    # A contact known only by the email address they wrote to support from (no portal account).
+    guest: bool = False
     created_at: datetime = created_at_field()
     updated_at: datetime = created_at_field()
     closed_at: datetime | None = None

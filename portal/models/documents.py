@@ -46,6 +46,8 @@ class Document(SQLModel, table=True):
     signed_by_user_id: int | None = Field(default=None, foreign_key="user.id")
     signed_ip: str = Field(default="", max_length=64)
     signed_sha256: str = Field(default="", max_length=64)
+    # The name the person typed to sign, as typed (checked against the account holder's name).
+    signed_name: str = Field(default="", max_length=200)
     external_id: str | None = Field(default=None, max_length=100, unique=True)
     created_at: datetime = created_at_field()
 

@@ -27,6 +27,8 @@ class Notification(SQLModel, table=True):
     title: str = Field(max_length=200)
     body: str = Field(default="", max_length=1000)
     link: str = Field(default="", max_length=300)
+    # "Get help with this" for a problem (a delayed or failed delivery): the pre-filled ticket form.
+    help_link: str = Field(default="", max_length=300)
     read_at: datetime | None = Field(default=None, index=True)
     emailed_at: datetime | None = None
     created_at: datetime = created_at_field()
@@ -38,5 +40,6 @@ class NotificationPublic(SQLModel):
     title: str
     body: str
     link: str
+    help_link: str = ""
     read: bool
     created_at: datetime

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import String, UniqueConstraint
+from sqlalchemy import LargeBinary, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from portal.models.base import created_at_field, fk, json_field
@@ -56,6 +56,12 @@ class Ticket(TicketBase, table=True):
     rating: int | None = None
     rating_comment: str = Field(default="", max_length=1000)
     merged_into_id: int | None = Field(default=None, foreign_key="ticket.id")
+    # Tickets that arrive by email: the address the conversation runs with, and the unguessable
+    # token of its reply address (support+TOKEN@...). A ticket opened after the reopen window by
+    # a reply to an older one points back at it.
+    contact_email: str = Field(default="", max_length=320)
+    reply_token: str | None = Field(default=None, max_length=40, unique=True)
+    follow_up_of_id: int | None = Field(default=None, foreign_key="ticket.id")
     created_at: datetime = created_at_field()
     updated_at: datetime = created_at_field()
 
@@ -83,6 +89,14 @@ class TicketMessage(SQLModel, table=True):
     body: str
     # Internal notes are for staff only; customers never receive them.
     internal: bool = False
+    # Mail: the Message-ID (inbound or outbound) for threading and duplicate detection; for inbound
+    # messages the headers and the full original text (the body keeps the new part only), shown
+    # to agents on demand; "undelivered" when an outbound reply bounced.
+    via_email: bool = False
+    email_message_id: str | None = Field(default=None, max_length=500, index=True)
+    email_headers: str = ""
+    email_original: str = ""
+    delivery_status: str = Field(default="", max_length=16)
     created_at: datetime = created_at_field()
 
 
@@ -118,6 +132,39 @@ class Attachment(SQLModel, table=True):
     size_bytes: int
     sha256: str = Field(max_length=64)
     storage_key: str = Field(max_length=255, unique=True)
+    created_at: datetime = created_at_field()
+
+
+class InboundMailStatus(StrEnum):
+    TICKET = "ticket"  # opened a ticket
+    REPLY = "reply"  # added to a ticket
+    DUPLICATE = "duplicate"
+    BOUNCE = "bounce"
+    IGNORED = "ignored"  # our own mail, newsletters without a ticket, strangers when refused
+    QUARANTINED = "quarantined"  # a reply to a ticket from someone who does not own it
+    ACCEPTED = "accepted"  # a quarantined reply an agent let in
+    REJECTED = "rejected"  # a quarantined reply an agent turned away
+    FAILED = "failed"
+
+
+class InboundMail(SQLModel, table=True):
+    """Every message read from the support mailbox and what became of it. `message_key` (a hash
+    of the Message-ID) makes a second delivery of the same message change nothing."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_key: str = Field(max_length=64, unique=True, index=True)
+    message_id: str = Field(default="", max_length=500)
+    from_address: str = Field(default="", max_length=320)
+    subject: str = Field(default="", max_length=300)
+    size_bytes: int = 0
+    status: str = Field(default=InboundMailStatus.FAILED, sa_type=String(16), index=True)
+    reason: str = Field(default="", max_length=500)
+    ticket_id: int | None = Field(default=None, foreign_key="ticket.id", index=True)
+    ticket_message_id: int | None = Field(default=None, foreign_key="ticketmessage.id")
+    # Kept only while an agent has to decide (quarantine).
+    raw: bytes | None = Field(default=None, sa_type=LargeBinary)
+    decided_by_user_id: int | None = Field(default=None, foreign_key="user.id")
+    decided_at: datetime | None = None
     created_at: datetime = created_at_field()
 
 

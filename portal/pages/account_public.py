@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from portal.components.common import error_callout
+from portal.components.common import error_callout, form
 from portal.layouts.shell import public_frame
 from portal.pages.login import field
 from portal.state.recovery import ForgotState, RegisterState, ResetState, VerifyState
@@ -23,7 +23,7 @@ def forgot_page() -> rx.Component:
             rx.link("Back to sign in", href="/login"),
             spacing="3",
         ),
-        rx.form(
+        form(
             rx.vstack(
                 rx.heading("Forgot your password?", size="6"),
                 rx.text("Enter the email address of your account and we will send you a link to choose a new "
@@ -42,7 +42,7 @@ def forgot_page() -> rx.Component:
 def reset_page() -> rx.Component:
     return public_frame(rx.card(rx.cond(
         ResetState.valid,
-        rx.form(
+        form(
             rx.vstack(
                 rx.heading("Choose a new password", size="6"),
                 rx.text(_PASSWORD_HINT, color_scheme="gray", size="2"),
@@ -66,7 +66,7 @@ def reset_page() -> rx.Component:
 def register_page() -> rx.Component:
     return public_frame(rx.card(rx.cond(
         RegisterState.enabled,
-        rx.form(
+        form(
             rx.vstack(
                 rx.heading("Create your account", size="6"),
                 error_callout(RegisterState.error),

@@ -1,12 +1,12 @@
-"""Admin pages: audit trail and security policy."""
+"""Admin pages: audit trail, security policy, the support mailbox's log."""
 
 from __future__ import annotations
 
 import reflex as rx
 
-from portal.components.common import card, error_callout, notice_callout
+from portal.components.common import card, empty_note, error_callout, form, named_select, notice_callout
 from portal.layouts.shell import shell
-from portal.state.admin import AdminAuditState, AdminUsersState, AuditView, UserView
+from portal.state.admin import AdminAuditState, AdminMailState, AdminUsersState, AuditView, InboundView, UserView
 
 
 def _row(r: AuditView) -> rx.Component:
@@ -28,29 +28,30 @@ def audit_page() -> rx.Component:
     return rx.vstack(
         card("Security policy",
              rx.hstack(rx.switch(checked=s.staff_mfa_required, on_change=s.set_staff_mfa,
-                                 data_testid="staff-mfa-switch"),
+                                 data_testid="staff-mfa-switch", aria_label="Require two-factor authentication"),
                        rx.text("Require two-factor authentication for agents and admins"), align="center"),
              icon="shield"),
-        rx.form(
+        form(
             rx.hstack(
                 rx.input(name="action", placeholder="Action, e.g. auth.", default_value=s.action),
                 rx.input(name="actor", placeholder="Who (email)", default_value=s.actor),
-                rx.select(["any", "ok", "failed", "denied"], name="outcome", default_value="any"),
+                named_select(["any", "ok", "failed", "denied"], "Outcome", name="outcome", default_value="any"),
                 rx.button("Filter", type="submit"),
                 wrap="wrap", spacing="2",
             ),
             on_submit=s.filter, reset_on_submit=False,
         ),
         rx.text(s.total, " events", size="2", color_scheme="gray"),
-        rx.table.root(
+        # Wider than a phone: the box scrolls, and takes focus so the keyboard can scroll it too
+        rx.box(rx.table.root(
             rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in ("When", "Action", "Who")],
                                          rx.table.column_header_cell("Target", display=["none", "table-cell"]),
                                          rx.table.column_header_cell("Outcome"),
                                          rx.table.column_header_cell("Address", display=["none", "none",
                                                                                          "table-cell"]))),
             rx.table.body(rx.foreach(s.rows, _row)),
-            width="100%",
-        ),
+            min_width="100%", width="max-content",
+        ), overflow_x="auto", width="100%", tab_index=0, role="region", aria_label="Audit events"),
         rx.hstack(
             rx.button("Previous", on_click=s.go(s.page - 1), disabled=s.page <= 1, variant="soft"),
             rx.text("Page ", s.page, " of ", s.pages, size="2"),
@@ -66,11 +67,28 @@ def _user_row(u: UserView) -> rx.Component:
         rx.table.cell(rx.vstack(rx.text(u.name, weight="medium"), rx.text(u.email, size="1", color_scheme="gray"),
                                 spacing="0")),
         rx.table.cell(rx.cond(u.mfa, rx.badge("MFA", color_scheme="green"), rx.badge("no MFA", color_scheme="gray"))),
-        rx.table.cell(rx.select(
-            rx.cond(u.can_be_customer, ["customer", "agent", "admin"], ["agent", "admin"]),
-            value=u.role, on_change=lambda role: AdminUsersState.change_role(u.id, role), size="1",
+        rx.table.cell(rx.vstack(
+            named_select(
+                rx.cond(u.can_be_customer, ["customer", "agent", "admin"], ["agent", "admin"]), "Role",
+                value=u.role, on_change=lambda role: AdminUsersState.change_role(u.id, role), size="1",
+                data_testid="role-select",
+            ),
+            rx.cond(AdminUsersState.confirm_user_id == u.id, _confirm_role()),
+            spacing="2",
         )),
         data_testid="user-row",
+    )
+
+
+def _confirm_role() -> rx.Component:
+    s = AdminUsersState
+    return rx.vstack(
+        rx.text(s.confirm_text, size="2"),
+        rx.hstack(rx.button("Change role", size="1", color_scheme="red", on_click=s.confirm_role,
+                            data_testid="confirm-role"),
+                  rx.button("Keep", size="1", variant="soft", color_scheme="gray", on_click=s.cancel_role),
+                  spacing="2"),
+        spacing="1", role="alertdialog", data_testid="role-confirm",
     )
 
 
@@ -80,8 +98,8 @@ def users_page() -> rx.Component:
     return rx.vstack(
         notice_callout(s.notice),
         error_callout(s.error),
-        rx.form(rx.hstack(rx.input(name="query", placeholder="Name or email"),
-                          rx.select(["customer", "agent", "admin"], name="role", placeholder="Any role"),
+        form(rx.hstack(rx.input(name="query", placeholder="Name or email"),
+                          named_select(["customer", "agent", "admin"], "Role", name="role", placeholder="Any role"),
                           rx.button("Search", type="submit"), wrap="wrap"),
                 on_submit=s.search, reset_on_submit=False),
         rx.table.root(
@@ -95,6 +113,38 @@ def users_page() -> rx.Component:
     )
 
 
+def _inbound_row(r: InboundView) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(r.at),
+        rx.table.cell(rx.vstack(rx.text(r.subject, weight="medium"), rx.text(r.sender, size="1", color_scheme="gray"),
+                                spacing="0")),
+        rx.table.cell(rx.badge(r.status, color_scheme=rx.cond(r.status == "failed", "red", "gray"))),
+        rx.table.cell(rx.text(r.ticket, " ", r.reason, size="2")),
+        data_testid="inbound-row",
+    )
+
+
+@shell("Support mailbox")
+def mail_page() -> rx.Component:
+    s = AdminMailState
+    return rx.vstack(
+        rx.text("Messages read from the support mailbox (SUPPORT_IMAP_*). Failures stay in the mailbox's failure "
+                "folder; move one back to the inbox to have it read again.", size="2", color_scheme="gray"),
+        rx.hstack(rx.switch(checked=s.failures_only, on_change=s.update_failures_only, data_testid="failures-only"),
+                  rx.text("Failures only", size="2"), align="center"),
+        rx.cond(s.rows.length() > 0,
+                rx.table.root(
+                    rx.table.header(rx.table.row(rx.table.column_header_cell("Received"),
+                                                 rx.table.column_header_cell("Message"),
+                                                 rx.table.column_header_cell("Outcome"),
+                                                 rx.table.column_header_cell("Ticket / reason"))),
+                    rx.table.body(rx.foreach(s.rows, _inbound_row)), width="100%"),
+                empty_note("Nothing read from the mailbox yet.")),
+        spacing="4", width="100%",
+    )
+
+
 def register(app: rx.App) -> None:
     app.add_page(audit_page, route="/admin/audit", title="Audit trail", on_load=AdminAuditState.load)
     app.add_page(users_page, route="/admin/users", title="People", on_load=AdminUsersState.load)
+    app.add_page(mail_page, route="/admin/mail", title="Support mailbox", on_load=AdminMailState.load)

@@ -4,25 +4,37 @@ from __future__ import annotations
 
 import reflex as rx
 
-from portal.components.common import card, empty_note, error_callout, notice_callout
+from portal.components.common import card, empty_note, error_callout, form, notice_callout, secret_panel
 from portal.domain.api.keys import RESOURCES
 from portal.domain.api.webhooks import KNOWN_KINDS
 from portal.layouts.shell import shell
-from portal.state.admin_api import AdminApiKeysState, AdminWebhooksState, DeliveryView, EndpointView, KeyView
+from portal.state.admin_api import (
+    NEW_KEY,
+    NEW_KEY_NAME,
+    NEW_WEBHOOK_SECRET,
+    AdminApiKeysState,
+    AdminWebhooksState,
+    DeliveryView,
+    EndpointView,
+    KeyView,
+)
+from portal.state.shown_once import conceal
 
 
-def _shown_once(value: rx.Var, what: str, on_dismiss: rx.EventHandler, test_id: str) -> rx.Component:
-    return rx.cond(
-        value != "",
+def _shown_once(what: str, slot: str, *extra: str) -> rx.Component:
+    """Empty and hidden until the handler that made the secret reveals it (never a state var)."""
+    return secret_panel(
         rx.callout(
             rx.vstack(
                 rx.text(f"Copy this {what} now: it is shown only once and cannot be retrieved later."),
-                rx.code(value, data_testid=test_id, size="3", style={"word_break": "break-all"}),
-                rx.button("I have copied it", on_click=on_dismiss, size="1", variant="soft"),
+                *[rx.text("For: ", rx.text.span(id=e, weight="medium"), size="2") for e in extra],
+                rx.code(id=slot, data_testid=slot, size="3", style={"word_break": "break-all"}),
+                rx.button("I have copied it", on_click=conceal(slot, *extra), size="1", variant="soft"),
                 spacing="2",
             ),
             icon="key_round", color_scheme="amber", width="100%",
         ),
+        test_id=f"{slot}-panel",
     )
 
 
@@ -56,10 +68,10 @@ def _key_row(k: KeyView) -> rx.Component:
 def api_keys_page() -> rx.Component:
     s = AdminApiKeysState
     return rx.vstack(
-        _shown_once(s.new_key, "key", s.dismiss, "new-api-key"),
+        _shown_once("key", NEW_KEY, NEW_KEY_NAME),
         error_callout(s.error),
         card("New key",
-             rx.form(
+             form(
                  rx.vstack(
                      rx.input(name="name", placeholder="Who uses it, e.g. ERP", max_length=100,
                               data_testid="key-name"),
@@ -93,7 +105,7 @@ def _endpoint_row(e: EndpointView) -> rx.Component:
                                 rx.text(e.description, size="1", color_scheme="gray"), spacing="1")),
         rx.table.cell(rx.text(e.kinds, size="1")),
         rx.table.cell(rx.text(e.pending, " pending, ", e.failed, " failed", size="1")),
-        rx.table.cell(rx.switch(checked=e.active,
+        rx.table.cell(rx.switch(checked=e.active, aria_label="Active",
                                 on_change=lambda v: AdminWebhooksState.set_active(e.id, v))),
         data_testid="webhook-endpoint-row",
     )
@@ -119,11 +131,11 @@ def _delivery_row(d: DeliveryView) -> rx.Component:
 def webhooks_page() -> rx.Component:
     s = AdminWebhooksState
     return rx.vstack(
-        _shown_once(s.new_secret, "signing secret", s.dismiss, "new-webhook-secret"),
+        _shown_once("signing secret", NEW_WEBHOOK_SECRET),
         notice_callout(s.notice),
         error_callout(s.error),
         card("New endpoint",
-             rx.form(
+             form(
                  rx.vstack(
                      rx.input(name="url", placeholder="https://erp.example.com/hooks/portal", max_length=500,
                               data_testid="webhook-url"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from portal.components.common import card, download_link, empty_note, error_callout, notice_callout
+from portal.components.common import card, download_link, empty_note, error_callout, form, notice_callout
 from portal.components.support import help_link
 from portal.layouts.shell import shell
 from portal.state.billing import (
@@ -17,18 +17,18 @@ from portal.state.billing import (
     InvoiceRow,
     PaymentRow,
 )
-from portal.state.invoice_detail import AttemptRow, InvoiceState, LineRow
+from portal.state.invoice_detail import AttemptRow, InvoiceState, LineRow, SavedCardRow
 
 STATUS_CHOICES = [("all", "All statuses"), ("open", "Due"), ("overdue", "Overdue"), ("paid", "Paid"),
                   ("void", "Void")]
 PAYMENT_CHOICES = [("all", "All payments"), ("succeeded", "Succeeded"), ("failed", "Failed"),
-                   ("pending", "Pending"), ("refunded", "Refunded")]
+                   ("pending", "Pending"), ("processing", "Processing"), ("refunded", "Refunded")]
 KIND_CHOICES = [("all", "Invoices and credit notes"), ("invoice", "Invoices"), ("credit_note", "Credit notes")]
 assert {v for v, _ in PAYMENT_CHOICES} == set(PAYMENT_STATUSES)
 assert {v for v, _ in STATUS_CHOICES} == set(INVOICE_STATUSES) and {v for v, _ in KIND_CHOICES} == set(INVOICE_KINDS)
 
 BILLING_COLORS = {"open": "amber", "overdue": "red", "paid": "green", "void": "gray", "succeeded": "green",
-                  "failed": "red", "pending": "blue", "refunded": "iris"}
+                  "failed": "red", "pending": "blue", "processing": "blue", "refunded": "iris"}
 
 
 def billing_badge(status: rx.Var, label: rx.Var) -> rx.Component:
@@ -60,8 +60,8 @@ def _invoice_row(row: InvoiceRow) -> rx.Component:
         rx.table.cell(row.issued, display=["none", "table-cell"]),
         rx.table.cell(billing_badge(row.status, row.status_label)),
         rx.table.cell(row.total, text_align="right"),
-        rx.table.cell(download_link(rx.icon("download", size=16), row.pdf_url, aria_label="Download PDF",
-                                    color=rx.color("accent", 11)), text_align="right"),
+        rx.table.cell(download_link(rx.icon("download", size=16), row.pdf_url, test_id="invoice-row-pdf",
+                                    aria_label="Download PDF", color=rx.color("accent", 11)), text_align="right"),
         data_testid="invoice-row",
     )
 
@@ -73,11 +73,12 @@ def _payment_row(row: PaymentRow) -> rx.Component:
         rx.table.cell(row.method, display=["none", "table-cell"]),
         rx.table.cell(rx.vstack(billing_badge(row.status, row.status_label),
                                 rx.cond(row.reason != "", rx.text(row.reason, size="1", color_scheme="red")),
+                                rx.cond(row.refunds != "", rx.text(row.refunds, size="1", data_testid="refund-note")),
                                 spacing="1")),
         rx.table.cell(row.amount, text_align="right"),
         rx.table.cell(rx.cond(row.receipt_url != "",
                               download_link(rx.text("Receipt", size="2", color=rx.color("accent", 11)),
-                                            row.receipt_url)),
+                                            row.receipt_url, test_id="receipt-pdf")),
                       text_align="right"),
         data_testid="payment-row",
     )
@@ -95,7 +96,7 @@ def _pager(page: rx.Var, pages: rx.Var, go: rx.EventHandler, test_id: str) -> rx
 
 
 def _filters() -> rx.Component:
-    return rx.form(
+    return form(
         rx.hstack(
             rx.input(name="query", placeholder="Number or item", default_value=BillingState.query, max_length=100,
                      aria_label="Search invoices", data_testid="invoice-search"),
@@ -165,12 +166,13 @@ def billing_page() -> rx.Component:
         notice_callout(BillingState.notice),
         rx.grid(
             _stat("Due now", b.due, "billing-due",
-                  rx.text(b.open_invoices, " open invoice(s)",
+                  rx.text(b.open_invoices, rx.cond(b.open_invoices == 1, " open invoice", " open invoices"),
                           rx.cond(b.next_due != "", " · next due " + b.next_due, ""),
                           size="1", color_scheme="gray")),
             _stat("Overdue", b.overdue, "billing-overdue",
-                  rx.cond(b.has_overdue, rx.text(b.overdue_invoices, " invoice(s) past their due date", size="1",
-                                                 color_scheme="red"))),
+                  rx.cond(b.has_overdue, rx.text(b.overdue_invoices,
+                                                 rx.cond(b.overdue_invoices == 1, " invoice", " invoices"),
+                                                 " past their due date", size="1", color_scheme="red"))),
             _stat("Store credit", b.store_credit, "billing-credit"),
             columns=rx.breakpoints(initial="1", sm="3"), spacing="4", width="100%",
         ),
@@ -217,7 +219,7 @@ def billing_page() -> rx.Component:
                          rx.table.body(rx.foreach(BillingState.payments, _payment_row)), width="100%"),
                      empty_note("No payments yet.")),
              rx.hstack(download_link(rx.button(rx.icon("sheet", size=16), "Export payment history (CSV)",
-                                               variant="soft", size="2"), BillingState.csv_url, "export-csv"),
+                                               variant="soft", size="2"), BillingState.csv_url, test_id="export-csv"),
                        rx.spacer(),
                        _pager(BillingState.payment_page, BillingState.payment_pages, BillingState.go_to_payment_page,
                               "payment-page"), width="100%", align="center", wrap="wrap"),
@@ -233,7 +235,7 @@ def billing_page() -> rx.Component:
                  rx.cond(BillingState.statement_error != "",
                          rx.text(BillingState.statement_error, color_scheme="red", size="2", role="alert"),
                          download_link(rx.button(rx.icon("download", size=16), "Download statement (PDF)",
-                                                 size="2"), BillingState.statement_url, "statement-link")),
+                                                 size="2"), BillingState.statement_url, test_id="statement-link")),
                  icon="scroll_text"),
             card("Store credit",
                  rx.cond(BillingState.credits.length() > 0,
@@ -268,8 +270,14 @@ def _line(ln: LineRow) -> rx.Component:
 def _attempt(row: AttemptRow) -> rx.Component:
     return rx.hstack(rx.text(row.date, size="2", color_scheme="gray"), rx.text(row.method, size="2"),
                      billing_badge(row.status, row.status_label),
-                     rx.cond(row.reason != "", rx.text(row.reason, size="2", color_scheme="red")), rx.spacer(),
+                     rx.cond(row.reason != "", rx.text(row.reason, size="2", color_scheme="red")),
+                     rx.cond(row.refunds != "", rx.text(row.refunds, size="2", data_testid="refund-note")), rx.spacer(),
                      rx.text(row.amount, size="2"), width="100%", wrap="wrap", data_testid="attempt-row")
+
+
+def _saved_card_button(c: SavedCardRow) -> rx.Component:
+    return rx.button("Pay with ", c.label, variant="soft", on_click=InvoiceState.pay_with_card(c.id),
+                     disabled=InvoiceState.pending, data_testid="pay-saved-card")
 
 
 def _total(label: str, value: rx.Var, strong: bool = False, test_id: str = "") -> rx.Component:
@@ -290,7 +298,7 @@ def invoice_page() -> rx.Component:
                           help_link("invoice", rx.State.router.page.params.get("invoice_id", "")),  # type: ignore[attr-defined]
                           rx.spacer(),
                           download_link(rx.button(rx.icon("download", size=16), "Download PDF", variant="soft"),
-                                        inv.pdf_url, "invoice-pdf"),
+                                        inv.pdf_url, test_id="invoice-pdf"),
                           align="center", width="100%", wrap="wrap"),
                 rx.hstack(rx.text("Issued ", inv.issued, size="2", color_scheme="gray"),
                           rx.cond(inv.due != "", rx.text("Due ", inv.due, size="2",
@@ -307,6 +315,10 @@ def invoice_page() -> rx.Component:
                 rx.cond(InvoiceState.cancelled & InvoiceState.payable,
                         rx.callout("You cancelled the payment. The invoice is still due.", icon="info",
                                    color_scheme="gray", width="100%", data_testid="payment-cancelled")),
+                rx.cond(InvoiceState.processing,
+                        rx.callout("Your payment is processing: the bank confirms a direct debit within a few "
+                                   "working days. Nothing else to do; this page updates by itself.", icon="hourglass",
+                                   color_scheme="blue", width="100%", data_testid="payment-processing")),
                 rx.cond(InvoiceState.pending,
                         rx.callout("We are waiting for the card processor to confirm your payment. This page "
                                    "updates by itself.", icon="loader", color_scheme="blue", width="100%",
@@ -316,9 +328,12 @@ def invoice_page() -> rx.Component:
                                                     rx.heading(inv.balance, size="6", data_testid="invoice-balance"),
                                                     spacing="1"),
                                           rx.spacer(),
-                                          rx.button(rx.icon("credit_card", size=16), "Pay now by card", size="3",
-                                                    on_click=InvoiceState.pay, loading=InvoiceState.paying,
-                                                    data_testid="pay-now"),
+                                          rx.vstack(
+                                              rx.button(rx.icon("credit_card", size=16), "Pay now by card", size="3",
+                                                        on_click=InvoiceState.pay, loading=InvoiceState.paying,
+                                                        data_testid="pay-now"),
+                                              rx.foreach(InvoiceState.saved_cards, _saved_card_button),
+                                              align="end", spacing="2"),
                                           align="center", width="100%"), width="100%")),
                 card("Items", rx.table.root(
                     rx.table.header(rx.table.row(

@@ -6,6 +6,7 @@ import reflex as rx
 
 from portal.components.common import empty_note, status_badge
 from portal.layouts.shell import shell
+from portal.pages.timeline import timeline_row
 from portal.state.dashboard import (
     ArticleRow,
     DashboardState,
@@ -55,7 +56,7 @@ def _ticket_row(t: TicketRow) -> rx.Component:
 def _shipment_row(s: ShipmentRow) -> rx.Component:
     return rx.hstack(
         rx.vstack(
-            rx.link(s.carrier, " ", s.tracking_number, href="/orders/" + s.order_id.to_string(), size="2"),
+            rx.link(s.carrier, " ", s.tracking_number, href="/shipments/" + s.id.to_string(), size="2"),
             rx.text(rx.cond(s.expected != "", "Expected " + s.expected.to(str), ""), size="1", color_scheme="gray"),
             spacing="0", align="start",
         ),
@@ -116,7 +117,8 @@ def _balance() -> rx.Component:
 
 
 _ICONS = {"recent_orders": "package", "shipments": "truck", "open_tickets": "life_buoy", "balance": "wallet",
-          "documents": "signature", "notifications": "bell", "offers": "gift", "help": "book_open"}
+          "documents": "signature", "notifications": "bell", "offers": "gift", "help": "book_open",
+          "timeline": "history"}
 _TEST_IDS = {"recent_orders": "recent-orders", "open_tickets": "open-tickets"}
 
 
@@ -134,6 +136,7 @@ def _body(kind: rx.Var) -> rx.Component:
         ("notifications", _list(s.notes, _note_row, "No notifications.", "dashboard-notes")),
         ("offers", _list(s.offers, _offer_row, "No offers for you right now.", "offers")),
         ("help", _list(s.articles, _article_row, "No articles yet.", "help")),
+        ("timeline", _list(s.activity, timeline_row, "Nothing has happened on your account yet.", "activity")),
         rx.fragment(),
     )
 
@@ -174,7 +177,8 @@ def _widget(w: WidgetView) -> rx.Component:
         rx.heading(w.title, size="4", weight="medium"),
         rx.spacer(),
         rx.match(w.kind, ("notifications", rx.link("See all", href="/notifications", size="1")),
-                 ("offers", rx.link("See all", href="/offers", size="1")), rx.fragment()),
+                 ("offers", rx.link("See all", href="/offers", size="1")),
+                 ("timeline", rx.link("See all", href="/timeline", size="1")), rx.fragment()),
         rx.cond(DashboardState.editing, _controls(w)),
         align="center", width="100%", wrap="wrap",
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from portal.components.common import download_link, empty_note, error_callout, notice_callout
+from portal.components.common import download_link, empty_note, error_callout, form, notice_callout
 from portal.layouts.shell import shell
 from portal.state.documents import UPLOAD_ID, DocRow, DocumentsState
 
@@ -23,14 +23,14 @@ def _doc(row: DocRow) -> rx.Component:
                 rx.text(row.kind, " · ", row.date, rx.cond(row.size != "", " · " + row.size, ""), size="1",
                         color_scheme="gray"),
                 rx.cond(row.description != "", rx.text(row.description, size="2")),
-                rx.cond(row.signed != "", rx.text("Signed ", row.signed, size="1", color_scheme="blue")),
+                rx.cond(row.signed != "", rx.text(row.signed, size="1", color_scheme="blue", data_testid="doc-signed")),
                 spacing="1", align="start",
             ),
             rx.spacer(),
             rx.hstack(
                 rx.cond(row.download_url != "", download_link(rx.button(rx.icon("download", size=16), "Download",
                                                                         variant="soft", size="2"),
-                                                              row.download_url, "doc-download")),
+                                                              row.download_url, test_id="doc-download")),
                 rx.cond(row.can_sign, rx.button(rx.icon("pen_line", size=16), "Review and sign", size="2",
                                                 on_click=DocumentsState.start_signing(row.id),
                                                 data_testid="doc-sign")),
@@ -52,13 +52,13 @@ def _sign_dialog() -> rx.Component:
             rx.vstack(
                 rx.text("Read the document before you sign it. Your signature records your name, the time, your "
                         "network address and a fingerprint (SHA-256) of exactly this document.", size="2"),
-                rx.el.a(rx.hstack(rx.icon("file_text", size=16), rx.text("Open the document")),
-                        href=DocumentsState.signing_url, target="_blank", rel="noopener",
-                        color=rx.color("accent", 11)),
-                rx.form(
+                download_link(rx.hstack(rx.icon("file_text", size=16), rx.text("Download the document"),
+                                        color=rx.color("accent", 11)),
+                              DocumentsState.signing_url, test_id="sign-download"),
+                form(
                     rx.vstack(
-                        rx.input(placeholder="Your full name", name="full_name", max_length=200,
-                                 aria_label="Your full name", id="sign-name", width="100%"),
+                        rx.input(placeholder="Your full name, as on your account", name="full_name",
+                                 max_length=200, aria_label="Your full name", id="sign-name", width="100%"),
                         rx.checkbox("I have read and accept this agreement", name="accepted", id="sign-accept"),
                         rx.cond(DocumentsState.sign_error != "", rx.text(DocumentsState.sign_error,
                                                                          color_scheme="red", size="2", role="alert")),
@@ -83,14 +83,14 @@ def _upload_dialog() -> rx.Component:
         rx.dialog.content(
             rx.dialog.title("Upload “", DocumentsState.upload_title, "”"),
             rx.vstack(
-                rx.upload(
+                rx.el.label(rx.upload(
                     rx.vstack(rx.icon("upload", size=22), rx.text("Drop the file here or click to choose it",
                                                                   size="2"),
                               rx.text(DocumentsState.upload_hint, size="1", color_scheme="gray"), align="center"),
                     id=UPLOAD_ID, max_files=1, multiple=False,
                     accept={"application/pdf": [".pdf"], "image/png": [".png"], "image/jpeg": [".jpg", ".jpeg"]},
                     border=f"1px dashed {rx.color('gray', 7)}", padding="1.5rem", border_radius="8px", width="100%",
-                ),
+                ), width="100%"),
                 rx.foreach(rx.selected_files(UPLOAD_ID), lambda name: rx.text(name, size="2",
                                                                                data_testid="selected-file")),
                 rx.cond(DocumentsState.upload_error != "", rx.text(DocumentsState.upload_error, color_scheme="red",

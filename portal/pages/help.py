@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import reflex as rx
 
-from portal.components.common import error_callout
+from portal.components.common import error_callout, form
 from portal.layouts.shell import brand, shell
 from portal.state.help import ArticleRow, CategoryRow, HelpArticleState, HelpCategoryState, HelpState
 from portal.state.session import SessionState
@@ -35,7 +35,7 @@ def framed(title: str, content: Callable[[], rx.Component]) -> rx.Component:
 
 
 def search_box() -> rx.Component:
-    return rx.form(
+    return form(
         rx.hstack(
             # Uncontrolled: what is typed stays in the browser until the form is sent.
             rx.input(rx.input.slot(rx.icon("search", size=16)), name="q", default_value=HelpState.query,
@@ -60,7 +60,11 @@ def _result(row: ArticleRow) -> rx.Component:
 
 
 def _results() -> rx.Component:
-    return rx.cond(
+    return rx.fragment(rx.cond(
+        HelpState.search_error != "",
+        rx.callout(HelpState.search_error, icon="clock", color_scheme="amber", role="alert",
+                   data_testid="help-search-error", width="100%"),
+    ), rx.cond(
         HelpState.searched,
         rx.vstack(
             rx.cond(
@@ -72,7 +76,7 @@ def _results() -> rx.Component:
             rx.link("Clear search", on_click=HelpState.clear, size="2", cursor="pointer"),
             spacing="2", width="100%", data_testid="help-results",
         ),
-    )
+    ))
 
 
 def _category_card(row: CategoryRow) -> rx.Component:

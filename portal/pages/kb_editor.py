@@ -37,7 +37,9 @@ def article_list_page() -> rx.Component:
 
 
 def _field(label: str, control: rx.Component) -> rx.Component:
-    return rx.vstack(rx.text(label, size="2", weight="medium"), control, spacing="1", width="100%")
+    """The words label the control they wrap."""
+    return rx.el.label(rx.vstack(rx.text(label, size="2", weight="medium"), control, spacing="1", width="100%"),
+                       width="100%")
 
 
 @shell("Edit article")
@@ -65,7 +67,7 @@ def article_editor_page() -> rx.Component:
                                        data_testid="article-summary")),
             rx.hstack(
                 _field("Category", rx.select.root(
-                    rx.select.trigger(data_testid="article-category"),
+                    rx.select.trigger(data_testid="article-category", aria_label="Category"),
                     rx.select.content(rx.foreach(s.categories, lambda c: rx.select.item(c[1], value=c[0]))),
                     value=s.category, on_change=s.pick_category)),
                 _field("Address (slug)", rx.input(value=s.slug, on_change=s.edit_slug,
@@ -78,7 +80,7 @@ def article_editor_page() -> rx.Component:
                              rx.tabs.trigger("Preview", value="preview", data_testid="article-preview-tab")),
                 rx.tabs.content(
                     rx.text_area(value=s.body_md, on_change=s.edit_body, rows="18", width="100%",
-                                 font_family="monospace", data_testid="article-body"),
+                                 font_family="monospace", data_testid="article-body", aria_label="Article text"),
                     value="write", padding_top="0.75rem"),
                 rx.tabs.content(rx.box(rx.markdown(s.body_md, use_raw=False), data_testid="article-preview"),
                                 value="preview", padding_top="0.75rem"),

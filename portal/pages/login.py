@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from portal.components.common import error_callout, notice_callout
+from portal.components.common import error_callout, form, label_for, notice_callout
 from portal.components.sso import sso_login_block  # single sign-on (area: sso)
 from portal.layouts.shell import public_frame
 from portal.state.session import LoginState
@@ -14,7 +14,7 @@ from portal.state.sso import SsoLoginState  # single sign-on (area: sso)
 def field(label: str, name: str, *, type_: str = "text", autocomplete: str = "", placeholder: str = "",
           **props: object) -> rx.Component:
     return rx.vstack(
-        rx.text(label, as_="label", html_for=name, size="2", weight="medium"),
+        label_for(label, name, size="2", weight="medium"),
         rx.input(id=name, name=name, type=type_, auto_complete=autocomplete, placeholder=placeholder,
                  required=True, width="100%", size="3", **props),
         spacing="1", width="100%",
@@ -22,7 +22,7 @@ def field(label: str, name: str, *, type_: str = "text", autocomplete: str = "",
 
 
 def _password_step() -> rx.Component:
-    return rx.form(
+    return form(
         rx.vstack(
             rx.heading("Sign in", size="6"),
             rx.text("Track orders, manage returns and get help.", color_scheme="gray", size="2"),
@@ -45,7 +45,7 @@ def _password_step() -> rx.Component:
 
 
 def _code_step() -> rx.Component:
-    return rx.form(
+    return form(
         rx.vstack(
             rx.heading("Two-factor authentication", size="6"),
             rx.cond(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from portal.components.common import card, error_callout, notice_callout
+from portal.components.common import card, error_callout, form, notice_callout
 from portal.domain.home import WIDGETS
 from portal.domain.offers import KIND_LABELS
 from portal.layouts.shell import shell
@@ -48,7 +48,8 @@ def _rule_row(r: RuleRow) -> rx.Component:
         rx.table.cell(r.title), rx.table.cell(r.kind), rx.table.cell(r.condition), rx.table.cell(r.reward),
         rx.table.cell(r.valid_days.to_string(), " days"),
         rx.table.cell(r.applied.to_string(), " / ", r.offered.to_string()),
-        rx.table.cell(rx.switch(checked=r.active, on_change=lambda v: OfferRulesState.toggle_rule(r.id, v))),
+        rx.table.cell(rx.switch(checked=r.active, on_change=lambda v: OfferRulesState.toggle_rule(r.id, v),
+                                aria_label="Active")),
         data_testid="rule-row",
     )
 
@@ -61,11 +62,11 @@ def _num(label: str, name: str, hint: str = "") -> rx.Component:
 
 def _new_rule() -> rx.Component:
     k = OfferRulesState.kind
-    return rx.form(
+    return form(
         rx.vstack(
             rx.heading("New rule", size="3"),
             rx.select.root(
-                rx.select.trigger(data_testid="rule-kind"),
+                rx.select.trigger(data_testid="rule-kind", aria_label="Kind of rule"),
                 rx.select.content(*[rx.select.item(v, value=str(key)) for key, v in KIND_LABELS.items()]),
                 value=k, on_change=OfferRulesState.set_kind,
             ),

@@ -8,7 +8,8 @@ from portal.components.common import card, empty_note, error_callout, status_bad
 from portal.format import humanize
 from portal.layouts.shell import shell
 from portal.models import ORDER_STATUS_LABELS
-from portal.state.new_order import DraftRow, NewOrderState
+from portal.pages import order_placed
+from portal.state.new_order import DraftRow, NewOrderState, PickItem
 from portal.state.order_detail import Option
 from portal.state.orders import STATUS_CHOICES, OrderListRow, OrderListState
 
@@ -48,13 +49,14 @@ def _filters() -> rx.Component:
                  data_testid="order-search", aria_label="Search orders", min_width="14rem"),
         native_select(status_options, value=s.status, on_change=s.update_status, test_id="status-filter",
                       label="Order state"),
-        rx.hstack(rx.text("From", size="2"),
-                  rx.input(type="date", value=s.date_from, on_change=s.update_date_from, data_testid="date-from",
-                           aria_label="Placed from"),
-                  rx.text("to", size="2"),
-                  rx.input(type="date", value=s.date_to, on_change=s.update_date_to, data_testid="date-to",
-                           aria_label="Placed until"),
-                  align="center"),
+        # Each end of the range keeps its label, and the two wrap onto two lines on a phone.
+        rx.flex(rx.hstack(rx.text("From", size="2"),
+                          rx.input(type="date", value=s.date_from, on_change=s.update_date_from,
+                                   data_testid="date-from", aria_label="Placed from"), align="center"),
+                rx.hstack(rx.text("to", size="2"),
+                          rx.input(type="date", value=s.date_to, on_change=s.update_date_to, data_testid="date-to",
+                                   aria_label="Placed until"), align="center"),
+                gap="0.5rem", wrap="wrap", align="center", max_width="100%"),
         rx.button("Clear", variant="soft", color_scheme="gray", on_click=s.clear_filters, data_testid="clear-filters"),
         gap="0.75rem", wrap="wrap", align="center", width="100%",
     )
@@ -117,6 +119,23 @@ def _draft_row(d: DraftRow) -> rx.Component:
     )
 
 
+def _pick_item(i: PickItem) -> rx.Component:
+    chosen = NewOrderState.pick_variant == i.variant_id
+    return rx.el.button(
+        rx.hstack(rx.vstack(rx.text(i.name, size="2", weight="medium"),
+                            rx.text(i.variant, size="1", color_scheme="gray"), spacing="0", align="start"),
+                  rx.spacer(),
+                  rx.vstack(rx.text(i.price, size="2"), rx.text(i.stock, size="1", color_scheme="gray"),
+                            spacing="0", align="end"),
+                  width="100%", align="center"),
+        on_click=NewOrderState.update_pick_variant(i.variant_id), type="button", role="option",
+        aria_selected=rx.cond(chosen, "true", "false"), data_testid="pick-item",
+        style={"width": "100%", "text_align": "left", "padding": "0.4rem 0.6rem", "cursor": "pointer",
+               "border": "none", "border_bottom": f"1px solid {rx.color('gray', 4)}", "color": "inherit",
+               "background": rx.cond(chosen, rx.color("accent", 4), "transparent")},
+    )
+
+
 def _address_option(o: Option) -> rx.Component:
     return rx.el.option(o.label, value=o.value)
 
@@ -139,12 +158,19 @@ def _new_order_body(s: type[NewOrderState], r: rx.Var) -> rx.Component:
                            icon="info", color_scheme="amber", width="100%")),
         rx.cond(~s.reviewing, card(
             "Add items",
-            rx.flex(native_select(s.catalogue, value=s.pick_variant, on_change=s.update_pick_variant,
-                                  test_id="pick-variant", placeholder="Choose an item", label="Item"),
-                    rx.input(type="number", min=1, max=99, value=s.pick_qty, on_change=s.update_pick_qty, width="5rem",
-                             aria_label="Quantity", data_testid="pick-qty"),
+            rx.input(rx.input.slot(rx.icon("search", size=16)), value=s.search, on_change=s.update_search,
+                     placeholder="Search by name, size or colour", aria_label="Search items",
+                     data_testid="item-search", width="100%"),
+            rx.box(rx.foreach(s.matches, _pick_item), role="listbox", aria_label="Items",
+                   data_testid="item-results", width="100%", max_height="18rem", overflow_y="auto"),
+            rx.cond(s.match_note != "", rx.text(s.match_note, size="1", color_scheme="gray")),
+            rx.flex(rx.text(rx.cond(s.picked != "", s.picked, "Choose an item above."), size="2",
+                            data_testid="picked-item", flex="1", min_width="10rem"),
+                    rx.input(type="number", min=1, max=s.line_limit, value=s.pick_qty, on_change=s.update_pick_qty,
+                             width="5rem", aria_label="Quantity", data_testid="pick-qty"),
                     rx.button("Add", on_click=s.add_line, data_testid="add-line"),
-                    gap="0.5rem", wrap="wrap", align="center"),
+                    gap="0.5rem", wrap="wrap", align="center", width="100%"),
+            rx.text("Up to ", s.line_limit, " of one item per order.", size="1", color_scheme="gray"),
             icon="shopping_bag")),
         card("Items", rx.cond(
             s.draft.length() > 0,
@@ -169,10 +195,16 @@ def _new_order_body(s: type[NewOrderState], r: rx.Var) -> rx.Component:
                  rx.hstack(rx.text("Included VAT"), rx.spacer(), rx.text(r.tax), width="100%"),
                  rx.hstack(rx.text("Total", weight="bold"), rx.spacer(),
                            rx.text(r.total, weight="bold", data_testid="review-total"), width="100%"),
-                 rx.text("You pay by bank transfer; we ship when the payment arrives.", size="1",
+                 rx.text(rx.cond(s.pay_online, "Pay now online, or place the order and pay by bank transfer; ",
+                                 "You pay by bank transfer; "), "we ship when the payment arrives.", size="1",
                          color_scheme="gray"),
                  rx.hstack(rx.button("Change", variant="soft", on_click=s.edit),
-                           rx.button("Place order", on_click=s.place_order, data_testid="place-order")),
+                           rx.button("Place order", variant=rx.cond(s.pay_online, "soft", "solid"),
+                                     on_click=s.place_order, data_testid="place-order"),
+                           rx.cond(s.pay_online,
+                                   rx.button(rx.icon("credit_card", size=16), "Place order and pay now",
+                                             on_click=s.place_order_and_pay, data_testid="place-and-pay")),
+                           wrap="wrap"),
                  icon="clipboard_check", test_id="order-review"),
             rx.button("Review order", on_click=s.review_order, disabled=s.draft.length() == 0,
                       data_testid="review-order"),
@@ -185,3 +217,4 @@ def _new_order_body(s: type[NewOrderState], r: rx.Var) -> rx.Component:
 def register(app: rx.App) -> None:
     app.add_page(orders_page, route="/orders", title="Orders", on_load=OrderListState.load)
     app.add_page(new_order_page, route="/orders/new", title="New order", on_load=NewOrderState.load)
+    order_placed.register(app)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from portal.components.common import card, error_callout
+from portal.components.common import card, download_link, error_callout, form, label_for
 from portal.layouts.shell import shell
 from portal.state.privacy import PrivacyState
 
@@ -17,11 +17,11 @@ def privacy_page() -> rx.Component:
             rx.text("One zip file with your profile, addresses, orders, shipments, returns, tickets, invoices, "
                     "payments, documents (with their files), notifications, offers and the audit trail of your "
                     "account.", size="2"),
-            # A plain anchor: the browser itself fetches the route (with the session cookie). Until the
-            # page has loaded its address, the button is shown disabled: an empty href reloads the page.
+            # The browser itself fetches the route (with the session cookie). Until the page has loaded
+            # its address, the button is shown disabled: an empty href reloads the page.
             rx.cond(PrivacyState.export_url != "",
-                    rx.el.a(rx.button(rx.icon("download", size=14), "Download everything", as_child=False),
-                            href=PrivacyState.export_url, download="", data_testid="export-data"),
+                    download_link(rx.button(rx.icon("download", size=14), "Download everything", as_child=False),
+                                  PrivacyState.export_url, test_id="export-data"),
                     rx.button(rx.icon("download", size=14), "Download everything", disabled=True)),
             icon="archive",
         ),
@@ -30,12 +30,12 @@ def privacy_page() -> rx.Component:
             rx.text("Closing signs out every session of your account and nobody can sign in to it again. We are "
                     "told, and keep only what the law requires (such as invoices).", size="2"),
             error_callout(PrivacyState.close_error),
-            rx.form(
+            form(
                 rx.vstack(
-                    rx.text("Your password", as_="label", html_for="close-password", size="2"),
+                    label_for("Your password", "close-password", size="2"),
                     rx.input(id="close-password", name="password", type="password",
                              auto_complete="current-password", required=True, width="100%"),
-                    rx.text("Type CLOSE to confirm", as_="label", html_for="close-confirm", size="2"),
+                    label_for("Type CLOSE to confirm", "close-confirm", size="2"),
                     rx.input(id="close-confirm", name="confirm", required=True, width="100%", auto_complete="off"),
                     rx.button("Close my account", type="submit", color_scheme="red", data_testid="close-account"),
                     spacing="2", width="100%", max_width="26rem",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from portal.components.common import card, error_callout, notice_callout
+from portal.components.common import card, error_callout, form, label_for, notice_callout
 from portal.domain.profile import EMAIL_KINDS, LANGUAGES
 from portal.layouts.shell import shell
 from portal.state.insights import TrackState
@@ -17,7 +17,7 @@ _EMAIL_LABELS = {"shipping": "Shipping updates", "support": "Replies to my ticke
 def _input(label: str, name: str, value: rx.Var, *, field_var: rx.Var, required: bool = False,
            hint: str = "", autocomplete: str = "", form: str = "details", **props: object) -> rx.Component:
     return rx.vstack(
-        rx.text(label, as_="label", html_for=f"p-{name}", size="2", weight="medium"),
+        label_for(label, f"p-{name}", size="2", weight="medium"),
         rx.input(id=f"p-{name}", name=name, default_value=value, required=required, width="100%",
                  auto_complete=autocomplete, aria_invalid=rx.cond(field_var == name, "true", "false"),
                  color_scheme=rx.cond(field_var == name, "red", "gray"),
@@ -38,7 +38,7 @@ def _details() -> rx.Component:
         rx.text("Sign-in email: ", rx.code(s.email), size="2"),
         rx.text("Your sign-in email cannot be changed here; ask us and we will verify the new address with you.",
                 size="1", color_scheme="gray"),
-        rx.form(
+        form(
             rx.vstack(
                 _input("Full name", "full_name", s.full_name, field_var=f, required=True, autocomplete="name"),
                 rx.grid(
@@ -51,7 +51,7 @@ def _details() -> rx.Component:
                     rx.vstack(
                         rx.text("Language", as_="label", size="2", weight="medium"),
                         rx.select.root(
-                            rx.select.trigger(width="100%", data_testid="locale"),
+                            rx.select.trigger(width="100%", data_testid="locale", aria_label="Language"),
                             rx.select.content(*[rx.select.item(v, value=k) for k, v in LANGUAGES.items()]),
                             name="locale", default_value=s.locale,
                         ),
@@ -116,7 +116,7 @@ def _address_editor() -> rx.Component:
     s = ProfileState
     f = s.address_field
     v = s.form
-    return rx.form(
+    return form(
         rx.vstack(
             rx.heading(rx.cond(s.editing_existing, "Edit address", "New address"), size="3"),
             error_callout(s.address_error),
@@ -176,8 +176,8 @@ def _email_prefs() -> rx.Component:
             rx.hstack(
                 rx.switch(checked=ProfileState.email_prefs[k].bool(),
                           on_change=lambda value, k=k: ProfileState.set_email_pref(k, value),
-                          data_testid=f"email-{k}", id=f"email-{k}"),
-                rx.text(label, as_="label", html_for=f"email-{k}", size="2"),
+                          data_testid=f"email-{k}", id=f"email-{k}", aria_label=label),
+                label_for(label, f"email-{k}", size="2"),
                 align="center",
             )
             for k, label in _EMAIL_LABELS.items() if k in EMAIL_KINDS

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import reflex as rx
 
-from portal.components.common import card, error_callout, notice_callout
+from portal.components.common import card, error_callout, form, notice_callout, secret_panel
 from portal.components.sso import sso_account_card  # single sign-on (area: sso)
 from portal.layouts.shell import shell
 from portal.pages.login import field
-from portal.state.security import SecurityState, SessionRow
+from portal.state.security import RECOVERY_CODES, TOTP_QR, TOTP_SECRET, SecurityState, SessionRow
+from portal.state.shown_once import conceal
 from portal.state.sso import SsoAccountState  # single sign-on (area: sso)
 
 
@@ -17,7 +18,7 @@ def _password_card() -> rx.Component:
         "Password",
         notice_callout(SecurityState.pw_notice),
         error_callout(SecurityState.pw_error),
-        rx.form(
+        form(
             rx.vstack(
                 field("Current password", "current", type_="password", autocomplete="current-password"),
                 field("New password", "new", type_="password", autocomplete="new-password"),
@@ -35,12 +36,12 @@ def _password_card() -> rx.Component:
 
 
 def _codes() -> rx.Component:
-    return rx.cond(
-        SecurityState.new_codes.length() > 0,
+    # Empty and hidden until the handler that made the codes reveals them (never a state var).
+    return secret_panel(
         rx.vstack(
-            rx.grid(rx.foreach(SecurityState.new_codes, lambda c: rx.code(c, size="3")), columns="2", spacing="2",
-                    data_testid="recovery-codes"),
-            rx.button("I have saved them", on_click=SecurityState.hide_codes, variant="soft"),
+            rx.code(id=RECOVERY_CODES, data_testid=RECOVERY_CODES, size="3",
+                    style={"white_space": "pre", "column_count": "2", "display": "block"}),
+            rx.button("I have saved them", on_click=conceal(RECOVERY_CODES), variant="soft"),
             spacing="2",
         ),
     )
@@ -49,11 +50,12 @@ def _codes() -> rx.Component:
 def _mfa_card() -> rx.Component:
     enroll = rx.vstack(
         rx.text("1. Scan this code with an authenticator app (or type the key).", size="2"),
-        rx.image(src=SecurityState.qr, width="200px", height="200px", alt="QR code for your authenticator app",
+        # The QR code and the key are written in by the handler that made them (never state vars).
+        rx.image(id=TOTP_QR, width="200px", height="200px", alt="QR code for your authenticator app",
                  background="white", padding="8px", border_radius="8px"),
-        rx.text("Key: ", rx.code(SecurityState.secret, data_testid="totp-secret"), size="2"),
+        rx.text("Key: ", rx.code(id=TOTP_SECRET, data_testid=TOTP_SECRET), size="2"),
         rx.text("2. Enter the 6-digit code it shows.", size="2"),
-        rx.form(
+        form(
             rx.hstack(
                 rx.input(name="code", placeholder="123456", input_mode="numeric", auto_complete="one-time-code",
                          required=True, data_testid="confirm-code-input"),
@@ -68,7 +70,7 @@ def _mfa_card() -> rx.Component:
     enabled = rx.vstack(
         rx.badge("On", color_scheme="green", data_testid="mfa-on"),
         rx.text(SecurityState.codes_left, " recovery codes left.", size="2"),
-        rx.form(
+        form(
             rx.hstack(rx.input(name="code", placeholder="Code from your app", required=True),
                       rx.button("New recovery codes", type="submit", variant="soft")),
             on_submit=SecurityState.regenerate_codes, reset_on_submit=True,
@@ -77,7 +79,7 @@ def _mfa_card() -> rx.Component:
             SecurityState.mfa_required,
             rx.text("Your role requires two-factor authentication, so it cannot be turned off.", size="2",
                     color_scheme="gray"),
-            rx.form(
+            form(
                 rx.vstack(
                     rx.text("To turn it off, confirm with your password and a code.", size="2"),
                     rx.hstack(
@@ -114,7 +116,8 @@ def _session_row(s: SessionRow) -> rx.Component:
         rx.table.cell(rx.vstack(rx.text(s.device, weight="medium"),
                                 rx.cond(s.current, rx.badge("This device", color_scheme="green")), spacing="1")),
         rx.table.cell(s.ip_address),
-        rx.table.cell(s.last_seen, display=["none", "table-cell"]),
+        rx.table.cell(rx.text(s.last_active, title=s.last_seen, data_testid="session-last-active"),
+                      display=["none", "table-cell"]),
         rx.table.cell(s.started, display=["none", "none", "table-cell"]),
         rx.table.cell(rx.button(rx.cond(s.current, "Sign out", "End"), size="1", variant="soft", color_scheme="red",
                                 on_click=SecurityState.revoke(s.id))),
@@ -136,9 +139,15 @@ def _sessions_card() -> rx.Component:
                 rx.table.column_header_cell("Last active", display=["none", "table-cell"]),
                 rx.table.column_header_cell("Signed in", display=["none", "none", "table-cell"]),
                 rx.table.column_header_cell(""))),
-            rx.table.body(rx.foreach(SecurityState.sessions, _session_row)),
+            rx.table.body(rx.foreach(SecurityState.sessions, _session_row),
+                          rx.cond(SecurityState.show_older, rx.foreach(SecurityState.older_sessions, _session_row))),
             width="100%",
         ),
+        rx.cond(SecurityState.older_sessions.length() > 0,
+                rx.button(rx.cond(SecurityState.show_older, "Show fewer",
+                                  "Show " + SecurityState.older_sessions.length().to_string() + " older sessions"),
+                          variant="ghost", size="1", on_click=SecurityState.toggle_older,
+                          data_testid="older-sessions")),
         rx.button("Sign out all other sessions", variant="soft", on_click=SecurityState.revoke_others,
                   data_testid="end-others"),
         icon="monitor_smartphone",

@@ -65,6 +65,27 @@ def _delivery() -> rx.Component:
     )
 
 
+def _advice() -> rx.Component:
+    """A problem, a failed attempt or a pickup: what it means and what to do, with help one click away."""
+    v = ShipmentState.view
+    return rx.cond(
+        v.advice_tone != "",
+        rx.callout.root(
+            rx.callout.icon(rx.cond(v.advice_tone == "problem", rx.icon("triangle_alert"), rx.icon("info"))),
+            rx.vstack(
+                rx.text(v.advice_title, weight="bold", size="2", data_testid="advice-title"),
+                rx.text(v.advice_text, size="2"),
+                rx.text(rx.text.strong("What to do: "), v.advice_next, size="2", data_testid="advice-next"),
+                help_link("shipment", rx.State.router.page.params.get("shipment_id", ""),  # type: ignore[attr-defined]
+                          test_id="advice-help"),
+                spacing="1", align="start",
+            ),
+            color_scheme=rx.cond(v.advice_tone == "problem", "red", "amber"), width="100%",
+            role="status", data_testid="shipment-advice",
+        ),
+    )
+
+
 @shell("Shipment")
 def shipment_page() -> rx.Component:
     v = ShipmentState.view
@@ -82,6 +103,7 @@ def shipment_page() -> rx.Component:
                     align="center", width="100%", wrap="wrap",
                 ),
                 rx.text(v.detail, color_scheme="gray", size="2", data_testid="shipment-detail"),
+                _advice(),
                 rx.grid(
                     card("Progress", rx.vstack(rx.foreach(ShipmentState.milestones, _milestone), spacing="2",
                                                width="100%"), icon="route", test_id="milestones"),

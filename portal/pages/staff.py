@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from portal.components.common import card, empty_note, error_callout, notice_callout
-from portal.domain.support import PRIORITIES, STATUSES
+from portal.domain.support import CHANNELS, PRIORITIES, STATUSES, UNRESOLVED
 from portal.layouts.shell import shell
 from portal.pages.support import thread_message, ticket_status_badge
 from portal.state.staff import (
@@ -16,10 +16,13 @@ from portal.state.staff import (
     ChatRow,
     ContextRow,
     FigureView,
+    HeldRow,
     Option,
     QueueRowView,
 )
+from portal.state.support import MessageRow
 
+CHANNEL_LABELS = {"web": "Portal", "chat": "Live chat", "assistant": "Assistant", "email": "Email", "api": "API"}
 PRIORITY_COLORS = {"urgent": "red", "high": "orange", "normal": "blue", "low": "gray"}
 
 
@@ -47,17 +50,17 @@ def _figures(title: str, f: FigureView, test_id: str) -> rx.Component:
 
 
 def _opt_select(value: rx.Var, fixed: list[tuple[str, str]], dynamic: rx.Var | None, on_change: object,
-                test_id: str) -> rx.Component:
+                test_id: str, label: str) -> rx.Component:
     items = [rx.select.item(label, value=v) for v, label in fixed]
     dyn = [rx.foreach(dynamic, lambda o: rx.select.item(o.label, value=o.value))] if dynamic is not None else []
-    return rx.select.root(rx.select.trigger(data_testid=test_id), rx.select.content(*items, *dyn),
+    return rx.select.root(rx.select.trigger(data_testid=test_id, aria_label=label), rx.select.content(*items, *dyn),
                           value=rx.cond(value == "", "any", value), on_change=on_change)
 
 
 def _str_select(value: rx.Var, fixed: list[tuple[str, str]], dynamic: rx.Var, on_change: object,
-                test_id: str) -> rx.Component:
+                test_id: str, label: str) -> rx.Component:
     items = [rx.select.item(label, value=v) for v, label in fixed]
-    return rx.select.root(rx.select.trigger(data_testid=test_id),
+    return rx.select.root(rx.select.trigger(data_testid=test_id, aria_label=label),
                           rx.select.content(*items, rx.foreach(dynamic, lambda o: rx.select.item(o, value=o))),
                           value=rx.cond(value == "", "any", value), on_change=on_change)
 
@@ -66,14 +69,23 @@ def _queue_row(r: QueueRowView) -> rx.Component:
     return rx.table.row(
         rx.table.cell(rx.cond(r.at_risk, rx.badge("SLA risk", color_scheme="red", data_testid="sla-risk"))),
         rx.table.cell(rx.vstack(rx.link(r.subject, href="/agent/tickets/" + r.id.to_string(), weight="medium"),
-                                rx.text(r.number, " · ", r.customer, " · ", r.category,
+                                rx.text(rx.cond(r.channel == "email", rx.badge(rx.icon("mail", size=12), "Email",
+                                                                               size="1", variant="outline",
+                                                                               data_testid="channel-email")),
+                                        " ", r.number, " · ", r.customer, " · ", r.category,
                                         rx.cond(r.tags != "", rx.fragment(" · ", r.tags)), size="1",
                                         color_scheme="gray"), spacing="0")),
         rx.table.cell(_priority_badge(r.priority)),
         rx.table.cell(r.status),
         rx.table.cell(r.assignee),
-        rx.table.cell(rx.text(r.first_response, size="1"), rx.text(r.resolution, size="1", color_scheme="gray")),
-        rx.table.cell(rx.button("Take", size="1", variant="soft", on_click=AgentConsoleState.take(r.id))),
+        rx.table.cell(rx.cond(r.first_response != "", rx.text("First reply ", r.first_response, size="1",
+                                                               data_testid="sla-first-reply")),
+                      rx.cond(r.resolution != "", rx.text("Resolution ", r.resolution, size="1", color_scheme="gray",
+                                                          data_testid="sla-resolution"))),
+        # Only tickets that are not yet the agent's own can be taken.
+        rx.table.cell(rx.cond(r.mine, rx.badge("Yours", variant="soft", color_scheme="green"),
+                              rx.button("Take", size="1", variant="soft", on_click=AgentConsoleState.take(r.id),
+                                        data_testid="take-row"))),
         data_testid="queue-row",
     )
 
@@ -112,7 +124,8 @@ def staff_page() -> rx.Component:
                                                 _figures("Team", s.team, "team-figures"), spacing="6"),
                  icon="chart_bar"),
             card("Live chats",
-                 rx.hstack(rx.switch(checked=s.available, on_change=s.update_available, data_testid="available"),
+                 rx.hstack(rx.switch(checked=s.available, on_change=s.update_available, data_testid="available",
+                                     aria_label="Available for chats"),
                            rx.text("Available for chats", size="2"), align="center"),
                  rx.cond(s.chats.length() > 0, rx.foreach(s.chats, _chat_row), empty_note("No chats waiting.")),
                  icon="messages_square", test_id="chats"),
@@ -121,15 +134,18 @@ def staff_page() -> rx.Component:
         card(
             "Queue",
             rx.hstack(
-                _opt_select(s.status, [("open", "Open"), ("all", "All")] + [(x, x.capitalize()) for x in STATUSES],
-                            None, s.update_status_filter, "filter-status"),
+                _opt_select(s.status, [(UNRESOLVED, "Unresolved (new, open, pending)"), ("all", "All statuses")]
+                            + [(x, f"{x.capitalize()} only") for x in STATUSES],
+                            None, s.update_status_filter, "filter-status", "Status"),
                 _opt_select(s.priority, [("any", "Any priority")] + [(x, x.capitalize()) for x in PRIORITIES], None,
-                            s.update_priority_filter, "filter-priority"),
+                            s.update_priority_filter, "filter-priority", "Priority"),
                 _str_select(s.category, [("any", "Any category")], s.categories, s.update_category_filter,
-                            "filter-category"),
-                _str_select(s.tag, [("any", "Any tag")], s.tags, s.update_tag_filter, "filter-tag"),
+                            "filter-category", "Category"),
+                _str_select(s.tag, [("any", "Any tag")], s.tags, s.update_tag_filter, "filter-tag", "Tag"),
                 _opt_select(s.assignee, [("any", "Anyone"), ("me", "Me"), ("none", "Unassigned")], s.agents,
-                            s.update_assignee_filter, "filter-assignee"),
+                            s.update_assignee_filter, "filter-assignee", "Assignee"),
+                _opt_select(s.channel, [("any", "Any channel")] + [(x, CHANNEL_LABELS[x]) for x in CHANNELS], None,
+                            s.update_channel_filter, "filter-channel", "Channel"),
                 wrap="wrap", spacing="2",
             ),
             rx.cond(
@@ -153,6 +169,36 @@ def _option_items(options: rx.Var) -> rx.Component:
     return rx.foreach(options, lambda o: rx.select.item(o.label, value=o.value))
 
 
+def _ticket_details() -> rx.Component:
+    s = AgentTicketState
+    t = s.ticket
+    return card("Details",
+                rx.text("First response: ", s.first_response, size="2", data_testid="sla-first"),
+                rx.text("Resolution: ", s.resolution, size="2"),
+                rx.text("Status", size="1", color_scheme="gray"),
+                rx.select.root(rx.select.trigger(data_testid="set-status", aria_label="Status"),
+                               rx.select.content(*[rx.select.item(x.capitalize(), value=x) for x in STATUSES]),
+                               value=t.status, on_change=s.update_status),
+                rx.text("Priority", size="1", color_scheme="gray"),
+                rx.select.root(rx.select.trigger(data_testid="set-priority", aria_label="Priority"),
+                               rx.select.content(*[rx.select.item(x.capitalize(), value=x) for x in PRIORITIES]),
+                               value=t.priority, on_change=s.update_priority),
+                rx.text("Assignee", size="1", color_scheme="gray"),
+                rx.hstack(rx.select.root(rx.select.trigger(placeholder="Unassigned", aria_label="Assignee"),
+                                         rx.select.content(_option_items(s.agents)), value=s.assignee_id,
+                                         on_change=s.assign),
+                          rx.cond(s.mine, rx.fragment(),
+                                  rx.button("Take", size="1", variant="soft", on_click=s.take, data_testid="take"))),
+                rx.text("Tags: ", t.tags, size="2"),
+                rx.cond(s.contact_email != "", _contact(s)),
+                rx.divider(),
+                rx.text("Merge this duplicate into ticket", size="1", color_scheme="gray"),
+                rx.hstack(rx.input(value=s.merge_number, on_change=s.update_merge_number, placeholder="T-12345",
+                                   id="merge-number"),
+                          rx.button("Merge", size="1", color_scheme="red", variant="soft", on_click=s.merge)),
+                icon="settings_2")
+
+
 @shell("Ticket")
 def agent_ticket_page() -> rx.Component:
     s = AgentTicketState
@@ -168,46 +214,77 @@ def agent_ticket_page() -> rx.Component:
                 rx.text(t.number, " · ", s.customer, " · ", t.category, " · opened ", t.opened,
                         rx.cond(t.context != "", rx.fragment(" · about ", t.context)), size="2", color_scheme="gray"),
                 rx.cond(t.merged_into != "", rx.callout(f"Merged into {t.merged_into}", icon="merge")),
-                rx.vstack(rx.foreach(s.messages, thread_message), spacing="2", width="100%", data_testid="thread"),
+                rx.cond(s.follow_up_of != "", rx.callout("Follow-up of " + s.follow_up_of, icon="link")),
+                rx.vstack(rx.foreach(s.messages, _agent_message), spacing="2", width="100%", data_testid="thread"),
+                rx.cond(s.headers_text != "", _headers_card()),
+                rx.cond(s.held.length() > 0, card("Held messages", rx.foreach(s.held, _held_row),
+                                                  icon="shield_alert", test_id="held")),
                 card("Answer",
-                     rx.select.root(rx.select.trigger(placeholder="Insert a canned reply", data_testid="canned"),
+                     rx.select.root(rx.select.trigger(placeholder="Insert a canned reply", data_testid="canned",
+                                                      aria_label="Insert a canned reply"),
                                     rx.select.content(_option_items(s.canned)), value="", on_change=s.use_canned),
-                     rx.text_area(value=s.draft, on_change=s.update_draft, rows="5", id="agent-reply", width="100%"),
-                     rx.hstack(rx.switch(checked=s.internal, on_change=s.update_internal, data_testid="internal"),
+                     rx.text_area(value=s.draft, on_change=s.update_draft, rows="5", id="agent-reply", width="100%",
+                                  aria_label="Reply"),
+                     rx.hstack(rx.switch(checked=s.internal, on_change=s.update_internal, data_testid="internal",
+                                         aria_label="Internal note"),
                                rx.text("Internal note (the customer never sees it)", size="2"), align="center"),
                      rx.button(rx.cond(s.internal, "Add note", "Send reply"), on_click=s.send,
                                data_testid="agent-send"),
                      icon="reply"),
                 spacing="3", width="100%",
             ),
-            card("Details",
-                 rx.text("First response: ", s.first_response, size="2", data_testid="sla-first"),
-                 rx.text("Resolution: ", s.resolution, size="2"),
-                 rx.text("Status", size="1", color_scheme="gray"),
-                 rx.select.root(rx.select.trigger(data_testid="set-status"),
-                                rx.select.content(*[rx.select.item(x.capitalize(), value=x) for x in STATUSES]),
-                                value=t.status, on_change=s.update_status),
-                 rx.text("Priority", size="1", color_scheme="gray"),
-                 rx.select.root(rx.select.trigger(data_testid="set-priority"),
-                                rx.select.content(*[rx.select.item(x.capitalize(), value=x) for x in PRIORITIES]),
-                                value=t.priority, on_change=s.update_priority),
-                 rx.text("Assignee", size="1", color_scheme="gray"),
-                 rx.hstack(rx.select.root(rx.select.trigger(placeholder="Unassigned"),
-                                          rx.select.content(_option_items(s.agents)), value=s.assignee_id,
-                                          on_change=s.assign),
-                           rx.button("Take", size="1", variant="soft", on_click=s.take, data_testid="take")),
-                 rx.text("Tags: ", t.tags, size="2"),
-                 rx.divider(),
-                 rx.text("Merge this duplicate into ticket", size="1", color_scheme="gray"),
-                 rx.hstack(rx.input(value=s.merge_number, on_change=s.update_merge_number, placeholder="T-12345",
-                                    id="merge-number"),
-                           rx.button("Merge", size="1", color_scheme="red", variant="soft", on_click=s.merge)),
-                 icon="settings_2"),
+            rx.vstack(_ticket_details(), _customer_card(s, "ticket-customer-context"), spacing="4", width="100%"),
             columns=rx.breakpoints(initial="1", md="3fr 1fr"), spacing="4", width="100%",
         )),
         rx.link("← Queue", href="/agent", size="2"),
         spacing="4", width="100%",
     )
+
+
+def _agent_message(m: MessageRow) -> rx.Component:
+    return rx.vstack(
+        thread_message(m),
+        rx.cond(m.via_email, rx.button("Show headers", size="1", variant="ghost",
+                                       on_click=AgentTicketState.show_headers(m.id), data_testid="show-headers")),
+        spacing="1", width="100%", align="end",
+    )
+
+
+def _headers_card() -> rx.Component:
+    s = AgentTicketState
+    return card("Message as received",
+                rx.text("Headers", size="1", color_scheme="gray"),
+                rx.code_block(s.headers_text, language="log", wrap_long_lines=True, data_testid="mail-headers"),
+                rx.text("Full text (with what the customer quoted)", size="1", color_scheme="gray"),
+                rx.text(s.original_text, size="2", white_space="pre-wrap", data_testid="mail-original"),
+                rx.button("Hide", size="1", variant="soft", on_click=s.hide_headers),
+                icon="mail")
+
+
+def _held_row(h: HeldRow) -> rx.Component:
+    return rx.vstack(
+        rx.text("From ", h.sender, " · ", h.when, " · ", h.subject, size="2", weight="medium"),
+        rx.text("This address is not the ticket's contact. Add the message to the ticket?", size="1",
+                color_scheme="gray"),
+        rx.text(h.preview, size="2", white_space="pre-wrap"),
+        rx.hstack(rx.button("Add to ticket", size="1", on_click=AgentTicketState.decide_held(h.id, True),
+                            data_testid="held-accept"),
+                  rx.button("Turn away", size="1", variant="soft", color_scheme="red",
+                            on_click=AgentTicketState.decide_held(h.id, False), data_testid="held-reject")),
+        width="100%", padding_y="0.4rem", data_testid="held-message",
+    )
+
+
+def _contact(s: type[AgentTicketState]) -> rx.Component:
+    return rx.vstack(
+        rx.text("Email contact: ", s.contact_email, size="2", data_testid="contact-email"),
+        rx.cond(s.guest_contact, rx.vstack(
+            rx.text("Guest contact (no account). Link to customer number", size="1", color_scheme="gray"),
+            rx.hstack(rx.input(value=s.link_number, on_change=s.update_link_number, placeholder="C-10001",
+                               id="link-number"),
+                      rx.button("Link", size="1", variant="soft", on_click=s.link_customer)),
+            spacing="1")),
+        spacing="1")
 
 
 def _line(m: ChatLine) -> rx.Component:
@@ -229,6 +306,21 @@ def _ctx_section(title: str, rows: rx.Var) -> rx.Component:
     return rx.vstack(rx.text(title, weight="medium", size="2"),
                      rx.cond(rows.length() > 0, rx.foreach(rows, _ctx_row), empty_note("None.")),  # type: ignore[attr-defined]
                      spacing="1", width="100%")
+
+
+def _customer_card(s: type[AgentChatState] | type[AgentTicketState], test_id: str) -> rx.Component:
+    """Who the customer is and what they see: the same panel beside a chat and a ticket."""
+    return card("Customer",
+                rx.text(s.customer, " (", s.customer_number, ")", weight="medium", data_testid="ctx-customer"),
+                rx.text(s.customer_email, size="2"),
+                rx.cond(s.about != "", rx.text("About: ", s.about, size="2", weight="medium", data_testid="ctx-about")),
+                rx.cond(s.page != "", rx.text("Was on: ", s.page, size="2", data_testid="ctx-page")),
+                _ctx_section("Recent orders", s.orders),
+                _ctx_section("Shipments", s.shipments),
+                _ctx_section("Earlier tickets", s.earlier),
+                _ctx_section("Searches and assistant", s.searches),
+                _ctx_section("Failed or refused actions", s.failures),
+                icon="user", test_id=test_id)
 
 
 def _agent_option(o: Option) -> rx.Component:
@@ -253,7 +345,7 @@ def agent_chat_page() -> rx.Component:
                      rx.text_area(value=s.draft, on_change=s.update_draft, debounce_timeout=250, rows="3",
                                   id="agent-chat-draft", width="100%"),
                      rx.hstack(rx.button("Send", on_click=s.send, data_testid="agent-chat-send"),
-                               rx.select.root(rx.select.trigger(placeholder="Hand to…"),
+                               rx.select.root(rx.select.trigger(placeholder="Hand to…", aria_label="Hand the chat to"),
                                               rx.select.content(rx.foreach(s.agents, _agent_option)), value="",
                                               on_change=s.transfer),
                                rx.button("Close into ticket", variant="soft", on_click=s.close_to_ticket,
@@ -262,16 +354,7 @@ def agent_chat_page() -> rx.Component:
                  rx.cond(s.ticket_number != "", rx.link("Ticket ", s.ticket_number,
                                                         href="/agent/tickets/" + s.ticket_id.to_string())),
                  icon="messages_square"),
-            card("Customer",
-                 rx.text(s.customer, " (", s.customer_number, ")", weight="medium", data_testid="ctx-customer"),
-                 rx.text(s.customer_email, size="2"),
-                 rx.text("Was on: ", s.page, size="2", data_testid="ctx-page"),
-                 _ctx_section("Recent orders", s.orders),
-                 _ctx_section("Shipments", s.shipments),
-                 _ctx_section("Earlier tickets", s.earlier),
-                 _ctx_section("Searches and assistant", s.searches),
-                 _ctx_section("Failed or refused actions", s.failures),
-                 icon="user", test_id="chat-context"),
+            _customer_card(s, "chat-context"),
             columns=rx.breakpoints(initial="1", md="3fr 2fr"), spacing="4", width="100%",
         ),
         rx.link("← Console", href="/agent", size="2"),

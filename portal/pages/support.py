@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import reflex as rx
 
-from portal.components.common import card, empty_note, error_callout, notice_callout
+from portal.components.common import card, download_link, empty_note, error_callout, label_for, notice_callout
 from portal.domain.support import CATEGORIES, PRIORITIES
 from portal.layouts.shell import shell
 from portal.settings import get_settings
+from portal.state.insights import TrackState
 from portal.state.support import (
     FileRow,
     MessageRow,
@@ -37,18 +38,20 @@ def staged_files(rows: rx.Var, remove: object) -> rx.Component:
 
 
 def upload_zone(upload_id: str, handler: object, label: str = "Attach files") -> rx.Component:
-    return rx.upload(
+    # The label names Reflex's file input (which takes no attributes of ours) by the button's words
+    return rx.el.label(rx.upload(
         rx.button(rx.icon("paperclip", size=16), label, variant="soft", type="button"),
         id=upload_id, multiple=True, max_files=get_settings().support_attachments_per_message,
         max_size=get_settings().support_attachment_max_bytes, accept=ACCEPT, on_drop=handler,
         border="none", padding="0", data_testid=f"{upload_id}-upload",
-    )
+    ))
 
 
 def file_link(f: FileRow) -> rx.Component:
-    return rx.link(rx.hstack(rx.icon("paperclip", size=14), rx.text(f.name), rx.text(f.size, color_scheme="gray"),
-                             spacing="1", align="center"),
-                   href=f.url, is_external=True, size="2", data_testid="attachment-link")
+    return download_link(rx.hstack(rx.icon("paperclip", size=14), rx.text(f.name, size="2"),
+                                   rx.text(f.size, color_scheme="gray", size="2"), spacing="1", align="center",
+                                   color=rx.color("accent", 11)),
+                         f.url, test_id="attachment-link")
 
 
 def thread_message(m: MessageRow) -> rx.Component:
@@ -57,6 +60,10 @@ def thread_message(m: MessageRow) -> rx.Component:
             rx.text(m.author, weight="bold", size="2"),
             rx.cond(m.author_kind == "agent", rx.badge("Support", size="1", variant="soft")),
             rx.cond(m.internal, rx.badge("Internal note", size="1", color_scheme="amber")),
+            rx.cond(m.via_email, rx.badge(rx.icon("mail", size=12), "By email", size="1", variant="outline",
+                                          data_testid="via-email")),
+            rx.cond(m.undelivered, rx.badge("Not delivered", size="1", color_scheme="red",
+                                            data_testid="undelivered")),
             rx.spacer(), rx.text(m.when, size="1", color_scheme="gray"), width="100%", align="center",
         ),
         rx.text(m.body, size="2", white_space="pre-wrap", data_testid="message-body"),
@@ -79,9 +86,9 @@ def _suggestion(s: SuggestionRow) -> rx.Component:
     )
 
 
-def _select(value: rx.Var, options: tuple[str, ...], on_change: object, test_id: str) -> rx.Component:
+def _select(value: rx.Var, options: tuple[str, ...], on_change: object, test_id: str, label: str) -> rx.Component:
     return rx.select.root(
-        rx.select.trigger(data_testid=test_id),
+        rx.select.trigger(data_testid=test_id, aria_label=label),
         rx.select.content(*[rx.select.item(o.capitalize(), value=o) for o in options]),
         value=value, on_change=on_change,
     )
@@ -96,18 +103,20 @@ def new_ticket_page() -> rx.Component:
             error_callout(s.error),
             notice_callout(s.notice),
             rx.cond(s.context_label != "", rx.badge("About ", s.context_label, size="2", data_testid="ticket-context")),
-            rx.text("Subject", size="2", weight="medium"),
+            label_for("Subject", "ticket-subject", size="2", weight="medium"),
+            # on_focus: which field was touched last, for "forms abandoned" insights; never the value.
             rx.input(value=s.subject, on_change=s.update_subject, debounce_timeout=400, max_length=200,
-                     placeholder="In a few words", id="ticket-subject", width="100%"),
-            rx.text("What happened?", size="2", weight="medium"),
+                     placeholder="In a few words", id="ticket-subject", width="100%",
+                     on_focus=TrackState.form_field("ticket", "subject")),
+            label_for("What happened?", "ticket-body", size="2", weight="medium"),
             rx.text_area(value=s.body, on_change=s.update_body, debounce_timeout=400, rows="6",
-                         id="ticket-body", width="100%"),
+                         id="ticket-body", width="100%", on_focus=TrackState.form_field("ticket", "body")),
             rx.hstack(
                 rx.vstack(rx.text("Category", size="2"), _select(s.category, CATEGORIES, s.update_category,
-                                                                   "ticket-category"), spacing="1"),
+                                                                   "ticket-category", "Category"), spacing="1"),
                 rx.vstack(rx.text("Priority", size="2"), _select(s.priority, PRIORITIES, s.update_priority,
-                                                                   "ticket-priority"), spacing="1"),
-                rx.vstack(rx.text("Tags (comma separated)", size="2"),
+                                                                   "ticket-priority", "Priority"), spacing="1"),
+                rx.vstack(label_for("Tags (comma separated)", "ticket-tags", size="2"),
                           rx.input(value=s.tags, on_change=s.update_tags, id="ticket-tags"), spacing="1"),
                 wrap="wrap", spacing="4",
             ),

@@ -1,4 +1,4 @@
-"""Admin: the audit trail and the staff MFA requirement."""
+"""Admin: the audit trail, the staff MFA requirement, and what became of the support mailbox's messages."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import dataclasses
 import reflex as rx
 
 from portal.db import session_scope
-from portal.domain import admin, mfa
-from portal.domain.principal import require_principal
+from portal.domain import admin, mfa, support_mail
 from portal.format import day_time
-from portal.state.guard import Access, access, current_principal, request_info_of
+from portal.state.base import FAILED, PortalState
+from portal.state.guard import Access, access, request_info_of
 
 PAGE_SIZE = 50
 
@@ -28,7 +28,7 @@ class AuditView:
 
 
 @access(Access.ADMIN)
-class AdminAuditState(rx.State):
+class AdminAuditState(PortalState, rx.State):
     loaded: bool = False
     rows: list[AuditView] = []
     total: int = 0
@@ -39,9 +39,8 @@ class AdminAuditState(rx.State):
     staff_mfa_required: bool = False
 
     def _load(self) -> None:
-        p = require_principal(current_principal())
         with session_scope() as db:
-            rows, self.total = admin.list_audit(db, principal=p, action=self.action, outcome=self.outcome,
+            rows, self.total = admin.list_audit(db, principal=self._me(), action=self.action, outcome=self.outcome,
                                                 actor=self.actor, page=self.page, page_size=PAGE_SIZE)
             self.staff_mfa_required = mfa.mfa_required_for(db, role="admin")
         self.rows = [AuditView(id=r.id, at=day_time(r.at), action=r.action, actor=r.actor,  # type: ignore[arg-type]
@@ -76,9 +75,8 @@ class AdminAuditState(rx.State):
 
     @rx.event
     def set_staff_mfa(self, enabled: bool) -> None:
-        p = require_principal(current_principal())
         with session_scope() as db:
-            mfa.set_staff_mfa_requirement(db, principal=p, enabled=bool(enabled) is True,
+            mfa.set_staff_mfa_requirement(db, principal=self._me(), enabled=bool(enabled) is True,
                                           request=request_info_of(self))
         self._load()
 
@@ -94,18 +92,22 @@ class UserView:
 
 
 @access(Access.ADMIN)
-class AdminUsersState(rx.State):
+class AdminUsersState(PortalState, rx.State):
     loaded: bool = False
     users: list[UserView] = []
     query: str = ""
     role_filter: str = ""
     error: str = ""
     notice: str = ""
+    # A role chosen but not yet confirmed: for whom (shown) and what (kept server-side).
+    confirm_user_id: int = 0
+    confirm_text: str = ""
+    _pending_user_id: int | None = None
+    _pending_role: str = ""
 
     def _load(self) -> None:
-        p = require_principal(current_principal())
         with session_scope() as db:
-            rows = admin.list_users(db, principal=p, query=self.query, role=self.role_filter)
+            rows = admin.list_users(db, principal=self._me(), query=self.query, role=self.role_filter)
         self.users = [UserView(id=u.id, email=u.email, name=u.name, role=u.role, mfa=u.mfa_enabled,
                                can_be_customer=u.has_customer) for u in rows]
         self.loaded = True
@@ -124,22 +126,79 @@ class AdminUsersState(rx.State):
 
     @rx.event
     def change_role(self, user_id: int, role: str) -> None:
-        from portal.domain import account
-        from portal.domain.errors import DomainError
-        from portal.models import Role
-        from portal.state.messages import message_for_error
-
-        if not isinstance(user_id, int) or isinstance(user_id, bool) or role not in ("customer", "agent", "admin"):
+        """Choosing a role only asks: a role change signs the person out and changes what they
+        may see, so it is applied once the admin confirms it."""
+        self.error = self.notice = ""
+        person = next((u for u in self.users if u.id == user_id), None) if isinstance(user_id, int) else None
+        if person is None or isinstance(user_id, bool) or role not in ("customer", "agent", "admin"):
             self.error = "Choose a role."
             return
-        p = require_principal(current_principal())
-        try:
-            with session_scope() as db:
-                account.set_role(db, principal=p, user_id=user_id, role=Role(role), request=request_info_of(self))
-        except DomainError as err:
-            self.error = message_for_error(err)
+        if role == person.role:
+            self._forget_pending()
+            return
+        self._pending_user_id, self._pending_role = person.id, role
+        self.confirm_user_id = person.id
+        self.confirm_text = (f"Change {person.name or person.email} from {person.role} to {role}? Their open "
+                             "sessions will be signed out.")
+
+    def _forget_pending(self) -> None:
+        self._pending_user_id, self._pending_role = None, ""
+        self.confirm_user_id, self.confirm_text = 0, ""
+
+    @rx.event
+    def cancel_role(self) -> None:
+        self._forget_pending()
+
+    @rx.event
+    def confirm_role(self) -> None:
+        from portal.domain import account
+        from portal.models import Role
+
+        user_id, role = self._pending_user_id, self._pending_role
+        self._forget_pending()
+        if user_id is None or role not in ("customer", "agent", "admin"):
+            return
+        if self._call(account.set_role, user_id=user_id, role=Role(role), request=request_info_of(self)) is FAILED:
             self.notice = ""
         else:
             self.error = ""
             self.notice = "Role changed. Their open sessions were signed out."
         self._load()
+
+
+@dataclasses.dataclass
+class InboundView:
+    id: int
+    at: str
+    sender: str
+    subject: str
+    status: str
+    reason: str
+    ticket: str
+
+
+@access(Access.ADMIN)
+class AdminMailState(PortalState, rx.State):
+    """Every message read from the support mailbox; failures with the reason they were set aside."""
+
+    loaded: bool = False
+    failures_only: bool = False
+    rows: list[InboundView] = []
+
+    def _load(self) -> None:
+        with session_scope() as db:
+            rows = support_mail.inbound_log(db, principal=self._me(), failures_only=self.failures_only)
+        self.rows = [InboundView(id=r.id, at=day_time(r.received_at), sender=r.from_address or "(unknown)",
+                                 subject=r.subject, status=r.status, reason=r.reason, ticket=r.ticket_number)
+                     for r in rows]
+        self.loaded = True
+
+    @rx.event
+    def load(self) -> None:
+        self._load()
+
+    @rx.event
+    def update_failures_only(self, value: bool) -> None:
+        if isinstance(value, bool):
+            self.failures_only = value
+            self._load()

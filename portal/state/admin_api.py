@@ -5,14 +5,19 @@ from __future__ import annotations
 import dataclasses
 
 import reflex as rx
+from reflex_base.event import EventSpec
 
 from portal.db import session_scope
 from portal.domain.api import keys, webhooks
 from portal.domain.errors import DomainError
-from portal.domain.principal import require_principal
 from portal.format import day_time
-from portal.state.guard import Access, access, current_principal, request_info_of
+from portal.state.base import FAILED, PortalState
+from portal.state.guard import Access, access, request_info_of
 from portal.state.messages import message_for_error
+from portal.state.shown_once import conceal, reveal
+
+# Where the pages show a new key or signing secret, once (portal.state.shown_once).
+NEW_KEY, NEW_KEY_NAME, NEW_WEBHOOK_SECRET = "new-api-key", "new-api-key-name", "new-webhook-secret"
 
 
 def _valid_id(value: object) -> bool:
@@ -31,18 +36,15 @@ class KeyView:
 
 
 @access(Access.ADMIN)
-class AdminApiKeysState(rx.State):
+class AdminApiKeysState(PortalState, rx.State):
     loaded: bool = False
     keys: list[KeyView] = []
-    # The raw key, shown once right after it was created or rotated; cleared on the next load.
-    new_key: str = ""
-    new_key_name: str = ""
+    # The raw key of a created or rotated key reaches only the page, once (reveal); never state.
     error: str = ""
 
     def _load(self) -> None:
-        p = require_principal(current_principal())
         with session_scope() as db:
-            rows = keys.list_keys(db, principal=p)
+            rows = keys.list_keys(db, principal=self._me())
         self.keys = [KeyView(id=k.id, name=k.name, prefix=k.prefix, scopes=", ".join(k.scopes),
                              created=day_time(k.created_at),  # type: ignore[arg-type]
                              last_used=day_time(k.last_used_at) if k.last_used_at else "never",  # type: ignore[arg-type]
@@ -51,11 +53,11 @@ class AdminApiKeysState(rx.State):
 
     @rx.event
     def load(self) -> None:
-        self.new_key = self.new_key_name = self.error = ""
+        self.error = ""
         self._load()
 
     @rx.event
-    def create(self, form_data: dict) -> None:
+    def create(self, form_data: dict) -> EventSpec | None:
         name = str(form_data.get("name") or "").strip()[:100]
         scopes = []
         for res in keys.RESOURCES:
@@ -64,52 +66,42 @@ class AdminApiKeysState(rx.State):
                 scopes.append(f"{res}:{level}")
         if not name:
             self.error = "Give the key a name, e.g. the system that will use it."
-            return
+            return None
         if not scopes:
             self.error = "Choose read or write for at least one resource."
-            return
-        p = require_principal(current_principal())
-        try:
-            with session_scope() as db:
-                _, raw = keys.create_key(db, principal=p, name=name, scopes=scopes, request=request_info_of(self))
-        except DomainError as err:
-            self.error = message_for_error(err)
-            return
-        self.error, self.new_key, self.new_key_name = "", raw, name
+            return None
+        created = self._call(keys.create_key, name=name, scopes=scopes, request=request_info_of(self))
+        if created is FAILED:  # FAILED (the type narrows created)
+            return None
+        _, raw = created
+        self.error = ""
         self._load()
+        return reveal({NEW_KEY: raw, NEW_KEY_NAME: name})
 
     @rx.event
-    def rotate(self, key_id: int) -> None:
+    def rotate(self, key_id: int) -> EventSpec | None:
         if not _valid_id(key_id):
-            return
-        p = require_principal(current_principal())
+            return None
         try:
             with session_scope() as db:
-                new, raw = keys.rotate_key(db, principal=p, key_id=key_id, request=request_info_of(self))
+                new, raw = keys.rotate_key(db, principal=self._me(), key_id=key_id, request=request_info_of(self))
                 name = new.name
         except DomainError as err:
             self.error = message_for_error(err)
-            return
-        self.error, self.new_key, self.new_key_name = "", raw, name
+            return None
+        self.error = ""
         self._load()
+        return reveal({NEW_KEY: raw, NEW_KEY_NAME: name})
 
     @rx.event
-    def revoke(self, key_id: int) -> None:
+    def revoke(self, key_id: int) -> EventSpec | None:
         if not _valid_id(key_id):
-            return
-        p = require_principal(current_principal())
-        try:
-            with session_scope() as db:
-                keys.revoke_key(db, principal=p, key_id=key_id, request=request_info_of(self))
-        except DomainError as err:
-            self.error = message_for_error(err)
-            return
-        self.new_key = self.new_key_name = self.error = ""
+            return None
+        if self._call(keys.revoke_key, key_id=key_id, request=request_info_of(self)) is FAILED:
+            return None
+        self.error = ""
         self._load()
-
-    @rx.event
-    def dismiss(self) -> None:
-        self.new_key = self.new_key_name = ""
+        return conceal(NEW_KEY, NEW_KEY_NAME)
 
 
 @dataclasses.dataclass
@@ -138,16 +130,16 @@ class DeliveryView:
 
 
 @access(Access.ADMIN)
-class AdminWebhooksState(rx.State):
+class AdminWebhooksState(PortalState, rx.State):
     loaded: bool = False
     endpoints: list[EndpointView] = []
     deliveries: list[DeliveryView] = []
-    new_secret: str = ""
+    # A new endpoint's signing secret reaches only the page, once (reveal); never state.
     error: str = ""
     notice: str = ""
 
     def _load(self) -> None:
-        p = require_principal(current_principal())
+        p = self._me()
         with session_scope() as db:
             eps = webhooks.list_endpoints(db, principal=p)
             ds = webhooks.list_deliveries(db, principal=p)
@@ -164,11 +156,11 @@ class AdminWebhooksState(rx.State):
 
     @rx.event
     def load(self) -> None:
-        self.new_secret = self.error = self.notice = ""
+        self.error = self.notice = ""
         self._load()
 
     @rx.event
-    def create(self, form_data: dict) -> None:
+    def create(self, form_data: dict) -> EventSpec | None:
         url = str(form_data.get("url") or "").strip()[:500]
         description = str(form_data.get("description") or "").strip()[:200]
         kinds = [k.strip() for k in str(form_data.get("kinds") or "").split(",") if k.strip()][:20]
@@ -176,29 +168,22 @@ class AdminWebhooksState(rx.State):
         if unknown:
             self.error = (f"'{unknown[0][:64]}' is not an event kind: write kinds like ticket.opened or a family "
                           "like ticket.*, or leave empty for all kinds.")
-            return
-        p = require_principal(current_principal())
-        try:
-            with session_scope() as db:
-                _, secret = webhooks.create_endpoint(db, principal=p, url=url, kinds=kinds, description=description,
-                                                     request=request_info_of(self))
-        except DomainError as err:
-            self.error = message_for_error(err)
-            return
-        self.error, self.new_secret, self.notice = "", secret, ""
+            return None
+        created = self._call(webhooks.create_endpoint, url=url, kinds=kinds, description=description,
+                             request=request_info_of(self))
+        if created is FAILED:  # FAILED (the type narrows created)
+            return None
+        _, secret = created
+        self.error = self.notice = ""
         self._load()
+        return reveal({NEW_WEBHOOK_SECRET: secret})
 
     @rx.event
     def set_active(self, endpoint_id: int, active: bool) -> None:
         if not _valid_id(endpoint_id) or not isinstance(active, bool):
             return
-        p = require_principal(current_principal())
-        try:
-            with session_scope() as db:
-                webhooks.set_endpoint_active(db, principal=p, endpoint_id=endpoint_id, active=active,
-                                             request=request_info_of(self))
-        except DomainError as err:
-            self.error = message_for_error(err)
+        if self._call(webhooks.set_endpoint_active, endpoint_id=endpoint_id, active=active,
+                      request=request_info_of(self)) is FAILED:
             return
         self._load()
 
@@ -206,12 +191,7 @@ class AdminWebhooksState(rx.State):
     def replay(self, delivery_id: int) -> None:
         if not _valid_id(delivery_id):
             return
-        p = require_principal(current_principal())
-        try:
-            with session_scope() as db:
-                webhooks.replay(db, principal=p, delivery_id=delivery_id, request=request_info_of(self))
-        except DomainError as err:
-            self.error = message_for_error(err)
+        if self._call(webhooks.replay, delivery_id=delivery_id, request=request_info_of(self)) is FAILED:
             return
         self.notice = "The delivery will be sent again within a minute."
         self._load()
@@ -219,7 +199,3 @@ class AdminWebhooksState(rx.State):
     @rx.event
     def refresh(self) -> None:
         self._load()
-
-    @rx.event
-    def dismiss(self) -> None:
-        self.new_secret = ""

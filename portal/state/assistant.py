@@ -10,7 +10,7 @@ from reflex_base.event import EventSpec
 from portal.db import session_scope
 from portal.domain import assistant, kb
 from portal.domain.errors import DomainError
-from portal.domain.principal import require_principal
+from portal.state.base import PortalState
 from portal.state.guard import Access, access, current_principal
 from portal.state.messages import message_for_error
 from portal.state.session import backend_url
@@ -36,7 +36,7 @@ class ChatLine:
 
 
 @access(Access.CUSTOMER)
-class AssistantState(rx.State):
+class AssistantState(PortalState, rx.State):
     open: bool = False
     lines: list[ChatLine] = []
     choices: list[str] = []
@@ -68,7 +68,7 @@ class AssistantState(rx.State):
         text = " ".join(raw.split())[: assistant.MAX_TEXT]
         if not text:
             return
-        principal = require_principal(current_principal())
+        principal = self._me()
         if self._convo is None:
             self._convo = assistant.Conversation()
         self._convo.page = self.router.url.path[:200]

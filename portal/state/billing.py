@@ -14,12 +14,12 @@ from reflex_base.event import EventSpec
 from portal.db import session_scope
 from portal.domain import billing
 from portal.domain.errors import DomainError
-from portal.domain.events import DomainEvent, Topic
-from portal.domain.principal import Principal, require_principal
+from portal.domain.events import Topic
 from portal.format import day, money
 from portal.live.push import listens
 from portal.settings import get_settings
-from portal.state.guard import Access, access, current_principal, principal_from_state, request_info_of
+from portal.state.base import FAILED, PortalState
+from portal.state.guard import Access, access, request_info_of
 from portal.state.messages import message_for_error
 from portal.state.session import backend_url, navigate_to
 
@@ -27,9 +27,10 @@ PER_PAGE = 10
 _DATE_INPUT = re.compile(r"(\d{4}-\d{2}-\d{2})?")
 INVOICE_STATUSES = ("all", "open", "overdue", "paid", "void")
 INVOICE_KINDS = ("all", "invoice", "credit_note")
-PAYMENT_STATUSES = ("all", "succeeded", "failed", "pending", "refunded")
+PAYMENT_STATUSES = ("all", "succeeded", "failed", "pending", "processing", "refunded")
 STATUS_LABELS = {"open": "Due", "paid": "Paid", "void": "Void", "overdue": "Overdue", "draft": "Draft",
-                 "succeeded": "Succeeded", "failed": "Failed", "pending": "Pending", "refunded": "Refunded"}
+                 "succeeded": "Succeeded", "failed": "Failed", "pending": "Pending", "refunded": "Refunded",
+                 "processing": "Processing"}
 KIND_LABELS = {"invoice": "Invoice", "credit_note": "Credit note"}
 
 
@@ -60,6 +61,7 @@ class PaymentRow:
     status_label: str
     reason: str
     receipt_url: str
+    refunds: str = ""
 
 
 @dataclasses.dataclass
@@ -111,7 +113,7 @@ def invoice_row(s: billing.InvoiceSummary, api_base: str) -> InvoiceRow:
 
 @access(Access.CUSTOMER)
 @listens(Topic.BILLING)
-class BillingState(rx.State):
+class BillingState(PortalState, rx.State):
     loaded: bool = False
     error: str = ""
     notice: str = ""
@@ -164,20 +166,15 @@ class BillingState(rx.State):
 
     @rx.event
     def load(self) -> None:
-        principal = require_principal(current_principal())
         self.api_base = backend_url(self, "")
         today = date.today()
         if not self.statement_from:
             self.statement_from = date(today.year, 1, 1).isoformat()
             self.statement_to = today.isoformat()
-        self._load(principal)
+        self._reload()
 
-    async def _on_live(self, _event: DomainEvent) -> None:
-        principal = principal_from_state(self)
-        if principal is not None and principal.is_customer:
-            self._load(principal)
-
-    def _load(self, principal: Principal) -> None:
+    def _reload(self) -> None:
+        principal = self._me()
         try:
             with session_scope() as db:
                 bal = billing.balance(db, principal=principal)
@@ -186,8 +183,8 @@ class BillingState(rx.State):
                 cards = billing.cards(db, principal=principal)
                 spending = billing.spending_by_month(db, principal=principal)
                 by_status = billing.invoices_by_status(db, principal=principal)
-            self._load_invoices(principal)
-            self._load_payments(principal)
+            self._load_invoices()
+            self._load_payments()
         except DomainError as err:
             self.error = message_for_error(err)
             return
@@ -208,34 +205,34 @@ class BillingState(rx.State):
         self.by_status = [{"status": STATUS_LABELS.get(k, k), "count": n} for k, n in by_status]
         self.loaded = True
 
-    def _load_invoices(self, principal: Principal) -> None:
+    def _load_invoices(self) -> None:
         with session_scope() as db:
             result = billing.list_invoices(
-                db, principal=principal, query=self.query, status="" if self.status == "all" else self.status,
+                db, principal=self._me(), query=self.query, status="" if self.status == "all" else self.status,
                 kind="" if self.kind == "all" else self.kind, date_from=_parse_day(self.date_from),
                 date_to=_parse_day(self.date_to), page=self.page, per_page=PER_PAGE)
         if self.page > result.pages:
             self.page = result.pages
-            return self._load_invoices(principal)
+            return self._load_invoices()
         self.invoices = [invoice_row(s, self.api_base) for s in result.items]
         self.invoice_total = result.total
         self.pages = result.pages
 
-    def _load_payments(self, principal: Principal) -> None:
+    def _load_payments(self) -> None:
         with session_scope() as db:
             result = billing.list_payments(
-                db, principal=principal, status="" if self.payment_status == "all" else self.payment_status,
+                db, principal=self._me(), status="" if self.payment_status == "all" else self.payment_status,
                 date_from=_parse_day(self.date_from), date_to=_parse_day(self.date_to), page=self.payment_page,
                 per_page=PER_PAGE)
         if self.payment_page > result.pages:
             self.payment_page = result.pages
-            return self._load_payments(principal)
+            return self._load_payments()
         self.payments = [
             PaymentRow(id=p.id, date=day(p.completed_at or p.created_at), invoice=p.invoice_number,
                        amount=money(p.amount_cents, p.currency), method=p.method_label or p.method.replace("_", " "),
                        status=p.status, status_label=STATUS_LABELS.get(p.status, p.status), reason=p.failure_reason,
                        receipt_url=f"{self.api_base}/api/files/receipts/{p.id}.pdf" if p.status == "succeeded"
-                       else "")
+                       else "", refunds=" · ".join(p.refunds))
             for p in result.items
         ]
         self.payment_pages = result.pages
@@ -279,15 +276,14 @@ class BillingState(rx.State):
             return
         self.payment_status = status
         self.payment_page = 1
-        self._load_payments(require_principal(current_principal()))
+        self._load_payments()
 
     def _refresh_invoices(self) -> None:
         """The invoice filters' dates apply to the payments list too."""
         try:
-            principal = require_principal(current_principal())
-            self._load_invoices(principal)
+            self._load_invoices()
             self.payment_page = 1
-            self._load_payments(principal)
+            self._load_payments()
         except DomainError as err:
             self.filter_error = message_for_error(err)
 
@@ -303,7 +299,7 @@ class BillingState(rx.State):
         if not isinstance(page, int) or isinstance(page, bool) or not 1 <= page <= self.payment_pages:
             return
         self.payment_page = page
-        self._load_payments(require_principal(current_principal()))
+        self._load_payments()
 
     @rx.event
     def update_statement_from(self, value: str) -> None:
@@ -319,16 +315,12 @@ class BillingState(rx.State):
     @rx.event
     def add_card(self) -> EventSpec | None:
         """Send the browser to the provider's hosted page; the saved card comes back by webhook."""
-        principal = require_principal(current_principal())
         origin = urlsplit(self.router.headers.origin or "")
         base = f"{origin.scheme}://{origin.netloc}" if origin.scheme in ("http", "https") and origin.netloc else \
             get_settings().portal_public_url.rstrip("/")
-        try:
-            with session_scope() as db:
-                url = billing.start_card_setup(db, principal=principal, provider_base_url=backend_url(self, ""),
-                                               return_url=f"{base}/billing", request=request_info_of(self))
-        except DomainError as err:
-            self.error = message_for_error(err)
+        url = self._call(billing.start_card_setup, provider_base_url=backend_url(self, ""),
+                         return_url=f"{base}/billing", request=request_info_of(self))
+        if url is FAILED:  # FAILED (the type narrows url to str)
             return None
         return navigate_to(url)
 
@@ -343,12 +335,7 @@ class BillingState(rx.State):
     def _card_action(self, card_id: Any, action: Any, done: str) -> None:
         if not isinstance(card_id, int) or isinstance(card_id, bool):
             return
-        principal = require_principal(current_principal())
-        try:
-            with session_scope() as db:
-                action(db, principal=principal, card_id=card_id)
-        except DomainError as err:
-            self.error = message_for_error(err)
+        if self._call(action, card_id=card_id) is FAILED:
             return
         self.error, self.notice = "", done
-        self._load(principal)
+        self._reload()

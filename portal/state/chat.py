@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any
 
 import reflex as rx
 
 from portal.db import session_scope
-from portal.domain import support_chat
+from portal.domain import help_context, support_chat
 from portal.domain.errors import DomainError
 from portal.domain.events import DomainEvent, Topic
-from portal.domain.principal import Principal, require_principal
 from portal.format import day_time
 from portal.live.push import listens
-from portal.state.guard import Access, access, current_principal, principal_from_state
+from portal.state import help_about
+from portal.state.base import FAILED, PortalState
+from portal.state.guard import Access, access, current_principal
 from portal.state.support import support_message
+
+# The pages whose subject a chat started there is about: a shipment, an order, an invoice.
+_ABOUT_PAGES = re.compile(r"^/(?:shipments/([0-9]{1,12})|orders/([0-9]{1,12})|(?:billing/)?invoices/([0-9]{1,12}))/?$")
+_ABOUT_KINDS = ("shipment", "order", "invoice")
 
 
 @dataclasses.dataclass
@@ -28,8 +34,8 @@ class ChatBubble:
 
 
 @access(Access.CUSTOMER)
-@listens(Topic.CHAT)
-class ChatState(rx.State):
+@listens(Topic.CHAT, in_shell=True)
+class ChatState(PortalState, rx.State):
     loaded: bool = False
     open: bool = False
     status: str = ""  # "", waiting, active, closed
@@ -42,39 +48,73 @@ class ChatState(rx.State):
     agent_typing: bool = False
     seen: bool = False
     unread: bool = False
+    # What the chat would be about (the page's shipment, order, invoice, or the ticket form's
+    # ?about=), resolved from the customer's own records; sent with the first message.
+    about_label: str = ""
+    _about: str = ""
+    _about_text: str = ""
     _conversation_id: int = 0
     _typing_sent: bool = False
 
+    def _message(self, err: DomainError) -> str:
+        return support_message(err)
+
     @rx.event
     def toggle(self) -> None:
-        self.open = not self.open
-        if self.open:
-            self.unread = False
-            self._load(require_principal(current_principal()), mark_read=True)
+        self._opened(not self.open)
 
     @rx.event
     def update_open(self, value: Any) -> None:
         if isinstance(value, bool):
-            self.open = value
-            if value:
-                self.unread = False
-                self._load(require_principal(current_principal()), mark_read=True)
+            self._opened(value)
 
-    async def _on_live(self, event: DomainEvent) -> None:
-        principal = principal_from_state(self)
+    def _opened(self, value: bool) -> None:
+        self.open = value
+        if value:
+            self.unread = False
+            self._load(mark_read=True)
+            self._pick_about()
+
+    def _pick_about(self) -> None:
+        """What the page the chat was opened on is about, if it is the customer's own."""
+        self.about_label, self._about, self._about_text = "", "", ""
+        if self.status in ("waiting", "active"):
+            return  # an ongoing chat already has its context
+        about = self.router.url.query_parameters.get("about")
+        m = _ABOUT_PAGES.match(self.router.url.path or "")
+        if not isinstance(about, str) and m:
+            about = next(f"{kind}:{ident}" for kind, ident in zip(_ABOUT_KINDS, m.groups(), strict=True) if ident)
+        if not isinstance(about, str) or help_context.parse_about(about) is None:
+            return
+        try:
+            with session_scope() as db:
+                sit = help_context.resolve(db, principal=self._me(), about=about)
+        except DomainError:
+            return  # not theirs (or gone): the chat is about nothing in particular
+        self.about_label, self._about = help_about.subject(sit), sit.about
+        self._about_text = f"About: {help_about.subject(sit)}\n{help_about.facts(sit)}"
+
+    @rx.event
+    def drop_about(self) -> None:
+        self.about_label, self._about, self._about_text = "", "", ""
+
+    def _live(self, batch: list[DomainEvent]) -> None:
+        principal = current_principal()
         if principal is None or not principal.is_customer:
             return
-        if "typing" in event.data:
-            self.agent_typing = event.data.get("typing") == "agent"
-        if event.data.get("read") or event.data.get("typing") == "agent":
-            self._load(principal, mark_read=False)
+        for ev in batch:
+            if "typing" in ev.data:
+                self.agent_typing = ev.data.get("typing") == "agent"
+        if all(ev.data.get("read") or ev.data.get("typing") == "agent" for ev in batch):
+            self._load(mark_read=False)
             return
         before = len(self.bubbles)
-        self._load(principal, mark_read=self.open)
+        self._load(mark_read=self.open)
         if not self.open and len(self.bubbles) > before:
             self.unread = True
 
-    def _load(self, principal: Principal, *, mark_read: bool) -> None:
+    def _load(self, *, mark_read: bool) -> None:
+        principal = self._me()
         with session_scope() as db:
             view = support_chat.current_chat(db, principal=principal)
             if view is not None and mark_read and view.status in ("waiting", "active"):
@@ -103,30 +143,28 @@ class ChatState(rx.State):
             self._typing_sent = typing_now
             try:
                 with session_scope() as db:
-                    support_chat.typing(db, principal=require_principal(current_principal()),
-                                        conversation_id=self._conversation_id, active=typing_now)
+                    support_chat.typing(db, principal=self._me(), conversation_id=self._conversation_id,
+                                        active=typing_now)
             except DomainError:
                 pass
 
     @rx.event
     def send(self) -> None:
-        principal = require_principal(current_principal())
         page = self.router.url.path or ""
-        try:
-            with session_scope() as db:
-                if self._conversation_id and self.status in ("waiting", "active"):
-                    support_chat.send_customer_message(db, principal=principal,
-                                                       conversation_id=self._conversation_id, body=self.draft)
-                else:
-                    support_chat.start_chat(db, principal=principal, body=self.draft, page=page)
-        except DomainError as err:
-            # The draft stays, so nothing typed is lost.
-            self.error = support_message(err)
-            return
+        sent: object
+        if self._conversation_id and self.status in ("waiting", "active"):
+            sent = self._call(support_chat.send_customer_message, conversation_id=self._conversation_id,
+                              body=self.draft)
+        else:
+            sent = self._call(support_chat.start_chat, body=self.draft, page=page, about=self._about,
+                              about_text=self._about_text)
+        if sent is FAILED:
+            return  # the draft stays, so nothing typed is lost
         self.error = ""
         self.draft = ""
         self._typing_sent = False
-        self._load(principal, mark_read=False)
+        self.about_label, self._about, self._about_text = "", "", ""
+        self._load(mark_read=False)
 
     @rx.event
     def new_chat(self) -> None:

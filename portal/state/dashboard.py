@@ -8,16 +8,17 @@ from typing import Any
 import reflex as rx
 
 from portal.db import session_scope
-from portal.domain import billing, home, inbox, offers, orders, support
+from portal.domain import billing, home, inbox, offers, orders, support, timeline
 from portal.domain.errors import DomainError
 from portal.domain.events import DomainEvent, Topic
-from portal.domain.principal import Principal, require_principal
 from portal.format import day, day_time, humanize, money
 from portal.live.push import listens
 from portal.models import ORDER_STATUS_LABELS, TAG_LABELS
-from portal.state.guard import Access, access, current_principal, principal_from_state
+from portal.state.base import PortalState, loop_first
+from portal.state.guard import Access, access, current_principal
 from portal.state.messages import message_for_error
 from portal.state.notifications import NotificationRow, note_row
+from portal.state.timeline import TimelineRow, entry_row
 
 SIZE_LABELS = {"sm": "Small", "md": "Medium", "lg": "Large"}
 
@@ -102,6 +103,21 @@ class WidgetChoice:
     title: str
 
 
+# What each widget shows depends on these topics: a live event reloads only those widgets.
+WIDGET_TOPICS: dict[str, tuple[str, ...]] = {
+    "recent_orders": (Topic.ORDERS, Topic.SHIPMENTS),
+    "open_tickets": (Topic.TICKETS,),
+    "balance": (Topic.BILLING,),
+    "shipments": (Topic.SHIPMENTS, Topic.ORDERS),
+    "documents": (Topic.DOCUMENTS,),
+    "notifications": (Topic.NOTIFICATIONS,),
+    "offers": (Topic.OFFERS, Topic.ORDERS, Topic.BILLING, Topic.PROFILE),
+    "help": (),
+    # Chats are left out: their typing and read receipts would reload it for nothing.
+    "timeline": (Topic.ORDERS, Topic.SHIPMENTS, Topic.BILLING, Topic.TICKETS, Topic.DOCUMENTS),
+}
+
+
 def _widget_views(layout: list[dict[str, Any]]) -> list[WidgetView]:
     return [WidgetView(kind=w["kind"], title=home.WIDGETS[w["kind"]], size=w["size"],
                        limit=int(w["options"].get("limit", 0)), has_limit=w["kind"] in home.LISTS,
@@ -111,7 +127,7 @@ def _widget_views(layout: list[dict[str, Any]]) -> list[WidgetView]:
 @access(Access.CUSTOMER)
 @listens(Topic.ORDERS, Topic.SHIPMENTS, Topic.TICKETS, Topic.BILLING, Topic.DOCUMENTS, Topic.NOTIFICATIONS,
          Topic.OFFERS, Topic.PROFILE)
-class DashboardState(rx.State):
+class DashboardState(PortalState, rx.State):
     loaded: bool = False
     editing: bool = False
     error: str = ""
@@ -125,72 +141,80 @@ class DashboardState(rx.State):
     notes: list[NotificationRow] = []
     offers: list[OfferRow] = []
     articles: list[ArticleRow] = []
+    activity: list[TimelineRow] = []
 
     @rx.event
+    @loop_first
     def load(self) -> None:
-        self._load(require_principal(current_principal()))
+        self._refresh()
 
-    async def _on_live(self, _event: DomainEvent) -> None:
-        # Out of band: the tab's own session cookie is checked again, as for any event.
-        principal = principal_from_state(self)
-        if principal is not None and principal.is_customer:
-            self._load(principal)
+    def _live(self, batch: list[DomainEvent]) -> None:
+        principal = current_principal()
+        if principal is None or not principal.is_customer:
+            return
+        topics = {ev.topic for ev in batch}
+        # Only the widgets a topic touches are loaded again; the layout, when it changed.
+        self._refresh(None if Topic.PROFILE in topics else
+                      {kind for kind, deps in WIDGET_TOPICS.items() if topics & set(deps)})
 
-    def _load(self, principal: Principal) -> None:
-        with session_scope() as db:
-            layout = home.get_layout(db, principal=principal)
-            limits = {w["kind"]: int(w["options"].get("limit", 5)) for w in layout}
-            self._fill(db, principal, limits)
-        self.widgets = _widget_views(layout)
-        self.available = [WidgetChoice(kind=k, title=t) for k, t in home.WIDGETS.items() if k not in limits]
-        self.loaded = True
+    def _refresh(self, only: set[str] | None = None) -> None:
+        if only is not None and not only:
+            return
+        layout = self._view("home.layout", None, (Topic.PROFILE,), home.get_layout)
+        limits = {w["kind"]: int(w["options"].get("limit", 5)) for w in layout}
+        for kind, limit in limits.items():
+            if only is None or kind in only:
+                self._fill(kind, limit)
+        self._set(widgets=_widget_views(layout),
+                  available=[WidgetChoice(kind=k, title=t) for k, t in home.WIDGETS.items() if k not in limits],
+                  loaded=True)
 
-    def _fill(self, db: Any, principal: Principal, limits: dict[str, int]) -> None:
-        # Only what the dashboard shows is queried.
-        self.orders = [
-            OrderRow(id=o.id, number=o.number, status=o.status,
-                     status_label=ORDER_STATUS_LABELS.get(o.status, humanize(o.status)),
-                     placed=day(o.placed_at), total=money(o.total_cents, o.currency),
-                     summary=(o.first_item + (f" and {o.item_count - 1} more" if o.item_count > 1 else "")))
-            for o in (orders.recent_orders(db, principal=principal, limit=limits["recent_orders"])
-                      if "recent_orders" in limits else [])
-        ]
-        self.tickets = [
-            TicketRow(id=t.id, number=t.number, subject=t.subject, status=humanize(t.status),
-                      priority=humanize(t.priority), updated=day(t.updated_at))
-            for t in (support.open_tickets(db, principal=principal, limit=limits["open_tickets"])
-                      if "open_tickets" in limits else [])
-        ]
-        if "balance" in limits:
-            bal = billing.balance(db, principal=principal)
-            self.balance = BalanceView(
+    def _fill(self, kind: str, limit: int) -> None:
+        """One widget, from the customer's kept view of it (only what the dashboard shows)."""
+        deps = WIDGET_TOPICS[kind]
+        if kind == "recent_orders":
+            self._set(orders=[
+                OrderRow(id=o.id, number=o.number, status=o.status,
+                         status_label=ORDER_STATUS_LABELS.get(o.status, humanize(o.status)),
+                         placed=day(o.placed_at), total=money(o.total_cents, o.currency),
+                         summary=(o.first_item + (f" and {o.item_count - 1} more" if o.item_count > 1 else "")))
+                for o in self._view("home.orders", limit, deps, orders.recent_orders, limit=limit)])
+        elif kind == "open_tickets":
+            self._set(tickets=[
+                TicketRow(id=t.id, number=t.number, subject=t.subject, status=humanize(t.status),
+                          priority=humanize(t.priority), updated=day(t.updated_at))
+                for t in self._view("home.tickets", limit, deps, support.open_tickets, limit=limit)])
+        elif kind == "balance":
+            bal = self._view("home.balance", None, deps, billing.balance)
+            self._set(balance=BalanceView(
                 due=money(bal.due_cents, bal.currency), overdue=money(bal.overdue_cents, bal.currency),
                 has_overdue=bal.overdue_cents > 0, open_invoices=bal.open_invoices,
                 store_credit=money(bal.store_credit_cents, bal.currency), next_due=day(bal.next_due_at),
-            )
-        self.shipments = [
-            ShipmentRow(id=s.id, order_id=s.order_id, carrier=s.carrier, tracking_number=s.tracking_number,
-                        status=TAG_LABELS.get(s.tag, humanize(s.tag)), expected=day(s.expected))
-            for s in (home.shipments_in_motion(db, principal=principal, limit=limits["shipments"])
-                      if "shipments" in limits else [])
-        ]
-        self.documents = [
-            DocumentRow(id=d.id, title=d.title, added=day(d.created_at))
-            for d in (home.documents_awaiting_signature(db, principal=principal, limit=limits["documents"])
-                      if "documents" in limits else [])
-        ]
-        self.notes = [note_row(n) for n in (
-            inbox.list_notifications(db, principal=principal, limit=limits["notifications"])
-            if "notifications" in limits else [])]
-        self.offers = [
-            OfferRow(id=o.id, title=o.title, reason=o.reason, ends=day_time(o.expires_at))
+            ))
+        elif kind == "shipments":
+            self._set(shipments=[
+                ShipmentRow(id=s.id, order_id=s.order_id, carrier=s.carrier, tracking_number=s.tracking_number,
+                            status=TAG_LABELS.get(s.tag, humanize(s.tag)), expected=day(s.expected))
+                for s in self._view("home.shipments", limit, deps, home.shipments_in_motion, limit=limit)])
+        elif kind == "documents":
+            self._set(documents=[
+                DocumentRow(id=d.id, title=d.title, added=day(d.created_at))
+                for d in self._view("home.documents", limit, deps, home.documents_awaiting_signature, limit=limit)])
+        elif kind == "notifications":
+            self._set(notes=[note_row(n) for n in self._view("home.notes", limit, deps, inbox.list_notifications,
+                                                             limit=limit)])
+        elif kind == "offers":
             # Evaluating the rules here too: a new customer sees what they qualify for at once.
-            for o in (offers.offers_for(db, principal=principal)[:limits["offers"]] if "offers" in limits else [])
-        ]
-        self.articles = [
-            ArticleRow(slug=a.slug, title=a.title, summary=a.summary)
-            for a in (home.help_suggestions(db, principal=principal, limit=limits["help"]) if "help" in limits else [])
-        ]
+            self._set(offers=[
+                OfferRow(id=o.id, title=o.title, reason=o.reason, ends=day_time(o.expires_at))
+                for o in self._view("home.offers", None, deps, offers.offers_for)[:limit]])
+        elif kind == "help":
+            self._set(articles=[
+                ArticleRow(slug=a.slug, title=a.title, summary=a.summary)
+                for a in self._view("home.help", limit, deps, home.help_suggestions, limit=limit)])
+        elif kind == "timeline":
+            self._set(activity=[entry_row(e) for e in self._view("home.timeline", limit, deps, timeline.timeline,
+                                                                  limit=limit).entries])
 
     # --- arranging -------------------------------------------------------------------------
     # Each change starts from the stored layout (never from what the client holds), applies
@@ -202,7 +226,7 @@ class DashboardState(rx.State):
         self.error = ""
 
     def _change(self, step: Any) -> None:
-        p = require_principal(current_principal())
+        p = self._me()
         try:
             with session_scope() as db:
                 layout = home.get_layout(db, principal=p)
@@ -214,7 +238,7 @@ class DashboardState(rx.State):
         except DomainError as err:
             self.error = message_for_error(err)
             return
-        self._load(p)
+        self._refresh()
 
     @staticmethod
     def _index(layout: list[dict[str, Any]], kind: Any) -> int | None:

@@ -9,14 +9,13 @@ import reflex as rx
 
 from portal.db import session_scope
 from portal.domain import documents
-from portal.domain.errors import DomainError
-from portal.domain.events import DomainEvent, Topic
-from portal.domain.principal import Principal, require_principal
+from portal.domain.events import Topic
 from portal.format import day, day_time, humanize
 from portal.live.push import listens
+from portal.live.runtime import offload
 from portal.settings import get_settings
-from portal.state.guard import Access, access, current_principal, principal_from_state, request_info_of
-from portal.state.messages import message_for_error
+from portal.state.base import FAILED, PortalState
+from portal.state.guard import Access, access, request_info_of
 from portal.state.session import backend_url
 
 UPLOAD_ID = "requested-document"
@@ -48,7 +47,7 @@ def _size(n: int) -> str:
 
 @access(Access.CUSTOMER)
 @listens(Topic.DOCUMENTS)
-class DocumentsState(rx.State):
+class DocumentsState(PortalState, rx.State):
     loaded: bool = False
     error: str = ""
     notice: str = ""
@@ -72,23 +71,20 @@ class DocumentsState(rx.State):
 
     @rx.event
     def load(self) -> None:
-        self._load(require_principal(current_principal()))
+        self._reload()
 
-    async def _on_live(self, _event: DomainEvent) -> None:
-        principal = principal_from_state(self)
-        if principal is not None and principal.is_customer:
-            self._load(principal)
-
-    def _load(self, principal: Principal) -> None:
+    def _reload(self) -> None:
         with session_scope() as db:
-            rows = documents.list_documents(db, principal=principal)
+            rows = documents.list_documents(db, principal=self._me())
         base = backend_url(self, "")
         self.docs = [
             DocRow(id=d.id, title=d.title, description=d.description, kind=humanize(d.kind), status=d.status,
                    status_label=STATUS_LABELS.get(d.status, humanize(d.status)), date=day(d.created_at),
                    size=_size(d.size_bytes), download_url=f"{base}/api/files/documents/{d.id}" if d.has_file else "",
                    can_sign=d.status == "awaiting_signature" and d.kind == "contract" and d.has_file,
-                   can_upload=d.status == "requested", signed=day_time(d.signed_at))
+                   can_upload=d.status == "requested",
+                   signed=f"Signed by {d.signed_name} on {day_time(d.signed_at)}" if d.signed_name and d.signed_at
+                   else (f"Signed {day_time(d.signed_at)}" if d.signed_at else ""))
             for d in rows
         ]
         self.loaded = True
@@ -99,12 +95,8 @@ class DocumentsState(rx.State):
     def start_signing(self, document_id: int) -> None:
         if not isinstance(document_id, int) or isinstance(document_id, bool):
             return
-        principal = require_principal(current_principal())
-        try:
-            with session_scope() as db:
-                doc = documents.get_document(db, principal=principal, document_id=document_id)
-        except DomainError as err:
-            self.error = message_for_error(err)
+        doc = self._call(documents.get_document, document_id=document_id)
+        if doc is FAILED:  # FAILED (the type narrows doc)
             return
         # What the person is shown now is what they will sign: its hash is kept with the dialog.
         self._sign_id, self._sign_sha256 = doc.id, doc.sha256
@@ -129,18 +121,13 @@ class DocumentsState(rx.State):
         accepted = form.get("accepted") in ("on", True, "true")
         if not isinstance(name, str):
             return
-        principal = require_principal(current_principal())
-        try:
-            with session_scope() as db:
-                documents.sign_document(db, principal=principal, document_id=self._sign_id, full_name=name[:200],
-                                        accepted=accepted, viewed_sha256=self._sign_sha256,
-                                        request=request_info_of(self))
-        except DomainError as err:
-            self.sign_error = message_for_error(err)
+        if self._call(documents.sign_document, into="sign_error", document_id=self._sign_id,
+                      full_name=name[:200], accepted=accepted, viewed_sha256=self._sign_sha256,
+                      request=request_info_of(self)) is FAILED:
             return
         self.notice = f"Thank you: you signed “{self.signing_title}”."
         self._clear_signing()
-        self._load(principal)
+        self._reload()
 
     # -- uploading -------------------------------------------------------------------------------
 
@@ -148,12 +135,8 @@ class DocumentsState(rx.State):
     def start_upload(self, document_id: int) -> None:
         if not isinstance(document_id, int) or isinstance(document_id, bool):
             return
-        principal = require_principal(current_principal())
-        try:
-            with session_scope() as db:
-                doc = documents.get_document(db, principal=principal, document_id=document_id)
-        except DomainError as err:
-            self.error = message_for_error(err)
+        doc = self._call(documents.get_document, document_id=document_id)
+        if doc is FAILED:  # FAILED (the type narrows doc)
             return
         self._upload_id, self.upload_title, self.upload_error = doc.id, doc.title, ""
 
@@ -173,21 +156,19 @@ class DocumentsState(rx.State):
         if not isinstance(files, list) or len(files) != 1:
             self.upload_error = "Choose one file to upload."
             return
-        principal = require_principal(current_principal())
         limit = get_settings().upload_max_bytes
         upload: Any = files[0]
         if not isinstance(upload, rx.UploadFile):  # a forged event carries no real file
             self.upload_error = "Choose one file to upload."
             return
+        await offload(self._receive, upload, limit)
+
+    def _receive(self, upload: Any, limit: int) -> None:
         data = upload.file.read(limit + 1)  # never more than one byte past the limit
         name = str(upload.filename or "")
-        try:
-            with session_scope() as db:
-                documents.upload_requested(db, principal=principal, document_id=self._upload_id, filename=name,
-                                           data=data, request=request_info_of(self))
-        except DomainError as err:
-            self.upload_error = message_for_error(err)
+        if self._call(documents.upload_requested, into="upload_error", document_id=self._upload_id, filename=name,
+                      data=data, request=request_info_of(self)) is FAILED:
             return
         self.notice = f"Thank you: we received “{self.upload_title}”."
         self._clear_upload()
-        self._load(principal)
+        self._reload()

@@ -46,9 +46,12 @@ def mark_fresh(state: FormState) -> None:
 
 def here(state: FormState) -> None:
     """Before acting on the form (save, send): make sure it is this page's, refilled if it still
-    holds another page's (a save before the page's load then saves what is stored, nothing else)."""
+    holds another page's (a save before the page's load then saves what is stored, nothing else).
+    The form now counts as used on this page: a load that arrives after the action keeps what
+    the action left (its error message, what was typed)."""
     if state._page_key != page_key(state):
         state._fresh()
+    state._dirty = True
 
 
 def enter(state: FormState) -> None:

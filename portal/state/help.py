@@ -11,10 +11,11 @@ from reflex_base.event import EventSpec
 
 from portal.db import session_scope
 from portal.domain import kb
-from portal.domain.errors import DomainError
+from portal.domain.errors import DomainError, ErrorCode
 from portal.format import day
 from portal.settings import get_settings
-from portal.state.guard import Access, access, current_principal
+from portal.state.base import PortalState
+from portal.state.guard import Access, access, current_principal, request_info_of
 from portal.state.messages import message_for_error
 
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -52,13 +53,14 @@ def _path_parts(state: rx.State) -> list[str]:
 
 
 @access(Access.PUBLIC)
-class HelpState(rx.State):
+class HelpState(PortalState, rx.State):
     """Help home: categories and search."""
 
     query: str = ""
     searched: bool = False
     results: list[ArticleRow] = []
     categories: list[CategoryRow] = []
+    search_error: str = ""
     _query_id: int | None = None
 
     @rx.event
@@ -84,8 +86,18 @@ class HelpState(rx.State):
         if not q:
             self.searched, self.results, self._query_id = False, [], None
             return
-        with session_scope() as db:
-            outcome = kb.search(db, principal=current_principal(), query=q, source="help_center")
+        try:
+            with session_scope() as db:
+                outcome = kb.search(db, principal=current_principal(), query=q, source="help_center",
+                                    request=request_info_of(self))
+        except DomainError as err:
+            if err.code != ErrorCode.THROTTLED:
+                raise
+            # What was typed stays in the box; the results say why there are none.
+            self.searched, self.results, self._query_id = False, [], None
+            self.search_error = "You searched many times in a short while. Wait a minute, then try again."
+            return
+        self.search_error = ""
         self._query_id = outcome.query_id
         self.results = [_row(h) for h in outcome.hits]
         self.searched = True
@@ -107,7 +119,7 @@ class HelpState(rx.State):
 
 
 @access(Access.PUBLIC)
-class HelpCategoryState(rx.State):
+class HelpCategoryState(PortalState, rx.State):
     name: str = ""
     description: str = ""
     articles: list[ArticleRow] = []
@@ -137,7 +149,7 @@ class HelpCategoryState(rx.State):
 
 
 @access(Access.PUBLIC)
-class HelpArticleState(rx.State):
+class HelpArticleState(PortalState, rx.State):
     title: str = ""
     summary: str = ""
     body_md: str = ""

@@ -11,7 +11,8 @@ import reflex as rx
 from portal.db import session_scope
 from portal.domain import insights
 from portal.domain.errors import DomainError
-from portal.domain.principal import require_principal
+from portal.jobs import analytics
+from portal.state.base import PortalState
 from portal.state.guard import Access, access, current_principal, mfa_setup_exempt
 from portal.state.messages import message_for_error
 from portal.state.session import backend_url
@@ -19,16 +20,26 @@ from portal.state.session import backend_url
 MAX_EVENTS_PER_MINUTE = 120
 
 
+def counted(state: Any) -> bool:
+    """Count one analytics event of this tab (its `_window` and `_in_window`): a tab that sends
+    far more than a person could is not counted (and fills no table)."""
+    now = time.monotonic()
+    if now - state._window > 60:
+        state._window, state._in_window = now, 0
+    state._in_window += 1
+    return bool(state._in_window <= MAX_EVENTS_PER_MINUTE)
+
+
 # In the header of every page, also the MFA setup page a redirect must not loop on.
 @mfa_setup_exempt
 @access(Access.SIGNED_IN)
-class TrackState(rx.State):
+class TrackState(PortalState, rx.State):
     """Fired by the shell on every page and by tracked forms; stores names, never values."""
 
     @rx.event
     def page_view(self) -> None:
         # The route pattern (/orders/[id]) comes from the router, not from an argument.
-        path = self.router.page.path or "/"
+        path = self.router.route_id or "/"
         self._record("page_view", path, "")
 
     @rx.event
@@ -38,14 +49,14 @@ class TrackState(rx.State):
             return
         key = f"{form}"
         started = key in self._started
-        self._record("form_field" if started else "form_start", self.router.page.path or "/", field[:80])
+        self._record("form_field" if started else "form_start", self.router.route_id or "/", field[:80])
         self._started = [*self._started[-20:], key] if not started else self._started
 
     @rx.event
     def form_submit(self, form: str) -> None:
         if not isinstance(form, str):
             return
-        self._record("form_submit", self.router.page.path or "/", "")
+        self._record("form_submit", self.router.route_id or "/", "")
         self._started = [k for k in self._started if k != form]
 
     _started: list[str] = []
@@ -56,15 +67,8 @@ class TrackState(rx.State):
         p = current_principal()
         if p is None:
             return
-        # A tab that sends far more than a person could is not counted (and fills no table).
-        now = time.monotonic()
-        if now - self._window > 60:
-            self._window, self._in_window = now, 0
-        self._in_window += 1
-        if self._in_window > MAX_EVENTS_PER_MINUTE:
-            return
-        with session_scope() as db:
-            insights.record(db, principal=p, kind=kind, path=path[:200], name=name)
+        if counted(self):
+            analytics.note(p, kind, path[:200], name)
 
 
 @dataclasses.dataclass
@@ -73,12 +77,13 @@ class ReportView:
     title: str
     label_col: str
     value_col: str
-    points: list[dict[str, Any]]  # {"label": ..., "value": ...}: the chart's data rows
+    points: list[dict[str, Any]]  # {"label": ..., "value": ...}: the chart's data rows (one unit)
     csv_url: str
+    summary: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # a rate or average, as a figure
 
 
 @access(Access.ADMIN)
-class InsightsState(rx.State):
+class InsightsState(PortalState, rx.State):
     loaded: bool = False
     start: str = ""
     end: str = ""
@@ -101,7 +106,7 @@ class InsightsState(rx.State):
         self._load()
 
     def _load(self) -> None:
-        p = require_principal(current_principal())
+        p = self._me()
         try:
             rng = insights.parse_range(self.start, self.end)
             with session_scope() as db:
@@ -113,7 +118,10 @@ class InsightsState(rx.State):
         self.error = ""
         self.reports = [
             ReportView(name=name, title=title, label_col=lc, value_col=vc,
-                       points=[{"label": label, "value": value} for label, value in data[name]],
+                       points=[{"label": label, "value": value} for label, value in data[name]
+                               if label not in insights.SUMMARY_ROWS],
+                       summary=[{"label": label, "value": value} for label, value in data[name]
+                                if label in insights.SUMMARY_ROWS],
                        csv_url=backend_url(self, f"/api/admin/insights/{name}.csv?start={self.start}&end={self.end}"))
             for name, (title, lc, vc) in insights.REPORTS.items()
         ]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from urllib.parse import urlsplit
 
 import reflex as rx
 from reflex_base.event import EventSpec
@@ -11,15 +10,14 @@ from reflex_base.event import EventSpec
 from portal.db import session_scope
 from portal.domain import audit, billing
 from portal.domain.errors import DomainError, ErrorCode
-from portal.domain.events import DomainEvent, Topic
-from portal.domain.principal import Principal, require_principal
+from portal.domain.events import Topic
 from portal.format import day, day_time, money
 from portal.live.push import listens
-from portal.settings import get_settings
+from portal.state.base import FAILED, PortalState
 from portal.state.billing import KIND_LABELS, STATUS_LABELS
-from portal.state.guard import Access, access, current_principal, principal_from_state, request_info_of
+from portal.state.guard import Access, access, request_info_of
 from portal.state.messages import message_for_error
-from portal.state.session import backend_url, navigate_to
+from portal.state.session import backend_url, browser_origin, navigate_to, server_url
 
 
 @dataclasses.dataclass
@@ -39,6 +37,13 @@ class AttemptRow:
     status: str
     status_label: str
     reason: str
+    refunds: str = ""
+
+
+@dataclasses.dataclass
+class SavedCardRow:
+    id: int
+    label: str
 
 
 @dataclasses.dataclass
@@ -62,7 +67,7 @@ class InvoiceHeader:
 
 @access(Access.CUSTOMER)
 @listens(Topic.BILLING)
-class InvoiceState(rx.State):
+class InvoiceState(PortalState, rx.State):
     loaded: bool = False
     error: str = ""
     invoice: InvoiceHeader = InvoiceHeader()
@@ -70,9 +75,12 @@ class InvoiceState(rx.State):
     attempts: list[AttemptRow] = []
     payable: bool = False
     pending: bool = False
+    processing: bool = False
     failure: str = ""
     paying: bool = False
     cancelled: bool = False
+    # Cards saved at Stripe that can pay this invoice without leaving the page (off-session).
+    saved_cards: list[SavedCardRow] = []
     _invoice_id: int = 0
     # Back from the provider's page after paying: a pending payment is then worth waiting for.
     _returned: bool = False
@@ -80,7 +88,6 @@ class InvoiceState(rx.State):
     @rx.event
     def load(self) -> None:
         self.reset()
-        principal = require_principal(current_principal())
         raw = self.router.url.path.rstrip("/").rsplit("/", 1)[-1]
         if not raw.isdigit() or len(raw) > 12:
             self.error = "That is not an invoice we know."
@@ -88,14 +95,14 @@ class InvoiceState(rx.State):
         checkout = self.router.url.query_parameters.get("checkout", "")
         self._returned = checkout == "done"
         self.cancelled = checkout == "cancelled"
-        self._load(principal, int(raw))
+        self._load(int(raw))
 
-    async def _on_live(self, _event: DomainEvent) -> None:
-        principal = principal_from_state(self)
-        if principal is not None and principal.is_customer and self._invoice_id:
-            self._load(principal, self._invoice_id)
+    def _reload(self) -> None:
+        if self._invoice_id:
+            self._load(self._invoice_id)
 
-    def _load(self, principal: Principal, invoice_id: int) -> None:
+    def _load(self, invoice_id: int) -> None:
+        principal = self._me()
         try:
             with session_scope() as db:
                 detail = billing.get_invoice(db, principal=principal, invoice_id=invoice_id)
@@ -128,31 +135,50 @@ class InvoiceState(rx.State):
                               total=money(ln.total_cents, c)) for ln in detail.lines]
         self.attempts = [AttemptRow(date=day_time(p.completed_at or p.created_at), amount=money(p.amount_cents, c),
                                     method=p.method_label or "Card", status=p.status,
-                                    status_label=STATUS_LABELS.get(p.status, p.status), reason=p.failure_reason)
+                                    status_label=STATUS_LABELS.get(p.status, p.status), reason=p.failure_reason,
+                                    refunds=" · ".join(p.refunds))
                          for p in detail.payments]
-        self.payable = detail.payable
-        self.pending = detail.payable and detail.pending_payment and self._returned
-        self.failure = detail.last_failure if detail.payable else ""
+        self.processing = detail.payable and detail.processing
+        self.payable = detail.payable and not detail.processing
+        self.pending = self.payable and detail.pending_payment and self._returned
+        self.failure = detail.last_failure if self.payable else ""
+        if self.payable:
+            with session_scope() as db:
+                saved = billing.saved_stripe_cards(db, principal=principal)
+            self.saved_cards = [SavedCardRow(id=c.id, label=f"{c.brand.capitalize()} •••• {c.last4}") for c in saved]
+        else:
+            self.saved_cards = []
         self.loaded = True
+
+    @rx.event
+    def pay_with_card(self, card_id: int) -> EventSpec | None:
+        """Charge a saved card (only one this tab was shown); Stripe's page only if the bank asks for 3-D Secure."""
+        if not self._invoice_id or not isinstance(card_id, int) or isinstance(card_id, bool) \
+                or card_id not in {c.id for c in self.saved_cards}:
+            return None
+        started = self._call(billing.pay_with_saved_card, invoice_id=self._invoice_id, card_id=card_id,
+                             provider_base_url=server_url(self),
+                             return_url=f"{browser_origin(self)}/billing/invoices/{self._invoice_id}",
+                             request=request_info_of(self))
+        if started is FAILED:
+            return None
+        if started is None:
+            self._returned = True  # waiting for Stripe's confirmation, as after its page
+            self._reload()
+            return None
+        self.paying = True
+        return navigate_to(started.url)
 
     @rx.event
     def pay(self) -> EventSpec | None:
         """Start a hosted checkout with the provider and send the browser there."""
-        principal = require_principal(current_principal())
         if not self._invoice_id:
             return None
-        origin = self.router.headers.origin or ""
-        parts = urlsplit(origin)
-        base = f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else \
-            get_settings().portal_public_url.rstrip("/")
-        try:
-            with session_scope() as db:
-                started = billing.start_payment(
-                    db, principal=principal, invoice_id=self._invoice_id,
-                    provider_base_url=backend_url(self, ""),
-                    return_url=f"{base}/billing/invoices/{self._invoice_id}", request=request_info_of(self))
-        except DomainError as err:
-            self.error = message_for_error(err)
+        base = browser_origin(self)
+        started = self._call(billing.start_payment, invoice_id=self._invoice_id,
+                             provider_base_url=server_url(self),
+                             return_url=f"{base}/billing/invoices/{self._invoice_id}", request=request_info_of(self))
+        if started is FAILED:  # FAILED (the type narrows started)
             return None
         self.paying = True
         return navigate_to(started.url)

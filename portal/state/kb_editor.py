@@ -10,10 +10,10 @@ from reflex_base.event import EventSpec
 from portal.db import session_scope
 from portal.domain import kb
 from portal.domain.errors import DomainError, Invalid
-from portal.domain.principal import require_principal
 from portal.format import day_time
 from portal.state import forms
-from portal.state.guard import Access, access, current_principal
+from portal.state.base import PortalState
+from portal.state.guard import Access, access
 from portal.state.messages import message_for_error
 
 
@@ -28,14 +28,13 @@ class StaffArticleItem:
 
 
 @access(Access.STAFF)
-class ArticleListState(rx.State):
+class ArticleListState(PortalState, rx.State):
     rows: list[StaffArticleItem] = []
 
     @rx.event
     def load(self) -> None:
-        principal = require_principal(current_principal())
         with session_scope() as db:
-            rows = kb.staff_articles(db, principal=principal)
+            rows = kb.staff_articles(db, principal=self._me())
             cats = dict(kb.category_choices(db))
         slug_of = {name: slug for slug, name in cats.items()}
         self.rows = [StaffArticleItem(title=r.title, status=r.status, category=r.category_name,
@@ -45,7 +44,7 @@ class ArticleListState(rx.State):
 
 
 @access(Access.STAFF)
-class ArticleEditorState(rx.State):
+class ArticleEditorState(PortalState, rx.State):
     title: str = ""
     summary: str = ""
     body_md: str = ""
@@ -68,7 +67,7 @@ class ArticleEditorState(rx.State):
         """The form for the article this page names (a blank one for /new), as stored."""
         self.reset()
         forms.mark_fresh(self)
-        principal = require_principal(current_principal())
+        principal = self._me()
         raw = self.router.url.path.rstrip("/").rsplit("/", 1)[-1]
         with session_scope() as db:
             self.categories = [[slug, name] for slug, name in kb.category_choices(db)]
@@ -115,7 +114,7 @@ class ArticleEditorState(rx.State):
 
     @rx.event
     def save(self) -> EventSpec | None:
-        principal = require_principal(current_principal())
+        principal = self._me()
         forms.here(self)
         draft = kb.ArticleDraft(title=self.title, summary=self.summary, body_md=self.body_md,
                                 category_slug=self.category, slug=self.slug)
@@ -143,7 +142,7 @@ class ArticleEditorState(rx.State):
         return None
 
     def _publish(self, published: bool) -> None:
-        principal = require_principal(current_principal())
+        principal = self._me()
         forms.here(self)
         if self._article_id is None:
             self.error = "Save the article first."

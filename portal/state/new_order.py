@@ -9,16 +9,18 @@ from typing import Any
 import reflex as rx
 
 from portal.db import session_scope
-from portal.domain import order_actions
+from portal.domain import billing, order_actions
 from portal.domain.errors import DomainError
 from portal.domain.order_actions import DraftLine
-from portal.domain.principal import require_principal
 from portal.format import money
-from portal.state.guard import Access, access, current_principal
+from portal.state.base import FAILED, PortalState
+from portal.state.guard import Access, access, request_info_of
 from portal.state.order_detail import Option, _address_lines, _int
 from portal.state.order_messages import order_message
+from portal.state.session import browser_origin, navigate_to, server_url
 
 MAX_LINES = 30
+MAX_MATCHES = 12
 
 
 @dataclasses.dataclass
@@ -31,6 +33,15 @@ class DraftRow:
 
 
 @dataclasses.dataclass
+class PickItem:
+    variant_id: str
+    name: str
+    variant: str
+    price: str
+    stock: str
+
+
+@dataclasses.dataclass
 class ReviewView:
     subtotal: str = ""
     shipping: str = ""
@@ -39,30 +50,41 @@ class ReviewView:
 
 
 @access(Access.CUSTOMER)
-class NewOrderState(rx.State):
+class NewOrderState(PortalState, rx.State):
     loaded: bool = False
     error: str = ""
     reorder_of: str = ""
-    catalogue: list[Option] = []
+    search: str = ""
+    matches: list[PickItem] = []
+    match_note: str = ""
     pick_variant: str = ""
+    picked: str = ""
+    line_limit: int = 10
     pick_qty: str = "1"
     draft: list[DraftRow] = []
     unavailable: list[str] = []
     address_options: list[Option] = []
     address_choice: str = ""
     reviewing: bool = False
+    # Online payment is on (Stripe, or the simulator in development): the review offers to pay now.
+    pay_online: bool = False
     review: ReviewView = ReviewView()
     review_address: list[str] = []
 
     _draft: list[tuple[int, int]] = []
     _names: dict[int, tuple[str, int]] = {}
+    _items: list[tuple[int, str, PickItem]] = []  # (variant id, lower-case search text, row)
+    _limits: dict[int, int] = {}  # variant id -> most one line may hold
     _reorder_from: int | None = None
     _review_total: int | None = None
+
+    def _message(self, err: DomainError) -> str:
+        return order_message(err)
 
     @rx.event
     def load(self) -> None:
         self.reset()
-        principal = require_principal(current_principal())
+        principal = self._me()
         source = _int(self.router.url.query_parameters.get("from", ""))
         try:
             with session_scope() as db:
@@ -81,8 +103,13 @@ class NewOrderState(rx.State):
             return
         self._names = {i.variant_id: (f"{i.name} – {i.variant_label}" if i.variant_label else i.name, i.price_cents)
                        for i in items}
-        self.catalogue = [Option(value=str(i.variant_id), label=f"{self._names[i.variant_id][0]} · "
-                                 f"{money(i.price_cents, i.currency)} · {i.stock} in stock") for i in items]
+        self._items = [(i.variant_id, f"{i.name} {i.variant_label} {i.category}".lower(),
+                        PickItem(variant_id=str(i.variant_id), name=i.name, variant=i.variant_label,
+                                 price=money(i.price_cents, i.currency), stock=f"{i.stock} in stock"))
+                       for i in items]
+        self._limits = {i.variant_id: i.max_quantity for i in items}
+        self.line_limit = order_actions.line_quantity_limit()
+        self._match()
         if self.address_options:
             self.address_choice = self.address_options[0].value
         self._rows()
@@ -98,11 +125,26 @@ class NewOrderState(rx.State):
         self.reviewing = False
         self._review_total = None
 
+    def _match(self) -> None:
+        words = self.search.lower().split()
+        found = [row for _vid, text, row in self._items if all(w in text for w in words)]
+        self.matches = found[:MAX_MATCHES]
+        self.match_note = ("No item matches your search." if not found else
+                           f"Showing {MAX_MATCHES} of {len(found)}: type more to narrow it down."
+                           if len(found) > MAX_MATCHES else "")
+
+    @rx.event
+    def update_search(self, value: str) -> None:
+        if isinstance(value, str) and len(value) <= 100:
+            self.search = value
+            self._match()
+
     @rx.event
     def update_pick_variant(self, value: str) -> None:
         vid = _int(value)
         if vid is not None and vid in self._names:
             self.pick_variant = value
+            self.picked = self._names[vid][0]
 
     @rx.event
     def update_pick_qty(self, value: str) -> None:
@@ -123,6 +165,14 @@ class NewOrderState(rx.State):
             return
         merged = dict(self._draft)
         merged[vid] = merged.get(vid, 0) + qty
+        if merged[vid] > self.line_limit:
+            already = merged[vid] - qty
+            self.error = (f"Quantity: at most {self.line_limit} of one item per order"
+                          + (f" (you already have {already} in this order)." if already else "."))
+            return
+        if merged[vid] > self._limits.get(vid, 0):
+            self.error = f"Quantity: only {self._limits.get(vid, 0)} of {self._names[vid][0]} in stock."
+            return
         self._draft = list(merged.items())
         self.error = ""
         self._rows()
@@ -133,6 +183,12 @@ class NewOrderState(rx.State):
         qty = 0 if value in ("0", 0) else _int(value)
         if vid is None or qty is None or vid not in dict(self._draft):
             return
+        if qty > min(self.line_limit, self._limits.get(vid, self.line_limit)):
+            self.error = (f"Quantity: at most {min(self.line_limit, self._limits.get(vid, self.line_limit))} "
+                          f"of {self._names.get(vid, ('this item', 0))[0]} in one order.")
+            self._rows()
+            return
+        self.error = ""
         self._draft = [(v, qty) for v, q in ((v, qty if v == vid else q) for v, q in self._draft) if q > 0]
         self._rows()
 
@@ -150,12 +206,8 @@ class NewOrderState(rx.State):
         if not self._draft:
             self.error = "Add at least one item."
             return
-        try:
-            with session_scope() as db:
-                r = order_actions.review_order(db, principal=require_principal(current_principal()),
-                                               lines=self._lines(), address_id=_int(self.address_choice))
-        except DomainError as err:
-            self.error = order_message(err)
+        r = self._call(order_actions.review_order, lines=self._lines(), address_id=_int(self.address_choice))
+        if r is FAILED:
             return
         self.error = ""
         self.draft = [DraftRow(variant_id=ln.variant_id, name=f"{ln.name} – {ln.variant_label}", quantity=ln.quantity,
@@ -167,26 +219,40 @@ class NewOrderState(rx.State):
         self.review_address = _address_lines(r.address)
         self._review_total = r.total_cents
         self.reviewing = True
+        self.pay_online = billing.online_payment_available(server_url(self))
 
     @rx.event
     def edit(self) -> None:
         self._rows()
 
-    @rx.event
-    def place_order(self) -> Any:
+    def _place(self) -> int | None:
         if not self.reviewing or self._review_total is None:
             self.error = "Review the order before you place it."
             return None
-        try:
-            with session_scope() as db:
-                order = order_actions.place_order(
-                    db, principal=require_principal(current_principal()), lines=self._lines(),
-                    address_id=_int(self.address_choice), expected_total_cents=self._review_total,
-                    reordered_from=self._reorder_from)
-                order_id = order.id
-        except DomainError as err:
+        order = self._call(order_actions.place_order, lines=self._lines(), address_id=_int(self.address_choice),
+                           expected_total_cents=self._review_total, reordered_from=self._reorder_from)
+        if order is FAILED:
             # Prices or stock moved: show the review again with what is true now.
-            self.error = order_message(err)
             self.reviewing = False
             return None
-        return rx.redirect(f"/orders/{order_id}")
+        return order.id
+
+    @rx.event
+    def place_order(self) -> Any:
+        order_id = self._place()
+        return None if order_id is None else rx.redirect(f"/orders/{order_id}/placed")
+
+    @rx.event
+    def place_order_and_pay(self) -> Any:
+        """Place the reviewed order, then pay its invoice on the payment provider's hosted page."""
+        if not self.pay_online:
+            return None
+        order_id = self._place()
+        if order_id is None:
+            return None
+        started = self._call(billing.start_order_payment, order_id=order_id, provider_base_url=server_url(self),
+                             return_base=browser_origin(self), request=request_info_of(self))
+        if started is FAILED:
+            # The order stands, with its invoice: its page says how else to pay.
+            return rx.redirect(f"/orders/{order_id}/placed")
+        return navigate_to(started.url)

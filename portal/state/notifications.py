@@ -7,16 +7,15 @@ import dataclasses
 import reflex as rx
 from reflex_base.event import EventSpec
 
-from portal.db import session_scope
 from portal.domain import inbox
-from portal.domain.errors import DomainError
-from portal.domain.events import DomainEvent, Topic
-from portal.domain.principal import Principal, require_principal
+from portal.domain.events import Topic
 from portal.format import day_time, humanize
+from portal.jobs import analytics
 from portal.live.push import listens
 from portal.models import NotificationPublic
-from portal.state.guard import Access, access, current_principal, mfa_setup_exempt, principal_from_state
-from portal.state.messages import message_for_error
+from portal.state.base import FAILED, PortalState, loop_first
+from portal.state.guard import Access, access, mfa_setup_exempt
+from portal.state.insights import counted
 
 KIND_ICONS = {"shipping": "truck", "support": "life_buoy", "billing": "receipt", "offers": "gift",
               "documents": "file_text", "account": "user"}
@@ -31,20 +30,22 @@ class NotificationRow:
     title: str
     body: str
     link: str
+    help_link: str
     read: bool
     when: str
 
 
 def note_row(n: NotificationPublic) -> NotificationRow:
     return NotificationRow(id=n.id, kind=n.kind, kind_label=humanize(n.kind), icon=KIND_ICONS.get(n.kind, "bell"),
-                           title=n.title, body=n.body, link=n.link, read=n.read, when=day_time(n.created_at))
+                           title=n.title, body=n.body, link=n.link, help_link=n.help_link, read=n.read,
+                           when=day_time(n.created_at))
 
 
 # In the header of every page, also the MFA setup page a redirect must not loop on.
 @mfa_setup_exempt
 @access(Access.SIGNED_IN)
-@listens(Topic.NOTIFICATIONS)
-class NotificationState(rx.State):
+@listens(Topic.NOTIFICATIONS, in_shell=True)
+class NotificationState(PortalState, rx.State):
     loaded: bool = False
     unread: int = 0
     items: list[NotificationRow] = []
@@ -54,53 +55,53 @@ class NotificationState(rx.State):
     def badge(self) -> str:
         return "99+" if self.unread > 99 else str(self.unread)
 
+    _window: float = 0.0
+    _in_window: int = 0
+    # The page this tab last arrived on, and when (state/arrival.py).
+    _arrived_page: str = ""
+    _arrived_at: float = 0.0
+
     @rx.event
+    @loop_first
     def load(self) -> None:
-        self._load(require_principal(current_principal()))
+        self._reload()
 
-    async def _on_live(self, _event: DomainEvent) -> None:
-        principal = principal_from_state(self)
-        if principal is not None:
-            self._load(principal)
+    def _arrive(self, *, fresh: bool, page_view: bool) -> None:
+        """What the shell needs when the tab arrives on a page (see state/arrival.py): the bell's
+        count and list (kept live by the push once loaded; read again on a fresh connection)
+        and the page view for insights (the route pattern only, see state/insights.py).
+        Reads first, so that starting again in the pool (`loop_first`) records nothing twice."""
+        if fresh or not self.loaded:
+            self._reload()
+        if page_view and counted(self):
+            analytics.note(self._me(), "page_view", (self.router.route_id or "/")[:200])
 
-    def _load(self, principal: Principal) -> None:
-        with session_scope() as db:
-            self.unread = inbox.unread_count(db, principal=principal)
-            self.items = [note_row(n) for n in inbox.list_notifications(db, principal=principal, limit=30)]
-        self.loaded = True
+    def _reload(self) -> None:
+        unread = self._view("bell.unread", None, (Topic.NOTIFICATIONS,), inbox.unread_count)
+        items = self._view("bell.items", 30, (Topic.NOTIFICATIONS,), inbox.list_notifications, limit=30)
+        self._set(unread=unread, items=[note_row(n) for n in items], loaded=True)
 
     @rx.event
     def mark_read(self, notification_id: int) -> None:
         if not isinstance(notification_id, int) or isinstance(notification_id, bool):
             return
-        p = require_principal(current_principal())
-        try:
-            with session_scope() as db:
-                inbox.mark_read(db, principal=p, notification_id=notification_id)
-        except DomainError as err:
-            self.error = message_for_error(err)
+        if self._call(inbox.mark_read, notification_id=notification_id) is FAILED:
             return
         self.error = ""
-        self._load(p)
+        self._reload()
 
     @rx.event
     def open_notification(self, notification_id: int) -> EventSpec | None:
         """Mark it read and go where it points (a path inside the portal, checked by the domain)."""
         if not isinstance(notification_id, int) or isinstance(notification_id, bool):
             return None
-        p = require_principal(current_principal())
-        try:
-            with session_scope() as db:
-                note = inbox.mark_read(db, principal=p, notification_id=notification_id)
-        except DomainError as err:
-            self.error = message_for_error(err)
+        note = self._call(inbox.mark_read, notification_id=notification_id)
+        if note is FAILED:
             return None
-        self._load(p)
+        self._reload()
         return rx.redirect(note.link) if note.link else None
 
     @rx.event
     def mark_all_read(self) -> None:
-        p = require_principal(current_principal())
-        with session_scope() as db:
-            inbox.mark_all_read(db, principal=p)
-        self._load(p)
+        self._call(inbox.mark_all_read)
+        self._reload()

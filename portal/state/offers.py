@@ -10,11 +10,12 @@ import reflex as rx
 from portal.db import session_scope
 from portal.domain import home, offers
 from portal.domain.errors import DomainError
-from portal.domain.events import DomainEvent, Topic
-from portal.domain.principal import Principal, require_principal
+from portal.domain.events import Topic
+from portal.domain.principal import Principal
 from portal.format import day_time, humanize, money
 from portal.live.push import listens
-from portal.state.guard import Access, access, current_principal, principal_from_state, request_info_of
+from portal.state.base import FAILED, PortalState
+from portal.state.guard import Access, access, request_info_of
 from portal.state.messages import message_for_error
 
 
@@ -30,7 +31,7 @@ class OfferCard:
 
 @access(Access.CUSTOMER)
 @listens(Topic.OFFERS)
-class OffersState(rx.State):
+class OffersState(PortalState, rx.State):
     loaded: bool = False
     items: list[OfferCard] = []
     error: str = ""
@@ -38,16 +39,11 @@ class OffersState(rx.State):
 
     @rx.event
     def load(self) -> None:
-        self._load(require_principal(current_principal()))
+        self._reload()
 
-    async def _on_live(self, _event: DomainEvent) -> None:
-        principal = principal_from_state(self)
-        if principal is not None and principal.is_customer:
-            self._load(principal)
-
-    def _load(self, principal: Principal) -> None:
-        with session_scope() as db:
-            found = offers.offers_for(db, principal=principal)
+    def _reload(self) -> None:
+        found = self._view("offers", None, (Topic.OFFERS, Topic.ORDERS, Topic.BILLING, Topic.PROFILE),
+                           offers.offers_for)
         rewards = []
         for o in found:
             parts = []
@@ -56,26 +52,19 @@ class OffersState(rx.State):
             if o.percent_off:
                 parts.append(f"{o.percent_off}% off")
             rewards.append(" and ".join(parts))
-        self.items = [OfferCard(id=o.id, title=o.title, description=o.description, reason=o.reason, reward=r,
-                                ends=day_time(o.expires_at)) for o, r in zip(found, rewards, strict=True)]
-        self.loaded = True
+        self._set(items=[OfferCard(id=o.id, title=o.title, description=o.description, reason=o.reason, reward=r,
+                                   ends=day_time(o.expires_at)) for o, r in zip(found, rewards, strict=True)],
+                  loaded=True)
 
     def _decide(self, offer_id: Any, apply: bool) -> None:
         if not isinstance(offer_id, int) or isinstance(offer_id, bool):
             return
-        p = require_principal(current_principal())
-        try:
-            with session_scope() as db:
-                if apply:
-                    offers.apply_offer(db, principal=p, offer_id=offer_id, request=request_info_of(self))
-                else:
-                    offers.dismiss_offer(db, principal=p, offer_id=offer_id, request=request_info_of(self))
-        except DomainError as err:
-            self.error = message_for_error(err)
+        decide = offers.apply_offer if apply else offers.dismiss_offer
+        if self._call(decide, offer_id=offer_id, request=request_info_of(self)) is FAILED:
             return
         self.error = ""
         self.notice = "Offer applied." if apply else "Offer dismissed."
-        self._load(p)
+        self._reload()
 
     @rx.event
     def apply(self, offer_id: int) -> None:
@@ -110,7 +99,7 @@ def _condition(kind: str, params: dict[str, Any]) -> str:
 
 
 @access(Access.ADMIN)
-class OfferRulesState(rx.State):
+class OfferRulesState(PortalState, rx.State):
     loaded: bool = False
     rules: list[RuleRow] = []
     error: str = ""
@@ -121,7 +110,7 @@ class OfferRulesState(rx.State):
 
     @rx.event
     def load(self) -> None:
-        p = require_principal(current_principal())
+        p = self._me()
         self._load(p)
 
     def _load(self, p: Principal) -> None:
@@ -143,7 +132,7 @@ class OfferRulesState(rx.State):
 
     @rx.event
     def create_rule(self, form: dict[str, Any]) -> None:
-        p = require_principal(current_principal())
+        p = self._me()
         if not isinstance(form, dict):
             return
         data = {k: v for k, v in form.items() if isinstance(k, str) and isinstance(v, str) and len(v) <= 600}
@@ -162,7 +151,7 @@ class OfferRulesState(rx.State):
     def toggle_rule(self, rule_id: int, active: bool) -> None:
         if not isinstance(rule_id, int) or isinstance(rule_id, bool) or not isinstance(active, bool):
             return
-        p = require_principal(current_principal())
+        p = self._me()
         try:
             with session_scope() as db:
                 offers.set_rule_active(db, principal=p, rule_id=rule_id, active=active)
@@ -175,7 +164,7 @@ class OfferRulesState(rx.State):
     def toggle_default_widget(self, kind: str, on: bool) -> None:
         if not isinstance(kind, str) or kind not in home.WIDGETS or not isinstance(on, bool):
             return
-        p = require_principal(current_principal())
+        p = self._me()
         try:
             with session_scope() as db:
                 layout = home.default_layout(db)

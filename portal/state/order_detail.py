@@ -13,16 +13,18 @@ from zoneinfo import ZoneInfo
 import reflex as rx
 
 from portal.db import session_scope
-from portal.domain import order_actions, orders, returns
+from portal.domain import order_actions, order_billing, orders, returns
 from portal.domain.errors import DomainError
 from portal.domain.events import DomainEvent, Topic
 from portal.domain.order_policy import current_policy
 from portal.domain.order_wording import CANCEL_REASON_LABELS, RETURN_REASON_LABELS, why_not
-from portal.domain.principal import Principal, require_principal
+from portal.domain.principal import Principal
 from portal.format import day, day_time, humanize, money
 from portal.live.push import listens
+from portal.live.runtime import offload
 from portal.models import ORDER_STATUS_LABELS, TAG_LABELS, RefundMethod, ReturnStatus
-from portal.state.guard import Access, access, current_principal, principal_from_state
+from portal.state.base import PortalState, loop_first
+from portal.state.guard import Access, access, current_principal
 from portal.state.order_messages import FIELDS, order_message
 from portal.state.session import backend_url
 
@@ -153,9 +155,13 @@ def _int(value: Any) -> int | None:
     return None
 
 
+# An order's page shows its payments, documents and the saved addresses to send it to.
+ORDER_TOPICS = (Topic.ORDERS, Topic.SHIPMENTS, Topic.BILLING, Topic.DOCUMENTS, Topic.PROFILE)
+
+
 @access(Access.CUSTOMER)
-@listens(Topic.ORDERS, Topic.SHIPMENTS)
-class OrderDetailState(rx.State):
+@listens(*ORDER_TOPICS)
+class OrderDetailState(PortalState, rx.State):
     loaded: bool = False
     error: str = ""
     notice: str = ""
@@ -205,24 +211,28 @@ class OrderDetailState(rx.State):
     _photo_ids: list[int] = []
 
     @rx.event
+    @loop_first
     def load(self) -> None:
-        self.reset()
-        principal = require_principal(current_principal())
+        principal = self._me()
         raw = self.router.url.path.rstrip("/").rsplit("/", 1)[-1]
         order_id = _int(raw)
+        if order_id is None or order_id != self._order_id or not self.loaded:
+            self.reset()
+        else:
+            # The same order again: a fresh page (panels closed), but only what changed is sent.
+            self._set(panel="", notice="", action_error="", error="", cancelling_return="")
+            self._cancel_return_id = None
         if order_id is None:
             self.error = "That is not an order number we know."
             return
         self._order_id = order_id
         self._refresh(principal)
 
-    async def _on_live(self, event: DomainEvent) -> None:
-        # Out of band: the tab's own session cookie is checked again, as for any event.
-        principal = principal_from_state(self)
+    def _live(self, batch: list[DomainEvent]) -> None:
+        principal = current_principal()
         if principal is None or not principal.is_customer or self._order_id is None:
             return
-        order_id = event.data.get("order_id")
-        if order_id is None or order_id == self._order_id:
+        if any(ev.data.get("order_id") in (None, self._order_id) for ev in batch):
             self._refresh(principal)
 
     def _refresh(self, principal: Principal) -> None:
@@ -230,8 +240,7 @@ class OrderDetailState(rx.State):
         if self._order_id is None:
             return
         try:
-            with session_scope() as db:
-                d = orders.order_detail(db, principal=principal, order_id=self._order_id)
+            d = self._view("order", self._order_id, ORDER_TOPICS, orders.order_detail, order_id=self._order_id)
         except DomainError as err:
             self._order_id = None
             self.error = order_message(err)
@@ -307,7 +316,7 @@ class OrderDetailState(rx.State):
         self.loaded = True
 
     def _principal(self) -> Principal:
-        return require_principal(current_principal())
+        return self._me()
 
     def _done(self, notice: str) -> None:
         self.panel = ""
@@ -346,12 +355,14 @@ class OrderDetailState(rx.State):
             return
         try:
             with session_scope() as db:
-                order_actions.cancel_order(db, principal=self._principal(), order_id=self._order_id,
-                                           reason=self.cancel_reason)
+                order = order_actions.cancel_order(db, principal=self._principal(), order_id=self._order_id,
+                                                   reason=self.cancel_reason)
+                settled = order_billing.settlement_of(db, order=order).sentence
         except DomainError as err:
             self.action_error = order_message(err)
             return
-        self._done("Your order is cancelled. Anything you paid will be refunded to your original payment method.")
+        self._done("Your order is cancelled. "
+                   + (settled or "Anything you paid will be refunded to your original payment method."))
 
     # -- calling off a return --------------------------------------------------------------------
 
@@ -536,13 +547,16 @@ class OrderDetailState(rx.State):
         if self._order_id is None or not self.actions.return_:
             return
         policy = current_policy()
-        for f in files[: policy.return_photos_max]:
-            data = await f.read(policy.return_photo_max_bytes + 1)
+        received = [(str(f.filename or f.name or "photo"), f.content_type or "",
+                     await f.read(policy.return_photo_max_bytes + 1)) for f in files[: policy.return_photos_max]]
+        await offload(self._stage_photos, received)
+
+    def _stage_photos(self, received: list[tuple[str, str, bytes]]) -> None:
+        for filename, content_type, data in received:
             try:
                 with session_scope() as db:
-                    photo = returns.stage_photo(db, principal=self._principal(),
-                                                filename=str(f.filename or f.name or "photo"),
-                                                content_type=f.content_type or "", data=data)
+                    photo = returns.stage_photo(db, principal=self._principal(), filename=filename,
+                                                content_type=content_type, data=data)
                     db.flush()
                     row = PhotoRow(id=photo.id or 0, name=photo.filename, size=f"{max(1, photo.size_bytes // 1024)} KB")
             except DomainError as err:

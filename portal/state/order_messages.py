@@ -33,6 +33,8 @@ def order_message(err: DomainError) -> str:
         return f"That is not possible: {text}."
     if err.code == "invalid":
         field = str(err.data.get("field", ""))
+        if field == "quantity" and isinstance(err.data.get("max"), int):
+            return f"Choose a quantity between 1 and {err.data['max']} for each item (the limit per order line)."
         if field in FIELDS:
             return FIELDS[field]
     return message_for(err.code)

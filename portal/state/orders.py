@@ -8,16 +8,15 @@ from datetime import date
 
 import reflex as rx
 
-from portal.db import session_scope
 from portal.domain import orders
 from portal.domain.errors import DomainError
-from portal.domain.events import DomainEvent, Topic
-from portal.domain.principal import Principal, require_principal
+from portal.domain.events import Topic
 from portal.format import day, humanize, money
 from portal.live.push import listens
 from portal.models import ORDER_STATUS_LABELS, OrderStatus
 from portal.settings import get_settings
-from portal.state.guard import Access, access, current_principal, principal_from_state
+from portal.state.base import PortalState, loop_first
+from portal.state.guard import Access, access
 from portal.state.order_messages import FIELDS, order_message
 
 STATUS_CHOICES = ["all", *[s.value for s in OrderStatus]]
@@ -42,7 +41,7 @@ def _parse_day(value: str) -> date | None:
 
 @access(Access.CUSTOMER)
 @listens(Topic.ORDERS, Topic.SHIPMENTS)
-class OrderListState(rx.State):
+class OrderListState(PortalState, rx.State):
     loaded: bool = False
     query: str = ""
     status: str = "all"
@@ -57,13 +56,9 @@ class OrderListState(rx.State):
     error: str = ""
 
     @rx.event
+    @loop_first
     def load(self) -> None:
-        self._refresh(require_principal(current_principal()))
-
-    async def _on_live(self, _event: DomainEvent) -> None:
-        principal = principal_from_state(self)
-        if principal is not None and principal.is_customer:
-            self._refresh(principal)
+        self._reload()
 
     @rx.event
     def update_query(self, value: str) -> None:
@@ -71,7 +66,7 @@ class OrderListState(rx.State):
             return
         self.query = value[:MAX_QUERY]
         self.page = 1
-        self._refresh(require_principal(current_principal()))
+        self._reload()
 
     @rx.event
     def update_status(self, value: str) -> None:
@@ -80,7 +75,7 @@ class OrderListState(rx.State):
             return
         self.status = value
         self.page = 1
-        self._refresh(require_principal(current_principal()))
+        self._reload()
 
     @rx.event
     def update_date_from(self, value: str) -> None:
@@ -101,26 +96,26 @@ class OrderListState(rx.State):
             self.error = "Enter dates as YYYY-MM-DD."
             return
         self.page = 1
-        self._refresh(require_principal(current_principal()))
+        self._reload()
 
     @rx.event
     def clear_filters(self) -> None:
         self.query, self.status, self.date_from, self.date_to, self.page = "", "all", "", "", 1
-        self._refresh(require_principal(current_principal()))
+        self._reload()
 
     @rx.event
     def next_page(self) -> None:
         if self.page < self.pages:
             self.page += 1
-            self._refresh(require_principal(current_principal()))
+            self._reload()
 
     @rx.event
     def prev_page(self) -> None:
         if self.page > 1:
             self.page -= 1
-            self._refresh(require_principal(current_principal()))
+            self._reload()
 
-    def _refresh(self, principal: Principal) -> None:
+    def _reload(self) -> None:
         try:
             filters = orders.OrderFilter(query=self.query.strip(), status="" if self.status == "all" else self.status,
                                          date_from=_parse_day(self.date_from), date_to=_parse_day(self.date_to))
@@ -128,9 +123,9 @@ class OrderListState(rx.State):
             self.error = "Enter dates as YYYY-MM-DD."
             return
         try:
-            with session_scope() as db:
-                page = orders.list_orders(db, principal=principal, filters=filters, page=self.page,
-                                          page_size=get_settings().orders_page_size)
+            size = get_settings().orders_page_size
+            page = self._view("orders.list", (filters, self.page, size), (Topic.ORDERS, Topic.SHIPMENTS),
+                              orders.list_orders, filters=filters, page=self.page, page_size=size)
         except DomainError as err:
             self.error = order_message(err)
             return

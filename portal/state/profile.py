@@ -10,14 +10,17 @@ import reflex as rx
 from portal.db import session_scope
 from portal.domain import profile
 from portal.domain.errors import DomainError, Invalid
-from portal.domain.events import DomainEvent, Topic
-from portal.domain.principal import Principal, require_principal
+from portal.domain.events import Topic
 from portal.live.push import listens
 from portal.models import AddressPublic
-from portal.state.guard import Access, access, current_principal, principal_from_state, request_info_of
+from portal.state.base import FAILED, PortalState
+from portal.state.guard import Access, access, request_info_of
 from portal.state.messages import message_for, message_for_error
 
 _FORM_FIELDS = ("full_name", "phone", "company", "vat_number", "locale", "timezone")
+# The labels the form shows, so a message names the field it is about.
+_FIELD_LABELS = {"full_name": "Full name", "phone": "Phone", "company": "Company", "vat_number": "VAT number",
+                 "locale": "Language", "timezone": "Time zone"}
 
 
 @dataclasses.dataclass
@@ -55,15 +58,17 @@ def _strings(form: Any, names: tuple[str, ...]) -> dict[str, str]:
     out = {}
     for n in names:
         v = form.get(n, "")
-        if not isinstance(v, str) or len(v) > 500:
-            raise Invalid("That value is not valid.", field=n)
+        if not isinstance(v, str):
+            raise Invalid("Enter text.", field=n)
+        if len(v) > 500:
+            raise Invalid("Use at most 500 characters.", field=n)
         out[n] = v
     return out
 
 
 @access(Access.CUSTOMER)
 @listens(Topic.PROFILE)
-class ProfileState(rx.State):
+class ProfileState(PortalState, rx.State):
     loaded: bool = False
     email: str = ""
     full_name: str = ""
@@ -90,14 +95,11 @@ class ProfileState(rx.State):
 
     @rx.event
     def load(self) -> None:
-        self._load(require_principal(current_principal()))
+        self._reload(keep_form=False)
 
-    async def _on_live(self, _event: DomainEvent) -> None:
-        principal = principal_from_state(self)
-        if principal is not None and principal.is_customer:
-            self._load(principal, keep_form=True)
-
-    def _load(self, principal: Principal, *, keep_form: bool = False) -> None:
+    def _reload(self, *, keep_form: bool = True) -> None:
+        """A live refresh keeps the details form as typed; the page's load and a save fill it."""
+        principal = self._me()
         with session_scope() as db:
             prof = profile.get_profile(db, principal=principal)
             addresses = profile.list_addresses(db, principal=principal)
@@ -111,7 +113,6 @@ class ProfileState(rx.State):
 
     @rx.event
     def save_details(self, form: dict[str, Any]) -> None:
-        p = require_principal(current_principal())
         self.details_notice = ""
         try:
             values = _strings(form, _FORM_FIELDS)
@@ -119,22 +120,22 @@ class ProfileState(rx.State):
             for k, v in values.items():
                 setattr(self, k, v)
             with session_scope() as db:
-                profile.update_profile(db, principal=p, request=request_info_of(self), **values)
+                profile.update_profile(db, principal=self._me(), request=request_info_of(self), **values)
         except DomainError as err:
-            self.details_error = message_for_error(err)
             self.details_field = str(err.data.get("field", ""))
+            label = _FIELD_LABELS.get(self.details_field)
+            self.details_error = f"{label}: {message_for_error(err)}" if label else message_for_error(err)
             return
         self.details_error = self.details_field = ""
         self.details_notice = "Saved."
-        self._load(p)
+        self._reload(keep_form=False)
 
     @rx.event
     def set_email_pref(self, kind: str, value: bool) -> None:
         if not isinstance(kind, str) or kind not in profile.EMAIL_KINDS or not isinstance(value, bool):
             return
-        p = require_principal(current_principal())
         with session_scope() as db:
-            self.email_prefs = profile.set_email_preferences(db, principal=p, prefs={kind: value},
+            self.email_prefs = profile.set_email_preferences(db, principal=self._me(), prefs={kind: value},
                                                              request=request_info_of(self))
         self.prefs_notice = "Saved."
 
@@ -151,10 +152,9 @@ class ProfileState(rx.State):
     def edit_address(self, address_id: int) -> None:
         if not isinstance(address_id, int) or isinstance(address_id, bool):
             return
-        p = require_principal(current_principal())
         with session_scope() as db:
             # Only the caller's own addresses are listed, so someone else's id finds nothing.
-            found = next((a for a in profile.list_addresses(db, principal=p) if a.id == address_id), None)
+            found = next((a for a in profile.list_addresses(db, principal=self._me()) if a.id == address_id), None)
         if found is None:
             self.address_error = message_for("not_found")
             return
@@ -176,13 +176,12 @@ class ProfileState(rx.State):
 
     @rx.event
     def save_address(self, form: dict[str, Any]) -> None:
-        p = require_principal(current_principal())
         names = tuple(f.name for f in dataclasses.fields(AddressForm))
         try:
             values = _strings(form, names)
             self.form = AddressForm(**values)  # keep what was typed
             with session_scope() as db:
-                profile.save_address(db, principal=p, address_id=self._editing_id, data=values,
+                profile.save_address(db, principal=self._me(), address_id=self._editing_id, data=values,
                                      request=request_info_of(self))
         except DomainError as err:
             self.address_error = message_for_error(err)
@@ -192,31 +191,25 @@ class ProfileState(rx.State):
         self._editing_id = None
         self.address_error = self.address_field = ""
         self.address_notice = "Address saved."
-        self._load(p, keep_form=True)
+        self._reload()
 
     @rx.event
     def delete_address(self, address_id: int) -> None:
-        self._address_action(address_id, lambda db, p: profile.delete_address(
-            db, principal=p, address_id=address_id, request=request_info_of(self)), "Address removed.")
+        self._address_action(address_id, profile.delete_address, "Address removed.")
 
     @rx.event
     def make_default(self, address_id: int, purpose: str) -> None:
         if purpose not in ("shipping", "billing"):
             return
-        self._address_action(address_id, lambda db, p: profile.set_default_address(
-            db, principal=p, address_id=address_id, purpose=purpose, request=request_info_of(self)),
-            f"Default {purpose} address changed.")
+        self._address_action(address_id, profile.set_default_address, f"Default {purpose} address changed.",
+                             purpose=purpose)
 
-    def _address_action(self, address_id: Any, action: Any, notice: str) -> None:
+    def _address_action(self, address_id: Any, action: Any, notice: str, **kwargs: Any) -> None:
         if not isinstance(address_id, int) or isinstance(address_id, bool):
             return
-        p = require_principal(current_principal())
-        try:
-            with session_scope() as db:
-                action(db, p)
-        except DomainError as err:
-            self.address_error = message_for_error(err)
+        if self._call(action, into="address_error", address_id=address_id, request=request_info_of(self),
+                      **kwargs) is FAILED:
             return
         self.address_error = ""
         self.address_notice = notice
-        self._load(p, keep_form=True)
+        self._reload()

@@ -9,12 +9,13 @@ from portal.db import session_scope
 from portal.domain import account
 from portal.domain.errors import DomainError, ErrorCode
 from portal.settings import get_settings
+from portal.state.base import PortalState
 from portal.state.guard import Access, access, request_info_of
 from portal.state.messages import message_for, message_for_error
 
 
 @access(Access.PUBLIC)
-class ForgotState(rx.State):
+class ForgotState(PortalState, rx.State):
     sent: bool = False
     error: str = ""
 
@@ -37,7 +38,7 @@ class ForgotState(rx.State):
 
 
 @access(Access.PUBLIC)
-class ResetState(rx.State):
+class ResetState(PortalState, rx.State):
     valid: bool = False
     checked: bool = False
     error: str = ""
@@ -72,7 +73,7 @@ class ResetState(rx.State):
 
 
 @access(Access.PUBLIC)
-class RegisterState(rx.State):
+class RegisterState(PortalState, rx.State):
     enabled: bool = False
     error: str = ""
     error_field: str = ""
@@ -99,7 +100,7 @@ class RegisterState(rx.State):
 
 
 @access(Access.PUBLIC)
-class VerifyState(rx.State):
+class VerifyState(PortalState, rx.State):
     ok: bool = False
     done: bool = False
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import reflex as rx
@@ -13,9 +14,12 @@ from portal.db import session_scope
 from portal.domain import auth, mfa
 from portal.domain.auth import BINDING_COOKIE
 from portal.domain.errors import DomainError
+from portal.domain.events import DomainEvent, Topic
 from portal.domain.principal import Principal
+from portal.live.push import listens
 from portal.models import User
 from portal.settings import get_settings
+from portal.state.base import PortalState
 from portal.state.guard import Access, access, current_principal, mfa_setup_exempt, request_info_of
 from portal.state.messages import message_for
 
@@ -35,6 +39,32 @@ def backend_url(state: rx.State, path: str) -> str:
     return f"{urlsplit(origin).scheme or 'http'}://{host}{path}"
 
 
+def server_url(state: rx.State) -> str:
+    """This portal's backend as an absolute address, as this browser reached it (the bundled payment
+    simulators are served there, and the server calls them there)."""
+    found = backend_url(state, "")
+    if found:
+        return found
+    origin = urlsplit(state.router.headers.origin or "")
+    host = state.router.headers.host or ""
+    return f"{origin.scheme or 'http'}://{host}" if host else get_settings().portal_public_url.rstrip("/")
+
+
+def browser_origin(state: rx.State) -> str:
+    """The origin this browser shows the portal at (where a payment provider sends it back)."""
+    parts = urlsplit(state.router.headers.origin or "")
+    if parts.scheme in ("http", "https") and parts.netloc:
+        return f"{parts.scheme}://{parts.netloc}"
+    return get_settings().portal_public_url.rstrip("/")
+
+
+def post_to(url: str) -> EventSpec:
+    """A full page load by a same-origin form POST (logout is a POST: a link or an image on
+    another site cannot sign anyone out)."""
+    return rx.call_script("const f = document.createElement('form'); f.method = 'post'; "
+                          f"f.action = {json.dumps(url)}; document.body.appendChild(f); f.submit();")
+
+
 def navigate_to(url: str, *, binding: str = "") -> EventSpec:
     """A full page load (not a client-side route change): the websocket reconnects with
     the new cookie, and the browser follows the API route's redirect. With `binding`, the
@@ -48,18 +78,40 @@ def navigate_to(url: str, *, binding: str = "") -> EventSpec:
 
 @mfa_setup_exempt
 @access(Access.PUBLIC)
-class SessionState(rx.State):
+@listens(Topic.PROFILE, in_shell=True)
+class SessionState(PortalState, rx.State):
+    # The live push refreshes loaded states only; the header is there on every page.
+    loaded: bool = True
     signed_in: bool = False
     user_name: str = ""
     user_email: str = ""
     role: str = ""
     _bound_user_id: int | None = None
+    # The tab's principal, kept server-side by the guard (portal.state.guard.tab_principal):
+    # the digest of the cookie it was resolved from, the identity epochs seen then, and when
+    # to look again at the latest.
+    _principal: Any = None
+    _cookie: str = ""
+    _epochs: tuple[int, ...] = ()
+    _recheck_at: float = 0.0
+    # The last look was a live push's (it does not count as using the session).
+    _use_unrecorded: bool = False
+    # The listening states this tab shows now (portal.live.push), and on which page.
+    _screen: frozenset[str] = frozenset()
+    _screen_page: str = ""
 
     def _apply_principal(self, principal: Principal | None) -> None:
         self.signed_in = principal is not None
         self.user_name = (principal.name or principal.email) if principal else ""
         self.user_email = principal.email if principal else ""
         self.role = principal.role if principal else ""
+
+    def _live(self, batch: list[DomainEvent]) -> None:
+        """A profile change (in this tab or another of the same person): the header shows the
+        name the tab's principal, resolved again since the change, now carries."""
+        principal = current_principal()
+        if principal is not None and principal.user_id == self._bound_user_id:
+            self._apply_principal(principal)
 
     @rx.var
     def initials(self) -> str:
@@ -76,11 +128,11 @@ class SessionState(rx.State):
         if principal is not None:
             with session_scope() as db:
                 auth.end_session(db, principal=principal, request=request_info_of(self))
-        return navigate_to(backend_url(self, "/api/auth/logout"))
+        return post_to(backend_url(self, "/api/auth/logout"))
 
 
 @access(Access.PUBLIC)
-class LoginState(rx.State):
+class LoginState(PortalState, rx.State):
     error: str = ""
     notice: str = ""
     # "password", then "mfa" when the account has two-factor authentication.
@@ -112,7 +164,9 @@ class LoginState(rx.State):
             return rx.redirect(_home_for(current_principal()), replace=True)
         notices = {"signed_out": "You have been signed out.", "reset": "Your password was changed. Sign in with "
                    "your new password.", "verified": "Your email address is confirmed. You can sign in now.",
-                   "registered": "Check your inbox: we sent you a link to confirm your email address."}
+                   "registered": "Check your inbox: we sent you a link to confirm your email address.",
+                   "closed": "Your account is closed and you were signed out everywhere. Thank you for having "
+                             "been with us; we keep only what the law requires."}
         for key, text in notices.items():
             if params.get(key):
                 self.notice = text
@@ -151,7 +205,7 @@ class LoginState(rx.State):
                 user = auth.authenticate(db, email=email, password=password, request=req)
             except DomainError as err:
                 # The failed attempt is still committed to the audit trail and the throttle.
-                self.error = (_UNVERIFIED if err.detail == "email_unverified" else message_for(err.code))
+                self.error = _LOGIN_REFUSALS.get(err.detail or "", "") or message_for(err.code)
                 return None
             if user.mfa_enabled:
                 self.error = ""
@@ -218,6 +272,9 @@ class LoginState(rx.State):
 
 
 _UNVERIFIED = "Please confirm your email address first: use the link we sent you when you registered."
+_CLOSED = ("This account was closed, so it can no longer be used to sign in. If you closed it by mistake or "
+           "need something from it, contact us and we will help.")
+_LOGIN_REFUSALS = {"email_unverified": _UNVERIFIED, "account_closed": _CLOSED}
 
 
 def _home_for_role(role: str) -> str:
@@ -229,7 +286,7 @@ def _home_for(principal: Principal | None) -> str:
 
 
 @access(Access.PUBLIC)
-class IndexState(rx.State):
+class IndexState(PortalState, rx.State):
     @rx.event
     def route(self) -> EventSpec:
         return rx.redirect(_home_for(current_principal()), replace=True)

@@ -7,16 +7,18 @@ from datetime import datetime
 
 import reflex as rx
 
-from portal.db import session_scope
-from portal.domain import tracking
+from portal.db import session_scope, utcnow
+from portal.domain import help_context, tracking
 from portal.domain.errors import DomainError
 from portal.domain.events import DomainEvent, Topic
-from portal.domain.principal import Principal, require_principal
+from portal.domain.principal import Principal
 from portal.format import day, day_time
 from portal.live.push import listens
 from portal.models import TAG_LABELS, TrackingEventPublic, TrackingTag
-from portal.state.guard import Access, access, current_principal, principal_from_state
+from portal.state.base import PortalState, loop_first
+from portal.state.guard import Access, access, current_principal
 from portal.state.messages import message_for_error
+from portal.state.shipment_advice import advice, late_advice, status_line
 
 NOT_A_SHIPMENT = "That is not a shipment we know."
 
@@ -44,6 +46,11 @@ class ShipmentView:
     slipped: bool = False
     original: str = ""
     delivered: str = ""
+    # What a problem (or a failed attempt, a pickup) means and what to do: empty when all is well.
+    advice_tone: str = ""
+    advice_title: str = ""
+    advice_text: str = ""
+    advice_next: str = ""
 
 
 @dataclasses.dataclass
@@ -88,7 +95,8 @@ def _rank(ev: TrackingEventPublic) -> int | None:
 
 
 def milestones(tag: str, events: list[TrackingEventPublic]) -> list[MilestoneRow]:
-    """The timeline's milestones from the checkpoints (given newest first)."""
+    """The timeline's milestones from the checkpoints (given newest first), in the order they
+    happened: a failed attempt or a problem sits where it occurred, not after "Delivered"."""
     reached: dict[int, datetime] = {}
     top = -1
     pickup_ready = False
@@ -109,7 +117,9 @@ def milestones(tag: str, events: list[TrackingEventPublic]) -> list[MilestoneRow
     labels = ["Info received", "Picked up", "In transit", "Out for delivery", last]
     if pickup_ready and delivered:
         labels[3] = "Ready for pickup"
-    rows = []
+    # Sent back: the rest of the way to the door will not happen.
+    returned = tag == TrackingTag.EXCEPTION and "Returned" in problems
+    rows: list[tuple[MilestoneRow, datetime | None]] = []
     for i, label in enumerate(labels):
         when = reached.get(i)
         if i < top or (i == top and delivered):
@@ -117,11 +127,15 @@ def milestones(tag: str, events: list[TrackingEventPublic]) -> list[MilestoneRow
         elif i == top:
             state = "current"
         else:
+            if returned:
+                continue
             state = "todo"
-        rows.append(MilestoneRow(label=label, state=state, when=day_time(when) if when else ""))
+        rows.append((MilestoneRow(label=label, state=state, when=day_time(when) if when else ""), when))
     for label, when in sorted(problems.items(), key=lambda kv: kv[1]):
-        rows.append(MilestoneRow(label=label, state="problem", when=day_time(when)))
-    return rows
+        # After every milestone reached by then; before the first reached later (or not yet).
+        at = max((n + 1 for n, (_, t) in enumerate(rows) if t is not None and t <= when), default=0)
+        rows.insert(at, (MilestoneRow(label=label, state="problem", when=day_time(when)), when))
+    return [row for row, _ in rows]
 
 
 def window_text(start: datetime | None, end: datetime | None) -> str:
@@ -136,7 +150,7 @@ def window_text(start: datetime | None, end: datetime | None) -> str:
 
 @access(Access.CUSTOMER)
 @listens(Topic.SHIPMENTS)
-class ShipmentState(rx.State):
+class ShipmentState(PortalState, rx.State):
     loaded: bool = False
     error: str = ""
     view: ShipmentView = ShipmentView()
@@ -145,9 +159,10 @@ class ShipmentState(rx.State):
     _shipment_id: int = 0
 
     @rx.event
+    @loop_first
     def load(self) -> None:
         self.reset()
-        principal = require_principal(current_principal())
+        principal = self._me()
         # The id comes from the URL, so it is never trusted: the domain checks ownership.
         raw = self.router.url.path.rstrip("/").rsplit("/", 1)[-1]
         if not raw.isdigit() or len(raw) > 12:
@@ -156,18 +171,17 @@ class ShipmentState(rx.State):
         self._shipment_id = int(raw)
         self._load(principal)
 
-    async def _on_live(self, event: DomainEvent) -> None:
-        if event.data.get("shipment_id") not in (None, self._shipment_id):
+    def _live(self, batch: list[DomainEvent]) -> None:
+        if all(ev.data.get("shipment_id") not in (None, self._shipment_id) for ev in batch):
             return
-        # Out of band: the tab's own session cookie is checked again, as for any event.
-        principal = principal_from_state(self)
+        principal = current_principal()
         if principal is not None and principal.is_customer:
             self._load(principal)
 
     def _load(self, principal: Principal) -> None:
         try:
-            with session_scope() as db:
-                detail = tracking.get_shipment(db, principal=principal, shipment_id=self._shipment_id)
+            detail = self._view("shipment", self._shipment_id, (Topic.SHIPMENTS,), tracking.get_shipment,
+                                shipment_id=self._shipment_id)
         except DomainError as err:
             self.loaded = False
             self.error = message_for_error(err)
@@ -177,13 +191,17 @@ class ShipmentState(rx.State):
             return
         s = detail.shipment
         end = s.expected_delivery_end
+        tip = advice(s.tag, s.subtag, s.subtag_message)
+        if not tip.tone:
+            tip = late_advice(*help_context.shipment_code(s, utcnow()))
         slipped = (s.delivered_at is None and end is not None and s.original_expected_delivery is not None
                    and end.date() > s.original_expected_delivery.date())
         self.view = ShipmentView(
             carrier=s.carrier_name or s.carrier.upper(), tracking_number=s.tracking_number,
             order_number=detail.order_number, order_href=f"/orders/{s.order_id}",
             status=TAG_STATUS.get(s.tag, "placed"), status_label=TAG_LABELS.get(s.tag, s.tag),  # type: ignore[call-overload]
-            detail=s.subtag_message,
+            detail=status_line(s.tag, s.subtag, s.subtag_message),
+            advice_tone=tip.tone, advice_title=tip.title, advice_text=tip.explanation, advice_next=tip.next_step,
             expected=window_text(s.expected_delivery_start, end) if s.delivered_at is None else "",
             slipped=slipped, original=day(s.original_expected_delivery) if slipped else "",
             delivered=day_time(s.delivered_at) if s.delivered_at else "",
@@ -200,26 +218,21 @@ class ShipmentState(rx.State):
 
 @access(Access.CUSTOMER)
 @listens(Topic.SHIPMENTS)
-class ShipmentsState(rx.State):
+class ShipmentsState(PortalState, rx.State):
     loaded: bool = False
     rows: list[ShipmentRow] = []
 
     @rx.event
     def load(self) -> None:
-        self._load(require_principal(current_principal()))
+        self._reload()
 
-    async def _on_live(self, _event: DomainEvent) -> None:
-        principal = principal_from_state(self)
-        if principal is not None and principal.is_customer:
-            self._load(principal)
-
-    def _load(self, principal: Principal) -> None:
+    def _reload(self) -> None:
         with session_scope() as db:
-            items = tracking.list_shipments(db, principal=principal, limit=50)
+            items = tracking.list_shipments(db, principal=self._me(), limit=50)
         self.rows = [
             ShipmentRow(id=i.id, order_number=i.order_number, carrier=i.carrier_name, tracking_number=i.tracking_number,
                         status=TAG_STATUS.get(i.tag, "placed"), status_label=TAG_LABELS.get(i.tag, i.tag),  # type: ignore[call-overload]
-                        detail=i.subtag_message,
+                        detail=status_line(i.tag, i.subtag, i.subtag_message),
                         expected=(f"Delivered {day(i.delivered_at)}" if i.delivered_at else
                                   f"Expected {day(i.expected_delivery_end)}" if i.expected_delivery_end else ""))
             for i in items

@@ -15,10 +15,10 @@ from reflex_base.event import EventSpec
 from portal.db import session_scope
 from portal.domain import sso
 from portal.domain.errors import DomainError
-from portal.domain.principal import require_principal
 from portal.format import day_time
 from portal.settings import get_settings
-from portal.state.guard import Access, access, current_principal, request_info_of
+from portal.state.base import FAILED, PortalState
+from portal.state.guard import Access, access, request_info_of
 from portal.state.messages import message_for
 from portal.state.session import backend_url, navigate_to
 
@@ -42,7 +42,7 @@ def _clean_next(value: object) -> str:
 
 
 @access(Access.PUBLIC)
-class SsoLoginState(rx.State):
+class SsoLoginState(PortalState, rx.State):
     enabled: bool = False
     provider_name: str = ""
     error: str = ""
@@ -74,7 +74,7 @@ class IdentityRow:
 
 
 @access(Access.SIGNED_IN)
-class SsoAccountState(rx.State):
+class SsoAccountState(PortalState, rx.State):
     loaded: bool = False
     enabled: bool = False
     provider_name: str = ""
@@ -92,10 +92,12 @@ class SsoAccountState(rx.State):
         self.error = LINK_RESULTS.get(result, "") if result in ("conflict", "refused") else ""
         self._refresh()
 
+    def _message(self, err: DomainError) -> str:
+        return message_for(err.code)
+
     def _refresh(self) -> None:
-        principal = require_principal(current_principal())
         with session_scope() as db:
-            rows = sso.identities_of(db, principal=principal)
+            rows = sso.identities_of(db, principal=self._me())
         self.identities = [IdentityRow(id=r.id, issuer=r.issuer, email=r.email or "Linked sign-in",
                                        linked=day_time(r.created_at),
                                        last_used=day_time(r.last_login_at) or "never")
@@ -113,14 +115,8 @@ class SsoAccountState(rx.State):
         if not isinstance(identity_id, int) or isinstance(identity_id, bool) or not 0 < identity_id < 2**53:
             self.error = message_for("invalid")
             return
-        principal = require_principal(current_principal())
         self.notice = ""
-        try:
-            with session_scope() as db:
-                sso.unlink_identity(db, principal=principal, identity_id=identity_id,
-                                    request=request_info_of(self))
-        except DomainError as err:
-            self.error = message_for(err.code)
+        if self._call(sso.unlink_identity, identity_id=identity_id, request=request_info_of(self)) is FAILED:
             return
         self.error = ""
         self.notice = "Single sign-on link removed."

@@ -11,14 +11,15 @@ from reflex_base.event import EventSpec
 from sqlalchemy.exc import IntegrityError
 
 from portal.db import session_scope, utcnow
-from portal.domain import support, support_chat
+from portal.domain import support, support_chat, support_mail
 from portal.domain.errors import DomainError
 from portal.domain.events import DomainEvent, Topic
-from portal.domain.principal import Principal, require_principal
+from portal.domain.principal import Principal
 from portal.format import day_time, humanize
 from portal.live.push import listens
 from portal.state import forms
-from portal.state.guard import Access, access, current_principal, principal_from_state
+from portal.state.base import FAILED, PortalState
+from portal.state.guard import Access, access, current_principal
 from portal.state.messages import message_for
 from portal.state.support import MessageRow, TicketHeader, header_of, message_rows, support_message
 
@@ -52,11 +53,13 @@ class QueueRowView:
     priority: str
     status: str
     assignee: str
+    mine: bool
     tags: str
     updated: str
     first_response: str
     resolution: str
     at_risk: bool
+    channel: str = "web"
 
 
 @dataclasses.dataclass
@@ -106,17 +109,18 @@ def _presence(principal: Principal, available: bool | None = None) -> bool:
 
 @access(Access.STAFF)
 @listens(Topic.QUEUE, Topic.CHAT)
-class AgentConsoleState(rx.State):
+class AgentConsoleState(PortalState, rx.State):
     loaded: bool = False
     error: str = ""
     rows: list[QueueRowView] = []
     counts: dict[str, int] = {}
     total_open: int = 0
-    status: str = "open"
+    status: str = support.UNRESOLVED
     priority: str = ""
     category: str = ""
     tag: str = ""
     assignee: str = ""
+    channel: str = ""
     categories: list[str] = []
     tags: list[str] = []
     agents: list[Option] = []
@@ -125,22 +129,21 @@ class AgentConsoleState(rx.State):
     available: bool = True
     chats: list[ChatRow] = []
 
+    def _message(self, err: DomainError) -> str:
+        return support_message(err)
+
     @rx.event
     def load(self) -> None:
-        principal = require_principal(current_principal())
-        self.available = _presence(principal)
-        self._load(principal)
+        self.available = _presence(self._me())
+        self._reload()
 
-    async def _on_live(self, _event: DomainEvent) -> None:
-        principal = principal_from_state(self)
-        if principal is not None and principal.is_staff:
-            self._load(principal)
-
-    def _load(self, principal: Principal) -> None:
+    def _reload(self) -> None:
+        principal = self._me()
         now = utcnow()
         with session_scope() as db:
-            rows = support.queue(db, principal=principal, status=self.status or "open", priority=self.priority,
-                                 category=self.category, tag=self.tag, assignee=self.assignee)
+            rows = support.queue(db, principal=principal, status=self.status or support.UNRESOLVED,
+                                 priority=self.priority, category=self.category, tag=self.tag, assignee=self.assignee,
+                                 channel=self.channel)
             self.counts = support.queue_summary(db, principal=principal)
             self.categories, self.tags = support.categories_and_tags(db, principal=principal)
             members = support.staff_members(db, principal=principal)
@@ -151,10 +154,11 @@ class AgentConsoleState(rx.State):
         self.own, self.team = _figure(own), _figure(team)
         self.rows = [QueueRowView(
             id=r.id, number=r.number, subject=r.subject, customer=r.customer_name, category=humanize(r.category),
-            priority=r.priority, status=humanize(r.status), assignee=r.assignee_name or "–", tags=", ".join(r.tags),
+            priority=r.priority, status=humanize(r.status), assignee=r.assignee_name or "–",
+            mine=r.assignee_user_id == principal.user_id, tags=", ".join(r.tags),
             updated=day_time(r.updated_at), first_response=due_text(r.first_response_due_at, r.first_responded_at, now),
             resolution=due_text(r.resolution_due_at, None, now) if r.status in support._OPEN else "",
-            at_risk=r.at_risk) for r in rows]
+            at_risk=r.at_risk, channel=r.channel) for r in rows]
         self.chats = [ChatRow(id=c.id, customer=c.customer_name, status=c.status, page=c.page,
                               started=day_time(c.started_at), last=(c.messages[-1].body[:80] if c.messages else ""))
                       for c in chats]
@@ -165,11 +169,11 @@ class AgentConsoleState(rx.State):
         if chosen is None:
             return
         setattr(self, name, "" if chosen == "any" else chosen)
-        self._load(require_principal(current_principal()))
+        self._reload()
 
     @rx.event
     def update_status_filter(self, value: Any) -> None:
-        self._filter("status", value, ("open", "all", *support.STATUSES))
+        self._filter("status", value, (support.UNRESOLVED, "all", *support.STATUSES))
 
     @rx.event
     def update_priority_filter(self, value: Any) -> None:
@@ -184,6 +188,10 @@ class AgentConsoleState(rx.State):
         self._filter("tag", value, ("any", *self.tags))
 
     @rx.event
+    def update_channel_filter(self, value: Any) -> None:
+        self._filter("channel", value, ("any", *support.CHANNELS))
+
+    @rx.event
     def update_assignee_filter(self, value: Any) -> None:
         self._filter("assignee", value, ("any", "me", "none", *(a.value for a in self.agents)))
 
@@ -191,48 +199,79 @@ class AgentConsoleState(rx.State):
     def take(self, ticket_id: Any) -> None:
         if not isinstance(ticket_id, int):
             return
-        principal = require_principal(current_principal())
-        try:
-            with session_scope() as db:
-                support.assign_ticket(db, principal=principal, ticket_id=ticket_id, assignee_user_id=principal.user_id)
-        except DomainError as err:
-            self.error = support_message(err)
+        if self._call(support.assign_ticket, ticket_id=ticket_id, assignee_user_id=self._me().user_id) is FAILED:
             return
-        self._load(principal)
+        self._reload()
 
     @rx.event
     def update_available(self, value: Any) -> None:
         if isinstance(value, bool):
-            self.available = _presence(require_principal(current_principal()), value)
+            self.available = _presence(self._me(), value)
 
     @rx.event
     def heartbeat(self, _value: Any = None) -> None:
         """The open console keeps the agent counted as present for live chats."""
-        _presence(require_principal(current_principal()))
+        _presence(self._me())
 
     @rx.event
     def take_chat(self, conversation_id: Any) -> EventSpec | None:
         if not isinstance(conversation_id, int):
             return None
-        principal = require_principal(current_principal())
-        try:
-            with session_scope() as db:
-                support_chat.take_chat(db, principal=principal, conversation_id=conversation_id)
-        except DomainError as err:
-            self.error = support_message(err)
+        if self._call(support_chat.take_chat, conversation_id=conversation_id) is FAILED:
             return None
         return rx.redirect(f"/agent/chats/{conversation_id}")
 
 
+@dataclasses.dataclass
+class ContextRow:
+    label: str
+    detail: str
+    href: str = ""
+
+
+class CustomerPanel(rx.State, mixin=True):
+    """The customer context panel an agent sees next to a chat or a ticket."""
+
+    customer_email: str = ""
+    customer_number: str = ""
+    page: str = ""
+    about: str = ""
+    orders: list[ContextRow] = []
+    shipments: list[ContextRow] = []
+    earlier: list[ContextRow] = []
+    searches: list[ContextRow] = []
+    failures: list[ContextRow] = []
+
+    def _show_context(self, ctx: support_chat.ChatContext) -> None:
+        self.customer_email, self.customer_number = ctx.customer_email, ctx.customer_number
+        self.page, self.about = ctx.page, ctx.about
+        self.orders = [ContextRow(label=n, detail=f"{humanize(st)} · {day_time(at)}") for _, n, st, at in ctx.orders]
+        self.shipments = [ContextRow(label=f"{c} {tn}", detail=humanize(tag)) for c, tn, tag in ctx.shipments]
+        self.earlier = [ContextRow(label=f"{n} {s}", detail=humanize(st), href=f"/agent/tickets/{i}")
+                        for i, n, s, st in ctx.tickets]
+        self.searches = [ContextRow(label=q, detail=f"{humanize(src)} · {day_time(at)}") for q, src, at in ctx.searches]
+        self.failures = [ContextRow(label=humanize(what), detail=day_time(at)) for what, at in ctx.failures]
+
+
+@dataclasses.dataclass
+class HeldRow:
+    id: int
+    sender: str
+    subject: str
+    when: str
+    preview: str
+
+
 @access(Access.STAFF)
 @listens(Topic.QUEUE, Topic.TICKETS)
-class AgentTicketState(rx.State):
+class AgentTicketState(CustomerPanel, PortalState, rx.State):
     loaded: bool = False
     error: str = ""
     notice: str = ""
     ticket: TicketHeader = TicketHeader()
     customer: str = ""
     assignee_id: str = ""
+    mine: bool = False
     first_response: str = ""
     resolution: str = ""
     messages: list[MessageRow] = []
@@ -241,16 +280,29 @@ class AgentTicketState(rx.State):
     canned: list[Option] = []
     agents: list[Option] = []
     merge_number: str = ""
+    # Mail: the contact address, guest contacts, held replies and the headers shown on demand.
+    contact_email: str = ""
+    guest_contact: bool = False
+    follow_up_of: str = ""
+    link_number: str = ""
+    held: list[HeldRow] = []
+    headers_text: str = ""
+    original_text: str = ""
     _ticket_id: int = 0
+    _mail_message_ids: list[int] = []
+    _held_ids: list[int] = []
     _canned_bodies: dict[str, str] = {}
     _page_key: str = ""
     _dirty: bool = False
+
+    def _message(self, err: DomainError) -> str:
+        return support_message(err)
 
     @rx.event
     def load(self) -> None:
         if forms.arrive(self):  # the reply being written stays; the ticket is read again
             self.error, self.notice = "", ""
-            self._load(require_principal(current_principal()))
+            self._reload()
 
     def _fresh(self) -> None:
         self.reset()
@@ -261,28 +313,39 @@ class AgentTicketState(rx.State):
         except ValueError:
             self.error = message_for("not_found")
             return
-        self._load(require_principal(current_principal()))
+        self._reload()
 
-    async def _on_live(self, event: DomainEvent) -> None:
-        if event.data.get("ticket_id") != self._ticket_id:
+    def _live(self, batch: list[DomainEvent]) -> None:
+        if all(ev.data.get("ticket_id") != self._ticket_id for ev in batch):
             return
-        principal = principal_from_state(self)
+        principal = current_principal()
         if principal is not None and principal.is_staff:
-            self._load(principal)
+            self._reload()
 
-    def _load(self, principal: Principal) -> None:
+    def _reload(self) -> None:
+        principal = self._me()
         now = utcnow()
         try:
             with session_scope() as db:
                 view = support.get_ticket(db, principal=principal, ticket_id=self._ticket_id)
+                ctx = support_chat.ticket_context(db, principal=principal, ticket_id=self._ticket_id)
                 canned = support.canned_replies(db, principal=principal)
                 members = support.staff_members(db, principal=principal)
+                held = support_mail.held_replies(db, principal=principal, ticket_id=self._ticket_id)
         except DomainError as err:
             self.error = support_message(err)
             return
+        self.contact_email, self.guest_contact = view.contact_email, view.guest_contact
+        self.follow_up_of = view.follow_up_of_number
+        self._mail_message_ids = [m.id for m in view.messages if m.via_email]
+        self._held_ids = [h.id for h in held]
+        self.held = [HeldRow(id=h.id, sender=h.from_address, subject=h.subject, when=day_time(h.received_at),
+                             preview=h.preview) for h in held]
         self.ticket = header_of(view)
         self.customer = view.customer_name
+        self._show_context(ctx)
         self.assignee_id = str(view.assignee_user_id or "")
+        self.mine = view.assignee_user_id == principal.user_id
         self.first_response = due_text(view.first_response_due_at, view.first_responded_at, now)
         self.resolution = due_text(view.resolution_due_at, view.resolved_at, now)
         self.messages = message_rows(self, view)
@@ -292,15 +355,10 @@ class AgentTicketState(rx.State):
         self.loaded = True
 
     def _act(self, fn: Any, **kwargs: Any) -> bool:
-        principal = require_principal(current_principal())
-        try:
-            with session_scope() as db:
-                fn(db, principal=principal, ticket_id=self._ticket_id, **kwargs)
-        except DomainError as err:
-            self.error = support_message(err)
+        if self._call(fn, ticket_id=self._ticket_id, **kwargs) is FAILED:
             return False
         self.error = ""
-        self._load(principal)
+        self._reload()
         return True
 
     @rx.event
@@ -331,8 +389,7 @@ class AgentTicketState(rx.State):
 
     @rx.event
     def take(self) -> None:
-        principal = require_principal(current_principal())
-        self._act(support.assign_ticket, assignee_user_id=principal.user_id)
+        self._act(support.assign_ticket, assignee_user_id=self._me().user_id)
 
     @rx.event
     def assign(self, value: Any) -> None:
@@ -357,9 +414,40 @@ class AgentTicketState(rx.State):
             self.merge_number = value.strip()[:32]
 
     @rx.event
+    def show_headers(self, message_id: Any) -> None:
+        # Only a message this tab was shown, and only one that came by mail.
+        if not isinstance(message_id, int) or message_id not in self._mail_message_ids:
+            return
+        result = self._call(support_mail.message_headers, message_id=message_id)
+        if result is not FAILED:
+            self.headers_text, self.original_text = result
+
+    @rx.event
+    def hide_headers(self) -> None:
+        self.headers_text, self.original_text = "", ""
+
+    @rx.event
+    def decide_held(self, held_id: Any, accept: Any) -> None:
+        if not isinstance(held_id, int) or held_id not in self._held_ids or not isinstance(accept, bool):
+            return
+        if self._act(support_mail.decide_held, held_id=held_id, accept=accept):
+            self.notice = "Message added to the ticket." if accept else "Message turned away."
+
+    @rx.event
+    def update_link_number(self, value: Any) -> None:
+        forms.enter(self)
+        if isinstance(value, str):
+            self.link_number = value.strip()[:32]
+
+    @rx.event
+    def link_customer(self) -> None:
+        if self._act(support_mail.link_contact, customer_number=self.link_number):
+            self.notice, self.link_number = "Linked to the customer account.", ""
+
+    @rx.event
     def merge(self) -> EventSpec | None:
         """Merge this ticket into the one whose number the agent typed."""
-        principal = require_principal(current_principal())
+        principal = self._me()
         try:
             with session_scope() as db:
                 target = support.ticket_id_by_number(db, principal=principal, number=self.merge_number)
@@ -379,32 +467,17 @@ class ChatLine:
     when: str
 
 
-@dataclasses.dataclass
-class ContextRow:
-    label: str
-    detail: str
-    href: str = ""
-
-
 @access(Access.STAFF)
 @listens(Topic.CHAT)
-class AgentChatState(rx.State):
+class AgentChatState(CustomerPanel, PortalState, rx.State):
     loaded: bool = False
     error: str = ""
     status: str = ""
     customer: str = ""
-    customer_email: str = ""
-    customer_number: str = ""
-    page: str = ""
     ticket_number: str = ""
     ticket_id: int = 0
     mine: bool = False
     lines: list[ChatLine] = []
-    orders: list[ContextRow] = []
-    shipments: list[ContextRow] = []
-    earlier: list[ContextRow] = []
-    searches: list[ContextRow] = []
-    failures: list[ContextRow] = []
     draft: str = ""
     customer_typing: bool = False
     seen: bool = False
@@ -414,11 +487,14 @@ class AgentChatState(rx.State):
     _page_key: str = ""
     _dirty: bool = False
 
+    def _message(self, err: DomainError) -> str:
+        return support_message(err)
+
     @rx.event
     def load(self) -> None:
         if forms.arrive(self):  # the message being written stays; the chat is read again
             self.error = ""
-            self._load(require_principal(current_principal()), mark_read=True)
+            self._load(mark_read=True)
 
     def _fresh(self) -> None:
         self.reset()
@@ -429,22 +505,22 @@ class AgentChatState(rx.State):
         except ValueError:
             self.error = message_for("not_found")
             return
-        self._load(require_principal(current_principal()), mark_read=True)
+        self._load(mark_read=True)
 
-    async def _on_live(self, event: DomainEvent) -> None:
-        if event.data.get("conversation_id") != self._conversation_id:
+    def _live(self, batch: list[DomainEvent]) -> None:
+        mine = [ev for ev in batch if ev.data.get("conversation_id") == self._conversation_id]
+        principal = current_principal()
+        if not mine or principal is None or not principal.is_staff:
             return
-        principal = principal_from_state(self)
-        if principal is None or not principal.is_staff:
-            return
-        if "typing" in event.data:
-            self.customer_typing = event.data.get("typing") == "customer"
-        if event.data.get("read") or event.data.get("typing") == "customer":
-            self._load(principal, mark_read=False)
-            return
-        self._load(principal, mark_read=True)
+        for ev in mine:
+            if "typing" in ev.data:
+                self.customer_typing = ev.data.get("typing") == "customer"
+        # Only typing and read receipts: nothing new to mark read.
+        news = [ev for ev in mine if not (ev.data.get("read") or ev.data.get("typing") == "customer")]
+        self._load(mark_read=bool(news))
 
-    def _load(self, principal: Principal, *, mark_read: bool) -> None:
+    def _load(self, *, mark_read: bool) -> None:
+        principal = self._me()
         try:
             with session_scope() as db:
                 view = support_chat.get_chat(db, principal=principal, conversation_id=self._conversation_id)
@@ -458,9 +534,8 @@ class AgentChatState(rx.State):
             self.error = support_message(err)
             return
         self.status = view.status
-        self.customer, self.customer_email, self.customer_number = ctx.customer_name, ctx.customer_email, \
-            ctx.customer_number
-        self.page = ctx.page
+        self.customer = ctx.customer_name
+        self._show_context(ctx)
         self.ticket_number, self.ticket_id = view.ticket_number, view.ticket_id or 0
         self.mine = mine
         self.lines = [ChatLine(id=m.id, author=m.author_name if m.author_kind != "customer" else view.customer_name,
@@ -468,12 +543,6 @@ class AgentChatState(rx.State):
                       for m in view.messages]
         last_agent = max((m.created_at for m in view.messages if m.author_kind == "agent"), default=None)
         self.seen = bool(last_agent and view.customer_last_read_at and view.customer_last_read_at >= last_agent)
-        self.orders = [ContextRow(label=n, detail=f"{humanize(st)} · {day_time(at)}") for _, n, st, at in ctx.orders]
-        self.shipments = [ContextRow(label=f"{c} {tn}", detail=humanize(tag)) for c, tn, tag in ctx.shipments]
-        self.earlier = [ContextRow(label=f"{n} {s}", detail=humanize(st), href=f"/agent/tickets/{i}")
-                        for i, n, s, st in ctx.tickets]
-        self.searches = [ContextRow(label=q, detail=f"{humanize(src)} · {day_time(at)}") for q, src, at in ctx.searches]
-        self.failures = [ContextRow(label=humanize(what), detail=day_time(at)) for what, at in ctx.failures]
         self.agents = [Option(value=str(m.id), label=m.name) for m in members if m.id != principal.user_id]
         self.loaded = True
 
@@ -487,58 +556,37 @@ class AgentChatState(rx.State):
         if typing_now != self._typing_sent and self.mine:
             self._typing_sent = typing_now
             with session_scope() as db:
-                support_chat.typing(db, principal=require_principal(current_principal()),
-                                    conversation_id=self._conversation_id, active=typing_now)
+                support_chat.typing(db, principal=self._me(), conversation_id=self._conversation_id,
+                                    active=typing_now)
 
     @rx.event
     def send(self) -> None:
-        principal = require_principal(current_principal())
-        try:
-            with session_scope() as db:
-                support_chat.send_agent_message(db, principal=principal, conversation_id=self._conversation_id,
-                                                body=self.draft)
-        except DomainError as err:
-            self.error = support_message(err)
+        if self._call(support_chat.send_agent_message, conversation_id=self._conversation_id,
+                      body=self.draft) is FAILED:
             return
         self.error = ""
         self.draft = ""
         self._typing_sent, self._dirty = False, False
-        self._load(principal, mark_read=False)
+        self._load(mark_read=False)
 
     @rx.event
     def take(self) -> None:
-        principal = require_principal(current_principal())
-        try:
-            with session_scope() as db:
-                support_chat.take_chat(db, principal=principal, conversation_id=self._conversation_id)
-        except DomainError as err:
-            self.error = support_message(err)
+        if self._call(support_chat.take_chat, conversation_id=self._conversation_id) is FAILED:
             return
-        self._load(principal, mark_read=True)
+        self._load(mark_read=True)
 
     @rx.event
     def transfer(self, value: Any) -> EventSpec | None:
         if not isinstance(value, str) or not value.isdigit() or len(value) > 12:
             return None
-        principal = require_principal(current_principal())
-        try:
-            with session_scope() as db:
-                support_chat.transfer_chat(db, principal=principal, conversation_id=self._conversation_id,
-                                           to_user_id=int(value))
-        except DomainError as err:
-            self.error = support_message(err)
+        if self._call(support_chat.transfer_chat, conversation_id=self._conversation_id,
+                      to_user_id=int(value)) is FAILED:
             return None
         return rx.redirect("/agent")
 
     @rx.event
     def close_to_ticket(self) -> EventSpec | None:
-        principal = require_principal(current_principal())
-        try:
-            with session_scope() as db:
-                ticket = support_chat.close_chat_to_ticket(db, principal=principal,
-                                                           conversation_id=self._conversation_id)
-                ticket_id = ticket.id
-        except DomainError as err:
-            self.error = support_message(err)
+        ticket = self._call(support_chat.close_chat_to_ticket, conversation_id=self._conversation_id)
+        if ticket is FAILED:
             return None
-        return rx.redirect(f"/agent/tickets/{ticket_id}")
+        return rx.redirect(f"/agent/tickets/{ticket.id}")

@@ -7,6 +7,7 @@ they belong to the signed-in customer, and answers "not found" otherwise.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 import reflex as rx
@@ -14,15 +15,18 @@ from reflex_base.event import EventSpec
 
 from portal.db import session_scope
 from portal.domain import attachments as att
-from portal.domain import support
+from portal.domain import help_context, support
 from portal.domain.errors import DomainError
 from portal.domain.events import DomainEvent, Topic
-from portal.domain.principal import Principal, require_principal
+from portal.domain.principal import Principal
 from portal.format import day, day_time, humanize
 from portal.live.push import listens
+from portal.live.runtime import offload
 from portal.settings import get_settings
-from portal.state import forms
-from portal.state.guard import Access, access, current_principal, principal_from_state
+from portal.state import forms, help_about
+from portal.state.base import FAILED, PortalState
+from portal.state.guard import Access, access, current_principal
+from portal.state.insights import TrackState
 from portal.state.messages import message_for
 from portal.state.session import backend_url
 
@@ -49,12 +53,16 @@ SUPPORT_MESSAGES: dict[str, str] = {
     "chat_closed": "This chat has ended.",
     "chat_not_yours": "This chat is handled by another agent.",
     "chat_taken": "Another agent already took this chat.",
+    "unknown_customer": "Customer number: no open customer account has that number (for example C-10001).",
+    "not_a_guest": "This ticket already belongs to a customer account.",
 }
 
 
 def support_message(err: DomainError) -> str:
     if err.detail == "empty" and err.data.get("field") == "subject":
         return "Give your ticket a subject."
+    if err.detail == "empty" and err.data.get("field") == "customer":
+        return "Customer number: type the number of the account to link this contact to."
     if err.detail in SUPPORT_MESSAGES:
         return SUPPORT_MESSAGES[err.detail]
     if err.code == "not_found" and err.detail == "attachment":
@@ -103,6 +111,8 @@ class MessageRow:
     when: str
     internal: bool
     files: list[FileRow]
+    via_email: bool = False
+    undelivered: bool = False
 
 
 @dataclasses.dataclass
@@ -130,8 +140,9 @@ def message_rows(state: rx.State, view: support.TicketView) -> list[MessageRow]:
         MessageRow(id=m.id, author=m.author_name or humanize(m.author_kind), author_kind=m.author_kind, body=m.body,
                    when=day_time(m.created_at), internal=m.internal,
                    files=[FileRow(id=f.id, name=f.filename, size=size_text(f.size_bytes),
-                                  url=backend_url(state, f"/api/support/attachments/{f.id}"))
-                          for f in m.attachments])
+                                  url=backend_url(state, f"/api/support/attachments/{f.id}?download=1"))
+                          for f in m.attachments], via_email=m.via_email,
+                   undelivered=m.delivery_status == "undelivered")
         for m in view.messages
     ]
 
@@ -152,17 +163,21 @@ class _Uploads:
     staged: list[FileRow]
     upload_error: str
     _staged_ids: list[int]
+    _me: Callable[[], Principal]  # the PortalState's
 
     async def _stage(self, files: list[Any]) -> None:
-        principal = require_principal(current_principal())
         limit = get_settings().support_attachment_max_bytes
+        received = [(str(getattr(f, "filename", None) or getattr(f, "name", None) or "file"), await f.read(limit + 1))
+                    for f in list(files)[:10]]
+        await offload(_Uploads._stage_received, self, received)
+
+    def _stage_received(self, received: list[tuple[str, bytes]]) -> None:
+        principal = self._me()
         errors: list[str] = []
-        for f in list(files)[:10]:
-            name = str(getattr(f, "filename", None) or getattr(f, "name", None) or "file")
+        for name, data in received:
             if len(self._staged_ids) >= get_settings().support_attachments_per_message:
                 errors.append(SUPPORT_MESSAGES["too_many_files"])
                 break
-            data = await f.read(limit + 1)
             try:
                 with session_scope() as db:
                     info = att.stage_attachment(db, principal=principal, filename=name, data=data)
@@ -176,7 +191,7 @@ class _Uploads:
     def _unstage(self, attachment_id: Any) -> None:
         if not isinstance(attachment_id, int) or attachment_id not in self._staged_ids:
             return
-        principal = require_principal(current_principal())
+        principal = self._me()
         try:
             with session_scope() as db:
                 att.discard_staged(db, principal=principal, attachment_id=attachment_id)
@@ -191,7 +206,7 @@ def _text(value: Any, max_len: int) -> str:
 
 
 @access(Access.CUSTOMER)
-class NewTicketState(rx.State):
+class NewTicketState(PortalState, rx.State):
     subject: str = ""
     body: str = ""
     category: str = "general"
@@ -206,41 +221,60 @@ class NewTicketState(rx.State):
     submitting: bool = False
     _staged_ids: list[int] = []
     _context: tuple[str, int] | None = None
+    _situation: str = ""
     _shown: list[int] = []
     _page_key: str = ""
     _dirty: bool = False
+
+    def _message(self, err: DomainError) -> str:
+        return support_message(err)
 
     @rx.event
     def load(self) -> None:
         forms.arrive(self)  # keeps what was typed on this page and not yet sent
 
     def _fresh(self) -> None:
-        """A blank ticket, about what the address names (an order, a shipment...) if it is theirs."""
+        """A blank ticket, or one about what the address names (?about=shipment:12), pre-filled
+        from the customer's own records when it is theirs; the address only ever names it."""
         self.reset()
         forms.mark_fresh(self)
-        principal = require_principal(current_principal())
         params = self.router.url.query_parameters
-        ctype, raw_id = params.get("context"), params.get("id")
-        if isinstance(ctype, str) and ctype:
-            try:
-                cid = int(raw_id) if isinstance(raw_id, str) else -1
-                with session_scope() as db:
-                    self.context_label = support.context_label(db, principal=principal, context_type=ctype,
-                                                               context_id=cid)
-                self._context = (ctype, cid)
-                self.category = {"order": "orders", "shipment": "shipping", "return": "returns",
-                                 "invoice": "billing"}.get(ctype, "general")
-            except (ValueError, DomainError):
-                # Someone else's (or a made-up) order: say nothing about it, open a plain ticket.
-                self.error = "We could not find what this ticket was about; you can still describe it below."
+        about = params.get("about")
+        if about is None and isinstance(params.get("context"), str):
+            about = f"{params.get('context')}:{params.get('id')}"  # the older form of the same link
+        if not about:
+            return
+        principal = self._me()
+        try:
+            with session_scope() as db:
+                sit = help_context.resolve(db, principal=principal, about=str(about))
+                self.context_label = support.context_label(db, principal=principal, context_type=sit.context_type,
+                                                           context_id=sit.context_id)
+                first = support.situation_suggestions(db, principal=principal, code=sit.code)
+        except DomainError:
+            # Someone else's (or a made-up) reference: say nothing about it, fill in nothing.
+            self.error = "We could not find what this ticket was about; you can still describe it below."
+            return
+        self._context = (sit.context_type, sit.context_id)
+        self.subject, self.body = help_about.subject(sit)[: support.SUBJECT_MAX], help_about.body(sit)
+        self.category, self.priority = sit.category, sit.priority
+        self._situation = sit.code
+        self._show_suggestions(first)
+
+    def _show_suggestions(self, found: list[support.Suggestion]) -> None:
+        self.suggestions = [SuggestionRow(id=s.id, title=s.title, summary=s.summary) for s in found]
+        self._shown = list(dict.fromkeys([*self._shown, *(s.id for s in found)]))[-20:]
 
     def _suggest(self) -> None:
         text = f"{self.subject} {self.body}".strip()
-        principal = require_principal(current_principal())
+        principal = self._me()
         with session_scope() as db:
             found = support.suggest_articles(db, principal=principal, text=text)
-        self.suggestions = [SuggestionRow(id=s.id, title=s.title, summary=s.summary) for s in found]
-        self._shown = list(dict.fromkeys([*self._shown, *(s.id for s in found)]))[-20:]
+            if self._situation:
+                # What answers the situation comes first, then what answers their words.
+                first = support.situation_suggestions(db, principal=principal, code=self._situation)
+                found = [*first, *(f for f in found if f.id not in {a.id for a in first})][:5]
+        self._show_suggestions(found)
 
     @rx.event
     def update_subject(self, value: Any) -> None:
@@ -276,13 +310,8 @@ class NewTicketState(rx.State):
         """The customer says a suggested article answered their question."""
         if not isinstance(article_id, int) or article_id not in self._shown:
             return
-        principal = require_principal(current_principal())
-        try:
-            with session_scope() as db:
-                support.record_suggestion(db, principal=principal, article_id=article_id,
-                                          query=f"{self.subject} {self.body}".strip(), solved=True)
-        except DomainError as err:
-            self.error = support_message(err)
+        if self._call(support.record_suggestion, article_id=article_id,
+                      query=f"{self.subject} {self.body}".strip(), solved=True) is FAILED:
             return
         self.notice = "Glad that helped! You don't need to open a ticket; your draft is still here if you do."
 
@@ -296,43 +325,36 @@ class NewTicketState(rx.State):
         _Uploads._unstage(self, attachment_id)  # type: ignore[arg-type]
 
     @rx.event
-    def submit(self) -> EventSpec | None:
-        principal = require_principal(current_principal())
+    def submit(self) -> list[EventSpec] | None:
         forms.here(self)
         tags = [t for t in self.tags.split(",") if t.strip()]
         ctype, cid = self._context if self._context else (None, None)
-        try:
-            with session_scope() as db:
-                ticket = support.create_ticket(
-                    db, principal=principal, subject=self.subject, body=self.body, category=self.category,
-                    priority=self.priority, tags=tags, context_type=ctype, context_id=cid,
-                    attachment_ids=list(self._staged_ids), suggested_article_ids=[s.id for s in self.suggestions])
-                ticket_id = ticket.id
-        except DomainError as err:
-            # Everything typed stays in the form.
-            self.error = support_message(err)
-            return None
+        ticket = self._call(
+            support.create_ticket, subject=self.subject, body=self.body, category=self.category,
+            priority=self.priority, tags=tags, context_type=ctype, context_id=cid,
+            attachment_ids=list(self._staged_ids), suggested_article_ids=[s.id for s in self.suggestions])
+        if ticket is FAILED:
+            return None  # everything typed stays in the form
+        ticket_id = ticket.id
         self.reset()
-        return rx.redirect(f"/tickets/{ticket_id}")
+        # Sent: the form is no longer "abandoned" in the insights.
+        sent = TrackState.form_submit("ticket")  # type: ignore[operator]  # an EventSpec at runtime
+        return [sent, rx.redirect(f"/tickets/{ticket_id}")]
 
 
 @access(Access.CUSTOMER)
 @listens(Topic.TICKETS)
-class TicketListState(rx.State):
+class TicketListState(PortalState, rx.State):
     loaded: bool = False
     open_rows: list[TicketListRow] = []
     resolved_rows: list[TicketListRow] = []
 
     @rx.event
     def load(self) -> None:
-        self._load(require_principal(current_principal()))
+        self._reload()
 
-    async def _on_live(self, _event: DomainEvent) -> None:
-        principal = principal_from_state(self)
-        if principal is not None and principal.is_customer:
-            self._load(principal)
-
-    def _load(self, principal: Principal) -> None:
+    def _reload(self) -> None:
+        principal = self._me()
         with session_scope() as db:
             opened = support.list_tickets(db, principal=principal, resolved=False)
             done = support.list_tickets(db, principal=principal, resolved=True)
@@ -349,7 +371,7 @@ class TicketListState(rx.State):
 
 @access(Access.CUSTOMER)
 @listens(Topic.TICKETS)
-class TicketThreadState(rx.State):
+class TicketThreadState(PortalState, rx.State):
     loaded: bool = False
     error: str = ""
     notice: str = ""
@@ -366,11 +388,14 @@ class TicketThreadState(rx.State):
     _page_key: str = ""
     _dirty: bool = False
 
+    def _message(self, err: DomainError) -> str:
+        return support_message(err)
+
     @rx.event
     def load(self) -> None:
         if forms.arrive(self):  # their unsent reply stays; the thread is read again
             self.error, self.notice = "", ""
-            self._load(require_principal(current_principal()))
+            self._reload()
 
     def _fresh(self) -> None:
         self.reset()
@@ -381,21 +406,18 @@ class TicketThreadState(rx.State):
         except ValueError:
             self.error = message_for("not_found")
             return
-        self._load(require_principal(current_principal()))
+        self._reload()
 
-    async def _on_live(self, event: DomainEvent) -> None:
-        if event.data.get("ticket_id") != self._ticket_id:
+    def _live(self, batch: list[DomainEvent]) -> None:
+        if all(ev.data.get("ticket_id") != self._ticket_id for ev in batch):
             return
-        principal = principal_from_state(self)
+        principal = current_principal()
         if principal is not None and principal.is_customer:
-            self._load(principal)
+            self._reload()
 
-    def _load(self, principal: Principal) -> None:
-        try:
-            with session_scope() as db:
-                view = support.get_ticket(db, principal=principal, ticket_id=self._ticket_id)
-        except DomainError as err:
-            self.error = support_message(err)
+    def _reload(self) -> None:
+        view = self._call(support.get_ticket, ticket_id=self._ticket_id)
+        if view is FAILED:
             self.ticket = TicketHeader()
             self.messages = []
             return
@@ -419,31 +441,21 @@ class TicketThreadState(rx.State):
 
     @rx.event
     def send_reply(self) -> None:
-        principal = require_principal(current_principal())
-        try:
-            with session_scope() as db:
-                support.customer_reply(db, principal=principal, ticket_id=self._ticket_id, body=self.draft,
-                                       attachment_ids=list(self._staged_ids))
-        except DomainError as err:
-            self.reply_error = support_message(err)
+        if self._call(support.customer_reply, into="reply_error", ticket_id=self._ticket_id, body=self.draft,
+                      attachment_ids=list(self._staged_ids)) is FAILED:
             return
         self.draft = ""
         self.reply_error = ""
         self.staged = []
         self._staged_ids, self._dirty = [], False
-        self._load(principal)
+        self._reload()
 
     @rx.event
     def reopen(self) -> None:
-        principal = require_principal(current_principal())
-        try:
-            with session_scope() as db:
-                support.reopen_ticket(db, principal=principal, ticket_id=self._ticket_id)
-        except DomainError as err:
-            self.error = support_message(err)
+        if self._call(support.reopen_ticket, ticket_id=self._ticket_id) is FAILED:
             return
         self.error = ""
-        self._load(principal)
+        self._reload()
 
     @rx.event
     def update_rating(self, value: Any) -> None:
@@ -460,14 +472,9 @@ class TicketThreadState(rx.State):
 
     @rx.event
     def rate(self) -> None:
-        principal = require_principal(current_principal())
-        try:
-            with session_scope() as db:
-                support.rate_ticket(db, principal=principal, ticket_id=self._ticket_id, rating=self.rating,
-                                    comment=self.rating_comment)
-        except DomainError as err:
-            self.error = support_message(err)
+        if self._call(support.rate_ticket, ticket_id=self._ticket_id, rating=self.rating,
+                      comment=self.rating_comment) is FAILED:
             return
         self.error = ""
         self.notice = "Thank you for your rating."
-        self._load(principal)
+        self._reload()

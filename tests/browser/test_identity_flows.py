@@ -8,6 +8,7 @@ from typing import Any
 
 import pyotp
 import pytest
+from playwright.sync_api import expect
 from sqlmodel import Session, col, select
 
 from portal.models import AuthSession, MailMessage, User
@@ -22,10 +23,12 @@ def test_turn_on_mfa_then_sign_in_with_a_code_and_with_a_recovery_code(page: Any
     page.wait_for_url(re.compile(r"/dashboard"))
     page.goto("/account/security")
     page.get_by_test_id("start-mfa").click()
+    expect(page.get_by_test_id("totp-secret")).to_have_text(re.compile(r"^[A-Z2-7]{16,}$"))
     secret = page.get_by_test_id("totp-secret").inner_text().strip()
     assert page.get_by_role("img", name="QR code for your authenticator app").is_visible()
     page.get_by_test_id("confirm-code-input").fill(pyotp.TOTP(secret).now())
     page.get_by_test_id("confirm-mfa").click()
+    page.get_by_test_id("recovery-codes").wait_for(state="visible")
     codes = page.get_by_test_id("recovery-codes").inner_text().split()
     assert len(codes) == 10
     page.get_by_test_id("mfa-on").wait_for()

@@ -50,5 +50,10 @@ def test_new_order_appears_on_the_open_dashboard(page: Any, demo: Any, db: Sessi
     with session_scope() as s:
         other = make_order(s, ben, days_ago=0)
         events.emit(s, DomainEvent(topic=Topic.ORDERS, customer_id=ben.id))
-    page.wait_for_timeout(1500)
+    # ... proven by a later order of hers arriving: pushes are delivered in order, so Ben's
+    # would have been shown by then (no fixed wait).
+    with session_scope() as s:
+        later = make_order(s, alice, days_ago=0, lines=(("Trail gaiters", 1, 3900),))
+        events.emit(s, DomainEvent(topic=Topic.ORDERS, customer_id=alice.id))
+    page.get_by_test_id("order-row").first.get_by_text(later.number).wait_for(timeout=10_000)
     assert other.number not in page.get_by_test_id("recent-orders").inner_text()

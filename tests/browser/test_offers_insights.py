@@ -4,6 +4,7 @@ admin's insights show what happened, with a CSV export."""
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import pytest
@@ -53,9 +54,14 @@ def test_rule_to_offer_to_applied_to_insights(browser: Any, harness: Any, page: 
         offer = s.exec(select(CustomerOffer).where(CustomerOffer.rule_id == rule.id)).one()
         assert offer.status == "applied"
         assert s.exec(select(OutboundEvent).where(OutboundEvent.kind == "offer.applied")).first() is not None
-        # Pages were recorded by their route only
-        paths = set(s.exec(select(AnalyticsEvent.path)).all())
-        assert "/offers" in paths and all(p.startswith("/") for p in paths)
+    # Pages were recorded by their route only (written in batches about once a second)
+    deadline = time.monotonic() + 20
+    paths: set[str] = set()
+    while "/offers" not in paths and time.monotonic() < deadline:
+        with session_scope() as s:
+            paths = set(s.exec(select(AnalyticsEvent.path)).all())
+        time.sleep(0.05)  # the poll's pace; the wait ends when the row is there
+    assert "/offers" in paths and all(p.startswith("/") for p in paths)
 
     # And the admin's insights show page views and the offer's take-up, with a CSV per report
     page.goto("/admin/insights")

@@ -195,7 +195,9 @@ def test_reorder_review_place_then_change_address_and_choose_a_window(page: Any,
     assert "Cambridge" in page.get_by_test_id("order-review").inner_text()
     page.get_by_test_id("place-order").click()
 
-    # Then the new order opens, placed, with the same total she reviewed
+    # Then the confirmation shows, and from it the new order opens, placed, with the same total she reviewed
+    page.wait_for_url(re.compile(r"/orders/\d+/placed$"))
+    page.get_by_test_id("placed-order-link").click()
     page.wait_for_url(re.compile(r"/orders/\d+$"))
     page.wait_for_function("n => (document.querySelector('[data-testid=order-number]') || {}).innerText"
                            " && document.querySelector('[data-testid=order-number]').innerText !== n",

@@ -32,6 +32,19 @@ def shipment_of(db: Session, email: str, tag: str) -> Shipment:
                    .order_by(col(Shipment.id))).first()  # type: ignore[return-value]
 
 
+
+def carrier_scans(backend_url: str, shipment: Any) -> tuple[Any, Any]:
+    """The carrier's simulator scans the parcel once and posts its signed webhook to the portal;
+    the simulator and its parcel, to scan again."""
+    sim = make_simulator(webhook_url=f"{backend_url}/api/carrier/webhooks/aftership")
+    with session_scope() as s:
+        embedded.sync_from_db(s, sim, step=timedelta(0))
+    tracked = sim.find(shipment.carrier, shipment.tracking_number)
+    assert tracked is not None
+    delivery = run_async(sim.step(tracked.id))
+    assert delivery is not None and delivery.delivered and delivery.status == 200
+    return sim, tracked
+
 def test_a_new_checkpoint_appears_on_the_open_shipment_page(page: Any, demo: Any, db: Session,
                                                             backend_url: str) -> None:
     # Given Alice has the page of her delayed parcel open
@@ -47,13 +60,7 @@ def test_a_new_checkpoint_appears_on_the_open_shipment_page(page: Any, demo: Any
     page.on("framenavigated", lambda frame: navigations.append(frame.url))
 
     # When the carrier's simulator scans the parcel and posts its signed webhook to the portal
-    sim = make_simulator(webhook_url=f"{backend_url}/api/carrier/webhooks/aftership")
-    with session_scope() as s:
-        embedded.sync_from_db(s, sim, step=timedelta(0))
-    tracked = sim.find(shipment.carrier, shipment.tracking_number)
-    assert tracked is not None
-    delivery = run_async(sim.step(tracked.id))
-    assert delivery is not None and delivery.delivered and delivery.status == 200
+    sim, tracked = carrier_scans(backend_url, shipment)
 
     # Then the new checkpoint is on top of her open page, without a reload
     first = page.get_by_test_id("checkpoint").first

@@ -177,7 +177,7 @@ def test_help_from_an_order_page_carries_the_order_as_context(page: Any, demo: A
     order_number = number.inner_text()
     # When she asks for help with it
     page.get_by_test_id("help-link").click()
-    page.wait_for_url(re.compile(r"/support/new\?context=order&id=\d+"))
+    page.wait_for_url(re.compile(r"/support/new\?about=order:\d+$"))
     # Then the form says what the ticket is about
     page.get_by_test_id("ticket-context").get_by_text(order_number).wait_for()
     # ... and an order id that is not hers is not shown as context
@@ -199,6 +199,6 @@ def test_help_from_an_invoice_or_a_shipment_page_carries_it_as_context(page: Any
         # When she asks for help from its page
         page.goto(path)
         page.get_by_test_id("help-link").click()
-        page.wait_for_url(re.compile(r"/support/new\?context=(invoice|shipment)&id=\d+"))
+        page.wait_for_url(re.compile(r"/support/new\?about=(invoice|shipment):\d+$"))
         # Then the new ticket says what it is about
         page.get_by_test_id("ticket-context").get_by_text(expected).wait_for()

@@ -57,7 +57,7 @@ def test_bad_uploads_are_refused_and_nothing_is_stored(db: Session, filename: st
 
 
 def test_signing_records_who_when_where_and_the_hash(db: Session) -> None:
-    ua, ca = make_customer(db)
+    ua, ca = make_customer(db, name="Chloé Martin")
     doc = make_document(db, ca)
     p = principal_for(ua)
     shown = documents.get_document(db, principal=p, document_id=doc.id or 0)
@@ -72,7 +72,7 @@ def test_signing_records_who_when_where_and_the_hash(db: Session) -> None:
     assert doc.status == DocumentStatus.SIGNED and doc.signed_by_user_id == ua.id and doc.signed_at is not None
     assert doc.signed_ip == "203.0.113.9" and doc.signed_sha256 == hashlib.sha256(data).hexdigest()
     event = db.exec(select(AuditEvent).where(AuditEvent.action == "document.signed")).one()
-    assert event.data["typed_name"] == "Chloe Martin"
+    assert event.data["typed_name"] == "Chloe Martin" and doc.signed_name == "Chloe Martin"
     out = db.exec(select(OutboundEvent).where(OutboundEvent.kind == "document.signed")).one()
     assert out.payload["sha256"] == doc.signed_sha256
     # Signing twice is refused
@@ -82,7 +82,7 @@ def test_signing_records_who_when_where_and_the_hash(db: Session) -> None:
 
 
 def test_signing_refuses_a_document_that_changed_since_it_was_shown(db: Session) -> None:
-    ua, ca = make_customer(db)
+    ua, ca = make_customer(db, name="Chloe Martin")
     doc = make_document(db, ca)
     with pytest.raises(DomainError) as err:
         documents.sign_document(db, principal=principal_for(ua), document_id=doc.id or 0, full_name="Chloe Martin",
@@ -105,3 +105,24 @@ def test_customer_b_cannot_see_download_upload_or_sign_a_documents(db: Session) 
                                                     data=PNG)):
         with pytest.raises(NotFound):
             call()
+
+
+def test_only_the_account_holders_name_signs(db: Session) -> None:
+    # Given Chloé's contract waiting for her signature
+    ua, ca = make_customer(db, name="Chloé  Martin")
+    doc = make_document(db, ca)
+    p = principal_for(ua)
+    shown = documents.get_document(db, principal=p, document_id=doc.id or 0)
+    # When someone signs it in another name from her account, it is refused, naming the field
+    with pytest.raises(DomainError) as refused:
+        documents.sign_document(db, principal=p, document_id=doc.id or 0, full_name="Someone Else", accepted=True,
+                                viewed_sha256=shown.sha256)
+    assert refused.value.data["field"] == "full_name" and "Full name" in refused.value.detail
+    db.refresh(doc)
+    assert doc.status != DocumentStatus.SIGNED
+    # Then her own name signs, whatever the case, accents and spacing
+    documents.sign_document(db, principal=p, document_id=doc.id or 0, full_name=" CHLOE martin ", accepted=True,
+                            viewed_sha256=shown.sha256)
+    db.commit()
+    db.refresh(doc)
+    assert doc.status == DocumentStatus.SIGNED and doc.signed_name == "CHLOE martin"

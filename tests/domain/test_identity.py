@@ -9,7 +9,7 @@ import pyotp
 import pytest
 from sqlmodel import Session, select
 
-from portal.db import utcnow
+from portal.db import session_scope, utcnow
 from portal.domain import account, auth, mfa
 from portal.domain.audit import RequestInfo
 from portal.domain.errors import DomainError, ErrorCode
@@ -107,6 +107,7 @@ def test_a_code_is_accepted_once_and_wrong_codes_are_throttled(db: Session) -> N
     later = time.time() + 60  # a new time step, after the one used to enrol
     code = totp.at(later)
     assert mfa.check_code(db, user=user, code=code, request=REQ, now=later)
+    db.commit()  # each attempt is a request of its own
     # The same code again, within its window: replay refused.
     assert not mfa.check_code(db, user=user, code=code, request=REQ, now=later + 5)
     # The replay counted as a failure; four more wrong codes use up the five free ones.
@@ -122,6 +123,7 @@ def test_recovery_codes_work_once(db: Session) -> None:
     user, _ = make_customer(db)
     _, codes = _enable_mfa(db, user)
     assert mfa.use_recovery_code(db, user=user, code=codes[3].upper(), request=REQ)
+    db.commit()  # each attempt is a request of its own
     assert not mfa.use_recovery_code(db, user=user, code=codes[3], request=REQ)
     db.commit()
     assert mfa.remaining_recovery_codes(db, principal=principal_for(user)) == 9
@@ -299,3 +301,31 @@ def test_role_changes_are_audited_and_end_sessions(db: Session) -> None:
     db.commit()
     assert auth.resolve_session(db, raw_token=s.raw_token) is None
     assert "user.role_changed" in actions(db)
+
+
+def test_failed_checks_of_a_secret_survive_the_rollback_of_the_attempt(db: Session) -> None:
+    """Each wrong code or password raises, and the caller's transaction is rolled back; the
+    throttle count and the audit row must stay all the same, or guessing is unlimited."""
+    user, _ = make_customer(db)
+    secret, _ = _enable_mfa(db, user)
+    p = principal_for(user)
+    for _ in range(5):
+        with pytest.raises(DomainError), session_scope() as s:
+            mfa.regenerate_recovery_codes(s, principal=p, code="000000", request=REQ)
+    with pytest.raises(DomainError) as exc, session_scope() as s:
+        mfa.regenerate_recovery_codes(s, principal=p, code=pyotp.TOTP(secret).now(), request=REQ)
+    assert exc.value.code == ErrorCode.THROTTLED  # even the right code now waits
+    db.expire_all()
+    assert actions(db).count("mfa.code_failed") == 5
+
+    other, _ = make_customer(db)
+    for _ in range(5):
+        with pytest.raises(DomainError), session_scope() as s:
+            account.change_password(s, principal=principal_for(other), current="wrong guess", new="x" * 20,
+                                    end_other_sessions=False, request=REQ)
+    with pytest.raises(DomainError) as exc, session_scope() as s:
+        account.change_password(s, principal=principal_for(other), current=PASSWORD, new="a fresh long passphrase",
+                                end_other_sessions=False, request=REQ)
+    assert exc.value.code == ErrorCode.THROTTLED
+    db.expire_all()
+    assert actions(db).count("auth.password_change_failed") == 5

@@ -33,6 +33,7 @@ from portal.models import (
 from portal.settings import get_settings
 from tests.factories import make_customer, principal_for
 from tests.factories_orders import JPEG, PNG, make_address, make_product, make_variant_order
+from tests.pdf_tools import scan_barcodes
 
 
 @pytest.fixture
@@ -428,6 +429,8 @@ def test_return_with_store_credit_bonus_photos_and_a_private_label(db: Session, 
     assert "/" not in db.get(ReturnPhoto, photo.id).filename  # type: ignore[union-attr]
     label = returns.return_label(db, principal=pa, return_id=ret.id)
     assert label.path.read_bytes().startswith(b"%PDF") and label.path.is_relative_to(get_settings().files_dir)
+    # It carries the return number as a carrier's scanner reads it, in Code 128 and QR
+    assert scan_barcodes(label.path.read_bytes()) == {"Code 128": ret.number, "QR Code": ret.number}
     _trail(db, order, "return_requested", "return.request", "return.requested")
     # What is on its way back can no longer be returned twice
     detail = orders.order_detail(db, principal=pa, order_id=order.id)

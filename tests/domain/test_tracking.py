@@ -78,6 +78,8 @@ def test_a_delay_keeps_the_first_promise_and_tells_the_customer_by_their_prefere
     # And the customer is told in the portal, not by email, and the order records it
     note = db.exec(select(Notification).where(Notification.user_id == user.id)).one()
     assert "delayed" in note.title and note.link == f"/shipments/{shipment.id}" and note.kind == "shipping"
+    # ... with help one click away, pre-filled about this shipment
+    assert note.help_link == f"/support/new?about=shipment:{shipment.id}"
     assert db.exec(select(func.count()).select_from(MailMessage)).one() == 0
     assert db.exec(select(OrderEvent.kind).where(OrderEvent.order_id == shipment.order_id)).all() == [
         "delivery_delayed"]
@@ -103,6 +105,8 @@ def test_delivery_completes_the_order_stops_polling_and_emails_by_default(db: Se
     assert kinds == ["out_for_delivery", "delivered"]
     subjects = db.exec(select(MailMessage.subject).where(MailMessage.to_address == user.email)).all()
     assert len(subjects) == 2 and any("delivered" in s for s in subjects)
+    # Nothing went wrong: no notification offers help (the control for the ones that do)
+    assert set(db.exec(select(Notification.help_link)).all()) == {""}
 
 
 def test_failed_attempts_and_exceptions_are_told_and_orders_never_go_backwards(db: Session) -> None:
@@ -118,6 +122,8 @@ def test_failed_attempts_and_exceptions_are_told_and_orders_never_go_backwards(d
     titles = db.exec(select(Notification.title)).all()
     assert any("could not deliver" in t for t in titles)
     assert any("problem" in t for t in titles)
+    helps = set(db.exec(select(Notification.help_link)).all())
+    assert {f"/support/new?about=shipment:{attempt.id}", f"/support/new?about=shipment:{lost.id}"} <= helps
     kinds = db.exec(select(OrderEvent.kind).where(OrderEvent.order_id == lost.order_id)).all()
     assert kinds == ["delivery_exception", "returned_to_sender", "returned_to_sender"]  # returning, returned
     assert tracking._order_status_for(OrderStatus.DELIVERED, "InTransit") is None

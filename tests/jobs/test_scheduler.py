@@ -1,18 +1,24 @@
-"""Exactly one run per tick, however many schedulers fire for it; queued mail is sent."""
+"""Exactly one run per tick, however many schedulers fire for it; no run overlaps the next; a dead
+worker's run is recovered; shutdown lets jobs finish or marks them interrupted; queued mail is sent."""
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlmodel import Session, select
+import pytest
+from sqlmodel import Session, select, update
 
+from portal.db import utcnow
 from portal.domain.mail import queue_mail
 from portal.jobs import mail as mail_job
+from portal.jobs import scheduler
 from portal.jobs.scheduler import JobSpec, run_tick
-from portal.models import JobRun, MailMessage
-from portal.settings import get_settings
+from portal.models import JobLease, JobRun, MailMessage
+from portal.settings import get_settings, reset_settings_cache
 from tests.support.aio import run_async
 
 
@@ -59,3 +65,94 @@ def test_queued_mail_is_sent_once(db: Session) -> None:
     assert msg.sent_at is not None and msg.attempts == 1
     files = list((Path(get_settings().portal_data_dir) / "mail").glob("*.eml"))
     assert any("Your parcel is out for delivery" in f.read_text() for f in files)
+
+
+def test_a_run_longer_than_its_interval_does_not_overlap_the_next_tick(db: Session) -> None:
+    started, release = threading.Event(), threading.Event()
+
+    async def slow() -> str:
+        started.set()
+        await asyncio.to_thread(release.wait, 30)
+        return "slow done"
+
+    spec = JobSpec(name="slow-job", seconds=60, fn=slow)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        first = pool.submit(run_async, run_tick(spec, now=600.0))  # one worker runs tick 10 ...
+        assert started.wait(30)
+        # ... while the next tick fires on another worker: the lease is held, nothing runs.
+        assert run_async(run_tick(spec, now=660.0)) is False
+        release.set()
+        assert first.result(timeout=30) is True
+    # Once the first run gave its lease back, the following tick runs.
+    assert run_async(run_tick(spec, now=720.0)) is True
+    runs = db.exec(select(JobRun).where(JobRun.name == "slow-job")).all()
+    assert sorted((r.tick, r.status) for r in runs) == [(10, "ok"), (12, "ok")]
+
+
+def _stale_run(db: Session, *, lease_left: timedelta) -> int:
+    run = JobRun(name="stale-job", tick=1, worker="gone:1")
+    db.add(run)
+    db.flush()
+    assert run.id is not None
+    db.add(JobLease(name="stale-job", holder="gone:1", run_id=run.id, until=utcnow() + lease_left))
+    db.commit()
+    return run.id
+
+
+def test_a_run_left_by_a_dead_worker_is_marked_interrupted_once_its_lease_runs_out(db: Session) -> None:
+    async def body() -> str:
+        return "fresh"
+
+    spec = JobSpec(name="stale-job", seconds=60, fn=body)
+    # While the lease is still valid, its holder may be alive: nothing runs, nothing is touched.
+    stale_id = _stale_run(db, lease_left=timedelta(minutes=1))
+    assert run_async(run_tick(spec, now=180.0)) is False
+    assert db.get(JobRun, stale_id).status == "running"  # type: ignore[union-attr]
+    db.exec(update(JobLease).values(until=utcnow() - timedelta(seconds=1)))  # type: ignore[call-overload]
+    db.commit()
+    # Expired: the next worker takes the lease, marks the dead worker's run and runs.
+    assert run_async(run_tick(spec, now=180.0)) is True
+    db.expire_all()
+    rows = {r.id: r for r in db.exec(select(JobRun).where(JobRun.name == "stale-job")).all()}
+    assert rows.pop(stale_id).status == "interrupted"
+    assert [(r.status, r.detail) for r in rows.values()] == [("ok", "fresh")]
+
+
+def test_shutdown_lets_a_short_job_finish_and_marks_a_long_one_interrupted(
+        db: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JOBS_ENABLED", "true")
+    monkeypatch.setenv("JOBS_SHUTDOWN_GRACE_SECONDS", "1")
+    reset_settings_cache()
+
+    async def scenario() -> None:
+        started = {"short-job": asyncio.Event(), "long-job": asyncio.Event()}
+
+        async def short() -> str:
+            started["short-job"].set()
+            await asyncio.sleep(0.3)  # stands for work that ends within the grace period
+            return "finished"
+
+        async def long() -> str:
+            started["long-job"].set()
+            await asyncio.sleep(600)  # stands for work that would outlast the grace period
+            return "never"
+
+        monkeypatch.setattr(scheduler, "_load_job_modules", lambda: None)
+        monkeypatch.setattr(scheduler, "JOBS", {n: JobSpec(name=n, seconds=3600, fn=f)
+                                                for n, f in (("short-job", short), ("long-job", long))})
+        async with scheduler.scheduler_lifespan():
+            for spec in scheduler.JOBS.values():
+                scheduler._sched.modify_job(spec.name, next_run_time=datetime.now(UTC))
+            await asyncio.wait_for(asyncio.gather(*(e.wait() for e in started.values())), 30)
+            assert scheduler.scheduler_state() == "alive"
+        assert scheduler.scheduler_state() == "stopped"
+
+    try:
+        run_async(scenario())
+    finally:
+        monkeypatch.undo()
+        reset_settings_cache()
+    runs = {r.name: r for r in db.exec(select(JobRun)).all() if r.name in ("short-job", "long-job")}
+    assert (runs["short-job"].status, runs["short-job"].detail) == ("ok", "finished")
+    assert runs["long-job"].status == "interrupted" and runs["long-job"].finished_at is not None
+    assert all(lease.until is None for lease in db.exec(select(JobLease)).all())

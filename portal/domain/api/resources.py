@@ -289,6 +289,9 @@ def upsert_shipment(session: Session, *, caller: ApiCaller, carrier: str, tracki
     elif sh.order_id != order.id:
         raise Conflict("this tracking number belongs to another order", field="order_number")
     sh.carrier_name = data.carrier_name
+    if sh.tag != data.tag:
+        # A status set without the carrier's detail: the old detail no longer describes it.
+        sh.subtag, sh.subtag_message = "", ""
     sh.tag = data.tag
     sh.expected_delivery_start = data.expected_delivery_start
     sh.expected_delivery_end = data.expected_delivery_end
@@ -464,7 +467,7 @@ def document_out(session: Session, d: Document) -> s.DocumentOut:
                          customer_external_id=_external_of(session, d.customer_id),
                          kind=d.kind, status=d.status, title=d.title, description=d.description, filename=d.filename,
                          content_type=d.content_type, size_bytes=d.size_bytes, sha256=d.sha256,
-                         signed_at=d.signed_at, created_at=d.created_at)
+                         signed_at=d.signed_at, signed_name=d.signed_name, created_at=d.created_at)
 
 
 def upsert_document(session: Session, *, caller: ApiCaller, external_id: str,

@@ -267,6 +267,7 @@ class DocumentOut(_Out):
     size_bytes: int
     sha256: str
     signed_at: datetime | None
+    signed_name: str = ""  # the name typed to sign (the account holder's)
     created_at: datetime
 
 

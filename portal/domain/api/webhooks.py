@@ -26,7 +26,9 @@ from portal.domain import audit, secrets_box
 from portal.domain.audit import NO_REQUEST, RequestInfo
 from portal.domain.errors import Invalid, NotFound
 from portal.domain.principal import Principal, require_admin
+from portal.integrations import outbound
 from portal.models import IdempotencyRecord, OutboundEvent, WebhookDelivery, WebhookEndpoint
+from portal.settings import get_settings
 
 SECRET_PURPOSE = "webhook-secret"
 SIGNATURE_HEADER = "X-Portal-Signature"
@@ -42,7 +44,8 @@ KNOWN_KINDS = ("order.cancel_requested", "order.address_change_requested", "orde
                "order.delivery_window_requested", "return.requested", "ticket.opened", "ticket.customer_replied",
                "ticket.reopened", "ticket.rated", "document.uploaded", "document.signed", "profile.changed",
                "address.changed", "invoice.paid", "payment.received", "offer.applied", "account.closed",
-               "privacy.exported")
+               "privacy.exported", "order.placed", "invoice.issued", "invoice.voided", "credit_note.issued",
+               "payment.refunded", "payment.disputed")
 KIND_PATTERN = re.compile(r"^[a-z][a-z_]{0,30}\.(\*|[a-z][a-z_]{0,40})$")
 
 
@@ -78,6 +81,12 @@ def _check_url(url: str) -> str:
     parts = urlsplit(url)
     if len(url) > 500 or parts.scheme not in ("http", "https") or not parts.hostname:
         raise Invalid("an http(s) URL is required", field="url")
+    if not get_settings().webhooks_allow_private_targets:
+        # Checked again, on the resolved address, at every delivery (portal.jobs.webhooks).
+        try:
+            outbound.check_url(url)
+        except outbound.BlockedTarget as exc:
+            raise Invalid(f"the URL must reach a public address: {exc}", field="url") from None
     return url
 
 
