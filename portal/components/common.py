@@ -63,12 +63,14 @@ def download_link(child: rx.Component | str, href: rx.Var | str, test_id: rx.Var
     return ReactRouterLink.create(child, to=href, reload_document=True, download="", data_testid=testid, **props)
 
 
-def form(*children: rx.Component, **props: object) -> rx.Component:
-    """rx.form that posts. Until the page hydrates, the prerendered form is plain HTML, and a
-    submit then (a person on a slow line, Enter pressed early) would put every field, a password
-    too, into the page's URL, its history and the server's access log. After hydration Reflex
-    handles the submit and nothing is sent by the browser itself."""
-    props.setdefault("method", "post")
+def form(*children: rx.Component, secret: bool = False, **props: object) -> rx.Component:
+    """rx.form; with `secret` (a password, a code) it posts. Until the page hydrates, the
+    prerendered form is plain HTML, and a submit then (a person on a slow line, Enter pressed
+    early) would put every field, the password too, into the page's URL, its history and the
+    server's access log. After hydration Reflex handles the submit and the browser sends nothing
+    itself."""
+    if secret:
+        props.setdefault("method", "post")
     return rx.form(*children, **props)
 
 

@@ -52,7 +52,7 @@ def reset_page() -> rx.Component:
                 rx.button("Change password", type="submit", size="3", width="100%", data_testid="save-password"),
                 spacing="4", width="100%",
             ),
-            on_submit=ResetState.submit, reset_on_submit=False,
+            on_submit=ResetState.submit, reset_on_submit=False, secret=True,
         ),
         rx.cond(ResetState.checked, rx.vstack(
             rx.heading("This link has expired", size="6"),
@@ -78,7 +78,7 @@ def register_page() -> rx.Component:
                 rx.link("I already have an account", href="/login", size="2"),
                 spacing="4", width="100%",
             ),
-            on_submit=RegisterState.submit, reset_on_submit=False,
+            on_submit=RegisterState.submit, reset_on_submit=False, secret=True,
         ),
         rx.vstack(rx.heading("Accounts are created by our team", size="6"),
                   rx.text("Contact us and we will set one up for you."), rx.link("Sign in", href="/login"),

@@ -40,7 +40,7 @@ def _password_step() -> rx.Component:
             spacing="4", width="100%",
         ),
         on_submit=LoginState.submit,
-        reset_on_submit=False,
+        reset_on_submit=False, secret=True,
     )
 
 
@@ -73,7 +73,7 @@ def _code_step() -> rx.Component:
             spacing="4", width="100%",
         ),
         on_submit=LoginState.submit_code,
-        reset_on_submit=True,
+        reset_on_submit=True, secret=True,
     )
 
 

@@ -40,7 +40,7 @@ def privacy_page() -> rx.Component:
                     rx.button("Close my account", type="submit", color_scheme="red", data_testid="close-account"),
                     spacing="2", width="100%", max_width="26rem",
                 ),
-                on_submit=PrivacyState.close_account,
+                on_submit=PrivacyState.close_account, secret=True,
             ),
             icon="user_x",
         ),

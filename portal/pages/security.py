@@ -29,7 +29,7 @@ def _password_card() -> rx.Component:
                 rx.button("Change password", type="submit", data_testid="change-password"),
                 spacing="3", width="100%", max_width="26rem",
             ),
-            on_submit=SecurityState.change_password, reset_on_submit=True,
+            on_submit=SecurityState.change_password, reset_on_submit=True, secret=True,
         ),
         icon="key_round",
     )
@@ -63,7 +63,7 @@ def _mfa_card() -> rx.Component:
                 rx.button("Cancel", type="button", variant="soft", color_scheme="gray",
                           on_click=SecurityState.cancel_enrollment),
             ),
-            on_submit=SecurityState.confirm_mfa, reset_on_submit=True,
+            on_submit=SecurityState.confirm_mfa, reset_on_submit=True, secret=True,
         ),
         spacing="2",
     )
@@ -73,7 +73,7 @@ def _mfa_card() -> rx.Component:
         form(
             rx.hstack(rx.input(name="code", placeholder="Code from your app", required=True),
                       rx.button("New recovery codes", type="submit", variant="soft")),
-            on_submit=SecurityState.regenerate_codes, reset_on_submit=True,
+            on_submit=SecurityState.regenerate_codes, reset_on_submit=True, secret=True,
         ),
         rx.cond(
             SecurityState.mfa_required,
@@ -92,7 +92,7 @@ def _mfa_card() -> rx.Component:
                     ),
                     spacing="2",
                 ),
-                on_submit=SecurityState.disable_mfa, reset_on_submit=True,
+                on_submit=SecurityState.disable_mfa, reset_on_submit=True, secret=True,
             ),
         ),
         spacing="3",
