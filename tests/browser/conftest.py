@@ -60,37 +60,14 @@ def demo(engine: Engine) -> Iterator[Any]:
     wipe(engine)
 
 
-def _wait_until_live(page: Any) -> None:
-    """A portal page is prerendered HTML until it hydrates and its load is done; typing into it or
-    clicking before then is lost (a person on a slow line meets the same). Its frame marks it
-    (`data-portal-frame`), and `page-ready` appears once it is live."""
-    if getattr(page, "prerendered_only", False):  # a test that looks at the page before it hydrates
-        return
-    if page.locator("[data-portal-frame]").count():
-        page.get_by_test_id("page-ready").wait_for(state="attached")
-
-
-def _live_after(navigate: Any) -> Any:
-    def go(self: Any, *args: Any, **kwargs: Any) -> Any:
-        response = navigate(self, *args, **kwargs)
-        _wait_until_live(self)
-        return response
-    return go
-
-
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import Page, sync_playwright
+    from playwright.sync_api import sync_playwright
 
-    # Every page.goto and page.reload of every test returns once the page is live.
-    mp = pytest.MonkeyPatch()
-    mp.setattr(Page, "goto", _live_after(Page.goto))
-    mp.setattr(Page, "reload", _live_after(Page.reload))
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         yield b
         b.close()
-    mp.undo()
 
 
 @pytest.fixture

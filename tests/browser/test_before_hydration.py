@@ -18,7 +18,6 @@ def test_a_sign_in_submitted_before_the_page_is_live_keeps_the_password_out_of_u
     context = browser.new_context(base_url=harness.frontend_url.rstrip("/"), java_script_enabled=False)
     try:
         page = context.new_page()
-        page.prerendered_only = True
         page.set_default_timeout(30_000)
         sent: list[Any] = []
         page.on("request", lambda r: sent.append(r))
