@@ -19,7 +19,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, text, update
+from sqlalchemy import case, func, text, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from portal.db import utcnow
@@ -279,12 +280,15 @@ def synonyms() -> Synonyms:
         return cached[1]
 
 
-def _published_key(session: Session, *where: Any) -> tuple[Any, ...]:
-    """Changes whenever a published article is added, edited, unpublished or removed."""
-    row = session.exec(select(func.count(), func.max(KbArticle.updated_at), func.max(KbArticle.id),
-                              func.sum(KbArticle.id))
-                       .where(col(KbArticle.status) == ArticleStatus.PUBLISHED, *where)).one()
-    return (*_db_key(session), *(str(v) for v in row))
+def published_state(session: Session, model: str = "") -> tuple[Any, ...]:
+    """One query whose answer changes whenever a published article is added, edited, unpublished
+    or removed, or gains an embedding from `model`: the key of the caches below. A search asks it
+    once and hands it to both caches."""
+    with_model = func.sum(case((col(KbArticle.embedding_model) == model, 1), else_=0))
+    row = session.execute(sa_select(func.count(), func.max(KbArticle.updated_at), func.max(KbArticle.id),
+                                    func.sum(KbArticle.id), with_model)
+                          .where(col(KbArticle.status) == ArticleStatus.PUBLISHED)).one()
+    return (*_db_key(session), model, *(str(v) for v in row))
 
 
 class _Vocabulary:
@@ -296,8 +300,9 @@ class _Vocabulary:
         self.by_letter: dict[str, list[str]] = {}
         self.lock = threading.Lock()
 
-    def get(self, session: Session) -> _Vocabulary:
-        key = _published_key(session)
+    def get(self, session: Session, state: tuple[Any, ...] | None = None) -> _Vocabulary:
+        state = state or published_state(session)
+        key = (*state[:2], *state[3:-1])  # any model's state will do: without the model and its count
         with self.lock:
             if key != self.key:
                 words: set[str] = set()
@@ -339,12 +344,12 @@ def _contains(words: Sequence[str], phrase: Sequence[str]) -> bool:
     return any(tuple(words[i:i + n]) == tuple(phrase) for i in range(len(words) - n + 1))
 
 
-def understand(session: Session, query: str) -> Question:
+def understand(session: Session, query: str, *, state: tuple[Any, ...] | None = None) -> Question:
     """Correct typos against the articles' own words, then add the synonyms file's words."""
     q = normalize_query(query)
     syn = synonyms()
     typed = words_of(q)
-    vocabulary = _vocabulary.get(session) if typed else None
+    vocabulary = _vocabulary.get(session, state) if typed else None
     corrected = [correct_typo(w, vocabulary, syn.words) for w in typed] if vocabulary else typed
     added: list[str] = [c for w, c in zip(typed, corrected, strict=True) if c != w]
     for phrase, expansion in syn.rules:
@@ -393,11 +398,11 @@ class _Matrix:
         self.vectors: Any = None
         self.lock = threading.Lock()
 
-    def get(self, session: Session, model: str) -> tuple[list[int], Any]:
+    def get(self, session: Session, model: str, state: tuple[Any, ...] | None = None) -> tuple[list[int], Any]:
         import numpy as np
 
         published = (col(KbArticle.status) == ArticleStatus.PUBLISHED, col(KbArticle.embedding_model) == model)
-        key = (model, *_published_key(session, published[1]))
+        key = state if state is not None and state[2] == model else published_state(session, model)
         with self.lock:
             if key != self.key:
                 found = session.exec(select(KbArticle.id, KbArticle.embedding).where(*published)).all()
@@ -418,10 +423,11 @@ class _Matrix:
 _matrix = _Matrix()
 
 
-def semantic_ids(session: Session, query: str, model: emb.Embedder, *, limit: int = CANDIDATES) -> list[int]:
+def semantic_ids(session: Session, query: str, model: emb.Embedder, *, limit: int = CANDIDATES,
+                 state: tuple[Any, ...] | None = None) -> list[int]:
     import numpy as np
 
-    ids, matrix = _matrix.get(session, model.name)
+    ids, matrix = _matrix.get(session, model.name, state)
     if not ids or not normalize_query(query):
         return []
     qvec = model.encode([normalize_query(query)])[0]
@@ -477,11 +483,12 @@ def rank(session: Session, query: str, *, embedder: emb.Embedder | bool | None =
          limit: int = 10) -> tuple[list[int], bool]:
     """Article ids best first, and whether semantic similarity took part."""
     model = semantic_embedder() if embedder is True else (embedder or None)
-    question = understand(session, query)
+    state = published_state(session, model.name if model is not None else "")
+    question = understand(session, query, state=state)
     fts = fulltext_ids(session, question.text, words=question.words)
     if model is None:
         return spread_duplicates(session, fts)[:limit], False
-    fused = fuse(fts, semantic_ids(session, question.semantic_text, model),
+    fused = fuse(fts, semantic_ids(session, question.semantic_text, model, state=state),
                  k=RRF_K, weights=(FULLTEXT_WEIGHT, SEMANTIC_WEIGHT))
     return spread_duplicates(session, fused, model=model)[:limit], True
 
