@@ -13,6 +13,7 @@ import difflib
 import hashlib
 import re
 import threading
+import time
 import unicodedata
 from collections.abc import Sequence
 from datetime import datetime
@@ -185,6 +186,7 @@ def index_article(session: Session, article: KbArticle, *, embedder: emb.Embedde
     `embedder=True` means the configured model (if installed); None or False skips embeddings.
     """
     assert article.id is not None
+    _vocabulary.forget()
     if _sqlite_fts(session):
         # Table names are module constants; every value is a bound parameter.
         session.execute(text(f"DELETE FROM {FTS_TABLE} WHERE rowid = :id"), {"id": article.id})  # noqa: S608
@@ -205,6 +207,7 @@ def reindex_all(session: Session, *, embedder: emb.Embedder | bool | None = True
                 only_missing_embeddings: bool = True) -> int:
     """Rebuild the full-text index and fill in embeddings that are missing (seed time, upgrades)."""
     session.flush()
+    _vocabulary.forget()
     if _sqlite_fts(session):
         session.execute(text(f"DELETE FROM {FTS_TABLE}"))  # noqa: S608
         session.execute(text(f"INSERT INTO {FTS_TABLE}(rowid, title, summary, body) "  # noqa: S608
@@ -298,12 +301,27 @@ class _Vocabulary:
         self.key: tuple[Any, ...] | None = None
         self.words: frozenset[str] = frozenset()
         self.by_letter: dict[str, list[str]] = {}
+        self.checked = 0.0
         self.lock = threading.Lock()
 
+    def forget(self) -> None:
+        with self.lock:
+            self.key = None
+
     def get(self, session: Session, state: tuple[Any, ...] | None = None) -> _Vocabulary:
+        """Full-text-only searches do not ask the database's state for this more than once every
+        VOCABULARY_RECHECK_SECONDS (a new word becomes correctable that much later; an article
+        changed through this process is seen at once); hybrid searches hand in the state they
+        asked for anyway."""
+        now = time.monotonic()
+        with self.lock:
+            if (state is None and self.key is not None and self.key[:2] == _db_key(session)
+                    and now - self.checked < VOCABULARY_RECHECK_SECONDS):
+                return self
         state = state or published_state(session)
         key = (*state[:2], *state[3:-1])  # any model's state will do: without the model and its count
         with self.lock:
+            self.checked = now
             if key != self.key:
                 words: set[str] = set()
                 rows = session.exec(select(KbArticle.title, KbArticle.summary, KbArticle.body_md)
@@ -318,6 +336,7 @@ class _Vocabulary:
 
 
 _vocabulary = _Vocabulary()
+VOCABULARY_RECHECK_SECONDS = 5.0
 TYPO_CUTOFF = 0.8  # difflib similarity a correction needs ("recieved" -> "received": 0.875)
 
 
