@@ -502,7 +502,8 @@ def rank(session: Session, query: str, *, embedder: emb.Embedder | bool | None =
          limit: int = 10) -> tuple[list[int], bool]:
     """Article ids best first, and whether semantic similarity took part."""
     model = semantic_embedder() if embedder is True else (embedder or None)
-    state = published_state(session, model.name if model is not None else "")
+    # Hybrid asks the articles' state anyway (for the vectors) and shares it; full-text alone does not ask.
+    state = published_state(session, model.name) if model is not None else None
     question = understand(session, query, state=state)
     fts = fulltext_ids(session, question.text, words=question.words)
     if model is None:
