@@ -1,12 +1,14 @@
 """Help-center search: quality on the evaluation set and latency over 5,000 articles, side by side.
 
-    .venv/bin/python bench/kb_search_eval.py [--articles 5000] [--queries 300]
+    .venv/bin/python bench/kb_search_eval.py [--articles 5000] [--queries 300] [--quality-only]
 
 Quality: recall@3 and mean reciprocal rank (over the top 10) of the article that answers each
 question in bench/kb_eval.jsonl, for full-text alone and for hybrid (full-text fused with
-all-MiniLM-L6-v2 similarity), on the real 42 articles. Latency: the same domain search function the
-UI calls (which also records the query), over the real articles plus generated variants of them
-(paragraphs shuffled, other articles' paragraphs mixed in, new titles) up to --articles.
+all-MiniLM-L6-v2 similarity), on the real help articles, printed for the tuning half and the
+held-out half side by side; the held-out half is the result (the split rule: bench/README.md).
+Latency: the same domain search function the UI calls (which also records the query), over the
+real articles plus generated variants of them (paragraphs shuffled, other articles' paragraphs
+mixed in, new titles) up to --articles.
 Runs on its own SQLite file in a temporary directory; hybrid needs `make semantic`.
 """
 
@@ -42,7 +44,22 @@ VARIANT_WORDS = ["quick guide", "for members", "in winter", "for business custom
                  "for outlet orders", "when travelling", "for gift orders", "explained"]
 
 
-def quality(session: Session, cases: list[dict[str, str]], embedder: emb.Embedder | bool | None) -> tuple[float, float]:
+HALVES = ("tune", "heldout")
+
+
+def load_cases(path: Path = HERE / "kb_eval.jsonl") -> list[dict[str, str]]:
+    """The evaluation set, checked against the split rule fixed before tuning: line n (from 1) is
+    in the tuning half when n is odd and in the held-out half when n is even."""
+    cases = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    for n, case in enumerate(cases, start=1):
+        expected = "tune" if n % 2 else "heldout"
+        if case.get("half") != expected:
+            raise SystemExit(f"{path.name} line {n}: half is {case.get('half')!r}, the rule says {expected!r}")
+    return cases
+
+
+def quality(session: Session, cases: list[dict[str, str]], embedder: emb.Embedder | bool | None,
+            misses: list[str] | None = None) -> tuple[float, float]:
     slugs = {a.id: a.slug for a in session.exec(select(KbArticle)).all()}
     recall = rr = 0.0
     for case in cases:
@@ -50,7 +67,27 @@ def quality(session: Session, cases: list[dict[str, str]], embedder: emb.Embedde
         ranked = [slugs[i] for i in ids]
         recall += case["slug"] in ranked[:3]
         rr += 1.0 / (ranked.index(case["slug"]) + 1) if case["slug"] in ranked else 0.0
+        if misses is not None and case["slug"] not in ranked[:3]:
+            misses.append(f"  {case['q']!r}: wanted {case['slug']}, got {', '.join(ranked[:3]) or 'nothing'}")
     return recall / len(cases), rr / len(cases)
+
+
+def quality_table(session: Session, cases: list[dict[str, str]], model: emb.Embedder | None,
+                  show_misses: bool) -> None:
+    halves = {h: [c for c in cases if c["half"] == h] for h in HALVES}
+    print(f"{'':16}{'tuning half (' + str(len(halves['tune'])) + ')':>24}"
+          f"{'held-out half (' + str(len(halves['heldout'])) + ') = result':>34}")
+    print(f"{'':16}{'recall@3':>12}{'MRR@10':>12}{'recall@3':>22}{'MRR@10':>12}")
+    runs: list[tuple[str, emb.Embedder | bool | None]] = [("full-text", False)]
+    if model is not None:
+        runs.append(("hybrid", model))
+    for label, embedder in runs:
+        misses: list[str] = []
+        rt, mt = quality(session, halves["tune"], embedder, misses)
+        rh, mh = quality(session, halves["heldout"], embedder)
+        print(f"{label:16}{rt:>12.3f}{mt:>12.3f}{rh:>22.3f}{mh:>12.3f}")
+        if show_misses:  # the tuning half's only: held-out misses are not for looking at while tuning
+            print(f"{label} misses on the tuning half ({len(misses)}):", *misses, sep="\n")
 
 
 def add_variants(session: Session, total: int, embedder: emb.Embedder | None, seed: int = 7) -> None:
@@ -97,24 +134,26 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--articles", type=int, default=5000)
     parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--quality-only", action="store_true", help="skip the latency part")
+    parser.add_argument("--tuning-misses", action="store_true", help="list the tuning half's misses")
     args = parser.parse_args()
     reset_settings_cache()
     engine = portal_db.make_engine(get_settings().db_url)
     portal_db.set_engine(engine)
     migrate()
-    cases = [json.loads(line) for line in (HERE / "kb_eval.jsonl").read_text().splitlines() if line.strip()]
+    cases = load_cases()
     model = emb.load_embedder()
     with Session(engine, expire_on_commit=False) as s:
         load_kb(s)
         s.commit()
         print(f"evaluation set: {len(cases)} questions over {len(s.exec(select(KbArticle)).all())} articles; "
               f"embedding runtime: {type(model).__name__ if model is not None else 'not installed'}")
-        print(f"{'':24}{'recall@3':>10}{'MRR':>8}")
-        r, m = quality(s, cases, False)
-        print(f"{'full-text':24}{r:>10.3f}{m:>8.3f}")
-        if model is not None:
-            r, m = quality(s, cases, model)
-            print(f"{'hybrid (RRF)':24}{r:>10.3f}{m:>8.3f}")
+        if model is not None:  # articles loaded before the model's first use are embedded here
+            kb.reindex_all(s, embedder=model)
+            s.commit()
+        quality_table(s, cases, model, args.tuning_misses)
+        if args.quality_only:
+            return 0
         t0 = time.perf_counter()
         add_variants(s, args.articles, model)
         count = len(s.exec(select(KbArticle.id)).all())

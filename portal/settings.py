@@ -153,6 +153,8 @@ class Settings(BaseSettings):
     # and this is on; without it search is full-text only. The assistant works offline; with
     # assistant_llm_url set it asks any OpenAI-compatible /chat/completions endpoint instead.
     kb_semantic: bool = True
+    # Synonyms and query expansion the business edits (format in the file itself); read again on change.
+    kb_synonyms_file: Path = ROOT / "portal" / "seed" / "kb" / "synonyms.txt"
     assistant_llm_url: str = ""
     assistant_llm_model: str = "gpt-4o-mini"
     assistant_llm_api_key: str = ""

@@ -9,14 +9,19 @@ embeddings are computed when an article changes; a query is embedded once per se
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import hashlib
 import re
 import threading
+import time
+import unicodedata
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, text, update
+from sqlalchemy import case, func, text, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from portal.db import utcnow
@@ -28,24 +33,46 @@ from portal.models import ArticleStatus, KbArticle, KbCategory, KbFeedback, Sear
 from portal.models.kb import FTS_DDL, FTS_TABLE
 from portal.settings import get_settings
 
-RRF_K = 60
+RRF_K = 10
+# Reciprocal rank fusion weights, chosen on the tuning half of bench/kb_eval.jsonl (bench/README.md).
+FULLTEXT_WEIGHT = 0.6
+SEMANTIC_WEIGHT = 1.0
 CANDIDATES = 50
 MIN_SIMILARITY = 0.25  # below this an article is not "about" the question at all
+# Two results this alike (cosine of their embeddings; without embeddings, the share of title and
+# summary words they have in common) are near-duplicates: only the first keeps a top-three place.
+DUPLICATE_SIMILARITY = 0.92
+DUPLICATE_WORD_OVERLAP = 0.8
+TOP = 3
+# Full-text column weights: a word in the title counts more than in the summary, more than in the body.
+TITLE_WEIGHT, SUMMARY_WEIGHT, BODY_WEIGHT = 8.0, 4.0, 1.0
 MAX_QUERY = 200
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-# Words that carry no meaning for matching; full-text search ORs the rest.
+# Words that carry no meaning for matching; full-text search ORs the rest. English first, then the
+# commonest German and French function words (the portal also speaks those).
 _STOPWORD_TEXT = """
 a about after again all am an and any are as at be been before being but by can could did do does
 doing don for from had has have having he her here hers him his how i if in into is it its just me
 more most my no nor not now of off on once only or other our out over own same she should so some
 such than that the their them then there these they this those through to too under until up very
 was we were what when where which while who whom why will with would you your yours im ive id dont
-cant wont get got want need please
+cant wont get got want need please didnt doesnt isnt wasnt werent havent hasnt hadnt couldnt shouldnt
+wouldnt arent whats thats theres theyve youre didn doesn isn wasn weren haven hasn hadn couldn shouldn
+wouldn aren
+ich du er sie es wir ihr mein meine meinen meiner mir mich dein der die das den dem des ein eine einen
+und oder aber ist sind war bin hat habe haben nicht kein keine zu mit auf fur bei von vom zum zur im
+wie was wo wann warum ich bitte noch schon auch
+je tu il elle nous vous ils elles mon ma mes ton ta le la les de du des un une et ou est sont suis ai
+pas ne en pour sur au aux ce cet cette qui que quoi ou quand comment pourquoi svp merci avec dans par
 """
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
-# The PostgreSQL document; the same expression backs the GIN index made by the migration.
+# The PostgreSQL document; the same expression backs the GIN index made by the migration (and so
+# decides which articles match). Ranking uses the weighted document below, computed only for them.
 PG_DOCUMENT = ("to_tsvector('english', coalesce(title, '') || ' ' || coalesce(summary, '') || ' ' "
                "|| coalesce(body_md, ''))")
+PG_WEIGHTED_DOCUMENT = ("setweight(to_tsvector('english', coalesce(title, '')), 'A') || "
+                        "setweight(to_tsvector('english', coalesce(summary, '')), 'B') || "
+                        "setweight(to_tsvector('english', coalesce(body_md, '')), 'D')")
 
 
 # ----- shapes ---------------------------------------------------------------------------------
@@ -97,11 +124,21 @@ def normalize_query(raw: str) -> str:
     return " ".join(text.split())[:MAX_QUERY]
 
 
+def fold(raw: str) -> str:
+    """Lowercase without accents ("Größe" -> "grosse", "réclamation" -> "reclamation"), as FTS5's
+    remove_diacritics does, so words in any of the portal's languages survive as [a-z0-9]."""
+    text = unicodedata.normalize("NFKD", normalize_query(raw).lower().replace("ß", "ss"))
+    return "".join(ch for ch in text if not unicodedata.combining(ch))
+
+
+def words_of(raw: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+", fold(raw))
+
+
 def terms(raw: str) -> list[str]:
     """Meaningful lowercase words of a question; only [a-z0-9], so they are safe in any FTS syntax."""
-    words = re.findall(r"[a-z0-9]+", normalize_query(raw).lower())
     out: list[str] = []
-    for w in words:
+    for w in words_of(raw):
         if len(w) >= 2 and w not in STOPWORDS and w not in out:
             out.append(w)
     return out[:24]
@@ -149,6 +186,7 @@ def index_article(session: Session, article: KbArticle, *, embedder: emb.Embedde
     `embedder=True` means the configured model (if installed); None or False skips embeddings.
     """
     assert article.id is not None
+    _vocabulary.forget()
     if _sqlite_fts(session):
         # Table names are module constants; every value is a bound parameter.
         session.execute(text(f"DELETE FROM {FTS_TABLE} WHERE rowid = :id"), {"id": article.id})  # noqa: S608
@@ -169,6 +207,7 @@ def reindex_all(session: Session, *, embedder: emb.Embedder | bool | None = True
                 only_missing_embeddings: bool = True) -> int:
     """Rebuild the full-text index and fill in embeddings that are missing (seed time, upgrades)."""
     session.flush()
+    _vocabulary.forget()
     if _sqlite_fts(session):
         session.execute(text(f"DELETE FROM {FTS_TABLE}"))  # noqa: S608
         session.execute(text(f"INSERT INTO {FTS_TABLE}(rowid, title, summary, body) "  # noqa: S608
@@ -192,8 +231,161 @@ def reindex_all(session: Session, *, embedder: emb.Embedder | bool | None = True
 
 # ----- ranking --------------------------------------------------------------------------------
 
-def fulltext_ids(session: Session, query: str, *, limit: int = CANDIDATES) -> list[int]:
-    words = terms(query)
+# ----- understanding the question: typos and the business's synonyms ------------------------------
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Synonyms:
+    """Parsed synonyms file: each rule is (a phrase's words, the words it adds to a search)."""
+    rules: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = ()
+    words: frozenset[str] = frozenset()  # every word in the file: never "corrected" as a typo
+
+
+def parse_synonyms(text: str) -> Synonyms:
+    """`a, b, c` makes a group (a question with any of them is also searched for the others);
+    `a, b => c, d` works one way (a or b adds c and d; c or d add nothing). `#` starts a comment.
+    Entries may be phrases ("sign up"); accents and case do not matter."""
+    rules: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
+    seen: set[str] = set()
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        left, arrow, right = line.partition("=>")
+        sources = [tuple(words_of(p)) for p in left.split(",")]
+        targets = [tuple(words_of(p)) for p in (right if arrow else left).split(",")]
+        target_words = list(dict.fromkeys(w for t in targets for w in t if w not in STOPWORDS))
+        for phrase in sources:
+            if phrase:
+                seen.update(phrase)
+                rules.append((phrase, tuple(w for w in target_words if w not in phrase)))
+        seen.update(target_words)
+    return Synonyms(rules=tuple(rules), words=frozenset(seen))
+
+
+_synonyms_cache: dict[str, tuple[tuple[int, int], Synonyms]] = {}
+_synonyms_lock = threading.Lock()
+
+
+def synonyms() -> Synonyms:
+    """The synonyms file named by KB_SYNONYMS_FILE (portal/seed/kb/synonyms.txt by default), read
+    again whenever it changes on disk, so an edit by the business applies to the next search."""
+    path = Path(get_settings().kb_synonyms_file)
+    try:
+        st = path.stat()
+    except OSError:
+        return Synonyms()
+    stamp = (st.st_mtime_ns, st.st_size)
+    with _synonyms_lock:
+        cached = _synonyms_cache.get(str(path))
+        if cached is None or cached[0] != stamp:
+            cached = (stamp, parse_synonyms(path.read_text(encoding="utf-8", errors="replace")))
+            _synonyms_cache[str(path)] = cached
+        return cached[1]
+
+
+def published_state(session: Session, model: str = "") -> tuple[Any, ...]:
+    """One query whose answer changes whenever a published article is added, edited, unpublished
+    or removed, or gains an embedding from `model`: the key of the caches below. A search asks it
+    once and hands it to both caches."""
+    with_model = func.sum(case((col(KbArticle.embedding_model) == model, 1), else_=0))
+    row = session.execute(sa_select(func.count(), func.max(KbArticle.updated_at), func.max(KbArticle.id),
+                                    func.sum(KbArticle.id), with_model)
+                          .where(col(KbArticle.status) == ArticleStatus.PUBLISHED)).one()
+    return (*_db_key(session), model, *(str(v) for v in row))
+
+
+class _Vocabulary:
+    """Every word of the published articles, by first letter: what a misspelt word is corrected to."""
+
+    def __init__(self) -> None:
+        self.key: tuple[Any, ...] | None = None
+        self.words: frozenset[str] = frozenset()
+        self.by_letter: dict[str, list[str]] = {}
+        self.checked = 0.0
+        self.lock = threading.Lock()
+
+    def forget(self) -> None:
+        with self.lock:
+            self.key = None
+
+    def get(self, session: Session, state: tuple[Any, ...] | None = None) -> _Vocabulary:
+        """Full-text-only searches do not ask the database's state for this more than once every
+        VOCABULARY_RECHECK_SECONDS (a new word becomes correctable that much later; an article
+        changed through this process is seen at once); hybrid searches hand in the state they
+        asked for anyway."""
+        now = time.monotonic()
+        with self.lock:
+            if (state is None and self.key is not None and self.key[:2] == _db_key(session)
+                    and now - self.checked < VOCABULARY_RECHECK_SECONDS):
+                return self
+        state = state or published_state(session)
+        key = (*state[:2], *state[3:-1])  # any model's state will do: without the model and its count
+        with self.lock:
+            self.checked = now
+            if key != self.key:
+                words: set[str] = set()
+                rows = session.exec(select(KbArticle.title, KbArticle.summary, KbArticle.body_md)
+                                    .where(col(KbArticle.status) == ArticleStatus.PUBLISHED))
+                for title, summary, body in rows:
+                    words.update(w for w in words_of(f"{title} {summary} {body}") if len(w) >= 3 and not w.isdigit())
+                by_letter: dict[str, list[str]] = {}
+                for w in sorted(words):
+                    by_letter.setdefault(w[0], []).append(w)
+                self.words, self.by_letter, self.key = frozenset(words), by_letter, key
+            return self
+
+
+_vocabulary = _Vocabulary()
+VOCABULARY_RECHECK_SECONDS = 5.0
+TYPO_CUTOFF = 0.8  # difflib similarity a correction needs ("recieved" -> "received": 0.875)
+
+
+def correct_typo(word: str, vocabulary: _Vocabulary, known: frozenset[str] = frozenset()) -> str:
+    """The article word closest to a word no article uses (same first letter, one or two letters
+    apart); the word itself when it is known, short, a number, or nothing is close enough."""
+    if len(word) < 4 or word.isdigit() or word in STOPWORDS or word in known or word in vocabulary.words:
+        return word
+    pool = [w for w in vocabulary.by_letter.get(word[0], ()) if abs(len(w) - len(word)) <= 2]
+    found = difflib.get_close_matches(word, pool, n=1, cutoff=TYPO_CUTOFF)
+    return found[0] if found else word
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Question:
+    text: str  # as asked (normalised)
+    words: list[str]  # what full-text search ORs: the question's words, their corrections, synonyms
+    added: list[str]  # corrections and synonyms' words only
+    semantic_text: str  # what is embedded: the question, then what was added
+
+
+def _contains(words: Sequence[str], phrase: Sequence[str]) -> bool:
+    n = len(phrase)
+    return any(tuple(words[i:i + n]) == tuple(phrase) for i in range(len(words) - n + 1))
+
+
+def understand(session: Session, query: str, *, state: tuple[Any, ...] | None = None) -> Question:
+    """Correct typos against the articles' own words, then add the synonyms file's words."""
+    q = normalize_query(query)
+    syn = synonyms()
+    typed = words_of(q)
+    vocabulary = _vocabulary.get(session, state) if typed else None
+    corrected = [correct_typo(w, vocabulary, syn.words) for w in typed] if vocabulary else typed
+    added: list[str] = [c for w, c in zip(typed, corrected, strict=True) if c != w]
+    for phrase, expansion in syn.rules:
+        if _contains(typed, phrase) or _contains(corrected, phrase):
+            added.extend(expansion)
+    own = terms(q)
+    extra = [w for w in dict.fromkeys(added) if w not in own and w not in STOPWORDS and len(w) >= 2]
+    words = (own + extra)[:40]
+    return Question(text=q, words=words, added=extra,
+                    semantic_text=f"{q} ({' '.join(extra)})" if extra else q)
+
+
+# ----- ranking --------------------------------------------------------------------------------
+
+def fulltext_ids(session: Session, query: str, *, limit: int = CANDIDATES,
+                 words: Sequence[str] | None = None) -> list[int]:
+    words = terms(query) if words is None else list(words)
     if not words:
         return []
     if _sqlite_fts(session):
@@ -202,12 +394,15 @@ def fulltext_ids(session: Session, query: str, *, limit: int = CANDIDATES) -> li
         rows = session.execute(text(
             f"SELECT f.rowid FROM {FTS_TABLE} f JOIN kbarticle a ON a.id = f.rowid "  # noqa: S608
             f"WHERE {FTS_TABLE} MATCH :q AND a.status = 'published' "
-            f"ORDER BY bm25({FTS_TABLE}, 8.0, 4.0, 1.0) LIMIT :n"), {"q": match, "n": limit}).all()
+            f"ORDER BY bm25({FTS_TABLE}, {TITLE_WEIGHT}, {SUMMARY_WEIGHT}, {BODY_WEIGHT}) LIMIT :n"),
+            {"q": match, "n": limit}).all()
     else:
+        # The indexed document decides what matches; the weighted one (title A, summary B, body D)
+        # ranks only those, so the GIN index keeps serving the search without a new migration.
         rows = session.execute(text(
             f"SELECT id FROM kbarticle, websearch_to_tsquery('english', :q) AS q "  # noqa: S608
             f"WHERE status = 'published' AND {PG_DOCUMENT} @@ q "
-            f"ORDER BY ts_rank_cd({PG_DOCUMENT}, q) DESC, id LIMIT :n"),
+            f"ORDER BY ts_rank_cd({PG_WEIGHTED_DOCUMENT}, q) DESC, id LIMIT :n"),
             {"q": " or ".join(words), "n": limit}).all()
     return [int(r[0]) for r in rows]
 
@@ -218,34 +413,40 @@ class _Matrix:
     def __init__(self) -> None:
         self.key: tuple[Any, ...] | None = None
         self.ids: list[int] = []
+        self.row: dict[int, int] = {}
         self.vectors: Any = None
         self.lock = threading.Lock()
 
-    def get(self, session: Session, model: str) -> tuple[list[int], Any]:
+    def get(self, session: Session, model: str, state: tuple[Any, ...] | None = None) -> tuple[list[int], Any]:
         import numpy as np
 
         published = (col(KbArticle.status) == ArticleStatus.PUBLISHED, col(KbArticle.embedding_model) == model)
-        key_row = session.exec(select(func.count(), func.max(KbArticle.updated_at), func.max(KbArticle.id),
-                                      func.sum(KbArticle.id)).where(*published)).one()
-        key = (*_db_key(session), model, *(str(v) for v in key_row))
+        key = state if state is not None and state[2] == model else published_state(session, model)
         with self.lock:
             if key != self.key:
                 found = session.exec(select(KbArticle.id, KbArticle.embedding).where(*published)).all()
                 pairs = [(int(i), e) for i, e in found if e and i is not None]
                 self.ids = [i for i, _ in pairs]
+                self.row = {i: n for n, i in enumerate(self.ids)}
                 self.vectors = (np.stack([emb.from_bytes(e) for _, e in pairs]) if pairs
                                 else np.zeros((0, emb.DIM), dtype=np.float32))
                 self.key = key
             return self.ids, self.vectors
 
+    def vectors_of(self, ids: Sequence[int]) -> dict[int, Any]:
+        """The cached vectors of these articles (those that have one), as of the last get()."""
+        with self.lock:
+            return {i: self.vectors[self.row[i]] for i in ids if i in self.row}
+
 
 _matrix = _Matrix()
 
 
-def semantic_ids(session: Session, query: str, model: emb.Embedder, *, limit: int = CANDIDATES) -> list[int]:
+def semantic_ids(session: Session, query: str, model: emb.Embedder, *, limit: int = CANDIDATES,
+                 state: tuple[Any, ...] | None = None) -> list[int]:
     import numpy as np
 
-    ids, matrix = _matrix.get(session, model.name)
+    ids, matrix = _matrix.get(session, model.name, state)
     if not ids or not normalize_query(query):
         return []
     qvec = model.encode([normalize_query(query)])[0]
@@ -254,23 +455,62 @@ def semantic_ids(session: Session, query: str, model: emb.Embedder, *, limit: in
     return [ids[i] for i in top if sims[i] >= MIN_SIMILARITY]
 
 
-def fuse(*rankings: Sequence[int], k: int = RRF_K) -> list[int]:
-    """Reciprocal rank fusion: each list adds 1/(k + rank) to an article's score."""
+def fuse(*rankings: Sequence[int], k: int = RRF_K, weights: Sequence[float] | None = None) -> list[int]:
+    """Reciprocal rank fusion: each list adds weight/(k + rank) to an article's score."""
     scores: dict[int, float] = {}
-    for ranking in rankings:
-        for rank, aid in enumerate(ranking, start=1):
-            scores[aid] = scores.get(aid, 0.0) + 1.0 / (k + rank)
+    for n, ranking in enumerate(rankings):
+        weight = weights[n] if weights is not None else 1.0
+        for rank_, aid in enumerate(ranking, start=1):
+            scores[aid] = scores.get(aid, 0.0) + weight / (k + rank_)
     return sorted(scores, key=lambda a: (-scores[a], a))
+
+
+def _alike_words(session: Session, ids: Sequence[int]) -> dict[int, set[str]]:
+    rows = session.exec(select(KbArticle.id, KbArticle.title, KbArticle.summary)
+                        .where(col(KbArticle.id).in_(list(ids)))).all()
+    return {int(i): set(terms(f"{t} {s}")) for i, t, s in rows if i is not None}
+
+
+def spread_duplicates(session: Session, ids: Sequence[int], *, model: emb.Embedder | None = None,
+                      top: int = TOP, window: int = 20) -> list[int]:
+    """Keep near-identical articles from sharing the top three: a result too like one already
+    placed there waits below it (it is not dropped). Alike means embeddings at least
+    DUPLICATE_SIMILARITY apart by cosine, or, where an article has no embedding, at least
+    DUPLICATE_WORD_OVERLAP of the title and summary words in common (Jaccard)."""
+    head = list(ids[:window])
+    if len(head) <= 1:
+        return list(ids)
+    vectors = _matrix.vectors_of(head) if model is not None else {}
+    words = _alike_words(session, head) if len(vectors) < len(head) else {}
+
+    def alike(a: int, b: int) -> bool:
+        if a in vectors and b in vectors:
+            return float(vectors[a] @ vectors[b]) >= DUPLICATE_SIMILARITY
+        wa, wb = words.get(a, set()), words.get(b, set())
+        return bool(wa and wb) and len(wa & wb) / len(wa | wb) >= DUPLICATE_WORD_OVERLAP
+
+    placed: list[int] = []
+    for aid in head:
+        if len(placed) == top:
+            break
+        if not any(alike(aid, p) for p in placed):
+            placed.append(aid)
+    return placed + [i for i in ids if i not in placed]
 
 
 def rank(session: Session, query: str, *, embedder: emb.Embedder | bool | None = True,
          limit: int = 10) -> tuple[list[int], bool]:
     """Article ids best first, and whether semantic similarity took part."""
     model = semantic_embedder() if embedder is True else (embedder or None)
-    fts = fulltext_ids(session, query)
+    # Hybrid asks the articles' state anyway (for the vectors) and shares it; full-text alone does not ask.
+    state = published_state(session, model.name) if model is not None else None
+    question = understand(session, query, state=state)
+    fts = fulltext_ids(session, question.text, words=question.words)
     if model is None:
-        return fts[:limit], False
-    return fuse(fts, semantic_ids(session, query, model))[:limit], True
+        return spread_duplicates(session, fts)[:limit], False
+    fused = fuse(fts, semantic_ids(session, question.semantic_text, model, state=state),
+                 k=RRF_K, weights=(FULLTEXT_WEIGHT, SEMANTIC_WEIGHT))
+    return spread_duplicates(session, fused, model=model)[:limit], True
 
 
 def _cards(session: Session, ids: Sequence[int]) -> list[ArticleCard]:

@@ -174,7 +174,9 @@ def test_customers_cannot_edit_and_bad_input_is_refused(db: Session) -> None:
 
 
 def _recall_at_3(db: Session, embedder: emb.Embedder | bool | None) -> float:
-    cases = [json.loads(line) for line in EVAL.read_text().splitlines() if line.strip()]
+    """On the held-out half of the evaluation set (the half no ranking choice was tuned on)."""
+    cases = [json.loads(line) for line in EVAL.read_text(encoding="utf-8").splitlines() if line.strip()]
+    cases = [c for c in cases if c["half"] == "heldout"]
     slugs = {a.id: a.slug for a in db.exec(select(KbArticle)).all()}
     hits = 0
     for case in cases:
@@ -187,10 +189,10 @@ def test_search_quality_floor_on_the_evaluation_set(db: Session) -> None:
     # Given the real help center (embeddings only if the semantic extra is installed)
     load_kb(db)
     db.commit()
-    # Then full-text alone answers most plain-language questions in its top three (measured: 0.78)
+    # Then full-text alone answers most held-out questions in its top three (measured: 0.82)
     fulltext = _recall_at_3(db, False)
     print(f"full-text recall@3 = {fulltext:.3f}")
-    assert fulltext >= 0.6
+    assert fulltext >= 0.7
     # And hybrid search, where installed (make test installs it), does not fall below a conservative
     # floor (measured: 0.89)
     model = emb.load_embedder()
@@ -200,4 +202,4 @@ def test_search_quality_floor_on_the_evaluation_set(db: Session) -> None:
         db.commit()
         hybrid = _recall_at_3(db, model)
         print(f"hybrid recall@3 = {hybrid:.3f}")
-        assert hybrid >= 0.75
+        assert hybrid >= 0.8

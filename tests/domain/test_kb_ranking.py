@@ -1,0 +1,106 @@
+"""Help-center ranking: title and summary weigh more than the body, the business's synonyms file
+widens a search (and an edit applies at once), misspelt words still find their article, and
+near-identical articles do not fill the top three."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session
+
+from portal.domain import kb
+from portal.settings import reset_settings_cache
+from tests.factories_kb import HashedWordsEmbedder, clear_search_index, make_article, make_category
+
+FILLER = ("Our team checks every parcel before it leaves the warehouse, and we answer every message "
+          "within two working days. Keep your order number to hand when you write to us.")
+
+
+@pytest.fixture(autouse=True)
+def _empty_index(db: Session) -> None:
+    clear_search_index(db)
+
+
+@pytest.fixture
+def synonyms_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    path = tmp_path / "synonyms.txt"
+    path.write_text("# nothing yet\n", encoding="utf-8")
+    monkeypatch.setenv("KB_SYNONYMS_FILE", str(path))
+    reset_settings_cache()
+    yield path
+    monkeypatch.undo()
+    reset_settings_cache()
+
+
+def titles(db: Session, query: str, *, embedder: object = False, limit: int = 10) -> list[str]:
+    return [h.title for h in kb.search(db, principal=None, query=query, embedder=embedder,  # type: ignore[arg-type]
+                                       limit=limit).hits]
+
+
+def test_a_word_in_the_title_beats_the_same_word_in_the_body(db: Session, synonyms_file: Path) -> None:
+    cat = make_category(db)
+    # Given an article that only mentions gaiters in its (short) body, written first
+    make_article(db, cat, title="Walking in wet weather", summary="Staying dry on the hill",
+                 body="Gaiters. Gaiters keep gaiters dry.")
+    # And an article about gaiters, whose body never says the word
+    make_article(db, cat, title="Choosing and fitting your gaiters for winter hillwalking routes",
+                 summary="Which length to buy", body=FILLER)
+    # Then a search for gaiters puts the one with the word in its title first
+    assert titles(db, "gaiters")[0] == "Choosing and fitting your gaiters for winter hillwalking routes"
+
+
+def test_a_synonym_from_the_editable_file_finds_an_article(db: Session, synonyms_file: Path) -> None:
+    cat = make_category(db)
+    make_article(db, cat, title="Discount and promotion codes", summary="Why a code may not apply", body=FILLER)
+    make_article(db, cat, title="Gift wrapping", summary="Wrap an order as a present", body=FILLER)
+    # Given no synonym for the German word a customer types, nothing is found
+    assert titles(db, "Gutschein") == []
+    # When the business adds one to the file (no restart), the next search finds the article
+    synonyms_file.write_text("# German\ngutschein, gutscheincode => promotion code\n", encoding="utf-8")
+    assert titles(db, "Gutschein")[:1] == ["Discount and promotion codes"]
+    # And a two-way group works in both directions, phrases and accents included
+    synonyms_file.write_text("gift wrap, geschenkverpackung, emballage cadeau\n", encoding="utf-8")
+    assert titles(db, "Geschenkverpackung möglich?")[:1] == ["Gift wrapping"]
+    assert titles(db, "emballage cadeau")[:1] == ["Gift wrapping"]
+
+
+def test_synonyms_file_format() -> None:
+    syn = kb.parse_synonyms("# comment\nparcel, package  # trailing comment\nwo ist, où est => track\n\n")
+    rules = dict(syn.rules)
+    assert rules[("parcel",)] == ("package",) and rules[("package",)] == ("parcel",)
+    assert rules[("wo", "ist")] == ("track",) and rules[("ou", "est")] == ("track",)
+    assert ("track",) not in rules  # one way
+    assert {"parcel", "package", "track", "wo", "ist"} <= syn.words
+
+
+def test_a_misspelt_word_is_corrected_to_the_articles_own_word(db: Session, synonyms_file: Path) -> None:
+    cat = make_category(db)
+    make_article(db, cat, title="Forgotten your password?", summary="Get a reset link", body=FILLER)
+    make_article(db, cat, title="Start a return", summary="Send items back", body=FILLER)
+    assert titles(db, "forgot my pasword")[:1] == ["Forgotten your password?"]
+    assert titles(db, "how do i retrun trousers")[:1] == ["Start a return"]
+    # A word no article uses and nothing resembles stays as it is (and finds nothing)
+    assert titles(db, "xylophone") == []
+
+
+@pytest.mark.parametrize("embedder", [False, HashedWordsEmbedder()], ids=["full-text", "hybrid"])
+def test_near_duplicates_do_not_fill_the_top_three(db: Session, synonyms_file: Path, embedder: object) -> None:
+    cat = make_category(db)
+    # Given four copies of one article (a title suffix apart) that match a question best
+    for n in range(4):
+        make_article(db, cat, title=f"Returns and refunds for boots (copy {n})",
+                     summary="How to return boots and get a refund for boots", body="Return boots. Refund boots.",
+                     embedder=embedder or None)
+    # And two different articles that also answer it, less strongly
+    make_article(db, cat, title="Looking after your boots", summary="Cleaning and drying leather", body=FILLER,
+                 embedder=embedder or None)
+    make_article(db, cat, title="Refunds to a card", summary="When card refunds show on a statement",
+                 body=FILLER, embedder=embedder or None)
+    found = titles(db, "return boots refund", embedder=embedder)
+    # Then only one copy is in the top three, the other copies follow below it, none is dropped
+    top = found[:3]
+    assert sum("(copy" in t for t in top) == 1, found
+    assert set(top) - {t for t in top if "(copy" in t} == {"Looking after your boots", "Refunds to a card"}
+    assert sum("(copy" in t for t in found) == 4
