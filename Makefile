@@ -83,8 +83,11 @@ typecheck: install
 a11y:
 	@test -f tests/a11y/node_modules/axe-core/axe.min.js || npm ci --prefix tests/a11y --no-audit --no-fund
 
+# The suite runs in PYTEST_WORKERS pytest-xdist processes, a test file to a worker; each worker has
+# its own database, Redis database number and frontend build (tests/conftest.py). 0: one process.
+PYTEST_WORKERS ?= 2
 pytest: install fonts chromium nginx dovecot a11y
-	@start=$$(date +%s); $(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	@start=$$(date +%s); $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS); rc=$$?; \
 	  db=$${DATABASE_URL:+PostgreSQL}; echo "make pytest: $$(( $$(date +%s) - start )) s on $${db:-SQLite}"; exit $$rc
 
 test: lint typecheck pytest
@@ -113,4 +116,4 @@ bench-live: install
 	$(BIN)/python bench/live_load.py --clients 20 --seconds 20
 
 clean:
-	rm -rf .web .states .data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .web .web-* .states .states-* .data .pytest_cache .mypy_cache .ruff_cache

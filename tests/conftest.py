@@ -29,6 +29,43 @@ os.environ["KB_SEMANTIC"] = "false"
 # address alone. Like production, only the portal decides whom to believe (PORTAL_TRUSTED_PROXIES).
 os.environ["FORWARDED_ALLOW_IPS"] = ""
 
+
+def _own_resources_per_xdist_worker() -> None:
+    """`make test` runs the suite in several pytest-xdist workers (processes). Each gets what a test
+    run owns: its own PostgreSQL database (`<db>_gw0`, created here), its own Redis database number,
+    its own compiled frontend (`.web-gw0`, relative to the app root) and its own Reflex state files.
+    The SQLite file and the private files are per process already (the temporary directory above)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker:
+        return
+    n = int(worker.removeprefix("gw"))
+    os.environ["REFLEX_WEB_WORKDIR"] = f".web-{worker}"
+    os.environ["REFLEX_STATES_WORKDIR"] = f".states-{worker}"
+    url = os.environ.get("DATABASE_URL", "")
+    if url.startswith(("postgres://", "postgresql")):
+        from sqlalchemy import create_engine
+        from sqlalchemy import text as sql
+        from sqlalchemy.engine import make_url
+
+        parsed = make_url(url)
+        name = f"{parsed.database or 'portal'}_{worker}"
+        admin = create_engine(parsed.set(drivername="postgresql+psycopg", database="postgres"),
+                              isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            if not conn.execute(sql("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first():
+                conn.execute(sql(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        os.environ["DATABASE_URL"] = parsed.set(database=name).render_as_string(hide_password=False)
+    if redis_url := os.environ.get("REFLEX_REDIS_URL"):
+        from urllib.parse import urlsplit, urlunsplit
+
+        # 0 stays the default of a plain run; 13 is the scale-out test's own.
+        parts = urlsplit(redis_url)
+        os.environ["REFLEX_REDIS_URL"] = urlunsplit((*parts[:2], f"/{1 + n}", *parts[3:]))
+
+
+_own_resources_per_xdist_worker()
+
 from sqlalchemy import Engine, text  # noqa: E402
 from sqlalchemy.exc import OperationalError  # noqa: E402
 from sqlmodel import Session, SQLModel  # noqa: E402

@@ -52,8 +52,15 @@ pytestmark = pytest.mark.skipif(
     reason="needs DATABASE_URL (PostgreSQL), REFLEX_REDIS_URL and nginx",
 )
 REDIS_DB = 13
-_IGNORE = shutil.ignore_patterns(".git", ".venv", ".data", "__pycache__", ".pytest_cache", ".mypy_cache",
-                                 ".ruff_cache", ".states")
+_SKIP = shutil.ignore_patterns(".git", ".venv", ".data", "__pycache__", ".pytest_cache", ".mypy_cache",
+                               ".ruff_cache", ".states*")
+
+
+def _ignore(folder: str, names: list[str]) -> set[str]:
+    """The copy takes this test process's own frontend build (its node modules save an install) and
+    no other: another pytest-xdist worker may be writing its own `.web-gwN` while this one copies."""
+    own = os.environ.get("REFLEX_WEB_WORKDIR", ".web")
+    return set(_SKIP(folder, names)) | {n for n in names if n.startswith(".web") and n != own}
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +70,7 @@ def running(engine: Engine, root_dir: Path,
     # one the browser tests serve from the project's .web.
     work = tmp_path_factory.mktemp("scale-out")
     app_dir = work / "app"
-    shutil.copytree(root_dir, app_dir, ignore=_IGNORE, symlinks=True)
+    shutil.copytree(root_dir, app_dir, ignore=_ignore, symlinks=True)
     t = Topology(instances=2, base_port=consecutive_free_ports(2), nginx_port=free_ports(1)[0], run_dir=work / "run")
     env = {**os.environ, "REFLEX_REDIS_URL": scaleout.redis_url_with_db(os.environ["REFLEX_REDIS_URL"], REDIS_DB),
            "PORTAL_DATA_DIR": str(work / "data")}
