@@ -377,6 +377,9 @@ def _page_texts(page: Any, path: str) -> set[str]:
     page.get_by_test_id("page-content").wait_for()
     if path in _LOADED:
         page.get_by_test_id(_LOADED[path]).first.wait_for()
+    # The page's own data has arrived: it shows a spinner until then (the websocket's traffic is
+    # not what "networkidle" waits for, and under load the profile was read while still loading).
+    page.wait_for_function("() => !document.querySelector('.rt-Spinner')")
     page.wait_for_load_state("networkidle")
     return set(page.evaluate(_TEXTS))
 

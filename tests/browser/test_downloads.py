@@ -249,7 +249,9 @@ def test_every_download_of_every_role_arrives(browser: Any, harness: Any, one_po
     sign_in(page, ADMIN_EMAIL, DEMO_PASSWORD)
     page.wait_for_url(re.compile(r"/agent|/admin|/dashboard"))
     walk = Walk(page)
-    for path in ("/admin/insights", "/admin/audit", "/admin/users", "/admin/offers", "/admin/api-keys",
+    # The insights page draws its reports, each with its CSV link, once its figures are loaded.
+    walk.visit("/admin/insights", "a[data-testid^=csv-]")
+    for path in ("/admin/audit", "/admin/users", "/admin/offers", "/admin/api-keys",
                  "/admin/webhooks", "/agent", "/agent/articles"):
         walk.visit(path)
     admin_met = set(walk.met)
