@@ -82,9 +82,9 @@ def bank_transfer(invoice: Invoice) -> BankTransfer | None:
     s = get_settings()
     if not s.portal_bank_iban:
         return None
-    return BankTransfer(account_name=s.portal_bank_account_name or s.portal_business_name, iban=s.portal_bank_iban,
-                        bic=s.portal_bank_bic, bank=s.portal_bank_name, reference=invoice.number,
-                        amount_cents=open_cents, currency=invoice.currency,
+    return BankTransfer(account_name=s.portal_bank_account_name or s.portal_legal_name or s.portal_business_name,
+                        iban=s.portal_bank_iban, bic=s.portal_bank_bic, bank=s.portal_bank_name,
+                        reference=invoice.number, amount_cents=open_cents, currency=invoice.currency,
                         due_at_iso=invoice.due_at.isoformat() if invoice.due_at else "")
 
 
