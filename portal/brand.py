@@ -51,10 +51,8 @@ def image_type(path: Path) -> str | None:
 @dataclasses.dataclass(frozen=True, slots=True)
 class Brand:
     name: str
-    logo: Path
-    logo_type: str
-    favicon: Path
-    favicon_type: str
+    logo: Path  # SVG or PNG (the settings checked it)
+    favicon: Path  # ICO, PNG or SVG
     accent_color: str
     legal_name: str
     address: tuple[str, ...]
@@ -82,11 +80,6 @@ class Brand:
         lines = [self.name, self.footer, f"Support: {self.support_contact}" if self.support_contact else ""]
         return "-- \n" + "\n".join(p for p in lines if p) + "\n"
 
-    def file_version(self, path: Path) -> str:
-        """A short fingerprint of the file's content: part of its URL, so a browser that cached one
-        logo for a year asks again when the file changes."""
-        return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
-
 
 def brand_of(s: Settings) -> Brand:
     from portal.settings import ROOT
@@ -97,8 +90,7 @@ def brand_of(s: Settings) -> Brand:
     logo, favicon = absolute(s.portal_logo_file), absolute(s.portal_favicon_file)
     name, address = parseaddr(s.mail_from)
     return Brand(
-        name=s.portal_business_name, logo=logo, logo_type=image_type(logo) or PNG, favicon=favicon,
-        favicon_type=image_type(favicon) or ICO, accent_color=s.portal_accent_color,
+        name=s.portal_business_name, logo=logo, favicon=favicon, accent_color=s.portal_accent_color,
         legal_name=s.portal_legal_name.strip(),
         address=tuple(p.strip() for p in s.portal_address.split("|") if p.strip()),
         vat_number=s.portal_vat_number.strip(), footer=s.portal_footer_text.strip(),
@@ -117,3 +109,19 @@ def letterhead(brand: Brand | None = None) -> Letterhead:
 
     brand = brand or current_brand()
     return Letterhead(name=brand.name, details=brand.legal_lines, footer=brand.footer, logo=brand.logo)
+
+
+_versions: dict[Path, str] = {}
+
+
+def file_version(path: Path) -> str:
+    """A short fingerprint of the file's content, read once per process (a new brand needs a
+    restart): part of the image's address, so browsers may keep it for a year."""
+    found = _versions.get(path)
+    if found is None:
+        try:
+            found = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+        except OSError:
+            found = "missing"
+        _versions[path] = found
+    return found

@@ -100,7 +100,8 @@ def invoice_pdf(session: Session, *, principal: Principal, invoice_id: int) -> F
                      f"{inv.number}.")
     if credit_note:
         notes.append("This amount was credited to your account as store credit or refunded.")
-    transfer = None if credit_note else bank_transfer(inv)
+    row = None if credit_note else session.get(Invoice, invoice_id)  # get_invoice checked it is theirs
+    transfer = bank_transfer(row) if row is not None else None
     if transfer:
         notes.append("Bank transfer: " + " · ".join(transfer_lines(transfer)))
     data = render_business_pdf(BusinessDocument(
