@@ -281,7 +281,7 @@ class Settings(BaseSettings):
     @classmethod
     def _replaced(cls, value: str) -> str:
         if value.strip():
-            raise ValueError("PORTAL_BUSINESS_DETAILS was replaced by PORTAL_LEGAL_NAME, PORTAL_ADDRESS "
+            raise ValueError("PORTAL_BUSINESS_DETAILS: replaced by PORTAL_LEGAL_NAME, PORTAL_ADDRESS "
                              "(lines separated by '|') and PORTAL_VAT_NUMBER: set those and remove it")
         return value
 
@@ -467,6 +467,7 @@ def describe_errors(exc: ValidationError) -> list[str]:
     for err in exc.errors():
         msg = str(err["msg"]).removeprefix("Value error, ")
         var = "_".join(str(part) for part in err["loc"]).upper()
+        msg = msg.removeprefix(f"{var}: ") if var else msg  # a validator's message that names it already
         lines += msg.splitlines() if not var else [f"{var}: {msg} (got {err.get('input')!r})"
                                                    if not any(w in var.lower() for w in SECRET_WORDS)
                                                    else f"{var}: {msg}"]

@@ -325,13 +325,15 @@ def _render_text_pdf(title: str, lines: list[str], *, head: Letterhead, barcode:
             if text:
                 pdf.put(MARGIN_X, y, text, size, bold=bold)
             y += TITLE_LEADING if size == TITLE_SIZE else BODY_LEADING
-        _footer(pdf, head.footer or business, rule=False, below=" · ".join(head.details))
+        # The legal details under it: who and where, then the VAT number and the support contact.
+        below = (head.details[0], " · ".join(head.details[1:])) if head.details else ()
+        _footer(pdf, head.footer or business, rule=False, below=below)
     return pdf.bytes()
 
 
-def _footer(pdf: _Pdf, left_text: str, *, rule: bool, below: str = "") -> None:
+def _footer(pdf: _Pdf, left_text: str, *, rule: bool, below: tuple[str, ...] = ()) -> None:
     """The footer of the current page: `left_text` and "Page n of N" (fpdf2 puts in the count when it
-    writes the file), then `below` (the legal details) on a line of its own."""
+    writes the file), then the lines `below` (the legal details), smaller."""
     left, right = MARGIN_X, PAGE_WIDTH - MARGIN_X
     y = PAGE_HEIGHT - MARGIN_BOTTOM + 18
     if rule:
@@ -339,8 +341,8 @@ def _footer(pdf: _Pdf, left_text: str, *, rule: bool, below: str = "") -> None:
     footer = f"Page {pdf.page_no()} of {pdf.str_alias_nb_pages}"
     pdf.put(left, y, left_text, SMALL_SIZE, width=right - left - pdf.width(footer, SMALL_SIZE) - 12)
     pdf.put(left, y, footer, SMALL_SIZE, width=right - left, align="right")
-    if below:
-        pdf.put(left, y + 11, below, SMALL_SIZE - 1, width=right - left)
+    for n, line in enumerate(p for p in below if p):
+        pdf.put(left, y + 11 + 9 * n, line, SMALL_SIZE - 1, width=right - left)
 
 
 # -- business documents: invoices, credit notes, receipts, statements ----------------------------------
