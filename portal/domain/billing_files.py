@@ -103,7 +103,7 @@ def invoice_pdf(session: Session, *, principal: Principal, invoice_id: int) -> F
     row = None if credit_note else session.get(Invoice, invoice_id)  # get_invoice checked it is theirs
     transfer = bank_transfer(row) if row is not None else None
     if transfer:
-        notes.append("Bank transfer: " + " · ".join(transfer_lines(transfer)))
+        notes.append("Bank transfer: " + " · ".join(transfer_lines(transfer, fmt=_money)))
     data = render_business_pdf(BusinessDocument(
         **_letterhead(), title=f"{label} {inv.number}", meta=tuple(meta),
         bill_to=_bill_to(customer), columns=_LINE_COLUMNS, rows=rows, totals=tuple(totals), notes=tuple(notes),

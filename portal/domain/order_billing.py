@@ -10,6 +10,7 @@ order.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -191,9 +192,9 @@ def _billing_changed(session: Session, inv: Invoice, kind: str, **extra: Any) ->
     events.emit(session, DomainEvent(topic=Topic.BILLING, customer_id=inv.customer_id, data={"invoice_id": inv.id}))
 
 
-def transfer_lines(transfer: BankTransfer) -> list[str]:
-    """The transfer details as a person copies them into their bank's app."""
-    rows = [f"Amount: {money(transfer.amount_cents, transfer.currency)}", f"Account holder: {transfer.account_name}",
+def transfer_lines(transfer: BankTransfer, *, fmt: Callable[[int, str], str] = money) -> list[str]:
+    """The transfer details as a person copies them into their bank's app (amounts written by `fmt`)."""
+    rows = [f"Amount: {fmt(transfer.amount_cents, transfer.currency)}", f"Account holder: {transfer.account_name}",
             f"IBAN: {transfer.iban}"]
     if transfer.bic:
         rows.append(f"BIC: {transfer.bic}")
