@@ -234,3 +234,27 @@ def test_mail_under_a_second_brand_carries_it_and_nothing_of_fernhill(db: Sessio
                  ("Kestrel Supply Co.", "Registered in Scotland SC774411",
                   "Support: help@kestrel.example · +44 131 496 0123"), "fernhill")
     assert msg["Subject"] == "Reset your Kestrel Supply Co. password"  # the text's own words too
+
+
+# --- the images' routes -------------------------------------------------------------------------------
+
+def test_the_brand_routes_serve_only_the_configured_files_typed_by_content(kestrel: dict[str, str]) -> None:
+    from starlette.applications import Starlette
+    from starlette.testclient import TestClient
+
+    from portal.api import brand
+
+    client = TestClient(Starlette(routes=brand.routes))
+    logo = client.get("/api/brand/logo")
+    assert logo.status_code == 200 and logo.headers["content-type"] == "image/svg+xml"
+    assert logo.content == Path(kestrel["PORTAL_LOGO_FILE"]).read_bytes()
+    # Opened on its own, the SVG may run nothing; the bare address is re-checked daily, a fingerprinted one kept
+    assert "sandbox" in logo.headers["content-security-policy"] and logo.headers["x-content-type-options"] == "nosniff"
+    assert logo.headers["cache-control"] == "public, max-age=86400"
+    assert "immutable" in client.get("/api/brand/logo?v=1").headers["cache-control"]
+    icon = client.get("/api/brand/favicon")
+    assert icon.headers["content-type"] == "image/png" and "content-security-policy" not in icon.headers
+    # A file that went away after the start is a 404, not an error page
+    Path(kestrel["PORTAL_LOGO_FILE"]).unlink()
+    assert client.get("/api/brand/logo").status_code == 404
+    assert client.get("/api/brand/../../etc/passwd").status_code == 404
