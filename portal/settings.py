@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     portal_vat_number: str = "NL859912345B01"
     # One line at the foot of the shell, every email and every PDF page (registration, legal notice).
     portal_footer_text: str = "Fernhill Outfitters B.V. · Chamber of Commerce 70123456 · Venlo, Netherlands"
+    # New orders are numbered with this prefix ("FH-12609"); orders keep the number they were given.
+    portal_order_prefix: str = "FH-"
 
     # Logs: JSON lines in production, readable lines in development ("auto"); or say which.
     portal_log_format: Literal["auto", "json", "text"] = "auto"
@@ -283,6 +285,15 @@ class Settings(BaseSettings):
         if value.strip():
             raise ValueError("PORTAL_BUSINESS_DETAILS: replaced by PORTAL_LEGAL_NAME, PORTAL_ADDRESS "
                              "(lines separated by '|') and PORTAL_VAT_NUMBER: set those and remove it")
+        return value
+
+    @field_validator("portal_order_prefix")
+    @classmethod
+    def _order_prefix(cls, value: str) -> str:
+        value = value.strip().upper()
+        if not re.fullmatch(r"[A-Z]{1,4}-", value):
+            raise ValueError(f"PORTAL_ORDER_PREFIX: {value!r} is not 1 to 4 letters and a dash, like FH- "
+                             "(what people and the assistant recognise as an order number)")
         return value
 
     @field_validator("portal_business_name")

@@ -18,7 +18,7 @@ import pytest
 from sqlmodel import Session, select
 
 from portal.brand import ACCENT_COLORS, ICO, PNG, SVG, image_type
-from portal.domain import account, billing_files, returns
+from portal.domain import account, billing_files, order_billing, returns
 from portal.domain.audit import RequestInfo
 from portal.jobs.mail import send_pending
 from portal.models import InvoiceStatus, OrderLine, OrderStatus, RefundMethod
@@ -71,6 +71,8 @@ def _refusal(monkeypatch: pytest.MonkeyPatch, **env: str) -> str:
     ("PORTAL_FAVICON_FILE", str(ROOT / "README.md"), "is not ICO or PNG or SVG"),
     ("PORTAL_BUSINESS_DETAILS", "Fernhill B.V. | Venlo", "replaced by PORTAL_LEGAL_NAME, PORTAL_ADDRESS"),
     ("PORTAL_BUSINESS_NAME", "  ", "must not be empty"),
+    ("PORTAL_ORDER_PREFIX", "FH", "is not 1 to 4 letters and a dash"),
+    ("PORTAL_ORDER_PREFIX", "KSTRL-", "is not 1 to 4 letters and a dash"),
 ])
 def test_a_bad_brand_setting_is_refused_naming_its_variable(monkeypatch: pytest.MonkeyPatch, variable: str,
                                                              value: str, says: str) -> None:
@@ -117,6 +119,12 @@ def test_the_compiled_theme_takes_the_accent_colour(tmp_path: Path) -> None:
 
     assert 'accentColor:"grass"' in theme({})
     assert 'accentColor:"indigo"' in theme(kestrel_env(tmp_path))
+
+
+def test_new_orders_are_numbered_with_the_brand_s_prefix(db: Session, tmp_path: Path) -> None:
+    assert order_billing.new_order_number(db) == "FH-10001"  # the demo's (the positive control)
+    with as_kestrel(tmp_path):
+        assert order_billing.new_order_number(db) == "KS-10001"
 
 
 # --- PDFs ---------------------------------------------------------------------------------------------

@@ -38,7 +38,6 @@ from portal.models import (
 )
 from portal.settings import get_settings
 
-ORDER_PREFIX = "FH-"
 INVOICE_PREFIX = "INV-"
 CREDIT_NOTE_PREFIX = "CN-"
 
@@ -58,7 +57,7 @@ def next_number(session: Session, column: object, prefix: str, *, floor: int, wi
 
 
 def new_order_number(session: Session) -> str:
-    return next_number(session, Order.number, ORDER_PREFIX, floor=10000)
+    return next_number(session, Order.number, get_settings().portal_order_prefix, floor=10000)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -54,6 +54,7 @@ def kestrel_env(folder: Path) -> dict[str, str]:
         "PORTAL_SUPPORT_EMAIL": "help@kestrel.example",
         "PORTAL_SUPPORT_PHONE": "+44 131 496 0123",
         "MAIL_FROM": "orders@kestrel.example",
+        "PORTAL_ORDER_PREFIX": "KS-",
         "PORTAL_BANK_IBAN": "GB33 BUKB 2020 1555 5555 55",
         "PORTAL_BANK_BIC": "BUKBGB22",
         "PORTAL_BANK_NAME": "Leith Savings Bank",
