@@ -47,6 +47,7 @@ NAV: list[NavItem] = [
     NavItem("Refunds", "/admin/refunds", "undo_2", staff=True, admin=True),
     NavItem("Support mailbox", "/admin/mail", "mail", staff=True, admin=True),
     NavItem("Audit trail", "/admin/audit", "scroll_text", staff=True, admin=True),
+    NavItem("Brand", "/admin/brand", "palette", staff=True, admin=True),
     NavItem("Profile", "/account/profile", "user_round"),
     NavItem("Security", "/account/security", "shield_check", everyone=True),
     NavItem("Your data", "/account/privacy", "archive"),

@@ -17,8 +17,9 @@ import httpx
 import pytest
 from sqlmodel import Session
 
+from portal.models import Role
 from tests.browser.test_login_flow import sign_in
-from tests.factories import PASSWORD, make_customer
+from tests.factories import PASSWORD, make_customer, make_staff
 from tests.support.brand import KESTREL_RGB, KESTREL_SVG, as_kestrel, colour_pixels
 
 pytestmark = pytest.mark.browser
@@ -83,5 +84,31 @@ def test_a_second_brand_shows_in_the_sign_in_page_and_the_shell_and_nothing_of_f
                          support="help@kestrel.example")
             assert page.get_by_role("navigation", name="Main menu").get_by_test_id("brand-footer").is_visible()
             assert "fernhill" not in page.locator("body").inner_text().lower()
+        finally:
+            context.close()
+
+
+def test_an_admin_sees_the_brand_in_use(browser: Any, harness: Any, db: Session, tmp_path: Path) -> None:
+    admin = make_staff(db, role=Role.ADMIN, email="root@kestrel.example")
+    with as_kestrel(tmp_path):
+        context = browser.new_context(base_url=harness.frontend_url.rstrip("/"))
+        try:
+            page = context.new_page()
+            page.set_default_timeout(30_000)
+            sign_in(page, admin.email, PASSWORD)
+            page.wait_for_url(lambda url: "/login" not in url)
+            page.goto("/admin/brand")
+            page.get_by_test_id("page-ready").wait_for(state="attached")
+            rows = page.get_by_test_id("brand-setting")
+            rows.first.wait_for()
+            table = {rows.nth(i).locator("th").inner_text(): rows.nth(i).locator("td").first.inner_text()
+                     for i in range(rows.count())}
+            assert table["Name"] == "Kestrel Supply Co." and table["VAT number"] == "GB 298 4471 35"
+            assert table["Logo"] == f"{tmp_path / 'kestrel-logo.svg'} (SVG)"
+            assert table["Order numbers"] == "KS-12345" and table["Accent colour"] == "indigo"
+            assert "GB33 BUKB 2020 1555 5555 55" in table["Bank account"]
+            page.wait_for_function("img => img.complete && img.naturalWidth > 0",
+                                   arg=page.get_by_alt_text("Logo").element_handle())
+            assert "fernhill" not in page.get_by_test_id("page-content").inner_text().lower()
         finally:
             context.close()
