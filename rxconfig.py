@@ -3,7 +3,7 @@ import os
 import reflex as rx
 from reflex.plugins.sitemap import SitemapPlugin
 
-from portal.settings import cors_origins
+from portal.settings import cors_origins, get_settings
 
 config = rx.Config(
     app_name="portal",
@@ -18,8 +18,10 @@ config = rx.Config(
                         else rx.constants.StateManagerMode.MEMORY),
     disable_plugins=[SitemapPlugin],
     plugins=[
+        # The brand's accent colour (PORTAL_ACCENT_COLOR) is compiled into the pages: a change needs a restart.
         rx.plugins.RadixThemesPlugin(
-            theme=rx.theme(accent_color="grass", gray_color="sage", radius="medium", appearance="inherit"),
+            theme=rx.theme(accent_color=get_settings().portal_accent_color,  # type: ignore[arg-type]
+                           gray_color="sage", radius="medium", appearance="inherit"),
         ),
     ],
 )

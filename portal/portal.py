@@ -8,6 +8,8 @@ import reflex as rx
 
 from portal import logs
 from portal.api.app import ClientAddress, OriginGuard, SecurityHeaders, build_api, socket_origin_allowed
+from portal.api.brand import FAVICON_PATH
+from portal.brand import current_brand, file_version, image_type
 from portal.integrations.pdf import FontMissing, check_fonts
 from portal.jobs.analytics import analytics_lifespan
 from portal.jobs.scheduler import scheduler_lifespan
@@ -16,6 +18,7 @@ from portal.pages import (
     account_public,
     admin,
     admin_api,
+    admin_brand,
     admin_refunds,
     billing,
     dashboard,
@@ -42,6 +45,13 @@ from portal.state import errors, uploads
 from portal.state.arrival import Arrival
 from portal.state.guard import AuthGuard
 
+
+def _favicon() -> rx.Component:
+    """The browser tab's icon: the configured file (PORTAL_FAVICON_FILE), compiled into the pages."""
+    path = current_brand().favicon
+    return rx.el.link(rel="icon", href=f"{FAVICON_PATH}?v={file_version(path)}", type=image_type(path) or "")
+
+
 logs.configure()  # one log configuration; client tokens never reach the logs
 try:
     check_fonts()
@@ -51,7 +61,7 @@ app = rx.App(
     # Reflex's /_upload only behind our own door (portal.state.uploads).
     api_transformer=[build_api(front_routes=uploads.routes), SecurityHeaders, OriginGuard, ClientAddress,
                      logs.RequestContext],
-    head_components=[uploads.send_cookie_with_uploads()],
+    head_components=[uploads.send_cookie_with_uploads(), _favicon()],
     stylesheets=["/portal.css"],
     backend_exception_handler=errors.unexpected,
 )
@@ -86,6 +96,7 @@ for module in (
     insights_page,
     admin_api,
     admin_refunds,
+    admin_brand,
     help,
     kb_editor,
     misc,

@@ -43,8 +43,28 @@ class Settings(BaseSettings):
     # `Authorization: Bearer <this>`; empty: this machine only.
     portal_metrics_token: str = ""
     portal_data_dir: Path = ROOT / ".data"
+    # --- Your brand (README "Your brand"): read when the portal starts; a change needs a restart. ---
+    # The name in the shell, mail, PDFs and page titles.
     portal_business_name: str = "Fernhill Outfitters"
     portal_support_email: str = "support@fernhill.example"
+    # Shown beside the support address (shell footer, mail signature, PDFs); empty: not shown.
+    portal_support_phone: str = ""
+    # The logo (SVG or PNG, recognised by its content) in the shell, on the sign-in pages and on PDFs,
+    # and the browser tab's icon (ICO, PNG or SVG). Both may live anywhere the portal can read:
+    # the backend serves them at /api/brand/logo and /api/brand/favicon.
+    portal_logo_file: Path = ROOT / "assets" / "brand" / "logo.svg"
+    portal_favicon_file: Path = ROOT / "assets" / "brand" / "favicon.png"
+    # One of Radix Themes' accent colours (brand.ACCENT_COLORS): buttons, links, the active menu entry.
+    portal_accent_color: str = "grass"
+    # Legal details on invoices, receipts, statements and labels: the registered name, the postal
+    # address (lines separated by "|") and the VAT number; empty ones are left out.
+    portal_legal_name: str = "Fernhill Outfitters B.V."
+    portal_address: str = "Industrieweg 12 | 5928 PH Venlo | Netherlands"
+    portal_vat_number: str = "NL859912345B01"
+    # One line at the foot of the shell, every email and every PDF page (registration, legal notice).
+    portal_footer_text: str = "Fernhill Outfitters B.V. · Chamber of Commerce 70123456 · Venlo, Netherlands"
+    # New orders are numbered with this prefix ("FH-12609"); orders keep the number they were given.
+    portal_order_prefix: str = "FH-"
 
     # Logs: JSON lines in production, readable lines in development ("auto"); or say which.
     portal_log_format: Literal["auto", "json", "text"] = "auto"
@@ -66,7 +86,8 @@ class Settings(BaseSettings):
     smtp_username: str = ""
     smtp_password: str = ""
     smtp_starttls: bool = True
-    mail_from: str = "Fernhill Outfitters <no-reply@fernhill.example>"
+    # The sender's address; without a display name ("Name <address>") the business name is shown.
+    mail_from: str = "no-reply@fernhill.example"
 
     # Customers may create their own accounts (with email verification) when enabled.
     registration_enabled: bool = False
@@ -164,14 +185,13 @@ class Settings(BaseSettings):
     orders_policy_file: Path = ROOT / "portal" / "order_policy.toml"
     orders_page_size: int = Field(default=20, ge=1, le=100)
 
-    # Billing and documents: the business's details on invoices, the payment provider, uploads.
-    # Lines under the business name on PDFs, separated by "|".
-    portal_business_details: str = (
-        "Fernhill Outfitters B.V. | Industrieweg 12, 5928 PH Venlo, Netherlands | VAT NL859912345B01"
-    )
+    # Billing and documents: the payment provider, uploads (the business's details: "Your brand" above).
+    # Replaced by PORTAL_LEGAL_NAME, PORTAL_ADDRESS and PORTAL_VAT_NUMBER: refused when still set.
+    portal_business_details: str = ""
     # The account customers pay invoices into by bank transfer (shown with the invoice number as
     # the reference on order confirmations and invoices). Without an IBAN no transfer details are shown.
-    portal_bank_account_name: str = "Fernhill Outfitters B.V."
+    # The account holder; empty: PORTAL_LEGAL_NAME (or else PORTAL_BUSINESS_NAME).
+    portal_bank_account_name: str = ""
     portal_bank_iban: str = "NL91 ABNA 0417 1643 00"
     portal_bank_bic: str = "ABNANL2A"
     portal_bank_name: str = "ABN AMRO Bank"
@@ -225,6 +245,63 @@ class Settings(BaseSettings):
         if value and not re.fullmatch(r"[^@\s<>\"+]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}", value):
             raise ValueError(f"{str(info.field_name).upper()}: {value!r} is not a plain address "
                              "like support@example.com (no display name, no '+')")
+        return value
+
+    @field_validator("portal_logo_file", "portal_favicon_file")
+    @classmethod
+    def _image_file(cls, value: Path, info: ValidationInfo) -> Path:
+        from portal.brand import FAVICON_TYPES, LOGO_TYPES, image_type
+
+        var = str(info.field_name).upper()
+        allowed = LOGO_TYPES if info.field_name == "portal_logo_file" else FAVICON_TYPES
+        path = Path(value).expanduser()
+        if not path.is_absolute():
+            path = ROOT / path
+        if not path.is_file():
+            raise ValueError(f"{var}: no file at {str(path)!r}")
+        try:
+            kind = image_type(path)
+        except OSError as exc:
+            raise ValueError(f"{var}: {str(path)!r} cannot be read ({exc.strerror})") from None
+        if kind not in allowed:
+            raise ValueError(f"{var}: {str(path)!r} is not {' or '.join(allowed.values())} "
+                             "(recognised by its content, not its name)")
+        return path
+
+    @field_validator("portal_accent_color")
+    @classmethod
+    def _accent(cls, value: str) -> str:
+        from portal.brand import ACCENT_COLORS
+
+        value = value.strip().lower()
+        if value not in ACCENT_COLORS:
+            raise ValueError(f"PORTAL_ACCENT_COLOR: {value!r} is not one of Radix Themes' accent colours: "
+                             + ", ".join(ACCENT_COLORS))
+        return value
+
+    @field_validator("portal_business_details")
+    @classmethod
+    def _replaced(cls, value: str) -> str:
+        if value.strip():
+            raise ValueError("PORTAL_BUSINESS_DETAILS: replaced by PORTAL_LEGAL_NAME, PORTAL_ADDRESS "
+                             "(lines separated by '|') and PORTAL_VAT_NUMBER: set those and remove it")
+        return value
+
+    @field_validator("portal_order_prefix")
+    @classmethod
+    def _order_prefix(cls, value: str) -> str:
+        value = value.strip().upper()
+        if not re.fullmatch(r"[A-Z]{1,4}-", value):
+            raise ValueError(f"PORTAL_ORDER_PREFIX: {value!r} is not 1 to 4 letters and a dash, like FH- "
+                             "(what people and the assistant recognise as an order number)")
+        return value
+
+    @field_validator("portal_business_name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("PORTAL_BUSINESS_NAME: must not be empty (it names the portal everywhere)")
         return value
 
     @model_validator(mode="after")
@@ -401,6 +478,7 @@ def describe_errors(exc: ValidationError) -> list[str]:
     for err in exc.errors():
         msg = str(err["msg"]).removeprefix("Value error, ")
         var = "_".join(str(part) for part in err["loc"]).upper()
+        msg = msg.removeprefix(f"{var}: ") if var else msg  # a validator's message that names it already
         lines += msg.splitlines() if not var else [f"{var}: {msg} (got {err.get('input')!r})"
                                                    if not any(w in var.lower() for w in SECRET_WORDS)
                                                    else f"{var}: {msg}"]

@@ -76,8 +76,9 @@ from portal.settings import ROOT, get_settings, reset_settings_cache  # noqa: E4
 
 reset_settings_cache()
 
-# Fixtures shared across packages: a real SMTP server and a real IMAP server (Dovecot) on loopback.
-pytest_plugins = ["tests.support.smtp", "tests.support.imap"]
+# Fixtures shared across packages: a real SMTP server and a real IMAP server (Dovecot) on loopback, and
+# a second brand (Kestrel Supply Co.).
+pytest_plugins = ["tests.support.smtp", "tests.support.imap", "tests.support.brand"]
 
 
 def _reset_postgres(engine: Engine) -> None:

@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from portal.api import (
     auth_routes,
+    brand,
     carrier_webhooks,
     files,
     health,
@@ -212,6 +213,7 @@ def build_api(front_routes: list[Any] | None = None) -> Starlette:
         *(front_routes or []),
         *auth_routes.routes,
         *health.routes,
+        *brand.routes,
         *sso_routes.routes,
         *support_files.routes,
         *carrier_webhooks.routes,

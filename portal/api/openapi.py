@@ -11,6 +11,7 @@ from pydantic.json_schema import models_json_schema
 
 from portal.domain.api import schemas as s
 from portal.domain.api.keys import ALL_SCOPES
+from portal.settings import get_settings
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -115,7 +116,7 @@ def build_openapi(resources: Sequence[Resource]) -> dict[str, Any]:
     }
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Fernhill portal integration API", "version": "1.0.0",
+        "info": {"title": f"{get_settings().portal_business_name} portal integration API", "version": "1.0.0",
                  "description": "Upserts by natural key, Idempotency-Key on every write, cursor pagination, "
                                 "RFC 9457 problem details for every error. Scopes: " + ", ".join(ALL_SCOPES)},
         "paths": paths,

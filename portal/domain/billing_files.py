@@ -12,17 +12,19 @@ import hashlib
 import io
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlmodel import Session, col, select
 
+from portal.brand import letterhead
 from portal.domain import spreadsheet
 from portal.domain.billing import customer_of, day_start, get_invoice, own_payment, payment_history
 from portal.domain.errors import Invalid, NotFound
+from portal.domain.order_billing import bank_transfer, transfer_lines
 from portal.domain.principal import Principal
 from portal.format import money
 from portal.integrations.pdf import BusinessDocument, Column, render_business_pdf
 from portal.models import Customer, Invoice, InvoiceKind, InvoiceStatus, Payment, PaymentStatus
-from portal.settings import get_settings
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -45,10 +47,10 @@ def _day(value: datetime | date | None) -> str:
     return "" if value is None else f"{value.day} {value.strftime('%b %Y')}"
 
 
-def _letterhead() -> tuple[str, tuple[str, ...]]:
-    s = get_settings()
-    details = tuple(p.strip() for p in s.portal_business_details.split("|") if p.strip())
-    return s.portal_business_name, (*details, s.portal_support_email)[:3]
+def _letterhead() -> dict[str, Any]:
+    """The brand's part of a business document: name, legal details, logo, footer text."""
+    head = letterhead()
+    return {"business": head.name, "business_details": head.details, "logo": head.logo, "footer": head.footer}
 
 
 def _bill_to(customer: Customer) -> tuple[str, ...]:
@@ -98,9 +100,12 @@ def invoice_pdf(session: Session, *, principal: Principal, invoice_id: int) -> F
                      f"{inv.number}.")
     if credit_note:
         notes.append("This amount was credited to your account as store credit or refunded.")
-    business, details = _letterhead()
+    row = None if credit_note else session.get(Invoice, invoice_id)  # get_invoice checked it is theirs
+    transfer = bank_transfer(row) if row is not None else None
+    if transfer:
+        notes.append("Bank transfer: " + " · ".join(transfer_lines(transfer, fmt=_money)))
     data = render_business_pdf(BusinessDocument(
-        business=business, business_details=details, title=f"{label} {inv.number}", meta=tuple(meta),
+        **_letterhead(), title=f"{label} {inv.number}", meta=tuple(meta),
         bill_to=_bill_to(customer), columns=_LINE_COLUMNS, rows=rows, totals=tuple(totals), notes=tuple(notes),
         created=inv.issued_at,
     ))
@@ -121,9 +126,8 @@ def receipt_pdf(session: Session, *, principal: Principal, payment_id: int) -> F
     meta = (("Receipt number", number), ("Paid on", _day(when)), ("Method", pay.method_label or pay.method),
             ("Status", "Refunded" if pay.status == PaymentStatus.REFUNDED else "Paid"))
     what = f"Payment for invoice {inv.number}" if inv else "Payment"
-    business, details = _letterhead()
     data = render_business_pdf(BusinessDocument(
-        business=business, business_details=details, title=f"Receipt {number}", meta=meta,
+        **_letterhead(), title=f"Receipt {number}", meta=meta,
         bill_to=_bill_to(customer), columns=(Column("Description", 403), Column("Amount", 80, "right")),
         rows=((what, _money(pay.amount_cents, c)),), totals=(("Amount paid", _money(pay.amount_cents, c)),),
         notes=("Thank you for your payment.",), created=when,
@@ -177,9 +181,8 @@ def statement_pdf(session: Session, *, principal: Principal, date_from: date, da
                      _money(-cents, c) if cents < 0 else "", _money(running, c)))
     if not rows:
         rows.append(("", "", "No activity in this period.", "", "", ""))
-    business, details = _letterhead()
     data = render_business_pdf(BusinessDocument(
-        business=business, business_details=details, title="Account statement",
+        **_letterhead(), title="Account statement",
         meta=(("Period", f"{_day(date_from)} - {_day(date_to)}"), ("Customer number", customer.number)),
         bill_to=_bill_to(customer),
         columns=(Column("Date", 62), Column("Reference", 68), Column("Description", 173),

@@ -10,6 +10,7 @@ order.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,7 +38,6 @@ from portal.models import (
 )
 from portal.settings import get_settings
 
-ORDER_PREFIX = "FH-"
 INVOICE_PREFIX = "INV-"
 CREDIT_NOTE_PREFIX = "CN-"
 
@@ -57,7 +57,7 @@ def next_number(session: Session, column: object, prefix: str, *, floor: int, wi
 
 
 def new_order_number(session: Session) -> str:
-    return next_number(session, Order.number, ORDER_PREFIX, floor=10000)
+    return next_number(session, Order.number, get_settings().portal_order_prefix, floor=10000)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -82,9 +82,9 @@ def bank_transfer(invoice: Invoice) -> BankTransfer | None:
     s = get_settings()
     if not s.portal_bank_iban:
         return None
-    return BankTransfer(account_name=s.portal_bank_account_name or s.portal_business_name, iban=s.portal_bank_iban,
-                        bic=s.portal_bank_bic, bank=s.portal_bank_name, reference=invoice.number,
-                        amount_cents=open_cents, currency=invoice.currency,
+    return BankTransfer(account_name=s.portal_bank_account_name or s.portal_legal_name or s.portal_business_name,
+                        iban=s.portal_bank_iban, bic=s.portal_bank_bic, bank=s.portal_bank_name,
+                        reference=invoice.number, amount_cents=open_cents, currency=invoice.currency,
                         due_at_iso=invoice.due_at.isoformat() if invoice.due_at else "")
 
 
@@ -191,9 +191,9 @@ def _billing_changed(session: Session, inv: Invoice, kind: str, **extra: Any) ->
     events.emit(session, DomainEvent(topic=Topic.BILLING, customer_id=inv.customer_id, data={"invoice_id": inv.id}))
 
 
-def transfer_lines(transfer: BankTransfer) -> list[str]:
-    """The transfer details as a person copies them into their bank's app."""
-    rows = [f"Amount: {money(transfer.amount_cents, transfer.currency)}", f"Account holder: {transfer.account_name}",
+def transfer_lines(transfer: BankTransfer, *, fmt: Callable[[int, str], str] = money) -> list[str]:
+    """The transfer details as a person copies them into their bank's app (amounts written by `fmt`)."""
+    rows = [f"Amount: {fmt(transfer.amount_cents, transfer.currency)}", f"Account holder: {transfer.account_name}",
             f"IBAN: {transfer.iban}"]
     if transfer.bic:
         rows.append(f"BIC: {transfer.bic}")

@@ -7,6 +7,7 @@ import re
 import unicodedata
 
 from portal.domain.errors import DomainError, ErrorCode
+from portal.settings import get_settings
 
 MIN_LENGTH = 12
 MAX_LENGTH = 1024  # generous for passphrases; bounded so hashing cannot be abused
@@ -25,9 +26,15 @@ _COMMON = {
     "testtest", "testing", "qazwsxedc", "1qaz2wsx", "1q2w3e4r", "1q2w3e4r5t6y", "q1w2e3r4t5y6",
     "zaq12wsx", "aa123456", "a1b2c3d4", "iloveyou123", "correcthorsebatterystaple",
     "correct horse battery staple", "summer", "winter", "spring", "autumn", "january", "london",
-    "liverpool", "chelsea", "arsenal", "manchester", "fernhill", "fernhilloutfitters", "portal",
+    "liverpool", "chelsea", "arsenal", "manchester", "portal",
     "customer", "customerportal", "outdoor", "mountain", "hiking", "camping",
 }
+
+
+def _common() -> set[str]:
+    """The common passwords and the business's own name (whole and by word): what a guesser tries first."""
+    business = _normalise(get_settings().portal_business_name)
+    return _COMMON | {business.replace(" ", ""), *(w for w in re.split(r"\W+", business) if len(w) >= 4)}
 
 
 def _normalise(text: str) -> str:
@@ -44,7 +51,7 @@ def check_password(password: str, *, email: str = "", name: str = "") -> None:
     if length > MAX_LENGTH:
         raise DomainError(ErrorCode.WEAK_PASSWORD, f"Use at most {MAX_LENGTH} characters.", reason="too_long")
     norm = _normalise(password)
-    if len(set(norm.replace(" ", ""))) <= 2 or norm in _COMMON or norm.replace(" ", "") in _COMMON:
+    if len(set(norm.replace(" ", ""))) <= 2 or norm in _common() or norm.replace(" ", "") in _common():
         raise DomainError(ErrorCode.WEAK_PASSWORD, "That password is one of the most common ones and is "
                           "easy to guess. Choose something less predictable.", reason="common")
     personal = {_normalise(email.split("@")[0]) if email else "", _normalise(name.replace(" ", ""))}

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from portal.brand import letterhead
 from portal.db import utcnow
 from portal.domain.errors import Invalid, NotFound
 from portal.domain.order_actions import NotAllowed, record
@@ -217,7 +218,6 @@ def start_return(session: Session, *, principal: Principal, order_id: Any, quant
 def _label_document(ret: Return, *, order_number: str, items: list[tuple[str, str, int]],
                     sender: dict[str, Any]) -> Document:
     policy = current_policy()
-    business = get_settings().portal_business_name
     from_lines = [str(sender.get(k, "")) for k in ("name", "company", "line1", "line2") if sender.get(k)]
     from_lines.append(" ".join(str(sender.get(k, "")) for k in ("postal_code", "city") if sender.get(k)))
     from_lines.append(str(sender.get("country", "")))
@@ -227,7 +227,7 @@ def _label_document(ret: Return, *, order_number: str, items: list[tuple[str, st
              "Attach this label to the outside of the parcel and hand it to any drop-off point.",
              "Keep your drop-off receipt until your refund arrives."]
     # The return number as a Code 128 barcode and a QR code, as carriers print them, for the drop-off scanner.
-    data = render_text_pdf(f"Return label {ret.number}", lines, business=business, barcode=ret.number)
+    data = render_text_pdf(f"Return label {ret.number}", lines, business=letterhead(), barcode=ret.number)
     key = f"return-labels/{uuid.uuid4().hex}.pdf"
     path = get_settings().files_dir / key
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -443,7 +443,9 @@ def _view(session: Session, p: Principal, ticket: Ticket) -> TicketView:
 
 def _author_name(m: TicketMessage, names: dict[int, str], customer_name: str) -> str:
     if m.author_kind == "system":
-        return "Fernhill support" if not m.author_user_id else names.get(m.author_user_id, "Support")
+        if not m.author_user_id:
+            return f"{get_settings().portal_business_name} support"
+        return names.get(m.author_user_id, "Support")
     return names.get(m.author_user_id or 0, customer_name if m.author_kind == "customer" else "Support")
 
 

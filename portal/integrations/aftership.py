@@ -361,7 +361,7 @@ class AfterShipClient:
             base_url=base_url.rstrip("/"), transport=transport,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
             headers={"as-api-key": api_key, "content-type": "application/json",
-                     "user-agent": "fernhill-portal/1 (+aftership 2026-07)"},
+                     "user-agent": "customer-portal/1 (+aftership 2026-07)"},
         )
         # Waits up to this long on its own to honour a rate limit; longer waits are the caller's.
         self.max_wait = max_wait

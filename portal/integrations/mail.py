@@ -1,4 +1,7 @@
-"""SMTP adapter. Without an SMTP host (development, demo) messages go to .eml files."""
+"""SMTP adapter. Without an SMTP host (development, demo) messages go to .eml files.
+
+Every message carries the brand: the business name as the sender's display name (unless MAIL_FROM
+gives one) and, under the text, a signature with the name, the footer text and the support contact."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
 
+from portal.brand import current_brand
 from portal.settings import get_settings
 
 
@@ -29,16 +33,16 @@ def new_message_id() -> str:
 
 
 def build_message(msg: Outgoing) -> EmailMessage:
-    s = get_settings()
+    brand = current_brand()
     em = EmailMessage()
-    em["From"] = s.mail_from
+    em["From"] = brand.mail_from
     em["To"] = msg.to
     em["Subject"] = msg.subject
     em["Message-ID"] = msg.headers.get("Message-ID") or new_message_id()
     for name in ("In-Reply-To", "References", "Reply-To", "Auto-Submitted"):
         if msg.headers.get(name):
             em[name] = msg.headers[name]
-    em.set_content(msg.body)
+    em.set_content(msg.body.rstrip("\n") + "\n\n" + brand.mail_signature)
     return em
 
 

@@ -24,6 +24,7 @@ import qrcode
 from fontTools import ttLib
 from fpdf import FPDF
 from fpdf.fonts import TTFFont
+from fpdf.image_parsing import preload_image
 
 from portal.concurrency import heavy
 
@@ -196,6 +197,33 @@ def _new_pdf(*, title: str, author: str, texts: Iterable[str], created: datetime
     return pdf
 
 
+# -- the letterhead: who issues a document, at the head and foot of every page ------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Letterhead:
+    """The business as its documents show it (portal.brand gives the configured one)."""
+
+    name: str
+    details: tuple[str, ...] = ()  # registered name and address, VAT number, support contact: one line each
+    footer: str = ""  # the legal line at the foot of every page
+    logo: Path | None = None  # SVG or PNG
+
+    def texts(self) -> list[str]:
+        return [self.name, *self.details, self.footer]
+
+
+def _draw_logo(pdf: _Pdf, logo: Path | None, x: float, y: float, height: float, max_width: float) -> float:
+    """The logo scaled to `height` (and at most `max_width` wide); the width it takes, 0 without one."""
+    if logo is None:
+        return 0.0
+    _name, _img, info = preload_image(pdf.image_cache, str(logo))
+    ratio = float(info.width) / float(info.height) if info.height else 1.0
+    width, height = min(height * ratio, max_width), min(height, max_width / ratio if ratio else height)
+    pdf.image(str(logo), x=x, y=y, w=width, h=height)
+    return width
+
+
 # -- plain text documents: terms, contracts, certificates, return labels --------------------------------
 
 BARCODE_HEIGHT = 64.0
@@ -241,17 +269,21 @@ def _barcode_block(pdf: _Pdf, y: float, value: str) -> float:
     return y + max(BARCODE_HEIGHT + 24, QR_SIZE) + 10
 
 
-def render_text_pdf(title: str, lines: list[str], *, business: str, barcode: str | None = None,
+def render_text_pdf(title: str, lines: list[str], *, business: str | Letterhead, barcode: str | None = None,
                     created: datetime | None = None) -> bytes:
+    head = business if isinstance(business, Letterhead) else Letterhead(business)
     with heavy():
-        return _render_text_pdf(title, lines, business=business, barcode=barcode, created=created)
+        return _render_text_pdf(title, lines, head=head, barcode=barcode, created=created)
 
 
-def _render_text_pdf(title: str, lines: list[str], *, business: str, barcode: str | None,
+def _render_text_pdf(title: str, lines: list[str], *, head: Letterhead, barcode: str | None,
                      created: datetime | None) -> bytes:
     """An A4 document with the title, an optional barcode of a reference, then each line (wrapped; ""
-    for a blank line), flowing onto as many pages as needed, "Page n of N" in the footer."""
-    pdf = _new_pdf(title=title, author=business, texts=[title, business, *lines, barcode or ""], created=created)
+    for a blank line), flowing onto as many pages as needed. The head of each page has the logo and
+    the business's name; its foot the footer text, the legal details and "Page n of N"."""
+    business = head.name
+    pdf = _new_pdf(title=title, author=business, texts=[title, *head.texts(), *lines, barcode or ""],
+                   created=created)
     usable = PAGE_WIDTH - 2 * MARGIN_X
     rows: list[tuple[float, bool, str]] = [(TITLE_SIZE, True, part) for part in pdf.wrap(title, TITLE_SIZE, usable,
                                                                                         bold=True)]
@@ -279,7 +311,9 @@ def _render_text_pdf(title: str, lines: list[str], *, business: str, barcode: st
     for page_no, page in enumerate(pages, start=1):
         pdf.add_page()
         header_y = MARGIN_TOP - 18
-        pdf.put(MARGIN_X, header_y, business, SMALL_SIZE + 1, bold=True)
+        logo_w = _draw_logo(pdf, head.logo, MARGIN_X, header_y - 3, 16, 64)
+        name_x = MARGIN_X + (logo_w + 6 if logo_w else 0)
+        pdf.put(name_x, header_y, business, SMALL_SIZE + 1, bold=True, width=usable / 2)
         if page_no > 1:
             pdf.put(MARGIN_X, header_y, f"{title} (continued)", SMALL_SIZE, width=usable, align="right")
         pdf.rule(MARGIN_X, PAGE_WIDTH - MARGIN_X, header_y + 16)
@@ -291,12 +325,15 @@ def _render_text_pdf(title: str, lines: list[str], *, business: str, barcode: st
             if text:
                 pdf.put(MARGIN_X, y, text, size, bold=bold)
             y += TITLE_LEADING if size == TITLE_SIZE else BODY_LEADING
-        _footer(pdf, business, rule=False)
+        # The legal details under it: who and where, then the VAT number and the support contact.
+        below = (head.details[0], " · ".join(head.details[1:])) if head.details else ()
+        _footer(pdf, head.footer or business, rule=False, below=below)
     return pdf.bytes()
 
 
-def _footer(pdf: _Pdf, left_text: str, *, rule: bool) -> None:
-    """The footer of the current page: "Page n of N" (fpdf2 puts in the count when it writes the file)."""
+def _footer(pdf: _Pdf, left_text: str, *, rule: bool, below: tuple[str, ...] = ()) -> None:
+    """The footer of the current page: `left_text` and "Page n of N" (fpdf2 puts in the count when it
+    writes the file), then the lines `below` (the legal details), smaller."""
     left, right = MARGIN_X, PAGE_WIDTH - MARGIN_X
     y = PAGE_HEIGHT - MARGIN_BOTTOM + 18
     if rule:
@@ -304,12 +341,11 @@ def _footer(pdf: _Pdf, left_text: str, *, rule: bool) -> None:
     footer = f"Page {pdf.page_no()} of {pdf.str_alias_nb_pages}"
     pdf.put(left, y, left_text, SMALL_SIZE, width=right - left - pdf.width(footer, SMALL_SIZE) - 12)
     pdf.put(left, y, footer, SMALL_SIZE, width=right - left, align="right")
+    for n, line in enumerate(p for p in below if p):
+        pdf.put(left, y + 11 + 9 * n, line, SMALL_SIZE - 1, width=right - left)
 
 
 # -- business documents: invoices, credit notes, receipts, statements ----------------------------------
-
-BRAND_RGB = (0.24, 0.47, 0.29)  # the portal's accent green
-
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Column:
@@ -332,24 +368,14 @@ class BusinessDocument:
     totals: tuple[tuple[str, str], ...]  # the last one is printed bold
     notes: tuple[str, ...] = ()
     created: datetime | None = None  # the document's own date, its PDF creation date
+    logo: Path | None = None  # SVG or PNG, left of the name
+    footer: str = ""  # the legal line at the foot of every page; without one, the name and the title
 
     def texts(self) -> list[str]:
-        return [self.business, *self.business_details, self.title, *(t for pair in self.meta for t in pair),
+        return [self.business, *self.business_details, self.footer, self.title,
+                *(t for pair in self.meta for t in pair),
                 *self.bill_to, *(c.title for c in self.columns), *(t for row in self.rows for t in row),
                 *(t for pair in self.totals for t in pair), *self.notes]
-
-
-def _logo(pdf: _Pdf, x: float, y: float, size: float) -> None:
-    """The brand mark drawn with vector operators: a rounded tile with two mountain peaks."""
-    s = size
-    pdf.set_fill_color(*(round(c * 255) for c in BRAND_RGB))
-    pdf.rect(x, y, s, s, style="F", round_corners=True, corner_radius=0.18 * s)
-    base = y + 0.78 * s
-    pdf.set_fill_color(255)
-    pdf.polygon([(x + 0.12 * s, base), (x + 0.45 * s, y + 0.22 * s), (x + 0.78 * s, base)], style="F")
-    pdf.set_fill_color(217)
-    pdf.polygon([(x + 0.5 * s, base), (x + 0.7 * s, y + 0.44 * s), (x + 0.9 * s, base)], style="F")
-    pdf.set_fill_color(0)
 
 
 def render_business_pdf(doc: BusinessDocument) -> bytes:
@@ -367,16 +393,19 @@ def _render_business_pdf(doc: BusinessDocument) -> bytes:
     cell_size = BODY_SIZE - 1
     bottom = PAGE_HEIGHT - MARGIN_BOTTOM
 
+    footer = doc.footer or f"{doc.business} - {doc.title}"
+
     def new_page(first: bool) -> float:
         if not first:
-            _footer(pdf, f"{doc.business} - {doc.title}", rule=True)
+            _footer(pdf, footer, rule=True)
         pdf.add_page()
         top = MARGIN_TOP - 16
-        _logo(pdf, left, top, 36)
-        pdf.put(left + 46, top, doc.business, 15, bold=True, width=right - left - 46)
+        logo_w = _draw_logo(pdf, doc.logo, left, top, 36, 120)
+        text_x = left + (logo_w + 10 if logo_w else 0)
+        pdf.put(text_x, top, doc.business, 15, bold=True, width=right - text_x)
         dy = top + 22
         for line in doc.business_details[:3]:
-            pdf.put(left + 46, dy, line, SMALL_SIZE, width=right - left - 46)
+            pdf.put(text_x, dy, line, SMALL_SIZE, width=right - text_x)
             dy += 10
         y = max(dy, top + 40) + 10
         pdf.rule(left, right, y, 0.6, 0.8)
@@ -439,5 +468,5 @@ def _render_business_pdf(doc: BusinessDocument) -> bytes:
             pdf.put(left, y, part, cell_size)
             y += BODY_LEADING - 2
 
-    _footer(pdf, f"{doc.business} - {doc.title}", rule=True)
+    _footer(pdf, footer, rule=True)
     return pdf.bytes()

@@ -13,7 +13,7 @@ import reflex as rx
 from portal.components.assistant import assistant_panel
 from portal.components.chat import chat_widget
 from portal.components.notifications import bell_mount
-from portal.settings import get_settings
+from portal.state.brand import BrandState
 from portal.state.session import SessionState
 
 
@@ -47,6 +47,7 @@ NAV: list[NavItem] = [
     NavItem("Refunds", "/admin/refunds", "undo_2", staff=True, admin=True),
     NavItem("Support mailbox", "/admin/mail", "mail", staff=True, admin=True),
     NavItem("Audit trail", "/admin/audit", "scroll_text", staff=True, admin=True),
+    NavItem("Brand", "/admin/brand", "palette", staff=True, admin=True),
     NavItem("Profile", "/account/profile", "user_round"),
     NavItem("Security", "/account/security", "shield_check", everyone=True),
     NavItem("Your data", "/account/privacy", "archive"),
@@ -82,17 +83,35 @@ def _nav_items() -> list[rx.Component]:
 
 
 def brand() -> rx.Component:
+    """The business's logo and name (PORTAL_LOGO_FILE, PORTAL_BUSINESS_NAME)."""
     return rx.hstack(
-        rx.icon("mountain", size=22, color=rx.color("accent", 10)),
-        rx.text(get_settings().portal_business_name, weight="bold", size="4"),
+        rx.image(src=BrandState.logo_url, alt=BrandState.name, height="28px", width="auto", max_width="8rem",
+                 data_testid="brand-logo"),
+        rx.text(BrandState.name, weight="bold", size="4", data_testid="brand-name"),
         align="center", spacing="2",
+    )
+
+
+def brand_footer() -> rx.Component:
+    """The legal line (PORTAL_FOOTER_TEXT) and the support contact, at the foot of every page."""
+    return rx.vstack(
+        rx.cond(BrandState.footer != "", rx.text(BrandState.footer, size="1", color_scheme="gray")),
+        rx.hstack(
+            rx.text("Support:", size="1", color_scheme="gray"),
+            rx.link(BrandState.support_email, href="mailto:" + BrandState.support_email, size="1"),
+            rx.cond(BrandState.support_phone != "",
+                    rx.link(BrandState.support_phone, href="tel:" + BrandState.support_phone, size="1")),
+            spacing="2", wrap="wrap",
+        ),
+        spacing="1", width="100%", padding_top="0.5rem", data_testid="brand-footer",
     )
 
 
 def sidebar() -> rx.Component:
     return rx.box(
-        rx.vstack(brand(), rx.divider(), *_nav_items(), spacing="1", width="100%"),
-        display=["none", "none", "block"],
+        rx.vstack(brand(), rx.divider(), *_nav_items(), rx.spacer(), rx.divider(), brand_footer(),
+                  spacing="1", width="100%", min_height="100%"),
+        display=["none", "none", "block"], overflow_y="auto",
         width="15rem", min_width="15rem", padding="1rem", height="100vh", position="sticky", top="0",
         border_right=f"1px solid {rx.color('gray', 5)}",
         background_color=rx.color("gray", 2), role="navigation", aria_label="Main menu",
@@ -111,7 +130,7 @@ def mobile_menu() -> rx.Component:
                                   rx.drawer.close(rx.icon_button(rx.icon("x"), variant="ghost",
                                                                  aria_label="Close menu")),
                                   width="100%"),
-                        rx.divider(), *_nav_items(), spacing="1", width="100%",
+                        rx.divider(), *_nav_items(), rx.divider(), brand_footer(), spacing="1", width="100%",
                     ),
                     padding="1rem", width="16rem", height="100%", background_color=rx.color("gray", 1),
                 ),
@@ -205,6 +224,7 @@ def public_frame(*children: rx.Component) -> rx.Component:
             rx.hstack(brand(), rx.spacer(), rx.color_mode.button(
                 variant="ghost", aria_label="Switch between light and dark mode"), width="100%"),
             *children,
+            brand_footer(),
             _ready_marker(),
             spacing="5", width="100%", max_width="26rem",
         ),

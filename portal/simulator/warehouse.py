@@ -30,6 +30,7 @@ from portal.domain.events import DomainEvent, Topic
 from portal.domain.principal import Principal
 from portal.models import Address, Order, OrderEvent, OrderStatus, Shipment, TrackingEvent, User
 from portal.seed.demo import CARRIER_NAMES, DEFAULT_CARRIER, DEMO_LOGINS, ROUTES
+from portal.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ def ship(db: Session, order: Order, *, now: datetime) -> Shipment:
                         provider_updated_at=now, next_poll_at=now + timedelta(hours=2), created_at=now, updated_at=now)
     db.add(shipment)
     db.flush()
-    message = "Shipment information received from Fernhill Outfitters"
+    message = f"Shipment information received from {get_settings().portal_business_name}"
     db.add(TrackingEvent(shipment_id=shipment.id or 0,
                          checkpoint_key=hashlib.sha256(f"{now.isoformat()}|{shipment.tracking_number}".encode())
                          .hexdigest()[:40],

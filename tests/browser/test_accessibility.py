@@ -69,7 +69,7 @@ def pages_by_role(ids: dict[str, Any]) -> dict[str, list[str]]:
     if ids["conversation"]:
         agent.append(f"/agent/chats/{ids['conversation']}")
     admin = ["/admin/users", "/admin/audit", "/admin/insights", "/admin/offers", "/admin/api-keys",
-             "/admin/webhooks"]
+             "/admin/webhooks", "/admin/brand"]
     return {"public": public, "customer": customer, "agent": agent, "admin": admin}
 
 

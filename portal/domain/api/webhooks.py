@@ -235,7 +235,7 @@ def due(session: Session, *, limit: int = 50) -> list[Outgoing]:
             continue
         body = body_of(ev)
         out.append(Outgoing(delivery_id=d.id or 0, url=ep.url, body=body, headers={
-            "content-type": "application/json", "user-agent": "fernhill-portal-webhooks/1",
+            "content-type": "application/json", "user-agent": "customer-portal-webhooks/1",
             SIGNATURE_HEADER: "v1=" + sign(secret, ts, body), TIMESTAMP_HEADER: str(ts),
             EVENT_ID_HEADER: ev.event_id, EVENT_KIND_HEADER: ev.kind}))
     return out
