@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -102,6 +103,12 @@ def run(cases: list[dict[str, str]], embedder: emb.Embedder | None) -> tuple[lis
     return got, times
 
 
+def _asks_model(text: str) -> bool:
+    """Whether recognise goes on to the embeddings: no pattern, or only the question pattern."""
+    matched = next((intent for intent, pattern in assistant.PATTERNS if pattern.search(text)), "")
+    return matched in ("", assistant.ARTICLE)
+
+
 def p95(times: list[float]) -> float:
     ordered = sorted(times)
     return ordered[int(0.95 * (len(ordered) - 1))]
@@ -127,7 +134,13 @@ def print_report(label: str, cases: list[dict[str, str]], embedder: emb.Embedder
     print(f"{'false actions':22}{st['false_actions']:>10} / {st['non_action']:<5}"
           f"{sh['false_actions']:>18} / {sh['non_action']}")
     print(f"time per utterance: median {statistics.median(times):.2f} ms, p95 {p95(times):.2f} ms "
-          f"({len(times)} utterances)")
+          f"({len(times)} utterances; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+    if embedder is not None:  # the ones no pattern settled are the ones that ask the model
+        asked = [t for c, t in zip([*halves["tune"], *halves["heldout"]], times, strict=True)
+                 if _asks_model(c["text"])]
+        if asked:
+            print(f"  of which the {len(asked)} that reach the model: median {statistics.median(asked):.2f} ms, "
+                  f"p95 {p95(asked):.2f} ms")
     cols = [*INTENTS, ""]
     for h, name in (("tune", "tuning half"), ("heldout", "held-out half")):
         conf = results[h][1]["confusion"]
