@@ -64,30 +64,45 @@ ORDER_ACTIONS = frozenset(changes.ACTION_OF)  # intents that change an order (co
 # Requests that end a half-finished change when typed instead of an answer to its question.
 MOVES_ON = NEEDS_ORDER | {HUMAN}
 
+# English first; the German and French words for the same requests after them (the portal serves
+# those languages; the embedding model is English-only, so these patterns are what finds them).
+_ADDRESS = r"(address|adress|addres|adresse|postcode|post code|zip code|street)"
 PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (HUMAN, re.compile(r"\b(human|person|agent|someone real|real person|operator|talk to (someone|somebody|support)"
-                       r"|speak to|call me|customer service)\b", re.I)),
-    (CANCEL, re.compile(r"\b(cancel|don'?t want (it|the order) any ?more|stop (my|the|this) order)\b", re.I)),
-    (RETURN, re.compile(r"\b(return|send (it|them|this) back|money back|refund|too (small|big|large|tight|loose)"
-                        r"|does ?n[o']?t fit)\b", re.I)),
-    (CHANGE_ADDRESS, re.compile(r"\b(change|update|wrong|different|new|other)\b.*\baddress\b"
-                                r"|\baddress\b.*\b(change|wrong)\b|\bchange where\b"
+                       r"|speak to|call me|customer service|live chat|staff"
+                       r"|mitarbeiter\w*|menschen?|kundendienst|kundenservice"
+                       r"|conseill[eè]re?|humain|parler [àa] quelqu)\b", re.I)),
+    (CANCEL, re.compile(r"\b(cancel|don'?t want (it|the order) any ?more|stop (my|the|this) order|scrap (it|my|the)"
+                        r"|stornier\w*|storno|annul\w*)\b", re.I)),
+    (RETURN, re.compile(r"\b(return|retrun|send (it|them|this) back|send back|money back|refund"
+                        r"|too (small|big|large|tight|loose)|does ?n[o']?t fit"
+                        r"|zur[üu]ck(senden|schicken|geben)|r[üu]cksendung|retoure|retourner|renvoyer)\b", re.I)),
+    (CHANGE_ADDRESS, re.compile(r"\b(change|chnage|update|wrong|different|new|other|[äa]ndern|changer|modifier)\b.*"
+                                r"\b" + _ADDRESS + r"\b"
+                                r"|\b" + _ADDRESS + r"\b.*\b(change|wrong|[äa]ndern)\b|\bchange where\b"
+                                r"|\blieferadresse\b"
                                 r"|\b(ship|send|deliver)\b.*\bto (my|another|a different|the other) (\w+ )?address\b"
                                 r"|\b(ship|send|deliver|redirect)\b.*\bto (my|the) (work|office|workplace|work place"
                                 r"|neighbou?r'?s?)\b(?!.*\b(on|tomorrow|morning|afternoon|evening)\b)"
                                 r"|\bredirect (it|my|the)\b",
                                 re.I)),
-    (SCHEDULE, re.compile(r"\b(schedule|reschedule|deliver(y)? (on|at|slot|window|date|time)|pick a (day|time)"
+    (SCHEDULE, re.compile(r"\b(schedule|re-?sch?ed\w*|deliver(y)? (on|at|slot|window|date|time)|pick a (day|time)"
                           r"|when i'?m (home|in)|(change|choose|pick|book|set) (a |the |my )?delivery (day|date|time"
                           r"|slot|window)|(can|could) (you|it|they) (deliver|come|bring)"
+                          r"|(move|change|push|postpone) (my|the) delivery"
                           r"|deliver\b.*\b(on|in the|at) (monday|tuesday|wednesday|thursday|friday|saturday|sunday"
-                          r"|tomorrow|morning|afternoon|evening))\b", re.I)),
-    (INVOICE, re.compile(r"\b(invoice|receipt|bill|vat)\b", re.I)),
-    (TRACK, re.compile(r"\b(track|tracking|parcel|package|shipment|courier|carrier|delivery status)\b", re.I)),
-    (ORDER_STATUS, re.compile(r"\b(where('?s| is)? my|status of my|my order|order status|has my .* shipped|when will"
-                              r" (it|my))\b", re.I)),
-    (THANKS, re.compile(r"^\s*(thanks|thank you|cheers|great|perfect|ok thanks)\b", re.I)),
-    (GREETING, re.compile(r"^\s*(hi|hello|hey|good (morning|afternoon|evening))\b\W*$", re.I)),
+                          r"|tomorrow|morning|afternoon|evening)"
+                          r"|liefertermin\w*|\w*zeitfenster|date de livraison|cr[ée]neau)\b", re.I)),
+    (INVOICE, re.compile(r"\b(invoice|invioce|invoce|receipt|bill|vat|rechnung|quittung|facture|re[çc]u)\b", re.I)),
+    (TRACK, re.compile(r"\b(track|tracking|trackin|parcel|package|shipment|courier|carrier|delivery status"
+                       r"|sendungsverfolgung|verfolg\w*|suivi|suivre)\b", re.I)),
+    (ORDER_STATUS, re.compile(r"\b(wh?ere?('?s| is)? my|where is it|status of|my order|order status|has my .* shipped"
+                              r"|when will (it|my)|on (its|it'?s) way|wh?ere?('?s| is)? my o(r|rd)?der"
+                              r"|wo (ist|sind|bleibt) mein\w*|meine bestellung|o[uù] (est|en est) ma commande"
+                              r"|ma commande)\b", re.I)),
+    (THANKS, re.compile(r"^\s*(thanks|thank you|thx|cheers|great|perfect|ok thanks|danke|merci)\b", re.I)),
+    (GREETING, re.compile(r"^\s*(hi|hiya|hello|hey|hallo|bonjour|salut|good (morning|afternoon|evening)"
+                          r"|guten (morgen|tag|abend))\b\W*$", re.I)),
     (ARTICLE, re.compile(r"\b(how (do|can|to)|what is|what'?s|can i|help with|explain|policy)\b", re.I)),
 ]
 
@@ -150,7 +165,15 @@ def _semantic_intent(text: str, model: emb.Embedder) -> tuple[str, float]:
 
 SEMANTIC_MIN = 0.55  # cosine similarity to the nearest example phrasing
 SEMANTIC_OVER_QUESTION = 0.65
-QUESTION = re.compile(r"^\s*(how|what|whats|why|can i|do you|is it|is there|are there)\b", re.I)
+QUESTION = re.compile(r"^\s*(how|what|whats|why|can i|do you|is it|is there|are there"
+                      r"|wie|was|warum|gibt es|kann man|comment|quel\w*|pourquoi|est-ce qu\w*|combien)\b", re.I)
+# "Can I choose a delivery day?" asks for the change; "can I cancel an order after it shipped?" asks
+# about the rule: a permission question is a policy question only when it speaks of orders in general.
+_PERMISSION = re.compile(r"^\s*(can|could|may) i\b", re.I)
+_IN_GENERAL = re.compile(r"\b(an?|any) (order|item|purchase|parcel)\b|\b(after|before|if|once|within|policy)\b",
+                         re.I)
+# "How do I cancel this?": the customer means a particular order.
+_PARTICULAR = re.compile(r"\b(cancel|return|send|change|move|reschedule)\s+(this|that|it|these|them)\b", re.I)
 
 
 def recognise(text: str, *, embedder: emb.Embedder | None = None) -> str:
@@ -171,6 +194,8 @@ def recognise(text: str, *, embedder: emb.Embedder | None = None) -> str:
 def _policy_question(intent: str, text: str) -> str:
     # "How do returns work?" asks about a policy; "return FH-1001" asks for the change.
     if intent in ORDER_ACTIONS and QUESTION.search(text) and not ORDER_NUMBER.search(text):
+        if _PARTICULAR.search(text) or (_PERMISSION.search(text) and not _IN_GENERAL.search(text)):
+            return intent
         return ARTICLE
     return intent
 
