@@ -145,14 +145,13 @@ def user_menu() -> rx.Component:
     return rx.menu.root(
         rx.menu.trigger(
             rx.button(
+                # At phone width only the initials show, and they arrive with the session's data: this
+                # names the button all along, and the name still holds what it shows.
+                rx.el.span("Account menu", class_name="sr-only"),
                 rx.avatar(fallback=SessionState.initials, size="2", radius="full"),
                 rx.text(SessionState.user_name, display=["none", "inline", "inline"], size="2"),
                 rx.icon("chevron_down", size=14),
                 variant="ghost", data_testid="user-menu",
-                # At phone width only the initials show, and they arrive with the session's data:
-                # the button is named all along (and its name holds the visible name, once there).
-                aria_label=rx.cond(SessionState.user_name != "", "Account menu, " + SessionState.user_name,
-                                   "Account menu"),
             ),
         ),
         rx.menu.content(

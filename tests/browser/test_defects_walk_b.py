@@ -392,6 +392,8 @@ def test_every_button_and_menu_path_named_in_a_help_article_exists_for_the_custo
     _signed_in(page, "alice@example.com")
     nav = {name: page.get_by_role("navigation").get_by_role("link", name=name, exact=True).first.get_attribute("href")
            for name in page.get_by_role("navigation").get_by_role("link").all_inner_texts()}
+    # The portal's own pages (the menu's foot also holds the support contact: a mailto: link)
+    nav = {name: href for name, href in nav.items() if (href or "").startswith("/")}
     assert "Orders" in nav and "Billing" in nav
     by_page = {label: _page_texts(page, href or "") for label, href in nav.items()}
     # The pages behind the lists: an order with its actions, an invoice, a ticket form, a new order.
