@@ -23,14 +23,16 @@ WATCH = ("window.__csp = []; document.addEventListener('securitypolicyviolation'
 
 
 @pytest.fixture
-def page(browser: Any, harness: Any) -> Iterator[Any]:
+def page(browser: Any, one_port_url: str) -> Iterator[Any]:
     """A page whose documents Playwright serves (to set their policy): Chromium then counts them
-    as public, and its local-network checks would refuse their websocket to the loopback backend."""
+    as public, and its local-network checks would refuse their websocket to the loopback backend.
+    Pages and API routes come from one origin, as after `make run` ('self' covers the brand's logo
+    route, which the harness's separate frontend port would make another origin)."""
     from tests.browser.conftest import CHROMIUM_ARGS
 
     own = browser.browser_type.launch(executable_path="/usr/bin/chromium", args=[
         *CHROMIUM_ARGS, "--disable-features=LocalNetworkAccessChecks,PrivateNetworkAccessChecks"])
-    context = own.new_context(base_url=harness.frontend_url.rstrip("/"))
+    context = own.new_context(base_url=one_port_url)
     pg = context.new_page()
     pg.set_default_timeout(30_000)
     yield pg
