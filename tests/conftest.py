@@ -157,3 +157,15 @@ def allow_private_webhook_targets(monkeypatch: pytest.MonkeyPatch) -> Iterator[N
     yield
     monkeypatch.undo()
     reset_settings_cache()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """schemathesis gives every API operation's test the same node id (the name carries the
+    operation): pytest-xdist, which tells tests apart by node id, then ran one and dropped 21
+    without a word. Each gets its name as its id."""
+    from _pytest.nodeid import coerce_node_id
+
+    for item in items:
+        base, _, last = item.nodeid.rpartition("::")
+        if base and last != item.name and item.name.startswith(last + "["):
+            item._id = coerce_node_id(f"{base}::{item.name}")  # what Node.nodeid reads (pytest 9)
