@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
@@ -74,7 +75,13 @@ def test_logout_revokes_the_session_and_clears_the_cookie(db: Session) -> None:
     assert auth.resolve_session(db, raw_token=new.raw_token) is None
 
 
-def test_security_headers_and_health(db: Session) -> None:
+def test_security_headers_and_health(db: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    from portal.live.push import MemoryRegistry, runtime
+
+    # This in-process client runs no lifespan of its own; a server this test process also runs (the
+    # browser tests', in the same pytest worker) may have put its Redis registry there, bound to
+    # that server's event loop.
+    monkeypatch.setattr(runtime, "registry", MemoryRegistry())
     r = client().get("/api/health")
     body = r.json()
     assert body["status"] == "ok" and body["database"] == "ok"

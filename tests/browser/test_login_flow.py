@@ -15,6 +15,9 @@ pytestmark = pytest.mark.browser
 
 def sign_in(page: Any, email: str, password: str) -> None:
     page.goto("/login")
+    # The form is in the prerendered page: typed into and sent before hydration, it would post the
+    # page to itself and the click would be lost (seen under load).
+    page.get_by_test_id("page-ready").wait_for(state="attached")
     page.fill("#email", email)
     page.fill("#password", password)
     page.get_by_test_id("sign-in").click()
