@@ -169,3 +169,24 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         base, _, last = item.nodeid.rpartition("::")
         if base and last != item.name and item.name.startswith(last + "["):
             item._id = coerce_node_id(f"{base}::{item.name}")  # what Node.nodeid reads (pytest 9)
+
+
+_reported: set[str] = set()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    _reported.add(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """In the pytest-xdist controller: every test the workers collected must have reported, or the
+    run fails (tests sharing a node id were once dropped without a word)."""
+    if os.environ.get("PYTEST_XDIST_WORKER") or not session.config.getoption("numprocesses", None):
+        return
+    if exitstatus != 0 or session.shouldstop or session.config.getoption("collectonly"):
+        return
+    missing = session.testscollected - len(_reported)
+    if missing > 0:
+        print(f"\n{missing} of the {session.testscollected} collected tests never reported a result "
+              "(tests sharing one node id?)")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
