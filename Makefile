@@ -12,7 +12,7 @@ export REFLEX_USE_SYSTEM_BUN := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
 
-.PHONY: install fonts bun a11y chromium dovecot migrate seed run test lint typecheck pytest clean nginx scale-out bench-api bench-live semantic model lock
+.PHONY: install fonts i18n i18n-extract i18n-update bun a11y chromium dovecot migrate seed run test lint typecheck pytest clean nginx scale-out bench-api bench-live semantic model lock
 
 # Everything goes in from hashed lock files (requirements/*.txt, compiled from pyproject.toml by `make lock`):
 # pip and setuptools, then the runtime and test packages at the versions locked, each checked against its
@@ -44,7 +44,30 @@ dovecot:
 	@command -v dovecot >/dev/null 2>&1 || test -x /usr/sbin/dovecot || \
 	  ($(SUDO) apt-get update -q && $(SUDO) env RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -q dovecot-imapd)
 
-install: $(STAMP) bun
+install: $(STAMP) bun i18n
+
+# Languages (portal/i18n.py, the README's "Translating the portal"). `make i18n-update` extracts the marked
+# texts into portal/locale/messages.pot and merges them into each language's catalog (new texts come in
+# untranslated); `make i18n` compiles the catalogs (install does it), and the tests refuse a catalog that
+# misses a text, keeps one the code no longer has, or drops a {placeholder}.
+LANGS := de fr
+PO := $(wildcard portal/locale/*/LC_MESSAGES/messages.po)
+MO := $(PO:.po=.mo)
+I18N_KEYWORDS := --no-default-keywords -k tr -k tr_n:1,2 -k tr_in:2 -k t -k tn:1,2 -k N_
+i18n: $(MO)
+	@$(BIN)/python -m portal.i18n >/dev/null
+%.mo: %.po | $(STAMP)
+	@$(BIN)/pybabel compile -i $< -o $@ 2>&1 | grep -v '^compiling' || true
+	@test -s $@
+i18n-extract: $(STAMP)
+	@mkdir -p portal/locale
+	$(BIN)/pybabel extract -F babel.cfg $(I18N_KEYWORDS) --sort-by-file --no-wrap --project=portal \
+	  --copyright-holder="the portal's authors" -o portal/locale/messages.pot portal
+i18n-update: i18n-extract
+	@for l in $(LANGS); do \
+	  if [ -f portal/locale/$$l/LC_MESSAGES/messages.po ]; then \
+	    $(BIN)/pybabel update --no-fuzzy-matching --no-wrap --ignore-obsolete -i portal/locale/messages.pot -d portal/locale -l $$l; \
+	  else $(BIN)/pybabel init --no-wrap -i portal/locale/messages.pot -d portal/locale -l $$l; fi; done
 
 # The fonts the PDFs embed (portal/integrations/pdf.py): DejaVu Sans for Latin, Greek and Cyrillic,
 # WenQuanYi Micro Hei (about 5 MB) for Chinese, Japanese and Korean names.

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import reflex as rx
 
-from portal import logs
+from portal import i18n, logs
 from portal.api.app import ClientAddress, OriginGuard, SecurityHeaders, build_api, socket_origin_allowed
 from portal.api.brand import FAVICON_PATH
 from portal.brand import current_brand, file_version, image_type
@@ -52,6 +53,12 @@ def _favicon() -> rx.Component:
     return rx.el.link(rel="icon", href=f"{FAVICON_PATH}?v={file_version(path)}", type=image_type(path) or "")
 
 
+def _catalog_script() -> rx.Component:
+    """The browser's message catalogs (portal.i18n), before the app's own scripts run."""
+    version = i18n.write_catalog_script(Path(__file__).resolve().parent.parent / "assets")
+    return rx.el.script(src=f"/{i18n.SCRIPT_NAME}?v={version}")
+
+
 logs.configure()  # one log configuration; client tokens never reach the logs
 try:
     check_fonts()
@@ -61,7 +68,7 @@ app = rx.App(
     # Reflex's /_upload only behind our own door (portal.state.uploads).
     api_transformer=[build_api(front_routes=uploads.routes), SecurityHeaders, OriginGuard, ClientAddress,
                      logs.RequestContext],
-    head_components=[uploads.send_cookie_with_uploads(), _favicon()],
+    head_components=[_catalog_script(), uploads.send_cookie_with_uploads(), _favicon()],
     stylesheets=["/portal.css"],
     backend_exception_handler=errors.unexpected,
 )

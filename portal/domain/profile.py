@@ -14,14 +14,17 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from sqlmodel import Session, col, select
 
+from portal import i18n
 from portal.db import utcnow
 from portal.domain import audit, events, outbox
 from portal.domain.errors import Invalid, NotFound
 from portal.domain.events import DomainEvent, Topic
 from portal.domain.principal import Principal, require_customer, require_principal
+from portal.i18n import tr
 from portal.models import Address, AddressPublic, Customer, User, UserPreference
 
-LANGUAGES = {"en": "English", "de": "Deutsch", "fr": "Français", "nl": "Nederlands", "es": "Español"}
+# The languages a profile may choose: those the portal is translated into (portal.i18n).
+LANGUAGES = dict(i18n.NAMES)
 EMAIL_KINDS = ("shipping", "support", "billing", "offers")
 
 _PHONE = re.compile(r"^\+?[0-9 ()./-]{5,40}$")
@@ -123,6 +126,22 @@ def update_profile(session: Session, *, principal: Principal, full_name: Any, ph
                        payload={"customer_number": customer.number, "changed": {k: after[k] for k in changed}})
         events.emit(session, DomainEvent(topic=Topic.PROFILE, customer_id=customer.id))
     return get_profile(session, principal=principal)
+
+
+def set_language(session: Session, *, principal: Principal, lang: str,
+                 request: audit.RequestInfo = audit.NO_REQUEST) -> None:
+    """The language menu of the shell: the person's language, kept in their profile."""
+    if lang not in LANGUAGES:
+        raise Invalid(tr("Choose one of the languages offered."), field="locale")
+    user = session.get(User, principal.user_id)
+    if user is None or user.locale == lang:
+        return
+    user.locale = lang
+    session.add(user)
+    audit.record(session, action="profile.updated", principal=principal, target_type="user",
+                 target_id=user.id or "", request=request, fields=["locale"])
+    if principal.customer_id is not None:
+        events.emit(session, DomainEvent(topic=Topic.PROFILE, customer_id=principal.customer_id))
 
 
 def set_email_preferences(session: Session, *, principal: Principal, prefs: dict[str, Any],

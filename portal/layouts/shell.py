@@ -10,9 +10,11 @@ from collections.abc import Callable
 
 import reflex as rx
 
+from portal import i18n
 from portal.components.assistant import assistant_panel
 from portal.components.chat import chat_widget
 from portal.components.notifications import bell_mount
+from portal.i18n import N_, t
 from portal.state.brand import BrandState
 from portal.state.session import SessionState
 
@@ -28,36 +30,36 @@ class NavItem:
 
 
 NAV: list[NavItem] = [
-    NavItem("Home", "/dashboard", "layout_dashboard"),
-    NavItem("Timeline", "/timeline", "history"),
-    NavItem("Orders", "/orders", "package"),
-    NavItem("Shipments", "/shipments", "truck"),
-    NavItem("Billing", "/billing", "receipt"),
-    NavItem("Documents", "/documents", "folder_open"),
-    NavItem("Offers", "/offers", "gift"),
-    NavItem("Support", "/support", "life_buoy"),
-    NavItem("Help", "/help", "circle_help"),
-    NavItem("Agent console", "/agent", "headset", staff=True),
-    NavItem("Help articles", "/agent/articles", "book_open", staff=True),
-    NavItem("People", "/admin/users", "users", staff=True, admin=True),
-    NavItem("Offers and home", "/admin/offers", "gift", staff=True, admin=True),
-    NavItem("Insights", "/admin/insights", "chart_column", staff=True, admin=True),
-    NavItem("API keys", "/admin/api-keys", "key_round", staff=True, admin=True),
-    NavItem("Webhooks", "/admin/webhooks", "webhook", staff=True, admin=True),
-    NavItem("Refunds", "/admin/refunds", "undo_2", staff=True, admin=True),
-    NavItem("Support mailbox", "/admin/mail", "mail", staff=True, admin=True),
-    NavItem("Audit trail", "/admin/audit", "scroll_text", staff=True, admin=True),
-    NavItem("Brand", "/admin/brand", "palette", staff=True, admin=True),
-    NavItem("Profile", "/account/profile", "user_round"),
-    NavItem("Security", "/account/security", "shield_check", everyone=True),
-    NavItem("Your data", "/account/privacy", "archive"),
+    NavItem(N_("Home"), "/dashboard", "layout_dashboard"),
+    NavItem(N_("Timeline"), "/timeline", "history"),
+    NavItem(N_("Orders"), "/orders", "package"),
+    NavItem(N_("Shipments"), "/shipments", "truck"),
+    NavItem(N_("Billing"), "/billing", "receipt"),
+    NavItem(N_("Documents"), "/documents", "folder_open"),
+    NavItem(N_("Offers"), "/offers", "gift"),
+    NavItem(N_("Support"), "/support", "life_buoy"),
+    NavItem(N_("Help"), "/help", "circle_help"),
+    NavItem(N_("Agent console"), "/agent", "headset", staff=True),
+    NavItem(N_("Help articles"), "/agent/articles", "book_open", staff=True),
+    NavItem(N_("People"), "/admin/users", "users", staff=True, admin=True),
+    NavItem(N_("Offers and home"), "/admin/offers", "gift", staff=True, admin=True),
+    NavItem(N_("Insights"), "/admin/insights", "chart_column", staff=True, admin=True),
+    NavItem(N_("API keys"), "/admin/api-keys", "key_round", staff=True, admin=True),
+    NavItem(N_("Webhooks"), "/admin/webhooks", "webhook", staff=True, admin=True),
+    NavItem(N_("Refunds"), "/admin/refunds", "undo_2", staff=True, admin=True),
+    NavItem(N_("Support mailbox"), "/admin/mail", "mail", staff=True, admin=True),
+    NavItem(N_("Audit trail"), "/admin/audit", "scroll_text", staff=True, admin=True),
+    NavItem(N_("Brand"), "/admin/brand", "palette", staff=True, admin=True),
+    NavItem(N_("Profile"), "/account/profile", "user_round"),
+    NavItem(N_("Security"), "/account/security", "shield_check", everyone=True),
+    NavItem(N_("Your data"), "/account/privacy", "archive"),
 ]
 
 
 def _nav_link(item: NavItem) -> rx.Component:
     active = rx.State.router.page.path == item.href
     return rx.link(
-        rx.hstack(rx.icon(item.icon, size=18), rx.text(item.label, size="3"), spacing="3", align="center"),
+        rx.hstack(rx.icon(item.icon, size=18), rx.text(t(item.label), size="3"), spacing="3", align="center"),
         href=item.href,
         underline="none",
         padding_x="0.75rem", padding_y="0.5rem", border_radius="8px", width="100%",
@@ -97,7 +99,7 @@ def brand_footer() -> rx.Component:
     return rx.vstack(
         rx.cond(BrandState.footer != "", rx.text(BrandState.footer, size="1", color_scheme="gray")),
         rx.hstack(
-            rx.text("Support:", size="1", color_scheme="gray"),
+            rx.text(t("Support:"), size="1", color_scheme="gray"),
             rx.link(BrandState.support_email, href="mailto:" + BrandState.support_email, size="1"),
             rx.cond(BrandState.support_phone != "",
                     rx.link(BrandState.support_phone, href="tel:" + BrandState.support_phone, size="1")),
@@ -114,21 +116,21 @@ def sidebar() -> rx.Component:
         display=["none", "none", "block"], overflow_y="auto",
         width="15rem", min_width="15rem", padding="1rem", height="100vh", position="sticky", top="0",
         border_right=f"1px solid {rx.color('gray', 5)}",
-        background_color=rx.color("gray", 2), role="navigation", aria_label="Main menu",
+        background_color=rx.color("gray", 2), role="navigation", aria_label=t("Main menu"),
     )
 
 
 def mobile_menu() -> rx.Component:
     return rx.box(
         rx.drawer.root(
-            rx.drawer.trigger(rx.icon_button(rx.icon("menu"), variant="ghost", aria_label="Open menu")),
+            rx.drawer.trigger(rx.icon_button(rx.icon("menu"), variant="ghost", aria_label=t("Open menu"))),
             rx.drawer.overlay(z_index="5"),
             rx.drawer.portal(
                 rx.drawer.content(
                     rx.vstack(
                         rx.hstack(brand(), rx.spacer(),
                                   rx.drawer.close(rx.icon_button(rx.icon("x"), variant="ghost",
-                                                                 aria_label="Close menu")),
+                                                                 aria_label=t("Close menu"))),
                                   width="100%"),
                         rx.divider(), *_nav_items(), rx.divider(), brand_footer(), spacing="1", width="100%",
                     ),
@@ -141,13 +143,25 @@ def mobile_menu() -> rx.Component:
     )
 
 
+def language_menu() -> rx.Component:
+    """The language of the portal, by each language's own name (signed in: kept in the profile)."""
+    return rx.select.root(
+        rx.select.trigger(rx.hstack(rx.icon("languages", size=16), rx.text(SessionState.lang.upper(), size="2"),
+                                    align="center", spacing="1"),
+                          variant="ghost", aria_label=t("Language"), data_testid="language-menu"),
+        rx.select.content(*[rx.select.item(name, value=code, lang=code, data_testid=f"language-{code}")
+                            for code, name in i18n.NAMES.items()]),
+        value=SessionState.lang, on_change=SessionState.set_language, size="2",
+    )
+
+
 def user_menu() -> rx.Component:
     return rx.menu.root(
         rx.menu.trigger(
             rx.button(
                 # At phone width only the initials show, and they arrive with the session's data: this
                 # names the button all along, and the name still holds what it shows.
-                rx.el.span("Account menu", class_name="sr-only"),
+                rx.el.span(t("Account menu"), class_name="sr-only"),
                 rx.avatar(fallback=SessionState.initials, size="2", radius="full"),
                 rx.text(SessionState.user_name, display=["none", "inline", "inline"], size="2"),
                 rx.icon("chevron_down", size=14),
@@ -158,9 +172,9 @@ def user_menu() -> rx.Component:
             rx.box(rx.text(SessionState.user_email, size="1", color_scheme="gray"),
                    padding_x="0.75rem", padding_y="0.25rem"),
             rx.menu.separator(),
-            rx.menu.item(rx.link(rx.hstack(rx.icon("shield_check", size=16), rx.text("Security")),
+            rx.menu.item(rx.link(rx.hstack(rx.icon("shield_check", size=16), rx.text(t("Security"))),
                                  href="/account/security", underline="none", color="inherit")),
-            rx.menu.item(rx.hstack(rx.icon("log_out", size=16), rx.text("Sign out")),
+            rx.menu.item(rx.hstack(rx.icon("log_out", size=16), rx.text(t("Sign out"))),
                          on_click=SessionState.logout, data_testid="sign-out"),
         ),
     )
@@ -172,7 +186,8 @@ def header() -> rx.Component:
         rx.box(brand(), display=["block", "block", "none"]),
         rx.spacer(),
         chat_widget(),
-        rx.color_mode.button(variant="ghost", aria_label="Switch light or dark mode"),
+        language_menu(),
+        rx.color_mode.button(variant="ghost", aria_label=t("Switch light or dark mode")),
         rx.cond(SessionState.signed_in, bell_mount()),
         rx.cond(SessionState.signed_in, user_menu()),
         align="center", width="100%", padding_x="1rem", padding_y="0.6rem",
@@ -191,7 +206,7 @@ def shell(title: str) -> Callable[[Callable[[], rx.Component]], Callable[[], rx.
                 rx.vstack(
                     header(),
                     rx.box(
-                        rx.heading(title, size="7", margin_bottom="1rem"),
+                        rx.heading(t(title), size="7", margin_bottom="1rem"),
                         page(),
                         # Room at the bottom, so the floating assistant button never covers the last line.
                         width="100%", max_width="72rem", padding=["1rem", "1.5rem", "2rem"],
@@ -220,8 +235,8 @@ def public_frame(*children: rx.Component) -> rx.Component:
     """Pages without sign-in: a centred column with the brand."""
     return rx.center(
         rx.vstack(
-            rx.hstack(brand(), rx.spacer(), rx.color_mode.button(
-                variant="ghost", aria_label="Switch between light and dark mode"), width="100%"),
+            rx.hstack(brand(), rx.spacer(), language_menu(), rx.color_mode.button(
+                variant="ghost", aria_label=t("Switch between light and dark mode")), width="100%"),
             *children,
             brand_footer(),
             _ready_marker(),

@@ -36,7 +36,7 @@ from reflex_base.event import Event
 from reflex_base.registry import RegistrationContext
 
 from portal import format as fmt
-from portal import logs
+from portal import i18n, logs
 from portal.db import session_scope
 from portal.domain import audit, auth
 from portal.domain.audit import RequestInfo
@@ -109,11 +109,30 @@ def current_principal() -> Principal | None:
     return _current.get()
 
 
-def enter_principal(principal: Principal | None) -> None:
-    """Serve the current event or live refresh as this principal, in their time zone and locale."""
+def enter_principal(principal: Principal | None, stranger_lang: str | None = None) -> None:
+    """Serve the current event or live refresh as this principal, in their time zone, locale and
+    language (a stranger: in `stranger_lang`)."""
     _current.set(principal)
     fmt.use_zone(principal.timezone if principal else None)
-    fmt.use_locale(principal.locale if principal else None)
+    chosen = principal.locale if principal else stranger_lang
+    fmt.use_locale(chosen)
+    i18n.use_language(chosen)
+
+
+@functools.lru_cache(maxsize=1024)
+def _browser_language(cookie_header: str, accept_language: str) -> str | None:
+    return i18n.language_of(cookie_value(cookie_header, i18n.COOKIE)) or i18n.best_from_accept_language(
+        accept_language)
+
+
+def tab_language(state: BaseState, sess: Any, principal: Principal | None) -> str:
+    """The language this tab is shown in: the person's profile, else the tab's own choice, the
+    portal_lang cookie, the browser's Accept-Language, English."""
+    if principal is not None:
+        return i18n.language_of(principal.locale) or i18n.DEFAULT
+    headers = state.router.headers
+    return (sess._chosen_lang or _browser_language(headers.cookie or "", headers.accept_language or "")
+            or i18n.DEFAULT)
 
 
 def cookie_value(cookie_header: str, name: str) -> str | None:
@@ -238,7 +257,13 @@ class AuthGuard(Middleware):
         logs.enter(event=logs.new_id(), handler=event.name)
         sess: Any = await state.get_state(SessionState)
         principal = await tab_principal(state, sess)
-        enter_principal(principal)  # times are shown in their zone
+        lang = tab_language(state, sess, principal)
+        enter_principal(principal, lang)  # times in their zone, texts in their language
+        if sess.lang != lang:
+            sess.lang = lang
+        if principal is not None and event.name in HYDRATE_EVENTS and _browser_language(
+                state.router.headers.cookie or "", "") != lang:
+            sess.lang_cookie = lang  # this browser's next visit, signed out, starts in it too
         if principal is not None:
             logs.bind(user_id=principal.user_id)
         logs.remember_event()

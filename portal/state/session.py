@@ -10,8 +10,10 @@ from urllib.parse import quote, urlsplit
 import reflex as rx
 from reflex_base.event import EventSpec
 
+from portal import format as fmt
+from portal import i18n
 from portal.db import session_scope
-from portal.domain import auth, mfa
+from portal.domain import auth, mfa, profile
 from portal.domain.auth import BINDING_COOKIE
 from portal.domain.errors import DomainError
 from portal.domain.events import DomainEvent, Topic
@@ -99,6 +101,12 @@ class SessionState(PortalState, rx.State):
     # The listening states this tab shows now (portal.live.push), and on which page.
     _screen: frozenset[str] = frozenset()
     _screen_page: str = ""
+    # The language the tab shows (portal.i18n): the person's profile, else what was chosen in this
+    # tab, the portal_lang cookie, the browser's Accept-Language. Set by the guard for each event.
+    lang: str = ""
+    _chosen_lang: str = ""
+    # The browser keeps the choice (and a signed-in person's language) for its next visit.
+    lang_cookie: str = rx.Cookie("", name=i18n.COOKIE, path="/", max_age=400 * 86400, same_site="lax")
 
     def _apply_principal(self, principal: Principal | None) -> None:
         self.signed_in = principal is not None
@@ -121,6 +129,23 @@ class SessionState(PortalState, rx.State):
     @rx.var
     def is_staff(self) -> bool:
         return self.role in ("agent", "admin")
+
+    @rx.event
+    def set_language(self, code: str) -> None:
+        """The language menu: this tab (and this browser's next visits) in `code`; a signed-in
+        person's profile keeps it for every device."""
+        lang = i18n.language_of(code if isinstance(code, str) else "")
+        if lang is None:
+            return
+        principal = current_principal()
+        if principal is not None and i18n.language_of(principal.locale) != lang:
+            with session_scope() as db:
+                profile.set_language(db, principal=principal, lang=lang, request=request_info_of(self))
+        self._chosen_lang = lang
+        self.lang = lang
+        self.lang_cookie = lang
+        i18n.use_language(lang)
+        fmt.use_locale(lang)
 
     @rx.event
     def logout(self) -> EventSpec:
