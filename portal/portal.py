@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from pathlib import Path
 
@@ -59,6 +60,13 @@ def _catalog_script() -> rx.Component:
     return rx.el.script(src=f"/{i18n.SCRIPT_NAME}?v={version}")
 
 
+def _focus_script() -> rx.Component:
+    """Gives a lost keyboard focus back (assets/a11y.js): a closed dialog or panel returns it to
+    what opened it."""
+    path = Path(__file__).resolve().parent.parent / "assets" / "a11y.js"
+    return rx.el.script(src=f"/a11y.js?v={hashlib.sha256(path.read_bytes()).hexdigest()[:16]}")
+
+
 logs.configure()  # one log configuration; client tokens never reach the logs
 try:
     check_fonts()
@@ -68,7 +76,7 @@ app = rx.App(
     # Reflex's /_upload only behind our own door (portal.state.uploads).
     api_transformer=[build_api(front_routes=uploads.routes), SecurityHeaders, OriginGuard, ClientAddress,
                      logs.RequestContext],
-    head_components=[_catalog_script(), uploads.send_cookie_with_uploads(), _favicon()],
+    head_components=[_catalog_script(), _focus_script(), uploads.send_cookie_with_uploads(), _favicon()],
     stylesheets=["/portal.css"],
     backend_exception_handler=errors.unexpected,
 )

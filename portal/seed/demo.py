@@ -91,6 +91,8 @@ DEMO_LOGINS: tuple[tuple[str, str], ...] = (
     ("chloe@example.com", "customer: business (gold), contract to sign, trade invoices"),
     ("daniel@example.com", "customer: failed delivery attempt, closed ticket"),
     ("emma@example.com", "customer: parcel out for delivery"),
+    ("lukasz@example.com", "customer who reads German (Łukasz Żółć): an open invoice, a parcel on its way"),
+    ("thao@example.com", "customer who reads French (Thảo Nguyễn): a parcel out for delivery"),
     (AGENT_EMAIL, "support agent"),
     (ADMIN_EMAIL, "administrator"),
 )
@@ -156,6 +158,7 @@ class PersonSpec:
     since_days: int
     company: str = ""
     loyalty_tier: str = "standard"
+    locale: str = "en"
 
 
 CUSTOMERS: tuple[PersonSpec, ...] = (
@@ -170,6 +173,16 @@ CUSTOMERS: tuple[PersonSpec, ...] = (
                "München", "Bayern", "80336", "Europe/Berlin", 640),
     PersonSpec("emma", "emma@example.com", "Emma Larsen", "NL", "+31 20 555 0199", "Prinsengracht 263",
                "Amsterdam", "Noord-Holland", "1016 GV", "Europe/Amsterdam", 260),
+)
+
+# Customers who read the portal in German and in French (issue 17), with names that need more than
+# Latin-1. Loaded after everyone else, from their own random sequence: the rest of the demo (its
+# numbers, dates and references) stays exactly as it was before they came.
+LANGUAGE_CUSTOMERS: tuple[PersonSpec, ...] = (
+    PersonSpec("lukasz", "lukasz@example.com", "Łukasz Żółć", "DE", "+49 30 5550 2291", "Oderberger Straße 12",
+               "Berlin", "Berlin", "10435", "Europe/Berlin", 300, locale="de"),
+    PersonSpec("thao", "thao@example.com", "Thảo Nguyễn", "FR", "+33 4 72 55 01 87", "18 Rue Mercière",
+               "Lyon", "Auvergne-Rhône-Alpes", "69002", "Europe/Paris", 190, locale="fr"),
 )
 
 
@@ -335,6 +348,14 @@ ORDERS: tuple[OrderSpec, ...] = (
     OrderSpec("emma-paid", "emma", S.PAID, 0.05),
 )
 
+LANGUAGE_ORDERS: tuple[OrderSpec, ...] = (
+    OrderSpec("lukasz-30", "lukasz", S.DELIVERED, 30, items=(("BOOT-FELLWALKER-43-B", 1), ("SOCK-HILLWOOL-L-GM", 2))),
+    OrderSpec("lukasz-shipped", "lukasz", S.SHIPPED, 2, items=(("PACK-PACKHORSE-B", 1),)),
+    OrderSpec("lukasz-placed", "lukasz", S.PLACED, 0.1, items=(("JKT-RIDGELINE-L-SG", 1),)),
+    OrderSpec("thao-21", "thao", S.DELIVERED, 21, items=(("TOP-CAIRN-S-HB", 2),)),
+    OrderSpec("thao-ofd", "thao", S.OUT_FOR_DELIVERY, 1.2, items=(("SHOE-SCREE-43-GB", 1),)),
+)
+
 
 @dataclasses.dataclass
 class Timeline:
@@ -486,31 +507,84 @@ class _Demo:
                 created_at=created,
             ))
         for number, spec in zip(self._customer_numbers(), CUSTOMERS, strict=True):
-            created = self.ago(days=spec.since_days) + self.jitter(0, 600)
-            customer = self.add(Customer(
-                number=number, name=spec.name, email=spec.email, phone=spec.phone, company=spec.company,
-                country=spec.country, currency="EUR", loyalty_tier=spec.loyalty_tier,
-                created_at=created, updated_at=created,
-            ))
-            self.customers[spec.key] = customer
-            self.addresses[spec.key] = self.add(Address(
-                customer_id=customer.id, label="Work" if spec.company else "Home", name=spec.name,
-                line1=spec.line1, line2=spec.company, city=spec.city, region=spec.region,
-                postal_code=spec.postal_code, country=spec.country, phone=spec.phone,
-                is_default_shipping=True, is_default_billing=True, created_at=created,
-            ))
-            user = self.add(User(
-                email=spec.email, full_name=spec.name, role=Role.CUSTOMER, timezone=spec.timezone,
-                customer_id=customer.id, password_hash=pw, email_verified_at=created + timedelta(minutes=4),
-                password_changed_at=created, created_at=created,
-            ))
-            self.users[spec.key] = user
-            self.add(UserPreference(
-                user_id=user.id, theme="dark" if spec.key == "chloe" else "system",
-                email_offers=spec.key in ("emma", "alice"), updated_at=created,
-            ))
+            self.person(number, spec, pw)
         self.summary.users = len(self.users)
         self.summary.customers = len(self.customers)
+
+    def person(self, number: str, spec: PersonSpec, pw: str) -> None:
+        created = self.ago(days=spec.since_days) + self.jitter(0, 600)
+        customer = self.add(Customer(
+            number=number, name=spec.name, email=spec.email, phone=spec.phone, company=spec.company,
+            country=spec.country, currency="EUR", loyalty_tier=spec.loyalty_tier,
+            created_at=created, updated_at=created,
+        ))
+        self.customers[spec.key] = customer
+        self.addresses[spec.key] = self.add(Address(
+            customer_id=customer.id, label="Work" if spec.company else "Home", name=spec.name,
+            line1=spec.line1, line2=spec.company, city=spec.city, region=spec.region,
+            postal_code=spec.postal_code, country=spec.country, phone=spec.phone,
+            is_default_shipping=True, is_default_billing=True, created_at=created,
+        ))
+        user = self.add(User(
+            email=spec.email, full_name=spec.name, role=Role.CUSTOMER, timezone=spec.timezone, locale=spec.locale,
+            customer_id=customer.id, password_hash=pw, email_verified_at=created + timedelta(minutes=4),
+            password_changed_at=created, created_at=created,
+        ))
+        self.users[spec.key] = user
+        self.add(UserPreference(
+            user_id=user.id, theme="dark" if spec.key == "chloe" else "system",
+            email_offers=spec.key in ("emma", "alice"), updated_at=created,
+        ))
+
+    def language_customers(self) -> None:
+        """The customers who read German and French, with their orders and invoices, from their own
+        random sequence after everyone else (the rest of the demo is unchanged by them)."""
+        main_rng, self.rng = self.rng, random.Random(SEED + 17)
+        pw = demo_password_hash()
+        last_customer = max(int(c.number.split("-")[1]) for c in self.customers.values())
+        for offset, spec in enumerate(LANGUAGE_CUSTOMERS, start=1):
+            self.person(f"C-{last_customer + offset * 37}", spec, pw)
+        self.summary.users, self.summary.customers = len(self.users), len(self.customers)
+        plans = sorted(((spec, self.timeline(spec, self.addresses[spec.customer].country)) for spec in LANGUAGE_ORDERS),
+                       key=lambda p: p[1].placed)
+        number = max(int(o.number.split("-")[1]) for o in self.orders.values())
+        for spec, t in plans:
+            number += self.rng.randint(7, 160)
+            self.create_order(spec, f"FH-{number}", t, spec.items)
+        inv_no = max(int(i.number.split("-")[1]) for i in self.invoices.values() if i.number.startswith("INV-"))
+        for spec, t in plans:
+            order = self.orders[spec.key]
+            lines = [(f"{ln.name} – {ln.variant_label}" if ln.variant_label else ln.name, ln.quantity,
+                      ln.unit_price_cents) for ln in self.order_lines[spec.key]]
+            if order.shipping_cents:
+                lines.append(("Standard delivery", 1, order.shipping_cents))
+            paid_at = t.paid
+            inv_no += self.rng.randint(1, 9)
+            invoice = self.add(Invoice(
+                number=f"INV-{inv_no}", kind=InvoiceKind.INVOICE, currency="EUR", subtotal_cents=order.total_cents,
+                tax_cents=vat_included(order.total_cents), total_cents=order.total_cents,
+                amount_paid_cents=order.total_cents if paid_at else 0, issued_at=paid_at or t.placed,
+                due_at=paid_at or (self.now + timedelta(days=14)), customer_id=order.customer_id, order_id=order.id,
+                status=InvoiceStatus.PAID if paid_at else InvoiceStatus.OPEN, paid_at=paid_at,
+                created_at=paid_at or t.placed,
+            ))
+            self.invoices[spec.key] = invoice
+            for desc, qty, unit in lines:
+                self.s.add(InvoiceLine(invoice_id=invoice.id, description=desc[:300], quantity=qty,
+                                       unit_price_cents=unit, tax_rate_bp=VAT_RATE_BP, total_cents=qty * unit))
+            if paid_at:
+                self.s.add(Payment(
+                    customer_id=order.customer_id, invoice_id=invoice.id, order_id=order.id,
+                    amount_cents=order.total_cents, currency="EUR", method="card", method_label="Visa •••• 4242",
+                    status=PaymentStatus.SUCCEEDED, provider=PAYMENT_PROVIDER,
+                    provider_ref=self.unique(lambda: f"sim_pay_{self.hexstr(24)}"),
+                    created_at=paid_at - timedelta(seconds=20), completed_at=paid_at,
+                ))
+                self.summary.payments += 1
+        self.s.flush()
+        self.summary.orders, self.summary.shipments = len(self.orders), len(self.shipments)
+        self.summary.invoices = len(self.invoices)
+        self.rng = main_rng
 
     def _customer_numbers(self) -> list[str]:
         number = 10000 + self.rng.randint(100, 400)
@@ -1303,6 +1377,7 @@ class _Demo:
         self.email_tickets()
         self.notifications()
         self.offer_rules()
+        self.language_customers()
         # Files last: they are the only thing a failed transaction cannot roll back.
         self.create_documents()
         self.summary.kb_categories, self.summary.kb_articles = load_kb(self.s)
