@@ -14,7 +14,7 @@ from portal.state.guard import Access, declared_access, is_allowed
 # Adding a handler anyone may call, signed in or not, is a decision: list it here.
 PUBLIC_HANDLERS = {
     "login_state.on_load", "login_state.submit", "login_state.submit_code", "login_state.toggle_recovery",
-    "login_state.cancel_mfa", "session_state.logout", "index_state.route",
+    "login_state.cancel_mfa", "session_state.logout", "session_state.set_language", "index_state.route",
     "forgot_state.on_load", "forgot_state.submit", "reset_state.on_load", "reset_state.submit",
     "register_state.on_load", "register_state.submit", "verify_state.on_load",
     # single sign-on: shows the button, and navigates to /api/auth/sso/start (area: sso)
