@@ -9,10 +9,13 @@ import reflex as rx
 from portal.db import session_scope
 from portal.domain import admin, mfa, support_mail
 from portal.format import day_time
+from portal.i18n import N_, tr
 from portal.state.base import FAILED, PortalState
 from portal.state.guard import Access, access, request_info_of
 
 PAGE_SIZE = 50
+# How a role is named in a sentence (the values stay English: they are compared in code).
+ROLE_NAMES: dict[str, str] = {"customer": N_("customer"), "agent": N_("agent"), "admin": N_("admin")}
 
 
 @dataclasses.dataclass
@@ -131,15 +134,16 @@ class AdminUsersState(PortalState, rx.State):
         self.error = self.notice = ""
         person = next((u for u in self.users if u.id == user_id), None) if isinstance(user_id, int) else None
         if person is None or isinstance(user_id, bool) or role not in ("customer", "agent", "admin"):
-            self.error = "Choose a role."
+            self.error = tr("Choose a role.")
             return
         if role == person.role:
             self._forget_pending()
             return
         self._pending_user_id, self._pending_role = person.id, role
         self.confirm_user_id = person.id
-        self.confirm_text = (f"Change {person.name or person.email} from {person.role} to {role}? Their open "
-                             "sessions will be signed out.")
+        self.confirm_text = tr("Change {person} from {old_role} to {new_role}? Their open sessions will be signed "
+                               "out.", person=person.name or person.email,
+                               old_role=tr(ROLE_NAMES.get(person.role, person.role)), new_role=tr(ROLE_NAMES[role]))
 
     def _forget_pending(self) -> None:
         self._pending_user_id, self._pending_role = None, ""
@@ -162,7 +166,7 @@ class AdminUsersState(PortalState, rx.State):
             self.notice = ""
         else:
             self.error = ""
-            self.notice = "Role changed. Their open sessions were signed out."
+            self.notice = tr("Role changed. Their open sessions were signed out.")
         self._load()
 
 
@@ -188,7 +192,7 @@ class AdminMailState(PortalState, rx.State):
     def _load(self) -> None:
         with session_scope() as db:
             rows = support_mail.inbound_log(db, principal=self._me(), failures_only=self.failures_only)
-        self.rows = [InboundView(id=r.id, at=day_time(r.received_at), sender=r.from_address or "(unknown)",
+        self.rows = [InboundView(id=r.id, at=day_time(r.received_at), sender=r.from_address or tr("(unknown)"),
                                  subject=r.subject, status=r.status, reason=r.reason, ticket=r.ticket_number)
                      for r in rows]
         self.loaded = True

@@ -11,6 +11,7 @@ from portal.db import session_scope
 from portal.domain.api import keys, webhooks
 from portal.domain.errors import DomainError
 from portal.format import day_time
+from portal.i18n import tr
 from portal.state.base import FAILED, PortalState
 from portal.state.guard import Access, access, request_info_of
 from portal.state.messages import message_for_error
@@ -47,7 +48,7 @@ class AdminApiKeysState(PortalState, rx.State):
             rows = keys.list_keys(db, principal=self._me())
         self.keys = [KeyView(id=k.id, name=k.name, prefix=k.prefix, scopes=", ".join(k.scopes),
                              created=day_time(k.created_at),  # type: ignore[arg-type]
-                             last_used=day_time(k.last_used_at) if k.last_used_at else "never",  # type: ignore[arg-type]
+                             last_used=day_time(k.last_used_at) if k.last_used_at else tr("never"),  # type: ignore[arg-type]
                              revoked=k.revoked) for k in rows]
         self.loaded = True
 
@@ -65,10 +66,10 @@ class AdminApiKeysState(PortalState, rx.State):
             if level in keys.ACCESS:
                 scopes.append(f"{res}:{level}")
         if not name:
-            self.error = "Give the key a name, e.g. the system that will use it."
+            self.error = tr("Give the key a name, e.g. the system that will use it.")
             return None
         if not scopes:
-            self.error = "Choose read or write for at least one resource."
+            self.error = tr("Choose read or write for at least one resource.")
             return None
         created = self._call(keys.create_key, name=name, scopes=scopes, request=request_info_of(self))
         if created is FAILED:  # FAILED (the type narrows created)
@@ -144,7 +145,7 @@ class AdminWebhooksState(PortalState, rx.State):
             eps = webhooks.list_endpoints(db, principal=p)
             ds = webhooks.list_deliveries(db, principal=p)
         self.endpoints = [EndpointView(id=e.id, url=e.url, description=e.description,
-                                       kinds=", ".join(e.kinds) or "all kinds", active=e.active,
+                                       kinds=", ".join(e.kinds) or tr("all kinds"), active=e.active,
                                        pending=e.pending, failed=e.failed) for e in eps]
         self.deliveries = [DeliveryView(id=d.id, url=d.endpoint_url, event_id=d.event_id, kind=d.kind, status=d.status,
                                         attempts=d.attempts, code=str(d.last_status_code or d.last_error[:60] or "—"),
@@ -166,8 +167,8 @@ class AdminWebhooksState(PortalState, rx.State):
         kinds = [k.strip() for k in str(form_data.get("kinds") or "").split(",") if k.strip()][:20]
         unknown = [k for k in kinds if not webhooks.KIND_PATTERN.fullmatch(k)]
         if unknown:
-            self.error = (f"'{unknown[0][:64]}' is not an event kind: write kinds like ticket.opened or a family "
-                          "like ticket.*, or leave empty for all kinds.")
+            self.error = tr("'{kind}' is not an event kind: write kinds like ticket.opened or a family like "
+                            "ticket.*, or leave empty for all kinds.", kind=unknown[0][:64])
             return None
         created = self._call(webhooks.create_endpoint, url=url, kinds=kinds, description=description,
                              request=request_info_of(self))
@@ -193,7 +194,7 @@ class AdminWebhooksState(PortalState, rx.State):
             return
         if self._call(webhooks.replay, delivery_id=delivery_id, request=request_info_of(self)) is FAILED:
             return
-        self.notice = "The delivery will be sent again within a minute."
+        self.notice = tr("The delivery will be sent again within a minute.")
         self._load()
 
     @rx.event

@@ -13,6 +13,7 @@ from portal.domain import billing, stripe_payments
 from portal.domain.errors import DomainError
 from portal.domain.events import Topic
 from portal.format import money
+from portal.i18n import N_, tr
 from portal.live.push import listens
 from portal.state.base import FAILED, PortalState
 from portal.state.guard import Access, access
@@ -20,7 +21,11 @@ from portal.state.messages import message_for_error
 from portal.state.session import server_url
 
 _AMOUNT = re.compile(r"^\d{1,7}([.,]\d{1,2})?$")
-REFUND_LABELS = {"pending": "Pending", "succeeded": "Succeeded", "failed": "Failed", "canceled": "Cancelled"}
+REFUND_LABELS = {"pending": N_("Pending"), "succeeded": N_("Succeeded"), "failed": N_("Failed"),
+                 "canceled": N_("Cancelled")}
+RETURN_STATUS_NAMES = {"requested": N_("requested"), "approved": N_("approved"), "label_issued": N_("label issued"),
+                       "in_transit": N_("in transit"), "received": N_("received"), "refunded": N_("refunded"),
+                       "rejected": N_("rejected"), "cancelled": N_("cancelled")}
 
 
 @dataclasses.dataclass
@@ -87,10 +92,11 @@ class AdminRefundsState(PortalState, rx.State):
                                      refundable=money(p.refundable_cents, p.currency), method=p.method_label,
                                      can_refund=p.refundable_cents > 0 and p.status == "succeeded")
                          for p in desk.payments]
-        self.returns = [ReturnView(id=r.id, number=r.number, customer=r.customer, status=r.status.replace("_", " "),
+        self.returns = [ReturnView(id=r.id, number=r.number, customer=r.customer,
+                                   status=tr(RETURN_STATUS_NAMES.get(r.status, r.status.replace("_", " "))),
                                    amount=money(r.refund_cents, r.currency)) for r in desk.returns]
         self.refunds = [RefundView(id=r.id, customer=r.customer, amount=money(r.amount_cents, r.currency),
-                                   status=r.status, status_label=REFUND_LABELS.get(r.status, r.status),
+                                   status=r.status, status_label=tr(REFUND_LABELS.get(r.status, r.status)),
                                    note=r.failure_reason or r.reason, unsent=r.unsent) for r in desk.refunds]
         self._shown_payments = {p.id for p in self.payments if p.can_refund}
         self._shown_returns = {r.id for r in self.returns}
@@ -123,10 +129,10 @@ class AdminRefundsState(PortalState, rx.State):
             return
         states = [stripe_payments.send_refund(session_scope, refund_id=rid, provider=provider) for rid in refund_ids]
         if "failed" in states:
-            self.error, self.notice = "Stripe refused the refund; see the list below for why.", ""
+            self.error, self.notice = tr("Stripe refused the refund; see the list below for why."), ""
         elif stripe_payments.UNSENT in states:
-            self.error, self.notice = ("Stripe could not be reached. The refund is kept as pending: send it again "
-                                       "in a moment (it cannot be paid out twice)."), ""
+            self.error, self.notice = tr("Stripe could not be reached. The refund is kept as pending: send it "
+                                         "again in a moment (it cannot be paid out twice)."), ""
         else:
             self.error, self.notice = "", done
         self._reload()
@@ -138,19 +144,19 @@ class AdminRefundsState(PortalState, rx.State):
             return
         cents = parse_cents(self.amount)
         if cents is None or cents <= 0:
-            self.amount_error = "Amount: enter the amount to refund, like 25.00."
+            self.amount_error = tr("Amount: enter the amount to refund, like 25.00.")
             return
         rid = self._call(stripe_payments.prepare_refund, into="amount_error", payment_id=payment_id,
                          amount_cents=cents, reason="Refund by the business")
         if rid is FAILED:
             return
         self.open_payment, self.amount, self.amount_error = 0, "", ""
-        self._send([rid], "Refund sent to Stripe. It shows as pending until the bank confirms it.")
+        self._send([rid], tr("Refund sent to Stripe. It shows as pending until the bank confirms it."))
 
     @rx.event
     def send_again(self, refund_id: Any) -> None:
         if isinstance(refund_id, int) and not isinstance(refund_id, bool) and refund_id in self._shown_unsent:
-            self._send([refund_id], "Refund sent to Stripe. It shows as pending until the bank confirms it.")
+            self._send([refund_id], tr("Refund sent to Stripe. It shows as pending until the bank confirms it."))
 
     @rx.event
     def refund_return(self, return_id: Any) -> None:
@@ -159,4 +165,4 @@ class AdminRefundsState(PortalState, rx.State):
         ids = self._call(stripe_payments.prepare_return_refund, return_id=return_id)
         if ids is FAILED:
             return
-        self._send(ids, "The return is marked received and its refund was sent to Stripe.")
+        self._send(ids, tr("The return is marked received and its refund was sent to Stripe."))

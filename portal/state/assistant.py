@@ -10,15 +10,16 @@ from reflex_base.event import EventSpec
 from portal.db import session_scope
 from portal.domain import assistant, kb
 from portal.domain.errors import DomainError
+from portal.i18n import N_, tr
 from portal.state.base import PortalState
 from portal.state.guard import Access, access, current_principal
 from portal.state.messages import message_for_error
 from portal.state.session import backend_url
 
-GREETING = ("Hi! I can tell you where an order is, track a parcel, find an invoice or a help article, cancel, "
-            "return or reschedule an order, "
-            "or pass you to a person.")
-STARTERS = ["Where is my order?", "Track my parcel", "Talk to a person"]
+GREETING = N_("Hi! I can tell you where an order is, track a parcel, find an invoice or a help article, cancel, "
+              "return or reschedule an order, or pass you to a person.")
+# Shown in the reader's language; the assistant is told the English text (what it understands).
+STARTERS = [N_("Where is my order?"), N_("Track my parcel"), N_("Talk to a person")]
 
 
 @dataclasses.dataclass
@@ -49,8 +50,8 @@ class AssistantState(PortalState, rx.State):
     def toggle(self) -> None:
         self.open = not self.open
         if self.open and not self.lines:
-            self.lines = [ChatLine(who="assistant", text=GREETING)]
-            self.choices = list(STARTERS)
+            self.lines = [ChatLine(who="assistant", text=tr(GREETING))]
+            self.choices = [tr(s) for s in STARTERS]
 
     @rx.event
     def send(self, form_data: dict | None = None) -> None:
@@ -62,17 +63,19 @@ class AssistantState(PortalState, rx.State):
     def choose(self, value: str) -> None:
         # A quick reply is the same as typing it; only the ones on offer are accepted.
         if isinstance(value, str) and value in self.choices:
-            self._say(value)
+            meant = next((s for s in STARTERS if tr(s) == value), value)
+            self._say(value, meant=meant)
 
-    def _say(self, raw: str) -> None:
-        text = " ".join(raw.split())[: assistant.MAX_TEXT]
+    def _say(self, raw: str, *, meant: str | None = None) -> None:
+        shown = " ".join(raw.split())[: assistant.MAX_TEXT]
+        text = " ".join(meant.split())[: assistant.MAX_TEXT] if meant else shown
         if not text:
             return
         principal = self._me()
         if self._convo is None:
             self._convo = assistant.Conversation()
         self._convo.page = self.router.url.path[:200]
-        self.lines.append(ChatLine(who="customer", text=text))
+        self.lines.append(ChatLine(who="customer", text=shown))
         llm = assistant.llm_client()
         try:
             with session_scope() as db:

@@ -16,6 +16,7 @@ from portal.domain import billing
 from portal.domain.errors import DomainError
 from portal.domain.events import Topic
 from portal.format import day, money
+from portal.i18n import N_, tr
 from portal.live.push import listens
 from portal.settings import get_settings
 from portal.state.base import FAILED, PortalState
@@ -28,10 +29,11 @@ _DATE_INPUT = re.compile(r"(\d{4}-\d{2}-\d{2})?")
 INVOICE_STATUSES = ("all", "open", "overdue", "paid", "void")
 INVOICE_KINDS = ("all", "invoice", "credit_note")
 PAYMENT_STATUSES = ("all", "succeeded", "failed", "pending", "processing", "refunded")
-STATUS_LABELS = {"open": "Due", "paid": "Paid", "void": "Void", "overdue": "Overdue", "draft": "Draft",
-                 "succeeded": "Succeeded", "failed": "Failed", "pending": "Pending", "refunded": "Refunded",
-                 "processing": "Processing"}
-KIND_LABELS = {"invoice": "Invoice", "credit_note": "Credit note"}
+# Shown translated (tr) where they are used.
+STATUS_LABELS = {"open": N_("Due"), "paid": N_("Paid"), "void": N_("Void"), "overdue": N_("Overdue"),
+                 "draft": N_("Draft"), "succeeded": N_("Succeeded"), "failed": N_("Failed"), "pending": N_("Pending"),
+                 "refunded": N_("Refunded"), "processing": N_("Processing")}
+KIND_LABELS = {"invoice": N_("Invoice"), "credit_note": N_("Credit note")}
 
 
 @dataclasses.dataclass
@@ -103,8 +105,8 @@ def _parse_day(value: Any) -> date | None:
 def invoice_row(s: billing.InvoiceSummary, api_base: str) -> InvoiceRow:
     status = "overdue" if s.overdue else s.status
     return InvoiceRow(
-        id=s.id, number=s.number, kind=KIND_LABELS.get(s.kind, s.kind), status=status,
-        status_label=STATUS_LABELS.get(status, status), issued=day(s.issued_at),
+        id=s.id, number=s.number, kind=tr(KIND_LABELS.get(s.kind, s.kind)), status=status,
+        status_label=tr(STATUS_LABELS.get(status, status)), issued=day(s.issued_at),
         due=day(s.due_at) if s.kind == "invoice" and s.status == "open" else "",
         total=money(s.total_cents, s.currency), balance=money(s.balance_cents, s.currency), overdue=s.overdue,
         href=f"/billing/invoices/{s.id}", pdf_url=f"{api_base}/api/files/invoices/{s.id}.pdf",
@@ -147,13 +149,13 @@ class BillingState(PortalState, rx.State):
         try:
             start, end = _parse_day(self.statement_from), _parse_day(self.statement_to)
         except ValueError:
-            return "Enter both dates as YYYY-MM-DD."
+            return tr("Enter both dates as YYYY-MM-DD.")
         if start is None or end is None:
-            return "Choose the first and the last day of the statement."
+            return tr("Choose the first and the last day of the statement.")
         if end < start:
-            return "The last day is before the first day."
+            return tr("The last day is before the first day.")
         if (end - start).days > 3660:
-            return "Choose a period of at most ten years."
+            return tr("Choose a period of at most ten years.")
         return ""
 
     @rx.var
@@ -202,7 +204,7 @@ class BillingState(PortalState, rx.State):
                               expired=cd.expired) for cd in cards]
         self.spending = [{"month": date(int(k[:4]), int(k[5:]), 1).strftime("%b %y"), "amount": v / 100}
                          for k, v in spending]
-        self.by_status = [{"status": STATUS_LABELS.get(k, k), "count": n} for k, n in by_status]
+        self.by_status = [{"status": tr(STATUS_LABELS.get(k, k)), "count": n} for k, n in by_status]
         self.loaded = True
 
     def _load_invoices(self) -> None:
@@ -230,7 +232,7 @@ class BillingState(PortalState, rx.State):
         self.payments = [
             PaymentRow(id=p.id, date=day(p.completed_at or p.created_at), invoice=p.invoice_number,
                        amount=money(p.amount_cents, p.currency), method=p.method_label or p.method.replace("_", " "),
-                       status=p.status, status_label=STATUS_LABELS.get(p.status, p.status), reason=p.failure_reason,
+                       status=p.status, status_label=tr(STATUS_LABELS.get(p.status, p.status)), reason=p.failure_reason,
                        receipt_url=f"{self.api_base}/api/files/receipts/{p.id}.pdf" if p.status == "succeeded"
                        else "", refunds=" · ".join(p.refunds))
             for p in result.items
@@ -254,10 +256,10 @@ class BillingState(PortalState, rx.State):
         try:
             start, end = _parse_day(self.date_from), _parse_day(self.date_to)
         except ValueError:
-            self.filter_error = "Enter dates as YYYY-MM-DD."
+            self.filter_error = tr("Enter dates as YYYY-MM-DD.")
             return
         if start and end and end < start:
-            self.filter_error = "The end date is before the start date."
+            self.filter_error = tr("The end date is before the start date.")
             return
         self.filter_error = ""
         self.page = 1
@@ -326,11 +328,11 @@ class BillingState(PortalState, rx.State):
 
     @rx.event
     def make_default_card(self, card_id: int) -> None:
-        self._card_action(card_id, billing.set_default_card, "That card is now your default.")
+        self._card_action(card_id, billing.set_default_card, tr("That card is now your default."))
 
     @rx.event
     def remove_card(self, card_id: int) -> None:
-        self._card_action(card_id, billing.remove_card, "The card was removed.")
+        self._card_action(card_id, billing.remove_card, tr("The card was removed."))
 
     def _card_action(self, card_id: Any, action: Any, done: str) -> None:
         if not isinstance(card_id, int) or isinstance(card_id, bool):

@@ -13,6 +13,7 @@ from portal.domain import help_context, support_chat
 from portal.domain.errors import DomainError
 from portal.domain.events import DomainEvent, Topic
 from portal.format import day_time
+from portal.i18n import tr
 from portal.live.push import listens
 from portal.state import help_about
 from portal.state.base import FAILED, PortalState
@@ -127,7 +128,7 @@ class ChatState(PortalState, rx.State):
         self.status = view.status
         self.agent_name = view.agent_name
         self.ticket_number, self.ticket_id = view.ticket_number, view.ticket_id or 0
-        self.bubbles = [ChatBubble(id=m.id, author="You" if m.author_kind == "customer" else m.author_name,
+        self.bubbles = [ChatBubble(id=m.id, author=tr("You") if m.author_kind == "customer" else m.author_name,
                                    author_kind=m.author_kind, body=m.body, when=day_time(m.created_at))
                         for m in view.messages]
         last_mine = max((m.created_at for m in view.messages if m.author_kind == "customer"), default=None)

@@ -12,15 +12,17 @@ from portal.domain import billing, home, inbox, offers, orders, support, timelin
 from portal.domain.errors import DomainError
 from portal.domain.events import DomainEvent, Topic
 from portal.format import day, day_time, humanize, money
+from portal.i18n import N_, tr, tr_n
 from portal.live.push import listens
 from portal.models import ORDER_STATUS_LABELS, TAG_LABELS
 from portal.state.base import PortalState, loop_first
 from portal.state.guard import Access, access, current_principal
 from portal.state.messages import message_for_error
 from portal.state.notifications import NotificationRow, note_row
+from portal.state.support import label
 from portal.state.timeline import TimelineRow, entry_row
 
-SIZE_LABELS = {"sm": "Small", "md": "Medium", "lg": "Large"}
+SIZE_LABELS = {"sm": N_("Small"), "md": N_("Medium"), "lg": N_("Large")}
 
 
 @dataclasses.dataclass
@@ -119,7 +121,7 @@ WIDGET_TOPICS: dict[str, tuple[str, ...]] = {
 
 
 def _widget_views(layout: list[dict[str, Any]]) -> list[WidgetView]:
-    return [WidgetView(kind=w["kind"], title=home.WIDGETS[w["kind"]], size=w["size"],
+    return [WidgetView(kind=w["kind"], title=tr(home.WIDGETS[w["kind"]]), size=w["size"],
                        limit=int(w["options"].get("limit", 0)), has_limit=w["kind"] in home.LISTS,
                        first=i == 0, last=i == len(layout) - 1) for i, w in enumerate(layout)]
 
@@ -166,7 +168,7 @@ class DashboardState(PortalState, rx.State):
             if only is None or kind in only:
                 self._fill(kind, limit)
         self._set(widgets=_widget_views(layout),
-                  available=[WidgetChoice(kind=k, title=t) for k, t in home.WIDGETS.items() if k not in limits],
+                  available=[WidgetChoice(kind=k, title=tr(t)) for k, t in home.WIDGETS.items() if k not in limits],
                   loaded=True)
 
     def _fill(self, kind: str, limit: int) -> None:
@@ -175,14 +177,15 @@ class DashboardState(PortalState, rx.State):
         if kind == "recent_orders":
             self._set(orders=[
                 OrderRow(id=o.id, number=o.number, status=o.status,
-                         status_label=ORDER_STATUS_LABELS.get(o.status, humanize(o.status)),
+                         status_label=tr(ORDER_STATUS_LABELS.get(o.status, humanize(o.status))),
                          placed=day(o.placed_at), total=money(o.total_cents, o.currency),
-                         summary=(o.first_item + (f" and {o.item_count - 1} more" if o.item_count > 1 else "")))
+                         summary=(tr_n("{item} and {n} more", "{item} and {n} more", o.item_count - 1,
+                                       item=o.first_item) if o.item_count > 1 else o.first_item))
                 for o in self._view("home.orders", limit, deps, orders.recent_orders, limit=limit)])
         elif kind == "open_tickets":
             self._set(tickets=[
-                TicketRow(id=t.id, number=t.number, subject=t.subject, status=humanize(t.status),
-                          priority=humanize(t.priority), updated=day(t.updated_at))
+                TicketRow(id=t.id, number=t.number, subject=t.subject, status=label(t.status),
+                          priority=label(t.priority), updated=day(t.updated_at))
                 for t in self._view("home.tickets", limit, deps, support.open_tickets, limit=limit)])
         elif kind == "balance":
             bal = self._view("home.balance", None, deps, billing.balance)
@@ -194,7 +197,7 @@ class DashboardState(PortalState, rx.State):
         elif kind == "shipments":
             self._set(shipments=[
                 ShipmentRow(id=s.id, order_id=s.order_id, carrier=s.carrier, tracking_number=s.tracking_number,
-                            status=TAG_LABELS.get(s.tag, humanize(s.tag)), expected=day(s.expected))
+                            status=tr(TAG_LABELS.get(s.tag, humanize(s.tag))), expected=day(s.expected))
                 for s in self._view("home.shipments", limit, deps, home.shipments_in_motion, limit=limit)])
         elif kind == "documents":
             self._set(documents=[
@@ -249,7 +252,7 @@ class DashboardState(PortalState, rx.State):
     @rx.event
     def add_widget(self, kind: str) -> None:
         if not isinstance(kind, str) or kind not in home.WIDGETS:
-            self.error = "That widget does not exist."
+            self.error = tr("That widget does not exist.")
             return
         size = "sm" if kind == "balance" else "md"
         options = {"limit": 5} if kind in home.LISTS else {}
@@ -263,7 +266,7 @@ class DashboardState(PortalState, rx.State):
                 return None
             if len(lay) == 1:
                 # An empty stored layout means "the default": keep at least one widget.
-                self.error = "Keep at least one widget on your home."
+                self.error = tr("Keep at least one widget on your home.")
                 return None
             return [w for w in lay if w["kind"] != kind]
 
@@ -286,7 +289,7 @@ class DashboardState(PortalState, rx.State):
     @rx.event
     def resize_widget(self, kind: str, size: str) -> None:
         if not isinstance(size, str) or size not in home.SIZES:
-            self.error = "Choose small, medium or large."
+            self.error = tr("Choose small, medium or large.")
             return
 
         def step(lay: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
@@ -305,7 +308,7 @@ class DashboardState(PortalState, rx.State):
         except ValueError:
             n = 0
         if not 1 <= n <= home.MAX_LIMIT:
-            self.error = f"Show between 1 and {home.MAX_LIMIT} items."
+            self.error = tr("Show between 1 and {max} items.", max=home.MAX_LIMIT)
             return
 
         def step(lay: list[dict[str, Any]]) -> list[dict[str, Any]] | None:

@@ -11,6 +11,7 @@ from portal.db import session_scope
 from portal.domain import documents
 from portal.domain.events import Topic
 from portal.format import day, day_time, humanize
+from portal.i18n import N_, tr
 from portal.live.push import listens
 from portal.live.runtime import offload
 from portal.settings import get_settings
@@ -19,8 +20,8 @@ from portal.state.guard import Access, access, request_info_of
 from portal.state.session import backend_url
 
 UPLOAD_ID = "requested-document"
-STATUS_LABELS = {"available": "Available", "requested": "Upload requested",
-                 "awaiting_signature": "Awaiting your signature", "signed": "Signed"}
+STATUS_LABELS = {"available": N_("Available"), "requested": N_("Upload requested"),
+                 "awaiting_signature": N_("Awaiting your signature"), "signed": N_("Signed")}
 
 
 @dataclasses.dataclass
@@ -67,7 +68,7 @@ class DocumentsState(PortalState, rx.State):
     @rx.var
     def upload_hint(self) -> str:
         mb = get_settings().upload_max_bytes // (1024 * 1024)
-        return f"PDF, PNG or JPEG, up to {mb} MB."
+        return tr("PDF, PNG or JPEG, up to {mb} MB.", mb=mb)
 
     @rx.event
     def load(self) -> None:
@@ -79,12 +80,13 @@ class DocumentsState(PortalState, rx.State):
         base = backend_url(self, "")
         self.docs = [
             DocRow(id=d.id, title=d.title, description=d.description, kind=humanize(d.kind), status=d.status,
-                   status_label=STATUS_LABELS.get(d.status, humanize(d.status)), date=day(d.created_at),
+                   status_label=tr(STATUS_LABELS.get(d.status, humanize(d.status))), date=day(d.created_at),
                    size=_size(d.size_bytes), download_url=f"{base}/api/files/documents/{d.id}" if d.has_file else "",
                    can_sign=d.status == "awaiting_signature" and d.kind == "contract" and d.has_file,
                    can_upload=d.status == "requested",
-                   signed=f"Signed by {d.signed_name} on {day_time(d.signed_at)}" if d.signed_name and d.signed_at
-                   else (f"Signed {day_time(d.signed_at)}" if d.signed_at else ""))
+                   signed=tr("Signed by {name} on {when}", name=d.signed_name, when=day_time(d.signed_at))
+                   if d.signed_name and d.signed_at
+                   else (tr("Signed {when}", when=day_time(d.signed_at)) if d.signed_at else ""))
             for d in rows
         ]
         self.loaded = True
@@ -125,7 +127,7 @@ class DocumentsState(PortalState, rx.State):
                       full_name=name[:200], accepted=accepted, viewed_sha256=self._sign_sha256,
                       request=request_info_of(self)) is FAILED:
             return
-        self.notice = f"Thank you: you signed “{self.signing_title}”."
+        self.notice = tr("Thank you: you signed “{title}”.", title=self.signing_title)
         self._clear_signing()
         self._reload()
 
@@ -154,12 +156,12 @@ class DocumentsState(PortalState, rx.State):
         if not self._upload_id:
             return
         if not isinstance(files, list) or len(files) != 1:
-            self.upload_error = "Choose one file to upload."
+            self.upload_error = tr("Choose one file to upload.")
             return
         limit = get_settings().upload_max_bytes
         upload: Any = files[0]
         if not isinstance(upload, rx.UploadFile):  # a forged event carries no real file
-            self.upload_error = "Choose one file to upload."
+            self.upload_error = tr("Choose one file to upload.")
             return
         await offload(self._receive, upload, limit)
 
@@ -169,6 +171,6 @@ class DocumentsState(PortalState, rx.State):
         if self._call(documents.upload_requested, into="upload_error", document_id=self._upload_id, filename=name,
                       data=data, request=request_info_of(self)) is FAILED:
             return
-        self.notice = f"Thank you: we received “{self.upload_title}”."
+        self.notice = tr("Thank you: we received “{title}”.", title=self.upload_title)
         self._clear_upload()
         self._reload()

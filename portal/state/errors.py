@@ -7,6 +7,7 @@ import reflex as rx
 from reflex.event import EventSpec
 
 from portal import logs
+from portal.i18n import tr
 
 
 def unexpected(exception: Exception) -> EventSpec:
@@ -14,5 +15,5 @@ def unexpected(exception: Exception) -> EventSpec:
     handler = logs.current().get("handler") or "an event handler"
     ref = logs.report(exception, str(handler))
     return rx.toast.error(
-        "Something went wrong on our side. Please try again; if it keeps happening, contact us and quote "
-        f"reference {ref}.", id="backend_error", position="top-center", duration=15000)
+        tr("Something went wrong on our side. Please try again; if it keeps happening, contact us and quote "
+           "reference {ref}.", ref=ref), id="backend_error", position="top-center", duration=15000)

@@ -11,6 +11,7 @@ import reflex as rx
 from portal.db import session_scope
 from portal.domain import insights
 from portal.domain.errors import DomainError
+from portal.i18n import tr
 from portal.jobs import analytics
 from portal.state.base import PortalState
 from portal.state.guard import Access, access, current_principal, mfa_setup_exempt
@@ -100,7 +101,7 @@ class InsightsState(PortalState, rx.State):
     def set_range(self, form: dict[str, str]) -> None:
         start, end = (form.get("start", ""), form.get("end", "")) if isinstance(form, dict) else ("", "")
         if not isinstance(start, str) or not isinstance(end, str) or len(start) > 10 or len(end) > 10:
-            self.error = "Enter dates as YYYY-MM-DD."
+            self.error = tr("Enter dates as YYYY-MM-DD.")
             return
         self.start, self.end = start, end
         self._load()
@@ -117,10 +118,10 @@ class InsightsState(PortalState, rx.State):
             return
         self.error = ""
         self.reports = [
-            ReportView(name=name, title=title, label_col=lc, value_col=vc,
+            ReportView(name=name, title=tr(title), label_col=tr(lc), value_col=tr(vc),
                        points=[{"label": label, "value": value} for label, value in data[name]
                                if label not in insights.SUMMARY_ROWS],
-                       summary=[{"label": label, "value": value} for label, value in data[name]
+                       summary=[{"label": tr(label), "value": value} for label, value in data[name]
                                 if label in insights.SUMMARY_ROWS],
                        csv_url=backend_url(self, f"/api/admin/insights/{name}.csv?start={self.start}&end={self.end}"))
             for name, (title, lc, vc) in insights.REPORTS.items()

@@ -12,6 +12,7 @@ from portal.domain import audit, billing
 from portal.domain.errors import DomainError, ErrorCode
 from portal.domain.events import Topic
 from portal.format import day, day_time, money
+from portal.i18n import tr
 from portal.live.push import listens
 from portal.state.base import FAILED, PortalState
 from portal.state.billing import KIND_LABELS, STATUS_LABELS
@@ -90,7 +91,7 @@ class InvoiceState(PortalState, rx.State):
         self.reset()
         raw = self.router.url.path.rstrip("/").rsplit("/", 1)[-1]
         if not raw.isdigit() or len(raw) > 12:
-            self.error = "That is not an invoice we know."
+            self.error = tr("That is not an invoice we know.")
             return
         checkout = self.router.url.query_parameters.get("checkout", "")
         self._returned = checkout == "done"
@@ -122,8 +123,8 @@ class InvoiceState(PortalState, rx.State):
         c = inv.currency
         status = "overdue" if inv.overdue else inv.status
         self.invoice = InvoiceHeader(
-            number=inv.number, kind=inv.kind, kind_label=KIND_LABELS.get(inv.kind, inv.kind), status=status,
-            status_label=STATUS_LABELS.get(status, status), issued=day(inv.issued_at),
+            number=inv.number, kind=inv.kind, kind_label=tr(KIND_LABELS.get(inv.kind, inv.kind)), status=status,
+            status_label=tr(STATUS_LABELS.get(status, status)), issued=day(inv.issued_at),
             due=day(inv.due_at) if inv.kind == "invoice" else "", overdue=inv.overdue,
             subtotal=money(detail.subtotal_cents, c), tax=money(detail.tax_cents, c),
             paid=money(detail.amount_paid_cents, c), total=money(inv.total_cents, c),
@@ -134,8 +135,8 @@ class InvoiceState(PortalState, rx.State):
                               unit_price=money(ln.unit_price_cents, c), vat=f"{ln.tax_rate_bp / 100:g}%",
                               total=money(ln.total_cents, c)) for ln in detail.lines]
         self.attempts = [AttemptRow(date=day_time(p.completed_at or p.created_at), amount=money(p.amount_cents, c),
-                                    method=p.method_label or "Card", status=p.status,
-                                    status_label=STATUS_LABELS.get(p.status, p.status), reason=p.failure_reason,
+                                    method=p.method_label or tr("Card"), status=p.status,
+                                    status_label=tr(STATUS_LABELS.get(p.status, p.status)), reason=p.failure_reason,
                                     refunds=" · ".join(p.refunds))
                          for p in detail.payments]
         self.processing = detail.payable and detail.processing

@@ -13,6 +13,7 @@ from portal.domain import billing, order_actions
 from portal.domain.errors import DomainError
 from portal.domain.order_actions import DraftLine
 from portal.format import money
+from portal.i18n import tr
 from portal.state.base import FAILED, PortalState
 from portal.state.guard import Access, access, request_info_of
 from portal.state.order_detail import Option, _address_lines, _int
@@ -105,7 +106,7 @@ class NewOrderState(PortalState, rx.State):
                        for i in items}
         self._items = [(i.variant_id, f"{i.name} {i.variant_label} {i.category}".lower(),
                         PickItem(variant_id=str(i.variant_id), name=i.name, variant=i.variant_label,
-                                 price=money(i.price_cents, i.currency), stock=f"{i.stock} in stock"))
+                                 price=money(i.price_cents, i.currency), stock=tr("{stock} in stock", stock=i.stock)))
                        for i in items]
         self._limits = {i.variant_id: i.max_quantity for i in items}
         self.line_limit = order_actions.line_quantity_limit()
@@ -118,7 +119,7 @@ class NewOrderState(PortalState, rx.State):
     def _rows(self) -> None:
         rows = []
         for vid, qty in self._draft:
-            name, price = self._names.get(vid, ("No longer available", 0))
+            name, price = self._names.get(vid, (tr("No longer available"), 0))
             rows.append(DraftRow(variant_id=vid, name=name, quantity=qty, unit_price=money(price),
                                  total=money(price * qty)))
         self.draft = rows
@@ -129,8 +130,9 @@ class NewOrderState(PortalState, rx.State):
         words = self.search.lower().split()
         found = [row for _vid, text, row in self._items if all(w in text for w in words)]
         self.matches = found[:MAX_MATCHES]
-        self.match_note = ("No item matches your search." if not found else
-                           f"Showing {MAX_MATCHES} of {len(found)}: type more to narrow it down."
+        self.match_note = (tr("No item matches your search.") if not found else
+                           tr("Showing {shown} of {total}: type more to narrow it down.", shown=MAX_MATCHES,
+                              total=len(found))
                            if len(found) > MAX_MATCHES else "")
 
     @rx.event
@@ -155,23 +157,25 @@ class NewOrderState(PortalState, rx.State):
     def add_line(self) -> None:
         vid, qty = _int(self.pick_variant), _int(self.pick_qty)
         if vid is None or vid not in self._names:
-            self.error = "Choose an item to add."
+            self.error = tr("Choose an item to add.")
             return
         if qty is None:
-            self.error = "Choose a quantity of at least 1."
+            self.error = tr("Choose a quantity of at least 1.")
             return
         if len(self._draft) >= MAX_LINES and vid not in dict(self._draft):
-            self.error = "That is as many different items as one order can hold."
+            self.error = tr("That is as many different items as one order can hold.")
             return
         merged = dict(self._draft)
         merged[vid] = merged.get(vid, 0) + qty
         if merged[vid] > self.line_limit:
             already = merged[vid] - qty
-            self.error = (f"Quantity: at most {self.line_limit} of one item per order"
-                          + (f" (you already have {already} in this order)." if already else "."))
+            self.error = (tr("Quantity: at most {limit} of one item per order (you already have {already} in this "
+                             "order).", limit=self.line_limit, already=already) if already
+                          else tr("Quantity: at most {limit} of one item per order.", limit=self.line_limit))
             return
         if merged[vid] > self._limits.get(vid, 0):
-            self.error = f"Quantity: only {self._limits.get(vid, 0)} of {self._names[vid][0]} in stock."
+            self.error = tr("Quantity: only {stock} of {item} in stock.", stock=self._limits.get(vid, 0),
+                            item=self._names[vid][0])
             return
         self._draft = list(merged.items())
         self.error = ""
@@ -184,8 +188,9 @@ class NewOrderState(PortalState, rx.State):
         if vid is None or qty is None or vid not in dict(self._draft):
             return
         if qty > min(self.line_limit, self._limits.get(vid, self.line_limit)):
-            self.error = (f"Quantity: at most {min(self.line_limit, self._limits.get(vid, self.line_limit))} "
-                          f"of {self._names.get(vid, ('this item', 0))[0]} in one order.")
+            self.error = tr("Quantity: at most {limit} of {item} in one order.",
+                            limit=min(self.line_limit, self._limits.get(vid, self.line_limit)),
+                            item=self._names[vid][0] if vid in self._names else tr("this item"))
             self._rows()
             return
         self.error = ""
@@ -204,7 +209,7 @@ class NewOrderState(PortalState, rx.State):
     @rx.event
     def review_order(self) -> None:
         if not self._draft:
-            self.error = "Add at least one item."
+            self.error = tr("Add at least one item.")
             return
         r = self._call(order_actions.review_order, lines=self._lines(), address_id=_int(self.address_choice))
         if r is FAILED:
@@ -227,7 +232,7 @@ class NewOrderState(PortalState, rx.State):
 
     def _place(self) -> int | None:
         if not self.reviewing or self._review_total is None:
-            self.error = "Review the order before you place it."
+            self.error = tr("Review the order before you place it.")
             return None
         order = self._call(order_actions.place_order, lines=self._lines(), address_id=_int(self.address_choice),
                            expected_total_cents=self._review_total, reordered_from=self._reorder_from)

@@ -10,6 +10,7 @@ from reflex_base.event import EventSpec
 from portal.domain import inbox
 from portal.domain.events import Topic
 from portal.format import day_time, humanize
+from portal.i18n import N_, tr
 from portal.jobs import analytics
 from portal.live.push import listens
 from portal.models import NotificationPublic
@@ -17,6 +18,9 @@ from portal.state.base import FAILED, PortalState, loop_first
 from portal.state.guard import Access, access, mfa_setup_exempt
 from portal.state.insights import counted
 
+# humanize(kind), as shown on a notification (translated with tr where shown).
+KIND_LABELS = {"shipping": N_("Shipping"), "support": N_("Support"), "billing": N_("Billing"), "offers": N_("Offers"),
+               "documents": N_("Documents"), "account": N_("Account")}
 KIND_ICONS = {"shipping": "truck", "support": "life_buoy", "billing": "receipt", "offers": "gift",
               "documents": "file_text", "account": "user"}
 
@@ -36,7 +40,8 @@ class NotificationRow:
 
 
 def note_row(n: NotificationPublic) -> NotificationRow:
-    return NotificationRow(id=n.id, kind=n.kind, kind_label=humanize(n.kind), icon=KIND_ICONS.get(n.kind, "bell"),
+    return NotificationRow(id=n.id, kind=n.kind, kind_label=tr(KIND_LABELS.get(n.kind, humanize(n.kind))),
+                           icon=KIND_ICONS.get(n.kind, "bell"),
                            title=n.title, body=n.body, link=n.link, help_link=n.help_link, read=n.read,
                            when=day_time(n.created_at))
 

@@ -13,6 +13,7 @@ from portal.domain.errors import DomainError
 from portal.domain.events import Topic
 from portal.domain.principal import Principal
 from portal.format import day_time, humanize, money
+from portal.i18n import tr
 from portal.live.push import listens
 from portal.state.base import FAILED, PortalState
 from portal.state.guard import Access, access, request_info_of
@@ -48,10 +49,11 @@ class OffersState(PortalState, rx.State):
         for o in found:
             parts = []
             if o.reward_cents:
-                parts.append(f"{money(o.reward_cents)} store credit")
+                parts.append(tr("{amount} store credit", amount=money(o.reward_cents)))
             if o.percent_off:
-                parts.append(f"{o.percent_off}% off")
-            rewards.append(" and ".join(parts))
+                parts.append(tr("{percent}% off", percent=o.percent_off))
+            rewards.append(tr("{first} and {second}", first=parts[0], second=parts[1]) if len(parts) == 2
+                           else "".join(parts))
         self._set(items=[OfferCard(id=o.id, title=o.title, description=o.description, reason=o.reason, reward=r,
                                    ends=day_time(o.expires_at)) for o, r in zip(found, rewards, strict=True)],
                   loaded=True)
@@ -63,7 +65,7 @@ class OffersState(PortalState, rx.State):
         if self._call(decide, offer_id=offer_id, request=request_info_of(self)) is FAILED:
             return
         self.error = ""
-        self.notice = "Offer applied." if apply else "Offer dismissed."
+        self.notice = tr("Offer applied.") if apply else tr("Offer dismissed.")
         self._reload()
 
     @rx.event
@@ -90,12 +92,12 @@ class RuleRow:
 
 def _condition(kind: str, params: dict[str, Any]) -> str:
     if kind == "after_return":
-        return f"returned something in the last {params.get('within_days', 90)} days"
+        return tr("returned something in the last {days} days", days=params.get("within_days", 90))
     if kind == "loyalty_tier":
-        return f"spent at least {money(int(params.get('min_spend_cents', 0)))}"
+        return tr("spent at least {amount}", amount=money(int(params.get("min_spend_cents", 0))))
     if kind == "repeat_purchase":
-        return f"placed at least {params.get('min_orders', 0)} orders"
-    return f"lives in {params.get('countries', '')}"
+        return tr("placed at least {count} orders", count=params.get("min_orders", 0))
+    return tr("lives in {countries}", countries=params.get("countries", ""))
 
 
 @access(Access.ADMIN)
@@ -119,7 +121,8 @@ class OfferRulesState(PortalState, rx.State):
             layout = home.default_layout(db)
         self.rules = [RuleRow(id=r.id, kind=humanize(r.kind), title=r.title, condition=_condition(r.kind, r.params),
                               reward=" ".join(x for x in (money(r.reward_cents) if r.reward_cents else "",
-                                                          f"{r.percent_off}% off" if r.percent_off else "") if x),
+                                                          tr("{percent}% off", percent=r.percent_off)
+                                                          if r.percent_off else "") if x),
                               valid_days=r.valid_days, active=r.active, offered=r.offered, applied=r.applied)
                       for r in rules]
         self.default_widgets = [w["kind"] for w in layout]
@@ -144,7 +147,7 @@ class OfferRulesState(PortalState, rx.State):
             self.error = message_for_error(err)
             return
         self.error = ""
-        self.notice = "Rule saved."
+        self.notice = tr("Rule saved.")
         self._load(p)
 
     @rx.event
@@ -174,7 +177,7 @@ class OfferRulesState(PortalState, rx.State):
                 elif not on:
                     layout = [w for w in layout if w["kind"] != kind]
                 if not layout:
-                    self.default_error = "The default home needs at least one widget."
+                    self.default_error = tr("The default home needs at least one widget.")
                     return
                 home.set_default_layout(db, principal=p, layout=layout)
         except DomainError as err:

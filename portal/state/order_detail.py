@@ -20,6 +20,7 @@ from portal.domain.order_policy import current_policy
 from portal.domain.order_wording import CANCEL_REASON_LABELS, RETURN_REASON_LABELS, why_not
 from portal.domain.principal import Principal
 from portal.format import day, day_time, humanize, money
+from portal.i18n import N_, tr
 from portal.live.push import listens
 from portal.live.runtime import offload
 from portal.models import ORDER_STATUS_LABELS, TAG_LABELS, RefundMethod, ReturnStatus
@@ -30,6 +31,13 @@ from portal.state.session import backend_url
 
 ADDRESS_FIELDS = ("name", "line1", "line2", "city", "postal_code", "country")
 MAX_FIELD = 200
+# How statuses and who did what are shown (translated with tr where shown).
+PAYMENT_STATUS_LABELS = {"pending": N_("Pending"), "processing": N_("Processing"), "succeeded": N_("Succeeded"),
+                         "failed": N_("Failed"), "refunded": N_("Refunded")}
+RETURN_STATUS_LABELS = {"requested": N_("Requested"), "approved": N_("Approved"), "label_issued": N_("Label issued"),
+                        "in_transit": N_("In transit"), "received": N_("Received"), "refunded": N_("Refunded"),
+                        "rejected": N_("Rejected"), "cancelled": N_("Cancelled")}
+ACTOR_LABELS = {"customer": N_("You"), "agent": N_("Support"), "assistant": N_("Assistant")}
 
 
 @dataclasses.dataclass
@@ -223,7 +231,7 @@ class OrderDetailState(PortalState, rx.State):
             self._set(panel="", notice="", action_error="", error="", cancelling_return="")
             self._cancel_return_id = None
         if order_id is None:
-            self.error = "That is not an order number we know."
+            self.error = tr("That is not an order number we know.")
             return
         self._order_id = order_id
         self._refresh(principal)
@@ -255,7 +263,7 @@ class OrderDetailState(PortalState, rx.State):
             window = f"{day_time(start, tz)}–{end:%H:%M} ({tz.key})"
         self.order = OrderHeader(
             id=o.id, number=o.number, status=o.status,
-            status_label=ORDER_STATUS_LABELS.get(o.status, humanize(o.status)),
+            status_label=tr(ORDER_STATUS_LABELS.get(o.status, humanize(o.status))),
             placed=day(o.placed_at), subtotal=money(o.subtotal_cents, c), shipping=money(o.shipping_cents, c),
             tax=money(o.tax_cents, c), discount=money(-o.discount_cents, c), has_discount=o.discount_cents > 0,
             total=money(o.total_cents, c), delivery_window=window,
@@ -268,10 +276,11 @@ class OrderDetailState(PortalState, rx.State):
         self.shipping_address = _address_lines(d.shipping_address)
         self.billing_address = _address_lines(d.billing_address)
         self.payments = [PaymentRow(method=p.method_label or humanize(p.method),
-                                    amount=money(p.amount_cents, p.currency), status=humanize(p.status),
+                                    amount=money(p.amount_cents, p.currency),
+                                    status=tr(PAYMENT_STATUS_LABELS.get(p.status, humanize(p.status))),
                                     when=day(p.created_at)) for p in d.payments]
         self.shipments = [ShipmentRow(id=s.id, carrier=s.carrier_name or s.carrier.upper(),
-                                      tracking_number=s.tracking_number, status=TAG_LABELS.get(s.tag, s.tag),
+                                      tracking_number=s.tracking_number, status=tr(TAG_LABELS.get(s.tag, s.tag)),
                                       expected=day(s.expected_delivery_end) if s.expected_delivery_end else "",
                                       href=f"/shipments/{s.id}") for s in d.shipments]
         self.documents = [DocumentRow(title=doc.title, kind=humanize(doc.kind), created=day(doc.created_at),
@@ -279,9 +288,10 @@ class OrderDetailState(PortalState, rx.State):
                                       else "")
                           for doc in d.documents]
         self.returns = [ReturnRow(
-            id=r.ret.id, number=r.ret.number, status=r.ret.status, status_label=humanize(r.ret.status),
+            id=r.ret.id, number=r.ret.number, status=r.ret.status,
+            status_label=tr(RETURN_STATUS_LABELS.get(r.ret.status, humanize(r.ret.status))),
             amount=money(r.ret.refund_cents, r.ret.currency),
-            method="Store credit" if r.ret.refund_method == RefundMethod.STORE_CREDIT else "Original payment",
+            method=tr("Store credit") if r.ret.refund_method == RefundMethod.STORE_CREDIT else tr("Original payment"),
             created=day(r.ret.created_at), contents=", ".join(f"{q} × {name}" for name, q in r.lines),
             photos=r.photo_count,
             label_href=backend_url(self, f"/api/returns/{r.ret.id}/label.pdf")
@@ -291,8 +301,7 @@ class OrderDetailState(PortalState, rx.State):
         if self._cancel_return_id not in {r.id for r in self.returns}:
             self._cancel_return_id, self.cancelling_return = None, ""
         self.timeline = [EventRow(when=day_time(e.created_at), message=e.message or humanize(e.kind),
-                                  actor={"customer": "You", "agent": "Support", "assistant": "Assistant"}.get(
-                                      e.actor_kind, "")) for e in d.events]
+                                  actor=tr(ACTOR_LABELS.get(e.actor_kind, ""))) for e in d.events]
         a = d.actions
         self.actions = ActionsView(
             cancel=not a["cancel"], cancel_why=why_not("cancel", a["cancel"]),
@@ -351,7 +360,7 @@ class OrderDetailState(PortalState, rx.State):
         if self._order_id is None:
             return
         if self.cancel_reason not in CANCEL_REASON_LABELS:
-            self.action_error = FIELDS["reason"]
+            self.action_error = tr(FIELDS["reason"])
             return
         try:
             with session_scope() as db:
@@ -361,8 +370,8 @@ class OrderDetailState(PortalState, rx.State):
         except DomainError as err:
             self.action_error = order_message(err)
             return
-        self._done("Your order is cancelled. "
-                   + (settled or "Anything you paid will be refunded to your original payment method."))
+        self._done(tr("Your order is cancelled. {settlement}", settlement=settled or tr(
+            "Anything you paid will be refunded to your original payment method.")))
 
     # -- calling off a return --------------------------------------------------------------------
 
@@ -392,8 +401,8 @@ class OrderDetailState(PortalState, rx.State):
             self.action_error = order_message(err)
             return
         self._cancel_return_id, self.cancelling_return = None, ""
-        self._done(f"Return {number} is cancelled. Don't send the parcel; you can start a new return while "
-                   "the return window is open.")
+        self._done(tr("Return {number} is cancelled. Don't send the parcel; you can start a new return while the "
+                      "return window is open.", number=number))
 
     # -- address -------------------------------------------------------------------------------
 
@@ -417,7 +426,7 @@ class OrderDetailState(PortalState, rx.State):
         elif (address_id := _int(self.address_choice)) is not None:
             kwargs = {"address_id": address_id}
         else:
-            self.action_error = "Choose a saved address or enter a new one."
+            self.action_error = tr("Choose a saved address or enter a new one.")
             return
         try:
             with session_scope() as db:
@@ -429,7 +438,7 @@ class OrderDetailState(PortalState, rx.State):
         for f in ADDRESS_FIELDS:
             setattr(self, f"addr_{f}", "")
         self.address_choice = ""
-        self._done("The delivery address is changed.")
+        self._done(tr("The delivery address is changed."))
 
     # -- variant -------------------------------------------------------------------------------
 
@@ -453,7 +462,7 @@ class OrderDetailState(PortalState, rx.State):
         if self._order_id is None:
             return
         if line_id is None or variant_id is None:
-            self.action_error = "Choose the item and its new size or colour."
+            self.action_error = tr("Choose the item and its new size or colour.")
             return
         try:
             with session_scope() as db:
@@ -463,7 +472,7 @@ class OrderDetailState(PortalState, rx.State):
             self.action_error = order_message(err)
             return
         self.variant_line, self.variant_choice, self.variant_options = "", "", []
-        self._done("The item is changed.")
+        self._done(tr("The item is changed."))
 
     # -- delivery window -----------------------------------------------------------------------
 
@@ -477,7 +486,7 @@ class OrderDetailState(PortalState, rx.State):
         if self._order_id is None:
             return
         if not self.window_choice:
-            self.action_error = FIELDS["window"]
+            self.action_error = tr(FIELDS["window"])
             return
         try:
             with session_scope() as db:
@@ -487,7 +496,7 @@ class OrderDetailState(PortalState, rx.State):
             self.action_error = order_message(err)
             return
         self.window_choice = ""
-        self._done("Your delivery window is saved; the carrier has been told.")
+        self._done(tr("Your delivery window is saved; the carrier has been told."))
 
     # -- return --------------------------------------------------------------------------------
 
@@ -539,8 +548,9 @@ class OrderDetailState(PortalState, rx.State):
         self._quote_cents = q.amount_cents
         self.return_quote = money(q.amount_cents, q.currency)
         if q.bonus_cents:
-            self.return_bonus_note = (f"Includes a {money(q.bonus_cents, q.currency)} bonus "
-                                      f"({current_policy().store_credit_bonus_percent}%) for choosing store credit.")
+            self.return_bonus_note = tr("Includes a {amount} bonus ({percent}%) for choosing store credit.",
+                                        amount=money(q.bonus_cents, q.currency),
+                                        percent=current_policy().store_credit_bonus_percent)
 
     @rx.event
     async def upload_photos(self, files: list[rx.UploadFile]) -> None:
@@ -584,10 +594,10 @@ class OrderDetailState(PortalState, rx.State):
             return
         chosen = self._chosen()
         if not chosen:
-            self.action_error = FIELDS["lines"]
+            self.action_error = tr(FIELDS["lines"])
             return
         if self.return_reason not in RETURN_REASON_LABELS:
-            self.action_error = FIELDS["reason"]
+            self.action_error = tr(FIELDS["reason"])
             return
         if self._quote_cents is None:
             self._quote()
@@ -606,4 +616,5 @@ class OrderDetailState(PortalState, rx.State):
             return
         self.return_qty, self.return_reason, self.return_note, self.photos, self._photo_ids = {}, "", "", [], []
         self.return_quote, self.return_bonus_note, self._quote_cents = "", "", None
-        self._done(f"Return {number} is started. Download the label below and attach it to the parcel.")
+        self._done(tr("Return {number} is started. Download the label below and attach it to the parcel.",
+                      number=number))

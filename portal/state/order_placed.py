@@ -10,6 +10,7 @@ from portal.domain import order_billing
 from portal.domain.errors import DomainError
 from portal.domain.events import Topic
 from portal.format import day, money
+from portal.i18n import tr
 from portal.live.push import listens
 from portal.state.base import FAILED, PortalState
 from portal.state.billing import STATUS_LABELS
@@ -65,7 +66,7 @@ class OrderPlacedState(PortalState, rx.State):
 
     def _reload(self) -> None:
         if self._order_id is None:
-            self._set(error="That is not an order number we know.", loaded=False)
+            self._set(error=tr("That is not an order number we know."), loaded=False)
             return
         c = self._call(order_billing.confirmation, order_id=self._order_id)
         if c is FAILED:
@@ -82,6 +83,6 @@ class OrderPlacedState(PortalState, rx.State):
                 shipping=money(o.shipping_cents, cur), tax=money(o.tax_cents, cur), total=money(o.total_cents, cur),
                 email=c.email, invoice_number=c.invoice_number,
                 invoice_href=f"/billing/invoices/{c.invoice_id}" if c.invoice_id else "",
-                invoice_status=c.invoice_status, invoice_status_label=STATUS_LABELS.get(c.invoice_status, ""),
+                invoice_status=c.invoice_status, invoice_status_label=tr(STATUS_LABELS.get(c.invoice_status, "")),
                 due=day(c.invoice_due_at) if c.invoice_due_at else ""),
         )

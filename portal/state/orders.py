@@ -12,6 +12,7 @@ from portal.domain import orders
 from portal.domain.errors import DomainError
 from portal.domain.events import Topic
 from portal.format import day, humanize, money
+from portal.i18n import tr, tr_n
 from portal.live.push import listens
 from portal.models import ORDER_STATUS_LABELS, OrderStatus
 from portal.settings import get_settings
@@ -71,7 +72,7 @@ class OrderListState(PortalState, rx.State):
     @rx.event
     def update_status(self, value: str) -> None:
         if value not in STATUS_CHOICES:
-            self.error = FIELDS["status"]
+            self.error = tr(FIELDS["status"])
             return
         self.status = value
         self.page = 1
@@ -93,7 +94,7 @@ class OrderListState(PortalState, rx.State):
         try:
             _parse_day(value)
         except ValueError:
-            self.error = "Enter dates as YYYY-MM-DD."
+            self.error = tr("Enter dates as YYYY-MM-DD.")
             return
         self.page = 1
         self._reload()
@@ -120,7 +121,7 @@ class OrderListState(PortalState, rx.State):
             filters = orders.OrderFilter(query=self.query.strip(), status="" if self.status == "all" else self.status,
                                          date_from=_parse_day(self.date_from), date_to=_parse_day(self.date_to))
         except ValueError:
-            self.error = "Enter dates as YYYY-MM-DD."
+            self.error = tr("Enter dates as YYYY-MM-DD.")
             return
         try:
             size = get_settings().orders_page_size
@@ -134,9 +135,10 @@ class OrderListState(PortalState, rx.State):
         self.rows = [
             OrderListRow(
                 id=o.id, number=o.number, status=o.status,
-                status_label=ORDER_STATUS_LABELS.get(o.status, humanize(o.status)), placed=day(o.placed_at),
+                status_label=tr(ORDER_STATUS_LABELS.get(o.status, humanize(o.status))), placed=day(o.placed_at),
                 total=money(o.total_cents, o.currency),
-                summary=o.first_item + (f" and {o.item_count - 1} more" if o.item_count > 1 else ""),
+                summary=tr_n("{item} and {n} more", "{item} and {n} more", o.item_count - 1, item=o.first_item)
+                if o.item_count > 1 else o.first_item,
                 href=f"/orders/{o.id}",
             )
             for o in page.orders

@@ -11,6 +11,7 @@ from portal.db import session_scope
 from portal.domain import profile
 from portal.domain.errors import DomainError, Invalid
 from portal.domain.events import Topic
+from portal.i18n import N_, tr
 from portal.live.push import listens
 from portal.models import AddressPublic
 from portal.state.base import FAILED, PortalState
@@ -19,8 +20,8 @@ from portal.state.messages import message_for, message_for_error
 
 _FORM_FIELDS = ("full_name", "phone", "company", "vat_number", "locale", "timezone")
 # The labels the form shows, so a message names the field it is about.
-_FIELD_LABELS = {"full_name": "Full name", "phone": "Phone", "company": "Company", "vat_number": "VAT number",
-                 "locale": "Language", "timezone": "Time zone"}
+_FIELD_LABELS = {"full_name": N_("Full name"), "phone": N_("Phone"), "company": N_("Company"),
+                 "vat_number": N_("VAT number"), "locale": N_("Language"), "timezone": N_("Time zone")}
 
 
 @dataclasses.dataclass
@@ -48,20 +49,20 @@ class AddressForm:
 
 def _row(a: AddressPublic) -> AddressRow:
     parts = [a.name, a.company, a.line1, a.line2, f"{a.postal_code} {a.city}".strip(), a.region, a.country]
-    return AddressRow(id=a.id, label=a.label or "Address", lines=", ".join(p for p in parts if p),
+    return AddressRow(id=a.id, label=a.label or tr("Address"), lines=", ".join(p for p in parts if p),
                       is_default_shipping=a.is_default_shipping, is_default_billing=a.is_default_billing)
 
 
 def _strings(form: Any, names: tuple[str, ...]) -> dict[str, str]:
     if not isinstance(form, dict):
-        raise Invalid("Fill in the form.", field="form")
+        raise Invalid(tr("Fill in the form."), field="form")
     out = {}
     for n in names:
         v = form.get(n, "")
         if not isinstance(v, str):
-            raise Invalid("Enter text.", field=n)
+            raise Invalid(tr("Enter text."), field=n)
         if len(v) > 500:
-            raise Invalid("Use at most 500 characters.", field=n)
+            raise Invalid(tr("Use at most 500 characters."), field=n)
         out[n] = v
     return out
 
@@ -124,10 +125,11 @@ class ProfileState(PortalState, rx.State):
         except DomainError as err:
             self.details_field = str(err.data.get("field", ""))
             label = _FIELD_LABELS.get(self.details_field)
-            self.details_error = f"{label}: {message_for_error(err)}" if label else message_for_error(err)
+            self.details_error = tr("{label}: {value}", label=tr(label), value=message_for_error(err)) if label \
+                else message_for_error(err)
             return
         self.details_error = self.details_field = ""
-        self.details_notice = "Saved."
+        self.details_notice = tr("Saved.")
         self._reload(keep_form=False)
 
     @rx.event
@@ -137,7 +139,7 @@ class ProfileState(PortalState, rx.State):
         with session_scope() as db:
             self.email_prefs = profile.set_email_preferences(db, principal=self._me(), prefs={kind: value},
                                                              request=request_info_of(self))
-        self.prefs_notice = "Saved."
+        self.prefs_notice = tr("Saved.")
 
     # --- addresses -------------------------------------------------------------------------
 
@@ -190,19 +192,20 @@ class ProfileState(PortalState, rx.State):
         self.editing = False
         self._editing_id = None
         self.address_error = self.address_field = ""
-        self.address_notice = "Address saved."
+        self.address_notice = tr("Address saved.")
         self._reload()
 
     @rx.event
     def delete_address(self, address_id: int) -> None:
-        self._address_action(address_id, profile.delete_address, "Address removed.")
+        self._address_action(address_id, profile.delete_address, tr("Address removed."))
 
     @rx.event
     def make_default(self, address_id: int, purpose: str) -> None:
         if purpose not in ("shipping", "billing"):
             return
-        self._address_action(address_id, profile.set_default_address, f"Default {purpose} address changed.",
-                             purpose=purpose)
+        notice = tr("Default shipping address changed.") if purpose == "shipping" \
+            else tr("Default billing address changed.")
+        self._address_action(address_id, profile.set_default_address, notice, purpose=purpose)
 
     def _address_action(self, address_id: Any, action: Any, notice: str, **kwargs: Any) -> None:
         if not isinstance(address_id, int) or isinstance(address_id, bool):

@@ -8,6 +8,7 @@ from reflex_base.event import EventSpec
 from portal.db import session_scope
 from portal.domain import account
 from portal.domain.errors import DomainError, ErrorCode
+from portal.i18n import tr
 from portal.settings import get_settings
 from portal.state.base import PortalState
 from portal.state.guard import Access, access, request_info_of
@@ -28,7 +29,7 @@ class ForgotState(PortalState, rx.State):
     def submit(self, form_data: dict) -> None:
         email = str(form_data.get("email") or "").strip()[:320]
         if "@" not in email:
-            self.error = "Enter the email address of your account."
+            self.error = tr("Enter the email address of your account.")
             return
         with session_scope() as db:
             account.request_password_reset(db, email=email, request=request_info_of(self))
@@ -57,7 +58,7 @@ class ResetState(PortalState, rx.State):
         new = str(form_data.get("password") or "")[:4096]
         confirm = str(form_data.get("confirm") or "")[:4096]
         if new != confirm:
-            self.error = "The two passwords are not the same."
+            self.error = tr("The two passwords are not the same.")
             return None
         try:
             with session_scope() as db:

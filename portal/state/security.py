@@ -9,7 +9,8 @@ from reflex_base.event import EventSpec
 
 from portal.db import session_scope, utcnow
 from portal.domain import account, mfa
-from portal.format import ago, day_time, plural
+from portal.format import ago, day_time
+from portal.i18n import tr, tr_n
 from portal.models import User
 from portal.state.base import FAILED, PortalState
 from portal.state.guard import Access, access, mfa_setup_exempt, request_info_of
@@ -65,9 +66,9 @@ class SecurityState(PortalState, rx.State):
             rows = account.list_sessions(db, principal=p)
         now = utcnow()
         shown = [SessionRow(id=r.id or 0, device=account.describe_device(r.user_agent),
-                            ip_address=r.ip_address or "unknown", method=r.auth_method,
+                            ip_address=r.ip_address or tr("unknown"), method=r.auth_method,
                             started=day_time(r.created_at), last_seen=day_time(r.last_seen_at),
-                            last_active="Now" if r.id == p.session_id else ago(r.last_seen_at, now),
+                            last_active=tr("Now") if r.id == p.session_id else ago(r.last_seen_at, now),
                             current=r.id == p.session_id) for r in rows]
         shown.sort(key=lambda row: not row.current)  # stable: the others stay newest first
         self.sessions, self.older_sessions = shown[:RECENT_SESSIONS], shown[RECENT_SESSIONS:]
@@ -83,7 +84,7 @@ class SecurityState(PortalState, rx.State):
         p = self._me()
         self._refresh()
         if p.mfa_setup_required:
-            self.mfa_notice = "Your role requires two-factor authentication. Set it up to continue."
+            self.mfa_notice = tr("Your role requires two-factor authentication. Set it up to continue.")
 
     @rx.event
     def start_mfa(self) -> EventSpec | None:
@@ -107,7 +108,8 @@ class SecurityState(PortalState, rx.State):
             return None
         self.enrolling = False
         self.mfa_error = ""
-        self.mfa_notice = "Two-factor authentication is on. Save these recovery codes somewhere safe: each works once."
+        self.mfa_notice = tr("Two-factor authentication is on. Save these recovery codes somewhere safe: each works "
+                             "once.")
         self.offer_end_others = len(self.sessions) > 1
         self._refresh()
         return [conceal(TOTP_QR, TOTP_SECRET), reveal({RECOVERY_CODES: "\n".join(codes)})]
@@ -118,7 +120,7 @@ class SecurityState(PortalState, rx.State):
                       code=str(form_data.get("code") or "")[:32], request=request_info_of(self)) is FAILED:
             return None
         self.mfa_error = ""
-        self.mfa_notice = "Two-factor authentication is off."
+        self.mfa_notice = tr("Two-factor authentication is off.")
         self.offer_end_others = len(self.sessions) > 1
         self._refresh()
         return conceal(RECOVERY_CODES)
@@ -130,7 +132,7 @@ class SecurityState(PortalState, rx.State):
         if codes is FAILED:  # FAILED (the type narrows codes)
             return None
         self.mfa_error = ""
-        self.mfa_notice = "New recovery codes: the old ones no longer work."
+        self.mfa_notice = tr("New recovery codes: the old ones no longer work.")
         self._refresh()
         return reveal({RECOVERY_CODES: "\n".join(codes)})
 
@@ -138,7 +140,7 @@ class SecurityState(PortalState, rx.State):
     def change_password(self, form_data: dict) -> None:
         new = str(form_data.get("new") or "")[:4096]
         if new != str(form_data.get("confirm") or "")[:4096]:
-            self.pw_error = "The two new passwords are not the same."
+            self.pw_error = tr("The two new passwords are not the same.")
             return
         end_others = bool(form_data.get("end_others"))
         ended = self._call(account.change_password, into="pw_error", current=str(form_data.get("current") or "")[:4096],
@@ -146,8 +148,9 @@ class SecurityState(PortalState, rx.State):
         if ended is FAILED:  # FAILED (the type narrows ended)
             return
         self.pw_error = ""
-        self.pw_notice = "Your password was changed." + (f" {plural(ended, 'other session')} signed out."
-                                                         if ended else "")
+        self.pw_notice = tr_n("Your password was changed. {n} other session signed out.",
+                              "Your password was changed. {n} other sessions signed out.", ended) if ended \
+            else tr("Your password was changed.")
         self._refresh()
 
     @rx.event
@@ -160,7 +163,7 @@ class SecurityState(PortalState, rx.State):
             return None
         if session_id == p.session_id:
             return post_to(backend_url(self, "/api/auth/logout"))
-        self.sessions_notice = "That session was signed out."
+        self.sessions_notice = tr("That session was signed out.")
         self._refresh()
         return None
 
@@ -168,7 +171,8 @@ class SecurityState(PortalState, rx.State):
     def revoke_others(self) -> None:
         with session_scope() as db:
             n = account.revoke_other_sessions(db, principal=self._me(), request=request_info_of(self))
-        self.sessions_notice = f"Signed out {plural(n, 'other session')}." if n else "There were no other sessions."
+        self.sessions_notice = tr_n("Signed out {n} other session.", "Signed out {n} other sessions.", n) if n \
+            else tr("There were no other sessions.")
         self.offer_end_others = False
         self._refresh()
 

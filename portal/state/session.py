@@ -18,6 +18,7 @@ from portal.domain.auth import BINDING_COOKIE
 from portal.domain.errors import DomainError
 from portal.domain.events import DomainEvent, Topic
 from portal.domain.principal import Principal
+from portal.i18n import N_, tr
 from portal.live.push import listens
 from portal.models import User
 from portal.settings import get_settings
@@ -187,18 +188,18 @@ class LoginState(PortalState, rx.State):
         self.registration_open = get_settings().registration_enabled
         if current_principal() is not None:
             return rx.redirect(_home_for(current_principal()), replace=True)
-        notices = {"signed_out": "You have been signed out.", "reset": "Your password was changed. Sign in with "
-                   "your new password.", "verified": "Your email address is confirmed. You can sign in now.",
-                   "registered": "Check your inbox: we sent you a link to confirm your email address.",
-                   "closed": "Your account is closed and you were signed out everywhere. Thank you for having "
-                             "been with us; we keep only what the law requires."}
+        notices = {"signed_out": tr("You have been signed out."), "reset": tr("Your password was changed. Sign in "
+                   "with your new password."), "verified": tr("Your email address is confirmed. You can sign in now."),
+                   "registered": tr("Check your inbox: we sent you a link to confirm your email address."),
+                   "closed": tr("Your account is closed and you were signed out everywhere. Thank you for having "
+                                "been with us; we keep only what the law requires.")}
         for key, text in notices.items():
             if params.get(key):
                 self.notice = text
         errors = {"expired": message_for("token_invalid"),
-                  "sso_unlinked": "That single sign-on account is not linked to an account here yet. Sign in "
-                                  "with your password, then link it under Security.",
-                  "sso_failed": "Single sign-on did not complete. Please try again."}
+                  "sso_unlinked": tr("That single sign-on account is not linked to an account here yet. Sign in "
+                                     "with your password, then link it under Security."),
+                  "sso_failed": tr("Single sign-on did not complete. Please try again.")}
         if params.get("error") in errors:
             self.error = errors[params["error"]]
         token = params.get("mfa") or ""
@@ -222,7 +223,7 @@ class LoginState(PortalState, rx.State):
         password = str(form_data.get("password") or "")[:4096]
         self.notice = ""
         if not email or not password:
-            self.error = "Enter your email address and password."
+            self.error = tr("Enter your email address and password.")
             return None
         req = request_info_of(self)
         with session_scope() as db:
@@ -230,7 +231,7 @@ class LoginState(PortalState, rx.State):
                 user = auth.authenticate(db, email=email, password=password, request=req)
             except DomainError as err:
                 # The failed attempt is still committed to the audit trail and the throttle.
-                self.error = _LOGIN_REFUSALS.get(err.detail or "", "") or message_for(err.code)
+                self.error = tr(_LOGIN_REFUSALS.get(err.detail or "", "")) or message_for(err.code)
                 return None
             if user.mfa_enabled:
                 self.error = ""
@@ -250,10 +251,10 @@ class LoginState(PortalState, rx.State):
         code = str(form_data.get("code") or "").strip()[:64]
         if self._pending_user_id is None or time.time() > self._pending_until:
             self._clear_pending()
-            self.error = "That took too long. Please sign in again."
+            self.error = tr("That took too long. Please sign in again.")
             return None
         if not code:
-            self.error = "Enter the code." if not self.use_recovery else "Enter one of your recovery codes."
+            self.error = tr("Enter the code.") if not self.use_recovery else tr("Enter one of your recovery codes.")
             return None
         req = request_info_of(self)
         with session_scope() as db:
@@ -269,8 +270,8 @@ class LoginState(PortalState, rx.State):
                 self.error = message_for(err.code)
                 return None
             if not ok:
-                self.error = ("That recovery code is not valid or was already used." if self.use_recovery
-                              else "That code did not match. Enter the newest code from your app.")
+                self.error = (tr("That recovery code is not valid or was already used.") if self.use_recovery
+                              else tr("That code did not match. Enter the newest code from your app."))
                 return None
             binding = auth.new_token()
             ticket = auth.issue_login_ticket(db, user=user, auth_method=self._pending_method, mfa_verified=True,
@@ -296,9 +297,9 @@ class LoginState(PortalState, rx.State):
         return navigate_to(url, binding=binding)
 
 
-_UNVERIFIED = "Please confirm your email address first: use the link we sent you when you registered."
-_CLOSED = ("This account was closed, so it can no longer be used to sign in. If you closed it by mistake or "
-           "need something from it, contact us and we will help.")
+_UNVERIFIED = N_("Please confirm your email address first: use the link we sent you when you registered.")
+_CLOSED = N_("This account was closed, so it can no longer be used to sign in. If you closed it by mistake or "
+             "need something from it, contact us and we will help.")
 _LOGIN_REFUSALS = {"email_unverified": _UNVERIFIED, "account_closed": _CLOSED}
 
 

@@ -13,6 +13,7 @@ from portal.domain.errors import DomainError
 from portal.domain.events import DomainEvent, Topic
 from portal.domain.principal import Principal
 from portal.format import day, day_time
+from portal.i18n import N_, tr
 from portal.live.push import listens
 from portal.models import TAG_LABELS, TrackingEventPublic, TrackingTag
 from portal.state.base import PortalState, loop_first
@@ -20,7 +21,7 @@ from portal.state.guard import Access, access, current_principal
 from portal.state.messages import message_for_error
 from portal.state.shipment_advice import advice, late_advice, status_line
 
-NOT_A_SHIPMENT = "That is not a shipment we know."
+NOT_A_SHIPMENT = N_("That is not a shipment we know.")
 
 # Badge colours by carrier status (reuses the order status palette of components.common).
 TAG_STATUS = {
@@ -109,14 +110,15 @@ def milestones(tag: str, events: list[TrackingEventPublic]) -> list[MilestoneRow
         if ev.tag == TrackingTag.AVAILABLE_FOR_PICKUP:
             pickup_ready = True
         if ev.tag == TrackingTag.ATTEMPT_FAIL:
-            problems.setdefault("Failed attempt", ev.occurred_at)
+            problems.setdefault(N_("Failed attempt"), ev.occurred_at)
         elif ev.tag == TrackingTag.EXCEPTION:
-            problems.setdefault("Returned" if ev.subtag in RETURNED else "Exception", ev.occurred_at)
+            problems.setdefault(N_("Returned") if ev.subtag in RETURNED else N_("Exception"), ev.occurred_at)
     delivered = tag == TrackingTag.DELIVERED
-    last = "Ready for pickup" if pickup_ready and not delivered else "Delivered"
-    labels = ["Info received", "Picked up", "In transit", "Out for delivery", last]
+    # The labels stay English while the rows are worked out (compared below), translated in the rows.
+    last = N_("Ready for pickup") if pickup_ready and not delivered else N_("Delivered")
+    labels = [N_("Info received"), N_("Picked up"), N_("In transit"), N_("Out for delivery"), last]
     if pickup_ready and delivered:
-        labels[3] = "Ready for pickup"
+        labels[3] = N_("Ready for pickup")
     # Sent back: the rest of the way to the door will not happen.
     returned = tag == TrackingTag.EXCEPTION and "Returned" in problems
     rows: list[tuple[MilestoneRow, datetime | None]] = []
@@ -130,11 +132,11 @@ def milestones(tag: str, events: list[TrackingEventPublic]) -> list[MilestoneRow
             if returned:
                 continue
             state = "todo"
-        rows.append((MilestoneRow(label=label, state=state, when=day_time(when) if when else ""), when))
+        rows.append((MilestoneRow(label=tr(label), state=state, when=day_time(when) if when else ""), when))
     for label, when in sorted(problems.items(), key=lambda kv: kv[1]):
         # After every milestone reached by then; before the first reached later (or not yet).
         at = max((n + 1 for n, (_, t) in enumerate(rows) if t is not None and t <= when), default=0)
-        rows.insert(at, (MilestoneRow(label=label, state="problem", when=day_time(when)), when))
+        rows.insert(at, (MilestoneRow(label=tr(label), state="problem", when=day_time(when)), when))
     return [row for row, _ in rows]
 
 
@@ -142,7 +144,7 @@ def window_text(start: datetime | None, end: datetime | None) -> str:
     if end is None:
         return ""
     if start is None:
-        return f"by {day_time(end)}"
+        return tr("by {when}", when=day_time(end))
     if start.date() == end.date():
         return f"{day(end)}, {start:%H:%M}–{end:%H:%M}"
     return f"{day(start)} – {day(end)}"
@@ -166,7 +168,7 @@ class ShipmentState(PortalState, rx.State):
         # The id comes from the URL, so it is never trusted: the domain checks ownership.
         raw = self.router.url.path.rstrip("/").rsplit("/", 1)[-1]
         if not raw.isdigit() or len(raw) > 12:
-            self.error = NOT_A_SHIPMENT
+            self.error = tr(NOT_A_SHIPMENT)
             return
         self._shipment_id = int(raw)
         self._load(principal)
@@ -199,16 +201,17 @@ class ShipmentState(PortalState, rx.State):
         self.view = ShipmentView(
             carrier=s.carrier_name or s.carrier.upper(), tracking_number=s.tracking_number,
             order_number=detail.order_number, order_href=f"/orders/{s.order_id}",
-            status=TAG_STATUS.get(s.tag, "placed"), status_label=TAG_LABELS.get(s.tag, s.tag),  # type: ignore[call-overload]
+            status=TAG_STATUS.get(s.tag, "placed"), status_label=tr(TAG_LABELS.get(s.tag, s.tag)),  # type: ignore[call-overload]
             detail=status_line(s.tag, s.subtag, s.subtag_message),
             advice_tone=tip.tone, advice_title=tip.title, advice_text=tip.explanation, advice_next=tip.next_step,
             expected=window_text(s.expected_delivery_start, end) if s.delivered_at is None else "",
+            expected_label=tr("Expected delivery"),
             slipped=slipped, original=day(s.original_expected_delivery) if slipped else "",
             delivered=day_time(s.delivered_at) if s.delivered_at else "",
         )
         self.milestones = milestones(s.tag, detail.checkpoints)
         self.checkpoints = [
-            CheckpointRow(when=day_time(c.occurred_at), label=TAG_LABELS.get(c.tag, c.tag),  # type: ignore[call-overload]
+            CheckpointRow(when=day_time(c.occurred_at), label=tr(TAG_LABELS.get(c.tag, c.tag)),  # type: ignore[call-overload]
                           message=c.message, location=c.location, status=TAG_STATUS.get(c.tag, "placed"))  # type: ignore[call-overload]
             for c in detail.checkpoints
         ]
@@ -231,10 +234,11 @@ class ShipmentsState(PortalState, rx.State):
             items = tracking.list_shipments(db, principal=self._me(), limit=50)
         self.rows = [
             ShipmentRow(id=i.id, order_number=i.order_number, carrier=i.carrier_name, tracking_number=i.tracking_number,
-                        status=TAG_STATUS.get(i.tag, "placed"), status_label=TAG_LABELS.get(i.tag, i.tag),  # type: ignore[call-overload]
+                        status=TAG_STATUS.get(i.tag, "placed"), status_label=tr(TAG_LABELS.get(i.tag, i.tag)),  # type: ignore[call-overload]
                         detail=status_line(i.tag, i.subtag, i.subtag_message),
-                        expected=(f"Delivered {day(i.delivered_at)}" if i.delivered_at else
-                                  f"Expected {day(i.expected_delivery_end)}" if i.expected_delivery_end else ""))
+                        expected=(tr("Delivered {day}", day=day(i.delivered_at)) if i.delivered_at else
+                                  tr("Expected {day}", day=day(i.expected_delivery_end)) if i.expected_delivery_end
+                                  else ""))
             for i in items
         ]
         self.loaded = True

@@ -16,6 +16,7 @@ from portal.db import session_scope
 from portal.domain import sso
 from portal.domain.errors import DomainError
 from portal.format import day_time
+from portal.i18n import N_, tr
 from portal.settings import get_settings
 from portal.state.base import FAILED, PortalState
 from portal.state.guard import Access, access, request_info_of
@@ -25,13 +26,13 @@ from portal.state.session import backend_url, navigate_to
 # The SSO routes send people back to the login page with an error code; LoginState words
 # sso_unlinked and sso_failed, these are the others.
 SSO_ERRORS = {
-    "sso_cancelled": "Single sign-on was cancelled at the provider.",
-    "sso_unavailable": "Single sign-on is not available right now. Please sign in with your password.",
+    "sso_cancelled": N_("Single sign-on was cancelled at the provider."),
+    "sso_unavailable": N_("Single sign-on is not available right now. Please sign in with your password."),
 }
 LINK_RESULTS = {
-    "linked": "Single sign-on is now linked to your account.",
-    "conflict": "That sign-in is already linked to another account here, so it was not linked.",
-    "refused": "Linking has to be started from this page. Please use the button below.",
+    "linked": N_("Single sign-on is now linked to your account."),
+    "conflict": N_("That sign-in is already linked to another account here, so it was not linked."),
+    "refused": N_("Linking has to be started from this page. Please use the button below."),
 }
 
 
@@ -53,7 +54,7 @@ class SsoLoginState(PortalState, rx.State):
         self.enabled = s.sso_enabled
         self.provider_name = s.oidc_display_name
         code = self.router.url.query_parameters.get("error")
-        self.error = SSO_ERRORS.get(code, "") if isinstance(code, str) else ""
+        self.error = tr(SSO_ERRORS.get(code, "")) if isinstance(code, str) else ""
 
     @rx.event
     def start(self) -> EventSpec | None:
@@ -88,8 +89,8 @@ class SsoAccountState(PortalState, rx.State):
         self.enabled = s.sso_enabled
         self.provider_name = s.oidc_display_name
         result = self.router.url.query_parameters.get("sso")
-        self.notice = LINK_RESULTS.get(result, "") if result == "linked" else ""
-        self.error = LINK_RESULTS.get(result, "") if result in ("conflict", "refused") else ""
+        self.notice = tr(LINK_RESULTS.get(result, "")) if result == "linked" else ""
+        self.error = tr(LINK_RESULTS.get(result, "")) if result in ("conflict", "refused") else ""
         self._refresh()
 
     def _message(self, err: DomainError) -> str:
@@ -98,9 +99,9 @@ class SsoAccountState(PortalState, rx.State):
     def _refresh(self) -> None:
         with session_scope() as db:
             rows = sso.identities_of(db, principal=self._me())
-        self.identities = [IdentityRow(id=r.id, issuer=r.issuer, email=r.email or "Linked sign-in",
+        self.identities = [IdentityRow(id=r.id, issuer=r.issuer, email=r.email or tr("Linked sign-in"),
                                        linked=day_time(r.created_at),
-                                       last_used=day_time(r.last_login_at) or "never")
+                                       last_used=day_time(r.last_login_at) or tr("never"))
                            for r in rows]
         self.loaded = True
 
@@ -119,5 +120,5 @@ class SsoAccountState(PortalState, rx.State):
         if self._call(sso.unlink_identity, identity_id=identity_id, request=request_info_of(self)) is FAILED:
             return
         self.error = ""
-        self.notice = "Single sign-on link removed."
+        self.notice = tr("Single sign-on link removed.")
         self._refresh()

@@ -16,31 +16,32 @@ from portal.domain.errors import DomainError
 from portal.domain.events import DomainEvent, Topic
 from portal.domain.principal import Principal
 from portal.format import day_time, humanize
+from portal.i18n import tr
 from portal.live.push import listens
 from portal.state import forms
 from portal.state.base import FAILED, PortalState
 from portal.state.guard import Access, access, current_principal
 from portal.state.messages import message_for
-from portal.state.support import MessageRow, TicketHeader, header_of, message_rows, support_message
+from portal.state.support import MessageRow, TicketHeader, header_of, label, message_rows, support_message
 
 
 def due_text(due: datetime | None, done: datetime | None, now: datetime) -> str:
     if done is not None:
-        return "met" if due is None or done <= due else "missed"
+        return tr("met") if due is None or done <= due else tr("missed")
     if due is None:
         return ""
     minutes = int((due - now).total_seconds() // 60)
     if minutes < 0:
-        return f"overdue {_span(-minutes)}"
-    return f"in {_span(minutes)}"
+        return tr("overdue {span}", span=_span(-minutes))
+    return tr("in {span}", span=_span(minutes))
 
 
 def _span(minutes: int) -> str:
     if minutes < 60:
-        return f"{minutes}m"
+        return tr("{minutes}m", minutes=minutes)
     if minutes < 48 * 60:
-        return f"{minutes // 60}h {minutes % 60}m"
-    return f"{minutes // 1440}d"
+        return tr("{hours}h {minutes}m", hours=minutes // 60, minutes=minutes % 60)
+    return tr("{days}d", days=minutes // 1440)
 
 
 @dataclasses.dataclass
@@ -153,8 +154,8 @@ class AgentConsoleState(PortalState, rx.State):
         self.total_open = sum(self.counts.values())
         self.own, self.team = _figure(own), _figure(team)
         self.rows = [QueueRowView(
-            id=r.id, number=r.number, subject=r.subject, customer=r.customer_name, category=humanize(r.category),
-            priority=r.priority, status=humanize(r.status), assignee=r.assignee_name or "–",
+            id=r.id, number=r.number, subject=r.subject, customer=r.customer_name, category=label(r.category),
+            priority=r.priority, status=label(r.status), assignee=r.assignee_name or "–",
             mine=r.assignee_user_id == principal.user_id, tags=", ".join(r.tags),
             updated=day_time(r.updated_at), first_response=due_text(r.first_response_due_at, r.first_responded_at, now),
             resolution=due_text(r.resolution_due_at, None, now) if r.status in support._OPEN else "",
@@ -383,7 +384,7 @@ class AgentTicketState(CustomerPanel, PortalState, rx.State):
     @rx.event
     def send(self) -> None:
         if self._act(support.agent_reply, body=self.draft, internal=self.internal):
-            self.notice = "Note added." if self.internal else "Reply sent."
+            self.notice = tr("Note added.") if self.internal else tr("Reply sent.")
             self.draft = ""
             self.internal, self._dirty = False, False
 
@@ -431,7 +432,7 @@ class AgentTicketState(CustomerPanel, PortalState, rx.State):
         if not isinstance(held_id, int) or held_id not in self._held_ids or not isinstance(accept, bool):
             return
         if self._act(support_mail.decide_held, held_id=held_id, accept=accept):
-            self.notice = "Message added to the ticket." if accept else "Message turned away."
+            self.notice = tr("Message added to the ticket.") if accept else tr("Message turned away.")
 
     @rx.event
     def update_link_number(self, value: Any) -> None:
@@ -442,7 +443,7 @@ class AgentTicketState(CustomerPanel, PortalState, rx.State):
     @rx.event
     def link_customer(self) -> None:
         if self._act(support_mail.link_contact, customer_number=self.link_number):
-            self.notice, self.link_number = "Linked to the customer account.", ""
+            self.notice, self.link_number = tr("Linked to the customer account."), ""
 
     @rx.event
     def merge(self) -> EventSpec | None:

@@ -20,6 +20,7 @@ from portal.domain.errors import DomainError
 from portal.domain.events import DomainEvent, Topic
 from portal.domain.principal import Principal
 from portal.format import day, day_time, humanize
+from portal.i18n import N_, tr
 from portal.live.push import listens
 from portal.live.runtime import offload
 from portal.settings import get_settings
@@ -30,43 +31,57 @@ from portal.state.insights import TrackState
 from portal.state.messages import message_for
 from portal.state.session import backend_url
 
+# How ticket statuses, priorities and categories are shown (humanize(value), translated with `label`).
+TICKET_LABELS: dict[str, str] = {
+    "new": N_("New"), "open": N_("Open"), "pending": N_("Pending"), "resolved": N_("Resolved"), "closed": N_("Closed"),
+    "low": N_("Low"), "normal": N_("Normal"), "high": N_("High"), "urgent": N_("Urgent"),
+    "general": N_("General"), "orders": N_("Orders"), "shipping": N_("Shipping"), "returns": N_("Returns"),
+    "billing": N_("Billing"), "products": N_("Products"), "account": N_("Account"),
+}
+
+
+def label(value: str) -> str:
+    """A ticket status, priority or category as shown, in the reader's language."""
+    return tr(TICKET_LABELS.get(value, humanize(value)))
+
+
 # Wording for the support area's error details (the domain only gives codes).
 SUPPORT_MESSAGES: dict[str, str] = {
-    "empty": "Write a message first.",
-    "rate": "You are sending a lot in a short time. Please wait a minute and try again; what you wrote is kept.",
-    "too_long": "That is too long. Please shorten it.",
-    "category": "Choose one of the categories.",
-    "priority": "Choose one of the priorities.",
-    "too_many_tags": "Use at most 5 tags.",
-    "rating": "Choose a rating from 1 to 5 stars.",
-    "empty_file": "That file is empty.",
-    "too_large": "That file is too large.",
-    "file_type": "We accept pictures (PNG, JPEG, GIF, WebP), PDF and plain-text files, "
-                 "and the file must really be of the type its name says.",
-    "too_many_files": "Attach at most 5 files to one message.",
-    "ticket_closed": "This ticket is closed, so it can no longer be answered. Open a new ticket instead.",
-    "reopen_window": "This ticket can no longer be reopened. Please open a new ticket.",
-    "not_rateable": "This ticket cannot be rated (now).",
-    "merge_self": "Choose a different ticket to merge into.",
-    "merge_other_customer": "Only tickets of the same customer can be merged.",
-    "already_merged": "One of these tickets was already merged.",
-    "chat_closed": "This chat has ended.",
-    "chat_not_yours": "This chat is handled by another agent.",
-    "chat_taken": "Another agent already took this chat.",
-    "unknown_customer": "Customer number: no open customer account has that number (for example C-10001).",
-    "not_a_guest": "This ticket already belongs to a customer account.",
+    "empty": N_("Write a message first."),
+    "rate": N_("You are sending a lot in a short time. Please wait a minute and try again; what you wrote is kept."),
+    "too_long": N_("That is too long. Please shorten it."),
+    "category": N_("Choose one of the categories."),
+    "priority": N_("Choose one of the priorities."),
+    "too_many_tags": N_("Use at most 5 tags."),
+    "rating": N_("Choose a rating from 1 to 5 stars."),
+    "empty_file": N_("That file is empty."),
+    "too_large": N_("That file is too large."),
+    "file_type": N_("We accept pictures (PNG, JPEG, GIF, WebP), PDF and plain-text files, "
+                 "and the file must really be of the type its name says."),
+    "too_many_files": N_("Attach at most 5 files to one message."),
+    "ticket_closed": N_("This ticket is closed, so it can no longer be answered. Open a new ticket instead."),
+    "reopen_window": N_("This ticket can no longer be reopened. Please open a new ticket."),
+    "not_rateable": N_("This ticket cannot be rated (now)."),
+    "merge_self": N_("Choose a different ticket to merge into."),
+    "merge_other_customer": N_("Only tickets of the same customer can be merged."),
+    "already_merged": N_("One of these tickets was already merged."),
+    "chat_closed": N_("This chat has ended."),
+    "chat_not_yours": N_("This chat is handled by another agent."),
+    "chat_taken": N_("Another agent already took this chat."),
+    "unknown_customer": N_("Customer number: no open customer account has that number (for example C-10001)."),
+    "not_a_guest": N_("This ticket already belongs to a customer account."),
 }
 
 
 def support_message(err: DomainError) -> str:
     if err.detail == "empty" and err.data.get("field") == "subject":
-        return "Give your ticket a subject."
+        return tr("Give your ticket a subject.")
     if err.detail == "empty" and err.data.get("field") == "customer":
-        return "Customer number: type the number of the account to link this contact to."
+        return tr("Customer number: type the number of the account to link this contact to.")
     if err.detail in SUPPORT_MESSAGES:
-        return SUPPORT_MESSAGES[err.detail]
+        return tr(SUPPORT_MESSAGES[err.detail])
     if err.code == "not_found" and err.detail == "attachment":
-        return "That file is no longer available. Attach it again."
+        return tr("That file is no longer available. Attach it again.")
     return message_for(err.code)
 
 
@@ -149,8 +164,8 @@ def message_rows(state: rx.State, view: support.TicketView) -> list[MessageRow]:
 
 def header_of(view: support.TicketView) -> TicketHeader:
     return TicketHeader(
-        number=view.number, subject=view.subject, status=view.status, status_label=humanize(view.status),
-        priority=view.priority, category=humanize(view.category), context=view.context_label,
+        number=view.number, subject=view.subject, status=view.status, status_label=label(view.status),
+        priority=view.priority, category=label(view.category), context=view.context_label,
         opened=day_time(view.created_at), assignee=view.assignee_name, tags=", ".join(view.tags),
         rating=view.rating or 0, rating_comment=view.rating_comment, merged_into=view.merged_into_number,
         can_reply=view.can_reply, can_reopen=view.can_reopen, can_rate=view.can_rate,
@@ -176,13 +191,13 @@ class _Uploads:
         errors: list[str] = []
         for name, data in received:
             if len(self._staged_ids) >= get_settings().support_attachments_per_message:
-                errors.append(SUPPORT_MESSAGES["too_many_files"])
+                errors.append(tr(SUPPORT_MESSAGES["too_many_files"]))
                 break
             try:
                 with session_scope() as db:
                     info = att.stage_attachment(db, principal=principal, filename=name, data=data)
             except DomainError as err:
-                errors.append(f"{att.clean_filename(name)}: {support_message(err)}")
+                errors.append(tr("{label}: {value}", label=att.clean_filename(name), value=support_message(err)))
                 continue
             self._staged_ids = [*self._staged_ids, info.id]
             self.staged = [*self.staged, FileRow(id=info.id, name=info.filename, size=size_text(info.size_bytes))]
@@ -253,7 +268,7 @@ class NewTicketState(PortalState, rx.State):
                 first = support.situation_suggestions(db, principal=principal, code=sit.code)
         except DomainError:
             # Someone else's (or a made-up) reference: say nothing about it, fill in nothing.
-            self.error = "We could not find what this ticket was about; you can still describe it below."
+            self.error = tr("We could not find what this ticket was about; you can still describe it below.")
             return
         self._context = (sit.context_type, sit.context_id)
         self.subject, self.body = help_about.subject(sit)[: support.SUBJECT_MAX], help_about.body(sit)
@@ -313,7 +328,7 @@ class NewTicketState(PortalState, rx.State):
         if self._call(support.record_suggestion, article_id=article_id,
                       query=f"{self.subject} {self.body}".strip(), solved=True) is FAILED:
             return
-        self.notice = "Glad that helped! You don't need to open a ticket; your draft is still here if you do."
+        self.notice = tr("Glad that helped! You don't need to open a ticket; your draft is still here if you do.")
 
     @rx.event
     async def handle_upload(self, files: list[rx.UploadFile]) -> None:
@@ -361,7 +376,7 @@ class TicketListState(PortalState, rx.State):
 
         def row(t: Any) -> TicketListRow:
             return TicketListRow(id=t.id, number=t.number, subject=t.subject, status=t.status,
-                                 status_label=humanize(t.status), priority=humanize(t.priority),
+                                 status_label=label(t.status), priority=label(t.priority),
                                  updated=day(t.updated_at))
 
         self.open_rows = [row(t) for t in opened]
@@ -476,5 +491,5 @@ class TicketThreadState(PortalState, rx.State):
                       comment=self.rating_comment) is FAILED:
             return
         self.error = ""
-        self.notice = "Thank you for your rating."
+        self.notice = tr("Thank you for your rating.")
         self._reload()
