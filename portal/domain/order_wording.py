@@ -45,10 +45,11 @@ RETURN_REASON_LABELS = {
     "too_small": N_("Too small"), "too_large": N_("Too large"), "not_as_described": N_("Not as described"),
     "damaged": N_("Arrived damaged"), "changed_mind": N_("Changed my mind"), "other": N_("Another reason"),
 }
+NOT_POSSIBLE = N_("Not possible")
 
 
 def why_not(action: str, reason: str) -> str:
     if not reason:
         return ""
-    return tr("{action}: {reason}.", action=tr(ACTION_LABELS.get(action, N_("Not possible"))),
+    return tr("{action}: {reason}.", action=tr(ACTION_LABELS.get(action, NOT_POSSIBLE)),
               reason=tr(REASONS.get(reason, REASONS["not_allowed"])))
