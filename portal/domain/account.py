@@ -15,6 +15,7 @@ from portal.domain.errors import DomainError, ErrorCode, Forbidden, Invalid, Not
 from portal.domain.mail import queue_mail
 from portal.domain.passwords import check_password
 from portal.domain.principal import Principal, require_principal
+from portal.i18n import N_, in_language, tr
 from portal.models import AuthSession, Customer, Role, TokenPurpose, User, UserPreference, UserToken
 from portal.settings import get_settings
 
@@ -39,13 +40,13 @@ def describe_device(user_agent: str) -> str:
     ua = user_agent or ""
     browser = next((name for pat, name in (
         (r"Edg/", "Edge"), (r"OPR/|Opera", "Opera"), (r"Firefox/", "Firefox"), (r"Chrome/|Chromium/", "Chrome"),
-        (r"Safari/", "Safari"), (r"python|httpx|curl", "Script"),
-    ) if re.search(pat, ua, re.I)), "Browser")
+        (r"Safari/", "Safari"), (r"python|httpx|curl", N_("Script")),
+    ) if re.search(pat, ua, re.I)), N_("Browser"))
     system = next((name for pat, name in (
         (r"iPhone|iPad", "iOS"), (r"Android", "Android"), (r"Windows", "Windows"), (r"Mac OS X|Macintosh", "macOS"),
         (r"Linux", "Linux"),
-    ) if re.search(pat, ua)), "unknown system")
-    return f"{browser} on {system}"
+    ) if re.search(pat, ua)), N_("unknown system"))
+    return tr("{browser} on {system}", browser=tr(browser), system=tr(system))
 
 
 def list_sessions(session: Session, *, principal: Principal) -> list[AuthSession]:
@@ -110,7 +111,7 @@ def change_password(session: Session, *, principal: Principal, current: str, new
     if not auth.verify_password(user.password_hash, current):
         throttle.failed_check(throttles=((key, throttle.ACCOUNT),), action="auth.password_change_failed",
                               principal=p, request=request)
-        raise Invalid("Your current password is not correct.", field="current")
+        raise Invalid(tr("Your current password is not correct."), field="current")
     check_password(new, email=user.email, name=user.full_name)
     user.password_hash = auth.hash_password(new)
     user.password_changed_at = utcnow()
@@ -145,11 +146,13 @@ def request_password_reset(session: Session, *, email: str, request: RequestInfo
     session.add(UserToken(user_id=user.id, purpose=TokenPurpose.PASSWORD_RESET, token_hash=auth.hash_token(raw),
                           expires_at=utcnow() + RESET_VALID))
     name = get_settings().portal_business_name
-    queue_mail(session, to=user.email, subject=f"Reset your {name} password", kind="account", user_id=user.id,
-               body=(f"Hello {user.full_name or ''},\n\nSomeone (hopefully you) asked to reset the password of your "
-                     f"{name} account. Choose a new password here within 60 minutes:\n\n"
-                     f"{_link('/reset', raw)}\n\nIf you did not ask for this, ignore this message: your password "
-                     "stays as it is."))
+    with in_language(user.locale):
+        queue_mail(session, to=user.email, subject=tr("Reset your {business} password", business=name),
+                   kind="account", user_id=user.id,
+                   body=tr("Hello {name},\n\nSomeone (hopefully you) asked to reset the password of your "
+                           "{business} account. Choose a new password here within 60 minutes:\n\n"
+                           "{link}\n\nIf you did not ask for this, ignore this message: your password "
+                           "stays as it is.", name=user.full_name or "", business=name, link=_link("/reset", raw)))
     audit.record(session, action="auth.password_reset_requested", user_id=user.id, customer_id=user.customer_id,
                  request=request)
 
@@ -205,17 +208,19 @@ def register_customer(session: Session, *, name: str, email: str, password: str,
     name = name.strip()
     email_n = auth.normalize_email(email)
     if not name or len(name) > 200:
-        raise Invalid("Enter your name.", field="name")
+        raise Invalid(tr("Enter your name."), field="name")
     if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email_n) or len(email_n) > 320:
-        raise Invalid("Enter a valid email address.", field="email")
+        raise Invalid(tr("Enter a valid email address."), field="email")
     check_password(password, email=email_n, name=name)
     biz = get_settings().portal_business_name
     existing = session.exec(select(User).where(User.email == email_n)).first()
     if existing is not None:
-        queue_mail(session, to=email_n, subject=f"Your {biz} account", kind="account", user_id=existing.id,
-                   body=("Someone tried to create an account with this email address, which already has one. "
-                         f"If it was you, sign in or reset your password at "
-                         f"{get_settings().portal_public_url.rstrip('/')}/forgot"))
+        with in_language(existing.locale):
+            queue_mail(session, to=email_n, subject=tr("Your {business} account", business=biz), kind="account",
+                       user_id=existing.id,
+                       body=tr("Someone tried to create an account with this email address, which already has "
+                               "one. If it was you, sign in or reset your password at {link}",
+                               link=f"{get_settings().portal_public_url.rstrip('/')}/forgot"))
         audit.record(session, action="auth.registration_existing_email", user_id=existing.id, request=request)
         return
     n = (session.exec(select(Customer.id).order_by(col(Customer.id).desc())).first() or 0) + 1
@@ -231,9 +236,11 @@ def register_customer(session: Session, *, name: str, email: str, password: str,
     raw = auth.new_token()
     session.add(UserToken(user_id=user.id, purpose=TokenPurpose.EMAIL_VERIFY, token_hash=auth.hash_token(raw),
                           expires_at=utcnow() + VERIFY_VALID))
-    queue_mail(session, to=email_n, subject=f"Confirm your email for {biz}", kind="account", user_id=user.id,
-               body=f"Welcome, {name}!\n\nConfirm your email address to start using your account:\n\n"
-                    f"{_link('/verify', raw)}\n\nThe link is valid for 24 hours.")
+    # In the language the new customer registered in (served now).
+    queue_mail(session, to=email_n, subject=tr("Confirm your email for {business}", business=biz), kind="account",
+               user_id=user.id,
+               body=tr("Welcome, {name}!\n\nConfirm your email address to start using your account:\n\n"
+                       "{link}\n\nThe link is valid for 24 hours.", name=name, link=_link("/verify", raw)))
     audit.record(session, action="auth.registered", user_id=user.id, customer_id=customer.id, request=request)
 
 
@@ -259,9 +266,9 @@ def set_role(session: Session, *, principal: Principal, user_id: int, role: Role
     if user is None:
         raise NotFound("user")
     if user.id == principal.user_id:
-        raise DomainError(ErrorCode.NOT_ALLOWED, "You cannot change your own role.")
+        raise DomainError(ErrorCode.NOT_ALLOWED, tr("You cannot change your own role."))
     if role == Role.CUSTOMER and user.customer_id is None:
-        raise Invalid("A customer needs a customer account.", field="role")
+        raise Invalid(tr("A customer needs a customer account."), field="role")
     old = user.role
     user.role = role
     session.add(user)

@@ -22,6 +22,7 @@ from portal.domain.events import DomainEvent, Topic
 from portal.domain.notifications import notify_customer
 from portal.domain.principal import Principal, require_customer
 from portal.format import money
+from portal.i18n import N_, tr
 from portal.integrations import payments as provider_api
 from portal.integrations.stripe_provider import StripeProvider
 from portal.models import (
@@ -160,7 +161,8 @@ class InvoiceDetail:
             if p.status == PaymentStatus.SUCCEEDED:
                 return ""
             if p.status == PaymentStatus.FAILED:
-                return p.failure_reason or "The payment was declined."
+                # A reason stored in English (ours, marked N_) is shown in the reader's language.
+                return tr(p.failure_reason or N_("The payment was declined."))
         return ""
 
 
@@ -215,7 +217,8 @@ def _payment_summary(p: Payment, number: str) -> PaymentSummary:
                           failure_reason=p.failure_reason, created_at=p.created_at, completed_at=p.completed_at)
 
 
-REFUND_WORDS = {"pending": "on its way", "succeeded": "sent", "failed": "failed", "canceled": "cancelled"}
+REFUND_WORDS = {"pending": N_("on its way"), "succeeded": N_("sent"), "failed": N_("failed"),
+                "canceled": N_("cancelled")}
 
 
 def with_refunds(session: Session, items: list[PaymentSummary]) -> list[PaymentSummary]:
@@ -225,9 +228,11 @@ def with_refunds(session: Session, items: list[PaymentSummary]) -> list[PaymentS
         return items
     notes: dict[int, list[str]] = {}
     for r in session.exec(select(Refund).where(col(Refund.payment_id).in_(ids)).order_by(col(Refund.id))).all():
-        reason = f" ({r.failure_reason})" if r.status == "failed" and r.failure_reason else ""
+        state = tr(REFUND_WORDS[r.status]) if r.status in REFUND_WORDS else r.status
+        if r.status == "failed" and r.failure_reason:
+            state = tr("{state} ({reason})", state=state, reason=tr(r.failure_reason))
         notes.setdefault(r.payment_id, []).append(
-            f"Refund {money(r.amount_cents, r.currency)}: {REFUND_WORDS.get(r.status, r.status)}{reason}")
+            tr("Refund {amount}: {state}", amount=money(r.amount_cents, r.currency), state=state))
     return [dataclasses.replace(p, refunds=tuple(notes[p.id])) if p.id in notes else p for p in items]
 
 
@@ -412,11 +417,11 @@ def provider_for(base_url: str) -> provider_api.PaymentProvider:
     s = get_settings()
     if s.payments_provider == "simulator":
         if not s.development_tools:  # the simulator is mounted for development on loopback only
-            raise DomainError(ErrorCode.NOT_ALLOWED, "Online payment is not available.")
+            raise DomainError(ErrorCode.NOT_ALLOWED, tr("Online payment is not available."))
         return provider_api.SimulatorProvider(base_url=base_url, api_key=s.payments_api_key)
     if s.payments_provider == "stripe":
         return stripe_provider(base_url)
-    raise DomainError(ErrorCode.NOT_ALLOWED, "Online payment is not available.")
+    raise DomainError(ErrorCode.NOT_ALLOWED, tr("Online payment is not available."))
 
 
 def idempotency_key(kind: str, row_id: int, created_at: datetime) -> str:
@@ -431,12 +436,12 @@ def stripe_provider(base_url: str) -> StripeProvider:
     s = get_settings()
     if s.payments_provider != "stripe" or not s.stripe_webhook_secrets \
             or not s.accepts_development_secret(s.stripe_secret_key):
-        raise DomainError(ErrorCode.NOT_ALLOWED, "Online payment is not available.")
+        raise DomainError(ErrorCode.NOT_ALLOWED, tr("Online payment is not available."))
     api_base = s.stripe_api_base.strip()
     if not api_base and s.stripe_secret_key in DEVELOPMENT_SECRETS:
         api_base = f"{base_url.rstrip('/')}{stripe_simulator_mount()}"
     if s.portal_env == "production" and "/_simulator/" in api_base:
-        raise DomainError(ErrorCode.NOT_ALLOWED, "Online payment is not available.")
+        raise DomainError(ErrorCode.NOT_ALLOWED, tr("Online payment is not available."))
     return StripeProvider(api_key=s.stripe_secret_key, api_base=api_base, timeout=s.stripe_timeout_seconds)
 
 
@@ -453,10 +458,10 @@ def start_payment(session: Session, *, principal: Principal, invoice_id: int, pr
     inv = own_invoice(session, principal=principal, invoice_id=invoice_id)
     open_cents = inv.total_cents - inv.amount_paid_cents
     if inv.kind != InvoiceKind.INVOICE or inv.status != InvoiceStatus.OPEN or open_cents <= 0:
-        raise DomainError(ErrorCode.NOT_ALLOWED, "This invoice has nothing left to pay.")
+        raise DomainError(ErrorCode.NOT_ALLOWED, tr("This invoice has nothing left to pay."))
     if session.exec(select(Payment.id).where(Payment.invoice_id == inv.id,
                                              Payment.status == PaymentStatus.PROCESSING)).first() is not None:
-        raise DomainError(ErrorCode.NOT_ALLOWED, "A payment of this invoice is still being processed by the bank.")
+        raise DomainError(ErrorCode.NOT_ALLOWED, tr("A payment of this invoice is still being processed by the bank."))
     provider = provider_for(provider_base_url)
     pay = Payment(customer_id=inv.customer_id, invoice_id=inv.id, order_id=inv.order_id, amount_cents=open_cents,
                   currency=inv.currency, method="card", method_label="", status=PaymentStatus.PENDING,
@@ -471,18 +476,20 @@ def start_payment(session: Session, *, principal: Principal, invoice_id: int, pr
         session.commit()
         try:
             checkout = provider.create_checkout(amount_cents=open_cents, currency=inv.currency, reference=reference,
-                                                description=f"Invoice {inv.number}", return_url=return_url,
+                                                description=tr("Invoice {number}", number=inv.number),
+                                                return_url=return_url,
                                                 idempotency_key=idempotency_key("checkout", pay.id, pay.created_at))
         except stripe.StripeError as err:
             log.warning("Stripe refused a checkout session for %s: %s", reference, err)
-            pay.status, pay.failure_reason = PaymentStatus.FAILED, "The payment could not be started."
+            pay.status, pay.failure_reason = PaymentStatus.FAILED, N_("The payment could not be started.")
             session.add(pay)
             session.commit()
-            raise DomainError(ErrorCode.NOT_ALLOWED, "Online payment is not available right now. "
-                                                     "Please try again in a few minutes.") from err
+            raise DomainError(ErrorCode.NOT_ALLOWED, tr("Online payment is not available right now. "
+                                                     "Please try again in a few minutes.")) from err
     else:
         checkout = provider.create_checkout(amount_cents=open_cents, currency=inv.currency, reference=reference,
-                                            description=f"Invoice {inv.number}", return_url=return_url)
+                                            description=tr("Invoice {number}", number=inv.number),
+                                            return_url=return_url)
     pay.provider_ref = checkout.id
     session.add(pay)
     audit.record(session, action="billing.payment_started", principal=principal, target_type="invoice",
@@ -528,7 +535,7 @@ def apply_payment_event(session: Session, *, event: provider_api.PaymentEvent) -
         return "ignored"
     label = f"{event.card.brand.capitalize()} •••• {event.card.last4}" if event.card else ""
     new_status = PaymentStatus.SUCCEEDED if event.succeeded else PaymentStatus.FAILED
-    reason = (event.failure_message or "The payment was declined.") if not event.succeeded else ""
+    reason = (event.failure_message or N_("The payment was declined.")) if not event.succeeded else ""
     # The conditional update is the idempotency lock: of concurrent deliveries exactly one moves it.
     moved = session.execute(
         update(Payment).where(col(Payment.id) == pay.id, col(Payment.status) == PaymentStatus.PENDING)
@@ -578,10 +585,13 @@ def payment_succeeded(session: Session, pay: Payment, *, event_id: str) -> None:
                    customer_id=pay.customer_id,
                    payload={"invoice_number": number, "amount_cents": pay.amount_cents, "currency": pay.currency,
                             "provider": pay.provider, "provider_ref": pay.provider_ref})
-    label = f" ({pay.method_label})" if pay.method_label else ""
     notify_customer(session, customer_id=pay.customer_id, kind=NotificationKind.BILLING,
-                    title=f"Payment received for {number}" if number else "Payment received",
-                    body=f"Thank you: we received {money(pay.amount_cents, pay.currency)}{label}.",
+                    title=lambda: (tr("Payment received for {number}", number=number) if number
+                                   else tr("Payment received")),
+                    body=lambda: (tr("Thank you: we received {amount} ({method}).",
+                                     amount=money(pay.amount_cents, pay.currency), method=pay.method_label)
+                                  if pay.method_label else
+                                  tr("Thank you: we received {amount}.", amount=money(pay.amount_cents, pay.currency))),
                     link=f"/billing/invoices/{inv.id}" if inv else "/billing")
     events.emit(session, DomainEvent(topic=Topic.BILLING, customer_id=pay.customer_id,
                                      data={"invoice_id": pay.invoice_id}))
@@ -592,8 +602,9 @@ def payment_failed(session: Session, pay: Payment, *, event_id: str, code: str) 
     audit.record(session, action="billing.payment_failed", customer_id=pay.customer_id, target_type="payment",
                  target_id=pay.id or "", outcome="failed", event_id=event_id, code=code)
     notify_customer(session, customer_id=pay.customer_id, kind=NotificationKind.BILLING,
-                    title=f"Payment for {number} failed" if number else "Payment failed",
-                    body=f"{pay.failure_reason} The invoice is still due; you can try again with another card.",
+                    title=lambda: tr("Payment for {number} failed", number=number) if number else tr("Payment failed"),
+                    body=lambda: tr("{reason} The invoice is still due; you can try again with another card.",
+                                    reason=tr(pay.failure_reason)),
                     link=f"/billing/invoices/{inv.id}" if inv else "/billing")
     events.emit(session, DomainEvent(topic=Topic.BILLING, customer_id=pay.customer_id,
                                      data={"invoice_id": pay.invoice_id}))
@@ -640,8 +651,8 @@ def _stripe_card_setup(session: Session, provider: StripeProvider, *, customer_i
                                           idempotency_key=f"portal-setup-{customer_id}-{secrets.token_hex(8)}")
     except stripe.StripeError as err:
         log.warning("Stripe refused a card setup for customer %s: %s", customer_id, err)
-        raise DomainError(ErrorCode.NOT_ALLOWED, "Saving a card is not available right now. "
-                                                 "Please try again in a few minutes.") from err
+        raise DomainError(ErrorCode.NOT_ALLOWED, tr("Saving a card is not available right now. "
+                                                 "Please try again in a few minutes.")) from err
 
 
 def saved_stripe_cards(session: Session, *, principal: Principal) -> list[CardOut]:
@@ -664,11 +675,11 @@ def pay_with_saved_card(session: Session, *, principal: Principal, invoice_id: i
     customer = session.get(Customer, inv.customer_id)
     open_cents = inv.total_cents - inv.amount_paid_cents
     if inv.kind != InvoiceKind.INVOICE or inv.status != InvoiceStatus.OPEN or open_cents <= 0:
-        raise DomainError(ErrorCode.NOT_ALLOWED, "This invoice has nothing left to pay.")
+        raise DomainError(ErrorCode.NOT_ALLOWED, tr("This invoice has nothing left to pay."))
     provider = provider_for(provider_base_url)
     if not isinstance(provider, StripeProvider) or card.provider != "stripe" or customer is None \
             or not customer.stripe_customer_id:
-        raise DomainError(ErrorCode.NOT_ALLOWED, "This card cannot be charged here; pay on the payment page.")
+        raise DomainError(ErrorCode.NOT_ALLOWED, tr("This card cannot be charged here; pay on the payment page."))
     label = f"{card.brand.capitalize()} •••• {card.last4}"
     pay = Payment(customer_id=inv.customer_id, invoice_id=inv.id, order_id=inv.order_id, amount_cents=open_cents,
                   currency=inv.currency, method="card", method_label=label, status=PaymentStatus.PENDING,
@@ -689,14 +700,14 @@ def pay_with_saved_card(session: Session, *, principal: Principal, invoice_id: i
         if err.code == "authentication_required":
             return start_payment(session, principal=principal, invoice_id=invoice_id,
                                  provider_base_url=provider_base_url, return_url=return_url, request=request)
-        raise DomainError(ErrorCode.NOT_ALLOWED, str(err.user_message or "The card was declined.")) from err
+        raise DomainError(ErrorCode.NOT_ALLOWED, str(err.user_message or tr("The card was declined."))) from err
     except stripe.StripeError as err:
         log.warning("Stripe refused an off-session payment for pay_%s: %s", pay.id, err)
-        pay.status, pay.failure_reason = PaymentStatus.FAILED, "The payment could not be started."
+        pay.status, pay.failure_reason = PaymentStatus.FAILED, N_("The payment could not be started.")
         session.add(pay)
         session.commit()
-        raise DomainError(ErrorCode.NOT_ALLOWED, "Online payment is not available right now. "
-                                                 "Please try again in a few minutes.") from err
+        raise DomainError(ErrorCode.NOT_ALLOWED, tr("Online payment is not available right now. "
+                                                 "Please try again in a few minutes.")) from err
     session.execute(update(Payment).where(col(Payment.id) == pay.id, col(Payment.provider_intent).is_(None))
                     .values(provider_intent=intent, provider_ref=intent))
     events.emit(session, DomainEvent(topic=Topic.BILLING, customer_id=inv.customer_id, data={"invoice_id": inv.id}))
@@ -712,8 +723,9 @@ def _apply_card_setup(session: Session, *, event: provider_api.PaymentEvent) -> 
     if customer is None or customer.id is None:
         return "ignored"
     if not event.succeeded:
-        notify_customer(session, customer_id=customer.id, kind=NotificationKind.BILLING, title="Card not saved",
-                        body=event.failure_message or "The card was declined.", link="/billing")
+        notify_customer(session, customer_id=customer.id, kind=NotificationKind.BILLING,
+                        title=lambda: tr("Card not saved"),
+                        body=lambda: event.failure_message or tr("The card was declined."), link="/billing")
         events.emit(session, DomainEvent(topic=Topic.BILLING, customer_id=customer.id))
         return "failed"
     card = event.card

@@ -22,6 +22,7 @@ from portal.domain import audit, events, outbox
 from portal.domain.errors import DomainError, ErrorCode, Invalid, NotFound
 from portal.domain.events import DomainEvent, Topic
 from portal.domain.principal import Principal, require_customer
+from portal.i18n import tr
 from portal.models import Customer, Document, DocumentKind, DocumentStatus, User
 from portal.settings import get_settings
 
@@ -112,9 +113,9 @@ def sniff(data: bytes, filename: str) -> str:
     for sig, content_type, exts in _SIGNATURES:
         if data.startswith(sig):
             if ext not in exts:
-                raise Invalid("The file's content does not match its name.", field="file", reason="mismatch")
+                raise Invalid(tr("The file's content does not match its name."), field="file", reason="mismatch")
             return content_type
-    raise Invalid("Upload a PDF, PNG or JPEG file.", field="file", reason="type")
+    raise Invalid(tr("Upload a PDF, PNG or JPEG file."), field="file", reason="type")
 
 
 def safe_filename(name: str) -> str:
@@ -128,12 +129,13 @@ def upload_requested(session: Session, *, principal: Principal, document_id: int
     """Store the file the business asked for. Type, size and content are checked before anything is written."""
     doc = _own(session, principal, document_id)
     if doc.status != DocumentStatus.REQUESTED:
-        raise DomainError(ErrorCode.NOT_ALLOWED, "This document is not waiting for an upload.")
+        raise DomainError(ErrorCode.NOT_ALLOWED, tr("This document is not waiting for an upload."))
     limit = get_settings().upload_max_bytes
     if not data:
-        raise Invalid("The file is empty.", field="file", reason="empty")
+        raise Invalid(tr("The file is empty."), field="file", reason="empty")
     if len(data) > limit:
-        raise Invalid(f"The file is larger than {limit // (1024 * 1024)} MB.", field="file", reason="size")
+        raise Invalid(tr("The file is larger than {size} MB.", size=limit // (1024 * 1024)), field="file",
+                      reason="size")
     clean = safe_filename(filename)
     content_type = sniff(data, clean)
     ext = os.path.splitext(clean.lower())[1]
@@ -184,22 +186,22 @@ def sign_document(session: Session, *, principal: Principal, document_id: int, f
     bytes on file, which must be the bytes the person was shown."""
     doc = _own(session, principal, document_id)
     if doc.kind != DocumentKind.CONTRACT or doc.status != DocumentStatus.AWAITING_SIGNATURE or not doc.storage_key:
-        raise DomainError(ErrorCode.NOT_ALLOWED, "This document is not waiting for your signature.")
+        raise DomainError(ErrorCode.NOT_ALLOWED, tr("This document is not waiting for your signature."))
     name = " ".join(full_name.split())
     if not 3 <= len(name) <= 200:
-        raise Invalid("Type your full name to sign.", field="full_name")
+        raise Invalid(tr("Type your full name to sign."), field="full_name")
     holder = _account_holder(session, principal)
     # A signature binds the account holder: the typed name must be theirs (case, accents and spacing
     # aside), so nobody signs in someone else's name from this account.
     if holder and comparable_name(name) != comparable_name(holder):
-        raise Invalid(f"Full name: type your name as it is on your account ({holder}) to sign.",
+        raise Invalid(tr("Full name: type your name as it is on your account ({holder}) to sign.", holder=holder),
                       field="full_name", expected=holder)
     if accepted is not True:
-        raise Invalid("Tick the box to confirm you accept the agreement.", field="accepted")
+        raise Invalid(tr("Tick the box to confirm you accept the agreement."), field="accepted")
     data = _path(doc.storage_key).read_bytes()
     digest = hashlib.sha256(data).hexdigest()
     if digest != viewed_sha256:
-        raise DomainError(ErrorCode.CONFLICT, "The document changed since you opened it.")
+        raise DomainError(ErrorCode.CONFLICT, tr("The document changed since you opened it."))
     now = utcnow()
     doc.status = DocumentStatus.SIGNED
     doc.signed_at = now

@@ -19,6 +19,7 @@ from portal.domain import audit, events
 from portal.domain.errors import Invalid
 from portal.domain.events import DomainEvent, Topic
 from portal.domain.principal import Principal, require_admin, require_customer, require_principal
+from portal.i18n import N_, tr
 from portal.models import (
     ArticleStatus,
     Document,
@@ -30,16 +31,17 @@ from portal.models import (
     UserPreference,
 )
 
+# Titles marked for the catalogs; shown with tr()/t() where the dashboard renders them.
 WIDGETS: dict[str, str] = {
-    "recent_orders": "Recent orders",
-    "shipments": "Shipments in motion",
-    "open_tickets": "Open tickets",
-    "balance": "Balance due",
-    "documents": "Documents awaiting signature",
-    "notifications": "Notifications",
-    "offers": "Offers for you",
-    "help": "Help suggestions",
-    "timeline": "Recent activity",
+    "recent_orders": N_("Recent orders"),
+    "shipments": N_("Shipments in motion"),
+    "open_tickets": N_("Open tickets"),
+    "balance": N_("Balance due"),
+    "documents": N_("Documents awaiting signature"),
+    "notifications": N_("Notifications"),
+    "offers": N_("Offers for you"),
+    "help": N_("Help suggestions"),
+    "timeline": N_("Recent activity"),
 }
 # Widgets that list items let people choose how many (1..10); the balance is one figure.
 LISTS = frozenset(WIDGETS) - {"balance"}
@@ -63,26 +65,26 @@ IN_MOTION = (TrackingTag.INFO_RECEIVED, TrackingTag.IN_TRANSIT, TrackingTag.OUT_
 def validate_layout(raw: Any) -> list[dict[str, Any]]:
     """Every field the client sends is checked; unknown kinds, sizes or options are refused."""
     if not isinstance(raw, list) or len(raw) > len(WIDGETS):
-        raise Invalid("A dashboard holds at most one of each widget.", field="layout")
+        raise Invalid(tr("A dashboard holds at most one of each widget."), field="layout")
     out: list[dict[str, Any]] = []
     seen: set[str] = set()
     for item in raw:
         if not isinstance(item, dict) or set(item) - {"kind", "size", "options"}:
-            raise Invalid("That widget is not valid.", field="layout")
+            raise Invalid(tr("That widget is not valid."), field="layout")
         kind, size, options = item.get("kind"), item.get("size", "md"), item.get("options", {})
         if not isinstance(kind, str) or kind not in WIDGETS:
-            raise Invalid("Unknown widget.", field="kind")
+            raise Invalid(tr("Unknown widget."), field="kind")
         if kind in seen:
-            raise Invalid("Each widget can be on the dashboard once.", field="kind")
+            raise Invalid(tr("Each widget can be on the dashboard once."), field="kind")
         if not isinstance(size, str) or size not in SIZES:
-            raise Invalid("Choose small, medium or large.", field="size")
+            raise Invalid(tr("Choose small, medium or large."), field="size")
         if not isinstance(options, dict) or set(options) - ({"limit"} if kind in LISTS else set()):
-            raise Invalid("Unknown widget option.", field="options")
+            raise Invalid(tr("Unknown widget option."), field="options")
         clean: dict[str, Any] = {}
         if kind in LISTS:
             limit = options.get("limit", 5)
             if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LIMIT:
-                raise Invalid(f"Show between 1 and {MAX_LIMIT} items.", field="limit")
+                raise Invalid(tr("Show between 1 and {max} items.", max=MAX_LIMIT), field="limit")
             clean["limit"] = limit
         seen.add(kind)
         out.append({"kind": kind, "size": size, "options": clean})

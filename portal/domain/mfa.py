@@ -25,6 +25,7 @@ from portal.domain.audit import RequestInfo
 from portal.domain.errors import DomainError, ErrorCode, Invalid
 from portal.domain.principal import Principal, require_principal
 from portal.domain.secrets_box import decrypt, encrypt, keyed_hash
+from portal.i18n import tr
 from portal.models import PortalSetting, RecoveryCode, Role, User
 from portal.settings import get_settings
 
@@ -108,7 +109,7 @@ def confirm_enrollment(session: Session, *, principal: Principal, code: str, req
     if user.mfa_enabled or not user.totp_secret:
         raise DomainError(ErrorCode.CONFLICT, "not_enrolling")
     if not check_code(session, user=user, code=code, request=request):
-        raise Invalid("That code did not match. Check the time on your phone and try the newest code.",
+        raise Invalid(tr("That code did not match. Check the time on your phone and try the newest code."),
                       field="code")
     user.mfa_enabled = True
     session.add(user)
@@ -134,7 +135,7 @@ def regenerate_recovery_codes(session: Session, *, principal: Principal, code: s
     if not user.mfa_enabled:
         raise DomainError(ErrorCode.CONFLICT, "not_enabled")
     if not check_code(session, user=user, code=code, request=request):
-        raise Invalid("That code did not match.", field="code")
+        raise Invalid(tr("That code did not match."), field="code")
     codes = _new_recovery_codes(session, user)
     audit.record(session, action="mfa.recovery_codes_regenerated", principal=principal, request=request)
     return codes
@@ -180,12 +181,12 @@ def disable(session: Session, *, principal: Principal, password: str, code: str,
     if not auth.verify_password(user.password_hash, password):
         throttle.failed_check(throttles=((key, throttle.ACCOUNT),), action="mfa.disable_failed",
                               principal=principal, request=request)
-        raise Invalid("Your password is not correct.", field="password")
+        raise Invalid(tr("Your password is not correct."), field="password")
     if not (check_code(session, user=user, code=code, request=request)
             or use_recovery_code(session, user=user, code=code, request=request)):
-        raise Invalid("That code did not match.", field="code")
+        raise Invalid(tr("That code did not match."), field="code")
     if mfa_required_for(session, role=user.role):
-        raise DomainError(ErrorCode.NOT_ALLOWED, "Two-factor authentication is required for your role.")
+        raise DomainError(ErrorCode.NOT_ALLOWED, tr("Two-factor authentication is required for your role."))
     user.mfa_enabled = False
     user.totp_secret = None
     user.totp_last_step = None

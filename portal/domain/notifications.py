@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlmodel import Session, select
 
 from portal.domain import events
 from portal.domain.events import DomainEvent, Topic
 from portal.domain.mail import queue_mail
+from portal.i18n import in_language, tr
 from portal.models import Notification, NotificationKind, User, UserPreference
 
 _EMAIL_PREFERENCE = {
@@ -17,6 +20,15 @@ _EMAIL_PREFERENCE = {
 }
 
 
+# A notification's title or body: a finished text, or a function that words it (with `tr`) and is
+# called once per recipient in the recipient's own language (each person reads it in theirs).
+Text = str | Callable[[], str]
+
+
+def _words(text: Text) -> str:
+    return text() if callable(text) else text
+
+
 def wants_email(session: Session, *, user_id: int, kind: str) -> bool:
     field = _EMAIL_PREFERENCE.get(kind)  # type: ignore[call-overload]
     if field is None:
@@ -25,7 +37,7 @@ def wants_email(session: Session, *, user_id: int, kind: str) -> bool:
     return True if pref is None else bool(getattr(pref, field))
 
 
-def notify_customer(session: Session, *, customer_id: int, kind: str, title: str, body: str = "",
+def notify_customer(session: Session, *, customer_id: int, kind: str, title: Text, body: Text = "",
                     link: str = "", help_link: str = "", email: bool = True) -> list[Notification]:
     """Every active user of the customer account gets the notification (and maybe an email;
     `email=False` when the news already goes out by mail of its own, such as a threaded ticket reply)."""
@@ -36,15 +48,18 @@ def notify_customer(session: Session, *, customer_id: int, kind: str, title: str
     return out
 
 
-def notify_user(session: Session, *, user: User, kind: str, title: str, body: str = "", link: str = "",
+def notify_user(session: Session, *, user: User, kind: str, title: Text, body: Text = "", link: str = "",
                 help_link: str = "", announce: bool = True, email: bool = True) -> Notification:
+    """The notification is stored (and mailed) in the recipient's language, worded now for them."""
     assert user.id is not None
-    note = Notification(user_id=user.id, kind=kind, title=title[:200], body=body[:1000], link=link[:300],
-                        help_link=help_link[:300])
-    session.add(note)
-    if email and wants_email(session, user_id=user.id, kind=kind):
-        queue_mail(session, to=user.email, subject=title, body=_email_body(body, link, help_link), kind=kind,
-                   user_id=user.id)
+    with in_language(user.locale):
+        title_text, body_text = _words(title), _words(body)
+        note = Notification(user_id=user.id, kind=kind, title=title_text[:200], body=body_text[:1000],
+                            link=link[:300], help_link=help_link[:300])
+        session.add(note)
+        if email and wants_email(session, user_id=user.id, kind=kind):
+            queue_mail(session, to=user.email, subject=title_text, body=_email_body(body_text, link, help_link),
+                       kind=kind, user_id=user.id)
     if announce:
         events.emit(session, DomainEvent(topic=Topic.NOTIFICATIONS, user_ids=(user.id,)))
     return note
@@ -59,6 +74,6 @@ def _email_body(body: str, link: str, help_link: str = "") -> str:
         # Links are built from configuration, never from a request's Host header.
         parts.append(f"{s.portal_public_url.rstrip('/')}{link}")
     if help_link:
-        parts.append(f"Get help with this: {s.portal_public_url.rstrip('/')}{help_link}")
+        parts.append(tr("Get help with this: {link}", link=f"{s.portal_public_url.rstrip('/')}{help_link}"))
     parts.append(f"— {s.portal_business_name}")
     return "\n\n".join(parts)

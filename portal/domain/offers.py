@@ -21,6 +21,7 @@ from portal.domain.errors import DomainError, ErrorCode, Invalid, NotFound
 from portal.domain.events import DomainEvent, Topic
 from portal.domain.principal import Principal, require_admin, require_customer
 from portal.format import money
+from portal.i18n import N_, tr, tr_n
 from portal.models import (
     CreditEntry,
     Customer,
@@ -34,11 +35,12 @@ from portal.models import (
     ReturnStatus,
 )
 
+# Marked for the catalogs; shown with tr()/t() where the rule editor renders them.
 KIND_LABELS = {
-    OfferRuleKind.AFTER_RETURN: "After a return",
-    OfferRuleKind.LOYALTY_TIER: "Loyalty tier by spending",
-    OfferRuleKind.REPEAT_PURCHASE: "Repeat purchases",
-    OfferRuleKind.REGION: "Region",
+    OfferRuleKind.AFTER_RETURN: N_("After a return"),
+    OfferRuleKind.LOYALTY_TIER: N_("Loyalty tier by spending"),
+    OfferRuleKind.REPEAT_PURCHASE: N_("Repeat purchases"),
+    OfferRuleKind.REGION: N_("Region"),
 }
 _PARAMS = {  # kind -> allowed parameters
     OfferRuleKind.AFTER_RETURN: {"within_days"},
@@ -79,7 +81,8 @@ class RuleView:
 
 
 def _reason(session: Session, rule: OfferRule, customer: Customer) -> str | None:
-    """Why this customer qualifies for the rule, or None when they do not."""
+    """Why this customer qualifies for the rule, or None when they do not (worded in the language of
+    the customer served now: it is kept with their offer)."""
     p = rule.params
     cid = customer.id
     if rule.kind == OfferRuleKind.AFTER_RETURN:
@@ -87,20 +90,24 @@ def _reason(session: Session, rule: OfferRule, customer: Customer) -> str | None
         ret = session.exec(select(Return).where(Return.customer_id == cid, col(Return.status).in_(_DONE_RETURNS),
                                                 col(Return.created_at) >= since)
                            .order_by(col(Return.created_at).desc())).first()
-        return f"You returned something to us recently (return {ret.number})." if ret else None
+        return tr("You returned something to us recently (return {number}).", number=ret.number) if ret else None
     if rule.kind == OfferRuleKind.LOYALTY_TIER:
         spent = int(session.exec(select(func.coalesce(func.sum(Order.total_cents), 0))
                                  .where(Order.customer_id == cid, col(Order.status).in_(_SPENDING))).one() or 0)
         need = int(p.get("min_spend_cents", 0))
-        return f"You have spent {money(spent, customer.currency)} with us." if need and spent >= need else None
+        if not (need and spent >= need):
+            return None
+        return tr("You have spent {amount} with us.", amount=money(spent, customer.currency))
     if rule.kind == OfferRuleKind.REPEAT_PURCHASE:
         count = int(session.exec(select(func.count()).select_from(Order)
                                  .where(Order.customer_id == cid, col(Order.status).in_(_SPENDING))).one())
         need = int(p.get("min_orders", 0))
-        return f"You have ordered from us {count} times." if need and count >= need else None
+        if not (need and count >= need):
+            return None
+        return tr_n("You have ordered from us {n} time.", "You have ordered from us {n} times.", count)
     if rule.kind == OfferRuleKind.REGION:
         countries = [c for c in str(p.get("countries", "")).split(",") if c]
-        return f"For customers in {customer.country}." if customer.country in countries else None
+        return tr("For customers in {country}.", country=customer.country) if customer.country in countries else None
     return None
 
 
@@ -150,7 +157,7 @@ def _own_open_offer(session: Session, principal: Principal, offer_id: Any) -> tu
     if rule is None:
         raise NotFound("offer")
     if offer.status != OfferStatus.OPEN or offer.expires_at <= utcnow() or not rule.active:
-        raise DomainError(ErrorCode.NOT_ALLOWED, "This offer has ended or was already used.")
+        raise DomainError(ErrorCode.NOT_ALLOWED, tr("This offer has ended or was already used."))
     return offer, rule
 
 
@@ -212,23 +219,23 @@ def _int(value: Any, *, field: str, lo: int, hi: int) -> int:
     except ValueError:
         n = None
     if n is None or not lo <= n <= hi:
-        raise Invalid(f"Enter a whole number from {lo} to {hi}.", field=field)
+        raise Invalid(tr("Enter a whole number from {lo} to {hi}.", lo=lo, hi=hi), field=field)
     return n
 
 
 def save_rule(session: Session, *, principal: Principal, rule_id: int | None, data: dict[str, Any]) -> RuleView:
     admin = require_admin(principal)
     if not isinstance(data, dict):
-        raise Invalid("Fill in the rule.", field="rule")
+        raise Invalid(tr("Fill in the rule."), field="rule")
     kind = data.get("kind")
     if kind not in _PARAMS:
-        raise Invalid("Choose what the rule looks at.", field="kind")
+        raise Invalid(tr("Choose what the rule looks at."), field="kind")
     title = data.get("title", "")
     if not isinstance(title, str) or not title.strip() or len(title) > 120:
-        raise Invalid("Give the offer a title of up to 120 characters.", field="title")
+        raise Invalid(tr("Give the offer a title of up to 120 characters."), field="title")
     description = data.get("description", "")
     if not isinstance(description, str) or len(description) > 500:
-        raise Invalid("Use at most 500 characters.", field="description")
+        raise Invalid(tr("Use at most 500 characters."), field="description")
     reward = _int(data.get("reward_cents", 0) or 0, field="reward_cents", lo=0, hi=1_000_000)
     percent = _int(data.get("percent_off", 0) or 0, field="percent_off", lo=0, hi=90)
     valid_days = _int(data.get("valid_days", 30) or 30, field="valid_days", lo=1, hi=365)
@@ -244,7 +251,7 @@ def save_rule(session: Session, *, principal: Principal, rule_id: int | None, da
         raw = data.get("countries", "")
         codes = [c.strip().upper() for c in raw.split(",")] if isinstance(raw, str) else []
         if not codes or any(len(c) != 2 or not c.isalpha() for c in codes) or len(codes) > 50:
-            raise Invalid("List two-letter country codes separated by commas, e.g. GB,IE.", field="countries")
+            raise Invalid(tr("List two-letter country codes separated by commas, e.g. GB,IE."), field="countries")
         params["countries"] = ",".join(codes)
     if rule_id is None:
         rule = OfferRule(kind=kind, title=title.strip(), created_by_user_id=admin.user_id)

@@ -19,6 +19,7 @@ from portal.db import utcnow
 from portal.domain import audit, events, notifications, order_billing, outbox
 from portal.domain.errors import DomainError, ErrorCode, Invalid, NotFound
 from portal.domain.events import DomainEvent, Topic
+from portal.domain.notifications import Text
 from portal.domain.order_policy import OrderPolicy, current_policy
 from portal.domain.orders import (
     _variant_choices,
@@ -28,6 +29,7 @@ from portal.domain.orders import (
     window_carrier,
 )
 from portal.domain.principal import Principal, require_customer
+from portal.i18n import tr
 from portal.models import (
     Address,
     AddressCreate,
@@ -55,9 +57,11 @@ class NotAllowed(DomainError):
 
 
 def record(session: Session, *, principal: Principal, order: Order, kind: str, message: str, audit_action: str,
-           outbox_kind: str, payload: dict[str, Any], notify: tuple[str, str] | None = None,
+           outbox_kind: str, payload: dict[str, Any], notify: tuple[Text, Text] | None = None,
            notify_kind: str = NotificationKind.SHIPPING) -> None:
-    """The trail every self-service action leaves, in the caller's transaction."""
+    """The trail every self-service action leaves, in the caller's transaction. The order's history
+    `message` is kept in the words of the customer acting (served now); the notification is worded
+    for each recipient in their own language (pass functions that word it with `tr`)."""
     now = utcnow()
     order.updated_at = now
     session.add(order)
@@ -115,13 +119,17 @@ def cancel_order(session: Session, *, principal: Principal, order_id: Any, reaso
     # The money side settles in the same transaction: no invoice stays due for an order that is not coming.
     settled = order_billing.settle_cancelled_order(session, order=order, reason=reason)
     refund_due = settled.credited_cents > 0 or (was_paid and not settled.voided)
-    body = settled.sentence or ("Your payment will be refunded to the original payment method." if refund_due
-                                else "Nothing was charged.")
-    record(session, principal=principal, order=order, kind="cancelled", message=f"Cancelled by you. {body}",
+    def body() -> str:
+        return settled.sentence or (tr("Your payment will be refunded to the original payment method.")
+                                    if refund_due else tr("Nothing was charged."))
+
+    record(session, principal=principal, order=order, kind="cancelled",
+           message=tr("Cancelled by you. {details}", details=body()),
            audit_action="order.cancel", outbox_kind="order.cancel_requested",
            payload={"reason": reason, "refund_due": refund_due, "refund_cents": settled.credited_cents,
                     "voided_invoices": settled.voided, "credit_notes": settled.credit_notes},
-           notify=(f"Order {order.number} is cancelled", body), notify_kind=NotificationKind.BILLING
+           notify=(lambda: tr("Order {number} is cancelled", number=order.number), body),
+           notify_kind=NotificationKind.BILLING
            if settled.voided or settled.credit_notes else NotificationKind.SHIPPING)
     return order
 
@@ -168,9 +176,10 @@ def change_shipping_address(session: Session, *, principal: Principal, order_id:
     where = ", ".join(p for p in (snapshot["line1"], snapshot["postal_code"], snapshot["city"],
                                   snapshot["country"]) if p)
     record(session, principal=principal, order=order, kind="address_changed",
-           message=f"Delivery address changed to {where}", audit_action="order.address_change",
+           message=tr("Delivery address changed to {address}", address=where), audit_action="order.address_change",
            outbox_kind="order.address_change_requested", payload={"shipping_address": snapshot},
-           notify=(f"New delivery address for order {order.number}", f"We will deliver to {where}."))
+           notify=(lambda: tr("New delivery address for order {number}", number=order.number),
+                   lambda: tr("We will deliver to {address}.", address=where)))
     return order
 
 
@@ -200,7 +209,8 @@ def change_line_variant(session: Session, *, principal: Principal, order_id: Any
     line.variant_id, line.sku, line.variant_label = new.id, new.sku, variant_label(new.attributes)
     session.add(line)
     record(session, principal=principal, order=order, kind="variant_changed",
-           message=f"{line.name}: changed from {old_label or 'the original'} to {line.variant_label}",
+           message=tr("{item}: changed from {old} to {new}", item=line.name, old=old_label or tr("the original"),
+                      new=line.variant_label),
            audit_action="order.variant_change", outbox_kind="order.variant_change_requested",
            payload={"line_id": line.id, "sku": new.sku, "variant_label": line.variant_label,
                     "previous_variant_label": old_label})
@@ -226,7 +236,8 @@ def set_delivery_window(session: Session, *, principal: Principal, order_id: Any
     changed = order.delivery_window_start is not None
     order.delivery_window_start, order.delivery_window_end = offer.start, offer.end
     record(session, principal=principal, order=order, kind="delivery_window_set",
-           message=f"Delivery window {'changed' if changed else 'chosen'}: {offer.label}",
+           message=(tr("Delivery window changed: {window}", window=offer.label) if changed
+                    else tr("Delivery window chosen: {window}", window=offer.label)),
            audit_action="order.delivery_window", outbox_kind="order.delivery_window_requested",
            payload={"carrier": carrier, "window_start": offer.start.isoformat(),
                     "window_end": offer.end.isoformat(), "window_key": offer.key})
@@ -406,14 +417,15 @@ def place_order(session: Session, *, principal: Principal, lines: list[DraftLine
     session.add_all(placed)
     invoice = order_billing.invoice_order(session, order=order, lines=placed, policy=current_policy())
     order_billing.confirmation_mail(session, order=order, lines=placed, invoice=invoice)
-    message = f"Order placed in the portal (reorder of {source.number})" if source else "Order placed in the portal"
+    message = (tr("Order placed in the portal (reorder of {number})", number=source.number) if source
+               else tr("Order placed in the portal"))
     record(session, principal=principal, order=order, kind="placed", message=message, audit_action="order.place",
            outbox_kind="order.placed",
            payload={"total_cents": order.total_cents, "currency": order.currency,
                     "reordered_from": source.number if source else None,
                     "lines": [{"sku": ln.sku, "quantity": ln.quantity, "unit_price_cents": ln.unit_price_cents}
                               for ln in review.lines]},
-           notify=(f"Order {order.number} received",
-                   f"Invoice {invoice.number} is due; we ship when your payment arrives."),
+           notify=(lambda: tr("Order {number} received", number=order.number),
+                   lambda: tr("Invoice {number} is due; we ship when your payment arrives.", number=invoice.number)),
            notify_kind=NotificationKind.BILLING)
     return order

@@ -25,6 +25,7 @@ from portal.domain.order_policy import OrderPolicy
 from portal.domain.orders import own_order
 from portal.domain.principal import Principal, require_customer
 from portal.format import money
+from portal.i18n import tr
 from portal.models import (
     Customer,
     Invoice,
@@ -123,10 +124,10 @@ class Settlement:
         """How the money side ended, for the customer's notice and notification."""
         parts = []
         if self.voided:
-            parts.append(f"Invoice {', '.join(self.voided)} is void; there is nothing to pay.")
+            parts.append(tr("Invoice {numbers} is void; there is nothing to pay.", numbers=", ".join(self.voided)))
         if self.credit_notes:
-            parts.append(f"Credit note {', '.join(self.credit_notes)} credits what you paid; it will be refunded "
-                         "to your original payment method.")
+            parts.append(tr("Credit note {numbers} credits what you paid; it will be refunded to your original "
+                            "payment method.", numbers=", ".join(self.credit_notes)))
         return " ".join(parts)
 
 
@@ -193,18 +194,19 @@ def _billing_changed(session: Session, inv: Invoice, kind: str, **extra: Any) ->
 
 def transfer_lines(transfer: BankTransfer, *, fmt: Callable[[int, str], str] = money) -> list[str]:
     """The transfer details as a person copies them into their bank's app (amounts written by `fmt`)."""
-    rows = [f"Amount: {fmt(transfer.amount_cents, transfer.currency)}", f"Account holder: {transfer.account_name}",
-            f"IBAN: {transfer.iban}"]
+    rows = [tr("Amount: {amount}", amount=fmt(transfer.amount_cents, transfer.currency)),
+            tr("Account holder: {name}", name=transfer.account_name), f"IBAN: {transfer.iban}"]
     if transfer.bic:
         rows.append(f"BIC: {transfer.bic}")
     if transfer.bank:
-        rows.append(f"Bank: {transfer.bank}")
-    rows.append(f"Reference: {transfer.reference}")
+        rows.append(tr("Bank: {bank}", bank=transfer.bank))
+    rows.append(tr("Reference: {reference}", reference=transfer.reference))
     return rows
 
 
 def confirmation_mail(session: Session, *, order: Order, lines: list[OrderLine], invoice: Invoice) -> None:
-    """The order confirmation, queued with the order (a rolled-back order sends nothing)."""
+    """The order confirmation, queued with the order (a rolled-back order sends nothing); in the language
+    of the customer placing the order (served now)."""
     customer = session.get(Customer, order.customer_id)
     if customer is None or not customer.email:
         return
@@ -212,23 +214,25 @@ def confirmation_mail(session: Session, *, order: Order, lines: list[OrderLine],
     items = [f"  {ln.quantity} × {ln.name}{f' – {ln.variant_label}' if ln.variant_label else ''}: "
              f"{money(ln.total_cents, order.currency)}" for ln in lines]
     if order.shipping_cents:
-        items.append(f"  Delivery: {money(order.shipping_cents, order.currency)}")
+        items.append("  " + tr("Delivery: {amount}", amount=money(order.shipping_cents, order.currency)))
     transfer = bank_transfer(invoice)
-    pay = (["Please pay by bank transfer:", *(f"  {row}" for row in transfer_lines(transfer)),
-            f"Quote the reference {invoice.number} so we can match your payment. You can also pay by card on "
-            "the invoice page in the portal."] if transfer else
-           ["You can pay by card on the invoice page in the portal."])
+    pay = ([tr("Please pay by bank transfer:"), *(f"  {row}" for row in transfer_lines(transfer)),
+            tr("Quote the reference {number} so we can match your payment. You can also pay by card on "
+               "the invoice page in the portal.", number=invoice.number)] if transfer else
+           [tr("You can pay by card on the invoice page in the portal.")])
     base = s.portal_public_url.rstrip("/")
     body = "\n".join([
-        f"Hello {customer.name},", "",
-        f"Thank you for your order {order.number}. We ship it as soon as your payment arrives.", "",
-        *items, f"  Total (VAT included): {money(order.total_cents, order.currency)}", "",
-        f"Invoice {invoice.number} is due by {invoice.due_at:%d %B %Y}." if invoice.due_at else "", "",
+        tr("Hello {name},", name=customer.name), "",
+        tr("Thank you for your order {number}. We ship it as soon as your payment arrives.", number=order.number), "",
+        *items, "  " + tr("Total (VAT included): {amount}", amount=money(order.total_cents, order.currency)), "",
+        tr("Invoice {number} is due by {date}.", number=invoice.number, date=f"{invoice.due_at:%d %B %Y}")
+        if invoice.due_at else "", "",
         *pay, "",
-        f"Your order: {base}/orders/{order.id}", f"Your invoice: {base}/billing/invoices/{invoice.id}", "",
+        tr("Your order: {link}", link=f"{base}/orders/{order.id}"),
+        tr("Your invoice: {link}", link=f"{base}/billing/invoices/{invoice.id}"), "",
         s.portal_business_name,
     ])
-    queue_mail(session, to=customer.email, subject=f"Your order {order.number} – payment details",
+    queue_mail(session, to=customer.email, subject=tr("Your order {number} – payment details", number=order.number),
                body=body, kind="order_confirmation")
 
 

@@ -7,6 +7,7 @@ import re
 import unicodedata
 
 from portal.domain.errors import DomainError, ErrorCode
+from portal.i18n import tr
 from portal.settings import get_settings
 
 MIN_LENGTH = 12
@@ -46,15 +47,16 @@ def check_password(password: str, *, email: str = "", name: str = "") -> None:
     """Raise WEAK_PASSWORD with the reason in `detail` (the UI shows it) when not acceptable."""
     length = len(unicodedata.normalize("NFC", password))
     if length < MIN_LENGTH:
-        raise DomainError(ErrorCode.WEAK_PASSWORD, f"Use at least {MIN_LENGTH} characters; "
-                          "a few unrelated words make a strong passphrase.", reason="too_short")
+        raise DomainError(ErrorCode.WEAK_PASSWORD, tr("Use at least {min_len} characters; "
+                          "a few unrelated words make a strong passphrase.", min_len=MIN_LENGTH), reason="too_short")
     if length > MAX_LENGTH:
-        raise DomainError(ErrorCode.WEAK_PASSWORD, f"Use at most {MAX_LENGTH} characters.", reason="too_long")
+        raise DomainError(ErrorCode.WEAK_PASSWORD, tr("Use at most {max_len} characters.", max_len=MAX_LENGTH),
+                          reason="too_long")
     norm = _normalise(password)
     if len(set(norm.replace(" ", ""))) <= 2 or norm in _common() or norm.replace(" ", "") in _common():
-        raise DomainError(ErrorCode.WEAK_PASSWORD, "That password is one of the most common ones and is "
-                          "easy to guess. Choose something less predictable.", reason="common")
+        raise DomainError(ErrorCode.WEAK_PASSWORD, tr("That password is one of the most common ones and is "
+                          "easy to guess. Choose something less predictable."), reason="common")
     personal = {_normalise(email.split("@")[0]) if email else "", _normalise(name.replace(" ", ""))}
     if any(p and len(p) >= 4 and p in norm.replace(" ", "") and len(norm) - len(p) < 6 for p in personal):
-        raise DomainError(ErrorCode.WEAK_PASSWORD, "Your password should not be based on your name or "
-                          "email address.", reason="personal")
+        raise DomainError(ErrorCode.WEAK_PASSWORD, tr("Your password should not be based on your name or "
+                          "email address."), reason="personal")

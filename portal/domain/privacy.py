@@ -18,6 +18,7 @@ from portal.db import utcnow
 from portal.domain import audit, auth, outbox, throttle
 from portal.domain.errors import DomainError, ErrorCode, Invalid, NotFound
 from portal.domain.principal import Principal, require_customer
+from portal.i18n import in_language, tr
 from portal.models import (
     Address,
     Attachment,
@@ -115,8 +116,11 @@ def _build_export(session: Session, *, principal: Principal, request: audit.Requ
     root = get_settings().files_dir.resolve()
     out = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)  # noqa: SIM115 - the caller closes it
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("README.txt", f"Everything {get_settings().portal_business_name}'s customer portal holds about "
-                                  f"customer {customer.number}, exported {utcnow().isoformat()}.\n")
+        with in_language(principal.locale):  # the person downloading reads it
+            readme = tr("Everything {business}'s customer portal holds about customer {number}, exported {when}.",
+                        business=get_settings().portal_business_name, number=customer.number,
+                        when=utcnow().isoformat())
+        zf.writestr("README.txt", readme + "\n")
         for name, rows in files.items():
             zf.writestr(name, json.dumps(rows, default=str, indent=2, ensure_ascii=False))
         stored: list[tuple[str, str | None, int | None]] = [
@@ -154,7 +158,7 @@ def close_account(session: Session, *, principal: Principal, password: str, conf
     if user is None or customer is None or user.customer_id != customer_id:
         raise NotFound("account")
     if not isinstance(confirm, str) or confirm.strip().upper() != "CLOSE":
-        raise Invalid("Type CLOSE to confirm.", field="confirm")
+        raise Invalid(tr("Type CLOSE to confirm."), field="confirm")
     key = throttle.account_key(user.email)
     if throttle.is_blocked(session, key):
         raise DomainError(ErrorCode.THROTTLED)
@@ -162,7 +166,7 @@ def close_account(session: Session, *, principal: Principal, password: str, conf
                                                                                            password):
         throttle.failed_check(throttles=((key, throttle.ACCOUNT),), action="account.close_failed",
                               principal=principal, request=request)
-        raise Invalid("Your password is not correct.", field="password")
+        raise Invalid(tr("Your password is not correct."), field="password")
     now = utcnow()
     customer.closed_at = now
     session.add(customer)

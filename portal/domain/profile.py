@@ -81,12 +81,12 @@ def valid_timezone(name: str) -> bool:
 
 def _clean(value: Any, *, field: str, max_len: int, required: bool = False) -> str:
     if not isinstance(value, str):
-        raise Invalid("Enter text.", field=field)
+        raise Invalid(tr("Enter text."), field=field)
     text = " ".join(value.split())
     if required and not text:
-        raise Invalid("This is required.", field=field)
+        raise Invalid(tr("This is required."), field=field)
     if len(text) > max_len:
-        raise Invalid(f"Use at most {max_len} characters.", field=field)
+        raise Invalid(tr("Use at most {max_len} characters.", max_len=max_len), field=field)
     return text
 
 
@@ -97,16 +97,16 @@ def update_profile(session: Session, *, principal: Principal, full_name: Any, ph
     name = _clean(full_name, field="full_name", max_len=200, required=True)
     phone_s = _clean(phone, field="phone", max_len=40)
     if phone_s and not _PHONE.match(phone_s):
-        raise Invalid("Enter a phone number with digits, spaces and an optional leading +.", field="phone")
+        raise Invalid(tr("Enter a phone number with digits, spaces and an optional leading +."), field="phone")
     company_s = _clean(company, field="company", max_len=200)
     vat = _clean(vat_number, field="vat_number", max_len=32).replace(" ", "").upper()
     if vat and not _VAT.match(vat):
-        raise Invalid("A VAT number starts with the two-letter country code, e.g. GB123456789.",
+        raise Invalid(tr("A VAT number starts with the two-letter country code, e.g. GB123456789."),
                       field="vat_number")
     if not isinstance(locale, str) or locale not in LANGUAGES:
-        raise Invalid("Choose one of the languages offered.", field="locale")
+        raise Invalid(tr("Choose one of the languages offered."), field="locale")
     if not isinstance(timezone, str) or not valid_timezone(timezone):
-        raise Invalid("Choose a time zone from the list, e.g. Europe/London.", field="timezone")
+        raise Invalid(tr("Choose a time zone from the list, e.g. Europe/London."), field="timezone")
 
     before = {"full_name": user.full_name, "phone": customer.phone, "company": customer.company,
               "vat_number": customer.vat_number, "locale": user.locale, "timezone": user.timezone}
@@ -148,12 +148,12 @@ def set_email_preferences(session: Session, *, principal: Principal, prefs: dict
                           request: audit.RequestInfo = audit.NO_REQUEST) -> dict[str, bool]:
     p = require_principal(principal)
     if not isinstance(prefs, dict) or set(prefs) - set(EMAIL_KINDS):
-        raise Invalid("Unknown kind of notification.", field="prefs")
+        raise Invalid(tr("Unknown kind of notification."), field="prefs")
     pref = preferences_of(session, p.user_id)
     changed = {}
     for kind, value in prefs.items():
         if not isinstance(value, bool):
-            raise Invalid("Choose on or off.", field=kind)
+            raise Invalid(tr("Choose on or off."), field=kind)
         if getattr(pref, f"email_{kind}") != value:
             setattr(pref, f"email_{kind}", value)
             changed[kind] = value
@@ -180,18 +180,18 @@ _ADDRESS_FIELDS: dict[str, tuple[int, bool]] = {  # field -> (max length, requir
 
 def _address_values(data: dict[str, Any]) -> dict[str, str]:
     if not isinstance(data, dict):
-        raise Invalid("Fill in the address.", field="address")
+        raise Invalid(tr("Fill in the address."), field="address")
     out: dict[str, str] = {}
     for name, (max_len, required) in _ADDRESS_FIELDS.items():
         out[name] = _clean(data.get(name, ""), field=name, max_len=max_len if name != "country" else 10,
                            required=required)
     out["country"] = out["country"].upper()
     if not _COUNTRY.match(out["country"]):
-        raise Invalid("Use the two-letter country code, e.g. GB or DE.", field="country")
+        raise Invalid(tr("Use the two-letter country code, e.g. GB or DE."), field="country")
     if out["phone"] and not _PHONE.match(out["phone"]):
-        raise Invalid("Enter a phone number with digits, spaces and an optional leading +.", field="phone")
+        raise Invalid(tr("Enter a phone number with digits, spaces and an optional leading +."), field="phone")
     if not re.match(r"^[A-Za-z0-9 -]{2,20}$", out["postal_code"]):
-        raise Invalid("Enter the postal code with letters, digits, spaces or hyphens.", field="postal_code")
+        raise Invalid(tr("Enter the postal code with letters, digits, spaces or hyphens."), field="postal_code")
     return out
 
 
@@ -230,7 +230,7 @@ def save_address(session: Session, *, principal: Principal, address_id: int | No
     if address_id is None:
         count = len(session.exec(select(Address.id).where(Address.customer_id == customer_id)).all())
         if count >= 20:
-            raise Invalid("You can keep up to 20 addresses. Remove one first.", field="address")
+            raise Invalid(tr("You can keep up to 20 addresses. Remove one first."), field="address")
         address = Address.model_validate({**values, "customer_id": customer_id,
                                           "is_default_shipping": count == 0, "is_default_billing": count == 0})
         session.add(address)
@@ -266,7 +266,7 @@ def delete_address(session: Session, *, principal: Principal, address_id: int,
 def set_default_address(session: Session, *, principal: Principal, address_id: int, purpose: str,
                         request: audit.RequestInfo = audit.NO_REQUEST) -> None:
     if purpose not in ("shipping", "billing"):
-        raise Invalid("Choose shipping or billing.", field="purpose")
+        raise Invalid(tr("Choose shipping or billing."), field="purpose")
     address = _own_address(session, principal, address_id)
     attr = f"is_default_{purpose}"
     for other in session.exec(select(Address).where(Address.customer_id == address.customer_id)).all():

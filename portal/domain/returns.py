@@ -23,7 +23,7 @@ from portal.domain.order_actions import NotAllowed, record
 from portal.domain.order_policy import current_policy
 from portal.domain.orders import own_order, returnable_quantities
 from portal.domain.principal import Principal, require_customer
-from portal.format import plural
+from portal.i18n import tr, tr_n
 from portal.integrations.pdf import render_text_pdf
 from portal.models import (
     Document,
@@ -201,16 +201,21 @@ def start_return(session: Session, *, principal: Principal, order_id: Any, quant
     session.flush()
     ret.label_document_id = label.id
     session.add(ret)
-    method = "store credit" if refund_method == RefundMethod.STORE_CREDIT else "your original payment method"
-    record(session, principal=principal, order=order, kind="return_requested",
-           message=f"Return {ret.number} started: {plural(sum(chosen.values()), 'item')}, refund to {method}",
+    count = sum(chosen.values())
+    message = (tr_n("Return {number} started: {n} item, refund to store credit",
+                    "Return {number} started: {n} items, refund to store credit", count, number=ret.number)
+               if refund_method == RefundMethod.STORE_CREDIT else
+               tr_n("Return {number} started: {n} item, refund to your original payment method",
+                    "Return {number} started: {n} items, refund to your original payment method", count,
+                    number=ret.number))
+    record(session, principal=principal, order=order, kind="return_requested", message=message,
            audit_action="return.request", outbox_kind="return.requested",
            payload={"return_id": ret.id, "return_number": ret.number, "reason": reason, "note": note,
                     "refund_method": refund_method, "refund_cents": quote.refund_cents,
                     "bonus_cents": quote.bonus_cents, "amount_cents": quote.amount_cents,
                     "photos": len(photos), "lines": [{"line_id": k, "quantity": v} for k, v in chosen.items()]},
-           notify=(f"Return {ret.number}: your label is ready",
-                   "Print the return label from your order page and attach it to the parcel."),
+           notify=(lambda: tr("Return {number}: your label is ready", number=ret.number),
+                   lambda: tr("Print the return label from your order page and attach it to the parcel.")),
            notify_kind=NotificationKind.SHIPPING)
     return ret
 
@@ -221,19 +226,22 @@ def _label_document(ret: Return, *, order_number: str, items: list[tuple[str, st
     from_lines = [str(sender.get(k, "")) for k in ("name", "company", "line1", "line2") if sender.get(k)]
     from_lines.append(" ".join(str(sender.get(k, "")) for k in ("postal_code", "city") if sender.get(k)))
     from_lines.append(str(sender.get("country", "")))
-    lines = [f"Return number: {ret.number}", f"Order: {order_number}", "", "SHIP TO", *policy.returns_address,
-             "", "FROM", *[x for x in from_lines if x.strip()], "", "CONTENTS",
+    # In the language of the customer starting the return (served now), like the document's title.
+    lines = [tr("Return number: {number}", number=ret.number), tr("Order: {number}", number=order_number), "",
+             tr("SHIP TO"), *policy.returns_address,
+             "", tr("FROM"), *[x for x in from_lines if x.strip()], "", tr("CONTENTS"),
              *[f"{q} x {name}" + (f" ({label})" if label else "") for name, label, q in items], "",
-             "Attach this label to the outside of the parcel and hand it to any drop-off point.",
-             "Keep your drop-off receipt until your refund arrives."]
+             tr("Attach this label to the outside of the parcel and hand it to any drop-off point."),
+             tr("Keep your drop-off receipt until your refund arrives.")]
+    title = tr("Return label {number}", number=ret.number)
     # The return number as a Code 128 barcode and a QR code, as carriers print them, for the drop-off scanner.
-    data = render_text_pdf(f"Return label {ret.number}", lines, business=letterhead(), barcode=ret.number)
+    data = render_text_pdf(title, lines, business=letterhead(), barcode=ret.number)
     key = f"return-labels/{uuid.uuid4().hex}.pdf"
     path = get_settings().files_dir / key
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     return Document(customer_id=ret.customer_id, order_id=ret.order_id, kind=DocumentKind.RETURN_LABEL,
-                    title=f"Return label {ret.number}", filename=f"return-label-{ret.number}.pdf",
+                    title=title, filename=f"return-label-{ret.number}.pdf",
                     content_type="application/pdf", size_bytes=len(data), sha256=hashlib.sha256(data).hexdigest(),
                     storage_key=key)
 
@@ -258,10 +266,10 @@ def cancel_return(session: Session, *, principal: Principal, return_id: Any) -> 
     ret.updated_at = utcnow()
     session.add(ret)
     record(session, principal=principal, order=order, kind="return_cancelled",
-           message=f"Return {ret.number} cancelled", audit_action="return.cancel",
+           message=tr("Return {number} cancelled", number=ret.number), audit_action="return.cancel",
            outbox_kind="return.cancelled", payload={"return_id": ret.id, "return_number": ret.number},
-           notify=(f"Return {ret.number} is cancelled",
-                   "Don't send the parcel. You can start a new return while the return window is open."))
+           notify=(lambda: tr("Return {number} is cancelled", number=ret.number),
+                   lambda: tr("Don't send the parcel. You can start a new return while the return window is open.")))
     return ret
 
 

@@ -23,9 +23,10 @@ from portal.db import utcnow
 from portal.domain import audit, billing, events, outbox
 from portal.domain.errors import DomainError, ErrorCode, Invalid, NotFound
 from portal.domain.events import DomainEvent, Topic
-from portal.domain.notifications import notify_customer, notify_user
+from portal.domain.notifications import Text, notify_customer, notify_user
 from portal.domain.principal import Principal, require_admin
 from portal.format import money
+from portal.i18n import N_, tr
 from portal.integrations.stripe_provider import MethodDetails, StripeProvider, portal_cents
 from portal.models import (
     Customer,
@@ -170,7 +171,7 @@ def _processing(session: Session, pay: Payment, ctx: Context) -> str:
 
 
 def _fail(session: Session, pay: Payment, ctx: Context, *, code: str, message: str) -> str:
-    if not _move(session, pay, PaymentStatus.FAILED, ctx, reason=message or "The payment was declined."):
+    if not _move(session, pay, PaymentStatus.FAILED, ctx, reason=message or N_("The payment was declined.")):
         return "duplicate"
     billing.payment_failed(session, pay, event_id=ctx.event_id, code=code)
     return "failed"
@@ -187,7 +188,7 @@ def _checkout_session(session: Session, obj: dict[str, Any], ctx: Context, *, ou
     if not _amount_agrees(session, pay, obj.get("amount_total"), obj.get("currency"), ctx):
         return "mismatch"
     if outcome == "failed":
-        return _fail(session, pay, ctx, code="async_payment_failed", message="The bank did not confirm the debit.")
+        return _fail(session, pay, ctx, code="async_payment_failed", message=N_("The bank did not confirm the debit."))
     if outcome == "succeeded" or obj.get("payment_status") == "paid":
         return _succeed(session, pay, ctx)
     if obj.get("payment_status") == "unpaid":  # a delayed method (SEPA Direct Debit): settles later
@@ -278,7 +279,9 @@ def _refund_object(session: Session, obj: dict[str, Any], ctx: Context) -> str:
 
 
 def _refund_settled(session: Session, refund: Refund, pay: Payment, ctx: Context) -> None:
-    amount = money(refund.amount_cents, refund.currency)
+    def amount() -> str:  # in each recipient's own format (called in their language)
+        return money(refund.amount_cents, refund.currency)
+
     inv = session.get(Invoice, pay.invoice_id) if pay.invoice_id else None
     link = f"/billing/invoices/{inv.id}" if inv else "/billing"
     audit.record(session, action=f"billing.refund_{refund.status}", customer_id=refund.customer_id,
@@ -297,16 +300,20 @@ def _refund_settled(session: Session, refund: Refund, pay: Payment, ctx: Context
                        payload={"amount_cents": refund.amount_cents, "currency": refund.currency,
                                 "invoice_number": inv.number if inv else "", "provider_ref": refund.provider_ref})
         notify_customer(session, customer_id=refund.customer_id, kind=NotificationKind.BILLING,
-                        title=f"Refund of {amount} sent",
-                        body=f"We refunded {amount} to {pay.method_label or 'your original payment method'}. "
-                             "Your bank may take a few days to show it.", link=link)
+                        title=lambda: tr("Refund of {amount} sent", amount=amount()),
+                        body=lambda: (tr("We refunded {amount} to {method}. Your bank may take a few days to show it.",
+                                         amount=amount(), method=pay.method_label) if pay.method_label else
+                                      tr("We refunded {amount} to your original payment method. Your bank may take "
+                                         "a few days to show it.", amount=amount())), link=link)
     else:
         notify_customer(session, customer_id=refund.customer_id, kind=NotificationKind.BILLING,
-                        title=f"Refund of {amount} did not go through",
-                        body="Your bank could not take the refund back. We will contact you to pay it another way.",
+                        title=lambda: tr("Refund of {amount} did not go through", amount=amount()),
+                        body=lambda: tr("Your bank could not take the refund back. We will contact you to pay it "
+                                        "another way."),
                         link=link)
-        _tell_staff(session, title=f"Refund {refund.id} failed ({amount})",
-                    body=f"Stripe reports the refund failed: {refund.failure_reason or 'no reason given'}.")
+        _tell_staff(session, title=lambda: tr("Refund {id} failed ({amount})", id=refund.id, amount=amount()),
+                    body=lambda: tr("Stripe reports the refund failed: {reason}.",
+                                    reason=tr(refund.failure_reason or N_("no reason given"))))
     _billing_news(session, pay)
 
 
@@ -346,7 +353,8 @@ def _charge_refunded(session: Session, obj: dict[str, Any], ctx: Context) -> str
 # -- disputes ----------------------------------------------------------------------------------------
 
 
-def _tell_staff(session: Session, *, title: str, body: str) -> None:
+def _tell_staff(session: Session, *, title: Text, body: Text) -> None:
+    """Each admin is told in their own language (title and body are worded per recipient)."""
     for admin in session.exec(select(User).where(User.role == Role.ADMIN, User.is_active == True)).all():  # noqa: E712
         notify_user(session, user=admin, kind=NotificationKind.BILLING, title=title, body=body, link="/admin")
 
@@ -358,16 +366,17 @@ def _dispute(session: Session, obj: dict[str, Any], ctx: Context) -> str:
     amount = portal_cents(int(obj.get("amount") or 0), str(obj.get("currency") or pay.currency))
     reason = str(obj.get("reason") or "general").replace("_", " ")
     inv = session.get(Invoice, pay.invoice_id) if pay.invoice_id else None
-    number = inv.number if inv else f"payment {pay.id}"
     audit.record(session, action="billing.dispute_opened", customer_id=pay.customer_id, target_type="payment",
                  target_id=pay.id or "", outcome="failed", event_id=ctx.event_id, dispute=str(obj.get("id"))[:60],
                  reason=reason[:60], amount_cents=amount)
     outbox.enqueue(session, kind="payment.disputed", customer_id=pay.customer_id,
                    payload={"invoice_number": inv.number if inv else "", "amount_cents": amount,
                             "currency": pay.currency, "reason": reason, "dispute": str(obj.get("id"))[:60]})
-    _tell_staff(session, title=f"Payment disputed: {number} ({money(amount, pay.currency)})",
-                body=f"The customer's bank opened a dispute ({reason}). Answer it in the Stripe dashboard before "
-                     "its deadline, or the money goes back to the customer.")
+    _tell_staff(session, title=lambda: tr("Payment disputed: {number} ({amount})",
+                                          number=inv.number if inv else tr("payment {id}", id=pay.id),
+                                          amount=money(amount, pay.currency)),
+                body=lambda: tr("The customer's bank opened a dispute ({reason}). Answer it in the Stripe dashboard "
+                                "before its deadline, or the money goes back to the customer.", reason=reason))
     return "disputed"
 
 
@@ -404,12 +413,13 @@ def prepare_refund(session: Session, *, principal: Principal, payment_id: int, a
     if pay is None or pay.id is None:
         raise NotFound("payment")
     if pay.provider != PROVIDER or pay.status != PaymentStatus.SUCCEEDED or not pay.provider_intent:
-        raise DomainError(ErrorCode.NOT_ALLOWED, "Only a settled Stripe payment can be refunded.")
+        raise DomainError(ErrorCode.NOT_ALLOWED, tr("Only a settled Stripe payment can be refunded."))
     if not isinstance(amount_cents, int) or isinstance(amount_cents, bool) or amount_cents <= 0:
-        raise Invalid("Enter an amount above zero.", field="amount")
+        raise Invalid(tr("Enter an amount above zero."), field="amount")
     left = refundable_cents(session, pay)
     if amount_cents > left:
-        raise Invalid(f"At most {money(left, pay.currency)} of this payment can still be refunded.", field="amount")
+        raise Invalid(tr("At most {amount} of this payment can still be refunded.", amount=money(left, pay.currency)),
+                      field="amount")
     refund = Refund(payment_id=pay.id, customer_id=pay.customer_id, return_id=return_id, amount_cents=amount_cents,
                     currency=pay.currency, reason=reason.strip()[:200], requested_by_user_id=staff.user_id)
     session.add(refund)
@@ -438,7 +448,7 @@ def send_refund(session_factory: Callable[[], Any], *, refund_id: int, provider:
         with session_factory() as db:
             db.execute(update(Refund).where(col(Refund.id) == refund_id, col(Refund.status) == RefundStatus.PENDING)
                        .values(status=RefundStatus.FAILED, completed_at=utcnow(),
-                               failure_reason=str(err.user_message or "Stripe refused the refund.")[:200]))
+                               failure_reason=str(err.user_message or N_("Stripe refused the refund."))[:200]))
         return RefundStatus.FAILED
     except stripe.StripeError as err:
         # No answer (network, Stripe's own trouble): the refund stays pending and unsent; sending it
@@ -475,11 +485,11 @@ def prepare_return_refund(session: Session, *, principal: Principal, return_id: 
     if ret is None or ret.id is None:
         raise NotFound("return")
     if ret.status in (ReturnStatus.REFUNDED, ReturnStatus.REJECTED, ReturnStatus.CANCELLED):
-        raise DomainError(ErrorCode.NOT_ALLOWED, "This return is already settled.")
+        raise DomainError(ErrorCode.NOT_ALLOWED, tr("This return is already settled."))
     if session.exec(select(Refund).where(Refund.return_id == ret.id,
                                          col(Refund.status).in_((RefundStatus.PENDING, RefundStatus.SUCCEEDED)))
                     ).first() is not None:
-        raise DomainError(ErrorCode.NOT_ALLOWED, "This return's refund was already sent.")
+        raise DomainError(ErrorCode.NOT_ALLOWED, tr("This return's refund was already sent."))
     left = ret.refund_cents
     ids: list[int] = []
     for pay in payments_of_order(session, ret.order_id):
@@ -489,7 +499,7 @@ def prepare_return_refund(session: Session, *, principal: Principal, return_id: 
                                       reason=f"Return {ret.number}", return_id=ret.id))
             left -= take
     if not ids or left > 0:
-        raise DomainError(ErrorCode.NOT_ALLOWED, "No card payment of this order covers the refund.")
+        raise DomainError(ErrorCode.NOT_ALLOWED, tr("No card payment of this order covers the refund."))
     session.execute(update(Return).where(col(Return.id) == ret.id)
                     .values(status=ReturnStatus.RECEIVED, received_at=ret.received_at or utcnow(),
                             updated_at=utcnow()))

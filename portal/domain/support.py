@@ -20,8 +20,9 @@ from portal.domain import attachments as att
 from portal.domain import audit, events, help_context, kb, outbox, throttle
 from portal.domain.errors import DomainError, ErrorCode, Invalid, NotFound
 from portal.domain.events import DomainEvent, Topic
-from portal.domain.notifications import notify_customer
+from portal.domain.notifications import Text, notify_customer
 from portal.domain.principal import Principal, require_customer, require_principal, require_staff
+from portal.i18n import N_, tr
 from portal.models import (
     OPEN_TICKET_STATUSES,
     ArticleStatus,
@@ -245,9 +246,7 @@ def context_label(session: Session, *, principal: Principal, context_type: str, 
     row = session.get(model, context_id)
     if row is None or row.customer_id != customer_id:
         raise NotFound("context")
-    if isinstance(row, Shipment):
-        return f"Shipment {row.tracking_number}"
-    return f"{context_type.capitalize()} {row.number}"
+    return _context_words(context_type, row)
 
 
 def _context_label_any(session: Session, ticket: Ticket) -> str:
@@ -257,9 +256,18 @@ def _context_label_any(session: Session, ticket: Ticket) -> str:
     row = session.get(model, ticket.context_id) if model else None
     if row is None or row.customer_id != ticket.customer_id:
         return ""
+    return _context_words(ticket.context_type, row)
+
+
+_CONTEXT_LABELS = {"order": N_("Order {number}"), "invoice": N_("Invoice {number}"), "return": N_("Return {number}")}
+
+
+def _context_words(context_type: str, row: Any) -> str:
+    """How a ticket's subject is named ("Order FH-10012"), in the reader's language."""
     if isinstance(row, Shipment):
-        return f"Shipment {row.tracking_number}"
-    return f"{ticket.context_type.capitalize()} {row.number}"
+        return tr("Shipment {number}", number=row.tracking_number)
+    label = _CONTEXT_LABELS.get(context_type)
+    return tr(label, number=row.number) if label else f"{context_type.capitalize()} {row.number}"
 
 
 # -- help articles ----------------------------------------------------------------------------------
@@ -647,8 +655,10 @@ def agent_reply(session: Session, *, principal: Principal, ticket_id: int, body:
 
             support_mail.email_reply(session, ticket=ticket, message=msg, agent_name=p.name)
         notify_customer(session, customer_id=ticket.customer_id, kind=NotificationKind.SUPPORT,
-                        title=f"New reply on your ticket {ticket.number}",
-                        body=f"{p.name or 'Our support team'} answered “{ticket.subject}”:\n\n{body[:600]}",
+                        title=lambda: tr("New reply on your ticket {number}", number=ticket.number),
+                        body=lambda: tr("{agent} answered “{subject}”:\n\n{message}",
+                                        agent=p.name or tr("Our support team"), subject=ticket.subject,
+                                        message=body[:600]),
                         link=f"/tickets/{ticket.id}", email=not by_mail)
     session.add(ticket)
     if internal:
@@ -697,8 +707,9 @@ def set_status(session: Session, *, principal: Principal, ticket_id: int, status
     session.add(ticket)
     if status in (TicketStatus.RESOLVED, TicketStatus.CLOSED):
         notify_customer(session, customer_id=ticket.customer_id, kind=NotificationKind.SUPPORT,
-                        title=f"Ticket {ticket.number} solved",
-                        body="We marked your question as solved. How did we do?", link=f"/tickets/{ticket.id}")
+                        title=lambda: tr("Ticket {number} solved", number=ticket.number),
+                        body=lambda: tr("We marked your question as solved. How did we do?"),
+                        link=f"/tickets/{ticket.id}")
     _announce(session, ticket)
 
 
@@ -774,6 +785,19 @@ def figures(session: Session, *, principal: Principal, days: int = 30) -> tuple[
     return own, calc(recent, len(open_rows))
 
 
+def _sla_words(t: Ticket, *, first_response: bool) -> tuple[Text, Text]:
+    """An SLA warning's title and body, worded for each agent in their language."""
+    def title() -> str:
+        return tr("SLA at risk: {number}", number=t.number)
+
+    def body() -> str:
+        if first_response:
+            return tr("The first response target for “{subject}” is about to be missed.", subject=t.subject)
+        return tr("The resolution target for “{subject}” is about to be missed.", subject=t.subject)
+
+    return title, body
+
+
 def flag_sla_risks(session: Session, *, now: datetime | None = None) -> int:
     """Flag and escalate open tickets about to miss (or past) a target. Run by the support job."""
     now = now or utcnow()
@@ -789,16 +813,18 @@ def flag_sla_risks(session: Session, *, now: datetime | None = None) -> int:
 
     for t in rows:
         t.sla_breach_flagged_at = now
-        which = "first response" if t.first_responded_at is None and t.first_response_due_at is not None \
-            and t.first_response_due_at <= warn else "resolution"
+        first = t.first_responded_at is None and t.first_response_due_at is not None \
+            and t.first_response_due_at <= warn
+        which = "first response" if first else "resolution"
         session.add(t)
         session.add(TicketMessage(ticket_id=t.id or 0, author_kind="system", internal=True,
                                   body=f"SLA warning: the {which} target is about to be missed.", created_at=now))
         # Escalation: the assignee hears about it; an unassigned ticket goes to every agent.
         targets = [u for u in staff if t.assignee_user_id in (None, u.id)]
         for u in targets:
-            notify_user(session, user=u, kind=NotificationKind.SUPPORT, title=f"SLA at risk: {t.number}",
-                        body=f"The {which} target for “{t.subject}” is about to be missed.",
+            # Each agent is told in their own language (worded per recipient).
+            title, body = _sla_words(t, first_response=first)
+            notify_user(session, user=u, kind=NotificationKind.SUPPORT, title=title, body=body,
                         link=f"/agent/tickets/{t.id}")
         events.emit(session, DomainEvent(topic=Topic.QUEUE, roles=STAFF_ROLES, data={"ticket_id": t.id}))
     return len(rows)

@@ -21,6 +21,7 @@ from portal.domain import support as tickets
 from portal.domain.errors import DomainError, ErrorCode, Invalid, NotFound
 from portal.domain.events import DomainEvent, Topic
 from portal.domain.principal import Principal, require_customer, require_principal, require_staff
+from portal.i18n import in_language, tr
 from portal.models import (
     AgentPresence,
     AuditEvent,
@@ -159,16 +160,26 @@ def _view(session: Session, conv: Conversation) -> ChatView:
     )
 
 
+def _customer_locale(session: Session, conv: Conversation) -> str | None:
+    """The language of the customer in the chat (what the chat's system lines are written in)."""
+    user = session.get(User, conv.user_id) if conv.user_id else None
+    return user.locale if user else None
+
+
 def _to_ticket(session: Session, conv: Conversation, *, reason: str, actor: Principal | None) -> Ticket:
     """The conversation becomes a ticket that holds its transcript."""
     msgs = session.exec(select(ConversationMessage).where(ConversationMessage.conversation_id == conv.id)
                         .order_by(col(ConversationMessage.created_at), col(ConversationMessage.id))).all()
-    first = next((m.body for m in msgs if m.author_kind == "customer"), "Chat with support")
+    # The ticket is the customer's: its subject and transcript heading are in their language.
+    with in_language(_customer_locale(session, conv)):
+        first = next((m.body for m in msgs if m.author_kind == "customer"), tr("Chat with support"))
+        subject = tr("Chat: {message}", message=" ".join(first.split()))[:120]
+        heading = tr("Live chat transcript:")
     about = help_context.parse_about(conv.context.get("about"))
     now = utcnow()
     first_due, res_due = tickets._sla_due(now, "normal")
     ticket = Ticket(number=f"tmp-{uuid.uuid4().hex[:24]}", customer_id=conv.customer_id,
-                    requester_user_id=conv.user_id, subject=("Chat: " + " ".join(first.split()))[:120],
+                    requester_user_id=conv.user_id, subject=subject,
                     category="general", status=TicketStatus.OPEN if conv.agent_user_id else TicketStatus.NEW,
                     channel="chat", assignee_user_id=conv.agent_user_id, first_response_due_at=first_due,
                     context_type=about[0] if about else None, context_id=about[1] if about else None,
@@ -181,7 +192,7 @@ def _to_ticket(session: Session, conv: Conversation, *, reason: str, actor: Prin
     transcript = "\n".join(f"[{m.created_at:%H:%M}] {names.get(m.author_user_id, m.author_kind)}: {m.body}"
                            for m in msgs)
     session.add(TicketMessage(ticket_id=ticket.id or 0, author_kind="customer", author_user_id=conv.user_id,
-                              body=f"Live chat transcript:\n\n{transcript}", created_at=now))
+                              body=f"{heading}\n\n{transcript}", created_at=now))
     if reason:
         session.add(TicketMessage(ticket_id=ticket.id or 0, author_kind="system", internal=True, body=reason,
                                   created_at=now))
@@ -373,8 +384,9 @@ def take_chat(session: Session, *, principal: Principal, conversation_id: int) -
     conv.agent_user_id = p.user_id
     conv.agent_last_read_at = utcnow()
     session.add(conv)
-    session.add(ConversationMessage(conversation_id=conv.id or 0, author_kind="system",
-                                    body=f"{p.name or 'An agent'} joined the chat."))
+    with in_language(_customer_locale(session, conv)):  # the customer reads it
+        joined = tr("{agent} joined the chat.", agent=p.name or tr("An agent"))
+    session.add(ConversationMessage(conversation_id=conv.id or 0, author_kind="system", body=joined))
     # Everyone who saw it waiting learns it is taken; the customer learns who joined.
     events.emit(session, DomainEvent(topic=Topic.CHAT, roles=tickets.STAFF_ROLES, data={"conversation_id": conv.id}))
     _announce(session, conv)
@@ -402,7 +414,9 @@ def transfer_chat(session: Session, *, principal: Principal, conversation_id: in
     to = session.get(User, to_user_id) if isinstance(to_user_id, int) else None
     if to is None or to.role not in tickets.STAFF_ROLES or not to.is_active or to.id == p.user_id:
         raise NotFound("agent")
-    note = f"{p.name or 'The agent'} handed the chat to {to.full_name or 'a colleague'}."
+    with in_language(_customer_locale(session, conv)):  # the customer reads it
+        note = tr("{agent} handed the chat to {colleague}.", agent=p.name or tr("The agent"),
+                  colleague=to.full_name or tr("a colleague"))
     session.add(ConversationMessage(conversation_id=conv.id or 0, author_kind="system", body=note))
     events.emit(session, DomainEvent(topic=Topic.CHAT, user_ids=(p.user_id,), data={"conversation_id": conv.id}))
     conv.agent_user_id = to.id

@@ -26,9 +26,10 @@ from portal.domain import audit, events, outbox, throttle
 from portal.domain.errors import DomainError, ErrorCode, Invalid, NotFound
 from portal.domain.events import DomainEvent, Topic
 from portal.domain.mail import queue_mail
-from portal.domain.notifications import notify_user
+from portal.domain.notifications import Text, notify_user
 from portal.domain.principal import Principal, require_admin, require_staff
 from portal.domain.support import BODY_MAX, STAFF_ROLES, SUBJECT_MAX, _announce, _sla_due
+from portal.i18n import in_language, tr
 from portal.integrations.mail_parse import ParsedMail, message_key, parse, strip_reply, summarize
 from portal.models import (
     Attachment,
@@ -299,7 +300,8 @@ def _open(session: Session, customer: Customer, parsed: ParsedMail, *, follow_up
                    payload={"ticket": ticket.number, "subject": subject, "category": ticket.category,
                             "priority": ticket.priority, "channel": "email"})
     if not parsed.automated:
-        _acknowledge(session, ticket, parsed, msg, has_account=user is not None)
+        with in_language(user.locale if user else None):  # the sender's language when they have an account
+            _acknowledge(session, ticket, parsed, msg, has_account=user is not None)
     _announce(session, ticket)
     return ticket
 
@@ -310,12 +312,13 @@ def _acknowledge(session: Session, ticket: Ticket, parsed: ParsedMail, msg: Tick
     from portal.integrations.mail import new_message_id
 
     s = get_settings()
-    lines = [f"Hello{' ' + parsed.from_name if parsed.from_name else ''},", "",
-             f"Thank you for writing to {s.portal_business_name}. We have opened ticket {ticket.number} "
-             f"(“{ticket.subject}”) and will answer soon.", "",
-             "To add anything, just reply to this email."]
+    lines = [tr("Hello {name},", name=parsed.from_name) if parsed.from_name else tr("Hello,"), "",
+             tr("Thank you for writing to {business}. We have opened ticket {number} (“{subject}”) and will "
+                "answer soon.", business=s.portal_business_name, number=ticket.number, subject=ticket.subject), "",
+             tr("To add anything, just reply to this email.")]
     if has_account:
-        lines += ["", f"You can also follow it in the portal: {s.portal_public_url.rstrip('/')}/tickets/{ticket.id}"]
+        lines += ["", tr("You can also follow it in the portal: {link}",
+                         link=f"{s.portal_public_url.rstrip('/')}/tickets/{ticket.id}")]
     lines += ["", f"— {s.portal_business_name}"]
     headers = _thread_headers(session, ticket, new_message_id())
     headers["Auto-Submitted"] = "auto-replied"  # RFC 3834: other robots must not answer this
@@ -389,11 +392,15 @@ def _bounce(session: Session, parsed: ParsedMail) -> Outcome:
         for u in staff:
             if ticket.assignee_user_id in (None, u.id):
                 notify_user(session, user=u, kind=NotificationKind.SUPPORT,
-                            title=f"Email to {m.to_address} bounced ({ticket.number})",
+                            title=_bounce_title(m.to_address, ticket.number),
                             body=parsed.bounce.diagnostic, link=f"/agent/tickets/{ticket.id}")
         events.emit(session, DomainEvent(topic=Topic.QUEUE, roles=STAFF_ROLES, data={"ticket_id": ticket.id}))
     return Outcome(status=InboundMailStatus.BOUNCE, ticket_id=ticket.id if ticket else None,
                    ticket_number=ticket.number if ticket else "", detail=parsed.bounce.diagnostic)
+
+
+def _bounce_title(address: str, number: str) -> Text:
+    return lambda: tr("Email to {address} bounced ({number})", address=address, number=number)
 
 
 # -- outbound ---------------------------------------------------------------------------------------
@@ -424,8 +431,11 @@ def email_reply(session: Session, *, ticket: Ticket, message: TicketMessage, age
     session.add(message)
     session.add(ticket)
     subject = ticket.subject if ticket.subject.lower().startswith("re:") else f"Re: {ticket.subject}"
-    body = f"{message.body}\n\n— {agent_name or 'Support'}, {s.portal_business_name}\n" \
-           f"Ticket {ticket.number}: reply to this email to answer."
+    contact = _account_user(session, ticket.contact_email.lower())
+    with in_language(contact.locale if contact else None):  # the contact's language when they have an account
+        signature = agent_name or tr("Support")
+        body = f"{message.body}\n\n— {signature}, {s.portal_business_name}\n" + \
+            tr("Ticket {number}: reply to this email to answer.", number=ticket.number)
     queue_mail(session, to=ticket.contact_email, subject=f"{subject} [{ticket.number}]", body=body,
                kind="support_reply", headers=headers, ticket_message_id=message.id)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import func
@@ -29,6 +30,7 @@ from portal.domain.errors import NotFound
 from portal.domain.events import DomainEvent, Topic
 from portal.domain.notifications import notify_customer
 from portal.domain.principal import Principal, require_customer
+from portal.i18n import tr
 from portal.integrations.aftership import Tracking
 from portal.models import (
     CarrierWebhookEvent,
@@ -192,30 +194,36 @@ def _consequences(session: Session, *, shipment: Shipment, old_tag: str, old_end
     order = session.get(Order, shipment.order_id)
     link = f"/shipments/{shipment.id}"
     carrier = shipment.carrier_name or shipment.carrier.upper()
-    notes: list[tuple[str, str, str]] = []  # (order event kind, title, body)
+    # (order event kind, title, body): worded for each recipient in their language (functions using tr);
+    # the order's history keeps the body as this job words it (the portal's default language).
+    notes: list[tuple[str, Callable[[], str], Callable[[], str]]] = []
     tag = shipment.tag
     number = order.number if order else ""
     entered = tag != old_tag or tag in fresh_tags
+    message = shipment.subtag_message
     if entered and tag == T.OUT_FOR_DELIVERY:
-        notes.append(("out_for_delivery", f"Order {number} is out for delivery",
-                      f"{carrier} is delivering your parcel today."))
+        notes.append(("out_for_delivery", lambda: tr("Order {number} is out for delivery", number=number),
+                      lambda: tr("{carrier} is delivering your parcel today.", carrier=carrier)))
     elif entered and tag == T.DELIVERED:
-        notes.append(("delivered", f"Order {number} was delivered", shipment.subtag_message or "Delivered."))
+        notes.append(("delivered", lambda: tr("Order {number} was delivered", number=number),
+                      lambda: message or tr("Delivered.")))
     elif entered and tag == T.AVAILABLE_FOR_PICKUP:
-        notes.append(("ready_for_pickup", f"Order {number} is ready for pickup",
-                      f"{carrier}: your parcel is waiting at the pickup point."))
+        notes.append(("ready_for_pickup", lambda: tr("Order {number} is ready for pickup", number=number),
+                      lambda: tr("{carrier}: your parcel is waiting at the pickup point.", carrier=carrier)))
     elif entered and tag == T.ATTEMPT_FAIL:
-        notes.append(("delivery_attempt_failed", f"{carrier} could not deliver order {number}",
-                      shipment.subtag_message or "The carrier will try again."))
+        notes.append(("delivery_attempt_failed",
+                      lambda: tr("{carrier} could not deliver order {number}", carrier=carrier, number=number),
+                      lambda: message or tr("The carrier will try again.")))
     elif entered and tag == T.EXCEPTION:
         kind = "returned_to_sender" if shipment.subtag in RETURNED_SUBTAGS else "delivery_exception"
-        notes.append((kind, f"A problem with the delivery of order {number}",
-                      shipment.subtag_message or "The carrier reported a problem."))
+        notes.append((kind, lambda: tr("A problem with the delivery of order {number}", number=number),
+                      lambda: message or tr("The carrier reported a problem.")))
     end = shipment.expected_delivery_end
     if (tag not in FINAL_TAGS and old_end is not None and end is not None and end > old_end
             and end.date() != old_end.date()):
-        notes.append(("delivery_delayed", f"Order {number} is delayed",
-                      f"{carrier} now expects to deliver on {end:%A %d %B}."))
+        when = f"{end:%A %d %B}"
+        notes.append(("delivery_delayed", lambda: tr("Order {number} is delayed", number=number),
+                      lambda: tr("{carrier} now expects to deliver on {date}.", carrier=carrier, date=when)))
 
     if order is not None:
         new_status = _order_status_for(order.status, tag)
@@ -226,7 +234,7 @@ def _consequences(session: Session, *, shipment: Shipment, old_tag: str, old_end
             events.emit(session, DomainEvent(topic=Topic.ORDERS, customer_id=order.customer_id,
                                              data={"order_id": order.id}))
         for kind, _title, body in notes:
-            session.add(OrderEvent(order_id=order.id or 0, kind=kind, message=body[:500], actor_kind="system",
+            session.add(OrderEvent(order_id=order.id or 0, kind=kind, message=body()[:500], actor_kind="system",
                                    data={"shipment_id": shipment.id, "subtag": shipment.subtag}, created_at=now))
     for kind, title, body in notes:
         # A delivery that went wrong or slipped offers help with it, pre-filled, right in the notification.
