@@ -1,9 +1,12 @@
 """Formatting for display: money and dates as people read them (used by state, the assistant and PDFs).
 
 Times are stored in UTC and shown in the time zone of the person looking: the guard sets it for
-each event from their profile (`use_zone`), and `day`/`day_time` convert to it. Money is formatted
-by Babel in the person's locale (`use_locale`, from their profile; English by default): one
-formatter for pages, the assistant, notifications and documents.
+each event from their profile (`use_zone`), and `day`/`day_time` convert to it. Money, numbers and
+dates are formatted by Babel in the person's locale (`use_locale`, from their profile; English by
+default; `portal.i18n.in_language` sets it for another person's email or document): one formatter
+for pages, the assistant, notifications and documents. English keeps its own short form
+("3 Dec 2026, 14:05"); other languages their usual medium date and short time ("03.12.2026, 14:05",
+"3 déc. 2026, 14:05"). Counted words (`plural`, `ago`) come from the message catalogs.
 """
 
 from __future__ import annotations
@@ -15,7 +18,10 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale, UnknownLocaleError
-from babel.numbers import format_currency
+from babel.dates import format_date, format_time, get_datetime_format
+from babel.numbers import format_currency, format_decimal
+
+from portal.i18n import tr, tr_n
 
 DEFAULT_LOCALE = "en"
 _zone: contextvars.ContextVar[tzinfo | None] = contextvars.ContextVar("portal_display_zone", default=None)
@@ -63,21 +69,40 @@ def money(cents: int, currency: str = "EUR", locale: str | None = None) -> str:
     return format_currency(Decimal(cents) / 100, currency.upper(), locale=_babel_locale(locale or _locale.get()))
 
 
+def number(value: int | float | Decimal, locale: str | None = None) -> str:
+    """A number as a reader of `locale` (else the current one) writes it: "1,234.5" / "1.234,5"."""
+    return format_decimal(value, locale=_babel_locale(locale or _locale.get()))
+
+
+def _english(loc: Locale) -> bool:
+    return loc.language == DEFAULT_LOCALE
+
+
 def day(value: datetime | date | str | None) -> str:
+    """A calendar day: "3 Dec 2026" in English, "03.12.2026" in German, "3 déc. 2026" in French."""
     if value is None or value == "":
         return ""
     if isinstance(value, str):
         value = date.fromisoformat(value[:10])
     if isinstance(value, datetime):
-        value = local(value)
-    return f"{value.day} {value.strftime('%b %Y')}"
+        value = local(value).date()
+    loc = _babel_locale(_locale.get())
+    if _english(loc):
+        return f"{value.day} {value.strftime('%b %Y')}"
+    return format_date(value, format="medium", locale=loc)
 
 
 def day_time(value: datetime | None, zone: tzinfo | None = None) -> str:
+    """A moment in the viewer's zone: "3 Dec 2026, 14:05" in English, "03.12.2026, 14:05" in German."""
     if value is None:
         return ""
     value = local(value, zone)
-    return f"{value.day} {value.strftime('%b %Y, %H:%M')}"
+    loc = _babel_locale(_locale.get())
+    if _english(loc):
+        return f"{value.day} {value.strftime('%b %Y, %H:%M')}"
+    when = format_time(value.time().replace(tzinfo=None), format="short", locale=loc)
+    return str(get_datetime_format("medium", locale=loc)).replace("{1}", format_date(value.date(), format="medium",
+                                                                                     locale=loc)).replace("{0}", when)
 
 
 def humanize(token: str) -> str:
@@ -85,17 +110,25 @@ def humanize(token: str) -> str:
 
 
 def plural(n: int, singular: str, many: str = "") -> str:
-    """'1 open invoice', '3 open invoices': the count with the word that fits it."""
-    return f"{n} {singular if n == 1 else (many or singular + 's')}"
+    """'1 open invoice', '3 open invoices': the count with the word that fits it, in the current
+    language when the catalogs have "{n} <word>" (the words passed today are marked below)."""
+    return tr_n(f"{{n}} {singular}", f"{{n}} {many or singular + 's'}", n)
+
+
+def _counted_words() -> None:  # pragma: no cover - never called: marks the words callers pass to plural()
+    tr_n("{n} day", "{n} days", 0)
+    tr_n("{n} hour", "{n} hours", 0)
+    tr_n("{n} item", "{n} items", 0)
+    tr_n("{n} other session", "{n} other sessions", 0)
 
 
 def ago(value: datetime, now: datetime) -> str:
     """'just now', '5 minutes ago', '3 hours ago', '2 days ago': how long since a moment."""
     minutes = int((now - value).total_seconds() // 60)
     if minutes < 2:
-        return "just now"
+        return tr("just now")
     if minutes < 60:
-        return f"{minutes} minutes ago"
+        return tr_n("{n} minute ago", "{n} minutes ago", minutes)
     if minutes < 48 * 60:
-        return f"{plural(minutes // 60, 'hour')} ago"
-    return f"{minutes // 1440} days ago"
+        return tr_n("{n} hour ago", "{n} hours ago", minutes // 60)
+    return tr_n("{n} day ago", "{n} days ago", minutes // 1440)

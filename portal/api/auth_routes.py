@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import html
+
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from portal.api.common import clear_session_cookie, frontend_url, request_info, safe_next, set_session_cookie
+from portal.api.common import (
+    answer_in_language,
+    clear_session_cookie,
+    frontend_url,
+    request_info,
+    safe_next,
+    set_session_cookie,
+)
 from portal.db import session_scope
 from portal.domain import auth
 from portal.domain.auth import BINDING_COOKIE
 from portal.domain.errors import DomainError
+from portal.i18n import tr
 from portal.settings import get_settings
 
 
@@ -32,15 +42,24 @@ def session_from_ticket(request: Request) -> Response:
 
 
 LOGOUT_PATH = "/api/auth/logout"
-_CONFIRM_PAGE = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
-<title>Sign out</title></head>
+_CONFIRM_PAGE = """<!doctype html>
+<html lang="{lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>{title}</title></head>
 <body style="font-family: system-ui, sans-serif; max-width: 28rem; margin: 4rem auto; padding: 0 1rem">
-<h1>Sign out?</h1>
-<p>You are still signed in. Signing out needs a click here, so no other site can do it for you.</p>
-<form method="post" action="{LOGOUT_PATH}"><button type="submit">Sign out</button></form>
-<p><a href="/">Stay signed in</a></p>
+<h1>{heading}</h1>
+<p>{explain}</p>
+<form method="post" action="{action}"><button type="submit">{button}</button></form>
+<p><a href="/">{stay}</a></p>
 </body></html>"""
+
+
+def _confirm_page(lang: str) -> str:
+    """The sign-out confirmation in the current language (`lang`)."""
+    return _CONFIRM_PAGE.format(
+        lang=lang, action=LOGOUT_PATH, title=html.escape(tr("Sign out")), heading=html.escape(tr("Sign out?")),
+        explain=html.escape(tr("You are still signed in. Signing out needs a click here, so no other site can do "
+                               "it for you.")),
+        button=html.escape(tr("Sign out")), stay=html.escape(tr("Stay signed in")))
 
 
 def _signed_out(request: Request) -> Response:
@@ -63,10 +82,11 @@ def logout_page(request: Request) -> Response:
     a live one gets a page whose button posts the logout."""
     raw = request.cookies.get(get_settings().session_cookie_name)
     with session_scope() as db:
-        alive = auth.resolve_session(db, raw_token=raw) is not None
-    if not alive:
+        principal = auth.resolve_session(db, raw_token=raw)
+    if principal is None:
         return _signed_out(request)
-    return HTMLResponse(_CONFIRM_PAGE, headers={"cache-control": "no-store"})
+    with answer_in_language(request, principal) as lang:
+        return HTMLResponse(_confirm_page(lang), headers={"cache-control": "no-store"})
 
 
 routes = [

@@ -1,19 +1,26 @@
-"""Helpers shared by the API routes: who is calling, the session cookie, ids in paths, and the
-headers of private downloads."""
+"""Helpers shared by the API routes: who is calling, the session cookie, ids in paths, the
+language of the answer, and the headers of private downloads."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
+from portal import format as fmt
 from portal.db import session_scope
 from portal.domain import auth, throttle
 from portal.domain.audit import RequestInfo
 from portal.domain.principal import Principal
+from portal.i18n import COOKIE, DEFAULT, best_from_accept_language, in_language, language_of, tr
 from portal.settings import get_settings
+
+T = TypeVar("T")
 
 
 def request_info(request: Request) -> RequestInfo:
@@ -21,6 +28,41 @@ def request_info(request: Request) -> RequestInfo:
         ip_address=request.client.host if request.client else "",
         user_agent=request.headers.get("user-agent", ""),
     )
+
+
+def request_language(request: Request, principal: Principal | None = None) -> str:
+    """The language to answer in, by the same rules as the pages (portal.state.guard): the
+    signed-in person's profile; for anyone else the portal_lang cookie, then Accept-Language."""
+    if principal is not None:
+        return language_of(principal.locale) or DEFAULT
+    return (language_of(request.cookies.get(COOKIE))
+            or best_from_accept_language(request.headers.get("accept-language")) or DEFAULT)
+
+
+@contextlib.contextmanager
+def answer_in_language(request: Request, principal: Principal | None = None) -> Iterator[str]:
+    """Texts (tr), dates, numbers and money made inside the block in the caller's language (and,
+    signed in, their profile's locale); yields the language."""
+    lang = request_language(request, principal)
+    with in_language(lang):
+        if principal is not None and principal.locale:
+            fmt.use_locale(principal.locale)  # undone with the block (in_language resets the locale)
+        yield lang
+
+
+def chunks_in_language(lang: str, locale: str, chunks: Iterable[T]) -> Iterator[T]:
+    """A streamed body whose chunks are made as the response is sent (after the route returned):
+    each one is made in this language and locale too."""
+    it = iter(chunks)
+    while True:
+        with in_language(lang):
+            if locale:
+                fmt.use_locale(locale)
+            try:
+                chunk = next(it)
+            except StopIteration:
+                return
+        yield chunk
 
 
 def session_principal(request: Request, db: Session) -> Principal | None:
@@ -43,7 +85,9 @@ def download_refused(principal: Principal) -> Response | None:
     if allowed:
         return None
     wait = int(throttle.DOWNLOADS.window.total_seconds())
-    return PlainTextResponse(f"Too many downloads in a short time. Try again in {wait} seconds.", status_code=429,
+    with in_language(principal.locale):
+        text = tr("Too many downloads in a short time. Try again in {seconds} seconds.", seconds=wait)
+    return PlainTextResponse(text, status_code=429,
                              headers={"retry-after": str(wait), "cache-control": PRIVATE_NO_STORE})
 
 

@@ -22,15 +22,19 @@ from starlette.routing import Route
 from portal.api.common import (
     PRIVATE_NO_STORE,
     BadPathId,
+    answer_in_language,
+    chunks_in_language,
     download_refused,
     path_id,
     request_info,
+    request_language,
     session_principal,
 )
 from portal.db import session_scope
 from portal.domain import audit, billing_files, documents
 from portal.domain.errors import DomainError, ErrorCode
 from portal.domain.principal import Principal
+from portal.i18n import tr
 
 log = logging.getLogger(__name__)
 CHUNK = 64 * 1024
@@ -64,31 +68,35 @@ def _file_chunks(path: Path) -> Iterator[bytes]:
 
 
 def _not_found() -> Response:
-    return PlainTextResponse("Not found", status_code=404)
+    return PlainTextResponse(tr("Not found"), status_code=404)
 
 
 def _serve(request: Request, target_type: str, target_id: str | int,
            load: Callable[[Session, Principal], T]) -> T | Response:
-    """Run `load` for the signed-in customer; answer 401/404 (and audit the denial) otherwise."""
+    """Run `load` for the signed-in customer, in their language (a document and its texts, an
+    error); answer 401/404 (and audit the denial) otherwise."""
     with session_scope() as db:
         principal = session_principal(request, db)
     if principal is None:
-        return PlainTextResponse("Sign in to download this file.", status_code=401)
+        with answer_in_language(request):
+            return PlainTextResponse(tr("Sign in to download this file."), status_code=401)
     if (refused := download_refused(principal)) is not None:
         return refused
-    try:
+    with answer_in_language(request, principal):
+        try:
+            with session_scope() as db:
+                return load(db, principal)
+        except DomainError as err:
+            if err.code == ErrorCode.INVALID:
+                # The domain's message was made above, in this language.
+                return PlainTextResponse(err.detail or tr("Invalid request"), status_code=400)
+            if err.code not in (ErrorCode.NOT_FOUND, ErrorCode.FORBIDDEN):
+                raise
+        # Someone asked for a file that is not theirs (or not there): same answer, and it is recorded.
         with session_scope() as db:
-            return load(db, principal)
-    except DomainError as err:
-        if err.code == ErrorCode.INVALID:
-            return PlainTextResponse(err.detail or "Invalid request", status_code=400)
-        if err.code not in (ErrorCode.NOT_FOUND, ErrorCode.FORBIDDEN):
-            raise
-    # Someone asked for a file that is not theirs (or not there): same answer, and it is recorded.
-    with session_scope() as db:
-        audit.access_denied(db, principal=principal, target_type=target_type, target_id=target_id,
-                            request=request_info(request))
-    return _not_found()
+            audit.access_denied(db, principal=principal, target_type=target_type, target_id=target_id,
+                                request=request_info(request))
+        return _not_found()
 
 
 def _stream(out: billing_files.FileOut | Response) -> Response:
@@ -129,19 +137,28 @@ def _date_param(request: Request, name: str) -> date | None:
 def statement_pdf(request: Request) -> Response:
     start, end = _date_param(request, "from"), _date_param(request, "to")
     if start is None or end is None:
-        return PlainTextResponse("Give the period as ?from=YYYY-MM-DD&to=YYYY-MM-DD", status_code=400)
+        with answer_in_language(request):
+            return PlainTextResponse(tr("Give the period as ?from=YYYY-MM-DD&to=YYYY-MM-DD"), status_code=400)
     return _stream(_serve(request, "statement", "", lambda db, p: billing_files.statement_pdf(
         db, principal=p, date_from=start, date_to=end)))
 
 
 def payments_csv(request: Request) -> Response:
     start, end = _date_param(request, "from"), _date_param(request, "to")
-    out = _serve(request, "payments_csv", "", lambda db, p: billing_files.payment_history_csv(
-        db, principal=p, date_from=start, date_to=end))
+    caller: list[Principal] = []
+
+    def load(db: Session, p: Principal) -> Iterator[str]:
+        caller.append(p)
+        return billing_files.payment_history_csv(db, principal=p, date_from=start, date_to=end)
+
+    out = _serve(request, "payments_csv", "", load)
     if isinstance(out, Response):
         return out
-    return StreamingResponse((chunk.encode() for chunk in out), media_type="text/csv; charset=utf-8",
-                             headers=_headers("payment-history.csv"))
+    # The rows are read; the text (its header too) is made as it streams, in the caller's language.
+    lang = request_language(request, caller[0])
+    locale = caller[0].locale
+    return StreamingResponse((chunk.encode() for chunk in chunks_in_language(lang, locale, out)),
+                             media_type="text/csv; charset=utf-8", headers=_headers("payment-history.csv"))
 
 
 def document_file(request: Request) -> Response:

@@ -15,6 +15,7 @@ from starlette.routing import Route
 from portal.api.common import (
     PRIVATE_NO_STORE,
     BadPathId,
+    answer_in_language,
     download_refused,
     path_id,
     request_info,
@@ -23,6 +24,7 @@ from portal.api.common import (
 from portal.db import session_scope
 from portal.domain import audit, returns
 from portal.domain.errors import DomainError
+from portal.i18n import tr
 
 CHUNK = 64 * 1024
 
@@ -61,7 +63,8 @@ def return_label(request: Request) -> Response:
     with session_scope() as db:
         audit.access_denied(db, principal=principal, target_type="return_label", target_id=return_id,
                             request=request_info(request))
-    return PlainTextResponse("Not found", status_code=404)
+    with answer_in_language(request, principal):
+        return PlainTextResponse(tr("Not found"), status_code=404)
 
 
 routes = [Route("/api/returns/{return_id}/label.pdf", return_label, methods=["GET"])]

@@ -23,10 +23,18 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from portal.api.common import frontend_url, is_https, request_info, safe_next, set_session_cookie
+from portal.api.common import (
+    answer_in_language,
+    frontend_url,
+    is_https,
+    request_info,
+    safe_next,
+    set_session_cookie,
+)
 from portal.db import session_scope
 from portal.domain import auth, sso
 from portal.domain.errors import DomainError, ErrorCode
+from portal.i18n import tr
 from portal.integrations.oidc import OidcClient, OidcConfig, OidcError
 from portal.settings import Settings, get_settings
 
@@ -115,7 +123,8 @@ def _with_param(path: str, param: str) -> str:
 def sso_start(request: Request) -> Response:
     settings = get_settings()
     if not settings.sso_enabled:
-        return Response("Single sign-on is not configured.", status_code=404)
+        with answer_in_language(request):
+            return Response(tr("Single sign-on is not configured."), status_code=404)
     base = frontend_url(request, "")
     nxt = safe_next(request.query_params.get("next"), "")
     link_user: int | None = None
@@ -160,7 +169,8 @@ def sso_callback(request: Request) -> Response:
         return _clear_flow(_redirect(f"{base}/login?error={error}"), request)
 
     if not settings.sso_enabled:
-        return Response("Single sign-on is not configured.", status_code=404)
+        with answer_in_language(request):
+            return Response(tr("Single sign-on is not configured."), status_code=404)
     if flow is None:
         return fail("no_flow")
     if request.query_params.get("error"):

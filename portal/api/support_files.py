@@ -8,10 +8,18 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from portal.api.common import PRIVATE_NO_STORE, BadPathId, download_refused, path_id, session_principal
+from portal.api.common import (
+    PRIVATE_NO_STORE,
+    BadPathId,
+    answer_in_language,
+    download_refused,
+    path_id,
+    session_principal,
+)
 from portal.db import session_scope
 from portal.domain import attachments
 from portal.domain.errors import DomainError
+from portal.i18n import tr
 
 
 def download(request: Request) -> Response:
@@ -28,7 +36,8 @@ def download(request: Request) -> Response:
             stored = attachments.open_attachment(db, principal=principal, attachment_id=attachment_id)
     except DomainError:
         # Missing, someone else's, or not signed in: the same answer, so nothing is revealed.
-        return PlainTextResponse("Not found", status_code=404, headers={"cache-control": PRIVATE_NO_STORE})
+        with answer_in_language(request, principal):
+            return PlainTextResponse(tr("Not found"), status_code=404, headers={"cache-control": PRIVATE_NO_STORE})
     inline = stored.content_type in attachments.INLINE_TYPES and request.query_params.get("download") != "1"
     disposition = f"{'inline' if inline else 'attachment'}; filename*=UTF-8''{quote(stored.filename)}"
     media = stored.content_type + ("; charset=utf-8" if stored.content_type == "text/plain" else "")

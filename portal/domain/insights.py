@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from portal.db import utcnow
 from portal.domain.errors import Invalid
 from portal.domain.principal import Principal, require_admin
+from portal.i18n import N_, tr
 from portal.models import AnalyticsEvent, CustomerOffer, OfferRule, SearchQuery, Ticket, User
 
 KINDS = ("page_view", "form_start", "form_field", "form_submit")
@@ -47,9 +48,9 @@ def parse_range(start: str, end: str) -> Range:
     try:
         d0, d1 = date.fromisoformat(start), date.fromisoformat(end)
     except (TypeError, ValueError):
-        raise Invalid("Enter dates as YYYY-MM-DD.", field="range") from None
+        raise Invalid(tr("Enter dates as YYYY-MM-DD."), field="range") from None
     if d1 < d0 or (d1 - d0).days > MAX_RANGE_DAYS:
-        raise Invalid("The end must be on or after the start, within ten years.", field="range")
+        raise Invalid(tr("The end must be on or after the start, within ten years."), field="range")
     return Range(datetime.combine(d0, time.min, UTC), datetime.combine(d1 + timedelta(days=1), time.min,
                                                                                UTC))
 
@@ -60,18 +61,19 @@ def default_range(days: int = 30) -> tuple[str, str]:
 
 
 Row = tuple[str, float]
-REPORTS: dict[str, tuple[str, str, str]] = {  # name -> (title, label column, value column)
-    "top_searches": ("Top searches", "search", "count"),
-    "failed_searches": ("Searches that found nothing", "search", "count"),
-    "top_pages": ("Most visited pages", "page", "views"),
-    "repeated_pages": ("Pages people open again and again", "page", "people repeating"),
-    "repeated_questions": ("Questions asked again", "question", "people repeating"),
-    "forms_started": ("Forms started", "form", "started"),
-    "forms_abandoned": ("Forms abandoned, by last field", "form / field", "abandoned"),
-    "tickets_by_topic": ("Tickets opened per topic", "topic", "tickets"),
-    "self_service": ("Self-service", "measure", "value"),
-    "satisfaction": ("Satisfaction (ticket ratings)", "rating", "tickets"),
-    "offer_takeup": ("Offer take-up", "offer", "applied %"),
+REPORTS: dict[str, tuple[str, str, str]] = {  # name -> (title, label column, value column),
+    # in English; shown with tr() (CSV headers: `columns`)
+    "top_searches": (N_("Top searches"), N_("search"), N_("count")),
+    "failed_searches": (N_("Searches that found nothing"), N_("search"), N_("count")),
+    "top_pages": (N_("Most visited pages"), N_("page"), N_("views")),
+    "repeated_pages": (N_("Pages people open again and again"), N_("page"), N_("people repeating")),
+    "repeated_questions": (N_("Questions asked again"), N_("question"), N_("people repeating")),
+    "forms_started": (N_("Forms started"), N_("form"), N_("started")),
+    "forms_abandoned": (N_("Forms abandoned, by last field"), N_("form / field"), N_("abandoned")),
+    "tickets_by_topic": (N_("Tickets opened per topic"), N_("topic"), N_("tickets")),
+    "self_service": (N_("Self-service"), N_("measure"), N_("value")),
+    "satisfaction": (N_("Satisfaction (ticket ratings)"), N_("rating"), N_("tickets")),
+    "offer_takeup": (N_("Offer take-up"), N_("offer"), N_("applied %")),
 }
 
 
@@ -80,10 +82,34 @@ REPORTS: dict[str, tuple[str, str, str]] = {  # name -> (title, label column, va
 SUMMARY_ROWS = frozenset({"self-service rate %", "average"})
 
 
+def columns(name: str) -> tuple[str, str]:
+    """A report's two column titles (its CSV header) in the current language."""
+    _, label_col, value_col = REPORTS[name]
+    return tr(label_col), tr(value_col)
+
+
+# The fixed row labels of the reports that have them (the others' labels are data: search terms,
+# pages, topics, offers): `report` gives them in English, `row_label` in the current language.
+_ROW_LABELS = {
+    "self_service": (N_("questions asked"), N_("answered without a ticket"), N_("tickets opened"),
+                     N_("self-service rate %")),
+    "satisfaction": (N_("average"),),
+}
+
+
+def row_label(name: str, label: str) -> str:
+    """A row's label as the reader reads it: fixed labels translated, data left as it is."""
+    if label in _ROW_LABELS.get(name, ()):
+        return tr(label)
+    if name == "satisfaction" and label.endswith(" stars") and label[:-6].isdigit():
+        return tr("{n} stars", n=int(label[:-6]))
+    return label
+
+
 def report(session: Session, *, principal: Principal, name: str, rng: Range, limit: int = 20) -> list[Row]:
     require_admin(principal)
     if name not in REPORTS:
-        raise Invalid("Unknown report.", field="report")
+        raise Invalid(tr("Unknown report."), field="report")
     limit = max(1, min(limit, 200))
     return _REPORTS[name](session, rng, limit)
 

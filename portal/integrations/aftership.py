@@ -32,6 +32,7 @@ from typing import Any
 
 import httpx
 
+from portal.i18n import N_
 from portal.integrations.http_input import BadJson, parse_json
 
 API_VERSION = "2026-07"
@@ -41,41 +42,42 @@ SIGNATURE_HEADER = "aftership-hmac-sha256"
 TAGS = ("Pending", "InfoReceived", "InTransit", "OutForDelivery", "AttemptFail", "Delivered",
         "AvailableForPickup", "Exception", "Expired")
 
-# AfterShip's normalised sub-statuses (the ones the portal shows or the simulator produces).
+# AfterShip's normalised sub-statuses (the ones the portal shows or the simulator produces), in English as
+# AfterShip sends them and as stored; a page shows one in the reader's language with tr(SUBTAGS[subtag]).
 SUBTAGS: dict[str, str] = {
-    "Pending_001": "No information yet",
-    "Pending_002": "Awaiting carrier acceptance",
-    "InfoReceived_001": "Info received",
-    "InTransit_001": "In transit",
-    "InTransit_002": "Acceptance scan",
-    "InTransit_003": "Arrival scan",
-    "InTransit_004": "Arrived at the destination delivery facility",
-    "InTransit_005": "Customs clearance completed",
-    "InTransit_006": "Customs clearance started",
-    "InTransit_007": "Departure scan",
-    "InTransit_008": "Problem resolved and shipment in transit",
-    "InTransit_009": "Forwarded to a different delivery address",
-    "OutForDelivery_001": "Out for delivery",
-    "OutForDelivery_003": "Customer contacted",
-    "OutForDelivery_004": "Delivery appointment scheduled",
-    "AttemptFail_001": "Failed delivery attempt",
-    "AttemptFail_002": "Addressee not available",
-    "AttemptFail_003": "Business closed",
-    "Delivered_001": "Delivered",
-    "Delivered_002": "Picked up by the customer",
-    "Delivered_003": "Signed by customer",
-    "Delivered_004": "Delivered and received cash on delivery",
-    "Delivered_005": "Delivered to neighbor",
-    "AvailableForPickup_001": "Available for pickup",
-    "Exception_001": "Exception",
-    "Exception_004": "Delayed (customs clearance)",
-    "Exception_005": "Delayed (external factors)",
-    "Exception_006": "Held for payment",
-    "Exception_007": "Incorrect address",
-    "Exception_010": "Returning to sender",
-    "Exception_011": "Returned to sender",
-    "Exception_013": "Lost",
-    "Expired_001": "Expired",
+    "Pending_001": N_("No information yet"),
+    "Pending_002": N_("Awaiting carrier acceptance"),
+    "InfoReceived_001": N_("Info received"),
+    "InTransit_001": N_("In transit"),
+    "InTransit_002": N_("Acceptance scan"),
+    "InTransit_003": N_("Arrival scan"),
+    "InTransit_004": N_("Arrived at the destination delivery facility"),
+    "InTransit_005": N_("Customs clearance completed"),
+    "InTransit_006": N_("Customs clearance started"),
+    "InTransit_007": N_("Departure scan"),
+    "InTransit_008": N_("Problem resolved and shipment in transit"),
+    "InTransit_009": N_("Forwarded to a different delivery address"),
+    "OutForDelivery_001": N_("Out for delivery"),
+    "OutForDelivery_003": N_("Customer contacted"),
+    "OutForDelivery_004": N_("Delivery appointment scheduled"),
+    "AttemptFail_001": N_("Failed delivery attempt"),
+    "AttemptFail_002": N_("Addressee not available"),
+    "AttemptFail_003": N_("Business closed"),
+    "Delivered_001": N_("Delivered"),
+    "Delivered_002": N_("Picked up by the customer"),
+    "Delivered_003": N_("Signed by customer"),
+    "Delivered_004": N_("Delivered and received cash on delivery"),
+    "Delivered_005": N_("Delivered to neighbor"),
+    "AvailableForPickup_001": N_("Available for pickup"),
+    "Exception_001": N_("Exception"),
+    "Exception_004": N_("Delayed (customs clearance)"),
+    "Exception_005": N_("Delayed (external factors)"),
+    "Exception_006": N_("Held for payment"),
+    "Exception_007": N_("Incorrect address"),
+    "Exception_010": N_("Returning to sender"),
+    "Exception_011": N_("Returned to sender"),
+    "Exception_013": N_("Lost"),
+    "Expired_001": N_("Expired"),
 }
 
 

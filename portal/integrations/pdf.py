@@ -5,7 +5,11 @@ so every name prints as written: "Łukasz Żółć", "Παπαδόπουλος",
 (Chinese, Japanese, Korean) fall back to WenQuanYi Micro Hei (fonts-wqy-microhei), loaded only for a
 document that needs it. A missing font file raises `FontMissing`, naming the package to install.
 
-Deterministic: the same input always gives the same bytes. The creation date is the document's own
+The few words this module prints itself ("Page 1 of 2", "(continued)", "BILL TO") are in the
+current language (`portal.i18n`): the caller makes a customer's document inside
+`in_language(their locale)`, as it makes the document's other texts.
+
+Deterministic: the same input (and language) always gives the same bytes. The creation date is the document's own
 date (or a fixed one), fpdf2 names every font subset the same way and derives the file identifier
 from the content, so a document's sha256 (and a download's ETag) is stable.
 """
@@ -27,6 +31,7 @@ from fpdf.fonts import TTFFont
 from fpdf.image_parsing import preload_image
 
 from portal.concurrency import heavy
+from portal.i18n import tr
 
 PAGE_WIDTH = 595.28  # A4 in points
 PAGE_HEIGHT = 841.89
@@ -315,7 +320,8 @@ def _render_text_pdf(title: str, lines: list[str], *, head: Letterhead, barcode:
         name_x = MARGIN_X + (logo_w + 6 if logo_w else 0)
         pdf.put(name_x, header_y, business, SMALL_SIZE + 1, bold=True, width=usable / 2)
         if page_no > 1:
-            pdf.put(MARGIN_X, header_y, f"{title} (continued)", SMALL_SIZE, width=usable, align="right")
+            pdf.put(MARGIN_X, header_y, tr("{title} (continued)", title=title), SMALL_SIZE, width=usable,
+                    align="right")
         pdf.rule(MARGIN_X, PAGE_WIDTH - MARGIN_X, header_y + 16)
         y = top
         for size, bold, text in page:
@@ -338,7 +344,7 @@ def _footer(pdf: _Pdf, left_text: str, *, rule: bool, below: tuple[str, ...] = (
     y = PAGE_HEIGHT - MARGIN_BOTTOM + 18
     if rule:
         pdf.rule(left, right, y - 4, 0.8, 0.5)
-    footer = f"Page {pdf.page_no()} of {pdf.str_alias_nb_pages}"
+    footer = tr("Page {page} of {pages}", page=pdf.page_no(), pages=pdf.str_alias_nb_pages)
     pdf.put(left, y, left_text, SMALL_SIZE, width=right - left - pdf.width(footer, SMALL_SIZE) - 12)
     pdf.put(left, y, footer, SMALL_SIZE, width=right - left, align="right")
     for n, line in enumerate(p for p in below if p):
@@ -410,7 +416,7 @@ def _render_business_pdf(doc: BusinessDocument) -> bytes:
         y = max(dy, top + 40) + 10
         pdf.rule(left, right, y, 0.6, 0.8)
         y += 12
-        pdf.put(left, y, doc.title if first else f"{doc.title} (continued)", TITLE_SIZE, bold=True,
+        pdf.put(left, y, doc.title if first else tr("{title} (continued)", title=doc.title), TITLE_SIZE, bold=True,
                 width=right - left)
         y += 28
         if first:
@@ -422,7 +428,7 @@ def _render_business_pdf(doc: BusinessDocument) -> bytes:
             bill_y = y
             bill_x = PAGE_WIDTH / 2 + 20
             if doc.bill_to:
-                pdf.put(bill_x, bill_y, "BILL TO", SMALL_SIZE)
+                pdf.put(bill_x, bill_y, tr("BILL TO"), SMALL_SIZE)
                 bill_y += 13
                 for line in doc.bill_to:
                     pdf.put(bill_x, bill_y, line, cell_size, width=right - bill_x)

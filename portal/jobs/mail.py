@@ -1,4 +1,7 @@
-"""Send queued mail; failed messages are retried on later ticks, up to a limit."""
+"""Send queued mail; failed messages are retried on later ticks, up to a limit.
+
+A message's subject and body were written in the recipient's language when it was queued; what is
+added as it is sent (the brand's signature) is in the recipient's language too (their profile's)."""
 
 from __future__ import annotations
 
@@ -8,9 +11,10 @@ from sqlmodel import col, select
 
 from portal import metrics
 from portal.db import session_scope, utcnow
+from portal.i18n import in_language
 from portal.integrations import mail
 from portal.jobs.scheduler import job
-from portal.models import MailMessage
+from portal.models import MailMessage, User
 
 MAX_ATTEMPTS = 8
 BATCH = 50
@@ -23,11 +27,16 @@ def send_pending() -> int:
             .order_by(col(MailMessage.id)).limit(BATCH)
         ).all()
         sent = 0
+        user_ids = {m.user_id for m in pending if m.user_id is not None}
+        locales: dict[int | None, str] = {}
+        if user_ids:
+            locales = {u.id: u.locale for u in db.exec(select(User).where(col(User.id).in_(user_ids))).all()}
         for msg in pending:
             msg.attempts += 1
             try:
-                mail.send(mail.Outgoing(to=msg.to_address, subject=msg.subject, body=msg.body_text,
-                                        headers=dict(msg.headers or {})))
+                with in_language(locales.get(msg.user_id)):
+                    mail.send(mail.Outgoing(to=msg.to_address, subject=msg.subject, body=msg.body_text,
+                                            headers=dict(msg.headers or {})))
             except Exception as exc:  # noqa: BLE001 - any failure is retried later
                 msg.last_error = repr(exc)[:500]
                 metrics.EMAILS.labels(outcome="failed").inc()
