@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import reflex as rx
 
 STATUS_COLORS = {
@@ -18,7 +21,7 @@ def status_badge(status: rx.Var, label: rx.Var) -> rx.Component:
     )
 
 
-def card(title: str, *children: rx.Component, icon: str = "", action: rx.Component | None = None,
+def card(title: str | rx.Var, *children: rx.Component, icon: str = "", action: rx.Component | None = None,
          test_id: str = "") -> rx.Component:
     header = rx.hstack(
         rx.cond(icon != "", rx.icon(icon or "circle", size=18, color=rx.color("accent", 10))),
@@ -31,7 +34,7 @@ def card(title: str, *children: rx.Component, icon: str = "", action: rx.Compone
                    data_testid=test_id or None)
 
 
-def empty_note(text: str) -> rx.Component:
+def empty_note(text: str | rx.Var) -> rx.Component:
     return rx.text(text, color_scheme="gray", size="2")
 
 
@@ -81,12 +84,20 @@ def secret_panel(*children: rx.Component, test_id: str = "") -> rx.Component:
                      width="100%")
 
 
-def named_select(options: list[str] | rx.Var, label: str, **props: object) -> rx.Component:
+def named_select(options: list[str] | rx.Var, label: str | rx.Var, labels: Mapping[str, Any] | None = None,
+                 **props: object) -> rx.Component:
     """A select whose trigger carries its name (rx.select's `aria_label` stays on the root, which
-    renders nothing). Same props as rx.select: name, value, default_value, on_change, size."""
+    renders nothing). Same props as rx.select: name, value, default_value, on_change, size.
+    `labels` maps an option's value to the text shown for it (a `t(...)` Var); the value is sent."""
     trigger = {k: props.pop(k) for k in ("placeholder", "data_testid", "width") if k in props}
-    items = (rx.foreach(options, lambda o: rx.select.item(o, value=o)) if isinstance(options, rx.Var)
-             else [rx.select.item(o, value=o) for o in options])
+    shown = dict(labels or {})
+
+    def _var_item(o: rx.Var) -> rx.Component:
+        text = rx.match(o, *shown.items(), o) if shown else o
+        return rx.select.item(text, value=o)
+
+    items = (rx.foreach(options, _var_item) if isinstance(options, rx.Var)
+             else [rx.select.item(shown.get(o, o), value=o) for o in options])
     return rx.select.root(rx.select.trigger(aria_label=label, **trigger),
                           rx.select.content(*(items if isinstance(items, list) else [items])), **props)
 

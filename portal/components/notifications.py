@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from portal.i18n import t
 from portal.state.notifications import NotificationRow, NotificationState
 
 
@@ -15,17 +16,17 @@ def notification_item(n: NotificationRow, *, compact: bool = False) -> rx.Compon
             rx.text(n.body, size="1", color_scheme="gray") if not compact else rx.fragment(),
             rx.text(n.kind_label, " · ", n.when, size="1", color_scheme="gray"),
             rx.cond(n.help_link != "",
-                    rx.link(rx.hstack(rx.icon("life_buoy", size=14), rx.text("Get help with this", size="1"),
+                    rx.link(rx.hstack(rx.icon("life_buoy", size=14), rx.text(t("Get help with this"), size="1"),
                                       spacing="1", align="center"),
                             href=n.help_link, data_testid="notification-help")),
             spacing="0", align="start", flex="1",
         ),
         rx.vstack(
             rx.cond(n.link != "",
-                    rx.button("Open", size="1", variant="soft",
+                    rx.button(t("Open"), size="1", variant="soft",
                               on_click=NotificationState.open_notification(n.id), data_testid="notification-open")),
             rx.cond(~n.read,
-                    rx.button("Mark read", size="1", variant="ghost",
+                    rx.button(t("Mark read"), size="1", variant="ghost",
                               on_click=NotificationState.mark_read(n.id), data_testid="notification-mark-read")),
             spacing="1", align="end",
         ),
@@ -47,15 +48,16 @@ def bell() -> rx.Component:
                                  aria_hidden="true", data_testid="unread-count")),
                 variant="ghost", position="relative", data_testid="bell",
                 aria_label=rx.cond(NotificationState.unread > 0,
-                                   "Notifications, " + NotificationState.badge.to(str) + " unread", "Notifications"),
+                                   t("Notifications, {count} unread", count=NotificationState.badge),
+                                   t("Notifications")),
             ),
         ),
         rx.popover.content(
             rx.vstack(
                 rx.hstack(
-                    rx.heading("Notifications", size="3"), rx.spacer(),
+                    rx.heading(t("Notifications"), size="3"), rx.spacer(),
                     rx.cond(NotificationState.unread > 0,
-                            rx.button("Mark all read", size="1", variant="ghost",
+                            rx.button(t("Mark all read"), size="1", variant="ghost",
                                       on_click=NotificationState.mark_all_read, data_testid="mark-all-read")),
                     width="100%", align="center",
                 ),
@@ -66,8 +68,8 @@ def bell() -> rx.Component:
                                       spacing="0", width="100%"),
                             max_height="24rem", type="auto", scrollbars="vertical",
                         ),
-                        rx.text("Nothing new.", size="2", color_scheme="gray")),
-                rx.link("See all notifications", href="/notifications", size="2"),
+                        rx.text(t("Nothing new."), size="2", color_scheme="gray")),
+                rx.link(t("See all notifications"), href="/notifications", size="2"),
                 spacing="2", width="22rem", max_width="90vw",
             ),
             data_testid="bell-panel",

@@ -5,33 +5,34 @@ from __future__ import annotations
 import reflex as rx
 
 from portal.components.common import error_callout, form
+from portal.i18n import N_, t
 from portal.layouts.shell import public_frame
 from portal.pages.login import field
 from portal.state.recovery import ForgotState, RegisterState, ResetState, VerifyState
 
-_PASSWORD_HINT = ("At least 12 characters. A few unrelated words make a strong passphrase; "
-                  "any language and symbols are welcome.")
+_PASSWORD_HINT = N_("At least 12 characters. A few unrelated words make a strong passphrase; "
+                    "any language and symbols are welcome.")
 
 
 def forgot_page() -> rx.Component:
     return public_frame(rx.card(rx.cond(
         ForgotState.sent,
         rx.vstack(
-            rx.heading("Check your inbox", size="6"),
-            rx.text("If an account exists for that address, we have sent it a link to choose a new password. "
-                    "The link works once, for 60 minutes.", data_testid="reset-sent"),
-            rx.link("Back to sign in", href="/login"),
+            rx.heading(t("Check your inbox"), size="6"),
+            rx.text(t("If an account exists for that address, we have sent it a link to choose a new password. "
+                      "The link works once, for 60 minutes."), data_testid="reset-sent"),
+            rx.link(t("Back to sign in"), href="/login"),
             spacing="3",
         ),
         form(
             rx.vstack(
-                rx.heading("Forgot your password?", size="6"),
-                rx.text("Enter the email address of your account and we will send you a link to choose a new "
-                        "password.", color_scheme="gray", size="2"),
+                rx.heading(t("Forgot your password?"), size="6"),
+                rx.text(t("Enter the email address of your account and we will send you a link to choose a new "
+                          "password."), color_scheme="gray", size="2"),
                 error_callout(ForgotState.error),
-                field("Email address", "email", type_="email", autocomplete="username"),
-                rx.button("Send the link", type="submit", size="3", width="100%", data_testid="send-reset"),
-                rx.link("Back to sign in", href="/login", size="2"),
+                field(t("Email address"), "email", type_="email", autocomplete="username"),
+                rx.button(t("Send the link"), type="submit", size="3", width="100%", data_testid="send-reset"),
+                rx.link(t("Back to sign in"), href="/login", size="2"),
                 spacing="4", width="100%",
             ),
             on_submit=ForgotState.submit, reset_on_submit=False,
@@ -44,20 +45,20 @@ def reset_page() -> rx.Component:
         ResetState.valid,
         form(
             rx.vstack(
-                rx.heading("Choose a new password", size="6"),
-                rx.text(_PASSWORD_HINT, color_scheme="gray", size="2"),
+                rx.heading(t("Choose a new password"), size="6"),
+                rx.text(t(_PASSWORD_HINT), color_scheme="gray", size="2"),
                 error_callout(ResetState.error),
-                field("New password", "password", type_="password", autocomplete="new-password"),
-                field("New password again", "confirm", type_="password", autocomplete="new-password"),
-                rx.button("Change password", type="submit", size="3", width="100%", data_testid="save-password"),
+                field(t("New password"), "password", type_="password", autocomplete="new-password"),
+                field(t("New password again"), "confirm", type_="password", autocomplete="new-password"),
+                rx.button(t("Change password"), type="submit", size="3", width="100%", data_testid="save-password"),
                 spacing="4", width="100%",
             ),
             on_submit=ResetState.submit, reset_on_submit=False, secret=True,
         ),
         rx.cond(ResetState.checked, rx.vstack(
-            rx.heading("This link has expired", size="6"),
-            rx.text("Password links work once and for 60 minutes. Ask for a new one."),
-            rx.link("Send a new link", href="/forgot"),
+            rx.heading(t("This link has expired"), size="6"),
+            rx.text(t("Password links work once and for 60 minutes. Ask for a new one.")),
+            rx.link(t("Send a new link"), href="/forgot"),
             spacing="3",
         ), rx.spinner()),
     ), size="4", width="100%"))
@@ -68,20 +69,20 @@ def register_page() -> rx.Component:
         RegisterState.enabled,
         form(
             rx.vstack(
-                rx.heading("Create your account", size="6"),
+                rx.heading(t("Create your account"), size="6"),
                 error_callout(RegisterState.error),
-                field("Your name", "name", autocomplete="name"),
-                field("Email address", "email", type_="email", autocomplete="email"),
-                field("Password", "password", type_="password", autocomplete="new-password"),
-                rx.text(_PASSWORD_HINT, color_scheme="gray", size="1"),
-                rx.button("Create account", type="submit", size="3", width="100%", data_testid="register"),
-                rx.link("I already have an account", href="/login", size="2"),
+                field(t("Your name"), "name", autocomplete="name"),
+                field(t("Email address"), "email", type_="email", autocomplete="email"),
+                field(t("Password"), "password", type_="password", autocomplete="new-password"),
+                rx.text(t(_PASSWORD_HINT), color_scheme="gray", size="1"),
+                rx.button(t("Create account"), type="submit", size="3", width="100%", data_testid="register"),
+                rx.link(t("I already have an account"), href="/login", size="2"),
                 spacing="4", width="100%",
             ),
             on_submit=RegisterState.submit, reset_on_submit=False, secret=True,
         ),
-        rx.vstack(rx.heading("Accounts are created by our team", size="6"),
-                  rx.text("Contact us and we will set one up for you."), rx.link("Sign in", href="/login"),
+        rx.vstack(rx.heading(t("Accounts are created by our team"), size="6"),
+                  rx.text(t("Contact us and we will set one up for you.")), rx.link(t("Sign in"), href="/login"),
                   spacing="3"),
     ), size="4", width="100%"))
 
@@ -90,10 +91,10 @@ def verify_page() -> rx.Component:
     return public_frame(rx.card(rx.cond(
         VerifyState.done,
         rx.cond(VerifyState.ok,
-                rx.vstack(rx.heading("Email confirmed", size="6"), rx.link("Sign in", href="/login?verified=1"),
+                rx.vstack(rx.heading(t("Email confirmed"), size="6"), rx.link(t("Sign in"), href="/login?verified=1"),
                           spacing="3"),
-                rx.vstack(rx.heading("This link has expired", size="6"),
-                          rx.text("Confirmation links work once, for 24 hours."), spacing="3")),
+                rx.vstack(rx.heading(t("This link has expired"), size="6"),
+                          rx.text(t("Confirmation links work once, for 24 hours.")), spacing="3")),
         rx.spinner(),
     ), size="4", width="100%"))
 

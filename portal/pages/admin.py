@@ -5,8 +5,17 @@ from __future__ import annotations
 import reflex as rx
 
 from portal.components.common import card, empty_note, error_callout, form, named_select, notice_callout
+from portal.i18n import N_, t, tn
 from portal.layouts.shell import shell
 from portal.state.admin import AdminAuditState, AdminMailState, AdminUsersState, AuditView, InboundView, UserView
+
+
+def _outcome_labels() -> dict[str, object]:
+    return {"any": t("any"), "ok": t("ok"), "failed": t("failed"), "denied": t("denied")}
+
+
+def _role_labels() -> dict[str, object]:
+    return {"customer": t("customer"), "agent": t("agent"), "admin": t("admin")}
 
 
 def _row(r: AuditView) -> rx.Component:
@@ -15,47 +24,49 @@ def _row(r: AuditView) -> rx.Component:
         rx.table.cell(rx.code(r.action)),
         rx.table.cell(r.actor, " ", rx.cond(r.actor_kind != "user", rx.badge(r.actor_kind))),
         rx.table.cell(r.target, display=["none", "table-cell"]),
-        rx.table.cell(rx.badge(r.outcome, color_scheme=rx.match(r.outcome, ("ok", "green"), ("denied", "red"),
-                                                                ("failed", "orange"), "gray"))),
+        rx.table.cell(rx.badge(rx.match(r.outcome, *_outcome_labels().items(), r.outcome),
+                               color_scheme=rx.match(r.outcome, ("ok", "green"), ("denied", "red"),
+                                                     ("failed", "orange"), "gray"))),
         rx.table.cell(r.ip_address, display=["none", "none", "table-cell"]),
         data_testid="audit-row",
     )
 
 
-@shell("Audit trail")
+@shell(N_("Audit trail"))
 def audit_page() -> rx.Component:
     s = AdminAuditState
     return rx.vstack(
-        card("Security policy",
+        card(t("Security policy"),
              rx.hstack(rx.switch(checked=s.staff_mfa_required, on_change=s.set_staff_mfa,
-                                 data_testid="staff-mfa-switch", aria_label="Require two-factor authentication"),
-                       rx.text("Require two-factor authentication for agents and admins"), align="center"),
+                                 data_testid="staff-mfa-switch", aria_label=t("Require two-factor authentication")),
+                       rx.text(t("Require two-factor authentication for agents and admins")), align="center"),
              icon="shield"),
         form(
             rx.hstack(
-                rx.input(name="action", placeholder="Action, e.g. auth.", default_value=s.action),
-                rx.input(name="actor", placeholder="Who (email)", default_value=s.actor),
-                named_select(["any", "ok", "failed", "denied"], "Outcome", name="outcome", default_value="any"),
-                rx.button("Filter", type="submit"),
+                rx.input(name="action", placeholder=t("Action, e.g. auth."), default_value=s.action),
+                rx.input(name="actor", placeholder=t("Who (email)"), default_value=s.actor),
+                named_select(["any", "ok", "failed", "denied"], t("Outcome"), _outcome_labels(), name="outcome",
+                             default_value="any"),
+                rx.button(t("Filter"), type="submit"),
                 wrap="wrap", spacing="2",
             ),
             on_submit=s.filter, reset_on_submit=False,
         ),
-        rx.text(s.total, " events", size="2", color_scheme="gray"),
+        rx.text(tn("{n} events", "{n} events", s.total), size="2", color_scheme="gray"),
         # Wider than a phone: the box scrolls, and takes focus so the keyboard can scroll it too
         rx.box(rx.table.root(
-            rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in ("When", "Action", "Who")],
-                                         rx.table.column_header_cell("Target", display=["none", "table-cell"]),
-                                         rx.table.column_header_cell("Outcome"),
-                                         rx.table.column_header_cell("Address", display=["none", "none",
+            rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in (t("When"), t("Action"), t("Who"))],
+                                         rx.table.column_header_cell(t("Target"), display=["none", "table-cell"]),
+                                         rx.table.column_header_cell(t("Outcome")),
+                                         rx.table.column_header_cell(t("Address"), display=["none", "none",
                                                                                          "table-cell"]))),
             rx.table.body(rx.foreach(s.rows, _row)),
             min_width="100%", width="max-content",
-        ), overflow_x="auto", width="100%", tab_index=0, role="region", aria_label="Audit events"),
+        ), overflow_x="auto", width="100%", tab_index=0, role="region", aria_label=t("Audit events")),
         rx.hstack(
-            rx.button("Previous", on_click=s.go(s.page - 1), disabled=s.page <= 1, variant="soft"),
-            rx.text("Page ", s.page, " of ", s.pages, size="2"),
-            rx.button("Next", on_click=s.go(s.page + 1), disabled=s.page >= s.pages, variant="soft"),
+            rx.button(t("Previous"), on_click=s.go(s.page - 1), disabled=s.page <= 1, variant="soft"),
+            rx.text(t("Page {page} of {pages}", page=s.page, pages=s.pages), size="2"),
+            rx.button(t("Next"), on_click=s.go(s.page + 1), disabled=s.page >= s.pages, variant="soft"),
             align="center",
         ),
         spacing="4", width="100%",
@@ -66,10 +77,12 @@ def _user_row(u: UserView) -> rx.Component:
     return rx.table.row(
         rx.table.cell(rx.vstack(rx.text(u.name, weight="medium"), rx.text(u.email, size="1", color_scheme="gray"),
                                 spacing="0")),
-        rx.table.cell(rx.cond(u.mfa, rx.badge("MFA", color_scheme="green"), rx.badge("no MFA", color_scheme="gray"))),
+        rx.table.cell(rx.cond(u.mfa, rx.badge(t("MFA"), color_scheme="green"),
+                              rx.badge(t("no MFA"), color_scheme="gray"))),
         rx.table.cell(rx.vstack(
             named_select(
-                rx.cond(u.can_be_customer, ["customer", "agent", "admin"], ["agent", "admin"]), "Role",
+                rx.cond(u.can_be_customer, ["customer", "agent", "admin"], ["agent", "admin"]), t("Role"),
+                _role_labels(),
                 value=u.role, on_change=lambda role: AdminUsersState.change_role(u.id, role), size="1",
                 data_testid="role-select",
             ),
@@ -84,28 +97,29 @@ def _confirm_role() -> rx.Component:
     s = AdminUsersState
     return rx.vstack(
         rx.text(s.confirm_text, size="2"),
-        rx.hstack(rx.button("Change role", size="1", color_scheme="red", on_click=s.confirm_role,
+        rx.hstack(rx.button(t("Change role"), size="1", color_scheme="red", on_click=s.confirm_role,
                             data_testid="confirm-role"),
-                  rx.button("Keep", size="1", variant="soft", color_scheme="gray", on_click=s.cancel_role),
+                  rx.button(t("Keep"), size="1", variant="soft", color_scheme="gray", on_click=s.cancel_role),
                   spacing="2"),
         spacing="1", role="alertdialog", data_testid="role-confirm",
     )
 
 
-@shell("People")
+@shell(N_("People"))
 def users_page() -> rx.Component:
     s = AdminUsersState
     return rx.vstack(
         notice_callout(s.notice),
         error_callout(s.error),
-        form(rx.hstack(rx.input(name="query", placeholder="Name or email"),
-                          named_select(["customer", "agent", "admin"], "Role", name="role", placeholder="Any role"),
-                          rx.button("Search", type="submit"), wrap="wrap"),
+        form(rx.hstack(rx.input(name="query", placeholder=t("Name or email")),
+                          named_select(["customer", "agent", "admin"], t("Role"), _role_labels(), name="role",
+                                       placeholder=t("Any role")),
+                          rx.button(t("Search"), type="submit"), wrap="wrap"),
                 on_submit=s.search, reset_on_submit=False),
         rx.table.root(
-            rx.table.header(rx.table.row(rx.table.column_header_cell("Person"),
-                                         rx.table.column_header_cell("Sign-in"),
-                                         rx.table.column_header_cell("Role"))),
+            rx.table.header(rx.table.row(rx.table.column_header_cell(t("Person")),
+                                         rx.table.column_header_cell(t("Sign-in")),
+                                         rx.table.column_header_cell(t("Role")))),
             rx.table.body(rx.foreach(s.users, _user_row)),
             width="100%",
         ),
@@ -124,22 +138,22 @@ def _inbound_row(r: InboundView) -> rx.Component:
     )
 
 
-@shell("Support mailbox")
+@shell(N_("Support mailbox"))
 def mail_page() -> rx.Component:
     s = AdminMailState
     return rx.vstack(
-        rx.text("Messages read from the support mailbox (SUPPORT_IMAP_*). Failures stay in the mailbox's failure "
-                "folder; move one back to the inbox to have it read again.", size="2", color_scheme="gray"),
+        rx.text(t("Messages read from the support mailbox (SUPPORT_IMAP_*). Failures stay in the mailbox's failure "
+                  "folder; move one back to the inbox to have it read again."), size="2", color_scheme="gray"),
         rx.hstack(rx.switch(checked=s.failures_only, on_change=s.update_failures_only, data_testid="failures-only"),
-                  rx.text("Failures only", size="2"), align="center"),
+                  rx.text(t("Failures only"), size="2"), align="center"),
         rx.cond(s.rows.length() > 0,
                 rx.table.root(
-                    rx.table.header(rx.table.row(rx.table.column_header_cell("Received"),
-                                                 rx.table.column_header_cell("Message"),
-                                                 rx.table.column_header_cell("Outcome"),
-                                                 rx.table.column_header_cell("Ticket / reason"))),
+                    rx.table.header(rx.table.row(rx.table.column_header_cell(t("Received")),
+                                                 rx.table.column_header_cell(t("Message")),
+                                                 rx.table.column_header_cell(t("Outcome")),
+                                                 rx.table.column_header_cell(t("Ticket / reason")))),
                     rx.table.body(rx.foreach(s.rows, _inbound_row)), width="100%"),
-                empty_note("Nothing read from the mailbox yet.")),
+                empty_note(t("Nothing read from the mailbox yet."))),
         spacing="4", width="100%",
     )
 

@@ -7,6 +7,7 @@ import reflex as rx
 from portal.components.common import card, empty_note, error_callout, form, notice_callout, secret_panel
 from portal.domain.api.keys import RESOURCES
 from portal.domain.api.webhooks import KNOWN_KINDS
+from portal.i18n import N_, t
 from portal.layouts.shell import shell
 from portal.state.admin_api import (
     NEW_KEY,
@@ -21,15 +22,15 @@ from portal.state.admin_api import (
 from portal.state.shown_once import conceal
 
 
-def _shown_once(what: str, slot: str, *extra: str) -> rx.Component:
+def _shown_once(message: str | rx.Var, slot: str, *extra: str) -> rx.Component:
     """Empty and hidden until the handler that made the secret reveals it (never a state var)."""
     return secret_panel(
         rx.callout(
             rx.vstack(
-                rx.text(f"Copy this {what} now: it is shown only once and cannot be retrieved later."),
-                *[rx.text("For: ", rx.text.span(id=e, weight="medium"), size="2") for e in extra],
+                rx.text(message),
+                *[rx.text(t("For:"), " ", rx.text.span(id=e, weight="medium"), size="2") for e in extra],
                 rx.code(id=slot, data_testid=slot, size="3", style={"word_break": "break-all"}),
-                rx.button("I have copied it", on_click=conceal(slot, *extra), size="1", variant="soft"),
+                rx.button(t("I have copied it"), on_click=conceal(slot, *extra), size="1", variant="soft"),
                 spacing="2",
             ),
             icon="key_round", color_scheme="amber", width="100%",
@@ -40,8 +41,9 @@ def _shown_once(what: str, slot: str, *extra: str) -> rx.Component:
 
 def _scope_select(resource: str) -> rx.Component:
     return rx.select.root(
-        rx.select.trigger(data_testid=f"scope-{resource}", aria_label=f"{resource} access"),
-        rx.select.content(*[rx.select.item(level, value=level) for level in ("none", "read", "write")]),
+        rx.select.trigger(data_testid=f"scope-{resource}", aria_label=t("{resource} access", resource=resource)),
+        rx.select.content(*[rx.select.item(t(label), value=level)
+                             for level, label in (("none", N_("none")), ("read", N_("read")), ("write", N_("write")))]),
         name=f"scope_{resource}", default_value="none", size="1",
     )
 
@@ -54,47 +56,48 @@ def _key_row(k: KeyView) -> rx.Component:
         rx.table.cell(rx.text(k.created, size="1"), display=["none", "table-cell"]),
         rx.table.cell(rx.text(k.last_used, size="1"), display=["none", "table-cell"]),
         rx.table.cell(rx.cond(
-            k.revoked, rx.badge("revoked", color_scheme="gray"),
-            rx.hstack(rx.button("Rotate", size="1", variant="soft", on_click=s.rotate(k.id),
+            k.revoked, rx.badge(t("revoked"), color_scheme="gray"),
+            rx.hstack(rx.button(t("Rotate"), size="1", variant="soft", on_click=s.rotate(k.id),
                                 data_testid="rotate-key"),
-                      rx.button("Revoke", size="1", color_scheme="red", variant="soft", on_click=s.revoke(k.id),
+                      rx.button(t("Revoke"), size="1", color_scheme="red", variant="soft", on_click=s.revoke(k.id),
                                 data_testid="revoke-key")),
         )),
         data_testid="api-key-row",
     )
 
 
-@shell("API keys")
+@shell(N_("API keys"))
 def api_keys_page() -> rx.Component:
     s = AdminApiKeysState
     return rx.vstack(
-        _shown_once("key", NEW_KEY, NEW_KEY_NAME),
+        _shown_once(t("Copy this key now: it is shown only once and cannot be retrieved later."),
+                    NEW_KEY, NEW_KEY_NAME),
         error_callout(s.error),
-        card("New key",
+        card(t("New key"),
              form(
                  rx.vstack(
-                     rx.input(name="name", placeholder="Who uses it, e.g. ERP", max_length=100,
+                     rx.input(name="name", placeholder=t("Who uses it, e.g. ERP"), max_length=100,
                               data_testid="key-name"),
                      rx.grid(*[rx.hstack(rx.text(res, size="2", width="7em"),
                                          _scope_select(res), align="center")
                                for res in RESOURCES], columns=rx.breakpoints(initial="1", sm="2"), spacing="2"),
-                     rx.button("Create key", type="submit", data_testid="create-key"),
+                     rx.button(t("Create key"), type="submit", data_testid="create-key"),
                      spacing="3",
                  ),
                  on_submit=s.create, reset_on_submit=False,
              ),
-             rx.text("Systems authenticate with 'Authorization: Bearer <key>'. Only a hash of the key is "
-                     "stored. The API is described at /api/v1/openapi.json.", size="1", color_scheme="gray"),
+             rx.text(t("Systems authenticate with 'Authorization: Bearer <key>'. Only a hash of the key is "
+                       "stored. The API is described at /api/v1/openapi.json."), size="1", color_scheme="gray"),
              icon="key_round"),
         rx.cond(s.keys.length() > 0,
                 rx.table.root(
                     rx.table.header(rx.table.row(
-                        rx.table.column_header_cell("Key"), rx.table.column_header_cell("Scopes"),
-                        rx.table.column_header_cell("Created", display=["none", "table-cell"]),
-                        rx.table.column_header_cell("Last used", display=["none", "table-cell"]),
+                        rx.table.column_header_cell(t("Key")), rx.table.column_header_cell(t("Scopes")),
+                        rx.table.column_header_cell(t("Created"), display=["none", "table-cell"]),
+                        rx.table.column_header_cell(t("Last used"), display=["none", "table-cell"]),
                         rx.table.column_header_cell(""))),
                     rx.table.body(rx.foreach(s.keys, _key_row)), width="100%"),
-                empty_note("No API keys yet.")),
+                empty_note(t("No API keys yet."))),
         spacing="4", width="100%",
     )
 
@@ -104,8 +107,8 @@ def _endpoint_row(e: EndpointView) -> rx.Component:
         rx.table.cell(rx.vstack(rx.text(e.url, size="2", style={"word_break": "break-all"}),
                                 rx.text(e.description, size="1", color_scheme="gray"), spacing="1")),
         rx.table.cell(rx.text(e.kinds, size="1")),
-        rx.table.cell(rx.text(e.pending, " pending, ", e.failed, " failed", size="1")),
-        rx.table.cell(rx.switch(checked=e.active, aria_label="Active",
+        rx.table.cell(rx.text(t("{pending} pending, {failed} failed", pending=e.pending, failed=e.failed), size="1")),
+        rx.table.cell(rx.switch(checked=e.active, aria_label=t("Active"),
                                 on_change=lambda v: AdminWebhooksState.set_active(e.id, v))),
         data_testid="webhook-endpoint-row",
     )
@@ -121,49 +124,52 @@ def _delivery_row(d: DeliveryView) -> rx.Component:
         rx.table.cell(rx.vstack(rx.text(d.code, size="1"), rx.text(d.response, size="1", color_scheme="gray"),
                                 spacing="1")),
         rx.table.cell(rx.text(d.next_attempt, size="1"), display=["none", "table-cell"]),
-        rx.table.cell(rx.button("Replay", size="1", variant="soft", on_click=AdminWebhooksState.replay(d.id),
+        rx.table.cell(rx.button(t("Replay"), size="1", variant="soft", on_click=AdminWebhooksState.replay(d.id),
                                 data_testid="replay-delivery")),
         data_testid="webhook-delivery-row",
     )
 
 
-@shell("Webhooks")
+@shell(N_("Webhooks"))
 def webhooks_page() -> rx.Component:
     s = AdminWebhooksState
     return rx.vstack(
-        _shown_once("signing secret", NEW_WEBHOOK_SECRET),
+        _shown_once(t("Copy this signing secret now: it is shown only once and cannot be retrieved later."),
+                    NEW_WEBHOOK_SECRET),
         notice_callout(s.notice),
         error_callout(s.error),
-        card("New endpoint",
+        card(t("New endpoint"),
              form(
                  rx.vstack(
                      rx.input(name="url", placeholder="https://erp.example.com/hooks/portal", max_length=500,
                               data_testid="webhook-url"),
-                     rx.input(name="description", placeholder="Description (optional)", max_length=200),
-                     rx.input(name="kinds", placeholder="Kinds, e.g. order.cancel_requested, ticket.*; empty for all",
+                     rx.input(name="description", placeholder=t("Description (optional)"), max_length=200),
+                     rx.input(name="kinds",
+                              placeholder=t("Kinds, e.g. order.cancel_requested, ticket.*; empty for all"),
                               data_testid="webhook-kinds"),
-                     rx.text("Kinds sent today: " + ", ".join(KNOWN_KINDS), size="1", color_scheme="gray"),
-                     rx.button("Add endpoint", type="submit", data_testid="create-webhook"),
+                     rx.text(t("Kinds sent today: {kinds}", kinds=", ".join(KNOWN_KINDS)), size="1",
+                             color_scheme="gray"),
+                     rx.button(t("Add endpoint"), type="submit", data_testid="create-webhook"),
                      spacing="2", width="100%",
                  ),
                  on_submit=s.create, reset_on_submit=False,
              ),
-             rx.text("Each delivery carries X-Portal-Event-Id, X-Portal-Timestamp and X-Portal-Signature: "
-                     "v1=hex(HMAC-SHA256(secret, timestamp + '.' + body)). Refuse timestamps older than five "
-                     "minutes.", size="1", color_scheme="gray"),
+             rx.text(t("Each delivery carries X-Portal-Event-Id, X-Portal-Timestamp and X-Portal-Signature: "
+                       "v1=hex(HMAC-SHA256(secret, timestamp + '.' + body)). Refuse timestamps older than five "
+                       "minutes."), size="1", color_scheme="gray"),
              icon="webhook"),
         rx.table.root(rx.table.body(rx.foreach(s.endpoints, _endpoint_row)), width="100%"),
-        card("Recent deliveries",
+        card(t("Recent deliveries"),
              rx.cond(s.deliveries.length() > 0,
                      rx.table.root(
                          rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in
-                                                        ("Event", "Status", "Attempts", "Last response")],
-                                                      rx.table.column_header_cell("Next attempt",
+                                                        (t("Event"), t("Status"), t("Attempts"), t("Last response"))],
+                                                      rx.table.column_header_cell(t("Next attempt"),
                                                                                   display=["none", "table-cell"]),
                                                       rx.table.column_header_cell(""))),
                          rx.table.body(rx.foreach(s.deliveries, _delivery_row)), width="100%"),
-                     empty_note("Nothing delivered yet.")),
-             icon="send", action=rx.button("Refresh", size="1", variant="soft", on_click=s.refresh)),
+                     empty_note(t("Nothing delivered yet."))),
+             icon="send", action=rx.button(t("Refresh"), size="1", variant="soft", on_click=s.refresh)),
         spacing="4", width="100%",
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from portal.components.common import card, empty_note, error_callout, notice_callout
+from portal.i18n import N_, t
 from portal.layouts.shell import shell
 from portal.state.admin_refunds import AdminRefundsState, PaymentView, RefundView, ReturnView
 
@@ -15,7 +16,7 @@ def _return_row(r: ReturnView) -> rx.Component:
     return rx.hstack(
         rx.text(r.number, weight="medium"), rx.text(r.customer, size="2"), rx.badge(r.status, color_scheme="gray"),
         rx.spacer(), rx.text(r.amount),
-        rx.button("Received: refund", size="1", on_click=AdminRefundsState.refund_return(r.id),
+        rx.button(t("Received: refund"), size="1", on_click=AdminRefundsState.refund_return(r.id),
                   data_testid="refund-return"),
         width="100%", align="center", wrap="wrap", data_testid="return-to-refund",
     )
@@ -25,12 +26,12 @@ def _refund_form() -> rx.Component:
     s = AdminRefundsState
     return rx.hstack(
         rx.vstack(
-            rx.input(value=s.amount, on_change=s.set_amount, placeholder="25.00", aria_label="Amount to refund",
+            rx.input(value=s.amount, on_change=s.set_amount, placeholder="25.00", aria_label=t("Amount to refund"),
                      data_testid="refund-amount", width="8rem"),
             rx.cond(s.amount_error != "", rx.text(s.amount_error, size="1", color_scheme="red", role="alert",
                                                   data_testid="refund-amount-error")),
             spacing="1"),
-        rx.button("Refund", size="2", color_scheme="red", on_click=s.refund_payment, data_testid="confirm-refund"),
+        rx.button(t("Refund"), size="2", color_scheme="red", on_click=s.refund_payment, data_testid="confirm-refund"),
         align="start",
     )
 
@@ -40,8 +41,9 @@ def _payment_row(p: PaymentView) -> rx.Component:
     return rx.vstack(
         rx.hstack(
             rx.text(p.customer, weight="medium"), rx.text(p.invoice, size="2"), rx.text(p.method, size="2"),
-            rx.spacer(), rx.text(p.amount), rx.text("refundable ", p.refundable, size="1", color_scheme="gray"),
-            rx.cond(p.can_refund, rx.button("Refund…", size="1", variant="soft", on_click=s.choose_payment(p.id),
+            rx.spacer(), rx.text(p.amount),
+            rx.text(t("refundable {amount}", amount=p.refundable), size="1", color_scheme="gray"),
+            rx.cond(p.can_refund, rx.button(t("Refund…"), size="1", variant="soft", on_click=s.choose_payment(p.id),
                                             data_testid="open-refund")),
             width="100%", align="center", wrap="wrap"),
         rx.cond(s.open_payment == p.id, _refund_form()),
@@ -53,27 +55,27 @@ def _refund_row(r: RefundView) -> rx.Component:
     return rx.hstack(
         rx.text(r.customer, size="2"), rx.text(r.note, size="1", color_scheme="gray"), rx.spacer(),
         rx.text(r.amount, size="2"),
-        rx.cond(r.unsent, rx.button("Send again", size="1", variant="soft",
+        rx.cond(r.unsent, rx.button(t("Send again"), size="1", variant="soft",
                                     on_click=AdminRefundsState.send_again(r.id), data_testid="send-again")),
         rx.badge(r.status_label, color_scheme=rx.match(r.status, *REFUND_COLORS.items(), "gray")),
         width="100%", align="center", data_testid="refund-row",
     )
 
 
-@shell("Refunds")
+@shell(N_("Refunds"))
 def refunds_page() -> rx.Component:
     s = AdminRefundsState
     return rx.vstack(
         notice_callout(s.notice),
         error_callout(s.error),
-        card("Returns to refund", rx.cond(s.returns.length() > 0, rx.foreach(s.returns, _return_row),
-                                          empty_note("No return waits for a refund to a card.")),
+        card(t("Returns to refund"), rx.cond(s.returns.length() > 0, rx.foreach(s.returns, _return_row),
+                                          empty_note(t("No return waits for a refund to a card."))),
              icon="undo_2"),
-        card("Card payments", rx.cond(s.payments.length() > 0, rx.foreach(s.payments, _payment_row),
-                                      empty_note("No payment through Stripe yet.")),
+        card(t("Card payments"), rx.cond(s.payments.length() > 0, rx.foreach(s.payments, _payment_row),
+                                      empty_note(t("No payment through Stripe yet."))),
              icon="credit_card"),
-        card("Refunds", rx.cond(s.refunds.length() > 0, rx.foreach(s.refunds, _refund_row),
-                                empty_note("No refund yet.")), icon="list"),
+        card(t("Refunds"), rx.cond(s.refunds.length() > 0, rx.foreach(s.refunds, _refund_row),
+                                empty_note(t("No refund yet."))), icon="list"),
         spacing="4", width="100%",
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from portal.components.common import empty_note, status_badge
+from portal.i18n import N_, t, tn
 from portal.layouts.shell import shell
 from portal.pages.timeline import timeline_row
 from portal.state.dashboard import (
@@ -40,15 +41,15 @@ def _order_row(o: OrderRow) -> rx.Component:
     )
 
 
-def _ticket_row(t: TicketRow) -> rx.Component:
+def _ticket_row(tk: TicketRow) -> rx.Component:
     return rx.hstack(
         rx.vstack(
-            rx.text(t.subject, weight="medium", size="2"),
-            rx.text(t.number, " · updated ", t.updated, size="1", color_scheme="gray"),
+            rx.text(tk.subject, weight="medium", size="2"),
+            rx.text(t("{number} · updated {date}", number=tk.number, date=tk.updated), size="1", color_scheme="gray"),
             spacing="0", align="start",
         ),
         rx.spacer(),
-        rx.badge(t.status, variant="soft"),
+        rx.badge(tk.status, variant="soft"),
         data_testid="ticket-row", **_ROW,
     )
 
@@ -57,7 +58,8 @@ def _shipment_row(s: ShipmentRow) -> rx.Component:
     return rx.hstack(
         rx.vstack(
             rx.link(s.carrier, " ", s.tracking_number, href="/shipments/" + s.id.to_string(), size="2"),
-            rx.text(rx.cond(s.expected != "", "Expected " + s.expected.to(str), ""), size="1", color_scheme="gray"),
+            rx.text(rx.cond(s.expected != "", t("Expected {date}", date=s.expected), ""), size="1",
+                    color_scheme="gray"),
             spacing="0", align="start",
         ),
         rx.spacer(),
@@ -85,7 +87,7 @@ def _offer_row(o: OfferRow) -> rx.Component:
     return rx.vstack(
         rx.text(o.title, size="2", weight="medium"),
         rx.text(o.reason, size="1", color_scheme="gray"),
-        rx.text("Ends ", o.ends, size="1", color_scheme="gray"),
+        rx.text(t("Ends {date}", date=o.ends), size="1", color_scheme="gray"),
         spacing="0", align="start", data_testid="offer-row", **_ROW,
     )
 
@@ -96,7 +98,7 @@ def _article_row(a: ArticleRow) -> rx.Component:
                      spacing="0", align="start", data_testid="article-row", **_ROW)
 
 
-def _list(items: rx.Var, render: object, empty: str, test_id: str) -> rx.Component:
+def _list(items: rx.Var, render: object, empty: str | rx.Var, test_id: str) -> rx.Component:
     return rx.cond(items.length() > 0,  # type: ignore[attr-defined]
                    rx.vstack(rx.foreach(items, render), spacing="0", width="100%", data_testid=test_id),  # type: ignore[arg-type]
                    empty_note(empty))
@@ -105,13 +107,14 @@ def _list(items: rx.Var, render: object, empty: str, test_id: str) -> rx.Compone
 def _balance() -> rx.Component:
     b = DashboardState.balance
     return rx.vstack(
-        rx.text("Due", size="1", color_scheme="gray"),
+        rx.text(t("Due"), size="1", color_scheme="gray"),
         rx.heading(b.due, size="7", data_testid="balance-due"),
         rx.cond(b.has_overdue,
-                rx.badge(rx.icon("triangle_alert", size=12), b.overdue, " overdue", color_scheme="red"),
-                rx.text(rx.cond(b.next_due != "", "Next due " + b.next_due.to(str), "Nothing due"),
+                rx.badge(rx.icon("triangle_alert", size=12), t("{amount} overdue", amount=b.overdue),
+                         color_scheme="red"),
+                rx.text(rx.cond(b.next_due != "", t("Next due {date}", date=b.next_due), t("Nothing due")),
                         size="1", color_scheme="gray")),
-        rx.text("Store credit: ", b.store_credit, size="2"),
+        rx.text(t("Store credit: {amount}", amount=b.store_credit), size="2"),
         spacing="1", align="start", data_testid="balance-card",
     )
 
@@ -126,17 +129,17 @@ def _body(kind: rx.Var) -> rx.Component:
     s = DashboardState
     return rx.match(
         kind,
-        ("recent_orders", _list(s.orders, _order_row, "You have no orders yet.", "recent-orders")),
-        ("open_tickets", _list(s.tickets, _ticket_row, "No open tickets. We are here if you need us.",
+        ("recent_orders", _list(s.orders, _order_row, t("You have no orders yet."), "recent-orders")),
+        ("open_tickets", _list(s.tickets, _ticket_row, t("No open tickets. We are here if you need us."),
                                "open-tickets")),
         ("balance", _balance()),
-        ("shipments", _list(s.shipments, _shipment_row, "Nothing on its way right now.", "shipments")),
-        ("documents", _list(s.documents, _document_row, "No documents are waiting for your signature.",
+        ("shipments", _list(s.shipments, _shipment_row, t("Nothing on its way right now."), "shipments")),
+        ("documents", _list(s.documents, _document_row, t("No documents are waiting for your signature."),
                             "documents")),
-        ("notifications", _list(s.notes, _note_row, "No notifications.", "dashboard-notes")),
-        ("offers", _list(s.offers, _offer_row, "No offers for you right now.", "offers")),
-        ("help", _list(s.articles, _article_row, "No articles yet.", "help")),
-        ("timeline", _list(s.activity, timeline_row, "Nothing has happened on your account yet.", "activity")),
+        ("notifications", _list(s.notes, _note_row, t("No notifications."), "dashboard-notes")),
+        ("offers", _list(s.offers, _offer_row, t("No offers for you right now."), "offers")),
+        ("help", _list(s.articles, _article_row, t("No articles yet."), "help")),
+        ("timeline", _list(s.activity, timeline_row, t("Nothing has happened on your account yet."), "activity")),
         rx.fragment(),
     )
 
@@ -144,27 +147,28 @@ def _body(kind: rx.Var) -> rx.Component:
 def _controls(w: WidgetView) -> rx.Component:
     return rx.hstack(
         rx.icon_button(rx.icon("arrow_up", size=14), size="1", variant="soft", disabled=w.first,
-                       on_click=DashboardState.move_widget(w.kind, -1), aria_label="Move up",
+                       on_click=DashboardState.move_widget(w.kind, -1), aria_label=t("Move up"),
                        data_testid="widget-up"),
         rx.icon_button(rx.icon("arrow_down", size=14), size="1", variant="soft", disabled=w.last,
-                       on_click=DashboardState.move_widget(w.kind, 1), aria_label="Move down",
+                       on_click=DashboardState.move_widget(w.kind, 1), aria_label=t("Move down"),
                        data_testid="widget-down"),
         rx.select.root(
-            rx.select.trigger(aria_label="Size", data_testid="widget-size"),
-            rx.select.content(rx.select.item("Small", value="sm"), rx.select.item("Medium", value="md"),
-                              rx.select.item("Large", value="lg")),
+            rx.select.trigger(aria_label=t("Size"), data_testid="widget-size"),
+            rx.select.content(rx.select.item(t("Small"), value="sm"), rx.select.item(t("Medium"), value="md"),
+                              rx.select.item(t("Large"), value="lg")),
             value=w.size, size="1",
             on_change=lambda v: DashboardState.resize_widget(w.kind, v),
         ),
         rx.cond(w.has_limit,
                 rx.select.root(
-                    rx.select.trigger(aria_label="How many", data_testid="widget-limit"),
-                    rx.select.content(*[rx.select.item(f"{n} items", value=str(n)) for n in (1, 3, 5, 10)]),
+                    rx.select.trigger(aria_label=t("How many"), data_testid="widget-limit"),
+                    rx.select.content(*[rx.select.item(tn("{n} items", "{n} items", n), value=str(n))
+                                        for n in (1, 3, 5, 10)]),
                     value=w.limit.to_string(), size="1",
                     on_change=lambda v: DashboardState.set_limit(w.kind, v),
                 )),
         rx.icon_button(rx.icon("x", size=14), size="1", variant="soft", color_scheme="red",
-                       on_click=DashboardState.remove_widget(w.kind), aria_label="Remove",
+                       on_click=DashboardState.remove_widget(w.kind), aria_label=t("Remove"),
                        data_testid="widget-remove"),
         spacing="1", align="center", wrap="wrap",
     )
@@ -176,9 +180,9 @@ def _widget(w: WidgetView) -> rx.Component:
                  rx.icon("circle", size=18)),
         rx.heading(w.title, size="4", weight="medium"),
         rx.spacer(),
-        rx.match(w.kind, ("notifications", rx.link("See all", href="/notifications", size="1")),
-                 ("offers", rx.link("See all", href="/offers", size="1")),
-                 ("timeline", rx.link("See all", href="/timeline", size="1")), rx.fragment()),
+        rx.match(w.kind, ("notifications", rx.link(t("See all"), href="/notifications", size="1")),
+                 ("offers", rx.link(t("See all"), href="/offers", size="1")),
+                 ("timeline", rx.link(t("See all"), href="/timeline", size="1")), rx.fragment()),
         rx.cond(DashboardState.editing, _controls(w)),
         align="center", width="100%", wrap="wrap",
     )
@@ -199,20 +203,20 @@ def _toolbar() -> rx.Component:
     return rx.vstack(
         rx.hstack(
             rx.spacer(),
-            rx.button(rx.cond(DashboardState.editing, "Done", "Arrange"), variant="soft", size="2",
+            rx.button(rx.cond(DashboardState.editing, t("Done"), t("Arrange")), variant="soft", size="2",
                       on_click=DashboardState.toggle_edit, data_testid="arrange"),
             width="100%",
         ),
         rx.cond(DashboardState.error != "",
                 rx.callout(DashboardState.error, icon="triangle_alert", color_scheme="red", width="100%")),
         rx.cond(DashboardState.editing & (DashboardState.available.length() > 0),
-                rx.hstack(rx.text("Add:", size="2"), rx.foreach(DashboardState.available, _add_choice),
+                rx.hstack(rx.text(t("Add:"), size="2"), rx.foreach(DashboardState.available, _add_choice),
                           wrap="wrap", spacing="2", align="center")),
         width="100%", spacing="2",
     )
 
 
-@shell("Home")
+@shell(N_("Home"))
 def dashboard_page() -> rx.Component:
     return rx.cond(
         DashboardState.loaded,

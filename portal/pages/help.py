@@ -7,6 +7,7 @@ from collections.abc import Callable
 import reflex as rx
 
 from portal.components.common import error_callout, form
+from portal.i18n import N_, t
 from portal.layouts.shell import brand, shell
 from portal.state.help import ArticleRow, CategoryRow, HelpArticleState, HelpCategoryState, HelpState
 from portal.state.session import SessionState
@@ -18,9 +19,9 @@ def _public(content: rx.Component) -> rx.Component:
     return rx.vstack(
         rx.hstack(
             rx.link(brand(), href="/help", underline="none"), rx.spacer(),
-            rx.link("Help center", href="/help", size="2"),
-            rx.link(rx.button("Sign in", variant="soft", size="2"), href="/login"),
-            rx.color_mode.button(variant="ghost", aria_label="Switch light or dark mode"),
+            rx.link(t("Help center"), href="/help", size="2"),
+            rx.link(rx.button(t("Sign in"), variant="soft", size="2"), href="/login"),
+            rx.color_mode.button(variant="ghost", aria_label=t("Switch light or dark mode")),
             align="center", width="100%", padding_x="1.5rem", padding_y="0.75rem",
             border_bottom=f"1px solid {rx.color('gray', 5)}",
         ),
@@ -30,7 +31,8 @@ def _public(content: rx.Component) -> rx.Component:
 
 
 def framed(title: str, content: Callable[[], rx.Component]) -> rx.Component:
-    """Strangers get a light public frame; signed-in people stay inside the portal shell."""
+    """Strangers get a light public frame; signed-in people stay inside the portal shell.
+    `title` is an English text marked with N_ (the shell translates it)."""
     return rx.cond(SessionState.signed_in, shell(title)(content)(), _public(content()))
 
 
@@ -39,10 +41,10 @@ def search_box() -> rx.Component:
         rx.hstack(
             # Uncontrolled: what is typed stays in the browser until the form is sent.
             rx.input(rx.input.slot(rx.icon("search", size=16)), name="q", default_value=HelpState.query,
-                     placeholder="Ask a question, e.g. can I get my money back?",
-                     aria_label="Search the help center", max_length=200, size="3", width="100%",
+                     placeholder=t("Ask a question, e.g. can I get my money back?"),
+                     aria_label=t("Search the help center"), max_length=200, size="3", width="100%",
                      data_testid="help-search-input"),
-            rx.button("Search", type="submit", size="3", data_testid="help-search-submit"),
+            rx.button(t("Search"), type="submit", size="3", data_testid="help-search-submit"),
             width="100%",
         ),
         on_submit=HelpState.search, width="100%",
@@ -70,10 +72,10 @@ def _results() -> rx.Component:
             rx.cond(
                 HelpState.results.length() > 0,
                 rx.vstack(rx.foreach(HelpState.results, _result), spacing="1", width="100%"),
-                rx.callout("We found nothing for that question. Try other words, or browse the topics below.",
+                rx.callout(t("We found nothing for that question. Try other words, or browse the topics below."),
                            icon="info", data_testid="help-no-results", width="100%"),
             ),
-            rx.link("Clear search", on_click=HelpState.clear, size="2", cursor="pointer"),
+            rx.link(t("Clear search"), on_click=HelpState.clear, size="2", cursor="pointer"),
             spacing="2", width="100%", data_testid="help-results",
         ),
     ))
@@ -89,7 +91,7 @@ def _category_card(row: CategoryRow) -> rx.Component:
 
 def _home() -> rx.Component:
     return rx.vstack(
-        rx.heading("How can we help?", size="6", as_="h1"),
+        rx.heading(t("How can we help?"), size="6", as_="h1"),
         search_box(),
         _results(),
         rx.grid(rx.foreach(HelpState.categories, _category_card), columns=rx.breakpoints(initial="1", sm="2",
@@ -100,7 +102,7 @@ def _home() -> rx.Component:
 
 
 def help_page() -> rx.Component:
-    return framed("Help", _home)
+    return framed(N_("Help"), _home)
 
 
 def _article_link(row: ArticleRow) -> rx.Component:
@@ -111,7 +113,7 @@ def _article_link(row: ArticleRow) -> rx.Component:
 
 def _category() -> rx.Component:
     return rx.vstack(
-        rx.link("← Help center", href="/help", size="2"),
+        rx.link(t("← Help center"), href="/help", size="2"),
         error_callout(HelpCategoryState.error),
         rx.heading(HelpCategoryState.name, size="6", as_="h1", data_testid="help-category-name"),
         rx.text(HelpCategoryState.description, color_scheme="gray"),
@@ -121,7 +123,7 @@ def _category() -> rx.Component:
 
 
 def category_page() -> rx.Component:
-    return framed("Help", _category)
+    return framed(N_("Help"), _category)
 
 
 def _feedback() -> rx.Component:
@@ -131,10 +133,10 @@ def _feedback() -> rx.Component:
             s.voted,
             rx.text(s.vote_message, data_testid="help-vote-thanks"),
             rx.hstack(
-                rx.text("Was this article helpful?", weight="medium"),
-                rx.button(rx.icon("thumbs_up", size=16), "Yes", variant="soft", on_click=s.vote(True),
+                rx.text(t("Was this article helpful?"), weight="medium"),
+                rx.button(rx.icon("thumbs_up", size=16), t("Yes"), variant="soft", on_click=s.vote(True),
                           data_testid="help-vote-yes"),
-                rx.button(rx.icon("thumbs_down", size=16), "No", variant="soft", color_scheme="gray",
+                rx.button(rx.icon("thumbs_down", size=16), t("No"), variant="soft", color_scheme="gray",
                           on_click=s.vote(False), data_testid="help-vote-no"),
                 align="center", spacing="3", wrap="wrap",
             ),
@@ -146,22 +148,22 @@ def _feedback() -> rx.Component:
 def _article() -> rx.Component:
     s = HelpArticleState
     return rx.vstack(
-        rx.hstack(rx.link("Help center", href="/help", size="2"), rx.text("›", size="2", color_scheme="gray"),
+        rx.hstack(rx.link(t("Help center"), href="/help", size="2"), rx.text("›", size="2", color_scheme="gray"),
                   rx.link(s.category_name, href=s.category_href, size="2"), spacing="2"),
         error_callout(s.error),
         rx.cond(
             s.title != "",
             rx.vstack(
-                rx.cond(s.draft, rx.badge("Draft: only staff can see this", color_scheme="amber")),
+                rx.cond(s.draft, rx.badge(t("Draft: only staff can see this"), color_scheme="amber")),
                 rx.heading(s.title, size="7", as_="h1", data_testid="help-article-title"),
                 rx.text(s.summary, size="3", color_scheme="gray"),
                 # No raw HTML from article bodies: Markdown only, so nothing an editor types can run.
                 rx.box(rx.markdown(s.body_md, use_raw=False), width="100%", data_testid="help-article-body"),
-                rx.text("Updated ", s.updated, size="1", color_scheme="gray"),
+                rx.text(t("Updated {date}", date=s.updated), size="1", color_scheme="gray"),
                 _feedback(),
                 rx.cond(
                     s.related.length() > 0,
-                    rx.vstack(rx.heading("Related articles", size="4"),
+                    rx.vstack(rx.heading(t("Related articles"), size="4"),
                               rx.foreach(s.related, _article_link), spacing="1", width="100%",
                               data_testid="help-related"),
                 ),
@@ -173,7 +175,7 @@ def _article() -> rx.Component:
 
 
 def article_page() -> rx.Component:
-    return framed("Help", _article)
+    return framed(N_("Help"), _article)
 
 
 def register(app: rx.App) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from portal.components.common import download_link, error_callout, form
+from portal.i18n import N_, t
 from portal.layouts.shell import shell
 from portal.state.insights import InsightsState, ReportView
 
@@ -31,7 +32,7 @@ def _report(r: ReportView) -> rx.Component:
                     rx.recharts.graphing_tooltip(),
                     data=r.points, width="100%", height=220,
                 ),
-                rx.text("Nothing in this period.", size="2", color_scheme="gray"),
+                rx.text(t("Nothing in this period."), size="2", color_scheme="gray"),
             ),
             # The same figures as text: readable without the chart (screen readers, copying).
             rx.vstack(
@@ -49,23 +50,23 @@ def _report(r: ReportView) -> rx.Component:
     )
 
 
-@shell("Insights")
+@shell(N_("Insights"))
 def insights_page() -> rx.Component:
     return rx.vstack(
         form(
             rx.hstack(
-                rx.vstack(rx.text("From", size="2"), rx.input(type="date", name="start", aria_label="From",
+                rx.vstack(rx.text(t("From"), size="2"), rx.input(type="date", name="start", aria_label=t("From"),
                                                              default_value=InsightsState.start), spacing="1"),
-                rx.vstack(rx.text("To", size="2"), rx.input(type="date", name="end", aria_label="To",
+                rx.vstack(rx.text(t("To"), size="2"), rx.input(type="date", name="end", aria_label=t("To"),
                                                            default_value=InsightsState.end), spacing="1"),
-                rx.button("Show", type="submit", data_testid="insights-range"),
+                rx.button(t("Show"), type="submit", data_testid="insights-range"),
                 align="end", spacing="3",
             ),
             on_submit=InsightsState.set_range, key=InsightsState.loaded.to_string(),
         ),
         error_callout(InsightsState.error),
-        rx.text("Collected by the portal itself: page views, form progress (field names only), searches, tickets "
-                "and offers. No third-party tracker; nothing typed into any field is stored.",
+        rx.text(t("Collected by the portal itself: page views, form progress (field names only), searches, tickets "
+                  "and offers. No third-party tracker; nothing typed into any field is stored."),
                 size="1", color_scheme="gray"),
         rx.grid(rx.foreach(InsightsState.reports, _report), columns=rx.breakpoints(initial="1", md="2"),
                 spacing="4", width="100%"),

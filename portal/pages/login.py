@@ -6,12 +6,14 @@ import reflex as rx
 
 from portal.components.common import error_callout, form, label_for, notice_callout
 from portal.components.sso import sso_login_block  # single sign-on (area: sso)
+from portal.i18n import t
 from portal.layouts.shell import public_frame
 from portal.state.session import LoginState
 from portal.state.sso import SsoLoginState  # single sign-on (area: sso)
 
 
-def field(label: str, name: str, *, type_: str = "text", autocomplete: str = "", placeholder: str = "",
+def field(label: str | rx.Var, name: str, *, type_: str = "text", autocomplete: str = "",
+          placeholder: str | rx.Var = "",
           **props: object) -> rx.Component:
     return rx.vstack(
         label_for(label, name, size="2", weight="medium"),
@@ -24,17 +26,17 @@ def field(label: str, name: str, *, type_: str = "text", autocomplete: str = "",
 def _password_step() -> rx.Component:
     return form(
         rx.vstack(
-            rx.heading("Sign in", size="6"),
-            rx.text("Track orders, manage returns and get help.", color_scheme="gray", size="2"),
+            rx.heading(t("Sign in"), size="6"),
+            rx.text(t("Track orders, manage returns and get help."), color_scheme="gray", size="2"),
             notice_callout(LoginState.notice),
             error_callout(LoginState.error),
-            field("Email address", "email", type_="email", autocomplete="username", placeholder="you@example.com"),
-            field("Password", "password", type_="password", autocomplete="current-password"),
-            rx.button("Sign in", type="submit", size="3", width="100%", data_testid="sign-in"),
+            field(t("Email address"), "email", type_="email", autocomplete="username", placeholder="you@example.com"),
+            field(t("Password"), "password", type_="password", autocomplete="current-password"),
+            rx.button(t("Sign in"), type="submit", size="3", width="100%", data_testid="sign-in"),
             rx.hstack(
-                rx.link("Forgot your password?", href="/forgot", size="2"),
+                rx.link(t("Forgot your password?"), href="/forgot", size="2"),
                 rx.spacer(),
-                rx.cond(LoginState.registration_open, rx.link("Create an account", href="/register", size="2")),
+                rx.cond(LoginState.registration_open, rx.link(t("Create an account"), href="/register", size="2")),
                 width="100%",
             ),
             spacing="4", width="100%",
@@ -47,26 +49,26 @@ def _password_step() -> rx.Component:
 def _code_step() -> rx.Component:
     return form(
         rx.vstack(
-            rx.heading("Two-factor authentication", size="6"),
+            rx.heading(t("Two-factor authentication"), size="6"),
             rx.cond(
                 LoginState.use_recovery,
-                rx.text("Enter one of the recovery codes you saved when you set up two-factor authentication. "
-                        "Each code works once.", color_scheme="gray", size="2"),
-                rx.text("Enter the 6-digit code from your authenticator app.", color_scheme="gray", size="2"),
+                rx.text(t("Enter one of the recovery codes you saved when you set up two-factor authentication. "
+                          "Each code works once."), color_scheme="gray", size="2"),
+                rx.text(t("Enter the 6-digit code from your authenticator app."), color_scheme="gray", size="2"),
             ),
             error_callout(LoginState.error),
             rx.cond(
                 LoginState.use_recovery,
-                field("Recovery code", "code", autocomplete="off", placeholder="xxxxx-xxxxx"),
-                field("Code", "code", autocomplete="one-time-code", placeholder="123456", input_mode="numeric"),
+                field(t("Recovery code"), "code", autocomplete="off", placeholder="xxxxx-xxxxx"),
+                field(t("Code"), "code", autocomplete="one-time-code", placeholder="123456", input_mode="numeric"),
             ),
-            rx.button("Verify", type="submit", size="3", width="100%", data_testid="verify-code"),
+            rx.button(t("Verify"), type="submit", size="3", width="100%", data_testid="verify-code"),
             rx.hstack(
-                rx.button(rx.cond(LoginState.use_recovery, "Use a code from my app", "Use a recovery code"),
+                rx.button(rx.cond(LoginState.use_recovery, t("Use a code from my app"), t("Use a recovery code")),
                           on_click=LoginState.toggle_recovery, size="2", variant="ghost", type="button",
                           data_testid="toggle-recovery"),
                 rx.spacer(),
-                rx.button("Cancel", on_click=LoginState.cancel_mfa, size="2", variant="ghost", type="button",
+                rx.button(t("Cancel"), on_click=LoginState.cancel_mfa, size="2", variant="ghost", type="button",
                           color_scheme="gray"),
                 width="100%",
             ),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from portal.i18n import t
 from portal.layouts.shell import public_frame
 from portal.state.session import IndexState
 
@@ -16,9 +17,9 @@ def not_found_page() -> rx.Component:
     return public_frame(
         rx.card(
             rx.vstack(
-                rx.heading("Page not found", size="6"),
-                rx.text("The page you asked for does not exist or has moved.", color_scheme="gray"),
-                rx.link(rx.button("Go to your home page"), href="/"),
+                rx.heading(t("Page not found"), size="6"),
+                rx.text(t("The page you asked for does not exist or has moved."), color_scheme="gray"),
+                rx.link(rx.button(t("Go to your home page")), href="/"),
                 spacing="3",
             ),
             size="4", width="100%",
