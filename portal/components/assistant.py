@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from portal.components.common import download_link, form
+from portal.i18n import t
 from portal.state.assistant import AssistantState, ChatLine, ChatLink
 
 
@@ -46,23 +47,23 @@ def assistant_panel() -> rx.Component:
             s.open,
             rx.card(
                 rx.vstack(
-                    rx.hstack(rx.icon("bot", size=18), rx.text("Assistant", weight="bold"), rx.spacer(),
+                    rx.hstack(rx.icon("bot", size=18), rx.text(t("Assistant"), weight="bold"), rx.spacer(),
                               rx.icon_button(rx.icon("x", size=16), variant="ghost", on_click=s.toggle,
-                                             aria_label="Close the assistant"),
+                                             aria_label=t("Close the assistant")),
                               width="100%", align="center"),
                     # column-reverse keeps the newest message in view as the conversation grows
                     rx.box(rx.vstack(rx.foreach(s.lines, _line), spacing="2", width="100%"),
                            display="flex", flex_direction="column-reverse", height="22rem", overflow_y="auto",
                            width="100%", data_testid="assistant-lines"),
-                    rx.cond(s.confirming, rx.text("Nothing changes until you say yes.", size="1",
+                    rx.cond(s.confirming, rx.text(t("Nothing changes until you say yes."), size="1",
                                                   color_scheme="gray")),
                     rx.flex(rx.foreach(s.choices, _choice), wrap="wrap", gap="0.4rem"),
                     form(
                         rx.hstack(
                             rx.input(name="message", max_length=500,
-                                     placeholder="Ask me something", width="100%", aria_label="Message",
+                                     placeholder=t("Ask me something"), width="100%", aria_label=t("Message"),
                                      data_testid="assistant-input"),
-                            rx.icon_button(rx.icon("send", size=16), type="submit", aria_label="Send",
+                            rx.icon_button(rx.icon("send", size=16), type="submit", aria_label=t("Send"),
                                            data_testid="assistant-send"),
                             width="100%",
                         ),
@@ -76,7 +77,7 @@ def assistant_panel() -> rx.Component:
         ),
         rx.hstack(rx.icon_button(rx.icon(rx.cond(s.open, "x", "message_circle"), size=22),
                                               size="4", radius="full", on_click=s.toggle,
-                                              aria_label="Open the assistant", data_testid="assistant-button"),
+                                              aria_label=t("Open the assistant"), data_testid="assistant-button"),
                   width="100%", padding_top="0.5rem"),
         # Bottom left: the support live chat opens at the bottom right.
         position="fixed", bottom="1rem", left="1rem", z_index="19",

@@ -7,6 +7,7 @@ import reflex as rx
 from portal.components.common import card, error_callout, form, notice_callout
 from portal.domain.home import WIDGETS
 from portal.domain.offers import KIND_LABELS
+from portal.i18n import N_, t, tn
 from portal.layouts.shell import shell
 from portal.state.offers import OfferCard, OfferRulesState, OffersState, RuleRow
 
@@ -18,11 +19,11 @@ def _offer(o: OfferCard) -> rx.Component:
                       rx.spacer(), rx.cond(o.reward != "", rx.badge(o.reward, color_scheme="green")),
                       width="100%", align="center"),
             rx.text(o.description, size="2"),
-            rx.text("Why you: ", o.reason, size="2", color_scheme="gray", data_testid="offer-reason"),
-            rx.text("Ends ", o.ends, size="1", color_scheme="gray"),
+            rx.text(t("Why you: {reason}", reason=o.reason), size="2", color_scheme="gray", data_testid="offer-reason"),
+            rx.text(t("Ends {date}", date=o.ends), size="1", color_scheme="gray"),
             rx.hstack(
-                rx.button("Apply", on_click=OffersState.apply(o.id), data_testid="offer-apply"),
-                rx.button("No thanks", variant="soft", color_scheme="gray", on_click=OffersState.dismiss(o.id),
+                rx.button(t("Apply"), on_click=OffersState.apply(o.id), data_testid="offer-apply"),
+                rx.button(t("No thanks"), variant="soft", color_scheme="gray", on_click=OffersState.dismiss(o.id),
                           data_testid="offer-dismiss"),
             ),
             spacing="2", width="100%",
@@ -31,14 +32,14 @@ def _offer(o: OfferCard) -> rx.Component:
     )
 
 
-@shell("Offers for you")
+@shell(N_("Offers for you"))
 def offers_page() -> rx.Component:
     return rx.vstack(
         notice_callout(OffersState.notice),
         error_callout(OffersState.error),
         rx.cond(OffersState.items.length() > 0,
                 rx.vstack(rx.foreach(OffersState.items, _offer), spacing="3", width="100%"),
-                rx.text("No offers for you right now.", size="2", color_scheme="gray")),
+                rx.text(t("No offers for you right now."), size="2", color_scheme="gray")),
         width="100%", spacing="3",
     )
 
@@ -46,15 +47,15 @@ def offers_page() -> rx.Component:
 def _rule_row(r: RuleRow) -> rx.Component:
     return rx.table.row(
         rx.table.cell(r.title), rx.table.cell(r.kind), rx.table.cell(r.condition), rx.table.cell(r.reward),
-        rx.table.cell(r.valid_days.to_string(), " days"),
+        rx.table.cell(tn("{n} days", "{n} days", r.valid_days)),
         rx.table.cell(r.applied.to_string(), " / ", r.offered.to_string()),
         rx.table.cell(rx.switch(checked=r.active, on_change=lambda v: OfferRulesState.toggle_rule(r.id, v),
-                                aria_label="Active")),
+                                aria_label=t("Active"))),
         data_testid="rule-row",
     )
 
 
-def _num(label: str, name: str, hint: str = "") -> rx.Component:
+def _num(label: object, name: str, hint: str = "") -> rx.Component:
     return rx.vstack(rx.text(label, size="2", weight="medium"),
                      rx.input(name=name, type="number", min="0", width="100%", placeholder=hint),
                      spacing="1", width="100%")
@@ -64,28 +65,28 @@ def _new_rule() -> rx.Component:
     k = OfferRulesState.kind
     return form(
         rx.vstack(
-            rx.heading("New rule", size="3"),
+            rx.heading(t("New rule"), size="3"),
             rx.select.root(
-                rx.select.trigger(data_testid="rule-kind", aria_label="Kind of rule"),
-                rx.select.content(*[rx.select.item(v, value=str(key)) for key, v in KIND_LABELS.items()]),
+                rx.select.trigger(data_testid="rule-kind", aria_label=t("Kind of rule")),
+                rx.select.content(*[rx.select.item(t(v), value=str(key)) for key, v in KIND_LABELS.items()]),
                 value=k, on_change=OfferRulesState.set_kind,
             ),
-            rx.input(name="title", placeholder="Title customers see", required=True, width="100%"),
-            rx.text_area(name="description", placeholder="What they get", width="100%"),
+            rx.input(name="title", placeholder=t("Title customers see"), required=True, width="100%"),
+            rx.text_area(name="description", placeholder=t("What they get"), width="100%"),
             rx.grid(
                 rx.match(k,
-                         ("after_return", _num("Returned within (days)", "within_days", "90")),
-                         ("loyalty_tier", _num("Minimum spend (cents)", "min_spend_cents", "50000")),
-                         ("repeat_purchase", _num("Minimum orders", "min_orders", "3")),
-                         rx.vstack(rx.text("Countries", size="2", weight="medium"),
+                         ("after_return", _num(t("Returned within (days)"), "within_days", "90")),
+                         ("loyalty_tier", _num(t("Minimum spend (cents)"), "min_spend_cents", "50000")),
+                         ("repeat_purchase", _num(t("Minimum orders"), "min_orders", "3")),
+                         rx.vstack(rx.text(t("Countries"), size="2", weight="medium"),
                                    rx.input(name="countries", placeholder="GB,IE", width="100%"),
                                    spacing="1", width="100%")),
-                _num("Store credit (cents)", "reward_cents", "0"),
-                _num("Percent off", "percent_off", "0"),
-                _num("Valid for (days)", "valid_days", "30"),
+                _num(t("Store credit (cents)"), "reward_cents", "0"),
+                _num(t("Percent off"), "percent_off", "0"),
+                _num(t("Valid for (days)"), "valid_days", "30"),
                 columns=rx.breakpoints(initial="1", sm="4"), spacing="3", width="100%",
             ),
-            rx.button("Save rule", type="submit", data_testid="save-rule"),
+            rx.button(t("Save rule"), type="submit", data_testid="save-rule"),
             spacing="2", width="100%",
         ),
         on_submit=OfferRulesState.create_rule,
@@ -94,10 +95,10 @@ def _new_rule() -> rx.Component:
 
 def _default_home() -> rx.Component:
     return card(
-        "Default home for new customers",
+        t("Default home for new customers"),
         error_callout(OfferRulesState.default_error),
         rx.vstack(*[
-            rx.checkbox(title, checked=OfferRulesState.default_widgets.contains(kind),
+            rx.checkbox(t(title), checked=OfferRulesState.default_widgets.contains(kind),
                         on_change=lambda v, kind=kind: OfferRulesState.toggle_default_widget(kind, v))
             for kind, title in WIDGETS.items()
         ], spacing="2"),
@@ -105,16 +106,17 @@ def _default_home() -> rx.Component:
     )
 
 
-@shell("Offers and home")
+@shell(N_("Offers and home"))
 def offer_rules_page() -> rx.Component:
     return rx.vstack(
         card(
-            "Offer rules",
+            t("Offer rules"),
             notice_callout(OfferRulesState.notice),
             error_callout(OfferRulesState.error),
             rx.table.root(
                 rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in (
-                    "Title", "Kind", "Who qualifies", "Reward", "Lasts", "Applied / offered", "Active")])),
+                    t("Title"), t("Kind"), t("Who qualifies"), t("Reward"), t("Lasts"), t("Applied / offered"),
+                    t("Active"))])),
                 rx.table.body(rx.foreach(OfferRulesState.rules, _rule_row)),
                 width="100%",
             ),

@@ -7,6 +7,7 @@ import reflex as rx
 
 from portal.components.common import card, download_link, empty_note, error_callout, notice_callout, status_badge
 from portal.components.support import help_link
+from portal.i18n import N_, t, tn
 from portal.layouts.shell import shell
 from portal.pages.orders import native_select
 from portal.state.order_detail import (
@@ -28,7 +29,7 @@ S = OrderDetailState
 def _line(ln: LineRow) -> rx.Component:
     return rx.table.row(
         rx.table.cell(rx.vstack(rx.text(ln.name, weight="medium"), rx.text(ln.variant, size="1", color_scheme="gray"),
-                                rx.cond(ln.returned > 0, rx.text(ln.returned, " returned", size="1",
+                                rx.cond(ln.returned > 0, rx.text(t("{n} returned", n=ln.returned), size="1",
                                                                  color_scheme="orange")),
                                 spacing="0")),
         rx.table.cell(ln.quantity),
@@ -57,17 +58,17 @@ def _panel_frame(title: str, test_id: str, *children: rx.Component) -> rx.Compon
     return rx.card(rx.vstack(
         rx.hstack(rx.heading(title, size="3"), rx.spacer(),
                   rx.icon_button(rx.icon("x", size=16), variant="ghost", on_click=S.close_panel,
-                                 aria_label="Close")),
+                                 aria_label=t("Close"))),
         error_callout(S.action_error), *children, spacing="3", width="100%"), width="100%", data_testid=test_id)
 
 
 def _cancel_panel() -> rx.Component:
     return _panel_frame(
-        "Cancel this order", "cancel-panel",
-        rx.text("Why are you cancelling? Anything you paid is refunded to your original payment method.", size="2"),
+        t("Cancel this order"), "cancel-panel",
+        rx.text(t("Why are you cancelling? Anything you paid is refunded to your original payment method."), size="2"),
         native_select(list(CANCEL_REASON_LABELS.items()), value=S.cancel_reason, on_change=S.update_cancel_reason,
-                      test_id="cancel-reason", placeholder="Choose a reason", label="Reason"),
-        rx.button("Cancel order", color_scheme="red", on_click=S.cancel_order, data_testid="confirm-cancel"),
+                      test_id="cancel-reason", placeholder=N_("Choose a reason"), label=N_("Reason")),
+        rx.button(t("Cancel order"), color_scheme="red", on_click=S.cancel_order, data_testid="confirm-cancel"),
     )
 
 
@@ -80,44 +81,45 @@ def _field(label: str, field: str, value: rx.Var) -> rx.Component:
 
 def _address_panel() -> rx.Component:
     return _panel_frame(
-        "Change the delivery address", "address-panel",
+        t("Change the delivery address"), "address-panel",
         rx.el.select(
-            rx.el.option("Choose an address", value="", disabled=True),
+            rx.el.option(t("Choose an address"), value="", disabled=True),
             rx.foreach(S.address_options, lambda o: rx.el.option(o.label, value=o.value)),
-            rx.el.option("A new address…", value="new"),
+            rx.el.option(t("A new address…"), value="new"),
             value=S.address_choice, on_change=S.update_address_choice, data_testid="address-choice",
-            aria_label="Address",
+            aria_label=t("Address"),
         ),
         rx.cond(S.address_choice == "new", rx.grid(
-            _field("Name", "name", S.addr_name), _field("Street and number", "line1", S.addr_line1),
-            _field("Address line 2 (optional)", "line2", S.addr_line2), _field("Town or city", "city", S.addr_city),
-            _field("Postcode", "postal_code", S.addr_postal_code),
-            _field("Country (two letters)", "country", S.addr_country),
+            _field(t("Name"), "name", S.addr_name), _field(t("Street and number"), "line1", S.addr_line1),
+            _field(t("Address line 2 (optional)"), "line2", S.addr_line2),
+            _field(t("Town or city"), "city", S.addr_city),
+            _field(t("Postcode"), "postal_code", S.addr_postal_code),
+            _field(t("Country (two letters)"), "country", S.addr_country),
             columns=rx.breakpoints(initial="1", sm="2"), spacing="3", width="100%")),
-        rx.button("Save delivery address", on_click=S.change_address, data_testid="confirm-address"),
+        rx.button(t("Save delivery address"), on_click=S.change_address, data_testid="confirm-address"),
     )
 
 
 def _variant_panel() -> rx.Component:
     return _panel_frame(
-        "Change size or colour", "variant-panel",
+        t("Change size or colour"), "variant-panel",
         native_select(S.variant_lines, value=S.variant_line, on_change=S.update_variant_line, test_id="variant-line",
-                      placeholder="Choose the item", label="Item"),
+                      placeholder=N_("Choose the item"), label=N_("Item")),
         rx.cond(S.variant_options.length() > 0,
                 native_select(S.variant_options, value=S.variant_choice, on_change=S.update_variant_choice,
-                              test_id="variant-choice", placeholder="Choose the new size or colour",
-                              label="New size or colour")),
-        rx.button("Change item", on_click=S.change_variant, data_testid="confirm-variant"),
+                              test_id="variant-choice", placeholder=N_("Choose the new size or colour"),
+                              label=N_("New size or colour"))),
+        rx.button(t("Change item"), on_click=S.change_variant, data_testid="confirm-variant"),
     )
 
 
 def _window_panel() -> rx.Component:
     return _panel_frame(
-        "Choose a delivery window", "window-panel",
-        rx.text(S.window_carrier, " offers these windows.", size="2"),
+        t("Choose a delivery window"), "window-panel",
+        rx.text(t("{carrier} offers these windows.", carrier=S.window_carrier), size="2"),
         native_select(S.window_options, value=S.window_choice, on_change=S.update_window_choice,
-                      test_id="window-choice", placeholder="Choose a window", label="Delivery window"),
-        rx.button("Save window", on_click=S.choose_window, data_testid="confirm-window"),
+                      test_id="window-choice", placeholder=N_("Choose a window"), label=N_("Delivery window")),
+        rx.button(t("Save window"), on_click=S.choose_window, data_testid="confirm-window"),
     )
 
 
@@ -125,41 +127,42 @@ def _return_line(ln: LineRow) -> rx.Component:
     return rx.cond(ln.returnable > 0, rx.hstack(
         rx.text(ln.name, " (", ln.variant, ")", size="2"), rx.spacer(),
         rx.input(type="number", min=0, max=ln.returnable, width="5rem", placeholder="0",
-                 on_change=lambda v: S.update_return_qty(ln.id, v), aria_label="Quantity to return",
+                 on_change=lambda v: S.update_return_qty(ln.id, v), aria_label=t("Quantity to return"),
                  data_testid="return-qty"),
-        rx.text("of ", ln.returnable, size="1", color_scheme="gray"),
+        rx.text(t("of {n}", n=ln.returnable), size="1", color_scheme="gray"),
         align="center", width="100%"))
 
 
 def _photo(p: PhotoRow) -> rx.Component:
     return rx.hstack(rx.icon("image", size=14), rx.text(p.name, " · ", p.size, size="1"),
                      rx.icon_button(rx.icon("x", size=12), size="1", variant="ghost",
-                                    on_click=S.remove_photo(p.id), aria_label="Remove photo"),
+                                    on_click=S.remove_photo(p.id), aria_label=t("Remove photo")),
                      align="center", data_testid="return-photo")
 
 
 def _return_panel() -> rx.Component:
     return _panel_frame(
-        "Start a return", "return-panel",
-        rx.text("Choose what you are sending back.", size="2"),
+        t("Start a return"), "return-panel",
+        rx.text(t("Choose what you are sending back."), size="2"),
         rx.vstack(rx.foreach(S.lines, _return_line), width="100%", spacing="2"),
         native_select(list(RETURN_REASON_LABELS.items()), value=S.return_reason, on_change=S.update_return_reason,
-                      test_id="return-reason", placeholder="Why are you returning it?", label="Reason"),
-        rx.text_area(value=S.return_note, on_change=S.update_return_note, placeholder="Anything else we should know "
-                     "(optional)", max_length=500, data_testid="return-note", width="100%"),
-        rx.text("Refund to", size="2", weight="medium"),
+                      test_id="return-reason", placeholder=N_("Why are you returning it?"), label=N_("Reason")),
+        rx.text_area(value=S.return_note, on_change=S.update_return_note,
+                     placeholder=t("Anything else we should know (optional)"), max_length=500,
+                     data_testid="return-note", width="100%"),
+        rx.text(t("Refund to"), size="2", weight="medium"),
         rx.radio_group.root(
             rx.vstack(
                 rx.hstack(rx.radio_group.item(value="original_payment", data_testid="refund-original"),
-                          rx.text("My original payment method", size="2"), align="center"),
+                          rx.text(t("My original payment method"), size="2"), align="center"),
                 rx.hstack(rx.radio_group.item(value="store_credit", data_testid="refund-credit"),
-                          rx.text("Store credit, with a bonus", size="2"), align="center"),
+                          rx.text(t("Store credit, with a bonus"), size="2"), align="center"),
             ),
             value=S.refund_method, on_change=S.update_refund_method,
         ),
         rx.vstack(
-            rx.text("Photos (optional): JPEG, PNG or WebP, up to 5 MB each.", size="1", color_scheme="gray"),
-            rx.el.label(rx.upload(rx.button(rx.icon("camera", size=14), "Choose photos", variant="soft", size="1"),
+            rx.text(t("Photos (optional): JPEG, PNG or WebP, up to 5 MB each."), size="1", color_scheme="gray"),
+            rx.el.label(rx.upload(rx.button(rx.icon("camera", size=14), t("Choose photos"), variant="soft", size="1"),
                       id="return_photos", multiple=True, max_files=4, border="none", padding="0",
                       accept={"image/jpeg": [".jpg", ".jpeg"], "image/png": [".png"], "image/webp": [".webp"]},
                       on_drop=S.upload_photos(rx.upload_files(upload_id="return_photos")),
@@ -168,10 +171,10 @@ def _return_panel() -> rx.Component:
             spacing="1",
         ),
         rx.cond(S.return_quote != "", rx.callout(
-            rx.vstack(rx.text("You will get ", rx.text.strong(S.return_quote, data_testid="return-quote"), "."),
+            rx.vstack(rx.text(t("You will get"), " ", rx.text.strong(S.return_quote, data_testid="return-quote"), "."),
                       rx.cond(S.return_bonus_note != "", rx.text(S.return_bonus_note, size="1")), spacing="1"),
             icon="coins", color_scheme="green", width="100%")),
-        rx.button("Submit return", on_click=S.submit_return, disabled=S.return_quote == "",
+        rx.button(t("Submit return"), on_click=S.submit_return, disabled=S.return_quote == "",
                   data_testid="confirm-return"),
     )
 
@@ -184,9 +187,10 @@ def _payment(p: PaymentRow) -> rx.Component:
 def _shipment(s: ShipmentRow) -> rx.Component:
     return rx.hstack(
         rx.vstack(rx.text(s.carrier, " · ", s.tracking_number, size="2", weight="medium"),
-                  rx.text(s.status, rx.cond(s.expected != "", " · expected " + s.expected.to(str), ""), size="1",
-                          color_scheme="gray"), spacing="0"),
-        rx.spacer(), rx.link("Track", href=s.href, size="2", data_testid="track-link"),
+                  rx.text(s.status,
+                          rx.cond(s.expected != "", rx.fragment(" · ", t("expected {date}", date=s.expected))),
+                          size="1", color_scheme="gray"), spacing="0"),
+        rx.spacer(), rx.link(t("Track"), href=s.href, size="2", data_testid="track-link"),
         width="100%", data_testid="shipment-row",
     )
 
@@ -203,25 +207,27 @@ def _return(r: ReturnRow) -> rx.Component:
         rx.hstack(rx.text(r.number, weight="medium", size="2"), rx.badge(r.status_label, variant="soft"),
                   rx.spacer(), rx.text(r.amount, " · ", r.method, size="2"), width="100%", wrap="wrap"),
         rx.text(r.contents, size="1", color_scheme="gray"),
-        rx.hstack(rx.text("Started ", r.created, size="1", color_scheme="gray"),
-                  rx.cond(r.photos > 0, rx.text(" · ", r.photos, rx.cond(r.photos == 1, " photo", " photos"), size="1",
+        rx.hstack(rx.text(t("Started {date}", date=r.created), size="1", color_scheme="gray"),
+                  rx.cond(r.photos > 0, rx.text(" · ", tn("{n} photo", "{n} photos", r.photos), size="1",
                                                  color_scheme="gray")),
                   rx.spacer(),
                   help_link("return", r.id, test_id="return-help"),
                   rx.cond(r.label_href != "",
-                          download_link(rx.hstack(rx.icon("download", size=14), rx.text("Return label (PDF)", size="2"),
+                          download_link(rx.hstack(rx.icon("download", size=14),
+                                                  rx.text(t("Return label (PDF)"), size="2"),
                                                   spacing="1", align="center", color=rx.color("accent", 11)),
                                         r.label_href, test_id="return-label")),
                   rx.cond(r.can_cancel & (S.cancelling_return != r.number),
-                          rx.button("Cancel this return", size="1", variant="ghost", color_scheme="red",
+                          rx.button(t("Cancel this return"), size="1", variant="ghost", color_scheme="red",
                                     on_click=S.ask_cancel_return(r.id), data_testid="cancel-return"))),
         rx.cond(S.cancelling_return == r.number,
                 rx.vstack(
                     error_callout(S.action_error),
-                    rx.hstack(rx.text("Cancel return ", r.number, "? Don't send the parcel if you do.", size="2"),
+                    rx.hstack(rx.text(t("Cancel return {number}? Don't send the parcel if you do.", number=r.number),
+                                      size="2"),
                               rx.spacer(),
-                              rx.button("Keep it", size="1", variant="soft", on_click=S.keep_return),
-                              rx.button("Yes, cancel the return", size="1", color_scheme="red",
+                              rx.button(t("Keep it"), size="1", variant="soft", on_click=S.keep_return),
+                              rx.button(t("Yes, cancel the return"), size="1", color_scheme="red",
                                         on_click=S.cancel_return, data_testid="confirm-cancel-return"),
                               width="100%", align="center", wrap="wrap"),
                     width="100%", spacing="1", data_testid="cancel-return-confirm")),
@@ -249,14 +255,14 @@ def _address_block(title: str, lines: rx.Var) -> rx.Component:
 def _actions() -> rx.Component:
     a = S.actions
     return card(
-        "What you can do",
+        t("What you can do"),
         rx.flex(
-            _action("Cancel order", "circle_x", "cancel", a.cancel, a.cancel_why),
-            _action("Change address", "map_pin", "address", a.change_address, a.change_address_why),
-            _action("Change size or colour", "shirt", "variant", a.change_variant, a.change_variant_why),
-            _action("Delivery window", "clock", "window", a.delivery_window, a.delivery_window_why),
-            _action("Start a return", "undo_2", "return", a.return_, a.return_why),
-            rx.cond(a.reorder, rx.link(rx.button(rx.icon("repeat", size=16), "Order again", variant="soft"),
+            _action(t("Cancel order"), "circle_x", "cancel", a.cancel, a.cancel_why),
+            _action(t("Change address"), "map_pin", "address", a.change_address, a.change_address_why),
+            _action(t("Change size or colour"), "shirt", "variant", a.change_variant, a.change_variant_why),
+            _action(t("Delivery window"), "clock", "window", a.delivery_window, a.delivery_window_why),
+            _action(t("Start a return"), "undo_2", "return", a.return_, a.return_why),
+            rx.cond(a.reorder, rx.link(rx.button(rx.icon("repeat", size=16), t("Order again"), variant="soft"),
                                        href="/orders/new?from=" + S.order.id.to_string(), data_testid="reorder")),
             gap="1rem", wrap="wrap", align="start",
         ),
@@ -272,7 +278,7 @@ def _route_order_id() -> rx.Var:
     return rx.State.router.page.params.get("order_id", "")  # type: ignore[attr-defined]
 
 
-@shell("Order")
+@shell(N_("Order"))
 def order_page() -> rx.Component:
     o = S.order
     return rx.vstack(
@@ -284,51 +290,52 @@ def order_page() -> rx.Component:
                 rx.hstack(rx.heading(o.number, size="5", data_testid="order-number"),
                           rx.box(status_badge(o.status, o.status_label), data_testid="order-status"),
                           help_link("order", _route_order_id()), rx.spacer(),
-                          rx.text("Placed ", o.placed, color_scheme="gray", size="2"),
+                          rx.text(t("Placed {date}", date=o.placed), color_scheme="gray", size="2"),
                           align="center", width="100%", wrap="wrap"),
                 rx.box(notice_callout(S.notice), data_testid="order-notice", width="100%"),
                 _actions(),
-                card("Items", rx.table.root(
+                card(t("Items"), rx.table.root(
                     rx.table.header(rx.table.row(
-                        rx.table.column_header_cell("Item"), rx.table.column_header_cell("Qty"),
-                        rx.table.column_header_cell("Price", display=["none", "table-cell"]),
-                        rx.table.column_header_cell("Total", text_align="right"))),
+                        rx.table.column_header_cell(t("Item")), rx.table.column_header_cell(t("Qty")),
+                        rx.table.column_header_cell(t("Price"), display=["none", "table-cell"]),
+                        rx.table.column_header_cell(t("Total"), text_align="right"))),
                     rx.table.body(rx.foreach(S.lines, _line)),
                     width="100%"), icon="package"),
                 rx.grid(
-                    card("Totals", _total("Subtotal", o.subtotal), _total("Shipping", o.shipping),
-                         rx.cond(o.has_discount, _total("Discount", o.discount)),
-                         _total("Included VAT", o.tax), rx.divider(), _total("Total", o.total, strong=True),
+                    card(t("Totals"), _total(t("Subtotal"), o.subtotal), _total(t("Shipping"), o.shipping),
+                         rx.cond(o.has_discount, _total(t("Discount"), o.discount)),
+                         _total(t("Included VAT"), o.tax), rx.divider(), _total(t("Total"), o.total, strong=True),
                          icon="receipt"),
-                    card("Addresses",
-                         rx.flex(_address_block("Delivery", S.shipping_address),
-                                 _address_block("Billing", S.billing_address), gap="2rem", wrap="wrap"),
+                    card(t("Addresses"),
+                         rx.flex(_address_block(t("Delivery"), S.shipping_address),
+                                 _address_block(t("Billing"), S.billing_address), gap="2rem", wrap="wrap"),
                          rx.cond(o.delivery_window != "",
-                                 rx.text("Delivery window: ", o.delivery_window, size="2", data_testid="window")),
+                                 rx.text(t("Delivery window: {window}", window=o.delivery_window), size="2",
+                                         data_testid="window")),
                          icon="map_pin", test_id="order-addresses"),
                     columns=rx.breakpoints(initial="1", md="2"), spacing="4", width="100%",
                 ),
-                card("Payments", rx.cond(S.payments.length() > 0, rx.vstack(rx.foreach(S.payments, _payment),
+                card(t("Payments"), rx.cond(S.payments.length() > 0, rx.vstack(rx.foreach(S.payments, _payment),
                                                                             width="100%"),
-                                         empty_note("No payment yet.")), icon="credit_card"),
-                card("Shipments", rx.cond(S.shipments.length() > 0,
+                                         empty_note(t("No payment yet."))), icon="credit_card"),
+                card(t("Shipments"), rx.cond(S.shipments.length() > 0,
                                           rx.vstack(rx.foreach(S.shipments, _shipment), width="100%"),
-                                          empty_note("Not shipped yet.")), icon="truck", test_id="order-shipments"),
-                card("Returns",
+                                          empty_note(t("Not shipped yet."))), icon="truck", test_id="order-shipments"),
+                card(t("Returns"),
                      rx.cond(o.return_deadline != "",
-                             rx.text("You can return delivered items until ", o.return_deadline, ".", size="2",
-                                     color_scheme="gray")),
+                             rx.text(t("You can return delivered items until {date}.", date=o.return_deadline),
+                                     size="2", color_scheme="gray")),
                      rx.cond(S.returns.length() > 0, rx.vstack(rx.foreach(S.returns, _return), width="100%"),
-                             empty_note("No returns.")), icon="undo_2", test_id="order-returns"),
-                card("Documents", rx.cond(S.documents.length() > 0,
+                             empty_note(t("No returns."))), icon="undo_2", test_id="order-returns"),
+                card(t("Documents"), rx.cond(S.documents.length() > 0,
                                           rx.vstack(rx.foreach(S.documents, _document), width="100%"),
-                                          empty_note("No documents for this order.")), icon="files"),
-                card("History", rx.vstack(rx.foreach(S.timeline, _event), spacing="3", width="100%"),
+                                          empty_note(t("No documents for this order."))), icon="files"),
+                card(t("History"), rx.vstack(rx.foreach(S.timeline, _event), spacing="3", width="100%"),
                      icon="history", test_id="order-timeline"),
                 spacing="4", width="100%",
             ),
         ),
-        rx.link("← All orders", href="/orders", size="2"),
+        rx.link(t("← All orders"), href="/orders", size="2"),
         spacing="4", width="100%",
     )
 

@@ -6,6 +6,7 @@ import reflex as rx
 
 from portal.components.common import card, empty_note, error_callout, status_badge
 from portal.components.support import help_link
+from portal.i18n import N_, t
 from portal.layouts.shell import shell
 from portal.state.shipments import CheckpointRow, MilestoneRow, ShipmentRow, ShipmentsState, ShipmentState
 
@@ -47,16 +48,17 @@ def _checkpoint(c: CheckpointRow) -> rx.Component:
 def _delivery() -> rx.Component:
     v = ShipmentState.view
     return card(
-        "Delivery",
+        t("Delivery"),
         rx.cond(
             v.delivered != "",
-            rx.text("Delivered ", v.delivered, size="3", weight="medium", data_testid="delivered-at"),
+            rx.text(t("Delivered {date}", date=v.delivered), size="3", weight="medium", data_testid="delivered-at"),
             rx.vstack(
                 rx.text(v.expected_label, size="1", color_scheme="gray"),
-                rx.text(rx.cond(v.expected != "", v.expected, "The carrier has not given a date yet."),
+                rx.text(rx.cond(v.expected != "", v.expected, t("The carrier has not given a date yet.")),
                         size="3", weight="medium", data_testid="expected-window"),
                 rx.cond(v.slipped,
-                        rx.badge(rx.icon("clock_alert", size=12), "Delayed – originally expected ", v.original,
+                        rx.badge(rx.icon("clock_alert", size=12),
+                                 t("Delayed – originally expected {date}", date=v.original),
                                  color_scheme="amber", data_testid="slipped")),
                 spacing="1", align="start",
             ),
@@ -75,7 +77,7 @@ def _advice() -> rx.Component:
             rx.vstack(
                 rx.text(v.advice_title, weight="bold", size="2", data_testid="advice-title"),
                 rx.text(v.advice_text, size="2"),
-                rx.text(rx.text.strong("What to do: "), v.advice_next, size="2", data_testid="advice-next"),
+                rx.text(rx.text.strong(t("What to do:")), " ", v.advice_next, size="2", data_testid="advice-next"),
                 help_link("shipment", rx.State.router.page.params.get("shipment_id", ""),  # type: ignore[attr-defined]
                           test_id="advice-help"),
                 spacing="1", align="start",
@@ -86,7 +88,7 @@ def _advice() -> rx.Component:
     )
 
 
-@shell("Shipment")
+@shell(N_("Shipment"))
 def shipment_page() -> rx.Component:
     v = ShipmentState.view
     return rx.vstack(
@@ -99,28 +101,28 @@ def shipment_page() -> rx.Component:
                     status_badge(v.status, v.status_label),
                     help_link("shipment", rx.State.router.page.params.get("shipment_id", "")),  # type: ignore[attr-defined]
                     rx.spacer(),
-                    rx.link("Order ", v.order_number, href=v.order_href, size="2"),
+                    rx.link(t("Order {number}", number=v.order_number), href=v.order_href, size="2"),
                     align="center", width="100%", wrap="wrap",
                 ),
                 rx.text(v.detail, color_scheme="gray", size="2", data_testid="shipment-detail"),
                 _advice(),
                 rx.grid(
-                    card("Progress", rx.vstack(rx.foreach(ShipmentState.milestones, _milestone), spacing="2",
+                    card(t("Progress"), rx.vstack(rx.foreach(ShipmentState.milestones, _milestone), spacing="2",
                                                width="100%"), icon="route", test_id="milestones"),
                     _delivery(),
                     columns=rx.breakpoints(initial="1", md="2"), spacing="4", width="100%",
                 ),
-                card("Tracking history",
+                card(t("Tracking history"),
                      rx.cond(ShipmentState.checkpoints.length() > 0,
                              rx.vstack(rx.foreach(ShipmentState.checkpoints, _checkpoint), spacing="0",
                                        width="100%"),
-                             empty_note("No scans from the carrier yet.")),
+                             empty_note(t("No scans from the carrier yet."))),
                      icon="map_pin", test_id="checkpoints"),
                 spacing="4", width="100%",
             ),
             rx.cond(ShipmentState.error == "", rx.center(rx.spinner(size="3"), padding="4rem")),
         ),
-        rx.link("← All shipments", href="/shipments", size="2"),
+        rx.link(t("← All shipments"), href="/shipments", size="2"),
         spacing="4", width="100%",
     )
 
@@ -130,7 +132,7 @@ def _shipment_row(r: ShipmentRow) -> rx.Component:
         rx.vstack(
             rx.link(r.carrier, " ", r.tracking_number, href="/shipments/" + r.id.to_string(), weight="medium",
                     size="2"),
-            rx.text("Order ", r.order_number, " · ", r.detail, size="1", color_scheme="gray"),
+            rx.text(t("Order {number}", number=r.order_number), " · ", r.detail, size="1", color_scheme="gray"),
             spacing="0", align="start",
         ),
         rx.spacer(),
@@ -141,14 +143,14 @@ def _shipment_row(r: ShipmentRow) -> rx.Component:
     )
 
 
-@shell("Shipments")
+@shell(N_("Shipments"))
 def shipments_page() -> rx.Component:
     return rx.cond(
         ShipmentsState.loaded,
-        card("Your shipments",
+        card(t("Your shipments"),
              rx.cond(ShipmentsState.rows.length() > 0,
                      rx.vstack(rx.foreach(ShipmentsState.rows, _shipment_row), spacing="0", width="100%"),
-                     empty_note("Nothing has been shipped to you yet.")),
+                     empty_note(t("Nothing has been shipped to you yet."))),
              icon="truck", test_id="shipments"),
         rx.center(rx.spinner(size="3"), padding="4rem"),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from portal.components.common import card, empty_note, error_callout
+from portal.i18n import N_, t
 from portal.layouts.shell import shell
 from portal.state.timeline import KIND_CHOICES, TimelineRow, TimelineState
 
@@ -31,34 +32,34 @@ def _filters() -> rx.Component:
     s = TimelineState
     return rx.hstack(
         rx.select.root(
-            rx.select.trigger(aria_label="Show", data_testid="timeline-kind"),
-            rx.select.content(*[rx.select.item(label, value=value) for value, label in KIND_CHOICES]),
+            rx.select.trigger(aria_label=t("Show"), data_testid="timeline-kind"),
+            rx.select.content(*[rx.select.item(t(label), value=value) for value, label in KIND_CHOICES]),
             value=s.kind, on_change=s.update_kind,
         ),
-        rx.input(value=s.query, on_change=s.update_query, debounce_timeout=300, placeholder="Search the timeline",
-                 aria_label="Search the timeline", id="timeline-search", width="16rem", max_width="100%"),
+        rx.input(value=s.query, on_change=s.update_query, debounce_timeout=300, placeholder=t("Search the timeline"),
+                 aria_label=t("Search the timeline"), id="timeline-search", width="16rem", max_width="100%"),
         rx.cond((s.kind != "all") | (s.query != ""),
-                rx.button("Clear", size="1", variant="ghost", on_click=s.clear_filters)),
+                rx.button(t("Clear"), size="1", variant="ghost", on_click=s.clear_filters)),
         wrap="wrap", spacing="2", align="center", width="100%",
     )
 
 
-@shell("Timeline")
+@shell(N_("Timeline"))
 def timeline_page() -> rx.Component:
     s = TimelineState
     return card(
-        "Everything on your account",
+        t("Everything on your account"),
         _filters(),
         error_callout(s.error),
         rx.cond(
             s.loaded,
             rx.cond(s.rows.length() > 0,
                     rx.vstack(rx.foreach(s.rows, timeline_row), spacing="0", width="100%", data_testid="timeline"),
-                    empty_note(rx.cond((s.kind != "all") | (s.query != ""), "Nothing matches.",
-                                       "Nothing has happened on your account yet."))),  # type: ignore[arg-type]
+                    empty_note(rx.cond((s.kind != "all") | (s.query != ""), t("Nothing matches."),
+                                       t("Nothing has happened on your account yet.")))),
             rx.center(rx.spinner(size="3"), padding="2rem"),
         ),
-        rx.cond(s.has_more, rx.button("Show more", variant="soft", on_click=s.show_more,
+        rx.cond(s.has_more, rx.button(t("Show more"), variant="soft", on_click=s.show_more,
                                       data_testid="timeline-more")),
         icon="history",
     )
