@@ -53,7 +53,7 @@ install: $(STAMP) bun i18n
 LANGS := de fr
 PO := $(wildcard portal/locale/*/LC_MESSAGES/messages.po)
 MO := $(PO:.po=.mo)
-I18N_KEYWORDS := --no-default-keywords -k tr -k tr_n:1,2 -k tr_in:2 -k t -k tn:1,2 -k N_
+I18N_KEYWORDS := --no-default-keywords -k tr -k tr_n:1,2 -k tr_in:2 -k t -k tn:1,2 -k N_ -k trc:1c,2 -k tc:1c,2
 i18n: $(MO)
 	@$(BIN)/python -m portal.i18n >/dev/null
 %.mo: %.po | $(STAMP)

@@ -15,6 +15,7 @@ from email.utils import formataddr, parseaddr
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from portal.i18n import tr
 from portal.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -69,15 +70,18 @@ class Brand:
 
     @property
     def legal_lines(self) -> tuple[str, ...]:
-        """Under the name on PDFs: who (registered name and address), the VAT number, the support contact."""
+        """Under the name on PDFs, in the reader's language: who (registered name and address), the VAT
+        number, the support contact."""
         who = ", ".join(p for p in (self.legal_name, *self.address) if p)
-        return tuple(p for p in (who, f"VAT {self.vat_number}" if self.vat_number else "", self.support_contact) if p)
+        vat = tr("VAT {number}", number=self.vat_number) if self.vat_number else ""
+        return tuple(p for p in (who, vat, self.support_contact) if p)
 
     @property
     def mail_signature(self) -> str:
         """The foot of every email: after the standard signature separator, so mail programs (and the
         support mailbox's reply reader) know it is not part of the message."""
-        lines = [self.name, self.footer, f"Support: {self.support_contact}" if self.support_contact else ""]
+        lines = [self.name, self.footer,
+                 tr("Support: {contact}", contact=self.support_contact) if self.support_contact else ""]
         return "-- \n" + "\n".join(p for p in lines if p) + "\n"
 
 

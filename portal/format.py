@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_time, get_datetime_format
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_currency, format_decimal, format_percent
 
 from portal.i18n import tr, tr_n
 
@@ -74,6 +74,11 @@ def number(value: int | float | Decimal, locale: str | None = None) -> str:
     return format_decimal(value, locale=_babel_locale(locale or _locale.get()))
 
 
+def percent(value: int | float, locale: str | None = None) -> str:
+    """Whole percent as a reader of `locale` writes it: "10%" / "10 %"."""
+    return format_percent(value / 100, locale=_babel_locale(locale or _locale.get()))
+
+
 def _english(loc: Locale) -> bool:
     return loc.language == DEFAULT_LOCALE
 
@@ -90,6 +95,38 @@ def day(value: datetime | date | str | None) -> str:
     if _english(loc):
         return f"{value.day} {value.strftime('%b %Y')}"
     return format_date(value, format="medium", locale=loc)
+
+
+def _pattern(value: date, english: str, pattern: str) -> str:
+    """`value` with strftime's `english` in English, else Babel's `pattern` in the current locale."""
+    loc = _babel_locale(_locale.get())
+    if _english(loc):
+        return value.strftime(english)
+    return format_date(value, format=pattern, locale=loc)
+
+
+def calendar_day(value: datetime | date | None) -> str:
+    """The day a document is dated, as it is stored (no time zone conversion): "3 Dec 2026"."""
+    if value is None:
+        return ""
+    plain = value.date() if isinstance(value, datetime) else value
+    return f"{plain.day} {plain.strftime('%b %Y')}" if _english(_babel_locale(_locale.get())) else \
+        format_date(plain, format="medium", locale=_babel_locale(_locale.get()))
+
+
+def long_day(value: datetime | date) -> str:
+    """"03 December 2026" / "3. Dezember 2026" / "3 décembre 2026"."""
+    return _pattern(value, "%d %B %Y", "long")
+
+
+def weekday_day(value: datetime | date) -> str:
+    """"Friday 04 December" / "Freitag, 4. Dezember" / "vendredi 4 décembre"."""
+    return _pattern(value, "%A %d %B", "EEEE d MMMM")
+
+
+def month_year(value: date) -> str:
+    """"Dec 26" / "Dez. 26" / "déc. 26" (a chart's axis)."""
+    return _pattern(value, "%b %y", "MMM yy")
 
 
 def day_time(value: datetime | None, zone: tzinfo | None = None) -> str:

@@ -13,11 +13,12 @@ Two ways a text is marked, by where it is rendered:
   event and live push from the person's profile, or for a stranger from their choice, the
   `portal_lang` cookie, then the browser's Accept-Language).
 - `t("Orders")`, `t("{count} open", count=State.var)`: in a compiled page. Pages are compiled to
-  React once for everyone, so `t` returns a Var that the browser translates with the catalog script
-  (`assets/i18n.js`, all languages, written from the compiled catalogs and fingerprinted) in the tab's language
-  (`SessionState.lang`, set by the server). Before the tab is live (the prerendered page) it is
+  React once for everyone, so `t` returns a Var that the browser translates with the catalog
+  script (`assets/i18n.js`, all languages, written from the compiled catalogs, fingerprinted) in
+  the tab's language (`SessionState.lang`, set by the server). Before the tab is live (the prerendered page) it is
   English; the texts follow a language switch without a reload.
 
+`trc`/`tc` take a context for an English word with two meanings ("Open": a button, a status).
 `N_("...")` marks a text kept in a constant (a label table) for extraction; the constant is
 translated where it is shown, with `tr(value)` or `t(value)`.
 
@@ -140,6 +141,12 @@ def tr_n(singular: str, plural: str, n: int, /, **values: Any) -> str:
     return _fill(_catalog(_language.get()).ngettext(singular, plural, n), {"n": n, **values})
 
 
+def trc(context: str, message: str, /, **values: Any) -> str:
+    """`message` in the current language as meant in `context` (one English word, two meanings:
+    "Open" the button and "Open" the ticket status)."""
+    return _fill(_catalog(_language.get()).pgettext(context, message), values)
+
+
 def tr_in(lang: str | None, message: str, /, **values: Any) -> str:
     """`message` in a given language (an email or a document for someone not served now)."""
     return _fill(_catalog(language_of(lang) or DEFAULT).gettext(message), values)
@@ -218,6 +225,8 @@ def catalog_script() -> tuple[bytes, str]:
         "if(typeof MutationObserver!=='undefined'&&typeof document!=='undefined'&&document.head){"
         "new MutationObserver(retitle).observe(document.head,{subtree:true,childList:true,characterData:true});}"
         "globalThis.__pt=function(l,s,v){mark(l);var m=C[l];var r=m&&typeof m[s]==='string'&&m[s]?m[s]:s;"
+        "return fill(r,v);};"
+        "globalThis.__ptc=function(l,k,s,v){mark(l);var m=C[l];var r=m&&typeof m[k]==='string'&&m[k]?m[k]:s;"
         "return fill(r,v);};"
         "globalThis.__ptn=function(l,s,p,n,v){mark(l);var m=C[l];var f=m&&m[s];var i=(P[l]||P.en)(n);"
         "var r=Array.isArray(f)&&f[i]?f[i]:(n==1?s:p);var w=Object.assign({n:n},v||{});return fill(r,w);};"
@@ -304,6 +313,18 @@ def t(message: str, /, **values: Any) -> Any:
     dynamic = [v for v in values.values() if isinstance(v, Var)]
     expr = (f"(globalThis.__pt?globalThis.__pt({lang!s},{json.dumps(message)},{_values_js(values)})"
             f":{_english_js(message, values)})")
+    return Var(_js_expr=expr, _var_type=str, _var_data=_var_data(lang, *dynamic))
+
+
+def tc(context: str, message: str, /, **values: Any) -> Any:
+    """`t` for a text whose meaning depends on `context` (see `trc`)."""
+    from reflex_base.vars.base import Var
+
+    lang = _lang_var()
+    dynamic = [v for v in values.values() if isinstance(v, Var)]
+    key = f"{context}\x04{message}"
+    expr = (f"(globalThis.__pt?globalThis.__ptc({lang!s},{json.dumps(key)},{json.dumps(message)},"
+            f"{_values_js(values)}):{_english_js(message, values)})")
     return Var(_js_expr=expr, _var_type=str, _var_data=_var_data(lang, *dynamic))
 
 

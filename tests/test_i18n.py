@@ -18,7 +18,8 @@ from portal import i18n
 ROOT = Path(__file__).resolve().parents[1]
 LOCALE = ROOT / "portal" / "locale"
 TEMPLATE = LOCALE / "messages.pot"
-KEYWORDS = ["-k", "tr", "-k", "tr_n:1,2", "-k", "tr_in:2", "-k", "t", "-k", "tn:1,2", "-k", "N_"]
+# The extraction keywords, as `make i18n-update` passes them.
+KEYWORDS = re.search(r"^I18N_KEYWORDS := (.+)$", (ROOT / "Makefile").read_text(), re.M).group(1).split()  # type: ignore[union-attr]
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -34,7 +35,7 @@ def _ids(catalog) -> set[str]:  # type: ignore[no-untyped-def]
 def test_template_holds_exactly_the_texts_the_code_marks(tmp_path: Path) -> None:
     fresh = tmp_path / "fresh.pot"
     subprocess.run([sys.executable, "-m", "babel.messages.frontend", "extract", "-F", str(ROOT / "babel.cfg"),
-                    "--no-default-keywords", *KEYWORDS, "-q", "-o", str(fresh), str(ROOT / "portal")],
+                    *KEYWORDS, "-o", str(fresh), str(ROOT / "portal")],
                    check=True, cwd=ROOT, capture_output=True)
     marked, kept = _ids(_catalog(fresh)), _ids(_catalog(TEMPLATE))
     assert len(marked) > 30  # the control: the extraction finds the marked texts at all

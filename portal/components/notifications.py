@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from portal.i18n import t
+from portal.i18n import t, tc
 from portal.state.notifications import NotificationRow, NotificationState
 
 
@@ -23,7 +23,7 @@ def notification_item(n: NotificationRow, *, compact: bool = False) -> rx.Compon
         ),
         rx.vstack(
             rx.cond(n.link != "",
-                    rx.button(t("Open"), size="1", variant="soft",
+                    rx.button(tc("button", "Open"), size="1", variant="soft",
                               on_click=NotificationState.open_notification(n.id), data_testid="notification-open")),
             rx.cond(~n.read,
                     rx.button(t("Mark read"), size="1", variant="ghost",

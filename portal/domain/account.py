@@ -15,7 +15,7 @@ from portal.domain.errors import DomainError, ErrorCode, Forbidden, Invalid, Not
 from portal.domain.mail import queue_mail
 from portal.domain.passwords import check_password
 from portal.domain.principal import Principal, require_principal
-from portal.i18n import N_, in_language, tr
+from portal.i18n import N_, current_language, in_language, tr
 from portal.models import AuthSession, Customer, Role, TokenPurpose, User, UserPreference, UserToken
 from portal.settings import get_settings
 
@@ -227,8 +227,9 @@ def register_customer(session: Session, *, name: str, email: str, password: str,
     customer = Customer(name=name, email=email_n, number=f"C-{n + 50000:05d}")
     session.add(customer)
     session.flush()
+    # In the language they registered in (the page's, from their browser or their choice).
     user = User(email=email_n, full_name=name, role=Role.CUSTOMER, customer_id=customer.id,
-                password_hash=auth.hash_password(password))
+                password_hash=auth.hash_password(password), locale=current_language())
     session.add(user)
     session.flush()
     assert user.id is not None

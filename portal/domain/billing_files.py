@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from portal import format as fmt
 from portal.brand import letterhead
 from portal.domain import spreadsheet
 from portal.domain.billing import customer_of, day_start, get_invoice, own_payment, payment_history
@@ -45,7 +46,7 @@ def _money_for(principal: Principal) -> Callable[[int, str], str]:
 
 
 def _day(value: datetime | date | None) -> str:
-    return "" if value is None else f"{value.day} {value.strftime('%b %Y')}"
+    return fmt.calendar_day(value)
 
 
 def _letterhead() -> dict[str, Any]:

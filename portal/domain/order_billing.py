@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from portal import format as fmt
 from portal.db import utcnow
 from portal.domain import audit, events, outbox
 from portal.domain.events import DomainEvent, Topic
@@ -225,7 +226,7 @@ def confirmation_mail(session: Session, *, order: Order, lines: list[OrderLine],
         tr("Hello {name},", name=customer.name), "",
         tr("Thank you for your order {number}. We ship it as soon as your payment arrives.", number=order.number), "",
         *items, "  " + tr("Total (VAT included): {amount}", amount=money(order.total_cents, order.currency)), "",
-        tr("Invoice {number} is due by {date}.", number=invoice.number, date=f"{invoice.due_at:%d %B %Y}")
+        tr("Invoice {number} is due by {date}.", number=invoice.number, date=fmt.long_day(invoice.due_at))
         if invoice.due_at else "", "",
         *pay, "",
         tr("Your order: {link}", link=f"{base}/orders/{order.id}"),

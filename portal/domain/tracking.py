@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from portal import format as fmt
 from portal.db import utcnow
 from portal.domain import events
 from portal.domain.errors import NotFound
@@ -221,7 +222,7 @@ def _consequences(session: Session, *, shipment: Shipment, old_tag: str, old_end
     end = shipment.expected_delivery_end
     if (tag not in FINAL_TAGS and old_end is not None and end is not None and end > old_end
             and end.date() != old_end.date()):
-        when = f"{end:%A %d %B}"
+        when = fmt.weekday_day(end)
         notes.append(("delivery_delayed", lambda: tr("Order {number} is delayed", number=number),
                       lambda: tr("{carrier} now expects to deliver on {date}.", carrier=carrier, date=when)))
 

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import String
 from sqlmodel import Field, SQLModel
 
+from portal.i18n import N_
 from portal.models.base import created_at_field, fk, json_field
 
 
@@ -24,14 +25,14 @@ class OrderStatus(StrEnum):
 
 
 ORDER_STATUS_LABELS: dict[str, str] = {
-    OrderStatus.PLACED: "Placed",
-    OrderStatus.PAID: "Paid",
-    OrderStatus.PACKED: "Packed",
-    OrderStatus.SHIPPED: "Shipped",
-    OrderStatus.OUT_FOR_DELIVERY: "Out for delivery",
-    OrderStatus.DELIVERED: "Delivered",
-    OrderStatus.RETURNED: "Returned",
-    OrderStatus.CANCELLED: "Cancelled",
+    OrderStatus.PLACED: N_("Placed"),
+    OrderStatus.PAID: N_("Paid"),
+    OrderStatus.PACKED: N_("Packed"),
+    OrderStatus.SHIPPED: N_("Shipped"),
+    OrderStatus.OUT_FOR_DELIVERY: N_("Out for delivery"),
+    OrderStatus.DELIVERED: N_("Delivered"),
+    OrderStatus.RETURNED: N_("Returned"),
+    OrderStatus.CANCELLED: N_("Cancelled"),
 }
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from portal.i18n import N_
 from portal.models.base import created_at_field, fk, json_field
 
 
@@ -27,15 +28,15 @@ class TrackingTag(StrEnum):
 
 
 TAG_LABELS: dict[str, str] = {
-    TrackingTag.PENDING: "Pending",
-    TrackingTag.INFO_RECEIVED: "Info received",
-    TrackingTag.IN_TRANSIT: "In transit",
-    TrackingTag.OUT_FOR_DELIVERY: "Out for delivery",
-    TrackingTag.ATTEMPT_FAIL: "Failed attempt",
-    TrackingTag.DELIVERED: "Delivered",
-    TrackingTag.AVAILABLE_FOR_PICKUP: "Ready for pickup",
-    TrackingTag.EXCEPTION: "Exception",
-    TrackingTag.EXPIRED: "Expired",
+    TrackingTag.PENDING: N_("Pending"),
+    TrackingTag.INFO_RECEIVED: N_("Info received"),
+    TrackingTag.IN_TRANSIT: N_("In transit"),
+    TrackingTag.OUT_FOR_DELIVERY: N_("Out for delivery"),
+    TrackingTag.ATTEMPT_FAIL: N_("Failed attempt"),
+    TrackingTag.DELIVERED: N_("Delivered"),
+    TrackingTag.AVAILABLE_FOR_PICKUP: N_("Ready for pickup"),
+    TrackingTag.EXCEPTION: N_("Exception"),
+    TrackingTag.EXPIRED: N_("Expired"),
 }
 
 

@@ -6,7 +6,7 @@ import reflex as rx
 
 from portal.components.common import card, empty_note, error_callout, notice_callout
 from portal.domain.support import CHANNELS, PRIORITIES, STATUSES, UNRESOLVED
-from portal.i18n import N_, t, tn
+from portal.i18n import N_, t, tc, tn
 from portal.layouts.shell import shell
 from portal.pages.support import CHOICE_LABELS, choice_label, thread_message, ticket_status_badge
 from portal.state.staff import (
@@ -106,7 +106,8 @@ def _chat_row(c: ChatRow) -> rx.Component:
         rx.cond(c.status == "waiting",
                 rx.button(t("Take chat"), size="1", on_click=AgentConsoleState.take_chat(c.id),
                            data_testid="take-chat"),
-                rx.link(rx.button(t("Open"), size="1", variant="soft"), href="/agent/chats/" + c.id.to_string())),
+                rx.link(rx.button(tc("button", "Open"), size="1", variant="soft"),
+                        href="/agent/chats/" + c.id.to_string())),
         width="100%", padding_y="0.4rem", border_bottom=f"1px solid {rx.color('gray', 4)}", data_testid="chat-row",
     )
 

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import reflex as rx
 from reflex_base.event import EventSpec
 
+from portal import format as fmt
 from portal.db import session_scope
 from portal.domain import billing
 from portal.domain.errors import DomainError
@@ -202,7 +203,7 @@ class BillingState(PortalState, rx.State):
         self.cards = [CardRow(id=cd.id, label=f"{cd.brand.capitalize()} •••• {cd.last4}",
                               expiry=f"{cd.exp_month:02d}/{cd.exp_year % 100:02d}", is_default=cd.is_default,
                               expired=cd.expired) for cd in cards]
-        self.spending = [{"month": date(int(k[:4]), int(k[5:]), 1).strftime("%b %y"), "amount": v / 100}
+        self.spending = [{"month": fmt.month_year(date(int(k[:4]), int(k[5:]), 1)), "amount": v / 100}
                          for k, v in spending]
         self.by_status = [{"status": tr(STATUS_LABELS.get(k, k)), "count": n} for k, n in by_status]
         self.loaded = True

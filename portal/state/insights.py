@@ -119,7 +119,7 @@ class InsightsState(PortalState, rx.State):
         self.error = ""
         self.reports = [
             ReportView(name=name, title=tr(title), label_col=tr(lc), value_col=tr(vc),
-                       points=[{"label": label, "value": value} for label, value in data[name]
+                       points=[{"label": insights.row_label(name, label), "value": value} for label, value in data[name]
                                if label not in insights.SUMMARY_ROWS],
                        summary=[{"label": tr(label), "value": value} for label, value in data[name]
                                 if label in insights.SUMMARY_ROWS],

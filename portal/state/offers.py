@@ -7,6 +7,7 @@ from typing import Any
 
 import reflex as rx
 
+from portal import format as fmt
 from portal.db import session_scope
 from portal.domain import home, offers
 from portal.domain.errors import DomainError
@@ -51,7 +52,7 @@ class OffersState(PortalState, rx.State):
             if o.reward_cents:
                 parts.append(tr("{amount} store credit", amount=money(o.reward_cents)))
             if o.percent_off:
-                parts.append(tr("{percent}% off", percent=o.percent_off))
+                parts.append(tr("{percent} off", percent=fmt.percent(o.percent_off)))
             rewards.append(tr("{first} and {second}", first=parts[0], second=parts[1]) if len(parts) == 2
                            else "".join(parts))
         self._set(items=[OfferCard(id=o.id, title=o.title, description=o.description, reason=o.reason, reward=r,
@@ -121,7 +122,7 @@ class OfferRulesState(PortalState, rx.State):
             layout = home.default_layout(db)
         self.rules = [RuleRow(id=r.id, kind=humanize(r.kind), title=r.title, condition=_condition(r.kind, r.params),
                               reward=" ".join(x for x in (money(r.reward_cents) if r.reward_cents else "",
-                                                          tr("{percent}% off", percent=r.percent_off)
+                                                          tr("{percent} off", percent=fmt.percent(r.percent_off))
                                                           if r.percent_off else "") if x),
                               valid_days=r.valid_days, active=r.active, offered=r.offered, applied=r.applied)
                       for r in rules]

@@ -212,7 +212,7 @@ class ShipmentState(PortalState, rx.State):
         self.milestones = milestones(s.tag, detail.checkpoints)
         self.checkpoints = [
             CheckpointRow(when=day_time(c.occurred_at), label=tr(TAG_LABELS.get(c.tag, c.tag)),  # type: ignore[call-overload]
-                          message=c.message, location=c.location, status=TAG_STATUS.get(c.tag, "placed"))  # type: ignore[call-overload]
+                          message=tr(c.message), location=c.location, status=TAG_STATUS.get(c.tag, "placed"))  # type: ignore[call-overload]
             for c in detail.checkpoints
         ]
         self.error = ""
