@@ -54,7 +54,8 @@ def assistant_panel() -> rx.Component:
                     # column-reverse keeps the newest message in view as the conversation grows
                     rx.box(rx.vstack(rx.foreach(s.lines, _line), spacing="2", width="100%"),
                            display="flex", flex_direction="column-reverse", height="22rem", overflow_y="auto",
-                           width="100%", data_testid="assistant-lines"),
+                           role="log", aria_live="polite", aria_label=t("Conversation with the assistant"),
+                           tab_index=0, width="100%", data_testid="assistant-lines"),
                     rx.cond(s.confirming, rx.text(t("Nothing changes until you say yes."), size="1",
                                                   color_scheme="gray")),
                     rx.flex(rx.foreach(s.choices, _choice), wrap="wrap", gap="0.4rem"),

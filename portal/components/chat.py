@@ -36,6 +36,8 @@ def _panel() -> rx.Component:
             # column-reverse keeps the newest message in view as the conversation grows
             rx.box(rx.vstack(rx.foreach(s.bubbles, _bubble), spacing="2", width="100%"),
                    display="flex", flex_direction="column-reverse", max_height="18rem", overflow_y="auto",
+                   # A log: a screen reader reads each new message as it comes, without moving the focus.
+                   role="log", aria_live="polite", aria_label=t("Chat messages"), tab_index=0,
                    width="100%", data_testid="chat-messages"),
             rx.cond(s.agent_typing, rx.text(t("{name} is typing…", name=s.agent_name), size="1", color_scheme="gray",
                                             data_testid="chat-typing")),

@@ -38,10 +38,13 @@ def empty_note(text: str | rx.Var) -> rx.Component:
     return rx.text(text, color_scheme="gray", size="2")
 
 
-def error_callout(message: rx.Var) -> rx.Component:
+def error_callout(message: rx.Var, id: str = "") -> rx.Component:
+    """The form's refusal, read out at once (role=alert); `id` lets the refused field point to it
+    (aria-describedby)."""
+    props = {"id": id} if id else {}
     return rx.cond(
         message != "",
-        rx.callout(message, icon="triangle_alert", color_scheme="red", role="alert", width="100%"),
+        rx.callout(message, icon="triangle_alert", color_scheme="red", role="alert", width="100%", **props),
     )
 
 

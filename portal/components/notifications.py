@@ -80,4 +80,9 @@ def bell() -> rx.Component:
 def bell_mount() -> rx.Component:
     """The bell in the header. It is loaded with the navigation's own first event
     (state/arrival.py), not by an event of its own, and then updates live."""
-    return rx.box(bell())
+    return rx.box(
+        bell(),
+        # A notification pushed while the page is open is announced, politely: it never takes the focus.
+        rx.el.div(NotificationState.announce, role="status", aria_live="polite", aria_atomic="true",
+                  class_name="sr-only", data_testid="notification-announce"),
+    )

@@ -132,7 +132,10 @@ def mobile_menu() -> rx.Component:
                                   rx.drawer.close(rx.icon_button(rx.icon("x"), variant="ghost",
                                                                  aria_label=t("Close menu"))),
                                   width="100%"),
-                        rx.divider(), *_nav_items(), rx.divider(), brand_footer(), spacing="1", width="100%",
+                        rx.divider(), *_nav_items(), rx.divider(),
+                        rx.hstack(rx.text(t("Language"), size="2"), language_menu("language-menu-drawer"),
+                                  align="center", spacing="2"),
+                        brand_footer(), spacing="1", width="100%",
                     ),
                     padding="1rem", width="16rem", height="100%", background_color=rx.color("gray", 1),
                 ),
@@ -143,13 +146,13 @@ def mobile_menu() -> rx.Component:
     )
 
 
-def language_menu() -> rx.Component:
+def language_menu(test_id: str = "language-menu") -> rx.Component:
     """The language of the portal, by each language's own name (signed in: kept in the profile)."""
     return rx.select.root(
         rx.select.trigger(rx.hstack(rx.icon("languages", size=16), rx.text(SessionState.lang.upper(), size="2"),
                                     align="center", spacing="1"),
-                          variant="ghost", aria_label=t("Language"), data_testid="language-menu"),
-        rx.select.content(*[rx.select.item(name, value=code, lang=code, data_testid=f"language-{code}")
+                          variant="ghost", aria_label=t("Language"), data_testid=test_id),
+        rx.select.content(*[rx.select.item(name, value=code, lang=code, data_testid=f"{test_id}-{code}")
                             for code, name in i18n.NAMES.items()]),
         value=SessionState.lang, on_change=SessionState.set_language, size="2",
     )
@@ -186,7 +189,8 @@ def header() -> rx.Component:
         rx.box(brand(), display=["block", "block", "none"]),
         rx.spacer(),
         chat_widget(),
-        language_menu(),
+        # At phone width the header has no room for it: the menu drawer carries it there.
+        rx.box(language_menu(), display=["none", "block"]),
         rx.color_mode.button(variant="ghost", aria_label=t("Switch light or dark mode")),
         rx.cond(SessionState.signed_in, bell_mount()),
         rx.cond(SessionState.signed_in, user_menu()),

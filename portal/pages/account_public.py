@@ -100,7 +100,7 @@ def verify_page() -> rx.Component:
 
 
 def register(app: rx.App) -> None:
-    app.add_page(forgot_page, route="/forgot", title="Forgot your password", on_load=ForgotState.on_load)
-    app.add_page(reset_page, route="/reset", title="Choose a new password", on_load=ResetState.on_load)
-    app.add_page(register_page, route="/register", title="Create your account", on_load=RegisterState.on_load)
-    app.add_page(verify_page, route="/verify", title="Confirm your email", on_load=VerifyState.on_load)
+    app.add_page(forgot_page, route="/forgot", title=N_("Forgot your password"), on_load=ForgotState.on_load)
+    app.add_page(reset_page, route="/reset", title=N_("Choose a new password"), on_load=ResetState.on_load)
+    app.add_page(register_page, route="/register", title=N_("Create your account"), on_load=RegisterState.on_load)
+    app.add_page(verify_page, route="/verify", title=N_("Confirm your email"), on_load=VerifyState.on_load)

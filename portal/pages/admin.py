@@ -159,6 +159,6 @@ def mail_page() -> rx.Component:
 
 
 def register(app: rx.App) -> None:
-    app.add_page(audit_page, route="/admin/audit", title="Audit trail", on_load=AdminAuditState.load)
-    app.add_page(users_page, route="/admin/users", title="People", on_load=AdminUsersState.load)
-    app.add_page(mail_page, route="/admin/mail", title="Support mailbox", on_load=AdminMailState.load)
+    app.add_page(audit_page, route="/admin/audit", title=N_("Audit trail"), on_load=AdminAuditState.load)
+    app.add_page(users_page, route="/admin/users", title=N_("People"), on_load=AdminUsersState.load)
+    app.add_page(mail_page, route="/admin/mail", title=N_("Support mailbox"), on_load=AdminMailState.load)

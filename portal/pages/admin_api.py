@@ -175,5 +175,5 @@ def webhooks_page() -> rx.Component:
 
 
 def register(app: rx.App) -> None:
-    app.add_page(api_keys_page, route="/admin/api-keys", title="API keys", on_load=AdminApiKeysState.load)
-    app.add_page(webhooks_page, route="/admin/webhooks", title="Webhooks", on_load=AdminWebhooksState.load)
+    app.add_page(api_keys_page, route="/admin/api-keys", title=N_("API keys"), on_load=AdminApiKeysState.load)
+    app.add_page(webhooks_page, route="/admin/webhooks", title=N_("Webhooks"), on_load=AdminWebhooksState.load)

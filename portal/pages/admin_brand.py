@@ -46,4 +46,4 @@ def brand_page() -> rx.Component:
 
 
 def register(app: rx.App) -> None:
-    app.add_page(brand_page, route="/admin/brand", title="Brand", on_load=AdminBrandState.load)
+    app.add_page(brand_page, route="/admin/brand", title=N_("Brand"), on_load=AdminBrandState.load)

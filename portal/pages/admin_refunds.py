@@ -81,4 +81,4 @@ def refunds_page() -> rx.Component:
 
 
 def register(app: rx.App) -> None:
-    app.add_page(refunds_page, route="/admin/refunds", title="Refunds", on_load=AdminRefundsState.load)
+    app.add_page(refunds_page, route="/admin/refunds", title=N_("Refunds"), on_load=AdminRefundsState.load)

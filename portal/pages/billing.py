@@ -365,7 +365,7 @@ def invoice_page() -> rx.Component:
 
 
 def register(app: rx.App) -> None:
-    app.add_page(billing_page, route="/billing", title="Billing", on_load=BillingState.load)
-    app.add_page(invoice_page, route="/billing/invoices/[invoice_id]", title="Invoice", on_load=InvoiceState.load)
+    app.add_page(billing_page, route="/billing", title=N_("Billing"), on_load=BillingState.load)
+    app.add_page(invoice_page, route="/billing/invoices/[invoice_id]", title=N_("Invoice"), on_load=InvoiceState.load)
     # Notifications and mail of the demo and the business's systems link to /invoices/<id>.
-    app.add_page(invoice_page, route="/invoices/[invoice_id]", title="Invoice", on_load=InvoiceState.load)
+    app.add_page(invoice_page, route="/invoices/[invoice_id]", title=N_("Invoice"), on_load=InvoiceState.load)

@@ -235,4 +235,4 @@ def dashboard_page() -> rx.Component:
 
 
 def register(app: rx.App) -> None:
-    app.add_page(dashboard_page, route="/dashboard", title="Home", on_load=DashboardState.load)
+    app.add_page(dashboard_page, route="/dashboard", title=N_("Home"), on_load=DashboardState.load)

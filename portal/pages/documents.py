@@ -124,4 +124,4 @@ def documents_page() -> rx.Component:
 
 
 def register(app: rx.App) -> None:
-    app.add_page(documents_page, route="/documents", title="Documents", on_load=DocumentsState.load)
+    app.add_page(documents_page, route="/documents", title=N_("Documents"), on_load=DocumentsState.load)

@@ -8,7 +8,7 @@ import reflex as rx
 
 from portal.components.common import error_callout, form
 from portal.i18n import N_, t
-from portal.layouts.shell import brand, shell
+from portal.layouts.shell import brand, language_menu, shell
 from portal.state.help import ArticleRow, CategoryRow, HelpArticleState, HelpCategoryState, HelpState
 from portal.state.session import SessionState
 
@@ -21,6 +21,7 @@ def _public(content: rx.Component) -> rx.Component:
             rx.link(brand(), href="/help", underline="none"), rx.spacer(),
             rx.link(t("Help center"), href="/help", size="2"),
             rx.link(rx.button(t("Sign in"), variant="soft", size="2"), href="/login"),
+            language_menu(),
             rx.color_mode.button(variant="ghost", aria_label=t("Switch light or dark mode")),
             align="center", width="100%", padding_x="1.5rem", padding_y="0.75rem",
             border_bottom=f"1px solid {rx.color('gray', 5)}",
@@ -179,7 +180,7 @@ def article_page() -> rx.Component:
 
 
 def register(app: rx.App) -> None:
-    app.add_page(help_page, route="/help", title="Help center", description=DESCRIPTION, on_load=HelpState.load)
+    app.add_page(help_page, route="/help", title=N_("Help center"), description=DESCRIPTION, on_load=HelpState.load)
     app.add_page(category_page, route="/help/[category]", title=HelpCategoryState.page_title,
                  description=DESCRIPTION, on_load=HelpCategoryState.load)
     app.add_page(article_page, route="/help/[category]/[article]", title=HelpArticleState.page_title,

@@ -75,4 +75,4 @@ def insights_page() -> rx.Component:
 
 
 def register(app: rx.App) -> None:
-    app.add_page(insights_page, route="/admin/insights", title="Insights", on_load=InsightsState.load)
+    app.add_page(insights_page, route="/admin/insights", title=N_("Insights"), on_load=InsightsState.load)

@@ -6,7 +6,7 @@ import reflex as rx
 
 from portal.components.common import error_callout, form, label_for, notice_callout
 from portal.components.sso import sso_login_block  # single sign-on (area: sso)
-from portal.i18n import t
+from portal.i18n import N_, t
 from portal.layouts.shell import public_frame
 from portal.state.session import LoginState
 from portal.state.sso import SsoLoginState  # single sign-on (area: sso)
@@ -88,4 +88,4 @@ def login_page() -> rx.Component:
 
 
 def register(app: rx.App) -> None:
-    app.add_page(login_page, route="/login", title="Sign in", on_load=[LoginState.on_load, SsoLoginState.on_load])
+    app.add_page(login_page, route="/login", title=N_("Sign in"), on_load=[LoginState.on_load, SsoLoginState.on_load])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from portal.i18n import t
+from portal.i18n import N_, t
 from portal.layouts.shell import public_frame
 from portal.state.session import IndexState
 
@@ -28,5 +28,5 @@ def not_found_page() -> rx.Component:
 
 
 def register(app: rx.App) -> None:
-    app.add_page(index_page, route="/", title="Customer portal", on_load=IndexState.route)
-    app.add_page(not_found_page, route="404", title="Page not found")
+    app.add_page(index_page, route="/", title=N_("Customer portal"), on_load=IndexState.route)
+    app.add_page(not_found_page, route="404", title=N_("Page not found"))

@@ -27,4 +27,4 @@ def notifications_page() -> rx.Component:
 
 
 def register(app: rx.App) -> None:
-    app.add_page(notifications_page, route="/notifications", title="Notifications", on_load=NotificationState.load)
+    app.add_page(notifications_page, route="/notifications", title=N_("Notifications"), on_load=NotificationState.load)

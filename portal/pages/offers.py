@@ -129,5 +129,5 @@ def offer_rules_page() -> rx.Component:
 
 
 def register(app: rx.App) -> None:
-    app.add_page(offers_page, route="/offers", title="Offers", on_load=OffersState.load)
-    app.add_page(offer_rules_page, route="/admin/offers", title="Offers and home", on_load=OfferRulesState.load)
+    app.add_page(offers_page, route="/offers", title=N_("Offers"), on_load=OffersState.load)
+    app.add_page(offer_rules_page, route="/admin/offers", title=N_("Offers and home"), on_load=OfferRulesState.load)

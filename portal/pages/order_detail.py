@@ -341,4 +341,4 @@ def order_page() -> rx.Component:
 
 
 def register(app: rx.App) -> None:
-    app.add_page(order_page, route="/orders/[order_id]", title="Order", on_load=OrderDetailState.load)
+    app.add_page(order_page, route="/orders/[order_id]", title=N_("Order"), on_load=OrderDetailState.load)

@@ -225,6 +225,6 @@ def _new_order_body(s: type[NewOrderState], r: rx.Var) -> rx.Component:
 
 
 def register(app: rx.App) -> None:
-    app.add_page(orders_page, route="/orders", title="Orders", on_load=OrderListState.load)
-    app.add_page(new_order_page, route="/orders/new", title="New order", on_load=NewOrderState.load)
+    app.add_page(orders_page, route="/orders", title=N_("Orders"), on_load=OrderListState.load)
+    app.add_page(new_order_page, route="/orders/new", title=N_("New order"), on_load=NewOrderState.load)
     order_placed.register(app)

@@ -50,4 +50,4 @@ def privacy_page() -> rx.Component:
 
 
 def register(app: rx.App) -> None:
-    app.add_page(privacy_page, route="/account/privacy", title="Your data", on_load=PrivacyState.load)
+    app.add_page(privacy_page, route="/account/privacy", title=N_("Your data"), on_load=PrivacyState.load)

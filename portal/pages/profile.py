@@ -18,14 +18,18 @@ _EMAIL_LABELS = {"shipping": N_("Shipping updates"), "support": N_("Replies to m
 def _input(label: str, name: str, value: rx.Var, *, field_var: rx.Var, required: bool = False,
            hint: str = "", autocomplete: str = "", form: str = "details", **props: object) -> rx.Component:
     # `label` and `hint` are English texts marked with N_ by the caller, shown translated.
+    # A refused field is marked invalid and described by the form's message (which names it), so a
+    # screen reader says what is wrong when the field has the focus; a hint describes it otherwise.
+    hint_id = f"p-{name}-hint" if hint else ""
     return rx.vstack(
         label_for(t(label), f"p-{name}", size="2", weight="medium"),
         rx.input(id=f"p-{name}", name=name, default_value=value, required=required, width="100%",
                  auto_complete=autocomplete, aria_invalid=rx.cond(field_var == name, "true", "false"),
+                 aria_describedby=rx.cond(field_var == name, f"{form}-error", hint_id),
                  color_scheme=rx.cond(field_var == name, "red", "gray"),
                  # Which field was touched last, for "forms abandoned" insights; never the value.
                  on_focus=TrackState.form_field(form, name), **props),
-        rx.text(t(hint), size="1", color_scheme="gray") if hint else rx.fragment(),
+        rx.text(t(hint), size="1", color_scheme="gray", id=hint_id) if hint else rx.fragment(),
         spacing="1", width="100%",
     )
 
@@ -36,7 +40,7 @@ def _details() -> rx.Component:
     return card(
         t("Your details"),
         notice_callout(s.details_notice),
-        error_callout(s.details_error),
+        error_callout(s.details_error, id="details-error"),
         rx.text(t("Sign-in email:"), " ", rx.code(s.email), size="2"),
         rx.text(t("Your sign-in email cannot be changed here; ask us and we will verify the new address with you."),
                 size="1", color_scheme="gray"),
@@ -122,7 +126,7 @@ def _address_editor() -> rx.Component:
     return form(
         rx.vstack(
             rx.heading(rx.cond(s.editing_existing, t("Edit address"), t("New address")), size="3"),
-            error_callout(s.address_error),
+            error_callout(s.address_error, id="address-error"),
             rx.grid(
                 _input(N_("Label"), "label", v.label, field_var=f, form="address", placeholder=t("Home, Office…")),
                 _input(N_("Name"), "name", v.name, field_var=f, form="address", required=True, autocomplete="name"),
@@ -200,4 +204,4 @@ def profile_page() -> rx.Component:
 
 
 def register(app: rx.App) -> None:
-    app.add_page(profile_page, route="/account/profile", title="Profile", on_load=ProfileState.load)
+    app.add_page(profile_page, route="/account/profile", title=N_("Profile"), on_load=ProfileState.load)

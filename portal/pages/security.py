@@ -166,5 +166,5 @@ def security_page() -> rx.Component:
 
 
 def register(app: rx.App) -> None:
-    app.add_page(security_page, route="/account/security", title="Security",
+    app.add_page(security_page, route="/account/security", title=N_("Security"),
                  on_load=[SecurityState.load, SsoAccountState.load])

@@ -123,6 +123,9 @@ def shipment_page() -> rx.Component:
             rx.cond(ShipmentState.error == "", rx.center(rx.spinner(size="3"), padding="4rem")),
         ),
         rx.link(t("← All shipments"), href="/shipments", size="2"),
+        # The carrier's next scan, announced politely while the page is open; the focus stays put.
+        rx.el.div(ShipmentState.announce, role="status", aria_live="polite", aria_atomic="true",
+                  class_name="sr-only", data_testid="live-announce"),
         spacing="4", width="100%",
     )
 
@@ -157,5 +160,5 @@ def shipments_page() -> rx.Component:
 
 
 def register(app: rx.App) -> None:
-    app.add_page(shipments_page, route="/shipments", title="Shipments", on_load=ShipmentsState.load)
-    app.add_page(shipment_page, route="/shipments/[shipment_id]", title="Shipment", on_load=ShipmentState.load)
+    app.add_page(shipments_page, route="/shipments", title=N_("Shipments"), on_load=ShipmentsState.load)
+    app.add_page(shipment_page, route="/shipments/[shipment_id]", title=N_("Shipment"), on_load=ShipmentState.load)

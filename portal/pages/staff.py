@@ -379,7 +379,8 @@ def agent_chat_page() -> rx.Component:
 
 
 def register(app: rx.App) -> None:
-    app.add_page(staff_page, route="/agent", title="Agent console", on_load=AgentConsoleState.load)
-    app.add_page(agent_ticket_page, route="/agent/tickets/[ticket_id]", title="Ticket", on_load=AgentTicketState.load)
-    app.add_page(agent_chat_page, route="/agent/chats/[conversation_id]", title="Live chat",
+    app.add_page(staff_page, route="/agent", title=N_("Agent console"), on_load=AgentConsoleState.load)
+    app.add_page(agent_ticket_page, route="/agent/tickets/[ticket_id]", title=N_("Ticket"),
+                 on_load=AgentTicketState.load)
+    app.add_page(agent_chat_page, route="/agent/chats/[conversation_id]", title=N_("Live chat"),
                  on_load=AgentChatState.load)

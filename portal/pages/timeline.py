@@ -66,4 +66,4 @@ def timeline_page() -> rx.Component:
 
 
 def register(app: rx.App) -> None:
-    app.add_page(timeline_page, route="/timeline", title="Timeline", on_load=TimelineState.load)
+    app.add_page(timeline_page, route="/timeline", title=N_("Timeline"), on_load=TimelineState.load)

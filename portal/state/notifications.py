@@ -8,9 +8,9 @@ import reflex as rx
 from reflex_base.event import EventSpec
 
 from portal.domain import inbox
-from portal.domain.events import Topic
+from portal.domain.events import DomainEvent, Topic
 from portal.format import day_time, humanize
-from portal.i18n import N_, tr
+from portal.i18n import N_, tr, tr_n
 from portal.jobs import analytics
 from portal.live.push import listens
 from portal.models import NotificationPublic
@@ -55,6 +55,9 @@ class NotificationState(PortalState, rx.State):
     unread: int = 0
     items: list[NotificationRow] = []
     error: str = ""
+    # What a screen reader says when a notification arrives (a polite live region in the header):
+    # only pushed ones, never those already there when the page loaded.
+    announce: str = ""
 
     @rx.var
     def badge(self) -> str:
@@ -80,6 +83,14 @@ class NotificationState(PortalState, rx.State):
             self._reload()
         if page_view and counted(self):
             analytics.note(self._me(), "page_view", (self.router.route_id or "/")[:200])
+
+    def _live(self, batch: list[DomainEvent]) -> None:
+        known = {n.id for n in self.items}
+        self._reload()
+        fresh = [n for n in self.items if n.id not in known and not n.read]
+        if fresh:
+            self.announce = tr_n("New notification: {title}", "{n} new notifications, the latest: {title}",
+                                 len(fresh), title=fresh[0].title)
 
     def _reload(self) -> None:
         unread = self._view("bell.unread", None, (Topic.NOTIFICATIONS,), inbox.unread_count)

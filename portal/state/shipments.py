@@ -158,6 +158,9 @@ class ShipmentState(PortalState, rx.State):
     view: ShipmentView = ShipmentView()
     milestones: list[MilestoneRow] = []
     checkpoints: list[CheckpointRow] = []
+    # What a screen reader says when the carrier's next scan arrives on the open page (a polite live
+    # region, portal.pages.shipments): only pushed checkpoints, never the page's first load.
+    announce: str = ""
     _shipment_id: int = 0
 
     @rx.event
@@ -178,7 +181,12 @@ class ShipmentState(PortalState, rx.State):
             return
         principal = current_principal()
         if principal is not None and principal.is_customer:
+            before = len(self.checkpoints)
             self._load(principal)
+            if self.loaded and len(self.checkpoints) > before:
+                newest = self.checkpoints[0]
+                self.announce = tr("New tracking update: {label}. {message}", label=newest.label,
+                                   message=newest.message)
 
     def _load(self, principal: Principal) -> None:
         try:

@@ -58,3 +58,24 @@ def test_closing_the_chat_gives_the_focus_back_to_its_button(page: Any, demo: An
     page.keyboard.press("Enter")
     expect(page.get_by_test_id("chat-panel")).to_have_count(0)
     expect(chat).to_be_focused()
+
+
+def test_a_refused_field_is_described_by_the_message_that_names_it(page: Any, demo: Any) -> None:
+    sign_in(page, "alice@example.com", DEMO_PASSWORD)
+    page.wait_for_url(re.compile(r"/dashboard"))
+    page.goto("/account/profile")
+    page.get_by_test_id("page-ready").wait_for(state="attached")
+    phone, company = page.locator("#p-phone"), page.locator("#p-company")
+    phone.wait_for()
+    expect(phone).to_have_attribute("aria-invalid", "false")
+    phone.fill("call me maybe")
+    page.get_by_test_id("save-details").click()
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("phone number")
+    # The refused field says it is invalid, and a screen reader reads the message with it
+    expect(phone).to_have_attribute("aria-invalid", "true")
+    expect(phone).to_have_accessible_description(re.compile(r"phone number"))
+    # The control: a field that was not refused is neither marked nor described by it
+    expect(company).to_have_attribute("aria-invalid", "false")
+    expect(company).not_to_have_accessible_description(re.compile(r"phone number"))
+    assert phone.input_value() == "call me maybe"  # nothing typed is lost
