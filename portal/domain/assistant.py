@@ -70,13 +70,19 @@ _ADDRESS = r"(address|adress|addres|adresse|postcode|post code|zip code|street)"
 PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (HUMAN, re.compile(r"\b(human|person|agent|someone real|real person|operator|talk to (someone|somebody|support)"
                        r"|speak to|call me|customer service|live chat|staff"
-                       r"|mitarbeiter\w*|menschen?|kundendienst|kundenservice"
-                       r"|conseill[eè]re?|humain|parler [àa] quelqu)\b", re.I)),
+                       r"|mitarbeiter\w*|menschen?|kundendienst|kundenservice|mit (jemandem|einer person) (reden|sprechen)"
+                       r"|echte[nr]? person|jemanden (sprechen|anrufen)"
+                       r"|conseill[eè]re?|humain|parler [àa] quelqu|parler [àa] (un|une) \w+|service client"
+                       r"|vraie personne|quelqu'un de r[ée]el)\b", re.I)),
     (CANCEL, re.compile(r"\b(cancel|don'?t want (it|the order) any ?more|stop (my|the|this) order|scrap (it|my|the)"
-                        r"|stornier\w*|storno|annul\w*)\b", re.I)),
+                        r"|stornier\w*|storno|annul\w*|bestellung\w* abbrechen|abbrechen\b.*\bbestellung"
+                        r"|(will|m[öo]chte) (die|meine|diese) bestellung nicht mehr"
+                        r"|ne (veux|souhaite) plus (ma|la|cette|mes) commande)\b", re.I)),
     (RETURN, re.compile(r"\b(return|retrun|send (it|them|this) back|send back|money back|refund"
                         r"|too (small|big|large|tight|loose)|does ?n[o']?t fit"
-                        r"|zur[üu]ck(senden|schicken|geben)|r[üu]cksendung|retoure|retourner|renvoyer)\b", re.I)),
+                        r"|zur[üu]ck(senden|schicken|geben)|r[üu]cksendung|retoure|retourner|renvoyer"
+                        r"|(mein|das) geld zur[üu]ck|passt nicht|passen nicht|umtauschen"
+                        r"|faire un retour|(un|le|mon) retour|rembours\w*|ne (me )?va pas)\b", re.I)),
     (CHANGE_ADDRESS, re.compile(r"\b(change|chnage|update|wrong|different|new|other|[äa]ndern|changer|modifier)\b.*"
                                 r"\b" + _ADDRESS + r"\b"
                                 r"|\b" + _ADDRESS + r"\b.*\b(change|wrong|[äa]ndern)\b|\bchange where\b"
@@ -93,12 +99,15 @@ PATTERNS: list[tuple[str, re.Pattern[str]]] = [
                           r"|deliver\b.*\b(on|in the|at) (monday|tuesday|wednesday|thursday|friday|saturday|sunday"
                           r"|tomorrow|morning|afternoon|evening)"
                           r"|liefertermin\w*|\w*zeitfenster|date de livraison|cr[ée]neau)\b", re.I)),
-    (INVOICE, re.compile(r"\b(invoice|invioce|invoce|receipt|bill|vat|rechnung|quittung|facture|re[çc]u)\b", re.I)),
+    (INVOICE, re.compile(r"\b(invoice|invioce|invoce|receipt|bill|vat|rechnung\w*|quittung|beleg|facture|re[çc]u)\b",
+                         re.I)),
     (TRACK, re.compile(r"\b(track|tracking|trackin|parcel|package|shipment|courier|carrier|delivery status"
-                       r"|sendungsverfolgung|verfolg\w*|suivi|suivre)\b", re.I)),
+                       r"|sendungsverfolgung|verfolg\w*|sendung|sendungsnummer|paket|p[äa]ckchen|paketdienst"
+                       r"|suivi|suivre|colis|envoi|transporteur|o[uù] (est|en est) ma livraison)\b", re.I)),
     (ORDER_STATUS, re.compile(r"\b(wh?ere?('?s| is)? my|where is it|status of|my order|order status|has my .* shipped"
                               r"|when will (it|my)|on (its|it'?s) way|wh?ere?('?s| is)? my o(r|rd)?der"
-                              r"|wo (ist|sind|bleibt) mein\w*|meine bestellung|o[uù] (est|en est) ma commande"
+                              r"|wo (ist|sind|bleibt) mein\w*|meine bestellung|meiner bestellung|status (der|meiner) bestellung"
+                              r"|wann kommt|o[uù] (est|en est) ma commande|statut de (ma|la) commande|quand (vais-je|est-ce que je vais) recevoir"
                               r"|ma commande)\b", re.I)),
     (THANKS, re.compile(r"^\s*(thanks|thank you|thx|cheers|great|perfect|ok thanks|danke|merci)\b", re.I)),
     (GREETING, re.compile(r"^\s*(hi|hiya|hello|hey|hallo|bonjour|salut|good (morning|afternoon|evening)"
