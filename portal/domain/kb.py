@@ -28,7 +28,7 @@ from portal.db import utcnow
 from portal.domain import audit
 from portal.domain.errors import Invalid, NotFound
 from portal.domain.principal import Principal, require_staff
-from portal.i18n import current_language, language_of
+from portal.i18n import current_language, language_of, tr
 from portal.integrations import embeddings as emb
 from portal.models import ArticleStatus, KbArticle, KbCategory, KbFeedback, SearchQuery
 from portal.models.kb import (
@@ -866,16 +866,16 @@ def _validated(session: Session, draft: ArticleDraft) -> tuple[str, str, str, st
     body = str(draft.body_md or "").replace("\r\n", "\n")
     slug = str(draft.slug or "").strip().lower() or slugify(title)
     if not title or len(title) > 200:
-        raise Invalid("Give the article a title of at most 200 characters.", field="title")
+        raise Invalid(tr("Give the article a title of at most 200 characters."), field="title")
     if len(summary) > 400:
-        raise Invalid("Keep the summary under 400 characters.", field="summary")
+        raise Invalid(tr("Keep the summary under 400 characters."), field="summary")
     if len(body) > 100_000:
-        raise Invalid("The article is too long (100,000 characters at most).", field="body_md")
+        raise Invalid(tr("The article is too long (100,000 characters at most)."), field="body_md")
     if not SLUG_RE.match(slug) or len(slug) > 120:
-        raise Invalid("The address may use lowercase letters, digits and dashes.", field="slug")
+        raise Invalid(tr("The address may use lowercase letters, digits and dashes."), field="slug")
     cat = session.exec(select(KbCategory).where(KbCategory.slug == str(draft.category_slug)[:80])).first()
     if cat is None:
-        raise Invalid("Choose a category.", field="category")
+        raise Invalid(tr("Choose a category."), field="category")
     return title, summary, body, slug, cat
 
 
@@ -901,7 +901,7 @@ def create_article(session: Session, *, principal: Principal, draft: ArticleDraf
     p = require_staff(principal)
     title, summary, body, slug, cat = _validated(session, draft)
     if session.exec(select(KbArticle.id).where(KbArticle.slug == slug)).first():
-        raise Invalid("Another article already uses that address.", field="slug")
+        raise Invalid(tr("Another article already uses that address."), field="slug")
     now = utcnow()
     assert cat.id is not None
     a = KbArticle(slug=slug, title=title, summary=summary, body_md=body, category_id=cat.id,
@@ -921,7 +921,7 @@ def update_article(session: Session, *, principal: Principal, article_id: int, d
         raise NotFound("article")
     title, summary, body, slug, cat = _validated(session, draft)
     if slug != a.slug and session.exec(select(KbArticle.id).where(KbArticle.slug == slug)).first():
-        raise Invalid("Another article already uses that address.", field="slug")
+        raise Invalid(tr("Another article already uses that address."), field="slug")
     assert cat.id is not None
     a.title, a.summary, a.body_md, a.slug, a.category_id = title, summary, body, slug, cat.id
     a.updated_at = utcnow()

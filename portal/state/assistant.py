@@ -10,15 +10,16 @@ from reflex_base.event import EventSpec
 from portal.db import session_scope
 from portal.domain import assistant, kb
 from portal.domain.errors import DomainError
+from portal.i18n import N_, tr
 from portal.state.base import PortalState
 from portal.state.guard import Access, access, current_principal
 from portal.state.messages import message_for_error
 from portal.state.session import backend_url
 
-GREETING = ("Hi! I can tell you where an order is, track a parcel, find an invoice or a help article, cancel, "
-            "return or reschedule an order, "
-            "or pass you to a person.")
-STARTERS = ["Where is my order?", "Track my parcel", "Talk to a person"]
+GREETING = N_("Hi! I can tell you where an order is, track a parcel, find an invoice or a help article, cancel, "
+              "return or reschedule an order, or pass you to a person.")
+# The same quick replies as the assistant's own (translated where shown; the patterns know them all).
+STARTERS = list(assistant.SUGGESTIONS)
 
 
 @dataclasses.dataclass
@@ -49,8 +50,8 @@ class AssistantState(PortalState, rx.State):
     def toggle(self) -> None:
         self.open = not self.open
         if self.open and not self.lines:
-            self.lines = [ChatLine(who="assistant", text=GREETING)]
-            self.choices = list(STARTERS)
+            self.lines = [ChatLine(who="assistant", text=tr(GREETING))]
+            self.choices = [tr(c) for c in STARTERS]
 
     @rx.event
     def send(self, form_data: dict | None = None) -> None:

@@ -13,6 +13,7 @@ from portal.db import session_scope
 from portal.domain import kb
 from portal.domain.errors import DomainError, ErrorCode
 from portal.format import day
+from portal.i18n import tr, tr_n
 from portal.settings import get_settings
 from portal.state.base import PortalState
 from portal.state.guard import Access, access, current_principal, request_info_of
@@ -68,7 +69,7 @@ class HelpState(PortalState, rx.State):
         with session_scope() as db:
             cats = kb.categories(db)
         self.categories = [CategoryRow(slug=c.slug, name=c.name, description=c.description,
-                                       count=f"{c.article_count} article{'s' if c.article_count != 1 else ''}",
+                                       count=tr_n("{n} article", "{n} articles", c.article_count),
                                        href=f"/help/{c.slug}") for c in cats if c.article_count]
         q = self.router.url.query_parameters.get("q")
         if isinstance(q, str) and q.strip():
@@ -95,7 +96,7 @@ class HelpState(PortalState, rx.State):
                 raise
             # What was typed stays in the box; the results say why there are none.
             self.searched, self.results, self._query_id = False, [], None
-            self.search_error = "You searched many times in a short while. Wait a minute, then try again."
+            self.search_error = tr("You searched many times in a short while. Wait a minute, then try again.")
             return
         self.search_error = ""
         self._query_id = outcome.query_id
@@ -128,7 +129,8 @@ class HelpCategoryState(PortalState, rx.State):
     @rx.var
     def page_title(self) -> str:
         business = get_settings().portal_business_name
-        return f"{self.name} · {business} help" if self.name else f"{business} help center"
+        return (tr("{name} · {business} help", name=self.name, business=business) if self.name
+                else tr("{business} help center", business=business))
 
     @rx.event
     def load(self) -> None:
@@ -136,7 +138,7 @@ class HelpCategoryState(PortalState, rx.State):
         parts = _path_parts(self)
         slug = valid_slug(parts[1]) if len(parts) >= 2 else None
         if slug is None:
-            self.error = "We could not find that part of the help center."
+            self.error = tr("We could not find that part of the help center.")
             return
         try:
             with session_scope() as db:
@@ -157,6 +159,11 @@ class HelpArticleState(PortalState, rx.State):
     category_href: str = ""
     updated: str = ""
     draft: bool = False
+    # The reader's language has no translation of this article: it is shown in English, and
+    # `language_note` says so (empty otherwise).
+    shown_in_english: bool = False
+    language_note: str = ""
+    lang: str = "en"  # the language of the text shown (for the page's lang attribute)
     related: list[ArticleRow] = []
     voted: bool = False
     vote_message: str = ""
@@ -166,11 +173,12 @@ class HelpArticleState(PortalState, rx.State):
     @rx.var
     def page_title(self) -> str:
         business = get_settings().portal_business_name
-        return f"{self.title} · {business} help" if self.title else f"{business} help center"
+        return (tr("{name} · {business} help", name=self.title, business=business) if self.title
+                else tr("{business} help center", business=business))
 
     @rx.var
     def page_description(self) -> str:
-        return self.summary or "Answers to common questions about orders, delivery, returns and billing."
+        return self.summary or tr("Answers to common questions about orders, delivery, returns and billing.")
 
     @rx.event
     def load(self) -> None:
@@ -178,7 +186,7 @@ class HelpArticleState(PortalState, rx.State):
         parts = _path_parts(self)
         slug = valid_slug(parts[-1]) if len(parts) >= 3 else None
         if slug is None:
-            self.error = "We could not find that article."
+            self.error = tr("We could not find that article.")
             return
         try:
             with session_scope() as db:
@@ -192,6 +200,9 @@ class HelpArticleState(PortalState, rx.State):
         self.category_name, self.category_href = view.category_name, f"/help/{view.category_slug}"
         self.updated = day(view.updated_at)
         self.draft = view.status != "published"
+        self.lang, self.shown_in_english = view.lang, view.fallback
+        self.language_note = (tr("This article is not available in your language yet, so it is shown in English.")
+                              if view.fallback else "")
         self.related = [_row(c) for c in related]
 
     @rx.event
@@ -206,5 +217,5 @@ class HelpArticleState(PortalState, rx.State):
             self.vote_message = message_for_error(err)
             return
         self.voted = True
-        self.vote_message = ("Thank you for telling us." if counted else
-                             "You already told us about this article. Thank you.")
+        self.vote_message = (tr("Thank you for telling us.") if counted else
+                             tr("You already told us about this article. Thank you."))

@@ -11,6 +11,7 @@ from portal.db import session_scope
 from portal.domain import kb
 from portal.domain.errors import DomainError, Invalid
 from portal.format import day_time
+from portal.i18n import tr
 from portal.state import forms
 from portal.state.base import PortalState
 from portal.state.guard import Access, access
@@ -77,7 +78,7 @@ class ArticleEditorState(PortalState, rx.State):
             try:
                 view = kb.staff_article(db, principal=principal, article_id=int(raw))
             except (ValueError, DomainError):
-                self.error = "We could not find that article."
+                self.error = tr("We could not find that article.")
                 return
         self._article_id, self.is_new = view.id, False
         self.title, self.summary, self.body_md = view.title, view.summary, view.body_md
@@ -136,16 +137,16 @@ class ArticleEditorState(PortalState, rx.State):
         self.slug, self.status, self._dirty = slug, status, False
         if self._article_id is None:
             self._article_id, self.is_new = article_id, False
-            self.notice = "Saved as a draft."
+            self.notice = tr("Saved as a draft.")
             return rx.redirect(f"/agent/articles/{article_id}", replace=True)
-        self.notice = "Saved."
+        self.notice = tr("Saved.")
         return None
 
     def _publish(self, published: bool) -> None:
         principal = self._me()
         forms.here(self)
         if self._article_id is None:
-            self.error = "Save the article first."
+            self.error = tr("Save the article first.")
             return
         try:
             with session_scope() as db:
@@ -155,7 +156,7 @@ class ArticleEditorState(PortalState, rx.State):
             self.error = message_for_error(err)
             return
         self.error = ""
-        self.notice = "Published: everyone can read it now." if published else "Unpublished: back to draft."
+        self.notice = tr("Published: everyone can read it now.") if published else tr("Unpublished: back to draft.")
 
     @rx.event
     def publish(self) -> None:
