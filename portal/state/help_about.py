@@ -35,6 +35,7 @@ _SUBJECTS = {
     "return.refunded": N_("Question about the refund for return {ref}"),
     "return.rejected": N_("Question about return {ref}, not accepted"),
 }
+_GENERAL = N_("Question about {ref}")
 _FACTS = {
     "tracking": N_("Tracking"),
     "order": N_("Order"),
@@ -68,7 +69,7 @@ _FACTS = {
 def subject(s: Situation) -> str:
     problem = advice("Exception", s.subtag, "").title.lower() if s.code == "shipment.problem" else ""
     days = tr_n("{n} day", "{n} days", s.days)
-    return tr(_SUBJECTS.get(s.code, N_("Question about {ref}")), ref=s.reference, days=days, problem=problem)
+    return tr(_SUBJECTS.get(s.code, _GENERAL), ref=s.reference, days=days, problem=problem)
 
 
 def _value(code: str, value: Any) -> str:
