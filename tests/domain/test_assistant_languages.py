@@ -42,3 +42,22 @@ def test_english_still_works_and_unrelated_questions_are_not_orders() -> None:
     # Negative: a care question in German or French is not an order request
     for text in ("Wie pflege ich meine Wanderschuhe richtig?", "Comment entretenir ma tente ?"):
         assert a.recognise(text) not in a.NEEDS_ORDER | {a.HUMAN}
+
+
+def test_the_translated_quick_replies_are_understood_when_tapped() -> None:
+    import json
+    from pathlib import Path
+
+    from portal.domain.assistant_shapes import NO, YES
+
+    catalog = json.loads((Path(a.__file__).resolve().parents[1] / "locale" / "work" / "kb.json")
+                         .read_text(encoding="utf-8"))
+    wanted = {"Where is my order?": a.ORDER_STATUS, "Track my parcel": a.TRACK, "Talk to a person": a.HUMAN}
+    for english, intent in wanted.items():
+        assert a.recognise(english) == intent  # positive control: the English original
+        for lang in ("de", "fr"):
+            assert a.recognise(catalog[english][lang]) == intent, (lang, catalog[english][lang])
+    for lang in ("de", "fr"):
+        yes, no = catalog["Yes"][lang], catalog["No"][lang]
+        assert YES.match(yes) and not NO.match(yes)
+        assert NO.match(no) and not YES.match(no)
