@@ -17,7 +17,8 @@ English-only embedding model. Each question is ranked with the reader's language
                   and the English articles' embeddings, the German/French question embedded as
                   is; only with the model installed): the portal's default
 
-Runs on its own SQLite file in a temporary directory (the help articles only, no demo data).
+Runs on its own SQLite file in a temporary directory (the help articles only, no demo data), or
+with --database-url on a scratch PostgreSQL database.
 """
 
 from __future__ import annotations
@@ -33,7 +34,12 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 _TMP = Path(tempfile.mkdtemp(prefix="kb-lang-bench-"))
 os.environ["PORTAL_DATA_DIR"] = str(_TMP)
-os.environ.pop("DATABASE_URL", None)
+# --database-url postgresql://… runs on PostgreSQL instead (its 'german'/'french' configurations);
+# the database should be a scratch one: the help articles are loaded into it.
+if "--database-url" in sys.argv:
+    os.environ["DATABASE_URL"] = sys.argv[sys.argv.index("--database-url") + 1]
+else:
+    os.environ.pop("DATABASE_URL", None)
 
 from sqlmodel import Session, select  # noqa: E402
 
@@ -73,6 +79,7 @@ def ranked(session: Session, case: dict[str, str], variant: str, model: emb.Embe
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--misses", action="store_true", help="print the questions missed")
+    parser.add_argument("--database-url", default="", help="a scratch PostgreSQL database instead of SQLite")
     args = parser.parse_args()
     reset_settings_cache()
     engine = portal_db.make_engine(get_settings().db_url)
