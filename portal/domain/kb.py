@@ -951,3 +951,63 @@ def set_published(session: Session, *, principal: Principal, article_id: int, pu
 
 def category_choices(session: Session) -> list[tuple[str, str]]:
     return [(c.slug, c.name) for c in session.exec(select(KbCategory).order_by(col(KbCategory.position))).all()]
+
+
+# ----- translations (staff) -------------------------------------------------------------------
+
+def save_translation(session: Session, *, principal: Principal, article_id: int, lang: str,
+                     draft: ArticleDraft) -> KbArticleTranslation:
+    """Write (or replace) an article's translation into German or French. It follows the English
+    article's status, slug and category; the same length rules apply as to the original."""
+    p = require_staff(principal)
+    if lang not in TRANSLATED:
+        raise Invalid(tr("Articles can be translated into German and French."), field="lang")
+    a = session.get(KbArticle, article_id)
+    if a is None or a.id is None:
+        raise NotFound("article")
+    title = " ".join(str(draft.title or "").split())
+    summary = " ".join(str(draft.summary or "").split())
+    body = str(draft.body_md or "").replace("\r\n", "\n")
+    if not title or len(title) > 200:
+        raise Invalid(tr("Give the article a title of at most 200 characters."), field="title")
+    if len(summary) > 400:
+        raise Invalid(tr("Keep the summary under 400 characters."), field="summary")
+    if len(body) > 100_000:
+        raise Invalid(tr("The article is too long (100,000 characters at most)."), field="body_md")
+    now = utcnow()
+    row = translations(session, [a.id], lang).get(a.id)
+    if row is None:
+        row = KbArticleTranslation(article_id=a.id, lang=lang, title=title, summary=summary, body_md=body,
+                                   created_at=now, updated_at=now)
+    else:
+        row.title, row.summary, row.body_md, row.updated_at = title, summary, body, now
+    session.add(row)
+    session.flush()
+    index_translation(session, row)
+    audit.record(session, action="kb.translation_saved", principal=p, target_type="kb_article", target_id=a.id,
+                 lang=lang)
+    return row
+
+
+def delete_translation(session: Session, *, principal: Principal, article_id: int, lang: str) -> bool:
+    """Remove a translation (readers of that language then get the English original); False when
+    there was none."""
+    p = require_staff(principal)
+    row = translations(session, [article_id], lang).get(article_id)
+    if row is None or row.id is None:
+        return False
+    if _sqlite_fts(session):
+        session.execute(text(f"DELETE FROM {INTL_FTS_TABLE} WHERE rowid = :id"), {"id": row.id})  # noqa: S608
+    session.delete(row)
+    session.flush()
+    _vocabulary.forget()
+    audit.record(session, action="kb.translation_deleted", principal=p, target_type="kb_article",
+                 target_id=article_id, lang=lang)
+    return True
+
+
+def translation_languages(session: Session, *, article_id: int) -> list[str]:
+    """The languages an article is translated into (for the editor's list)."""
+    rows = session.exec(select(KbArticleTranslation.lang).where(KbArticleTranslation.article_id == article_id)
+                        .order_by(col(KbArticleTranslation.lang))).all()
+    return list(rows)

@@ -171,3 +171,35 @@ def test_the_translations_migration_round_trips(tmp_path: Path) -> None:
             assert "kbarticletranslation" in inspect(eng).get_table_names()
         finally:
             eng.dispose()
+
+
+def test_staff_write_and_remove_a_translation(db: Session, articles: tuple[KbCategory, KbArticle,
+                                                                           KbArticle]) -> None:
+    from portal.domain.errors import Forbidden, Invalid
+    from tests.factories import make_customer, make_staff, principal_for
+
+    _, _, boots = articles
+    assert boots.id is not None
+    agent = principal_for(make_staff(db))
+    draft = kb.ArticleDraft(title="Wanderschuhe pflegen", summary="", body_md="Bürsten Sie die Schuhe ab.",
+                            category_slug="billing")
+    # A customer may not; a language that is not shipped is refused
+    with pytest.raises(Forbidden):
+        kb.save_translation(db, principal=principal_for(make_customer(db)[0]), article_id=boots.id, lang="de",
+                            draft=draft)
+    with pytest.raises(Invalid):
+        kb.save_translation(db, principal=agent, article_id=boots.id, lang="es", draft=draft)
+    # Before: German readers get the English original
+    assert kb.article(db, principal=None, slug=boots.slug, lang="de").fallback is True
+    kb.save_translation(db, principal=agent, article_id=boots.id, lang="de", draft=draft)
+    db.commit()
+    view = kb.article(db, principal=None, slug=boots.slug, lang="de")
+    assert (view.title, view.fallback) == ("Wanderschuhe pflegen", False)
+    assert kb.translated_fulltext_ids(db, "bursten", "de") == [boots.id]
+    assert kb.translation_languages(db, article_id=boots.id) == ["de"]
+    # Removed: back to English, and out of the German index
+    assert kb.delete_translation(db, principal=agent, article_id=boots.id, lang="de") is True
+    db.commit()
+    assert kb.article(db, principal=None, slug=boots.slug, lang="de").fallback is True
+    assert kb.translated_fulltext_ids(db, "bursten", "de") == []
+    assert kb.delete_translation(db, principal=agent, article_id=boots.id, lang="de") is False
