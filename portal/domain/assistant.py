@@ -30,6 +30,7 @@ from portal.domain import audit, kb, orders, support, support_chat, throttle
 from portal.domain.assistant_shapes import NO, YES, Link, Reply, acting
 from portal.domain.order_policy import current_policy
 from portal.domain.principal import Principal, require_customer
+from portal.i18n import N_, current_language, tr
 from portal.integrations import embeddings as emb
 from portal.integrations.llm import ChatClient, LlmError
 from portal.models import (
@@ -71,12 +72,19 @@ PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (HUMAN, re.compile(r"\b(human|person|agent|someone real|real person|operator|talk to (someone|somebody|support)"
                        r"|speak to|call me|customer service|live chat|staff"
                        r"|mitarbeiter\w*|menschen?|kundendienst|kundenservice"
-                       r"|conseill[eè]re?|humain|parler [àa] quelqu)\b", re.I)),
+                       r"|mit (jemandem|einer person) (reden|sprechen)"
+                       r"|echte[nr]? person|jemanden (sprechen|anrufen)"
+                       r"|conseill[eè]re?|humain|parler [àa] quelqu|parler [àa] (un|une) \w+|service client"
+                       r"|vraie personne|quelqu'un de r[ée]el)\b", re.I)),
     (CANCEL, re.compile(r"\b(cancel|don'?t want (it|the order) any ?more|stop (my|the|this) order|scrap (it|my|the)"
-                        r"|stornier\w*|storno|annul\w*)\b", re.I)),
+                        r"|stornier\w*|storno|annul\w*|bestellung\w* abbrechen|abbrechen\b.*\bbestellung"
+                        r"|(will|m[öo]chte) (die|meine|diese) bestellung nicht mehr"
+                        r"|ne (veux|souhaite) plus (ma|la|cette|mes) commande)\b", re.I)),
     (RETURN, re.compile(r"\b(return|retrun|send (it|them|this) back|send back|money back|refund"
                         r"|too (small|big|large|tight|loose)|does ?n[o']?t fit"
-                        r"|zur[üu]ck(senden|schicken|geben)|r[üu]cksendung|retoure|retourner|renvoyer)\b", re.I)),
+                        r"|zur[üu]ck(senden|schicken|geben)|r[üu]cksendung|retoure|retourner|renvoyer"
+                        r"|(mein|das) geld zur[üu]ck|passt nicht|passen nicht|umtauschen"
+                        r"|faire un retour|(un|le|mon) retour|rembours\w*|ne (me )?va pas)\b", re.I)),
     (CHANGE_ADDRESS, re.compile(r"\b(change|chnage|update|wrong|different|new|other|[äa]ndern|changer|modifier)\b.*"
                                 r"\b" + _ADDRESS + r"\b"
                                 r"|\b" + _ADDRESS + r"\b.*\b(change|wrong|[äa]ndern)\b|\bchange where\b"
@@ -93,12 +101,16 @@ PATTERNS: list[tuple[str, re.Pattern[str]]] = [
                           r"|deliver\b.*\b(on|in the|at) (monday|tuesday|wednesday|thursday|friday|saturday|sunday"
                           r"|tomorrow|morning|afternoon|evening)"
                           r"|liefertermin\w*|\w*zeitfenster|date de livraison|cr[ée]neau)\b", re.I)),
-    (INVOICE, re.compile(r"\b(invoice|invioce|invoce|receipt|bill|vat|rechnung|quittung|facture|re[çc]u)\b", re.I)),
+    (INVOICE, re.compile(r"\b(invoice|invioce|invoce|receipt|bill|vat|rechnung\w*|quittung|beleg|facture|re[çc]u)\b",
+                         re.I)),
     (TRACK, re.compile(r"\b(track|tracking|trackin|parcel|package|shipment|courier|carrier|delivery status"
-                       r"|sendungsverfolgung|verfolg\w*|suivi|suivre)\b", re.I)),
+                       r"|sendungsverfolgung|verfolg\w*|sendung|sendungsnummer|paket|p[äa]ckchen|paketdienst"
+                       r"|suivi|suivre|colis|envoi|transporteur|o[uù] (est|en est) ma livraison)\b", re.I)),
     (ORDER_STATUS, re.compile(r"\b(wh?ere?('?s| is)? my|where is it|status of|my order|order status|has my .* shipped"
                               r"|when will (it|my)|on (its|it'?s) way|wh?ere?('?s| is)? my o(r|rd)?der"
-                              r"|wo (ist|sind|bleibt) mein\w*|meine bestellung|o[uù] (est|en est) ma commande"
+                              r"|wo (ist|sind|bleibt) mein\w*|meine bestellung|meiner bestellung"
+                              r"|status (der|meiner) bestellung|wann kommt|o[uù] (est|en est) ma commande"
+                              r"|statut de (ma|la) commande|quand (vais-je|est-ce que je vais) recevoir"
                               r"|ma commande)\b", re.I)),
     (THANKS, re.compile(r"^\s*(thanks|thank you|thx|cheers|great|perfect|ok thanks|danke|merci)\b", re.I)),
     (GREETING, re.compile(r"^\s*(hi|hiya|hello|hey|hallo|bonjour|salut|good (morning|afternoon|evening)"
@@ -252,31 +264,51 @@ def _shipments(session: Session, principal: Principal, order_id: int) -> list[Sh
                              .order_by(col(Shipment.id))).all())
 
 
+def _label(labels: dict[str, str], key: str) -> str:
+    """A status label in the reader's language, inside a sentence: lowercase, except in German
+    (whose status words may be nouns)."""
+    label = tr(labels.get(key, key))
+    return label if current_language() == "de" else label.lower()
+
+
+def _short_day(value: Any) -> str:
+    if current_language() == "en":
+        return f"{value:%d %b}"
+    from portal.format import day
+
+    return day(value)
+
+
+def _open_link(order: OrderPublic) -> Link:
+    return Link(tr("Open {number}", number=order.number), f"/orders/{order.id}")
+
+
 def _describe_order(session: Session, principal: Principal, order: OrderPublic) -> Reply:
-    label = ORDER_STATUS_LABELS.get(order.status, order.status)
-    text = f"Order {order.number} is {label.lower()}."
+    text = tr("Order {number} is {status}.", number=order.number, status=_label(ORDER_STATUS_LABELS, order.status))
     ships = _shipments(session, principal, order.id)
     if ships:
         s = ships[-1]
-        text += f" The parcel is with {s.carrier_name or s.carrier}: {TAG_LABELS.get(s.tag, s.tag).lower()}."
+        text += " " + tr("The parcel is with {carrier}: {status}.", carrier=s.carrier_name or s.carrier,
+                         status=_label(TAG_LABELS, s.tag))
         if s.expected_delivery_end and not s.delivered_at:
-            text += f" Expected by {s.expected_delivery_end:%d %b}."
-    return Reply(text, links=[Link(f"Open {order.number}", f"/orders/{order.id}")])
+            text += " " + tr("Expected by {date}.", date=_short_day(s.expected_delivery_end))
+    return Reply(text, links=[_open_link(order)])
 
 
 def _track(session: Session, principal: Principal, order: OrderPublic) -> Reply:
     ships = _shipments(session, principal, order.id)
     if not ships:
-        return Reply(f"Order {order.number} has not been handed to a carrier yet "
-                     f"({ORDER_STATUS_LABELS.get(order.status, order.status).lower()}).",
-                     links=[Link(f"Open {order.number}", f"/orders/{order.id}")])
+        return Reply(tr("Order {number} has not been handed to a carrier yet ({status}).", number=order.number,
+                        status=_label(ORDER_STATUS_LABELS, order.status)),
+                     links=[_open_link(order)])
     lines = []
     for s in ships:
-        status = TAG_LABELS.get(s.tag, s.tag)
+        status = tr(TAG_LABELS.get(s.tag, s.tag))
+        # The carrier's own message stays as the carrier wrote it.
         detail = f" – {s.subtag_message}" if s.subtag_message else ""
         lines.append(f"{s.carrier_name or s.carrier} {s.tracking_number}: {status}{detail}")
-    return Reply(f"Tracking for {order.number}: " + "; ".join(lines) + ".",
-                 links=[Link(f"Open {order.number}", f"/orders/{order.id}")])
+    return Reply(tr("Tracking for {number}: {lines}.", number=order.number, lines="; ".join(lines)),
+                 links=[_open_link(order)])
 
 
 def _invoice(session: Session, principal: Principal, order: OrderPublic) -> Reply:
@@ -284,13 +316,14 @@ def _invoice(session: Session, principal: Principal, order: OrderPublic) -> Repl
     invoices = session.exec(select(Invoice).where(Invoice.order_id == order.id,
                                                   Invoice.customer_id == customer_id)).all()
     if not invoices:
-        return Reply(f"There is no invoice for {order.number} yet.")
+        return Reply(tr("There is no invoice for {number} yet.", number=order.number))
     links = []
     for i in invoices:
-        links += [Link(f"Invoice {i.number}", f"/billing/invoices/{i.id}"),
-                  Link(f"Download {i.number} (PDF)", f"/api/files/invoices/{i.id}.pdf")]
+        links += [Link(tr("Invoice {number}", number=i.number), f"/billing/invoices/{i.id}"),
+                  Link(tr("Download {number} (PDF)", number=i.number), f"/api/files/invoices/{i.id}.pdf")]
     numbers = ", ".join(i.number for i in invoices)
-    return Reply(f"The invoice for {order.number} is {numbers}. You can open it or download the PDF here.",
+    return Reply(tr("The invoice for {number} is {numbers}. You can open it or download the PDF here.",
+                    number=order.number, numbers=numbers),
                  links=links)
 
 
@@ -298,7 +331,7 @@ def _articles(session: Session, principal: Principal, text: str) -> Reply | None
     outcome = kb.search(session, principal=principal, query=text, source="assistant", limit=3)
     if not outcome.hits:
         return None
-    return Reply("These articles may help:",
+    return Reply(tr("These articles may help:"),
                  links=[Link(h.title, f"/help/{h.category_slug}/{h.slug}", query_id=outcome.query_id)
                         for h in outcome.hits])
 
@@ -344,7 +377,7 @@ def _ask_which_order(session: Session, principal: Principal, convo: Conversation
     convo.pending_intent, convo.pending_request = intent, text
     if not mine:
         convo.pending_intent = ""
-        return Reply("I could not find any orders on your account.")
+        return Reply(tr("I could not find any orders on your account."))
     # First the order whose page the customer is on, then orders holding the item named, then those
     # the policy allows this change for (all among the customer's own orders; the domain checks again).
     on_page = re.fullmatch(r"/orders/(\d+)/?", convo.page or "")
@@ -358,19 +391,20 @@ def _ask_which_order(session: Session, principal: Principal, convo: Conversation
                 and orders.order_detail(session, principal=principal, order_id=o.id).actions["return"] == ""]
         if not mine:
             convo.pending_intent = ""
-            return Reply("None of your orders has items that can be returned now: returns are for delivered "
-                         f"items, within {policy.return_window_days} days, that are not already being returned.",
-                         links=[Link("Your orders", "/orders")])
+            return Reply(tr("None of your orders has items that can be returned now: returns are for delivered "
+                            "items, within {days} days, that are not already being returned.",
+                            days=policy.return_window_days),
+                         links=[Link(tr("Your orders"), "/orders")])
 
     def rank(o: OrderPublic) -> tuple[bool, bool, bool]:
         return o.id != page_id, o.id not in named, bool(action) and not policy.allows(action, o.status)
 
-    return Reply("Which order do you mean?", choices=[_order_choice(o) for o in sorted(mine, key=rank)[:4]])
+    return Reply(tr("Which order do you mean?"), choices=[_order_choice(o) for o in sorted(mine, key=rank)[:4]])
 
 
 def _order_choice(o: OrderPublic) -> str:
     """"FH-1001 · Trail jacket (paid)": the number is what the answer is matched by."""
-    status = ORDER_STATUS_LABELS.get(o.status, o.status).lower()
+    status = _label(ORDER_STATUS_LABELS, o.status)
     return f"{o.number} · {o.first_item[:40]} ({status})" if o.first_item else f"{o.number} ({status})"
 
 
@@ -395,15 +429,29 @@ def _do(session: Session, principal: Principal, convo: Conversation, intent: str
     return _describe_order(session, principal, order)
 
 
+# Quick replies: shown in the customer's language; tapping one sends its text, which the patterns
+# (and YES/NO) recognise in every language the portal speaks.
+YES_NO = (N_("Yes"), N_("No"))
+SUGGESTIONS = (N_("Where is my order?"), N_("Track my parcel"), N_("Talk to a person"))
+
+
+def yes_no() -> list[str]:
+    return [tr(c) for c in YES_NO]
+
+
+def suggestions() -> list[str]:
+    return [tr(c) for c in SUGGESTIONS]
+
+
 def _failed(convo: Conversation) -> Reply:
     convo.failures += 1
     if convo.failures >= 2:
         convo.pending_action = "handover"
-        return Reply("I'm sorry, I don't understand. Shall I pass this conversation to a person?",
-                     choices=["Yes", "No"], confirm=True)
-    return Reply("Sorry, I didn't get that. I can find an order, track a parcel, find an invoice or a help article, "
-                 "or put you in touch with a person.",
-                 choices=["Where is my order?", "Track my parcel", "Talk to a person"])
+        return Reply(tr("I'm sorry, I don't understand. Shall I pass this conversation to a person?"),
+                     choices=yes_no(), confirm=True)
+    return Reply(tr("Sorry, I didn't get that. I can find an order, track a parcel, find an invoice or a help "
+                    "article, or put you in touch with a person."),
+                 choices=suggestions())
 
 
 def _handed_over(session: Session, principal: Principal, convo: Conversation) -> Reply:
@@ -413,11 +461,11 @@ def _handed_over(session: Session, principal: Principal, convo: Conversation) ->
     done = hand_over(session, principal=principal, convo=convo, reason=reason)
     convo.failures = 0
     if done.kind == "chat":
-        return Reply("Done: I passed our conversation to the live chat. A person from our support team will "
-                     "answer you there (the chat button at the top of the page).")
+        return Reply(tr("Done: I passed our conversation to the live chat. A person from our support team will "
+                        "answer you there (the chat button at the top of the page)."))
     convo.handed_over_ticket = done.ticket_number
-    return Reply(f"Done: I created ticket {done.ticket_number} with our conversation. A person from our support "
-                 "team will reply there.", links=[Link("Your tickets", "/support")])
+    return Reply(tr("Done: I created ticket {number} with our conversation. A person from our support "
+                    "team will reply there.", number=done.ticket_number), links=[Link(tr("Your tickets"), "/support")])
 
 
 def _confirmed(session: Session, principal: Principal, convo: Conversation, text: str) -> Reply | None:
@@ -428,11 +476,11 @@ def _confirmed(session: Session, principal: Principal, convo: Conversation, text
         return _handed_over(session, principal, convo)
     if NO.match(text):
         convo.pending_action = ""
-        return Reply("All right, I won't do anything. What else can I help with?")
+        return Reply(tr("All right, I won't do anything. What else can I help with?"))
     if recognise(text) not in ("", HUMAN):
         convo.pending_action = ""  # said something else instead ("thanks", a question): not wanted now
         return None
-    return Reply("Please answer yes or no.", choices=["Yes", "No"], confirm=True)
+    return Reply(tr("Please answer yes or no."), choices=yes_no(), confirm=True)
 
 
 def _task_turn(session: Session, principal: Principal, convo: Conversation, text: str,
@@ -463,9 +511,9 @@ def respond(session: Session, *, principal: Principal, convo: Conversation, text
     require_customer(principal)
     text = " ".join(str(text or "").split())[:MAX_TEXT]
     if not text:
-        return Reply("Type your question, or tap one of the suggestions.")
+        return Reply(tr("Type your question, or tap one of the suggestions."))
     if not throttle.take(session, f"rate:assistant:{principal.user_id}", throttle.ASSISTANT_MESSAGES):
-        return Reply("You're sending messages faster than I can answer. Please wait a minute and try again.")
+        return Reply(tr("You're sending messages faster than I can answer. Please wait a minute and try again."))
     convo.say("customer", text)
     reply = _turn(session, principal, convo, text, embedder, llm)
     convo.say("assistant", reply.text + "".join(f" [{link.label}]" for link in reply.links))
@@ -501,9 +549,9 @@ def _turn(session: Session, principal: Principal, convo: Conversation, text: str
             if convo.failures >= 2:
                 convo.pending_intent = ""
                 convo.pending_action = "handover"
-                return Reply("I still can't find that order. Shall I pass this conversation to a person?",
-                             choices=["Yes", "No"], confirm=True)
-            return Reply("I couldn't find that order on your account. Which order do you mean?",
+                return Reply(tr("I still can't find that order. Shall I pass this conversation to a person?"),
+                             choices=yes_no(), confirm=True)
+            return Reply(tr("I couldn't find that order on your account. Which order do you mean?"),
                          choices=[_order_choice(o) for o in mine[:4]])
         intent = convo.pending_intent
         text = f"{convo.pending_request} {text}"
@@ -512,20 +560,20 @@ def _turn(session: Session, principal: Principal, convo: Conversation, text: str
     convo.pending_intent, convo.pending_request = "", ""
     if intent == HUMAN:
         convo.pending_action = "handover"
-        return Reply("I can pass this conversation to our support team as a ticket, and a person will answer. "
-                     "Shall I do that?", choices=["Yes", "No"], confirm=True)
+        return Reply(tr("I can pass this conversation to our support team as a ticket, and a person will answer. "
+                        "Shall I do that?"), choices=yes_no(), confirm=True)
     if intent == GREETING:
-        return Reply("Hello! I can find an order, track a parcel, find an invoice or a help article, and cancel, "
-                     "return or reschedule an order for you.",
-                     choices=["Where is my order?", "Track my parcel", "Talk to a person"])
+        return Reply(tr("Hello! I can find an order, track a parcel, find an invoice or a help article, and cancel, "
+                        "return or reschedule an order for you."),
+                     choices=suggestions())
     if intent == THANKS:
-        return Reply("You're welcome.")
+        return Reply(tr("You're welcome."))
     if intent in NEEDS_ORDER:
         if order is None:
             if ORDER_NUMBER.search(text):
                 # A number that is not among this customer's orders: the same answer as a typo.
                 convo.pending_intent, convo.pending_request = intent, text
-                return Reply("I couldn't find that order on your account. Which order do you mean?",
+                return Reply(tr("I couldn't find that order on your account. Which order do you mean?"),
                              choices=[_order_choice(o) for o in mine[:4]])
             order = _the_order_by_item(session, mine, text)  # "cancel the base layer": one order holds it
             if order is None:
@@ -577,8 +625,8 @@ def _tool(session: Session, principal: Principal, convo: Conversation, name: str
         return {"articles": [link.label for link in found.links] if found else []}, None
     if name == "hand_over_to_human":
         convo.pending_action = "handover"
-        return {}, Reply("I can pass this conversation to our support team as a ticket. Shall I do that?",
-                         choices=["Yes", "No"], confirm=True)
+        return {}, Reply(tr("I can pass this conversation to our support team as a ticket. Shall I do that?"),
+                         choices=yes_no(), confirm=True)
     intent = {"order_status": ORDER_STATUS, "track_shipment": TRACK, "get_invoice": INVOICE}.get(name)
     if name == "request_order_change":
         intent = str(args.get("change") or "")

@@ -30,6 +30,7 @@ from portal.domain.order_policy import current_policy
 from portal.domain.order_wording import CANCEL_REASON_LABELS, REASONS, RETURN_REASON_LABELS, why_not
 from portal.domain.principal import Principal
 from portal.format import money
+from portal.i18n import N_, tr
 from portal.models import OrderStatus, RefundMethod
 
 CANCEL = "cancel_order"
@@ -256,37 +257,55 @@ def _summary(session: Session, principal: Principal, task: Task, detail: orders.
 def _execute(session: Session, principal: Principal, task: Task) -> Reply:
     actor = acting(principal)
     v = task.values
-    order_link = Link(f"Open {task.order_number}", f"/orders/{task.order_id}")
+    order_link = _open_link(task)
     if task.intent == CANCEL:
         order = order_actions.cancel_order(session, principal=actor, order_id=task.order_id, reason=v["reason"])
-        return Reply(f"Done: order {order.number} is cancelled. You'll find the confirmation in your "
-                     "notifications and on the order page.", links=[order_link])
+        return Reply(tr("Done: order {number} is cancelled. You'll find the confirmation in your "
+                        "notifications and on the order page.", number=order.number), links=[order_link])
     if task.intent == CHANGE_ADDRESS:
         order = order_actions.change_shipping_address(session, principal=actor, order_id=task.order_id,
                                                       address_id=v["address_id"])
-        return Reply(f"Done: order {order.number} will be delivered to {_address_label(order.shipping_address)}.",
+        return Reply(tr("Done: order {number} will be delivered to {address}.", number=order.number,
+                        address=_address_label(order.shipping_address)),
                      links=[order_link])
     if task.intent == SCHEDULE:
         offers = orders.order_detail(session, principal=principal, order_id=task.order_id).window_offers
-        label = next((w.label for w in offers if w.key == v["window_key"]), "in the window you chose")
+        label = next((w.label for w in offers if w.key == v["window_key"]), tr("in the window you chose"))
         order = order_actions.set_delivery_window(session, principal=actor, order_id=task.order_id,
                                                   window_key=v["window_key"])
-        return Reply(f"Done: order {order.number} will be delivered on {label}.", links=[order_link])
+        return Reply(tr("Done: order {number} will be delivered on {window}.", number=order.number, window=label),
+                     links=[order_link])
     ret = returns.start_return(session, principal=actor, order_id=task.order_id, quantities=_return_quantities(task),
                                reason=v["reason"], note=v.get("note", ""), refund_method=v["refund_method"],
                                photo_ids=[], expected_amount_cents=task.expected_amount_cents)
-    return Reply(f"Done: return {ret.number} is started. Print the return label, attach it to the parcel and "
-                 f"hand it to the carrier; {money(ret.refund_cents, ret.currency)} follows once we receive it.",
-                 links=[Link("Download the return label", f"/api/returns/{ret.id}/label.pdf"), order_link])
+    return Reply(tr("Done: return {number} is started. Print the return label, attach it to the parcel and "
+                    "hand it to the carrier; {amount} follows once we receive it.", number=ret.number,
+                    amount=money(ret.refund_cents, ret.currency)),
+                 links=[Link(tr("Download the return label"), f"/api/returns/{ret.id}/label.pdf"), order_link])
+
+
+def _open_link(task: Task) -> Link:
+    return Link(tr("Open {number}", number=task.order_number), f"/orders/{task.order_id}")
+
+
+YES_NO = (N_("Yes"), N_("No"))
+
+
+def _yes_no() -> list[str]:
+    return [tr(c) for c in YES_NO]
+
+
+def _handover_question(text: str) -> str:
+    return tr("{text} Nothing was changed. Shall I pass this conversation to a person?", text=text)
 
 
 def _refused(session: Session, principal: Principal, task: Task, reason: str) -> Reply:
     audit.record(session, action=f"assistant.{task.intent}", principal=acting(principal), target_type="order",
                  target_id=task.order_id, outcome="refused", reason=reason)
-    return Reply(f"{why_not(ACTION_OF[task.intent], reason)} Shall I pass this conversation to a person? "
-                 "They will see what you asked for.",
-                 links=[Link(f"Open {task.order_number}", f"/orders/{task.order_id}")],
-                 choices=["Yes", "No"], confirm=True)
+    return Reply(tr("{why} Shall I pass this conversation to a person? They will see what you asked for.",
+                    why=why_not(ACTION_OF[task.intent], reason)),
+                 links=[_open_link(task)],
+                 choices=_yes_no(), confirm=True)
 
 
 def _advance(session: Session, principal: Principal, task: Task, hint: str = "") -> Outcome:
@@ -302,9 +321,9 @@ def _advance(session: Session, principal: Principal, task: Task, hint: str = "")
             break
         if q.key == "address_id" and not q.options:
             return Outcome(None, Reply(
-                f"You have no other saved address. You can type a new delivery address for order "
-                f"{task.order_number} on its page, under “Change the delivery address”.",
-                links=[Link(f"Open {task.order_number}", f"/orders/{task.order_id}")]))
+                tr("You have no other saved address. You can type a new delivery address for order "
+                   "{number} on its page, under “Change the delivery address”.", number=task.order_number),
+                links=[_open_link(task)]))
         value = _NONE
         for said in (hint, task.request):  # "too small", "Thursday evening", "by mistake"
             if said and not q.free_text and value is _NONE:
@@ -315,7 +334,7 @@ def _advance(session: Session, principal: Principal, task: Task, hint: str = "")
         task.values[q.key] = value
     task.asking, task.options, task.aliases, task.free_text = "confirm", {}, {}, False
     summary = _summary(session, principal, task, detail)
-    return Outcome(task, Reply(f"{summary} Shall I go ahead?", choices=["Yes", "No"], confirm=True))
+    return Outcome(task, Reply(tr("{summary} Shall I go ahead?", summary=summary), choices=_yes_no(), confirm=True))
 
 
 def start(session: Session, *, principal: Principal, intent: str, order_id: int, order_number: str,
@@ -332,18 +351,18 @@ def answer(session: Session, *, principal: Principal, task: Task, text: str,
         if YES.match(text):
             return _confirmed(session, principal, task)
         if NO.match(text):
-            return Outcome(None, Reply("All right, I haven't changed anything. What else can I help with?"))
+            return Outcome(None, Reply(tr("All right, I haven't changed anything. What else can I help with?")))
         if moved_on(text):
             return Outcome(None, None)
-        return Outcome(task, Reply("Please answer yes or no.", choices=["Yes", "No"], confirm=True))
+        return Outcome(task, Reply(tr("Please answer yes or no."), choices=_yes_no(), confirm=True))
     if task.free_text:
         note = " ".join(text.split())
         if NO.fullmatch(note):
-            return Outcome(None, Reply("All right, I haven't changed anything. What else can I help with?"))
+            return Outcome(None, Reply(tr("All right, I haven't changed anything. What else can I help with?")))
         if 0 < len(note) <= MAX_NOTE:
             task.values[task.asking] = note
             return _advance(session, principal, task)
-        return Outcome(task, Reply(f"Please keep it under {MAX_NOTE} characters."))
+        return Outcome(task, Reply(tr("Please keep it under {n} characters.", n=MAX_NOTE)))
     # An answer first: "no longer need it" is a reason, not a "no".
     value = match(text, task.options, task.aliases)
     if value is not _NONE:
@@ -351,14 +370,14 @@ def answer(session: Session, *, principal: Principal, task: Task, text: str,
         task.values[task.asking] = value
         return _advance(session, principal, task, hint=text)
     if NO.match(text):
-        return Outcome(None, Reply("All right, I haven't changed anything. What else can I help with?"))
+        return Outcome(None, Reply(tr("All right, I haven't changed anything. What else can I help with?")))
     if moved_on(text):
         return Outcome(None, None)
     task.misses += 1
     if task.misses >= 2:
-        return Outcome(None, Reply("I'm sorry, I still don't understand. Shall I pass this conversation to a "
-                                   "person?", choices=["Yes", "No"], confirm=True), offer_handover=True)
-    return Outcome(task, Reply("Please choose one of these, or say “never mind”.", choices=list(task.options)))
+        return Outcome(None, Reply(tr("I'm sorry, I still don't understand. Shall I pass this conversation to a "
+                                      "person?"), choices=_yes_no(), confirm=True), offer_handover=True)
+    return Outcome(task, Reply(tr("Please choose one of these, or say “never mind”."), choices=list(task.options)))
 
 
 def _confirmed(session: Session, principal: Principal, task: Task) -> Outcome:
@@ -371,9 +390,9 @@ def _confirmed(session: Session, principal: Principal, task: Task) -> Outcome:
             reason = str(err.data.get("reason", "not_allowed"))
             audit.record(session, action=f"assistant.{task.intent}", principal=acting(principal),
                          target_type="order", target_id=task.order_id, outcome="refused", reason=reason)
-            text = f"I couldn't do that after all: {REASONS.get(reason, REASONS['not_allowed'])}."
+            text = tr("I couldn't do that after all: {reason}.", reason=REASONS.get(reason, REASONS['not_allowed']))
         else:
-            text = "I couldn't do that after all: the order changed while we talked."
-        return Outcome(None, Reply(f"{text} Nothing was changed. Shall I pass this conversation to a person?",
-                                   links=[Link(f"Open {task.order_number}", f"/orders/{task.order_id}")],
-                                   choices=["Yes", "No"], confirm=True), offer_handover=True)
+            text = tr("I couldn't do that after all: the order changed while we talked.")
+        return Outcome(None, Reply(_handover_question(text),
+                                   links=[_open_link(task)],
+                                   choices=_yes_no(), confirm=True), offer_handover=True)

@@ -8,8 +8,12 @@ import re
 
 from portal.domain.principal import Principal
 
-YES = re.compile(r"^\s*(yes|yep|yeah|sure|ok|okay|confirm|do it|go ahead|please do)\b", re.I)
-NO = re.compile(r"^\s*(no|nope|cancel that|don'?t|stop|never ?mind|forget it)\b", re.I)
+# English, then German and French (the quick replies "Ja"/"Nein", "Oui"/"Non" send these words).
+YES = re.compile(r"^\s*(yes|yep|yeah|sure|ok|okay|confirm|do it|go ahead|please do"
+                 r"|ja|jawohl|gerne|klar|bitte ja|machen sie das|oui|d'accord|bien s[uû]r|allez-y|vas-y)\b", re.I)
+NO = re.compile(r"^\s*(no|nope|cancel that|don'?t|stop|never ?mind|forget it"
+                r"|nein|n[öo]|lieber nicht|vergessen sie es|non|pas maintenant|laissez tomber|laisse tomber)\b",
+                re.I)
 
 
 @dataclasses.dataclass

@@ -28,9 +28,18 @@ from portal.db import utcnow
 from portal.domain import audit
 from portal.domain.errors import Invalid, NotFound
 from portal.domain.principal import Principal, require_staff
+from portal.i18n import current_language, language_of, tr
 from portal.integrations import embeddings as emb
 from portal.models import ArticleStatus, KbArticle, KbCategory, KbFeedback, SearchQuery
-from portal.models.kb import FTS_DDL, FTS_TABLE
+from portal.models.kb import (
+    FTS_DDL,
+    FTS_TABLE,
+    INTL_FTS_DDL,
+    INTL_FTS_TABLE,
+    PG_CONFIGS,
+    KbArticleTranslation,
+    pg_translation_document,
+)
 from portal.settings import get_settings
 
 RRF_K = 10
@@ -92,6 +101,7 @@ class ArticleCard:
     summary: str
     category_slug: str
     category_name: str
+    lang: str = "en"  # the language of title and summary (a translation's, else the English original's)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -107,6 +117,10 @@ class ArticleView:
     updated_at: datetime
     helpful_yes: int
     helpful_no: int
+    lang: str = "en"  # the language the text is in
+    # The reader asked for another language and the article has no translation into it: the page
+    # says the article is shown in English.
+    fallback: bool = False
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -114,6 +128,27 @@ class SearchOutcome:
     query_id: int | None
     hits: list[ArticleCard]
     semantic: bool  # whether the embedding model took part
+    lang: str = "en"  # the language searched in
+
+
+# ----- languages ------------------------------------------------------------------------------
+
+# Articles are written in English and may have translations (KbArticleTranslation) into these.
+TRANSLATED = tuple(PG_CONFIGS)
+
+
+def reader_language(lang: str | None = None) -> str:
+    """The language to show and search in: the one asked for, else the person being served now."""
+    return language_of(lang) or current_language()
+
+
+def translations(session: Session, ids: Sequence[int], lang: str) -> dict[int, KbArticleTranslation]:
+    """The translations of these articles into `lang`, by article id (none for English)."""
+    if lang not in TRANSLATED or not ids:
+        return {}
+    rows = session.exec(select(KbArticleTranslation).where(col(KbArticleTranslation.article_id).in_(list(ids)),
+                                                           KbArticleTranslation.lang == lang)).all()
+    return {t.article_id: t for t in rows}
 
 
 # ----- text helpers ---------------------------------------------------------------------------
@@ -129,6 +164,37 @@ def fold(raw: str) -> str:
     remove_diacritics does, so words in any of the portal's languages survive as [a-z0-9]."""
     text = unicodedata.normalize("NFKD", normalize_query(raw).lower().replace("ß", "ss"))
     return "".join(ch for ch in text if not unicodedata.combining(ch))
+
+
+def fold_text(raw: str) -> str:
+    """fold() for a whole text (no length limit): what the translations' FTS5 table indexes, so
+    "Größe" there matches "grosse" and "groesse"-less typing alike."""
+    text = unicodedata.normalize("NFKD", str(raw or "").lower().replace("ß", "ss"))
+    return "".join(ch for ch in text if not unicodedata.combining(ch))
+
+
+# Light suffix stripping for German and French full-text search on SQLite (FTS5's porter stemmer is
+# English-only, and no Snowball stemmer is a dependency): the stem is then matched as a prefix
+# ("rechnungen" -> "rechnung"*, "remboursement" -> "rembours"*). PostgreSQL stems with its own
+# 'german' and 'french' configurations instead.
+_SUFFIXES = {
+    "de": ("ungen", "heiten", "keiten", "ern", "em", "en", "er", "es", "e", "n", "s", "t"),
+    "fr": ("ements", "ement", "ations", "ation", "ees", "ee", "es", "er", "ez", "e", "s", "x"),
+}
+_MIN_STEM = 4
+
+
+def light_stem(word: str, lang: str) -> str:
+    for suffix in _SUFFIXES.get(lang, ()):
+        if word.endswith(suffix) and len(word) - len(suffix) >= _MIN_STEM:
+            stem = word[: len(word) - len(suffix)]
+            return stem + "ung" if suffix == "ungen" else stem
+    return word
+
+
+def raw_words(raw: str) -> list[str]:
+    """Lowercase words as typed, accents kept (PostgreSQL's French stemmer keeps accents)."""
+    return [w for w in re.findall(r"\w+", normalize_query(raw).lower()) if not w.isdigit() or len(w) > 1]
 
 
 def words_of(raw: str) -> list[str]:
@@ -176,6 +242,7 @@ def _sqlite_fts(session: Session) -> bool:
     key = _db_key(session)
     if key not in _fts_ready:
         session.execute(text(FTS_DDL))
+        session.execute(text(INTL_FTS_DDL))
         _fts_ready.add(key)
     return True
 
@@ -203,6 +270,27 @@ def index_article(session: Session, article: KbArticle, *, embedder: emb.Embedde
         session.add(article)
 
 
+def index_translation(session: Session, row: KbArticleTranslation) -> None:
+    """Bring the translations' full-text index in line with one translation (caller commits).
+    PostgreSQL's partial GIN indexes follow the row by themselves."""
+    assert row.id is not None
+    _vocabulary.forget()
+    if _sqlite_fts(session):
+        session.execute(text(f"DELETE FROM {INTL_FTS_TABLE} WHERE rowid = :id"), {"id": row.id})  # noqa: S608
+        session.execute(text(f"INSERT INTO {INTL_FTS_TABLE}(rowid, lang, title, summary, body) "  # noqa: S608
+                             "VALUES (:id, :lang, :t, :s, :b)"),
+                        {"id": row.id, "lang": row.lang, "t": fold_text(row.title), "s": fold_text(row.summary),
+                         "b": fold_text(row.body_md)})
+
+
+def _reindex_translations(session: Session) -> None:
+    if not _sqlite_fts(session):
+        return
+    session.execute(text(f"DELETE FROM {INTL_FTS_TABLE}"))  # noqa: S608
+    for row in session.exec(select(KbArticleTranslation)).all():
+        index_translation(session, row)
+
+
 def reindex_all(session: Session, *, embedder: emb.Embedder | bool | None = True,
                 only_missing_embeddings: bool = True) -> int:
     """Rebuild the full-text index and fill in embeddings that are missing (seed time, upgrades)."""
@@ -212,6 +300,7 @@ def reindex_all(session: Session, *, embedder: emb.Embedder | bool | None = True
         session.execute(text(f"DELETE FROM {FTS_TABLE}"))  # noqa: S608
         session.execute(text(f"INSERT INTO {FTS_TABLE}(rowid, title, summary, body) "  # noqa: S608
                              "SELECT id, title, summary, body_md FROM kbarticle WHERE status = 'published'"))
+    _reindex_translations(session)
     model = semantic_embedder() if embedder is True else (embedder or None)
     if model is None:
         return 0
@@ -407,6 +496,47 @@ def fulltext_ids(session: Session, query: str, *, limit: int = CANDIDATES,
     return [int(r[0]) for r in rows]
 
 
+def translated_fulltext_ids(session: Session, query: str, lang: str, *, limit: int = CANDIDATES) -> list[int]:
+    """Article ids whose translation into `lang` matches the question, best first: an FTS5 table
+    without stemming on SQLite (light suffix stripping and prefix matching stand in for it), the
+    language's own text search configuration ('german', 'french') on PostgreSQL."""
+    if lang not in PG_CONFIGS:
+        return []
+    words = terms(query)
+    if not words:
+        return []
+    if _sqlite_fts(session):
+        parts: list[str] = []
+        for w in words:
+            stem = light_stem(w, lang)
+            part = f'"{stem}"*' if len(stem) >= _MIN_STEM else f'"{w}"'
+            if part not in parts:
+                parts.append(part)
+        rows = session.execute(text(
+            f"SELECT t.article_id FROM {INTL_FTS_TABLE} f "  # noqa: S608
+            f"JOIN kbarticletranslation t ON t.id = f.rowid JOIN kbarticle a ON a.id = t.article_id "
+            f"WHERE {INTL_FTS_TABLE} MATCH :q AND f.lang = :lang AND a.status = 'published' "
+            f"ORDER BY bm25({INTL_FTS_TABLE}, 0.0, {TITLE_WEIGHT}, {SUMMARY_WEIGHT}, {BODY_WEIGHT}) LIMIT :n"),
+            {"q": " OR ".join(parts), "lang": lang, "n": limit}).all()
+    else:
+        config = PG_CONFIGS[lang]  # a module constant, never what the client sent
+        # The words as typed (accents kept: the French stemmer keeps them) and folded, ORed.
+        stop = set(STOPWORDS)
+        typed = [w for w in raw_words(query) if fold(w) not in stop and len(w) >= 2]
+        ored = " or ".join(dict.fromkeys([*typed, *words]))
+        weighted = (f"setweight(to_tsvector('{config}', coalesce(t.title, '')), 'A') || "
+                    f"setweight(to_tsvector('{config}', coalesce(t.summary, '')), 'B') || "
+                    f"setweight(to_tsvector('{config}', coalesce(t.body_md, '')), 'D')")
+        document = pg_translation_document(config).replace("coalesce(", "coalesce(t.")
+        rows = session.execute(text(
+            f"SELECT t.article_id FROM kbarticletranslation t JOIN kbarticle a ON a.id = t.article_id, "  # noqa: S608
+            f"websearch_to_tsquery('{config}', :q) AS q "
+            f"WHERE t.lang = :lang AND a.status = 'published' AND {document} @@ q "
+            f"ORDER BY ts_rank_cd({weighted}, q) DESC, t.article_id LIMIT :n"),
+            {"q": ored, "lang": lang, "n": limit}).all()
+    return [int(r[0]) for r in rows]
+
+
 class _Matrix:
     """Published articles' embeddings as one matrix, rebuilt only when articles change."""
 
@@ -498,10 +628,25 @@ def spread_duplicates(session: Session, ids: Sequence[int], *, model: emb.Embedd
     return placed + [i for i in ids if i not in placed]
 
 
+# Searching in German or French: the translations' full-text ranking (the language's own index),
+# fused at equal weight with the English search's ranking over every article: its full-text index
+# with the synonyms file (which maps common German and French words to the articles' English
+# ones) and, with the model installed, the English articles' embeddings with the German/French
+# question embedded as it is. all-MiniLM-L6-v2 is English-only, yet its sub-word vocabulary still
+# carries some of a German or French question; bench/kb_languages_eval.py measures each part
+# (design set and a second held-out set): the English ranking is what finds the articles that
+# have no translation, the translations' index is what finds the translated ones.
+INTL_TRANSLATED_WEIGHT = 1.0
+INTL_ENGLISH_WEIGHT = 1.0
+INTL_SEMANTIC = True
+
+
 def rank(session: Session, query: str, *, embedder: emb.Embedder | bool | None = True,
-         limit: int = 10) -> tuple[list[int], bool]:
+         limit: int = 10, lang: str = "en") -> tuple[list[int], bool]:
     """Article ids best first, and whether semantic similarity took part."""
     model = semantic_embedder() if embedder is True else (embedder or None)
+    if lang in TRANSLATED:
+        return _rank_translated(session, query, lang, model, limit)
     # Hybrid asks the articles' state anyway (for the vectors) and shares it; full-text alone does not ask.
     state = published_state(session, model.name) if model is not None else None
     question = understand(session, query, state=state)
@@ -513,28 +658,49 @@ def rank(session: Session, query: str, *, embedder: emb.Embedder | bool | None =
     return spread_duplicates(session, fused, model=model)[:limit], True
 
 
-def _cards(session: Session, ids: Sequence[int]) -> list[ArticleCard]:
+def _rank_translated(session: Session, query: str, lang: str, model: emb.Embedder | None,
+                     limit: int) -> tuple[list[int], bool]:
+    """The translations' full-text ranking fused with the English search's own ranking (its
+    full-text index, and the English embeddings when INTL_SEMANTIC and the model is installed)."""
+    q = normalize_query(query)
+    semantic = model is not None and INTL_SEMANTIC
+    english, _ = rank(session, q, embedder=model if semantic else False, limit=CANDIDATES, lang="en")
+    fused = fuse(translated_fulltext_ids(session, q, lang), english, k=RRF_K,
+                 weights=(INTL_TRANSLATED_WEIGHT, INTL_ENGLISH_WEIGHT))
+    return spread_duplicates(session, fused, model=model if semantic else None)[:limit], semantic
+
+
+def _card(a: KbArticle, c: KbCategory, t: KbArticleTranslation | None) -> ArticleCard:
+    if t is not None:
+        return ArticleCard(slug=a.slug, title=t.title, summary=t.summary, category_slug=c.slug,
+                           category_name=c.name, lang=t.lang)
+    return ArticleCard(slug=a.slug, title=a.title, summary=a.summary, category_slug=c.slug, category_name=c.name)
+
+
+def _cards(session: Session, ids: Sequence[int], lang: str | None = None) -> list[ArticleCard]:
+    """Cards in the reader's language where a translation exists, else the English original's."""
     if not ids:
         return []
     rows = session.exec(select(KbArticle, KbCategory).join(KbCategory, col(KbCategory.id) == KbArticle.category_id)
                         .where(col(KbArticle.id).in_(list(ids)),
                                col(KbArticle.status) == ArticleStatus.PUBLISHED)).all()
-    by_id = {a.id: ArticleCard(slug=a.slug, title=a.title, summary=a.summary, category_slug=c.slug,
-                               category_name=c.name) for a, c in rows}
+    translated = translations(session, list(ids), reader_language(lang))
+    by_id = {a.id: _card(a, c, translated.get(a.id or 0)) for a, c in rows}
     return [by_id[i] for i in ids if i in by_id]
 
 
 def search(session: Session, *, principal: Principal | None, query: str, source: str = "help_center",
            limit: int = 10, embedder: emb.Embedder | bool | None = True,
-           request: audit.RequestInfo = audit.NO_REQUEST) -> SearchOutcome:
+           request: audit.RequestInfo = audit.NO_REQUEST, lang: str | None = None) -> SearchOutcome:
     """Search published articles and record what was asked (and whether anything was found).
 
     Searches typed into the help center count against a per-minute allowance, per person or, for
     strangers, per address (THROTTLED past it): each one is stored, and insights must show what
     people ask, not what a script sends."""
     q = normalize_query(query)
+    lang = reader_language(lang)
     if not q:
-        return SearchOutcome(query_id=None, hits=[], semantic=False)
+        return SearchOutcome(query_id=None, hits=[], semantic=False, lang=lang)
     if source == "help_center":
         from portal.domain import throttle
 
@@ -542,14 +708,14 @@ def search(session: Session, *, principal: Principal | None, query: str, source:
         if who:
             throttle.require(session, f"rate:search:{who}", throttle.HELP_SEARCHES)
     limit = max(1, min(int(limit), 20))
-    ids, semantic = rank(session, q, embedder=embedder, limit=limit)
-    hits = _cards(session, ids)
+    ids, semantic = rank(session, q, embedder=embedder, limit=limit, lang=lang)
+    hits = _cards(session, ids, lang)
     row = SearchQuery(user_id=principal.user_id if principal else None, query=q,
                       normalized=" ".join(terms(q))[:500] or q.lower(), result_count=len(hits),
                       source=source if source in ("help_center", "ticket_form", "assistant") else "help_center")
     session.add(row)
     session.flush()
-    return SearchOutcome(query_id=row.id, hits=hits, semantic=semantic)
+    return SearchOutcome(query_id=row.id, hits=hits, semantic=semantic, lang=lang)
 
 
 def record_click(session: Session, *, principal: Principal | None, query_id: int, article_slug: str) -> None:
@@ -576,27 +742,35 @@ def categories(session: Session) -> list[CategoryCard]:
                          article_count=int(counts.get(c.id or 0, 0))) for c in rows]
 
 
-def category(session: Session, *, slug: str) -> tuple[CategoryCard, list[ArticleCard]]:
+def category(session: Session, *, slug: str, lang: str | None = None) -> tuple[CategoryCard, list[ArticleCard]]:
+    """A category's published articles, each in the reader's language where translated."""
     cat = session.exec(select(KbCategory).where(KbCategory.slug == str(slug)[:80])).first()
     if cat is None:
         raise NotFound("category")
     arts = session.exec(select(KbArticle).where(KbArticle.category_id == cat.id,
                                                 KbArticle.status == ArticleStatus.PUBLISHED)
                         .order_by(col(KbArticle.position), col(KbArticle.title))).all()
-    cards = [ArticleCard(slug=a.slug, title=a.title, summary=a.summary, category_slug=cat.slug,
-                         category_name=cat.name) for a in arts]
+    translated = translations(session, [a.id for a in arts if a.id is not None], reader_language(lang))
+    cards = [_card(a, cat, translated.get(a.id or 0)) for a in arts]
     return CategoryCard(slug=cat.slug, name=cat.name, description=cat.description, article_count=len(cards)), cards
 
 
-def _view(a: KbArticle, c: KbCategory) -> ArticleView:
+def _view(a: KbArticle, c: KbCategory, t: KbArticleTranslation | None = None, *, lang: str = "en") -> ArticleView:
     assert a.id is not None
+    if t is not None:
+        return ArticleView(id=a.id, slug=a.slug, title=t.title, summary=t.summary, body_md=t.body_md,
+                           status=a.status, category_slug=c.slug, category_name=c.name,
+                           updated_at=max(a.updated_at, t.updated_at), helpful_yes=a.helpful_yes,
+                           helpful_no=a.helpful_no, lang=t.lang)
     return ArticleView(id=a.id, slug=a.slug, title=a.title, summary=a.summary, body_md=a.body_md, status=a.status,
                        category_slug=c.slug, category_name=c.name, updated_at=a.updated_at,
-                       helpful_yes=a.helpful_yes, helpful_no=a.helpful_no)
+                       helpful_yes=a.helpful_yes, helpful_no=a.helpful_no, fallback=lang != "en")
 
 
-def article(session: Session, *, principal: Principal | None, slug: str) -> ArticleView:
-    """A published article for anyone; drafts only for staff (preview). Otherwise NotFound."""
+def article(session: Session, *, principal: Principal | None, slug: str, lang: str | None = None) -> ArticleView:
+    """A published article for anyone; drafts only for staff (preview). Otherwise NotFound.
+    In the reader's language when it is translated into it, else the English original
+    (`fallback` then says so)."""
     row = session.exec(select(KbArticle, KbCategory).join(KbCategory, col(KbCategory.id) == KbArticle.category_id)
                        .where(KbArticle.slug == str(slug)[:120])).first()
     if row is None:
@@ -604,10 +778,12 @@ def article(session: Session, *, principal: Principal | None, slug: str) -> Arti
     a, c = row
     if a.status != ArticleStatus.PUBLISHED and not (principal and principal.is_staff):
         raise NotFound("article")
-    return _view(a, c)
+    lang = reader_language(lang)
+    assert a.id is not None
+    return _view(a, c, translations(session, [a.id], lang).get(a.id), lang=lang)
 
 
-def related(session: Session, *, article_id: int, limit: int = 3) -> list[ArticleCard]:
+def related(session: Session, *, article_id: int, limit: int = 3, lang: str | None = None) -> list[ArticleCard]:
     """Nearest published articles by embedding; without embeddings, neighbours in the same category."""
     import_ok = True
     try:
@@ -622,12 +798,12 @@ def related(session: Session, *, article_id: int, limit: int = 3) -> list[Articl
         if ids:
             sims = matrix @ emb.from_bytes(a.embedding)
             order = [ids[i] for i in np.argsort(-sims) if ids[i] != article_id]
-            return _cards(session, order[:limit])
+            return _cards(session, order[:limit], lang)
     rows = session.exec(select(KbArticle.id).where(KbArticle.category_id == a.category_id,
                                                    KbArticle.id != article_id,
                                                    KbArticle.status == ArticleStatus.PUBLISHED)
                         .order_by(col(KbArticle.position), col(KbArticle.id)).limit(limit)).all()
-    return _cards(session, [int(i) for i in rows if i is not None])
+    return _cards(session, [int(i) for i in rows if i is not None], lang)
 
 
 # ----- feedback -------------------------------------------------------------------------------
@@ -690,16 +866,16 @@ def _validated(session: Session, draft: ArticleDraft) -> tuple[str, str, str, st
     body = str(draft.body_md or "").replace("\r\n", "\n")
     slug = str(draft.slug or "").strip().lower() or slugify(title)
     if not title or len(title) > 200:
-        raise Invalid("Give the article a title of at most 200 characters.", field="title")
+        raise Invalid(tr("Give the article a title of at most 200 characters."), field="title")
     if len(summary) > 400:
-        raise Invalid("Keep the summary under 400 characters.", field="summary")
+        raise Invalid(tr("Keep the summary under 400 characters."), field="summary")
     if len(body) > 100_000:
-        raise Invalid("The article is too long (100,000 characters at most).", field="body_md")
+        raise Invalid(tr("The article is too long (100,000 characters at most)."), field="body_md")
     if not SLUG_RE.match(slug) or len(slug) > 120:
-        raise Invalid("The address may use lowercase letters, digits and dashes.", field="slug")
+        raise Invalid(tr("The address may use lowercase letters, digits and dashes."), field="slug")
     cat = session.exec(select(KbCategory).where(KbCategory.slug == str(draft.category_slug)[:80])).first()
     if cat is None:
-        raise Invalid("Choose a category.", field="category")
+        raise Invalid(tr("Choose a category."), field="category")
     return title, summary, body, slug, cat
 
 
@@ -725,7 +901,7 @@ def create_article(session: Session, *, principal: Principal, draft: ArticleDraf
     p = require_staff(principal)
     title, summary, body, slug, cat = _validated(session, draft)
     if session.exec(select(KbArticle.id).where(KbArticle.slug == slug)).first():
-        raise Invalid("Another article already uses that address.", field="slug")
+        raise Invalid(tr("Another article already uses that address."), field="slug")
     now = utcnow()
     assert cat.id is not None
     a = KbArticle(slug=slug, title=title, summary=summary, body_md=body, category_id=cat.id,
@@ -745,7 +921,7 @@ def update_article(session: Session, *, principal: Principal, article_id: int, d
         raise NotFound("article")
     title, summary, body, slug, cat = _validated(session, draft)
     if slug != a.slug and session.exec(select(KbArticle.id).where(KbArticle.slug == slug)).first():
-        raise Invalid("Another article already uses that address.", field="slug")
+        raise Invalid(tr("Another article already uses that address."), field="slug")
     assert cat.id is not None
     a.title, a.summary, a.body_md, a.slug, a.category_id = title, summary, body, slug, cat.id
     a.updated_at = utcnow()
@@ -775,3 +951,63 @@ def set_published(session: Session, *, principal: Principal, article_id: int, pu
 
 def category_choices(session: Session) -> list[tuple[str, str]]:
     return [(c.slug, c.name) for c in session.exec(select(KbCategory).order_by(col(KbCategory.position))).all()]
+
+
+# ----- translations (staff) -------------------------------------------------------------------
+
+def save_translation(session: Session, *, principal: Principal, article_id: int, lang: str,
+                     draft: ArticleDraft) -> KbArticleTranslation:
+    """Write (or replace) an article's translation into German or French. It follows the English
+    article's status, slug and category; the same length rules apply as to the original."""
+    p = require_staff(principal)
+    if lang not in TRANSLATED:
+        raise Invalid(tr("Articles can be translated into German and French."), field="lang")
+    a = session.get(KbArticle, article_id)
+    if a is None or a.id is None:
+        raise NotFound("article")
+    title = " ".join(str(draft.title or "").split())
+    summary = " ".join(str(draft.summary or "").split())
+    body = str(draft.body_md or "").replace("\r\n", "\n")
+    if not title or len(title) > 200:
+        raise Invalid(tr("Give the article a title of at most 200 characters."), field="title")
+    if len(summary) > 400:
+        raise Invalid(tr("Keep the summary under 400 characters."), field="summary")
+    if len(body) > 100_000:
+        raise Invalid(tr("The article is too long (100,000 characters at most)."), field="body_md")
+    now = utcnow()
+    row = translations(session, [a.id], lang).get(a.id)
+    if row is None:
+        row = KbArticleTranslation(article_id=a.id, lang=lang, title=title, summary=summary, body_md=body,
+                                   created_at=now, updated_at=now)
+    else:
+        row.title, row.summary, row.body_md, row.updated_at = title, summary, body, now
+    session.add(row)
+    session.flush()
+    index_translation(session, row)
+    audit.record(session, action="kb.translation_saved", principal=p, target_type="kb_article", target_id=a.id,
+                 lang=lang)
+    return row
+
+
+def delete_translation(session: Session, *, principal: Principal, article_id: int, lang: str) -> bool:
+    """Remove a translation (readers of that language then get the English original); False when
+    there was none."""
+    p = require_staff(principal)
+    row = translations(session, [article_id], lang).get(article_id)
+    if row is None or row.id is None:
+        return False
+    if _sqlite_fts(session):
+        session.execute(text(f"DELETE FROM {INTL_FTS_TABLE} WHERE rowid = :id"), {"id": row.id})  # noqa: S608
+    session.delete(row)
+    session.flush()
+    _vocabulary.forget()
+    audit.record(session, action="kb.translation_deleted", principal=p, target_type="kb_article",
+                 target_id=article_id, lang=lang)
+    return True
+
+
+def translation_languages(session: Session, *, article_id: int) -> list[str]:
+    """The languages an article is translated into (for the editor's list)."""
+    rows = session.exec(select(KbArticleTranslation.lang).where(KbArticleTranslation.article_id == article_id)
+                        .order_by(col(KbArticleTranslation.lang))).all()
+    return list(rows)

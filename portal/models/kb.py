@@ -55,6 +55,22 @@ class KbArticle(KbArticleBase, table=True):
     updated_at: datetime = created_at_field()
 
 
+class KbArticleTranslation(SQLModel, table=True):
+    """An article in another language (German, French): shown to readers of that language and
+    searched with that language's own full-text configuration. The English original (KbArticle)
+    stays the source: its slug, category, status and feedback count for every language."""
+
+    __table_args__ = (UniqueConstraint("article_id", "lang", name="uq_kbarticletranslation_article_lang"),)
+    id: int | None = Field(default=None, primary_key=True)
+    article_id: int = fk("kbarticle.id", ondelete="CASCADE")
+    lang: str = Field(max_length=8, index=True)  # "de", "fr" (never "en": that is the article itself)
+    title: str = Field(max_length=200)
+    summary: str = Field(default="", max_length=400)
+    body_md: str = ""
+    created_at: datetime = created_at_field()
+    updated_at: datetime = created_at_field()
+
+
 class KbArticlePublic(KbArticleBase):
     id: int
     category_id: int
@@ -96,6 +112,26 @@ FTS_DDL = ("CREATE VIRTUAL TABLE IF NOT EXISTS kbarticle_fts USING fts5(title, s
            "tokenize = 'porter unicode61 remove_diacritics 2')")
 
 
+# Translations have their own index per language: one FTS5 table on SQLite (unstemmed unicode61
+# without diacritics: FTS5's porter stemmer is English-only), a partial GIN expression index per
+# language on PostgreSQL with that language's text search configuration.
+INTL_FTS_TABLE = "kbarticle_fts_intl"
+INTL_FTS_DDL = ("CREATE VIRTUAL TABLE IF NOT EXISTS kbarticle_fts_intl USING fts5(lang UNINDEXED, title, summary, "
+                "body, tokenize = 'unicode61 remove_diacritics 2')")
+# The languages articles are translated into, and their PostgreSQL text search configuration.
+PG_CONFIGS: dict[str, str] = {"de": "german", "fr": "french"}
+
+
+def pg_translation_document(config: str) -> str:
+    """The indexed document of a translation (kept in step with the migration's indexes)."""
+    return (f"to_tsvector('{config}', coalesce(title, '') || ' ' || coalesce(summary, '') || ' ' "
+            "|| coalesce(body_md, ''))")
+
+
+def pg_translation_index(lang: str) -> str:
+    return f"{PG_FTS_INDEX}_{lang}"
+
+
 def is_search_index(name: str | None) -> bool:
     """Schema objects that belong to the full-text index (and its SQLite shadow tables)."""
-    return bool(name) and (str(name).startswith(FTS_TABLE) or name == PG_FTS_INDEX)
+    return bool(name) and (str(name).startswith(FTS_TABLE) or str(name).startswith(PG_FTS_INDEX))

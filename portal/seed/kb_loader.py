@@ -3,6 +3,10 @@
 Each folder is a category described by `_category.md` (name, description, position); every other
 `.md` file is an article with front matter (title, summary, position) and a Markdown body. Rows are
 upserted by slug, so loading again only updates what changed.
+
+Translations live in `translations/<lang>/<slug>.md` (the same front matter: title, summary), one
+file per article and language ("de", "fr"); each names the English article by its slug and is
+upserted by (article, language).
 """
 
 from __future__ import annotations
@@ -15,9 +19,11 @@ from sqlmodel import Session, select
 
 from portal.db import utcnow
 from portal.models import ArticleStatus, KbArticle, KbCategory
+from portal.models.kb import PG_CONFIGS, KbArticleTranslation
 
 DEFAULT_DIR = Path(__file__).resolve().parent / "kb"
 CATEGORY_FILE = "_category.md"
+TRANSLATIONS_DIR = "translations"
 
 
 class KbFormatError(ValueError):
@@ -118,6 +124,42 @@ def _upsert_article(session: Session, *, category: KbCategory, path: Path, now: 
     return row
 
 
+def _upsert_translation(session: Session, *, lang: str, path: Path, now: datetime) -> KbArticleTranslation:
+    doc = parse_front_matter(path.read_text(encoding="utf-8"), source=str(path))
+    title = _required(doc.meta, "title", str(path))
+    summary = doc.meta.get("summary", "")
+    article = session.exec(select(KbArticle).where(KbArticle.slug == path.stem)).first()
+    if article is None or article.id is None:
+        raise KbFormatError(f"{path}: no article with the slug {path.stem!r} to translate")
+    row = session.exec(select(KbArticleTranslation).where(KbArticleTranslation.article_id == article.id,
+                                                          KbArticleTranslation.lang == lang)).first()
+    if row is None:
+        row = KbArticleTranslation(article_id=article.id, lang=lang, title=title, summary=summary,
+                                   body_md=doc.body, created_at=now, updated_at=now)
+        session.add(row)
+    elif (row.title, row.summary, row.body_md) != (title, summary, doc.body):
+        row.title, row.summary, row.body_md, row.updated_at = title, summary, doc.body, now
+        session.add(row)
+    return row
+
+
+def load_translations(session: Session, kb_dir: Path = DEFAULT_DIR) -> int:
+    """Upsert every translation under kb_dir/translations/<lang>/; returns how many were found."""
+    now = utcnow()
+    root = Path(kb_dir) / TRANSLATIONS_DIR
+    if not root.is_dir():
+        return 0
+    found = 0
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        if folder.name not in PG_CONFIGS:
+            raise KbFormatError(f"{folder}: articles are translated into {', '.join(PG_CONFIGS)} only")
+        for path in sorted(folder.glob("*.md")):
+            _upsert_translation(session, lang=folder.name, path=path, now=now)
+            found += 1
+    session.flush()
+    return found
+
+
 def load_kb(session: Session, kb_dir: Path = DEFAULT_DIR) -> tuple[int, int]:
     """Upsert every category and article under kb_dir; returns (categories, articles) found there."""
     now = utcnow()
@@ -136,6 +178,7 @@ def load_kb(session: Session, kb_dir: Path = DEFAULT_DIR) -> tuple[int, int]:
             _upsert_article(session, category=category, path=path, now=now)
             articles += 1
     session.flush()
+    load_translations(session, kb_dir)
     # The full-text index and the embeddings follow the articles (embeddings only where missing).
     from portal.domain.kb import reindex_all
 

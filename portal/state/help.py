@@ -129,8 +129,13 @@ class HelpCategoryState(PortalState, rx.State):
     @rx.var
     def page_title(self) -> str:
         business = get_settings().portal_business_name
+<<<<<<< HEAD
         return tr("{page} · {business} help", page=self.name, business=business) if self.name \
             else tr("{business} help center", business=business)
+=======
+        return (tr("{name} · {business} help", name=self.name, business=business) if self.name
+                else tr("{business} help center", business=business))
+>>>>>>> i18n-kb
 
     @rx.event
     def load(self) -> None:
@@ -159,6 +164,11 @@ class HelpArticleState(PortalState, rx.State):
     category_href: str = ""
     updated: str = ""
     draft: bool = False
+    # The reader's language has no translation of this article: it is shown in English, and
+    # `language_note` says so (empty otherwise).
+    shown_in_english: bool = False
+    language_note: str = ""
+    lang: str = "en"  # the language of the text shown (for the page's lang attribute)
     related: list[ArticleRow] = []
     voted: bool = False
     vote_message: str = ""
@@ -168,8 +178,13 @@ class HelpArticleState(PortalState, rx.State):
     @rx.var
     def page_title(self) -> str:
         business = get_settings().portal_business_name
+<<<<<<< HEAD
         return tr("{page} · {business} help", page=self.title, business=business) if self.title \
             else tr("{business} help center", business=business)
+=======
+        return (tr("{name} · {business} help", name=self.title, business=business) if self.title
+                else tr("{business} help center", business=business))
+>>>>>>> i18n-kb
 
     @rx.var
     def page_description(self) -> str:
@@ -195,6 +210,9 @@ class HelpArticleState(PortalState, rx.State):
         self.category_name, self.category_href = view.category_name, f"/help/{view.category_slug}"
         self.updated = day(view.updated_at)
         self.draft = view.status != "published"
+        self.lang, self.shown_in_english = view.lang, view.fallback
+        self.language_note = (tr("This article is not available in your language yet, so it is shown in English.")
+                              if view.fallback else "")
         self.related = [_row(c) for c in related]
 
     @rx.event
