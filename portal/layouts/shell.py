@@ -13,6 +13,7 @@ import reflex as rx
 from portal import i18n
 from portal.components.assistant import assistant_panel
 from portal.components.chat import chat_widget
+from portal.components.mailbox import mailbox
 from portal.components.notifications import bell_mount
 from portal.i18n import N_, t
 from portal.state.brand import BrandState
@@ -220,6 +221,7 @@ def shell(title: str) -> Callable[[Callable[[], rx.Component]], Callable[[], rx.
                 ),
                 rx.cond(SessionState.signed_in & ~SessionState.is_staff, assistant_panel()),
                 _ready_marker(),
+                mailbox(),
                 spacing="0", width="100%", align="start", data_portal_frame="shell",
             )
 
@@ -244,6 +246,7 @@ def public_frame(*children: rx.Component) -> rx.Component:
             *children,
             brand_footer(),
             _ready_marker(),
+            mailbox(),
             spacing="5", width="100%", max_width="26rem",
         ),
         min_height="100vh", padding="1.5rem", data_portal_frame="public",
