@@ -30,7 +30,7 @@ from portal.domain.order_policy import current_policy
 from portal.domain.order_wording import CANCEL_REASON_LABELS, REASONS, RETURN_REASON_LABELS, why_not
 from portal.domain.principal import Principal
 from portal.format import money
-from portal.i18n import N_, tr
+from portal.i18n import N_, tr, tr_n
 from portal.models import OrderStatus, RefundMethod
 
 CANCEL = "cancel_order"
@@ -134,16 +134,17 @@ def _question(session: Session, principal: Principal, task: Task, detail: orders
     v = task.values
     if task.intent == CANCEL:
         if "reason" not in v:
-            return Question("reason", f"Why do you want to cancel order {task.order_number}?",
-                            {label: key for key, label in CANCEL_REASON_LABELS.items()}, CANCEL_REASON_WORDS)
+            return Question("reason", tr("Why do you want to cancel order {number}?", number=task.order_number),
+                            {tr(label): key for key, label in CANCEL_REASON_LABELS.items()}, CANCEL_REASON_WORDS)
         return None
     if task.intent == CHANGE_ADDRESS:
         if "address_id" not in v:
             current = detail.shipping_address
             labels = {_address_label(a.model_dump()): a.id for a in detail.saved_addresses}
             others = {label: aid for label, aid in labels.items() if label != _address_label(current)}
-            return Question("address_id", f"Order {task.order_number} goes to {_address_label(current)}. "
-                            "Which of your saved addresses should it go to instead?", others)
+            return Question("address_id", tr("Order {number} goes to {address}. Which of your saved addresses "
+                                             "should it go to instead?", number=task.order_number,
+                                             address=_address_label(current)), others)
         return None
     if task.intent == SCHEDULE:
         offers = detail.window_offers
@@ -158,12 +159,12 @@ def _question(session: Session, principal: Principal, task: Task, detail: orders
             first = next(iter(days.values()), "")
             if first and _is_tomorrow(first):
                 aliases["tomorrow"] = first
-            return Question("day", f"Which day suits you for the delivery of order {task.order_number}?",
-                            days, aliases)
+            return Question("day", tr("Which day suits you for the delivery of order {number}?",
+                                      number=task.order_number), days, aliases)
         if "window_key" not in v:
             slots = {o.label.split(", ", 1)[1]: o.key for o in offers if o.key.startswith(f"{v['day']}/")}
             aliases = {o.key.split("/", 1)[1]: o.key for o in offers if o.key.startswith(f"{v['day']}/")}
-            return Question("window_key", "Which time of day?", slots, aliases)
+            return Question("window_key", tr("Which time of day?"), slots, aliases)
         return None
     if task.intent == RETURN:
         returnable = {ln.id: detail.returnable.get(ln.id, 0) for ln in detail.lines}
@@ -173,19 +174,20 @@ def _question(session: Session, principal: Principal, task: Task, detail: orders
         if "lines" not in v:
             options: dict[str, Any] = {_line_label(ln): {ln.id: returnable[ln.id]} for ln in lines}
             if len(lines) > 1:
-                options["Everything I can return"] = {ln.id: returnable[ln.id] for ln in lines}
-            return Question("lines", f"What do you want to return from order {task.order_number}?", options)
+                options[tr("Everything I can return")] = {ln.id: returnable[ln.id] for ln in lines}
+            return Question("lines", tr("What do you want to return from order {number}?", number=task.order_number),
+                            options)
         chosen: dict[int, int] = v["lines"]
         if len(chosen) == 1 and "quantity" not in v:
             ((_line_id, most),) = chosen.items()
             if most > 1:
-                return Question("quantity", f"How many? You can return up to {most}.",
+                return Question("quantity", tr("How many? You can return up to {most}.", most=most),
                                 {str(n): n for n in range(1, min(most, 10) + 1)})
         if "reason" not in v:
-            return Question("reason", "What is the reason for the return?",
-                            {label: key for key, label in RETURN_REASON_LABELS.items()}, RETURN_REASON_WORDS)
+            return Question("reason", tr("What is the reason for the return?"),
+                            {tr(label): key for key, label in RETURN_REASON_LABELS.items()}, RETURN_REASON_WORDS)
         if v["reason"] == "other" and "note" not in v:
-            return Question("note", f"Tell me briefly why (up to {MAX_NOTE} characters).", free_text=True)
+            return Question("note", tr("Tell me briefly why (up to {n} characters).", n=MAX_NOTE), free_text=True)
         if "refund_method" not in v:
             quantities = _return_quantities(task)
             original = returns.quote_return(session, principal=principal, order_id=task.order_id,
@@ -193,11 +195,12 @@ def _question(session: Session, principal: Principal, task: Task, detail: orders
             credit = returns.quote_return(session, principal=principal, order_id=task.order_id,
                                           quantities=quantities, refund_method=RefundMethod.STORE_CREDIT)
             c = original.currency
-            credit_label = f"Store credit: {money(credit.amount_cents, c)}"
-            if credit.bonus_cents:
-                credit_label += f" (includes a {money(credit.bonus_cents, c)} bonus)"
-            return Question("refund_method", "How would you like your money back?",
-                            {f"Refund to my original payment: {money(original.amount_cents, c)}":
+            credit_label = (tr("Store credit: {amount} (includes a {bonus} bonus)",
+                               amount=money(credit.amount_cents, c), bonus=money(credit.bonus_cents, c))
+                            if credit.bonus_cents
+                            else tr("Store credit: {amount}", amount=money(credit.amount_cents, c)))
+            return Question("refund_method", tr("How would you like your money back?"),
+                            {tr("Refund to my original payment: {amount}", amount=money(original.amount_cents, c)):
                              RefundMethod.ORIGINAL.value, credit_label: RefundMethod.STORE_CREDIT.value},
                             {"original": RefundMethod.ORIGINAL.value, "card": RefundMethod.ORIGINAL.value,
                              "store credit": RefundMethod.STORE_CREDIT.value,
@@ -229,29 +232,38 @@ def _summary(session: Session, principal: Principal, task: Task, detail: orders.
     v, o = task.values, detail.order
     if task.intent == CANCEL:
         paid = o.status != OrderStatus.PLACED
-        then = (f"The {money(o.total_cents, o.currency)} you paid will be refunded to your original payment method."
-                if paid else "Nothing has been charged for it.")
-        return (f"I'm about to cancel order {o.number} ({o.item_count} item{'s' if o.item_count != 1 else ''}, "
-                f"{money(o.total_cents, o.currency)}). Reason: “{CANCEL_REASON_LABELS[v['reason']]}”. {then}")
+        then = (tr("The {amount} you paid will be refunded to your original payment method.",
+                   amount=money(o.total_cents, o.currency)) if paid else tr("Nothing has been charged for it."))
+        return tr("I'm about to cancel order {number} ({items}, {amount}). Reason: “{reason}”. {then}",
+                  number=o.number, items=tr_n("{n} item", "{n} items", o.item_count),
+                  amount=money(o.total_cents, o.currency), reason=tr(CANCEL_REASON_LABELS[v["reason"]]), then=then)
     if task.intent == CHANGE_ADDRESS:
         new = next(a for a in detail.saved_addresses if a.id == v["address_id"])
-        return (f"I'm about to change the delivery address of order {o.number} from "
-                f"{_address_label(detail.shipping_address)} to {_address_label(new.model_dump())} ({new.name}).")
+        return tr("I'm about to change the delivery address of order {number} from {old} to {new} ({name}).",
+                  number=o.number, old=_address_label(detail.shipping_address), new=_address_label(new.model_dump()),
+                  name=new.name)
     if task.intent == SCHEDULE:
         offer = next(w for w in detail.window_offers if w.key == v["window_key"])
-        before = " instead of the window chosen before" if detail.delivery_window_start else ""
-        return f"I'm about to book delivery of order {o.number} for {offer.label}{before}."
+        if detail.delivery_window_start:
+            return tr("I'm about to book delivery of order {number} for {window} instead of the window chosen "
+                      "before.", number=o.number, window=offer.label)
+        return tr("I'm about to book delivery of order {number} for {window}.", number=o.number, window=offer.label)
     quantities = _return_quantities(task)
     quote = returns.quote_return(session, principal=principal, order_id=task.order_id, quantities=quantities,
                                  refund_method=v["refund_method"])
     task.expected_amount_cents = quote.amount_cents
     names = {ln.id: _line_label(ln) for ln in detail.lines}
     items = ", ".join(f"{q} × {names[lid]}" for lid, q in quantities.items())
-    reason = RETURN_REASON_LABELS[v["reason"]] if v["reason"] != "other" else v.get("note", "")
-    to = "as store credit" if v["refund_method"] == RefundMethod.STORE_CREDIT else "to your original payment method"
-    return (f"I'm about to start a return for order {o.number}: {items}. Reason: “{reason}”. You will get "
-            f"{money(quote.amount_cents, quote.currency)} back {to} once we receive it, and a return label to print. "
-            "(To add photos, start the return on the order page instead.)")
+    reason = tr(RETURN_REASON_LABELS[v["reason"]]) if v["reason"] != "other" else v.get("note", "")
+    amount = money(quote.amount_cents, quote.currency)
+    if v["refund_method"] == RefundMethod.STORE_CREDIT:
+        back = tr("You will get {amount} back as store credit once we receive it, and a return label to print.",
+                  amount=amount)
+    else:
+        back = tr("You will get {amount} back to your original payment method once we receive it, and a return "
+                  "label to print.", amount=amount)
+    return tr("I'm about to start a return for order {number}: {items}. Reason: “{reason}”. {back} (To add photos, "
+              "start the return on the order page instead.)", number=o.number, items=items, reason=reason, back=back)
 
 
 def _execute(session: Session, principal: Principal, task: Task) -> Reply:
