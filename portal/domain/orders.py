@@ -177,6 +177,7 @@ class EventView:
     message: str
     actor_kind: str
     created_at: datetime
+    data: dict[str, Any] = dataclasses.field(default_factory=dict)  # what the sentence said, to word it again
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -359,7 +360,8 @@ def order_detail(session: Session, *, principal: Principal, order_id: Any) -> Or
                                    if rl.return_id == r.id],
                             has_label=r.label_document_id is not None, photo_count=int(photo_counts.get(r.id, 0)))
                  for r in returns],
-        events=[EventView(kind=e.kind, message=e.message, actor_kind=e.actor_kind, created_at=e.created_at)
+        events=[EventView(kind=e.kind, message=e.message, actor_kind=e.actor_kind, created_at=e.created_at,
+                          data=dict(e.data or {}))
                 for e in events],
         actions=actions, returnable=returnable, variant_choices=choices,
         saved_addresses=[AddressPublic.model_validate(a, from_attributes=True) for a in addresses],

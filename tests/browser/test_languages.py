@@ -72,6 +72,12 @@ def test_a_customer_reads_the_portal_in_their_language(page: Any, demo: Any, db:
     page.wait_for_url(re.compile(r"/orders/\d+"))
     expect(page.get_by_role("heading", name=w["Order"], exact=True)).to_be_visible()
     expect(page.get_by_text(status, exact=True).first).to_be_visible()
+    # and its history, stored in English by the shop's systems, is worded in their language
+    with in_language(lang):
+        placed = tr("Order placed")
+    assert placed != "Order placed"
+    expect(page.get_by_text(placed, exact=True).first).to_be_visible()
+    expect(page.get_by_text("Order placed", exact=True)).to_have_count(0)
     # And an invoice, downloaded as a PDF by a click, is written in it, with their name exactly
     nav.get_by_role("link", name=w["Billing"], exact=True).click()
     page.wait_for_url(re.compile(r"/billing/?$"))
