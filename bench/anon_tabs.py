@@ -127,9 +127,12 @@ def run_server(mode: str, ttl: int, n: int, wave: int, redis_url: str, reclaim_w
     res: dict[str, Any] = {"mode": mode, "ttl": ttl}
 
     async def run() -> None:
-        warm, _ = await open_tabs(url, 2, 2, pages["/help"].mount, search)
+        warm, _ = await open_tabs(url, wave, wave, pages["/help"].mount, search)  # every worker warmed up
         await asyncio.gather(*(t.close() for t in warm))
         await asyncio.sleep(2)
+        t0 = time.monotonic()
+        while ttl and storage.measure()[0] and time.monotonic() - t0 < reclaim_wait:
+            await asyncio.sleep(1)  # protected: the warm-up tabs' states gone first
         res["rss0"], res["st0"] = tree_rss(proc), storage.measure()
         t0 = time.perf_counter()
         tabs, res["errors"] = await open_tabs(url, n, wave, pages["/help"].mount, search)
@@ -141,7 +144,7 @@ def run_server(mode: str, ttl: int, n: int, wave: int, redis_url: str, reclaim_w
         t0 = time.monotonic()
         res["reclaimed_s"] = None
         while time.monotonic() - t0 < reclaim_wait:
-            if storage.measure()[0] <= res["st0"][0] + 2:  # +2: the warm-up tabs, if still kept
+            if storage.measure()[0] <= res["st0"][0]:
                 res["reclaimed_s"] = time.monotonic() - t0
                 break
             await asyncio.sleep(2)
