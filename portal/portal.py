@@ -43,7 +43,7 @@ from portal.pages import offers as offers_page
 from portal.pages import privacy as privacy_page
 from portal.pages import profile as profile_page
 from portal.startup import startup_lifespan
-from portal.state import errors, uploads
+from portal.state import errors, tab_states, uploads
 from portal.state.arrival import Arrival
 from portal.state.guard import AuthGuard
 
@@ -88,6 +88,7 @@ app = rx.App(
     stylesheets=["/portal.css"],
     backend_exception_handler=errors.unexpected,
 )
+tab_states.install(app)  # strangers' tabs: a short expiry, never on disk
 if app.sio is not None:
     # Reflex hands the socket server a plain copy of cors_allowed_origins; give it the same rule.
     app.sio.eio.cors_allowed_origins = socket_origin_allowed

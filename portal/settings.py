@@ -78,6 +78,11 @@ class Settings(BaseSettings):
     session_idle_minutes: int = Field(default=60 * 12, ge=1)
     session_absolute_hours: int = Field(default=24 * 14, ge=1)
     login_ticket_seconds: int = Field(default=60, ge=5)
+    # A tab nobody is signed in to (/login, /help, /register) keeps its Reflex state this long after
+    # its last event, in memory or Redis, and never on disk; signed-in tabs keep Reflex's own expiry
+    # (redis_token_expiration, an hour). More than the five minutes the second sign-in factor may take.
+    # 0: strangers' tabs expire like everyone's (portal.state.tab_states).
+    portal_stranger_state_seconds: int = Field(default=600, ge=0, le=24 * 3600)
 
     # Outgoing mail. With no SMTP host, messages are written as .eml files under
     # PORTAL_DATA_DIR/mail (development and the demo); production sets a real server.

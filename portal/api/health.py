@@ -100,6 +100,10 @@ async def health(_request: Request) -> Response:
         from portal.live.push import runtime
 
         body["live_tabs"] = await runtime.registry.size()
+        # And how many tabs' Reflex states this worker keeps in memory (portal.state.tab_states).
+        kept = getattr(getattr(runtime.app, "_state_manager", None), "states", None)
+        if isinstance(kept, dict):
+            body["tab_states"] = len(kept)
         from portal.live.loop import stats
 
         body["loop_first"] = dict(stats)
