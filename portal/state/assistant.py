@@ -18,13 +18,8 @@ from portal.state.session import backend_url
 
 GREETING = N_("Hi! I can tell you where an order is, track a parcel, find an invoice or a help article, cancel, "
               "return or reschedule an order, or pass you to a person.")
-<<<<<<< HEAD
-# Shown in the reader's language; the assistant is told the English text (what it understands).
-STARTERS = [N_("Where is my order?"), N_("Track my parcel"), N_("Talk to a person")]
-=======
 # The same quick replies as the assistant's own (translated where shown; the patterns know them all).
 STARTERS = list(assistant.SUGGESTIONS)
->>>>>>> i18n-kb
 
 
 @dataclasses.dataclass
@@ -56,11 +51,7 @@ class AssistantState(PortalState, rx.State):
         self.open = not self.open
         if self.open and not self.lines:
             self.lines = [ChatLine(who="assistant", text=tr(GREETING))]
-<<<<<<< HEAD
-            self.choices = [tr(s) for s in STARTERS]
-=======
             self.choices = [tr(c) for c in STARTERS]
->>>>>>> i18n-kb
 
     @rx.event
     def send(self, form_data: dict | None = None) -> None:
