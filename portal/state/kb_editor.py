@@ -251,8 +251,11 @@ class ArticleEditorState(PortalState, rx.State):
         forms.here(self)
         lang = self._language(self.trans_lang)
         self.trans_notice = ""
-        if lang is None or self._article_id is None:
+        if self._article_id is None:
             self.trans_error, self.trans_field = tr("Save the article first."), ""
+            return
+        if lang is None:
+            self.trans_error, self.trans_field = tr("Choose the language of the translation."), ""
             return
         draft = kb.ArticleDraft(title=self.trans_title, summary=self.trans_summary, body_md=self.trans_body,
                                 category_slug="")
