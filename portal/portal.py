@@ -67,6 +67,13 @@ def _focus_script() -> rx.Component:
     return rx.el.script(src=f"/a11y.js?v={hashlib.sha256(path.read_bytes()).hexdigest()[:16]}")
 
 
+def _actions_script() -> rx.Component:
+    """Carries out what the server asks through the page's mailbox (assets/portal-actions.js,
+    portal.components.mailbox): navigations, the sign-out POST, secrets shown once, without eval."""
+    path = Path(__file__).resolve().parent.parent / "assets" / "portal-actions.js"
+    return rx.el.script(src=f"/portal-actions.js?v={hashlib.sha256(path.read_bytes()).hexdigest()[:16]}")
+
+
 logs.configure()  # one log configuration; client tokens never reach the logs
 try:
     check_fonts()
@@ -76,7 +83,8 @@ app = rx.App(
     # Reflex's /_upload only behind our own door (portal.state.uploads).
     api_transformer=[build_api(front_routes=uploads.routes), SecurityHeaders, OriginGuard, ClientAddress,
                      logs.RequestContext],
-    head_components=[_catalog_script(), _focus_script(), uploads.send_cookie_with_uploads(), _favicon()],
+    head_components=[_catalog_script(), _focus_script(), _actions_script(), uploads.send_cookie_with_uploads(),
+                     _favicon()],
     stylesheets=["/portal.css"],
     backend_exception_handler=errors.unexpected,
 )

@@ -37,13 +37,11 @@ _SECURITY_HEADERS = [
     (b"referrer-policy", b"same-origin"),
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
     (b"cross-origin-opener-policy", b"same-origin"),
-    # 'unsafe-eval' is for one thing only (tests/browser/test_csp.py proves it): Reflex runs the
-    # scripts of rx.call_script events with eval() (state.js, applyEvent "_call_script"), and the
-    # portal sends three: the full-page navigation after sign-in (the websocket must reconnect
-    # with the new cookie), the sign-out form POST, and the secrets shown once
-    # (portal.state.shown_once, which keeps them out of state). Pages load and run without it.
+    # No 'unsafe-eval' (tests/browser/test_csp.py): the portal sends no rx.call_script (Reflex runs
+    # those with eval()); navigations, the sign-out POST and secrets shown once go through the
+    # page's mailbox instead (portal.components.mailbox, assets/portal-actions.js).
     # Everything else is limited to this origin; frames and plugins are refused outright.
-    (b"content-security-policy", b"default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; "
+    (b"content-security-policy", b"default-src 'self'; script-src 'self' 'unsafe-inline'; "
      b"style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self' data:; "
      b"connect-src 'self' ws: wss:; object-src 'none'; base-uri 'self'; frame-ancestors 'none'"),
 ]

@@ -53,3 +53,46 @@ def why_not(action: str, reason: str) -> str:
         return ""
     return tr("{action}: {reason}.", action=tr(ACTION_LABELS.get(action, NOT_POSSIBLE)),
               reason=tr(REASONS.get(reason, REASONS["not_allowed"])))
+
+
+def event_text(kind: str, data: dict | None, stored: str) -> str:
+    """An order history entry in the reader's language.
+
+    The entry's sentence is stored as it was written (by the customer's action in their language, by
+    a job or an integration in English). English readers see it as stored; a reader of another
+    language sees the entry worded again from its kind and data where the data carries what the
+    sentence said, else the stored sentence."""
+    from portal import format as fmt
+    from portal.i18n import current_language
+
+    if current_language() == "en":
+        return stored
+    d = data or {}
+    if kind == "placed":
+        return tr("Order placed")
+    if kind == "paid" and isinstance(d.get("amount_cents"), int):
+        method = str(d.get("method_label") or "")
+        amount = fmt.money(d["amount_cents"])
+        return (tr("Payment of {amount} received ({method})", amount=amount, method=method) if method
+                else tr("Payment of {amount} received", amount=amount))
+    if kind == "packed" and d.get("warehouse"):
+        return tr("Packed at our {warehouse} warehouse", warehouse=str(d["warehouse"]))
+    if kind == "shipped" and d.get("tracking_number"):
+        return tr("Handed to the carrier, tracking number {number}", number=str(d["tracking_number"]))
+    if kind == "out_for_delivery":
+        return tr("Out for delivery")
+    if kind == "delivery_attempt_failed":
+        return tr("Delivery attempted, nobody was home; the carrier will try again on the next working day")
+    if kind == "delivered":
+        return tr("Delivered")
+    if kind == "cancelled":
+        return tr("Order cancelled")
+    if kind == "delivery_delayed" and d.get("expected_delivery_end"):
+        from datetime import datetime
+
+        try:
+            when = datetime.fromisoformat(str(d["expected_delivery_end"]))
+        except ValueError:
+            return stored
+        return tr("The carrier now expects to deliver on {date}", date=fmt.weekday_day(when))
+    return stored

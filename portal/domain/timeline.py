@@ -19,6 +19,7 @@ from sqlalchemy import desc, func, or_
 from sqlmodel import Session, col, select
 
 from portal.domain.errors import Invalid
+from portal.domain.order_wording import event_text
 from portal.domain.orders import _escape_like
 from portal.domain.principal import Principal, require_customer
 from portal.models import (
@@ -103,7 +104,8 @@ def _orders(db: Session, c: _Ctx) -> list[Entry]:
                                    col(OrderEvent.kind).not_in(_TRACKING_ORDER_EVENTS)),
                             OrderEvent.created_at, Order.number, OrderEvent.message)).all()
     out += [Entry(key=f"order_event:{e.id}", kind="orders", action=f"order.{e.kind}", at=e.created_at,
-                  subject=number, text=e.message, link=f"/orders/{e.order_id}") for e, number in rows]
+                  subject=number, text=event_text(e.kind, e.data, e.message), link=f"/orders/{e.order_id}")
+            for e, number in rows]
     return out
 
 

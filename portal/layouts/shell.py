@@ -13,6 +13,7 @@ import reflex as rx
 from portal import i18n
 from portal.components.assistant import assistant_panel
 from portal.components.chat import chat_widget
+from portal.components.mailbox import mailbox
 from portal.components.notifications import bell_mount
 from portal.i18n import N_, t
 from portal.state.brand import BrandState
@@ -219,7 +220,8 @@ def shell(title: str) -> Callable[[Callable[[], rx.Component]], Callable[[], rx.
                     spacing="0", width="100%", min_height="100vh",
                 ),
                 rx.cond(SessionState.signed_in & ~SessionState.is_staff, assistant_panel()),
-                _ready_marker(),
+                ready_marker(),
+                mailbox(),
                 spacing="0", width="100%", align="start", data_portal_frame="shell",
             )
 
@@ -229,7 +231,7 @@ def shell(title: str) -> Callable[[Callable[[], rx.Component]], Callable[[], rx.
     return wrap
 
 
-def _ready_marker() -> rx.Component:
+def ready_marker() -> rx.Component:
     """Present once the page is live (hydrated, its load done): what a script or a test waits for
     before typing, since the prerendered page is replaced on hydration."""
     return rx.cond(rx.State.is_hydrated, rx.el.span(hidden=True, data_testid="page-ready"))
@@ -243,7 +245,8 @@ def public_frame(*children: rx.Component) -> rx.Component:
                 variant="ghost", aria_label=t("Switch between light and dark mode")), width="100%"),
             *children,
             brand_footer(),
-            _ready_marker(),
+            ready_marker(),
+            mailbox(),
             spacing="5", width="100%", max_width="26rem",
         ),
         min_height="100vh", padding="1.5rem", data_portal_frame="public",

@@ -28,6 +28,7 @@ from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
 from portal.domain.principal import Principal
+from portal.i18n import current_language
 from portal.live.runtime import counters, view_key
 
 T = TypeVar("T")
@@ -64,7 +65,9 @@ class ViewCache:
         # Versions first, then the database: a change committed in between moves a version
         # past what is stored with the answer, so the next read loads again.
         versions = counters().read_now(keys)
-        key = (principal.user_id, principal.customer_id, principal.role, name, args)
+        # Answers may hold words and formats of the reader's language and zone: kept apart per language.
+        key = (principal.user_id, principal.customer_id, principal.role, current_language(), principal.locale,
+               principal.timezone, name, args)
         now = time.monotonic()
         with self._lock:
             found = self._entries.get(key)

@@ -542,8 +542,8 @@ class _Demo:
         main_rng, self.rng = self.rng, random.Random(SEED + 17)
         pw = demo_password_hash()
         last_customer = max(int(c.number.split("-")[1]) for c in self.customers.values())
-        for offset, spec in enumerate(LANGUAGE_CUSTOMERS, start=1):
-            self.person(f"C-{last_customer + offset * 37}", spec, pw)
+        for offset, person in enumerate(LANGUAGE_CUSTOMERS, start=1):
+            self.person(f"C-{last_customer + offset * 37}", person, pw)
         self.summary.users, self.summary.customers = len(self.users), len(self.customers)
         plans = sorted(((spec, self.timeline(spec, self.addresses[spec.customer].country)) for spec in LANGUAGE_ORDERS),
                        key=lambda p: p[1].placed)

@@ -129,8 +129,8 @@ class HelpCategoryState(PortalState, rx.State):
     @rx.var
     def page_title(self) -> str:
         business = get_settings().portal_business_name
-        return (tr("{name} · {business} help", name=self.name, business=business) if self.name
-                else tr("{business} help center", business=business))
+        return tr("{page} · {business} help", page=self.name, business=business) if self.name \
+            else tr("{business} help center", business=business)
 
     @rx.event
     def load(self) -> None:
@@ -173,8 +173,8 @@ class HelpArticleState(PortalState, rx.State):
     @rx.var
     def page_title(self) -> str:
         business = get_settings().portal_business_name
-        return (tr("{name} · {business} help", name=self.title, business=business) if self.title
-                else tr("{business} help center", business=business))
+        return tr("{page} · {business} help", page=self.title, business=business) if self.title \
+            else tr("{business} help center", business=business)
 
     @rx.var
     def page_description(self) -> str:

@@ -17,7 +17,7 @@ from portal.domain import order_actions, order_billing, orders, returns
 from portal.domain.errors import DomainError
 from portal.domain.events import DomainEvent, Topic
 from portal.domain.order_policy import current_policy
-from portal.domain.order_wording import CANCEL_REASON_LABELS, RETURN_REASON_LABELS, why_not
+from portal.domain.order_wording import CANCEL_REASON_LABELS, RETURN_REASON_LABELS, event_text, why_not
 from portal.domain.principal import Principal
 from portal.format import day, day_time, humanize, money
 from portal.i18n import N_, tr
@@ -300,7 +300,8 @@ class OrderDetailState(PortalState, rx.State):
         ) for r in d.returns]
         if self._cancel_return_id not in {r.id for r in self.returns}:
             self._cancel_return_id, self.cancelling_return = None, ""
-        self.timeline = [EventRow(when=day_time(e.created_at), message=e.message or humanize(e.kind),
+        self.timeline = [EventRow(when=day_time(e.created_at),
+                                  message=event_text(e.kind, e.data, e.message or humanize(e.kind)),
                                   actor=tr(ACTOR_LABELS.get(e.actor_kind, ""))) for e in d.events]
         a = d.actions
         self.actions = ActionsView(

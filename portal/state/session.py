@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -12,9 +11,9 @@ from reflex_base.event import EventSpec
 
 from portal import format as fmt
 from portal import i18n
+from portal.components import mailbox
 from portal.db import session_scope
 from portal.domain import auth, mfa, profile
-from portal.domain.auth import BINDING_COOKIE
 from portal.domain.errors import DomainError
 from portal.domain.events import DomainEvent, Topic
 from portal.domain.principal import Principal
@@ -63,20 +62,16 @@ def browser_origin(state: rx.State) -> str:
 
 def post_to(url: str) -> EventSpec:
     """A full page load by a same-origin form POST (logout is a POST: a link or an image on
-    another site cannot sign anyone out)."""
-    return rx.call_script("const f = document.createElement('form'); f.method = 'post'; "
-                          f"f.action = {json.dumps(url)}; document.body.appendChild(f); f.submit();")
+    another site cannot sign anyone out). Sent through the page's mailbox (no eval)."""
+    return mailbox.send({"post": url})
 
 
 def navigate_to(url: str, *, binding: str = "") -> EventSpec:
     """A full page load (not a client-side route change): the websocket reconnects with
     the new cookie, and the browser follows the API route's redirect. With `binding`, the
-    browser first stores the value the login ticket is bound to, for a minute."""
-    cookie = ""
-    if binding:
-        cookie = (f"document.cookie = {json.dumps(f'{BINDING_COOKIE}={binding}')} + "
-                  "'; path=/; max-age=60; samesite=strict' + (location.protocol === 'https:' ? '; secure' : '');")
-    return rx.call_script(f"{cookie}window.location.replace({json.dumps(url)})")
+    browser first stores the value the login ticket is bound to, for a minute (the cookie
+    named by the mailbox, BINDING_COOKIE). The URL goes through the page's mailbox, never into state."""
+    return mailbox.send({"go": url, "binding": binding} if binding else {"go": url})
 
 
 @mfa_setup_exempt

@@ -95,9 +95,9 @@ def _check(page: Any, source: str) -> tuple[list[dict[str, Any]], int]:
 def scan(browser: Any, harness: Any) -> Iterator[Any]:
     contexts: list[Any] = []
 
-    def new_page(scheme: str, viewport: dict[str, int]) -> Any:
+    def new_page(scheme: str, viewport: dict[str, int], locale: str = "en-GB") -> Any:
         context = browser.new_context(base_url=harness.frontend_url.rstrip("/"), color_scheme=scheme,
-                                      viewport=viewport)
+                                      viewport=viewport, locale=locale)
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(30_000)
@@ -128,9 +128,29 @@ def test_every_page_for_every_role_has_no_axe_violations(scan: Any, demo: Any, e
                 rules = max(rules, applied)
                 if violations:
                     found[f"{scheme} {viewport['width']}px {role} {path}"] = violations
+    # In German and French too: a customer whose profile says German, strangers whose browser says French
+    # (translated names must still match what is shown, <html lang> must follow).
+    translated = {"customer-de": ("lukasz@example.com", "de-DE", [p for p in by_role["customer"] if p.count("/") == 1]
+                                  + ["/account/profile", "/account/security", "/account/privacy", "/support/new"]),
+                  "public-fr": ("", "fr-FR", by_role["public"])}
+    for who, (email, locale, paths) in translated.items():
+        for scheme, viewport in (("light", DESKTOP), ("dark", PHONE)):
+            page = scan(scheme, viewport, locale)
+            if email:
+                sign_in(page, email, DEMO_PASSWORD)
+                page.wait_for_url(lambda url: "/login" not in url)
+            for path in dict.fromkeys(paths):
+                page.goto(path)
+                page.wait_for_function("(lang) => document.documentElement.lang === lang", locale[:2])
+                violations, applied = _check(page, source)
+                checked += 1
+                rules = max(rules, applied)
+                if violations:
+                    found[f"{scheme} {viewport['width']}px {who} {path}"] = violations
     with capsys.disabled():  # in the run's output, passing or not
         print(f"\naxe-core {TAGS}: {checked} page views checked ({sum(len(p) for p in by_role.values())} pages"
-              f" x light, dark, phone; up to {rules} rules each), {len(found)} with violations")
+              f" x light, dark, phone, and in German and French; up to {rules} rules each), {len(found)} with"
+              " violations")
     assert not found, json.dumps(_by_rule(found), indent=1)
 
 

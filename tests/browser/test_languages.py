@@ -24,7 +24,7 @@ from tests.pdf_tools import pdf_text
 pytestmark = pytest.mark.browser
 
 WORDS = ("Home", "Orders", "Order", "Billing", "Invoice", "Main menu", "Account statement", "Amount due",
-         "Invoice total", "Description", "Sign in", "Email address", "Password")
+         "Invoice total", "Unit price", "Sign in", "Email address", "Password")
 
 
 def words_in(lang: str) -> dict[str, str]:
@@ -79,8 +79,8 @@ def test_a_customer_reads_the_portal_in_their_language(page: Any, demo: Any, db:
     page.wait_for_url(re.compile(r"/billing/invoices/\d+"))
     expect(page.get_by_role("heading", name=w["Invoice"], exact=True)).to_be_visible()
     text = pdf_text(_download(page, "invoice-pdf"))
-    assert name in text and w["Invoice total"] in text and w["Description"] in text
-    assert "Invoice total" not in text and "Description" not in text  # and not in English
+    assert name in text and w["Invoice total"] in text and w["Unit price"] in text
+    assert "Invoice total" not in text and "Unit price" not in text  # and not in English
     # So is their statement
     nav.get_by_role("link", name=w["Billing"], exact=True).click()
     page.wait_for_url(re.compile(r"/billing/?$"))

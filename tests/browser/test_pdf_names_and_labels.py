@@ -100,8 +100,15 @@ def test_money_on_the_page_and_in_the_pdf_follows_the_profiles_locale(page: Any,
         user = s.exec(select(User).where(User.email == "ben@example.com")).one()
         user.locale = "de"
         s.add(user)
-    # When he opens his overdue invoice (€70.95), its balance is written the German way
-    number = open_due_invoice(page, "ben@example.com")
+    # When he opens his overdue invoice (€70.95), its balance is written the German way (and his menu
+    # is in German now: he goes to Billing by its address)
+    sign_in(page, "ben@example.com", DEMO_PASSWORD)
+    page.wait_for_url(re.compile(r"/dashboard"))
+    page.goto("/billing")
+    row = page.get_by_test_id("due-row").first
+    number = row.get_by_role("link").inner_text()
+    row.get_by_role("link").click()
+    page.get_by_test_id("pay-now").wait_for()
     page.get_by_test_id("invoice-balance").get_by_text(re.compile(r"^70,95\s€$")).wait_for()
     # And so is its PDF
     _, data = _download(page, "invoice-pdf")
