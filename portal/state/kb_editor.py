@@ -75,6 +75,7 @@ class ArticleEditorState(PortalState, rx.State):
     trans_error: str = ""
     trans_field: str = ""  # the refused field ("title", "summary", "body_md"), for aria-invalid
     trans_notice: str = ""
+    _trans_typed: bool = False  # the open translation form holds typing not yet saved
     _article_id: int | None = None
     _page_key: str = ""
     _dirty: bool = False
@@ -208,6 +209,12 @@ class ArticleEditorState(PortalState, rx.State):
         chosen = self._language(lang)
         if chosen is None or self._article_id is None:
             return
+        if self.trans_lang and self.trans_lang != chosen and self._trans_typed:
+            # Another language's form holds unsaved typing: it stays, and the editor is told why.
+            msg = tr("Save or cancel the translation you are writing first: {language}.",
+                     language=self.trans_lang_name)
+            self.trans_error, self.trans_field = msg, ""
+            return
         try:
             with session_scope() as db:
                 kb.staff_article(db, principal=principal, article_id=self._article_id)  # still there, still staff
@@ -219,28 +226,31 @@ class ArticleEditorState(PortalState, rx.State):
         self.trans_title = row.title if row else ""
         self.trans_summary = row.summary if row else ""
         self.trans_body = row.body_md if row else ""
-        self.trans_error, self.trans_field, self.trans_notice = "", "", ""
+        self.trans_error, self.trans_field, self.trans_notice, self._trans_typed = "", "", "", False
 
     @rx.event
     def close_translation(self) -> None:
         forms.here(self)
         self.trans_lang, self.trans_lang_name, self.trans_exists = "", "", False
         self.trans_title, self.trans_summary, self.trans_body = "", "", ""
-        self.trans_error, self.trans_field = "", ""
+        self.trans_error, self.trans_field, self._trans_typed = "", "", False
 
     @rx.event
     def edit_trans_title(self, value: str) -> None:
         forms.enter(self)
+        self._trans_typed = True
         self.trans_title = self._text(value, 200)
 
     @rx.event
     def edit_trans_summary(self, value: str) -> None:
         forms.enter(self)
+        self._trans_typed = True
         self.trans_summary = self._text(value, 400)
 
     @rx.event
     def edit_trans_body(self, value: str) -> None:
         forms.enter(self)
+        self._trans_typed = True
         self.trans_body = self._text(value, 100_000)
 
     @rx.event
@@ -268,7 +278,7 @@ class ArticleEditorState(PortalState, rx.State):
         except DomainError as err:
             self.trans_error, self.trans_field = message_for_error(err), ""
             return
-        self.trans_error, self.trans_field = "", ""
+        self.trans_error, self.trans_field, self._trans_typed = "", "", False
         self.trans_lang, self.trans_lang_name, self.trans_exists = "", "", False
         self.trans_title, self.trans_summary, self.trans_body = "", "", ""
         self.trans_notice = tr("Translation saved: {language}.", language=NAMES[lang])
@@ -289,7 +299,7 @@ class ArticleEditorState(PortalState, rx.State):
             self.trans_error, self.trans_field = message_for_error(err), ""
             return
         if self.trans_lang == chosen:
-            self.trans_lang, self.trans_lang_name, self.trans_exists = "", "", False
+            self.trans_lang, self.trans_lang_name, self.trans_exists, self._trans_typed = "", "", False, False
             self.trans_title, self.trans_summary, self.trans_body = "", "", ""
         self.trans_error, self.trans_field = "", ""
         self.trans_notice = (tr("Translation deleted: {language}.", language=NAMES[chosen]) if removed

@@ -24,7 +24,7 @@ from tests.browser.test_login_flow import sign_in
 from tests.factories import make_customer, make_staff
 from tests.factories_kb import clear_search_index, make_article, make_category
 from tests.support.aio import run_async as run
-from tests.support.reflex_client import redirects
+from tests.support.reflex_client import deltas_text, redirects
 
 pytestmark = pytest.mark.browser
 
@@ -204,3 +204,34 @@ def test_a_customers_forged_translation_calls_are_refused(db: Session, harness: 
     ]))
     assert redirects(updates) == []
     assert stored() == []
+
+
+def test_switching_language_keeps_unsaved_typing(db: Session, harness: Any, backend_url: str) -> None:
+    clear_search_index(db)
+    cat = make_category(db, slug="gear")
+    art = make_article(db, cat, title="Caring for your boots", body="Brush them, let them dry.")
+    path = f"/agent/articles/{art.id}"
+    agent = make_staff(db)
+    # The control: with nothing typed in German, the French form opens at once (and saves French)
+    updates = run(conversation(backend_url, cookie_for(db, agent), path, [
+        (ArticleEditorState.load, {}),
+        (ArticleEditorState.open_translation, {"lang": "de"}),
+        (ArticleEditorState.open_translation, {"lang": "fr"}),
+        (ArticleEditorState.edit_trans_title, {"value": "Entretien des bottes"}),
+        (ArticleEditorState.save_translation, {}),
+    ]))
+    assert "Save or cancel" not in deltas_text(updates)
+    db.expire_all()
+    assert [(r.lang, r.title) for r in db.exec(select(KbArticleTranslation)).all()] == [("fr", "Entretien des bottes")]
+    # Typed into the German form, opening French is refused: the German words stay, unsaved
+    updates = run(conversation(backend_url, cookie_for(db, agent), path, [
+        (ArticleEditorState.load, {}),
+        (ArticleEditorState.open_translation, {"lang": "de"}),
+        (ArticleEditorState.edit_trans_title, {"value": "Stiefel pflegen"}),
+        (ArticleEditorState.open_translation, {"lang": "fr"}),
+        (ArticleEditorState.save_translation, {}),
+    ]))
+    assert "Save or cancel the translation you are writing first: Deutsch." in deltas_text(updates)
+    db.expire_all()
+    assert sorted((r.lang, r.title) for r in db.exec(select(KbArticleTranslation)).all()) == [
+        ("de", "Stiefel pflegen"), ("fr", "Entretien des bottes")]
