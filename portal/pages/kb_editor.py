@@ -76,7 +76,8 @@ def _translation_row(item: TranslationItem) -> rx.Component:
                         size="2"),
                     rx.hstack(
                         rx.alert_dialog.cancel(rx.button(t("Keep it"), variant="soft", color_scheme="gray")),
-                        rx.alert_dialog.action(rx.button(t("Delete"), color_scheme="red",
+                        # Soft red: white on solid red falls short of 4.5:1 contrast.
+                        rx.alert_dialog.action(rx.button(t("Delete"), color_scheme="red", variant="soft",
                                                          on_click=s.delete_translation(item.lang),
                                                          data_testid="translation-delete-confirm")),
                         justify="end", spacing="2", margin_top="1rem",

@@ -46,6 +46,9 @@ def _untranslated_article(db: Session) -> tuple[KbArticle, KbCategory]:
 
 
 def _no_axe_violations(page: Any, source: str, what: str) -> None:
+    # Checked once nothing moves: colours read mid-animation (a dialog fading in) are not the page's.
+    page.wait_for_function("() => document.getAnimations().every(a => a.playState !== 'running' "
+                           "|| a.effect?.getComputedTiming().iterations === Infinity)")
     violations, applied = _check(page, source)
     assert applied > 0
     assert violations == [], f"{what}: {violations}"
