@@ -71,7 +71,7 @@ from sqlalchemy.exc import OperationalError  # noqa: E402
 from sqlmodel import Session, SQLModel  # noqa: E402
 
 from portal import db as portal_db  # noqa: E402
-from portal.models.kb import FTS_TABLE  # noqa: E402
+from portal.models.kb import FTS_TABLE, INTL_FTS_TABLE  # noqa: E402
 from portal.settings import ROOT, get_settings, reset_settings_cache  # noqa: E402
 
 reset_settings_cache()
@@ -125,8 +125,11 @@ def wipe(eng: Engine) -> None:
                 else:
                     for t in tables:
                         conn.execute(t.delete())
-                    # The help center's FTS5 index is not a model table; empty it too.
+                    # The help center's FTS5 indexes (the articles', the translations') are not
+                    # model tables; empty them too. (PostgreSQL indexes the rows themselves: the
+                    # TRUNCATE of kbarticletranslation empties its GIN indexes.)
                     conn.execute(text(f"DELETE FROM {FTS_TABLE}"))  # noqa: S608 - a constant
+                    conn.execute(text(f"DELETE FROM {INTL_FTS_TABLE}"))  # noqa: S608 - a constant
             return
         except OperationalError:
             # The app under test (its scheduled jobs, a late event) may hold locks the

@@ -14,16 +14,18 @@ from sqlmodel import Session
 from portal.db import utcnow
 from portal.domain import kb
 from portal.models import ArticleStatus, Customer, KbArticle, KbCategory, Order, Shipment
-from portal.models.kb import FTS_TABLE
+from portal.models.kb import FTS_TABLE, INTL_FTS_TABLE
 
 _seq = itertools.count(1)
 
 
 def clear_search_index(db: Session) -> None:
-    """The test database is emptied table by table after each test; the FTS5 table is not a model
-    table, so tests that index articles start from an empty index themselves."""
+    """The test database is emptied table by table after each test; the FTS5 tables (articles,
+    translations) are not model tables, so tests that index articles start from an empty index
+    themselves. On PostgreSQL the GIN indexes follow the rows."""
     if db.get_bind().dialect.name == "sqlite":
         db.execute(text(f"DELETE FROM {FTS_TABLE}"))  # noqa: S608 - a constant
+        db.execute(text(f"DELETE FROM {INTL_FTS_TABLE}"))  # noqa: S608 - a constant
         db.commit()
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from portal.db import utcnow
-from portal.domain import audit, events
+from portal.domain import audit, events, kb
 from portal.domain.errors import Invalid
 from portal.domain.events import DomainEvent, Topic
 from portal.domain.principal import Principal, require_admin, require_customer, require_principal
@@ -194,4 +194,10 @@ def help_suggestions(session: Session, *, principal: Principal, limit: int = 5) 
         select(KbArticle).where(KbArticle.status == ArticleStatus.PUBLISHED)
         .order_by(col(KbArticle.helpful_yes).desc(), col(KbArticle.id)).limit(max(1, min(limit, MAX_LIMIT)))
     ).all()
-    return [ArticleItem(slug=a.slug, title=a.title, summary=a.summary) for a in rows]
+    # In the reader's language where the article is translated into it, else the English original.
+    translated = kb.translations(session, [a.id for a in rows if a.id is not None], kb.reader_language())
+    items: list[ArticleItem] = []
+    for a in rows:
+        t = translated.get(a.id or 0)
+        items.append(ArticleItem(slug=a.slug, title=t.title if t else a.title, summary=t.summary if t else a.summary))
+    return items

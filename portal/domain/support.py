@@ -281,17 +281,26 @@ def suggest_articles(session: Session, *, principal: Principal, text: str, limit
     query = kb.normalize_query(str(text)[:kb.MAX_QUERY])
     if not any(len(w) >= 3 for w in kb.terms(query)):
         return []
-    ids, _ = kb.rank(session, query, limit=max(1, min(limit, 10)))
+    # Ranked in the reader's language too (its translations' index fused with the English one).
+    ids, _ = kb.rank(session, query, limit=max(1, min(limit, 10)), lang=kb.reader_language())
     return _published(session, ids)
 
 
 def _published(session: Session, ids: list[int]) -> list[Suggestion]:
-    """These articles in this order, those still published."""
+    """These articles in this order, those still published; in the reader's language where the
+    article is translated into it, else the English original."""
     rows = session.exec(select(KbArticle).where(col(KbArticle.id).in_(ids),
                                                 KbArticle.status == ArticleStatus.PUBLISHED)).all() if ids else []
     by_id = {a.id: a for a in rows}
-    return [Suggestion(id=a.id or 0, slug=a.slug, title=a.title, summary=a.summary)
-            for a in (by_id.get(i) for i in ids) if a is not None]
+    translated = kb.translations(session, [i for i in by_id if i is not None], kb.reader_language())
+    out: list[Suggestion] = []
+    for a in (by_id.get(i) for i in ids):
+        if a is None:
+            continue
+        t = translated.get(a.id or 0)
+        out.append(Suggestion(id=a.id or 0, slug=a.slug, title=t.title if t else a.title,
+                              summary=t.summary if t else a.summary))
+    return out
 
 
 def situation_suggestions(session: Session, *, principal: Principal, code: str, limit: int = 3) -> list[Suggestion]:

@@ -157,10 +157,18 @@ def _article() -> rx.Component:
             s.title != "",
             rx.vstack(
                 rx.cond(s.draft, rx.badge(t("Draft: only staff can see this"), color_scheme="amber")),
-                rx.heading(s.title, size="7", as_="h1", data_testid="help-article-title"),
-                rx.text(s.summary, size="3", color_scheme="gray"),
-                # No raw HTML from article bodies: Markdown only, so nothing an editor types can run.
-                rx.box(rx.markdown(s.body_md, use_raw=False), width="100%", data_testid="help-article-body"),
+                rx.cond(s.language_note != "",
+                        rx.callout(s.language_note, icon="languages", size="1", color_scheme="gray",
+                                   width="100%", data_testid="help-language-note")),
+                # The article's words carry the language they are shown in (a translation's, or
+                # English in place of a missing one), so screen readers pronounce them right.
+                rx.vstack(
+                    rx.heading(s.title, size="7", as_="h1", data_testid="help-article-title"),
+                    rx.text(s.summary, size="3", color_scheme="gray"),
+                    # No raw HTML from article bodies: Markdown only, so nothing an editor types can run.
+                    rx.box(rx.markdown(s.body_md, use_raw=False), width="100%", data_testid="help-article-body"),
+                    lang=s.lang, spacing="3", width="100%", data_testid="help-article-text",
+                ),
                 rx.text(t("Updated {date}", date=s.updated), size="1", color_scheme="gray"),
                 _feedback(),
                 rx.cond(

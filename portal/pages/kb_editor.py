@@ -7,7 +7,7 @@ import reflex as rx
 from portal.components.common import card, error_callout, notice_callout
 from portal.i18n import N_, t
 from portal.layouts.shell import shell
-from portal.state.kb_editor import ArticleEditorState, ArticleListState, StaffArticleItem
+from portal.state.kb_editor import ArticleEditorState, ArticleListState, StaffArticleItem, TranslationItem
 
 
 def _status_text(status: rx.Var) -> rx.Var:
@@ -47,6 +47,94 @@ def _field(label: str | rx.Var, control: rx.Component) -> rx.Component:
     """The words label the control they wrap."""
     return rx.el.label(rx.vstack(rx.text(label, size="2", weight="medium"), control, spacing="1", width="100%"),
                        width="100%")
+
+
+def _translation_row(item: TranslationItem) -> rx.Component:
+    s = ArticleEditorState
+    return rx.hstack(
+        # The language's own name, said in that language.
+        rx.text(item.name, lang=item.lang, weight="medium", min_width="6rem"),
+        rx.badge(rx.cond(item.exists, t("Translated"), t("Not translated")),
+                 color_scheme=rx.cond(item.exists, "green", "gray"), data_testid="translation-status"),
+        rx.spacer(),
+        rx.button(rx.cond(item.exists, t("Edit"), t("Add")), size="1", variant="soft",
+                  on_click=s.open_translation(item.lang),
+                  aria_label=rx.cond(item.exists, t("Edit the translation: {language}", language=item.name),
+                                     t("Add a translation: {language}", language=item.name)),
+                  data_testid="translation-open"),
+        rx.cond(
+            item.exists,
+            rx.alert_dialog.root(
+                rx.alert_dialog.trigger(rx.button(
+                    t("Delete"), size="1", variant="ghost", color_scheme="red",
+                    aria_label=t("Delete the translation: {language}", language=item.name),
+                    data_testid="translation-delete")),
+                rx.alert_dialog.content(
+                    rx.alert_dialog.title(t("Delete this translation?")),
+                    rx.alert_dialog.description(
+                        t("Readers who use {language} will see the English article instead.", language=item.name),
+                        size="2"),
+                    rx.hstack(
+                        rx.alert_dialog.cancel(rx.button(t("Keep it"), variant="soft", color_scheme="gray")),
+                        # Soft red: white on solid red falls short of 4.5:1 contrast.
+                        rx.alert_dialog.action(rx.button(t("Delete"), color_scheme="red", variant="soft",
+                                                         on_click=s.delete_translation(item.lang),
+                                                         data_testid="translation-delete-confirm")),
+                        justify="end", spacing="2", margin_top="1rem",
+                    ),
+                    data_testid="translation-delete-dialog",
+                ),
+            ),
+        ),
+        align="center", width="100%", padding_y="0.4rem", border_bottom=f"1px solid {rx.color('gray', 4)}",
+        data_testid="translation-row",
+    )
+
+
+def _invalid(field: str) -> dict[str, rx.Var]:
+    """A refused field is marked invalid and described by the message naming it."""
+    s = ArticleEditorState
+    return {"aria_invalid": rx.cond(s.trans_field == field, "true", "false"),
+            "aria_describedby": rx.cond(s.trans_field == field, "translation-error", ""),
+            "color_scheme": rx.cond(s.trans_field == field, "red", "gray")}
+
+
+def _translation_form() -> rx.Component:
+    s = ArticleEditorState
+    return rx.vstack(
+        rx.heading(t("Translation: {language}", language=s.trans_lang_name), size="3", as_="h3"),
+        rx.text(t("English original: {title}", title=s.title), size="1", color_scheme="gray"),
+        # The fields say which language they hold: spelling checks and screen readers follow it.
+        _field(t("Title"), rx.input(value=s.trans_title, on_change=s.edit_trans_title, max_length=200, width="100%",
+                                 lang=s.trans_lang, data_testid="translation-title", **_invalid("title"))),
+        _field(t("Summary"), rx.input(value=s.trans_summary, on_change=s.edit_trans_summary, max_length=400,
+                                   width="100%", lang=s.trans_lang, data_testid="translation-summary",
+                                   **_invalid("summary"))),
+        _field(t("Article text"), rx.text_area(value=s.trans_body, on_change=s.edit_trans_body, rows="12",
+                                            width="100%", font_family="monospace", lang=s.trans_lang,
+                                            data_testid="translation-body", **_invalid("body_md"))),
+        rx.hstack(
+            rx.button(t("Cancel"), variant="soft", color_scheme="gray", on_click=s.close_translation,
+                      data_testid="translation-cancel"),
+            rx.button(t("Save translation"), on_click=s.save_translation, data_testid="translation-save"),
+            justify="end", spacing="2", width="100%",
+        ),
+        spacing="3", width="100%", data_testid="translation-form",
+    )
+
+
+def _translations() -> rx.Component:
+    s = ArticleEditorState
+    return card(
+        t("Translations"),
+        rx.text(t("Readers whose language has no translation see the English article, with a note."),
+                size="2", color_scheme="gray"),
+        error_callout(s.trans_error, id="translation-error"),
+        notice_callout(s.trans_notice),
+        rx.box(rx.foreach(s.translations, _translation_row), width="100%"),
+        rx.cond(s.trans_lang != "", _translation_form()),
+        icon="languages", test_id="article-translations",
+    )
 
 
 @shell(N_("Edit article"))
@@ -95,6 +183,7 @@ def article_editor_page() -> rx.Component:
             ),
             icon="file_text",
         ),
+        rx.cond(s.is_new, rx.fragment(), _translations()),
         spacing="4", width="100%",
     )
 

@@ -11,7 +11,7 @@ from portal.db import session_scope
 from portal.domain import kb
 from portal.domain.errors import DomainError, Invalid
 from portal.format import day_time
-from portal.i18n import tr
+from portal.i18n import NAMES, tr
 from portal.state import forms
 from portal.state.base import PortalState
 from portal.state.guard import Access, access
@@ -26,6 +26,13 @@ class StaffArticleItem:
     updated: str
     edit_href: str
     view_href: str
+
+
+@dataclasses.dataclass
+class TranslationItem:
+    lang: str  # "de", "fr" (a value compared in code)
+    name: str  # the language's own name (portal.i18n.NAMES)
+    exists: bool
 
 
 @access(Access.STAFF)
@@ -56,6 +63,19 @@ class ArticleEditorState(PortalState, rx.State):
     error: str = ""
     notice: str = ""
     is_new: bool = True
+    # Translations of this article: one row per language it may be translated into, and the form
+    # for the one being written (`trans_lang` empty: no form open).
+    translations: list[TranslationItem] = []
+    trans_lang: str = ""
+    trans_lang_name: str = ""
+    trans_exists: bool = False
+    trans_title: str = ""
+    trans_summary: str = ""
+    trans_body: str = ""
+    trans_error: str = ""
+    trans_field: str = ""  # the refused field ("title", "summary", "body_md"), for aria-invalid
+    trans_notice: str = ""
+    _trans_typed: bool = False  # the open translation form holds typing not yet saved
     _article_id: int | None = None
     _page_key: str = ""
     _dirty: bool = False
@@ -83,6 +103,7 @@ class ArticleEditorState(PortalState, rx.State):
         self._article_id, self.is_new = view.id, False
         self.title, self.summary, self.body_md = view.title, view.summary, view.body_md
         self.category, self.slug, self.status = view.category_slug, view.slug, view.status
+        self._list_translations()
 
     def _text(self, value: object, limit: int) -> str:
         return value[:limit] if isinstance(value, str) else ""
@@ -165,3 +186,122 @@ class ArticleEditorState(PortalState, rx.State):
     @rx.event
     def unpublish(self) -> None:
         self._publish(False)
+
+    # ----- translations ---------------------------------------------------------------------------
+
+    def _list_translations(self) -> None:
+        if self._article_id is None:
+            self.translations = []
+            return
+        with session_scope() as db:
+            present = set(kb.translation_languages(db, article_id=self._article_id))
+        self.translations = [TranslationItem(lang=lang, name=NAMES.get(lang, lang), exists=lang in present)
+                             for lang in kb.TRANSLATED]
+
+    def _language(self, value: object) -> str | None:
+        return value if isinstance(value, str) and value in kb.TRANSLATED else None
+
+    @rx.event
+    def open_translation(self, lang: str) -> None:
+        """Open the form for this language's translation: as stored, or blank to add one."""
+        principal = self._me()
+        forms.here(self)
+        chosen = self._language(lang)
+        if chosen is None or self._article_id is None:
+            return
+        if self.trans_lang and self.trans_lang != chosen and self._trans_typed:
+            # Another language's form holds unsaved typing: it stays, and the editor is told why.
+            msg = tr("Save or cancel the translation you are writing first: {language}.",
+                     language=self.trans_lang_name)
+            self.trans_error, self.trans_field = msg, ""
+            return
+        try:
+            with session_scope() as db:
+                kb.staff_article(db, principal=principal, article_id=self._article_id)  # still there, still staff
+                row = kb.translations(db, [self._article_id], chosen).get(self._article_id)
+        except DomainError as err:
+            self.trans_error, self.trans_field = message_for_error(err), ""
+            return
+        self.trans_lang, self.trans_lang_name, self.trans_exists = chosen, NAMES.get(chosen, chosen), row is not None
+        self.trans_title = row.title if row else ""
+        self.trans_summary = row.summary if row else ""
+        self.trans_body = row.body_md if row else ""
+        self.trans_error, self.trans_field, self.trans_notice, self._trans_typed = "", "", "", False
+
+    @rx.event
+    def close_translation(self) -> None:
+        forms.here(self)
+        self.trans_lang, self.trans_lang_name, self.trans_exists = "", "", False
+        self.trans_title, self.trans_summary, self.trans_body = "", "", ""
+        self.trans_error, self.trans_field, self._trans_typed = "", "", False
+
+    @rx.event
+    def edit_trans_title(self, value: str) -> None:
+        forms.enter(self)
+        self._trans_typed = True
+        self.trans_title = self._text(value, 200)
+
+    @rx.event
+    def edit_trans_summary(self, value: str) -> None:
+        forms.enter(self)
+        self._trans_typed = True
+        self.trans_summary = self._text(value, 400)
+
+    @rx.event
+    def edit_trans_body(self, value: str) -> None:
+        forms.enter(self)
+        self._trans_typed = True
+        self.trans_body = self._text(value, 100_000)
+
+    @rx.event
+    def save_translation(self) -> None:
+        """Store the open form's translation. Refused: the message names the field, and every
+        word typed stays in the form."""
+        principal = self._me()
+        forms.here(self)
+        lang = self._language(self.trans_lang)
+        self.trans_notice = ""
+        if self._article_id is None:
+            self.trans_error, self.trans_field = tr("Save the article first."), ""
+            return
+        if lang is None:
+            self.trans_error, self.trans_field = tr("Choose the language of the translation."), ""
+            return
+        draft = kb.ArticleDraft(title=self.trans_title, summary=self.trans_summary, body_md=self.trans_body,
+                                category_slug="")
+        try:
+            with session_scope() as db:
+                kb.save_translation(db, principal=principal, article_id=self._article_id, lang=lang, draft=draft)
+        except Invalid as err:
+            self.trans_error, self.trans_field = err.detail or message_for_error(err), err.field
+            return
+        except DomainError as err:
+            self.trans_error, self.trans_field = message_for_error(err), ""
+            return
+        self.trans_error, self.trans_field, self._trans_typed = "", "", False
+        self.trans_lang, self.trans_lang_name, self.trans_exists = "", "", False
+        self.trans_title, self.trans_summary, self.trans_body = "", "", ""
+        self.trans_notice = tr("Translation saved: {language}.", language=NAMES[lang])
+        self._list_translations()
+
+    @rx.event
+    def delete_translation(self, lang: str) -> None:
+        """Remove one translation (asked to confirm on the page): its readers get the English article."""
+        principal = self._me()
+        forms.here(self)
+        chosen = self._language(lang)
+        if chosen is None or self._article_id is None:
+            return
+        try:
+            with session_scope() as db:
+                removed = kb.delete_translation(db, principal=principal, article_id=self._article_id, lang=chosen)
+        except DomainError as err:
+            self.trans_error, self.trans_field = message_for_error(err), ""
+            return
+        if self.trans_lang == chosen:
+            self.trans_lang, self.trans_lang_name, self.trans_exists, self._trans_typed = "", "", False, False
+            self.trans_title, self.trans_summary, self.trans_body = "", "", ""
+        self.trans_error, self.trans_field = "", ""
+        self.trans_notice = (tr("Translation deleted: {language}.", language=NAMES[chosen]) if removed
+                             else tr("There was no translation to delete: {language}.", language=NAMES[chosen]))
+        self._list_translations()
