@@ -141,7 +141,7 @@ def test_every_page_for_every_role_has_no_axe_violations(scan: Any, demo: Any, e
                 page.wait_for_url(lambda url: "/login" not in url)
             for path in dict.fromkeys(paths):
                 page.goto(path)
-                page.wait_for_function("(lang) => document.documentElement.lang === lang", locale[:2])
+                page.wait_for_function("(lang) => document.documentElement.lang === lang", arg=locale[:2])
                 violations, applied = _check(page, source)
                 checked += 1
                 rules = max(rules, applied)
