@@ -27,6 +27,7 @@ from sqlmodel import Session
 from portal.state.help import HelpState
 from tests.browser.test_forged_events import cookie_for
 from tests.factories import make_customer
+from tests.support.aio import run_async
 from tests.support.backend import Backend, serve_backend, wait_for
 from tests.support.reflex_client import ReflexClient, handler_name
 
@@ -156,4 +157,5 @@ def test_a_flood_of_strangers_tabs_is_bounded_and_reclaimed(server: Backend, db:
                      what="the strangers' states to be dropped from memory")
             assert kept.count() == SIGNED_IN  # the signed-in tabs' states, kept for Reflex's hour
 
-    asyncio.run(scenario())
+    # In a thread of its own: once a browser test ran in this worker, Playwright owns its event loop.
+    run_async(scenario(), timeout=900)
