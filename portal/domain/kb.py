@@ -860,17 +860,23 @@ def slugify(title: str) -> str:
     return "-".join(re.findall(r"[a-z0-9]+", title.lower()))[:120].strip("-")
 
 
-def _validated(session: Session, draft: ArticleDraft) -> tuple[str, str, str, str, KbCategory]:
+def _article_texts(draft: ArticleDraft) -> tuple[str, str, str]:
+    """The title, summary and body of an article or of a translation, tidied and within the limits."""
     title = " ".join(str(draft.title or "").split())
     summary = " ".join(str(draft.summary or "").split())
     body = str(draft.body_md or "").replace("\r\n", "\n")
-    slug = str(draft.slug or "").strip().lower() or slugify(title)
     if not title or len(title) > 200:
         raise Invalid(tr("Give the article a title of at most 200 characters."), field="title")
     if len(summary) > 400:
         raise Invalid(tr("Keep the summary under 400 characters."), field="summary")
     if len(body) > 100_000:
         raise Invalid(tr("The article is too long (100,000 characters at most)."), field="body_md")
+    return title, summary, body
+
+
+def _validated(session: Session, draft: ArticleDraft) -> tuple[str, str, str, str, KbCategory]:
+    title, summary, body = _article_texts(draft)
+    slug = str(draft.slug or "").strip().lower() or slugify(title)
     if not SLUG_RE.match(slug) or len(slug) > 120:
         raise Invalid(tr("The address may use lowercase letters, digits and dashes."), field="slug")
     cat = session.exec(select(KbCategory).where(KbCategory.slug == str(draft.category_slug)[:80])).first()
@@ -965,15 +971,7 @@ def save_translation(session: Session, *, principal: Principal, article_id: int,
     a = session.get(KbArticle, article_id)
     if a is None or a.id is None:
         raise NotFound("article")
-    title = " ".join(str(draft.title or "").split())
-    summary = " ".join(str(draft.summary or "").split())
-    body = str(draft.body_md or "").replace("\r\n", "\n")
-    if not title or len(title) > 200:
-        raise Invalid(tr("Give the article a title of at most 200 characters."), field="title")
-    if len(summary) > 400:
-        raise Invalid(tr("Keep the summary under 400 characters."), field="summary")
-    if len(body) > 100_000:
-        raise Invalid(tr("The article is too long (100,000 characters at most)."), field="body_md")
+    title, summary, body = _article_texts(draft)
     now = utcnow()
     row = translations(session, [a.id], lang).get(a.id)
     if row is None:
