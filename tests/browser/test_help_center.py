@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from portal.models import KbArticle, KbFeedback, SearchQuery
 from portal.seed.demo import DEMO_PASSWORD
-from tests.browser.test_login_flow import sign_in
+from tests.browser.test_login_flow import open_live, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -61,7 +61,7 @@ def test_a_stranger_finds_an_answer_reads_it_and_says_it_helped(page: Any, demo:
 
 
 def test_a_question_with_no_answer_is_recorded_as_such(page: Any, demo: Any, db: Session) -> None:
-    page.goto("/help")
+    open_live(page, "/help")
     page.get_by_test_id("help-search-input").fill("xylophone qwertyuiop")
     page.get_by_test_id("help-search-submit").click()
     page.get_by_test_id("help-no-results").wait_for()

@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from portal.models import AuthSession, MailMessage, User
 from portal.seed.demo import DEMO_PASSWORD
-from tests.browser.test_login_flow import sign_in
+from tests.browser.test_login_flow import open_live, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.browser
 def test_turn_on_mfa_then_sign_in_with_a_code_and_with_a_recovery_code(page: Any, demo: Any, db: Session) -> None:
     sign_in(page, "ben@example.com", DEMO_PASSWORD)
     page.wait_for_url(re.compile(r"/dashboard"))
-    page.goto("/account/security")
+    open_live(page, "/account/security")
     page.get_by_test_id("start-mfa").click()
     expect(page.get_by_test_id("totp-secret")).to_have_text(re.compile(r"^[A-Z2-7]{16,}$"))
     secret = page.get_by_test_id("totp-secret").inner_text().strip()
@@ -62,7 +62,7 @@ def test_turn_on_mfa_then_sign_in_with_a_code_and_with_a_recovery_code(page: Any
 
 
 def test_forgotten_password_reset_by_email_then_sign_in(page: Any, demo: Any, db: Session) -> None:
-    page.goto("/forgot")
+    open_live(page, "/forgot")
     page.fill("#email", "chloe@example.com")
     page.get_by_test_id("send-reset").click()
     page.get_by_test_id("reset-sent").wait_for()
@@ -70,7 +70,7 @@ def test_forgotten_password_reset_by_email_then_sign_in(page: Any, demo: Any, db
                   .order_by(col(MailMessage.id).desc())).first()
     assert msg is not None
     token = msg.body_text.split("/reset?token=")[1].split()[0]
-    page.goto(f"/reset?token={token}")
+    open_live(page, f"/reset?token={token}")
     page.fill("#password", "short")
     page.fill("#confirm", "short")
     page.get_by_test_id("save-password").click()

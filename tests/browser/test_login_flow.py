@@ -13,11 +13,16 @@ from portal.seed.demo import DEMO_PASSWORD
 pytestmark = pytest.mark.browser
 
 
-def sign_in(page: Any, email: str, password: str) -> None:
-    page.goto("/login")
-    # The form is in the prerendered page: typed into and sent before hydration, it would post the
-    # page to itself and the click would be lost (seen under load).
+def open_live(page: Any, path: str) -> None:
+    """Open a page and wait until it is live. Its forms are in the prerendered page: typed into and
+    sent before hydration, one would post the page to itself and the click would be lost (seen
+    under load, on the sign-in and the forgotten-password pages)."""
+    page.goto(path)
     page.get_by_test_id("page-ready").wait_for(state="attached")
+
+
+def sign_in(page: Any, email: str, password: str) -> None:
+    open_live(page, "/login")
     page.fill("#email", email)
     page.fill("#password", password)
     page.get_by_test_id("sign-in").click()

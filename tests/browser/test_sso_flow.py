@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from portal.seed.demo import DEMO_PASSWORD
-from tests.browser.test_login_flow import sign_in
+from tests.browser.test_login_flow import open_live, sign_in
 from tests.oidc.provider import ACCOUNT_EMAIL, ACCOUNT_SUB, RunningProvider, portal_sso_env, run_provider
 
 pytestmark = pytest.mark.browser
@@ -79,7 +79,7 @@ def test_link_sso_sign_out_then_sign_in_with_sso(sso_page: Any, demo: Any, sso_p
     page.context.clear_cookies()
 
     # And signs in with the SSO button
-    page.goto("/login")
+    open_live(page, "/login")
     page.get_by_test_id("sso-sign-in").click()
     at_provider_sign_in_and_consent(page, sso_provider)
 
@@ -131,7 +131,7 @@ def test_sso_does_not_get_around_two_factor_authentication(sso_page: Any, demo: 
         db.add(SsoIdentity(user_id=alice.id or 0, issuer=sso_provider.issuer, subject=ACCOUNT_SUB))
     page = sso_page
     # When she signs in with SSO
-    page.goto("/login")
+    open_live(page, "/login")
     page.get_by_test_id("sso-sign-in").click()
     at_provider_sign_in_and_consent(page, sso_provider)
     # Then the portal asks for her code before anything else, and no session exists yet
