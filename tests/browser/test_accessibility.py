@@ -165,3 +165,47 @@ def _by_rule(found: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     for entry in rules.values():
         entry["views"], entry["nodes"] = [*entry["views"][:8], f"... {len(entry['views'])} in all"], entry["nodes"][:12]
     return rules
+
+
+def test_confirmations_that_open_over_a_page_have_no_axe_violations(scan: Any, demo: Any, engine: Any) -> None:
+    """The page scan never opens a dialog or a panel; these hold the solid red buttons of what cannot be
+    undone (cancel an order, remove an address), so they are opened and scanned as shown."""
+    from portal.models.identity import User
+    from portal.models.orders import Order, OrderStatus
+
+    with Session(engine) as db:
+        alice = db.exec(select(User).where(User.email == "alice@example.com")).one()
+        paid = db.exec(select(Order).where(Order.customer_id == alice.customer_id,
+                                           Order.status == OrderStatus.PAID)).first()
+        assert paid is not None
+    source = _axe_source()
+    found: dict[str, list[dict[str, Any]]] = {}
+    reds: set[str] = set()
+    for scheme in ("light", "dark"):
+        page = scan(scheme, DESKTOP)
+        sign_in(page, "alice@example.com", DEMO_PASSWORD)
+        page.wait_for_url(lambda url: "/login" not in url)
+
+        page.goto(f"/orders/{paid.id}")
+        _check(page, source)
+        page.get_by_test_id("action-cancel").click()
+        button = page.get_by_test_id("confirm-cancel")
+        button.wait_for()
+        reds.add(button.evaluate("b => getComputedStyle(b).backgroundColor"))
+        violations, _ = _check(page, source)
+        if violations:
+            found[f"{scheme} cancel-order panel"] = violations
+
+        page.goto("/account/profile")
+        _check(page, source)
+        page.get_by_test_id("address-delete").first.click()
+        page.get_by_role("alertdialog").wait_for()
+        page.get_by_test_id("address-delete-confirm").wait_for()
+        violations, _ = _check(page, source)
+        if violations:
+            found[f"{scheme} remove-address dialog"] = violations
+        page.keyboard.press("Escape")
+        page.get_by_role("alertdialog").wait_for(state="detached")
+    assert not found, json.dumps(_by_rule(found), indent=1)
+    # What was scanned is the stylesheet's red, in both modes (not a default that happened to pass)
+    assert reds == {"rgb(206, 44, 49)"}
