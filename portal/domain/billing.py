@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 
 from portal.db import utcnow
 from portal.domain import audit, events, outbox
+from portal.domain import stored_wording as sw
 from portal.domain.errors import DomainError, ErrorCode, Invalid, NotFound
 from portal.domain.events import DomainEvent, Topic
 from portal.domain.notifications import notify_customer
@@ -364,7 +365,8 @@ def credits(session: Session, *, principal: Principal) -> list[CreditOut]:
     customer_id = require_customer(principal)
     rows = session.exec(select(CreditEntry).where(CreditEntry.customer_id == customer_id)
                         .order_by(col(CreditEntry.created_at).desc(), col(CreditEntry.id).desc())).all()
-    return [CreditOut(amount_cents=c.amount_cents, currency=c.currency, reason=c.reason, created_at=c.created_at,
+    return [CreditOut(amount_cents=c.amount_cents, currency=c.currency, reason=sw.CREDIT_REASONS.read(c.reason),
+                      created_at=c.created_at,
                       expires_at=c.expires_at) for c in rows]
 
 
@@ -577,7 +579,8 @@ def payment_succeeded(session: Session, pay: Payment, *, event_id: str) -> None:
         session.refresh(inv)
     if overpaid:
         session.add(CreditEntry(customer_id=pay.customer_id, amount_cents=overpaid, currency=pay.currency,
-                                reason=f"Overpayment of {number}"[:200], invoice_id=pay.invoice_id))
+                                reason=sw.CREDIT_REASONS.write(sw.OVERPAYMENT, number=number)[:200],
+                                invoice_id=pay.invoice_id))
     audit.record(session, action="billing.payment_succeeded", customer_id=pay.customer_id,
                  target_type="payment", target_id=pay.id or "", event_id=event_id, invoice=number)
     paid_now = was_open and inv is not None and inv.status == InvoiceStatus.PAID

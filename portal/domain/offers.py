@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 
 from portal.db import utcnow
 from portal.domain import audit, events, outbox
+from portal.domain import stored_wording as sw
 from portal.domain.errors import DomainError, ErrorCode, Invalid, NotFound
 from portal.domain.events import DomainEvent, Topic
 from portal.domain.principal import Principal, require_admin, require_customer
@@ -171,7 +172,8 @@ def apply_offer(session: Session, *, principal: Principal, offer_id: int,
     customer = session.get(Customer, offer.customer_id)
     if rule.reward_cents > 0 and customer is not None:
         session.add(CreditEntry(customer_id=offer.customer_id, amount_cents=rule.reward_cents,
-                                currency=customer.currency, reason=f"Offer: {rule.title}"[:200]))
+                                currency=customer.currency,
+                                reason=sw.CREDIT_REASONS.write(sw.OFFER, title=rule.title)[:200]))
         events.emit(session, DomainEvent(topic=Topic.BILLING, customer_id=offer.customer_id))
     audit.record(session, action="offer.applied", principal=principal, target_type="offer",
                  target_id=offer.id or "", request=request, rule_id=rule.id)

@@ -91,7 +91,9 @@ def bank_transfer(invoice: Invoice) -> BankTransfer | None:
 
 
 def invoice_order(session: Session, *, order: Order, lines: list[OrderLine], policy: OrderPolicy) -> Invoice:
-    """The invoice of a newly placed order: every line, delivery, VAT included, due on the usual terms."""
+    """The invoice of a newly placed order: every line, delivery, VAT included, due on the usual terms.
+    Written in the language of whoever places the order (the customer, in the portal): an invoice's
+    lines are fixed when it is issued."""
     now = utcnow()
     terms = Invoice.model_fields["payment_terms_days"].default
     invoice = Invoice(number=next_number(session, Invoice.number, INVOICE_PREFIX, floor=30000),
@@ -107,7 +109,7 @@ def invoice_order(session: Session, *, order: Order, lines: list[OrderLine], pol
         session.add(InvoiceLine(invoice_id=invoice.id or 0, description=description[:300], quantity=ln.quantity,
                                 unit_price_cents=ln.unit_price_cents, tax_rate_bp=rate, total_cents=ln.total_cents))
     if order.shipping_cents:
-        session.add(InvoiceLine(invoice_id=invoice.id or 0, description="Standard delivery", quantity=1,
+        session.add(InvoiceLine(invoice_id=invoice.id or 0, description=tr("Standard delivery"), quantity=1,
                                 unit_price_cents=order.shipping_cents, tax_rate_bp=rate,
                                 total_cents=order.shipping_cents))
     _billing_changed(session, invoice, "invoice.issued")

@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from portal.db import utcnow
 from portal.domain import attachments as att
 from portal.domain import audit, events, help_context, kb, outbox, throttle
+from portal.domain import stored_wording as sw
 from portal.domain.errors import DomainError, ErrorCode, Invalid, NotFound
 from portal.domain.events import DomainEvent, Topic
 from portal.domain.notifications import Text, notify_customer
@@ -449,7 +450,8 @@ def _view(session: Session, p: Principal, ticket: Ticket) -> TicketView:
         and ticket.merged_into_id is None,
         messages=[MessageView(id=m.id or 0, author_kind=m.author_kind,
                               author_name=_author_name(m, names, customer.name if customer else ""),
-                              body=m.body, internal=m.internal, created_at=m.created_at,
+                              body=sw.TICKET_LINES.read(m.body) if m.author_kind == "system" else m.body,
+                              internal=m.internal, created_at=m.created_at,
                               attachments=by_msg.get(m.id or 0, []), via_email=m.via_email,
                               delivery_status=m.delivery_status if p.is_staff else "") for m in msgs],
         contact_email=ticket.contact_email if p.is_staff else "",
@@ -461,9 +463,9 @@ def _view(session: Session, p: Principal, ticket: Ticket) -> TicketView:
 def _author_name(m: TicketMessage, names: dict[int, str], customer_name: str) -> str:
     if m.author_kind == "system":
         if not m.author_user_id:
-            return f"{get_settings().portal_business_name} support"
-        return names.get(m.author_user_id, "Support")
-    return names.get(m.author_user_id or 0, customer_name if m.author_kind == "customer" else "Support")
+            return tr("{business} support", business=get_settings().portal_business_name)
+        return names.get(m.author_user_id, tr("Support"))
+    return names.get(m.author_user_id or 0, customer_name if m.author_kind == "customer" else tr("Support"))
 
 
 def customer_reply(session: Session, *, principal: Principal, ticket_id: int, body: str,
@@ -505,7 +507,7 @@ def reopen_ticket(session: Session, *, principal: Principal, ticket_id: int) -> 
     ticket.resolution_due_at = _sla_due(now, ticket.priority)[1]
     ticket.sla_breach_flagged_at = None
     session.add(ticket)
-    session.add(TicketMessage(ticket_id=ticket.id or 0, author_kind="system", body="The customer reopened this ticket.",
+    session.add(TicketMessage(ticket_id=ticket.id or 0, author_kind="system", body=sw.TICKET_LINES.write(sw.REOPENED),
                               created_at=now))
     audit.record(session, action="support.ticket_reopened", principal=principal, target_type="ticket",
                  target_id=ticket.id or "")
@@ -756,7 +758,7 @@ def merge_tickets(session: Session, *, principal: Principal, source_id: int, tar
         session.add(a)
     session.flush()
     session.add(TicketMessage(ticket_id=target.id or 0, author_kind="system", author_user_id=p.user_id,
-                              body=f"Ticket {source.number} (“{source.subject}”) was merged into this one.",
+                              body=sw.TICKET_LINES.write(sw.MERGED, number=source.number, subject=source.subject),
                               created_at=now))
     source.merged_into_id = target.id
     source.status = TicketStatus.CLOSED
@@ -824,10 +826,10 @@ def flag_sla_risks(session: Session, *, now: datetime | None = None) -> int:
         t.sla_breach_flagged_at = now
         first = t.first_responded_at is None and t.first_response_due_at is not None \
             and t.first_response_due_at <= warn
-        which = "first response" if first else "resolution"
         session.add(t)
         session.add(TicketMessage(ticket_id=t.id or 0, author_kind="system", internal=True,
-                                  body=f"SLA warning: the {which} target is about to be missed.", created_at=now))
+                                  body=sw.TICKET_LINES.write(sw.SLA_FIRST_RESPONSE if first else sw.SLA_RESOLUTION),
+                                  created_at=now))
         # Escalation: the assignee hears about it; an unassigned ticket goes to every agent.
         targets = [u for u in staff if t.assignee_user_id in (None, u.id)]
         for u in targets:

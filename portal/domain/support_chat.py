@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 
 from portal.db import utcnow
 from portal.domain import audit, events, help_context, throttle
+from portal.domain import stored_wording as sw
 from portal.domain import support as tickets
 from portal.domain.errors import DomainError, ErrorCode, Invalid, NotFound
 from portal.domain.events import DomainEvent, Topic
@@ -261,7 +262,7 @@ def start_chat(session: Session, *, principal: Principal, body: str, page: str =
                                     author_kind="customer", body=text, created_at=now))
     session.flush()
     if not available_agents(session, now=now):
-        _to_ticket(session, conv, reason="No agent was available for the live chat.", actor=principal)
+        _to_ticket(session, conv, reason=sw.TICKET_LINES.write(sw.CHAT_NO_AGENT), actor=principal)
     _announce(session, conv)
     return _view(session, conv)
 
@@ -447,6 +448,6 @@ def expire_waiting_chats(session: Session, *, now: datetime | None = None) -> in
     rows = session.exec(select(Conversation).where(Conversation.status == ConversationStatus.WAITING,
                                                    col(Conversation.started_at) <= cutoff)).all()
     for conv in rows:
-        _to_ticket(session, conv, reason="No agent took the live chat in time.", actor=None)
+        _to_ticket(session, conv, reason=sw.TICKET_LINES.write(sw.CHAT_NOT_TAKEN), actor=None)
         _announce(session, conv)
     return len(rows)

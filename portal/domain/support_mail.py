@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 from portal.db import utcnow
 from portal.domain import attachments as att
 from portal.domain import audit, events, outbox, throttle
+from portal.domain import stored_wording as sw
 from portal.domain.errors import DomainError, ErrorCode, Invalid, NotFound
 from portal.domain.events import DomainEvent, Topic
 from portal.domain.mail import queue_mail
@@ -177,8 +178,7 @@ def _route(session: Session, parsed: ParsedMail, raw: bytes, row: InboundMail) -
         if not _owns(session, ticket, sender):
             row.raw = raw
             row.ticket_id = ticket.id
-            _note(session, ticket, f"A message from {sender} to this ticket's reply address is held: "
-                                   "that address is not this ticket's contact. Accept or reject it below.")
+            _note(session, ticket, sw.TICKET_LINES.write(sw.MAIL_HELD, sender=sender))
             events.emit(session, DomainEvent(topic=Topic.QUEUE, roles=STAFF_ROLES, data={"ticket_id": ticket.id}))
             return Outcome(status=InboundMailStatus.QUARANTINED, ticket_id=ticket.id, ticket_number=ticket.number,
                            detail=f"{sender} does not own {ticket.number}")
@@ -292,8 +292,8 @@ def _open(session: Session, customer: Customer, parsed: ParsedMail, *, follow_up
     msg = _message(session, ticket, parsed, parsed.text if body is None else body,
                    user_id=ticket.requester_user_id, now=now)
     if follow_up_of is not None:
-        _note(session, ticket, f"Follow-up of {follow_up_of.number} (“{follow_up_of.subject}”), which was "
-                               "closed when this reply arrived.")
+        _note(session, ticket, sw.TICKET_LINES.write(sw.FOLLOW_UP, number=follow_up_of.number,
+                                                    subject=follow_up_of.subject))
     audit.record(session, action="support.ticket_opened", user_id=ticket.requester_user_id,
                  customer_id=ticket.customer_id, target_type="ticket", target_id=ticket.id or "", channel="email")
     outbox.enqueue(session, kind="ticket.opened", customer_id=ticket.customer_id,
@@ -343,7 +343,7 @@ def _reply(session: Session, ticket: Ticket, parsed: ParsedMail) -> Outcome:
         ticket.resolved_at = None
         ticket.resolution_due_at = _sla_due(now, ticket.priority)[1]
         ticket.sla_breach_flagged_at = None
-        _note(session, ticket, "The customer's email reply reopened this ticket.", internal=False)
+        _note(session, ticket, sw.TICKET_LINES.write(sw.REOPENED_BY_EMAIL), internal=False)
         outbox.enqueue(session, kind="ticket.reopened", customer_id=ticket.customer_id,
                        payload={"ticket": ticket.number})
     elif ticket.status == TicketStatus.PENDING:
@@ -386,8 +386,8 @@ def _bounce(session: Session, parsed: ParsedMail) -> Outcome:
         ticket = session.get(Ticket, tm.ticket_id)
         if ticket is None:
             continue
-        _note(session, ticket, f"The email to {m.to_address} could not be delivered "
-                               f"({parsed.bounce.diagnostic or 'no reason given'}).")
+        _note(session, ticket, sw.TICKET_LINES.write(sw.BOUNCED, address=m.to_address,
+                                                    reason=parsed.bounce.diagnostic or sw.NO_REASON))
         staff = session.exec(select(User).where(col(User.role).in_(STAFF_ROLES), User.is_active == True)).all()  # noqa: E712
         for u in staff:
             if ticket.assignee_user_id in (None, u.id):
@@ -522,7 +522,8 @@ def link_contact(session: Session, *, principal: Principal, ticket_id: int, cust
     for a in session.exec(select(Attachment).where(Attachment.ticket_id == ticket.id)).all():
         a.customer_id = ticket.customer_id
         session.add(a)
-    _note(session, ticket, f"Linked to customer {customer.number} ({customer.name}) by {p.name or 'an agent'}.")
+    _note(session, ticket, sw.TICKET_LINES.write(sw.LINKED, number=customer.number, name=customer.name,
+                                                 agent=p.name or sw.AN_AGENT))
     audit.record(session, action="support.ticket_linked", principal=p, customer_id=ticket.customer_id,
                  target_type="ticket", target_id=ticket.id or "", from_customer=old)
     _announce(session, ticket)

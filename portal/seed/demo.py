@@ -23,6 +23,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from portal.db import utcnow
+from portal.domain import stored_wording as sw
 from portal.domain.auth import hash_password
 from portal.format import money
 from portal.integrations.pdf import render_text_pdf
@@ -1039,10 +1040,11 @@ class _Demo:
         refunded, refund, bonus = self.refund
         credit_note = self.invoices["alice-returned-credit"]
         self.s.add(CreditEntry(customer_id=ret.customer_id, amount_cents=refund,
-                               reason=f"Refund for return {ret.number}", return_id=ret.id,
+                               reason=sw.CREDIT_REASONS.write(sw.RETURN_REFUND, number=ret.number), return_id=ret.id,
                                invoice_id=credit_note.id, created_at=refunded))
         self.s.add(CreditEntry(customer_id=ret.customer_id, amount_cents=bonus,
-                               reason=f"{RETURN_BONUS_PERCENT}% store credit bonus on return {ret.number}",
+                               reason=sw.CREDIT_REASONS.write(sw.RETURN_BONUS, percent=RETURN_BONUS_PERCENT,
+                                                              number=ret.number),
                                return_id=ret.id, created_at=refunded + timedelta(seconds=1)))
         self.s.flush()
         self.summary.credit_entries = 2
