@@ -37,7 +37,7 @@ from portal.models import (
 )
 
 # Marked for the catalogs; shown with tr()/t() where the rule editor renders them.
-KIND_LABELS = {
+KIND_LABELS: dict[str, str] = {
     OfferRuleKind.AFTER_RETURN: N_("After a return"),
     OfferRuleKind.LOYALTY_TIER: N_("Loyalty tier by spending"),
     OfferRuleKind.REPEAT_PURCHASE: N_("Repeat purchases"),

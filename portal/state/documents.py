@@ -20,6 +20,8 @@ from portal.state.guard import Access, access, request_info_of
 from portal.state.session import backend_url
 
 UPLOAD_ID = "requested-document"
+KIND_LABELS = {"contract": N_("Contract"), "terms": N_("Terms"), "certificate": N_("Certificate"),
+               "shared": N_("Shared with you"), "upload": N_("Your upload"), "return_label": N_("Return label")}
 STATUS_LABELS = {"available": N_("Available"), "requested": N_("Upload requested"),
                  "awaiting_signature": N_("Awaiting your signature"), "signed": N_("Signed")}
 
@@ -79,7 +81,8 @@ class DocumentsState(PortalState, rx.State):
             rows = documents.list_documents(db, principal=self._me())
         base = backend_url(self, "")
         self.docs = [
-            DocRow(id=d.id, title=d.title, description=d.description, kind=humanize(d.kind), status=d.status,
+            DocRow(id=d.id, title=d.title, description=d.description,
+                   kind=tr(KIND_LABELS.get(d.kind, humanize(d.kind))), status=d.status,
                    status_label=tr(STATUS_LABELS.get(d.status, humanize(d.status))), date=day(d.created_at),
                    size=_size(d.size_bytes), download_url=f"{base}/api/files/documents/{d.id}" if d.has_file else "",
                    can_sign=d.status == "awaiting_signature" and d.kind == "contract" and d.has_file,

@@ -120,7 +120,8 @@ class OfferRulesState(PortalState, rx.State):
         with session_scope() as db:
             rules = offers.list_rules(db, principal=p)
             layout = home.default_layout(db)
-        self.rules = [RuleRow(id=r.id, kind=humanize(r.kind), title=r.title, condition=_condition(r.kind, r.params),
+        self.rules = [RuleRow(id=r.id, kind=tr(offers.KIND_LABELS.get(r.kind, humanize(r.kind))),
+                              title=r.title, condition=_condition(r.kind, r.params),
                               reward=" ".join(x for x in (money(r.reward_cents) if r.reward_cents else "",
                                                           tr("{percent} off", percent=fmt.percent(r.percent_off))
                                                           if r.percent_off else "") if x),

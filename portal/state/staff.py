@@ -16,13 +16,18 @@ from portal.domain.errors import DomainError
 from portal.domain.events import DomainEvent, Topic
 from portal.domain.principal import Principal
 from portal.format import day_time, humanize
-from portal.i18n import tr
+from portal.i18n import N_, tr
 from portal.live.push import listens
+from portal.models.orders import ORDER_STATUS_LABELS
+from portal.models.shipping import TAG_LABELS
 from portal.state import forms
 from portal.state.base import FAILED, PortalState
 from portal.state.guard import Access, access, current_principal
 from portal.state.messages import message_for
 from portal.state.support import MessageRow, TicketHeader, header_of, label, message_rows, support_message
+
+# Where a customer searched (SearchQuery.source), as an agent reads it in the chat context.
+SEARCH_SOURCES = {"help_center": N_("Help center"), "ticket_form": N_("New ticket form"), "assistant": N_("Assistant")}
 
 
 def due_text(due: datetime | None, done: datetime | None, now: datetime) -> str:
@@ -244,13 +249,18 @@ class CustomerPanel(rx.State, mixin=True):
     failures: list[ContextRow] = []
 
     def _show_context(self, ctx: support_chat.ChatContext) -> None:
+        def shown(labels: dict[str, str], value: str) -> str:
+            return tr(labels.get(value, humanize(value)))
+
         self.customer_email, self.customer_number = ctx.customer_email, ctx.customer_number
         self.page, self.about = ctx.page, ctx.about
-        self.orders = [ContextRow(label=n, detail=f"{humanize(st)} · {day_time(at)}") for _, n, st, at in ctx.orders]
-        self.shipments = [ContextRow(label=f"{c} {tn}", detail=humanize(tag)) for c, tn, tag in ctx.shipments]
-        self.earlier = [ContextRow(label=f"{n} {s}", detail=humanize(st), href=f"/agent/tickets/{i}")
+        self.orders = [ContextRow(label=n, detail=f"{shown(ORDER_STATUS_LABELS, st)} · {day_time(at)}")
+                       for _, n, st, at in ctx.orders]
+        self.shipments = [ContextRow(label=f"{c} {tn}", detail=shown(TAG_LABELS, tag)) for c, tn, tag in ctx.shipments]
+        self.earlier = [ContextRow(label=f"{n} {s}", detail=label(st), href=f"/agent/tickets/{i}")
                         for i, n, s, st in ctx.tickets]
-        self.searches = [ContextRow(label=q, detail=f"{humanize(src)} · {day_time(at)}") for q, src, at in ctx.searches]
+        self.searches = [ContextRow(label=q, detail=f"{shown(SEARCH_SOURCES, src)} · {day_time(at)}")
+                         for q, src, at in ctx.searches]
         self.failures = [ContextRow(label=humanize(what), detail=day_time(at)) for what, at in ctx.failures]
 
 
