@@ -175,10 +175,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 _reported: set[str] = set()
+# Lines a test asks to be shown in the run's summary, passing or not (record_property("summary", ...)):
+# they travel with the test's report, so they reach the output from pytest-xdist workers too.
+_summaries: list[str] = []
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     _reported.add(report.nodeid)
+    if report.when == "call":
+        _summaries.extend(str(v) for k, v in report.user_properties if k == "summary")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for line in _summaries:
+        terminalreporter.write_line(line)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -109,7 +109,7 @@ def scan(browser: Any, harness: Any) -> Iterator[Any]:
 
 
 def test_every_page_for_every_role_has_no_axe_violations(scan: Any, demo: Any, engine: Any,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
+                                                         record_property: Any) -> None:
     source = _axe_source()
     by_role = pages_by_role(_ids(engine))
     found: dict[str, list[dict[str, Any]]] = {}
@@ -147,10 +147,10 @@ def test_every_page_for_every_role_has_no_axe_violations(scan: Any, demo: Any, e
                 rules = max(rules, applied)
                 if violations:
                     found[f"{scheme} {viewport['width']}px {who} {path}"] = violations
-    with capsys.disabled():  # in the run's output, passing or not
-        print(f"\naxe-core {TAGS}: {checked} page views checked ({sum(len(p) for p in by_role.values())} pages"
-              f" x light, dark, phone, and in German and French; up to {rules} rules each), {len(found)} with"
-              " violations")
+    # In the run's summary, passing or not (tests/conftest.py), from an xdist worker too
+    record_property("summary", f"axe-core {TAGS}: {checked} page views checked ({sum(len(p) for p in by_role.values())}"
+                    f" pages x light, dark, phone, and in German and French; up to {rules} rules each),"
+                    f" {len(found)} with violations")
     assert not found, json.dumps(_by_rule(found), indent=1)
 
 
