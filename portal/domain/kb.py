@@ -670,11 +670,19 @@ def _rank_translated(session: Session, query: str, lang: str, model: emb.Embedde
     return spread_duplicates(session, fused, model=model if semantic else None)[:limit], semantic
 
 
+def category_text(c: KbCategory, lang: str | None = None) -> tuple[str, str]:
+    """A category's name and description in the reader's language where it has them, else in English."""
+    mine = (c.translations or {}).get(reader_language(lang)) or {}
+    return mine.get("name") or c.name, mine.get("description") or c.description
+
+
 def _card(a: KbArticle, c: KbCategory, t: KbArticleTranslation | None) -> ArticleCard:
+    category_name = category_text(c, t.lang if t is not None else None)[0]
     if t is not None:
         return ArticleCard(slug=a.slug, title=t.title, summary=t.summary, category_slug=c.slug,
-                           category_name=c.name, lang=t.lang)
-    return ArticleCard(slug=a.slug, title=a.title, summary=a.summary, category_slug=c.slug, category_name=c.name)
+                           category_name=category_name, lang=t.lang)
+    return ArticleCard(slug=a.slug, title=a.title, summary=a.summary, category_slug=c.slug,
+                       category_name=category_name)
 
 
 def _cards(session: Session, ids: Sequence[int], lang: str | None = None) -> list[ArticleCard]:
@@ -733,12 +741,13 @@ def record_click(session: Session, *, principal: Principal | None, query_id: int
 
 # ----- reading --------------------------------------------------------------------------------
 
-def categories(session: Session) -> list[CategoryCard]:
+def categories(session: Session, *, lang: str | None = None) -> list[CategoryCard]:
+    """The help center's categories, named in the reader's language where translated."""
     counts = dict(session.exec(select(KbArticle.category_id, func.count())
                                .where(KbArticle.status == ArticleStatus.PUBLISHED)
                                .group_by(col(KbArticle.category_id))).all())
     rows = session.exec(select(KbCategory).order_by(col(KbCategory.position), col(KbCategory.name))).all()
-    return [CategoryCard(slug=c.slug, name=c.name, description=c.description,
+    return [CategoryCard(slug=c.slug, name=category_text(c, lang)[0], description=category_text(c, lang)[1],
                          article_count=int(counts.get(c.id or 0, 0))) for c in rows]
 
 
@@ -752,18 +761,20 @@ def category(session: Session, *, slug: str, lang: str | None = None) -> tuple[C
                         .order_by(col(KbArticle.position), col(KbArticle.title))).all()
     translated = translations(session, [a.id for a in arts if a.id is not None], reader_language(lang))
     cards = [_card(a, cat, translated.get(a.id or 0)) for a in arts]
-    return CategoryCard(slug=cat.slug, name=cat.name, description=cat.description, article_count=len(cards)), cards
+    name, description = category_text(cat, lang)
+    return CategoryCard(slug=cat.slug, name=name, description=description, article_count=len(cards)), cards
 
 
 def _view(a: KbArticle, c: KbCategory, t: KbArticleTranslation | None = None, *, lang: str = "en") -> ArticleView:
     assert a.id is not None
+    category_name = category_text(c, lang)[0]
     if t is not None:
         return ArticleView(id=a.id, slug=a.slug, title=t.title, summary=t.summary, body_md=t.body_md,
-                           status=a.status, category_slug=c.slug, category_name=c.name,
+                           status=a.status, category_slug=c.slug, category_name=category_name,
                            updated_at=max(a.updated_at, t.updated_at), helpful_yes=a.helpful_yes,
                            helpful_no=a.helpful_no, lang=t.lang)
     return ArticleView(id=a.id, slug=a.slug, title=a.title, summary=a.summary, body_md=a.body_md, status=a.status,
-                       category_slug=c.slug, category_name=c.name, updated_at=a.updated_at,
+                       category_slug=c.slug, category_name=category_name, updated_at=a.updated_at,
                        helpful_yes=a.helpful_yes, helpful_no=a.helpful_no, fallback=lang != "en")
 
 

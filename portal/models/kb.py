@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import LargeBinary, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from portal.models.base import created_at_field, fk
+from portal.models.base import created_at_field, fk, json_field
 
 
 class ArticleStatus(StrEnum):
@@ -22,6 +22,9 @@ class KbCategory(SQLModel, table=True):
     name: str = Field(max_length=120)
     description: str = Field(default="", max_length=500)
     position: int = 0
+    # Name and description in other languages: {lang: {"name": ..., "description": ...}} (from the
+    # category's `name.de:` / `description.de:` lines); a language without one reads the English.
+    translations: dict[str, dict[str, str]] = json_field()
 
 
 class KbCategoryPublic(SQLModel):

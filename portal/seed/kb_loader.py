@@ -1,6 +1,7 @@
 """Load the help center from portal/seed/kb/<category>/<slug>.md into KbCategory and KbArticle.
 
-Each folder is a category described by `_category.md` (name, description, position); every other
+Each folder is a category described by `_category.md` (name, description, position, and
+`name.<lang>` / `description.<lang>` for the other languages the portal speaks); every other
 `.md` file is an article with front matter (title, summary, position) and a Markdown body. Rows are
 upserted by slug, so loading again only updates what changed.
 
@@ -82,12 +83,17 @@ def _upsert_category(session: Session, slug: str, path: Path) -> KbCategory:
     name = _required(doc.meta, "name", str(path))
     description = doc.meta.get("description", "")
     position = _position(doc.meta, str(path))
+    translated: dict[str, dict[str, str]] = {}
+    for key, value in doc.meta.items():  # name.de: ..., description.fr: ...
+        field, _, lang = key.partition(".")
+        if lang and field in ("name", "description") and value:
+            translated.setdefault(lang, {})[field] = value
     row = session.exec(select(KbCategory).where(KbCategory.slug == slug)).first()
     if row is None:
-        row = KbCategory(slug=slug, name=name, description=description, position=position)
+        row = KbCategory(slug=slug, name=name, description=description, position=position, translations=translated)
         session.add(row)
-    elif (row.name, row.description, row.position) != (name, description, position):
-        row.name, row.description, row.position = name, description, position
+    elif (row.name, row.description, row.position, row.translations) != (name, description, position, translated):
+        row.name, row.description, row.position, row.translations = name, description, position, translated
         session.add(row)
     session.flush()
     return row

@@ -7,7 +7,8 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import reflex as rx
-from reflex_base.event import EventSpec
+from reflex.state import OnLoadInternalState
+from reflex_base.event import EventHandler, EventSpec
 
 from portal import format as fmt
 from portal import i18n
@@ -127,12 +128,12 @@ class SessionState(PortalState, rx.State):
         return self.role in ("agent", "admin")
 
     @rx.event
-    def set_language(self, code: str) -> None:
+    def set_language(self, code: str) -> EventHandler | None:
         """The language menu: this tab (and this browser's next visits) in `code`; a signed-in
         person's profile keeps it for every device."""
         lang = i18n.language_of(code if isinstance(code, str) else "")
         if lang is None:
-            return
+            return None
         principal = current_principal()
         if principal is not None and i18n.language_of(principal.locale) != lang:
             with session_scope() as db:
@@ -142,6 +143,11 @@ class SessionState(PortalState, rx.State):
         self.lang_cookie = lang
         i18n.use_language(lang)
         fmt.use_locale(lang)
+        if _reloads_on_language(self.router.url.path or ""):
+            # Its texts come from the server (a translated article, category names): the page's
+            # load runs again, in the new language.
+            return OnLoadInternalState.on_load_internal
+        return None
 
     @rx.event
     def logout(self) -> EventSpec:
@@ -150,6 +156,14 @@ class SessionState(PortalState, rx.State):
             with session_scope() as db:
                 auth.end_session(db, principal=principal, request=request_info_of(self))
         return post_to(backend_url(self, "/api/auth/logout"))
+
+
+def _reloads_on_language(path: str) -> bool:
+    """Pages that show texts made on the server in the reader's language and hold nothing typed
+    that a new load would lose: the help center's (articles and categories are data, translated
+    per article)."""
+    path = path.rstrip("/")
+    return path == "/help" or path.startswith("/help/")
 
 
 @access(Access.PUBLIC)

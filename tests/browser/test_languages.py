@@ -152,3 +152,38 @@ def test_a_signed_in_choice_is_kept_in_the_profile(page: Any, demo: Any, db: Ses
     page.wait_for_url(re.compile(r"/dashboard"))
     expect(page.get_by_role("navigation", name=w["Main menu"]).get_by_role("link", name=w["Orders"], exact=True)
            ).to_be_visible()
+
+
+def test_the_help_center_follows_a_language_switch_with_its_categories_and_articles(browser: Any, harness: Any,
+                                                                                    demo: Any) -> None:
+    # Category names are data, translated in each category's file; articles have translations of their own
+    context = browser.new_context(base_url=harness.frontend_url.rstrip("/"), locale="en-GB")
+    try:
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        # Given a stranger reading the help center in English
+        page.goto("/help")
+        page.get_by_test_id("page-ready").wait_for(state="attached")
+        categories = page.get_by_test_id("help-category")
+        expect(categories.filter(has_text="Orders & changes")).to_have_count(1)
+        # When they switch to German, the categories are named in German, without a reload
+        page.evaluate("window.__stillHere = true")
+        page.get_by_test_id("language-menu").click()
+        page.get_by_test_id("language-menu-de").click()
+        expect(categories.filter(has_text="Bestellungen & Änderungen")).to_have_count(1)
+        expect(categories.filter(has_text="Orders & changes")).to_have_count(0)
+        assert page.evaluate("window.__stillHere === true")
+        # And a category page and an article read in German too
+        categories.filter(has_text="Bestellungen & Änderungen").click()
+        expect(page.get_by_test_id("help-category-name")).to_have_text("Bestellungen & Änderungen")
+        page.goto("/help/orders/track-your-order")
+        page.get_by_test_id("page-ready").wait_for(state="attached")
+        german_title = page.get_by_test_id("help-article-title").inner_text()
+        assert german_title != "Track your order"
+        # When they switch to French on the article, the article itself follows
+        page.get_by_test_id("language-menu").click()
+        page.get_by_test_id("language-menu-fr").click()
+        expect(page.get_by_test_id("help-article-title")).to_have_text("Suivre votre commande")
+        expect(page.locator("[data-testid=help-article-text]")).to_have_attribute("lang", "fr")
+    finally:
+        context.close()

@@ -161,7 +161,7 @@ def test_the_translations_migration_round_trips(tmp_path: Path) -> None:
         try:
             alembic_on(eng, "upgrade", "head")
             assert "kbarticletranslation" in inspect(eng).get_table_names()
-            alembic_on(eng, "downgrade", "-1")
+            alembic_on(eng, "downgrade", "c4e81f3a9d27")  # the revision before the translations'
             with eng.connect() as conn:
                 assert MigrationContext.configure(conn).get_current_revision() == "c4e81f3a9d27"
             names = set(inspect(eng).get_table_names())
@@ -203,3 +203,25 @@ def test_staff_write_and_remove_a_translation(db: Session, articles: tuple[KbCat
     assert kb.article(db, principal=None, slug=boots.slug, lang="de").fallback is True
     assert kb.translated_fulltext_ids(db, "bursten", "de") == []
     assert kb.delete_translation(db, principal=agent, article_id=boots.id, lang="de") is False
+
+
+def test_categories_are_named_in_the_readers_language_where_their_file_says_so(db: Session) -> None:
+    from portal.seed.kb_loader import load_kb
+
+    load_kb(db)
+    db.commit()
+    english = {c.slug: c.name for c in kb.categories(db, lang="en")}
+    german = {c.slug: c.name for c in kb.categories(db, lang="de")}
+    french = {c.slug: (c.name, c.description) for c in kb.categories(db, lang="fr")}
+    assert english["orders"] == "Orders & changes"
+    assert german["orders"] == "Bestellungen & Änderungen"
+    assert french["shipping"][0] == "Expédition & livraison" and "transporteurs" in french["shipping"][1]
+    assert all(german[s] != english[s] for s in english)  # every category has its German name
+    # A language the file does not name reads in English; so does a category with no translations
+    row = db.exec(select(KbCategory).where(KbCategory.slug == "orders")).one()
+    row.translations = {}
+    db.add(row)
+    db.commit()
+    assert {c.slug: c.name for c in kb.categories(db, lang="de")}["orders"] == "Orders & changes"
+    card, _ = kb.category(db, slug="shipping", lang="de")
+    assert card.name == "Versand & Lieferung"
