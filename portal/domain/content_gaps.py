@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from portal.concurrency import heavy
@@ -233,9 +234,9 @@ def _key(text: str) -> str:
 
 
 def _searches(session: Session, rng: Range) -> tuple[list[_Search], bool]:
-    rows = session.exec(
-        select(SearchQuery.id, SearchQuery.query, SearchQuery.user_id, SearchQuery.result_count,
-               SearchQuery.created_at, User.customer_id)
+    rows = session.execute(
+        sa_select(col(SearchQuery.id), col(SearchQuery.query), col(SearchQuery.user_id),
+                  col(SearchQuery.result_count), col(SearchQuery.created_at), col(User.customer_id))
         .join(User, col(User.id) == col(SearchQuery.user_id), isouter=True)
         .where(col(SearchQuery.created_at) >= rng.start, col(SearchQuery.created_at) < rng.end)
         .order_by(col(SearchQuery.created_at).desc(), col(SearchQuery.id).desc()).limit(MAX_SEARCHES + 1)).all()
@@ -261,8 +262,8 @@ def _ticket_texts(session: Session, customers: set[int], rng: Range) -> dict[int
                                             col(TicketMessage.id))).all() if ids else []:
         first.setdefault(int(tid), str(body)[:1000])
     out: dict[int, list[tuple[datetime, str]]] = defaultdict(list)
-    for tid, cid, at, subject in tickets:
-        out[int(cid)].append((at, f"{subject}. {first.get(int(tid or 0), '')}"))
+    for ticket_id, cid, at, subject in tickets:
+        out[int(cid)].append((at, f"{subject}. {first.get(int(ticket_id or 0), '')}"))
     return out
 
 
@@ -292,8 +293,9 @@ def _mark_ticket_after(searches: list[_Search], tickets: dict[int, list[tuple[da
 
 
 def _unhelpful_rows(session: Session, rng: Range) -> list[GapRow]:
-    votes = session.exec(
-        select(KbFeedback.article_id, KbFeedback.comment, KbFeedback.created_at, KbFeedback.voter, KbArticle.title)
+    votes = session.execute(
+        sa_select(col(KbFeedback.article_id), col(KbFeedback.comment), col(KbFeedback.created_at),
+                  col(KbFeedback.voter), col(KbArticle.title))
         .join(KbArticle, col(KbArticle.id) == col(KbFeedback.article_id))
         .where(col(KbFeedback.helpful).is_(False), col(KbFeedback.created_at) >= rng.start,
                col(KbFeedback.created_at) < rng.end)
