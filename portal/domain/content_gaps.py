@@ -18,6 +18,7 @@ each text's vector kept for the next load).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import secrets
 import threading
@@ -60,7 +61,9 @@ WORDS_SAME = 0.5
 # and a ticket about a refused discount code, below 0.3 for unrelated ones).
 TICKET_WORDS = 0.5
 TICKET_SEMANTIC = 0.5
-COMPARED_PER_WORD = 200  # earlier questions compared, per word of a question (bounded work)
+COMPARED_PER_WORD = 40  # earlier questions compared, per word of a question (bounded work) ...
+COMPARED = 120  # ... and in all
+LEADERS_PER_LETTER = 300  # words a new word may be a variant of, per first letter (the most used)
 BRIEF_TTL = timedelta(days=1)
 MAX_BRIEF_QUESTIONS = 50
 _BRIEF_ID = re.compile(r"^[A-Za-z0-9_-]{16,32}$")
@@ -127,16 +130,17 @@ def _typos(a: str, b: str, limit: int) -> bool:
     return prev[-1] <= limit
 
 
+@functools.lru_cache(maxsize=100_000)
 def _alike(a: str, b: str) -> bool:
     """Two words for one thing: equal, one the start of the other ("promo", "promotion"; "cod",
     "code"), or a typing slip apart ("wrking", "working"; "cdoe", "code"; two slips from 7 letters)."""
     if a == b:
         return True
-    if a[0] != b[0] or min(len(a), len(b)) < 3:
+    if a[0] != b[0] or min(len(a), len(b)) < 3 or not (a.isalpha() and b.isalpha()):  # numbers: exact only
         return False
     if a.startswith(b) or b.startswith(a):
         return True
-    if min(len(a), len(b)) < 4:
+    if min(len(a), len(b)) < 4 or len(set(a) ^ set(b)) > 4:  # letters apart: no slip makes one the other
         return False
     return _typos(a, b, 2 if min(len(a), len(b)) >= 7 else 1)
 
@@ -146,12 +150,21 @@ def _matched(a: set[str], b: set[str]) -> int:
     return sum(1 for w in a if w in b or any(_alike(w, x) for x in b))
 
 
-def word_similarity(a: set[str], b: set[str]) -> float:
-    """Soft Jaccard: shared words (typos tolerated) over all the words of both."""
-    if not a or not b:
-        return 0.0
-    shared = min(_matched(a, b), _matched(b, a))
-    return shared / (len(a) + len(b) - shared)
+def canonical_words(words: Sequence[set[str]]) -> dict[str, str]:
+    """Each word to the word standing for it and its variants ("promotion", "promocode", "promoo"
+    -> "promo"): the most used of them, checked once per distinct word (not per pair of questions)."""
+    used = Counter(w for ws in words for w in ws)
+    canon: dict[str, str] = {}
+    leaders: dict[str, list[str]] = defaultdict(list)  # by first letter
+    for w in sorted(used, key=lambda w: (-used[w], w)):
+        canon[w] = next((c for c in leaders[w[0]] if _alike(w, c)), w)
+        if canon[w] == w and len(leaders[w[0]]) < LEADERS_PER_LETTER:
+            leaders[w[0]].append(w)
+    return canon
+
+
+def jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a and b else 0.0
 
 
 def _about(search_words: set[str], ticket_words: set[str]) -> bool:
@@ -189,13 +202,15 @@ def group_questions(texts: Sequence[str], model: emb.Embedder | None = None) -> 
     given. Greedy: each text joins the closest group it is similar enough to, or starts one."""
     import numpy as np
 
-    words = [_words(t) for t in texts]
+    raw = [_words(t) for t in texts]
+    canon = canonical_words(raw)
+    words = [{canon[w] for w in ws} for ws in raw]
     embedded = min(len(texts), MAX_EMBEDDED) if model is not None else 0
     vecs = np.asarray(_vectors(model, list(texts[:embedded]))) if model is not None and embedded else None
     groups: list[list[int]] = []
     group_of: list[int] = []
     sums: list[Any] = []  # per group: sum of its members' vectors (the centroid's direction)
-    by_prefix: dict[str, list[int]] = defaultdict(list)  # a word's first three letters -> questions with it
+    by_word: dict[str, list[int]] = defaultdict(list)  # a (canonical) word -> earlier questions with it
     for i in range(len(texts)):
         best, best_score = -1, 0.0
         if vecs is not None and i < embedded and sums:
@@ -206,9 +221,9 @@ def group_questions(texts: Sequence[str], model: emb.Embedder | None = None) -> 
             if sims[j] >= SEMANTIC_SAME:
                 best, best_score = j, 1.0 + float(sims[j])  # above any word score
         if best < 0:
-            # The closest earlier question sharing a word's start (typos, prefixes): its group.
-            for m in sorted({m for w in words[i] for m in by_prefix[w[:3]]}):
-                score = word_similarity(words[i], words[m])
+            # The closest earlier question sharing a word (its variants and typos count as it): its group.
+            for m in sorted({m for w in words[i] for m in by_word[w]})[:COMPARED]:
+                score = jaccard(words[i], words[m])
                 if score >= WORDS_SAME and score > best_score:
                     best, best_score = group_of[m], score
         if best < 0:
@@ -221,8 +236,8 @@ def group_questions(texts: Sequence[str], model: emb.Embedder | None = None) -> 
                 sums[best] = sums[best] + vecs[i]
         group_of.append(best)
         for w in words[i]:
-            if len(by_prefix[w[:3]]) < COMPARED_PER_WORD:
-                by_prefix[w[:3]].append(i)
+            if len(by_word[w]) < COMPARED_PER_WORD:
+                by_word[w].append(i)
     return groups
 
 
