@@ -43,7 +43,7 @@ MAX_SEARCHES = 5000  # the newest searches of the range that are read
 MAX_TICKETS = 5000
 MAX_EMBEDDED = 400  # distinct questions embedded per report (the most asked first)
 MAX_ROWS = 30
-EXAMPLES = 8  # phrasings kept per row (all of them go into a brief, up to MAX_BRIEF_QUESTIONS)
+EXAMPLES = 12  # phrasings shown per row, the most asked (a brief takes up to MAX_BRIEF_QUESTIONS)
 MAX_COMMENTS = 10
 FOLLOW_UP = timedelta(hours=24)
 # Cosine similarity (MiniLM, unit vectors) to a group's centroid that joins a question to the

@@ -80,9 +80,9 @@ def _gap(g: GapView) -> rx.Component:
             width="100%", align="start", spacing="3",
         ),
         rx.cond(
-            g.phrasings.length() > 1,
+            g.phrasing_count > 1,
             rx.el.details(
-                rx.el.summary(t("How it was asked ({n} phrasings)", n=g.phrasings.length()),
+                rx.el.summary(t("How it was asked ({n} phrasings)", n=g.phrasing_count),
                               style={"cursor": "pointer", "fontSize": "var(--font-size-1)"}),
                 rx.el.ul(rx.foreach(g.phrasings, lambda q: rx.el.li(rx.text(q, size="1"))),
                          style={"margin": "0.25rem 0 0 1.25rem"}),

@@ -96,7 +96,8 @@ class GapView:
     no_result: int
     ticket_after: int
     unhelpful: int
-    phrasings: list[str]
+    phrasings: list[str]  # the most asked (content_gaps.EXAMPLES)
+    phrasing_count: int  # all the row's phrasings
     comments: list[str]
     last: str
     is_article: bool
@@ -158,11 +159,13 @@ class InsightsState(PortalState, rx.State):
     def _show_gaps(self, report: content_gaps.GapReport) -> None:
         self.gaps = [GapView(key=r.key, question=r.question, count=r.count, people=r.people, no_result=r.no_result,
                              ticket_after=r.ticket_after, unhelpful=r.unhelpful,
-                             phrasings=r.phrasings[:content_gaps.EXAMPLES], comments=r.comments,
+                             phrasings=r.phrasings[:content_gaps.EXAMPLES], phrasing_count=len(r.phrasings),
+                             comments=r.comments,
                              last=day_time(r.last), is_article=r.article_id is not None)
                      for r in report.rows]
-        self._gap_briefs = {r.key: (r.question, r.phrasings if r.article_id is None else r.comments, r.article_id)
-                            for r in report.rows}
+        most = content_gaps.MAX_BRIEF_QUESTIONS
+        self._gap_briefs = {r.key: (r.question, (r.phrasings if r.article_id is None else r.comments)[:most],
+                                    r.article_id) for r in report.rows}
         self.gaps_note = (tr("Only the newest {n} searches of this period were read.", n=content_gaps.MAX_SEARCHES)
                           if report.capped else "")
         self.gap_error = ""

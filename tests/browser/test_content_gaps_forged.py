@@ -8,14 +8,14 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 
-from portal.models import KbGapBrief, SearchQuery
+from portal.models import KbFeedback, KbGapBrief, SearchQuery
 from portal.models.base import Role
 from portal.state.insights import InsightsState
 from portal.state.kb_editor import ArticleEditorState
 from tests.browser.test_forged_events import cookie_for
 from tests.browser.test_kb_forged_events import conversation
 from tests.factories import make_customer, make_staff
-from tests.factories_kb import make_category
+from tests.factories_kb import make_article, make_category
 from tests.support.aio import run_async as run
 from tests.support.reflex_client import deltas_text, redirects
 
@@ -78,3 +78,28 @@ def test_only_the_admin_who_made_a_brief_reads_it_in_the_editor(db: Session, har
     updates = run(conversation(backend_url, cookie_for(db, admin), path, [(ArticleEditorState.load, {})]))
     text = deltas_text(updates)
     assert QUESTION in text and QUESTION[0].upper() + QUESTION[1:] in text
+
+
+def test_an_unhelpful_article_opens_in_the_editor_with_its_comments(db: Session, harness: Any,
+                                                                    backend_url: str) -> None:
+    # Given a reader voted an article unhelpful, with a comment
+    cat = make_category(db, slug="care")
+    article = make_article(db, cat, title="Washing your down jacket", body="Use a down wash.")
+    db.add(KbFeedback(article_id=article.id or 0, helpful=False, voter="v1", comment="Which temperature?"))
+    db.commit()
+    admin = make_staff(db, role=Role.ADMIN)
+    # When the admin chooses to improve it from the insights
+    updates = run(conversation(backend_url, cookie_for(db, admin), "/admin/insights",
+                               [(InsightsState.load, {}), (InsightsState.write_article, {"key": f"a{article.id}"})]))
+    [brief] = _briefs(db)
+    assert brief.article_id == article.id and brief.questions == ["Which temperature?"]
+    assert redirects(updates) == [f"/agent/articles/{article.id}?gap={brief.id}"]
+    # Then the editor shows the article as written (its title kept) with the reader's comment beside it
+    path = f"/agent/articles/{article.id}?gap={brief.id}"
+    text = deltas_text(run(conversation(backend_url, cookie_for(db, admin), path, [(ArticleEditorState.load, {})])))
+    assert "Which temperature?" in text and "Washing your down jacket" in text
+    # and the same brief beside another article shows nothing (a brief belongs to its article)
+    other = make_article(db, cat, title="Another article")
+    path = f"/agent/articles/{other.id}?gap={brief.id}"
+    text = deltas_text(run(conversation(backend_url, cookie_for(db, admin), path, [(ArticleEditorState.load, {})])))
+    assert "Another article" in text and "Which temperature?" not in text
