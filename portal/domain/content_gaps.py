@@ -8,7 +8,8 @@ Three signals in a date range:
 
 Questions are grouped so that fifty phrasings of one question make one row with a count: with the
 sentence embedder, by cosine similarity to a group's centroid; always (and alone when the
-embedder is off, SEMANTIC_MODEL=0) by overlap of their meaningful words, typos tolerated.
+embedder is off: KB_SEMANTIC=false, or installed with SEMANTIC_MODEL=0) by overlap of their
+meaningful words, typos tolerated.
 
 The work is bounded: the newest MAX_SEARCHES searches of the range are read (the report says
 when it stopped there), at most MAX_EMBEDDED distinct questions are embedded (in one batch,
