@@ -42,7 +42,8 @@ from portal.models import KbArticle, KbFeedback, KbGapBrief, SearchQuery, Ticket
 
 MAX_SEARCHES = 5000  # the newest searches of the range that are read
 MAX_TICKETS = 5000
-MAX_EMBEDDED = 400  # distinct questions embedded per report (the most asked first)
+MAX_EMBEDDED = 150  # distinct questions embedded per report (the most asked first; ~30 ms each)
+MAX_TICKET_PAIRS = 100  # (search, ticket) pairs the words did not decide, embedded per report
 MAX_ROWS = 30
 EXAMPLES = 12  # phrasings shown per row, the most asked (a brief takes up to MAX_BRIEF_QUESTIONS)
 MAX_COMMENTS = 10
@@ -299,7 +300,7 @@ def _mark_ticket_after(searches: list[_Search], tickets: dict[int, list[tuple[da
             s.kinds.add(TICKET_AFTER)
         elif model is not None:
             undecided.append((s, text))
-    undecided = [(s, t) for s, t in undecided if TICKET_AFTER not in s.kinds][:MAX_EMBEDDED]
+    undecided = [(s, t) for s, t in undecided if TICKET_AFTER not in s.kinds][:MAX_TICKET_PAIRS]
     if undecided:
         texts = list(dict.fromkeys([s.text for s, _ in undecided] + [t[:300] for _, t in undecided]))
         vec = dict(zip(texts, _vectors(model, texts), strict=True)) if model is not None else {}
