@@ -1,7 +1,7 @@
 """help center: category names and descriptions in German and French
 
 Revision ID: e5b2c8d1f4a7
-Revises: d7a4c2e9f1b3
+Revises: e2b7c5a19f04
 Create Date: 2026-12-04 22:50:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = 'e5b2c8d1f4a7'
-down_revision: str | None = 'd7a4c2e9f1b3'
+down_revision: str | None = 'e2b7c5a19f04'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -55,6 +55,7 @@ from portal.models.kb import (
     KbCategory,
     KbCategoryPublic,
     KbFeedback,
+    KbGapBrief,
     SearchQuery,
 )
 from portal.models.notifications import Notification, NotificationKind, NotificationPublic
@@ -154,6 +155,7 @@ __all__ = [
     "KbCategory",
     "KbCategoryPublic",
     "KbFeedback",
+    "KbGapBrief",
     "LoginThrottle",
     "MailMessage",
     "Notification",

@@ -138,3 +138,16 @@ def pg_translation_index(lang: str) -> str:
 def is_search_index(name: str | None) -> bool:
     """Schema objects that belong to the full-text index (and its SQLite shadow tables)."""
     return bool(name) and (str(name).startswith(FTS_TABLE) or str(name).startswith(PG_FTS_INDEX))
+
+
+class KbGapBrief(SQLModel, table=True):
+    """The questions an article should answer, handed from the admin's insights ("questions
+    without a good answer") to the article editor: kept on the server under a random key (never
+    in the address), readable only by the admin who made it, for a day."""
+
+    id: str = Field(primary_key=True, max_length=32)  # random, unguessable
+    owner_user_id: int = fk("user.id", ondelete="CASCADE")
+    title: str = Field(default="", max_length=200)  # the question most asked, a title to start from
+    article_id: int | None = fk("kbarticle.id", nullable=True, ondelete="CASCADE")  # an article voted unhelpful
+    questions: list[str] = json_field(list)  # phrasings as asked, or readers' comments
+    created_at: datetime = created_at_field()

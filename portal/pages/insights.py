@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import reflex as rx
 
-from portal.components.common import download_link, error_callout, form
+from portal.components.common import card, download_link, error_callout, form
 from portal.i18n import N_, t
 from portal.layouts.shell import shell
-from portal.state.insights import InsightsState, ReportView
+from portal.state.insights import GapView, InsightsState, ReportView
 
 
 def _report(r: ReportView) -> rx.Component:
@@ -50,6 +50,75 @@ def _report(r: ReportView) -> rx.Component:
     )
 
 
+def _kind(n: rx.Var, label: rx.Var, color: str, test_id: str) -> rx.Component:
+    return rx.cond(n > 0, rx.badge(label, color_scheme=color, variant="soft", data_testid=test_id))
+
+
+def _gap(g: GapView) -> rx.Component:
+    s = InsightsState
+    return rx.vstack(
+        rx.hstack(
+            rx.vstack(
+                rx.text(g.question, weight="medium", overflow_wrap="anywhere", data_testid="gap-question"),
+                rx.hstack(
+                    rx.badge(rx.cond(g.is_article, t("{n} unhelpful votes", n=g.count),
+                                     t("asked {n} times", n=g.count)), data_testid="gap-count"),
+                    _kind(g.no_result, t("no result: {n}", n=g.no_result), "amber", "gap-no-result"),
+                    _kind(g.ticket_after, t("ticket after: {n}", n=g.ticket_after), "red", "gap-ticket-after"),
+                    _kind(g.unhelpful, t("voted unhelpful: {n}", n=g.unhelpful), "orange", "gap-unhelpful"),
+                    rx.text(t("{n} people, last {when}", n=g.people, when=g.last), size="1", color_scheme="gray"),
+                    spacing="2", wrap="wrap", align="center",
+                ),
+                spacing="1", min_width="0", flex="1",
+            ),
+            rx.button(rx.cond(g.is_article, rx.icon("pencil", size=14), rx.icon("file_plus", size=14)),
+                      rx.cond(g.is_article, t("Improve the article"), t("Write an article")),
+                      size="1", variant="soft", on_click=s.write_article(g.key),
+                      aria_label=rx.cond(g.is_article, t("Improve the article: {title}", title=g.question),
+                                         t("Write an article: {question}", question=g.question)),
+                      data_testid="gap-write"),
+            width="100%", align="start", spacing="3",
+        ),
+        rx.cond(
+            g.phrasing_count > 1,
+            rx.el.details(
+                rx.el.summary(t("How it was asked ({n} phrasings)", n=g.phrasing_count),
+                              style={"cursor": "pointer", "fontSize": "var(--font-size-1)"}),
+                rx.el.ul(rx.foreach(g.phrasings, lambda q: rx.el.li(rx.text(q, size="1"))),
+                         style={"margin": "0.25rem 0 0 1.25rem"}),
+                data_testid="gap-phrasings",
+            ),
+        ),
+        rx.cond(
+            g.comments.length() > 0,
+            rx.el.details(
+                rx.el.summary(t("What readers said ({n})", n=g.comments.length()),
+                              style={"cursor": "pointer", "fontSize": "var(--font-size-1)"}),
+                rx.el.ul(rx.foreach(g.comments, lambda c: rx.el.li(rx.text(c, size="1"))),
+                         style={"margin": "0.25rem 0 0 1.25rem"}),
+                data_testid="gap-comments",
+            ),
+        ),
+        spacing="1", width="100%", padding_y="0.5rem", border_bottom=f"1px solid {rx.color('gray', 4)}",
+        data_testid="gap-row",
+    )
+
+
+def _gaps() -> rx.Component:
+    s = InsightsState
+    return card(
+        t("Questions without a good answer"),
+        rx.text(t("Searches that found nothing, searches followed by a ticket on the same topic within a day, and "
+                  "articles voted unhelpful. Phrasings of one question are counted together."),
+                size="2", color_scheme="gray"),
+        error_callout(s.gap_error),
+        rx.cond(s.gaps_note != "", rx.text(s.gaps_note, size="1", weight="medium", data_testid="gaps-capped")),
+        rx.cond(s.gaps.length() > 0, rx.box(rx.foreach(s.gaps, _gap), width="100%"),
+                rx.text(t("Nothing in this period."), size="2", color_scheme="gray")),
+        icon="circle_help", test_id="content-gaps",
+    )
+
+
 @shell(N_("Insights"))
 def insights_page() -> rx.Component:
     return rx.vstack(
@@ -68,6 +137,7 @@ def insights_page() -> rx.Component:
         rx.text(t("Collected by the portal itself: page views, form progress (field names only), searches, tickets "
                   "and offers. No third-party tracker; nothing typed into any field is stored."),
                 size="1", color_scheme="gray"),
+        _gaps(),
         rx.grid(rx.foreach(InsightsState.reports, _report), columns=rx.breakpoints(initial="1", md="2"),
                 spacing="4", width="100%"),
         width="100%", spacing="3",

@@ -137,6 +137,25 @@ def _translations() -> rx.Component:
     )
 
 
+def _brief() -> rx.Component:
+    """The questions from the insights this article should answer (or readers' comments on it)."""
+    s = ArticleEditorState
+    return rx.cond(
+        s.gap_questions.length() > 0,
+        card(
+            rx.cond(s.gap_comments, t("What readers said about this article"),
+                    t("Questions this article should answer")),
+            rx.text(rx.cond(s.gap_comments, t("Comments of readers who voted it unhelpful."),
+                            t("How people asked it, most asked first: they found no good answer.")),
+                    size="2", color_scheme="gray"),
+            rx.el.ul(rx.foreach(s.gap_questions,
+                                lambda q: rx.el.li(rx.text(q, size="2"), data_testid="gap-brief-item")),
+                     style={"margin": "0 0 0 1.25rem"}),
+            icon="circle_help", test_id="gap-brief",
+        ),
+    )
+
+
 @shell(N_("Edit article"))
 def article_editor_page() -> rx.Component:
     s = ArticleEditorState
@@ -154,6 +173,7 @@ def article_editor_page() -> rx.Component:
                                     disabled=s.is_new, data_testid="article-publish")),
                   rx.button(t("Save"), on_click=s.save, data_testid="article-save"),
                   width="100%", align="center"),
+        _brief(),
         card(
             t("Article"),
             _field(t("Title"), rx.input(value=s.title, on_change=s.edit_title, max_length=200, width="100%",

@@ -39,6 +39,7 @@ from portal.models import (
     InvoiceKind,
     InvoiceLine,
     InvoiceStatus,
+    KbFeedback,
     Notification,
     NotificationKind,
     Order,
@@ -55,6 +56,7 @@ from portal.models import (
     ReturnLine,
     ReturnStatus,
     Role,
+    SearchQuery,
     Shipment,
     Tag,
     Ticket,
@@ -1383,7 +1385,47 @@ class _Demo:
         # Files last: they are the only thing a failed transaction cannot roll back.
         self.create_documents()
         self.summary.kb_categories, self.summary.kb_articles = load_kb(self.s)
+        self.help_questions()
         return self.summary
+
+    def help_questions(self) -> None:
+        """What the demo customers asked the help center before writing to support, and what they
+        thought of an article: recorded by the help center's own search and vote (the admin's
+        insights then find the questions without a good answer), dated before their tickets."""
+        from portal.domain import kb
+        from portal.domain.principal import Principal
+
+        def who(key: str) -> Principal:
+            u = self.users[key]
+            return Principal(user_id=self.uid(key), role=u.role, email=u.email, name=u.full_name,
+                             customer_id=u.customer_id)
+
+        asked = [  # (person, ticket asked about or None, minutes before it, source, question)
+            ("alice", "alice-care", 50, "help_center", "reproof jacket"),
+            ("alice", "alice-care", 45, "help_center", "how to reproof a waterproof jacket"),
+            ("alice", "alice-care", 2, "ticket_form", "water doesnt bead on jacket anymore"),
+            ("alice", "alice-delay", 30, "help_center", "tracking not updated for days"),
+            ("alice", "alice-delay", 3, "ticket_form", "parcel stuck in london hub"),
+            ("ben", "ben-invoice", 40, "help_center", "invoice overdue but i paid"),
+            ("ben", "ben-invoice", 35, "help_center", "paid by bank transfer invoice still overdue"),
+            ("ben", "ben-invoice", 4, "ticket_form", "invoice shows overdue after paying"),
+            ("chloe", "chloe-missing", 12, "help_center", "base layers missing from box"),
+            ("chloe", "chloe-missing", 2, "ticket_form", "items missing from my order"),
+        ]
+        for n, (key, ticket, minutes, source, question) in enumerate(asked):
+            found = kb.search(self.s, principal=who(key), query=question, source=source, embedder=False)
+            row = self.s.get(SearchQuery, found.query_id)
+            if row is not None:
+                row.created_at = self.tickets[ticket].created_at - timedelta(minutes=minutes, seconds=n)
+        # Two readers found the invoice-paying article no help with an invoice already paid by transfer.
+        for n, (key, comment) in enumerate((
+                ("ben", "It doesn't say how long a transfer takes to show up on my invoice."),
+                ("daniel", "My invoice still says overdue after I paid. What now?"))):
+            if kb.vote(self.s, principal=who(key), visitor="", slug="pay-an-invoice-online", helpful=False,
+                       comment=comment):
+                vote = self.s.exec(select(KbFeedback).where(KbFeedback.user_id == self.uid(key))).one()
+                vote.created_at = self.ago(days=2 - n, hours=3)
+        self.s.flush()
 
 
 def _id(row: Any) -> int:

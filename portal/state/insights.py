@@ -7,13 +7,15 @@ import time
 from typing import Any
 
 import reflex as rx
+from reflex_base.event import EventSpec
 
 from portal.db import session_scope
-from portal.domain import insights
+from portal.domain import content_gaps, insights
 from portal.domain.errors import DomainError
+from portal.format import day_time
 from portal.i18n import tr
 from portal.jobs import analytics
-from portal.state.base import PortalState
+from portal.state.base import FAILED, PortalState
 from portal.state.guard import Access, access, current_principal, mfa_setup_exempt
 from portal.state.messages import message_for_error
 from portal.state.session import backend_url
@@ -83,6 +85,24 @@ class ReportView:
     summary: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # a rate or average, as a figure
 
 
+@dataclasses.dataclass
+class GapView:
+    """One row of "questions without a good answer"."""
+
+    key: str  # content_gaps.GapRow.key: what write_article is asked for
+    question: str
+    count: int
+    people: int
+    no_result: int
+    ticket_after: int
+    unhelpful: int
+    phrasings: list[str]  # the most asked (content_gaps.EXAMPLES)
+    phrasing_count: int  # all the row's phrasings
+    comments: list[str]
+    last: str
+    is_article: bool
+
+
 @access(Access.ADMIN)
 class InsightsState(PortalState, rx.State):
     loaded: bool = False
@@ -90,6 +110,12 @@ class InsightsState(PortalState, rx.State):
     end: str = ""
     error: str = ""
     reports: list[ReportView] = []
+    gaps: list[GapView] = []
+    gaps_note: str = ""  # said when only the newest searches of the range were read
+    gap_error: str = ""
+    # What each shown gap row hands to the editor (title, questions, article): kept on the server,
+    # so that the browser only ever names a row.
+    _gap_briefs: dict[str, tuple[str, list[str], int | None]] = {}
 
     @rx.event
     def load(self) -> None:
@@ -113,6 +139,7 @@ class InsightsState(PortalState, rx.State):
             with session_scope() as db:
                 data = {name: insights.report(db, principal=p, name=name, rng=rng)
                         for name in insights.REPORTS}
+                gap_report = content_gaps.content_gaps(db, principal=p, rng=rng)
         except DomainError as err:
             self.error = message_for_error(err)
             return
@@ -126,4 +153,34 @@ class InsightsState(PortalState, rx.State):
                        csv_url=backend_url(self, f"/api/admin/insights/{name}.csv?start={self.start}&end={self.end}"))
             for name, (title, lc, vc) in insights.REPORTS.items()
         ]
+        self._show_gaps(gap_report)
         self.loaded = True
+
+    def _show_gaps(self, report: content_gaps.GapReport) -> None:
+        self.gaps = [GapView(key=r.key, question=r.question, count=r.count, people=r.people, no_result=r.no_result,
+                             ticket_after=r.ticket_after, unhelpful=r.unhelpful,
+                             phrasings=r.phrasings[:content_gaps.EXAMPLES], phrasing_count=len(r.phrasings),
+                             comments=r.comments,
+                             last=day_time(r.last), is_article=r.article_id is not None)
+                     for r in report.rows]
+        most = content_gaps.MAX_BRIEF_QUESTIONS
+        self._gap_briefs = {r.key: (r.question, (r.phrasings if r.article_id is None else r.comments)[:most],
+                                    r.article_id) for r in report.rows}
+        self.gaps_note = (tr("Only the newest {n} searches of this period were read.", n=content_gaps.MAX_SEARCHES)
+                          if report.capped else "")
+        self.gap_error = ""
+
+    @rx.event
+    def write_article(self, key: str) -> EventSpec | None:
+        """Open the editor on a new article (or the unhelpful one) with this row's questions attached."""
+        row = self._gap_briefs.get(key) if isinstance(key, str) else None
+        if row is None:
+            self.gap_error = tr("That row is no longer shown: load the report again.")
+            return None
+        title, questions, article_id = row
+        made = self._call(content_gaps.create_brief, into="gap_error", title=title, questions=questions,
+                          article_id=article_id)
+        if made is FAILED:
+            return None
+        target = f"/agent/articles/{article_id}" if article_id is not None else "/agent/articles/new"
+        return rx.redirect(f"{target}?gap={made}")

@@ -8,7 +8,7 @@ import reflex as rx
 from reflex_base.event import EventSpec
 
 from portal.db import session_scope
-from portal.domain import kb
+from portal.domain import content_gaps, kb
 from portal.domain.errors import DomainError, Invalid
 from portal.format import day_time
 from portal.i18n import NAMES, tr
@@ -76,6 +76,11 @@ class ArticleEditorState(PortalState, rx.State):
     trans_field: str = ""  # the refused field ("title", "summary", "body_md"), for aria-invalid
     trans_notice: str = ""
     _trans_typed: bool = False  # the open translation form holds typing not yet saved
+    # A brief from the insights' "questions without a good answer" (?gap=<key>): the phrasings a new
+    # article should answer, or what readers said about this one.
+    gap_questions: list[str] = []
+    gap_comments: bool = False  # the brief holds readers' comments on this article, not questions
+    _gap: str = ""
     _article_id: int | None = None
     _page_key: str = ""
     _dirty: bool = False
@@ -92,8 +97,11 @@ class ArticleEditorState(PortalState, rx.State):
         raw = self.router.url.path.rstrip("/").rsplit("/", 1)[-1]
         with session_scope() as db:
             self.categories = [[slug, name] for slug, name in kb.category_choices(db)]
+            brief = content_gaps.brief(db, principal=principal,
+                                       brief_id=self.router.url.query_parameters.get("gap"))
             if raw == "new":
                 self.category = self.categories[0][0] if self.categories else ""
+                self._attach(brief, None)
                 return
             try:
                 view = kb.staff_article(db, principal=principal, article_id=int(raw))
@@ -103,7 +111,17 @@ class ArticleEditorState(PortalState, rx.State):
         self._article_id, self.is_new = view.id, False
         self.title, self.summary, self.body_md = view.title, view.summary, view.body_md
         self.category, self.slug, self.status = view.category_slug, view.slug, view.status
+        self._attach(brief, view.id)
         self._list_translations()
+
+    def _attach(self, brief: content_gaps.Brief | None, article_id: int | None) -> None:
+        """Show a brief's questions (one made for a new article, or for this very article); a title
+        is suggested from the question asked most only when the title is empty."""
+        if brief is None or (brief.article_id is not None and brief.article_id != article_id):
+            return
+        self._gap, self.gap_questions, self.gap_comments = brief.id, brief.questions, brief.article_id is not None
+        if not self.title.strip() and brief.article_id is None and brief.title:
+            self.title = (brief.title[:1].upper() + brief.title[1:])[:200]
 
     def _text(self, value: object, limit: int) -> str:
         return value[:limit] if isinstance(value, str) else ""
@@ -159,7 +177,9 @@ class ArticleEditorState(PortalState, rx.State):
         if self._article_id is None:
             self._article_id, self.is_new = article_id, False
             self.notice = tr("Saved as a draft.")
-            return rx.redirect(f"/agent/articles/{article_id}", replace=True)
+            # The brief's questions stay beside the article once it has an address of its own.
+            keep = f"?gap={self._gap}" if self._gap else ""
+            return rx.redirect(f"/agent/articles/{article_id}{keep}", replace=True)
         self.notice = tr("Saved.")
         return None
 

@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 
+from portal.domain import content_gaps
 from portal.seed.demo import ADMIN_EMAIL, AGENT_EMAIL, DEMO_PASSWORD
 from tests.browser.test_login_flow import sign_in
+from tests.factories import principal_for
 
 pytestmark = pytest.mark.browser
 
@@ -52,7 +54,12 @@ def _ids(engine: Any) -> dict[str, Any]:
         assert order and shipment and invoice and ticket and any_ticket and article
         category = db.get(KbCategory, article.category_id)
         assert category
-        return {"order": order.id, "shipment": shipment.id, "invoice": invoice.id, "ticket": ticket.id,
+        # The editor with a brief from the insights' "questions without a good answer" beside it
+        admin = db.exec(select(User).where(User.email == ADMIN_EMAIL)).one()
+        gap = content_gaps.create_brief(db, principal=principal_for(admin), title="promo code not working",
+                                        questions=["promo code not working", "where do i enter a promo code"])
+        db.commit()
+        return {"gap": gap, "order": order.id, "shipment": shipment.id, "invoice": invoice.id, "ticket": ticket.id,
                 "any_ticket": any_ticket.id, "conversation": conversation.id if conversation else None,
                 "article_id": article.id, "category": category.slug, "article": article.slug}
 
@@ -69,7 +76,7 @@ def pages_by_role(ids: dict[str, Any]) -> dict[str, list[str]]:
     if ids["conversation"]:
         agent.append(f"/agent/chats/{ids['conversation']}")
     admin = ["/admin/users", "/admin/audit", "/admin/insights", "/admin/offers", "/admin/api-keys",
-             "/admin/webhooks", "/admin/brand"]
+             "/admin/webhooks", "/admin/brand", f"/agent/articles/new?gap={ids['gap']}"]
     return {"public": public, "customer": customer, "agent": agent, "admin": admin}
 
 
