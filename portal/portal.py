@@ -89,6 +89,9 @@ app = rx.App(
     backend_exception_handler=errors.unexpected,
 )
 tab_states.install(app)  # strangers' tabs: a short expiry, never on disk
+# A lost connection is told by each page's own notice, in the reader's language (connection_notice in
+# portal/layouts/shell.py), instead of Reflex's English toast naming the socket's URL and its error.
+app.app_wraps[(5, "Overlay")] = lambda stateful: None
 if app.sio is not None:
     # Reflex hands the socket server a plain copy of cors_allowed_origins; give it the same rule.
     app.sio.eio.cors_allowed_origins = socket_origin_allowed

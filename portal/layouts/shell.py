@@ -221,6 +221,7 @@ def shell(title: str) -> Callable[[Callable[[], rx.Component]], Callable[[], rx.
                 ),
                 rx.cond(SessionState.signed_in & ~SessionState.is_staff, assistant_panel()),
                 ready_marker(),
+                connection_notice(),
                 mailbox(),
                 spacing="0", width="100%", align="start", data_portal_frame="shell",
             )
@@ -237,6 +238,26 @@ def ready_marker() -> rx.Component:
     return rx.cond(rx.State.is_hydrated, rx.el.span(hidden=True, data_testid="page-ready"))
 
 
+def connection_notice() -> rx.Component:
+    """While the page has lost its connection to the server: a notice in the reader's language that
+    it is trying again (in place of Reflex's own toast, which names the socket's URL and its error
+    in English). Gone by itself once the connection is back."""
+    from reflex_components_core.core.banner import has_connection_errors
+
+    return rx.cond(
+        has_connection_errors,
+        rx.box(
+            rx.callout(t("No connection to the server. Trying again…"),
+                       icon="wifi_off", color_scheme="amber", variant="surface", size="1"),
+            role="status", position="fixed", bottom="1rem", left="50%", transform="translateX(-50%)",
+            z_index="60", max_width="calc(100vw - 2rem)", data_testid="connection-notice",
+        ),
+        # Both branches given: this cond is memoized (its condition is a hook) and reads its
+        # children as a list, so a lone branch would never show.
+        rx.fragment(),
+    )
+
+
 def public_frame(*children: rx.Component) -> rx.Component:
     """Pages without sign-in: a centred column with the brand."""
     return rx.center(
@@ -246,6 +267,7 @@ def public_frame(*children: rx.Component) -> rx.Component:
             *children,
             brand_footer(),
             ready_marker(),
+            connection_notice(),
             mailbox(),
             spacing="5", width="100%", max_width="26rem",
         ),

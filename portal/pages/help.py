@@ -8,7 +8,7 @@ import reflex as rx
 
 from portal.components.common import error_callout, form
 from portal.i18n import N_, t
-from portal.layouts.shell import brand, language_menu, ready_marker, shell
+from portal.layouts.shell import brand, connection_notice, language_menu, ready_marker, shell
 from portal.state.help import ArticleRow, CategoryRow, HelpArticleState, HelpCategoryState, HelpState
 from portal.state.session import SessionState
 
@@ -28,6 +28,7 @@ def _public(content: rx.Component) -> rx.Component:
         ),
         rx.box(content, width="100%", max_width="60rem", padding=["1rem", "1.5rem", "2rem"]),
         ready_marker(),
+        connection_notice(),
         spacing="0", width="100%", align="center", min_height="100vh",
     )
 
