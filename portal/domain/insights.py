@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from portal.db import utcnow
 from portal.domain.errors import Invalid
 from portal.domain.principal import Principal, require_admin
+from portal.domain.support import CATEGORY_LABELS
 from portal.i18n import N_, tr
 from portal.models import AnalyticsEvent, CustomerOffer, OfferRule, SearchQuery, Ticket, User
 
@@ -103,6 +104,8 @@ def row_label(name: str, label: str) -> str:
         return tr(label)
     if name == "satisfaction" and label.endswith(" stars") and label[:-6].isdigit():
         return tr("{n} stars", n=int(label[:-6]))
+    if name == "tickets_by_topic" and label in CATEGORY_LABELS:
+        return tr(CATEGORY_LABELS[label])
     return label
 
 

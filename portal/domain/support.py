@@ -50,6 +50,11 @@ from portal.models import (
 from portal.settings import get_settings
 
 CATEGORIES = ("general", "orders", "shipping", "returns", "billing", "products", "account")
+# What a category is called (shown with tr()/t()).
+CATEGORY_LABELS = {"general": N_("General"), "orders": N_("Orders"), "shipping": N_("Shipping"),
+                   "returns": N_("Returns"), "billing": N_("Billing"), "products": N_("Products"),
+                   "account": N_("Account")}
+assert set(CATEGORY_LABELS) == set(CATEGORIES)
 PRIORITIES = tuple(str(p) for p in TicketPriority)
 STATUSES = tuple(str(s) for s in TicketStatus)
 CONTEXT_TYPES = ("order", "invoice", "return", "shipment")

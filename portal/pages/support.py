@@ -7,7 +7,7 @@ from typing import Any
 import reflex as rx
 
 from portal.components.common import card, download_link, empty_note, error_callout, label_for, notice_callout
-from portal.domain.support import CATEGORIES, PRIORITIES
+from portal.domain.support import CATEGORIES, CATEGORY_LABELS, PRIORITIES
 from portal.i18n import N_, t, tn
 from portal.layouts.shell import shell
 from portal.settings import get_settings
@@ -27,8 +27,7 @@ ACCEPT = {"image/png": [".png"], "image/jpeg": [".jpg", ".jpeg"], "image/gif": [
 TICKET_STATUS_COLORS = {"new": "blue", "open": "blue", "pending": "amber", "resolved": "green", "closed": "gray"}
 # What a category, a priority and a status are called in the selects (the values stay as they are).
 CHOICE_LABELS = {
-    "general": N_("General"), "orders": N_("Orders"), "shipping": N_("Shipping"), "returns": N_("Returns"),
-    "billing": N_("Billing"), "products": N_("Products"), "account": N_("Account"),
+    **CATEGORY_LABELS,
     "low": N_("Low"), "normal": N_("Normal"), "high": N_("High"), "urgent": N_("Urgent"),
     "new": N_("New"), "open": N_("Open"), "pending": N_("Pending"), "resolved": N_("Resolved"),
     "closed": N_("Closed"),

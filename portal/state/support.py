@@ -35,8 +35,7 @@ from portal.state.session import backend_url
 TICKET_LABELS: dict[str, str] = {
     "new": N_("New"), "open": N_("Open"), "pending": N_("Pending"), "resolved": N_("Resolved"), "closed": N_("Closed"),
     "low": N_("Low"), "normal": N_("Normal"), "high": N_("High"), "urgent": N_("Urgent"),
-    "general": N_("General"), "orders": N_("Orders"), "shipping": N_("Shipping"), "returns": N_("Returns"),
-    "billing": N_("Billing"), "products": N_("Products"), "account": N_("Account"),
+    **support.CATEGORY_LABELS,
 }
 
 

@@ -66,3 +66,17 @@ def test_searches_tickets_satisfaction_and_self_service(db: Session) -> None:
     db.add(SearchQuery(user_id=ub.id, query="sizes", normalized="sizes", result_count=4))
     db.commit()
     assert ("self-service rate %", 25.0) in r("self_service")
+
+
+def test_fixed_row_labels_read_in_the_readers_language_and_data_as_it_is() -> None:
+    from portal.i18n import in_language, tr
+
+    with in_language("de"):
+        billing = insights.row_label("tickets_by_topic", "billing")
+        assert billing == tr("Billing") and billing not in ("billing", "Billing")
+        assert insights.row_label("self_service", "questions asked") == tr("questions asked")
+        # Data (a search, a page) is shown as it was typed or visited
+        assert insights.row_label("top_searches", "billing") == "billing"
+        assert insights.row_label("tickets_by_topic", "something else") == "something else"
+    with in_language("en"):
+        assert insights.row_label("tickets_by_topic", "billing") == "Billing"
