@@ -30,6 +30,8 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+import portal  # noqa: E402, F401  (first, as in the server: it sets NumPy's BLAS threads before NumPy loads)
+
 _TMP = Path(tempfile.mkdtemp(prefix="kb-bench-"))
 os.environ["PORTAL_DATA_DIR"] = str(_TMP)
 # --database-url postgresql://… runs on PostgreSQL instead: a scratch database (the articles are loaded into it).
