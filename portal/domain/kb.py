@@ -425,7 +425,7 @@ _state = _State()
 def _published_stamps(session: Session) -> dict[int, tuple[str, str]]:
     """Each published article's id -> (updated_at, embedding model): small columns only, so the
     caches re-read the text or the vector of just the articles whose stamp moved."""
-    rows = session.execute(sa_select(KbArticle.id, KbArticle.updated_at, KbArticle.embedding_model)
+    rows = session.execute(sa_select(col(KbArticle.id), col(KbArticle.updated_at), col(KbArticle.embedding_model))
                            .where(col(KbArticle.status) == ArticleStatus.PUBLISHED)).all()
     return {int(i): (str(u), str(m or "")) for i, u, m in rows}
 
