@@ -1,6 +1,7 @@
-"""Help-center search: quality on the evaluation set and latency over 5,000 articles, side by side.
+"""Help-center search: quality on the evaluation set, and latency at scale, side by side.
 
-    .venv/bin/python bench/kb_search_eval.py [--articles 5000] [--queries 300] [--quality-only]
+    .venv/bin/python bench/kb_search_eval.py [--articles 5000,50000] [--queries 300] [--quality-only]
+        [--database-url postgresql://postgres@127.0.0.1:5432/<scratch>] [--embed-limit 1000]
 
 Quality: recall@3 and mean reciprocal rank (over the top 10) of the article that answers each
 question in bench/kb_eval.jsonl, for full-text alone and for hybrid (full-text fused with
@@ -8,8 +9,14 @@ all-MiniLM-L6-v2 similarity), on the real help articles, printed for the tuning 
 held-out half side by side; the held-out half is the result (the split rule: bench/README.md).
 Latency: the same domain search function the UI calls (which also records the query), over the
 real articles plus generated variants of them (paragraphs shuffled, other articles' paragraphs
-mixed in, new titles) up to --articles.
-Runs on its own SQLite file in a temporary directory; hybrid needs `make semantic`.
+mixed in, new titles) up to each size of --articles: where each search's time goes (state check,
+understanding the question, full-text, embedding the question, the vector scan, de-dup, cards),
+the caches' cold build and memory, the first search after an edit, then p50 / p95 of full-text,
+hybrid with every question new (its vector not cached) and with questions repeating, and the
+question embedding alone. The load average is printed with the figures.
+Runs on its own SQLite file in a temporary directory, or with --database-url on a scratch
+PostgreSQL database (the articles are loaded into it); hybrid needs the model (`make install`).
+Generated variants' vectors are kept under KB_BENCH_CACHE (default ~/.cache/portal-kb-bench).
 """
 
 from __future__ import annotations
