@@ -154,9 +154,12 @@ def translations(session: Session, ids: Sequence[int], lang: str) -> dict[int, K
 
 # ----- text helpers ---------------------------------------------------------------------------
 
+_CONTROL_TO_SPACE = {i: " " for i in (*range(32), 127)}
+
+
 def normalize_query(raw: str) -> str:
     # Control characters (NUL above all: PostgreSQL text cannot hold it) become spaces.
-    text = "".join(" " if (ord(ch) < 32 or ord(ch) == 127) else ch for ch in str(raw or ""))
+    text = str(raw or "").translate(_CONTROL_TO_SPACE)
     return " ".join(text.split())[:MAX_QUERY]
 
 
@@ -434,6 +437,20 @@ def _chunks(ids: Sequence[int], size: int = 500) -> list[list[int]]:
     return [list(ids[n:n + size]) for n in range(0, len(ids), size)]
 
 
+_BODY_HEAD = 4 * MAX_QUERY
+
+
+def _head_words(text: str, *, complete: bool) -> list[str] | None:
+    """words_of(text) from as little of it as gives the same answer: normalize_query() of a prefix
+    is a prefix of normalize_query() of the whole, so once a prefix yields MAX_QUERY characters the
+    rest cannot matter. None when the text is not complete and its head is too short to tell."""
+    for cut in (2 * MAX_QUERY, len(text)):
+        head = text[:cut]
+        if len(normalize_query(head)) >= MAX_QUERY or (complete and cut >= len(text)):
+            return words_of(head)
+    return None
+
+
 class _Vocabulary:
     """Every word of the published articles, by first letter: what a misspelt word is corrected to.
 
@@ -460,15 +477,27 @@ class _Vocabulary:
     def _sync(self, session: Session, key: tuple[Any, ...]) -> None:
         stamps = {i: s[0] for i, s in _published_stamps(session).items()}
         full = self.key is None or self.key[:2] != key[:2] or any(i not in stamps for i in self.stamps)
-        query = select(KbArticle.title, KbArticle.summary, KbArticle.body_md)
+        # words_of() reads a text's first MAX_QUERY characters (whitespace collapsed): the body's
+        # head is read, and the whole body only where the head is not enough to tell.
+        query = sa_select(col(KbArticle.id), col(KbArticle.title), col(KbArticle.summary),
+                          func.substr(col(KbArticle.body_md), 1, _BODY_HEAD), func.length(col(KbArticle.body_md)))
         if full:
             queries = [query.where(col(KbArticle.status) == ArticleStatus.PUBLISHED)]
         else:
             todo = [i for i, s in stamps.items() if self.stamps.get(i) != s]
             queries = [query.where(col(KbArticle.id).in_(part)) for part in _chunks(todo)]
         found: set[str] = set()
+        whole: list[int] = []
         for q in queries:
-            for title, summary, body in session.exec(q):
+            for aid, title, summary, head, length in session.execute(q):
+                typed = _head_words(f"{title} {summary} {head}", complete=int(length or 0) <= _BODY_HEAD)
+                if typed is None:
+                    whole.append(int(aid))
+                else:
+                    found.update(w for w in typed if len(w) >= 3 and not w.isdigit())
+        for part in _chunks(whole):
+            for title, summary, body in session.exec(select(KbArticle.title, KbArticle.summary, KbArticle.body_md)
+                                                     .where(col(KbArticle.id).in_(part))):
                 found.update(w for w in words_of(f"{title} {summary} {body}") if len(w) >= 3 and not w.isdigit())
         if full:
             by_letter: dict[str, list[str]] = {}
