@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import case, func, text, update
+from sqlalchemy import String, case, cast, func, text, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -425,12 +425,24 @@ class _State:
 _state = _State()
 
 
-def _published_stamps(session: Session) -> dict[int, tuple[str, str]]:
-    """Each published article's id -> (updated_at, embedding model): small columns only, so the
-    caches re-read the text or the vector of just the articles whose stamp moved."""
-    rows = session.execute(sa_select(col(KbArticle.id), col(KbArticle.updated_at), col(KbArticle.embedding_model))
+_stamps_seen: list[tuple[tuple[Any, ...], dict[int, tuple[str, str]]]] = []
+_stamps_lock = threading.Lock()
+
+
+def _published_stamps(session: Session, state: tuple[Any, ...]) -> dict[int, tuple[str, str]]:
+    """Each published article's id -> (updated_at as stored, embedding model): read from the
+    covering index, so the caches re-read the text or the vector of just the articles whose stamp
+    moved. Kept for the last state asked, which the vector matrix and the vocabulary share."""
+    with _stamps_lock:
+        if _stamps_seen and _stamps_seen[0][0] == state:
+            return _stamps_seen[0][1]
+    rows = session.execute(sa_select(col(KbArticle.id), cast(col(KbArticle.updated_at), String),
+                                     col(KbArticle.embedding_model))
                            .where(col(KbArticle.status) == ArticleStatus.PUBLISHED)).all()
-    return {int(i): (str(u), str(m or "")) for i, u, m in rows}
+    stamps = {int(i): (str(u), str(m or "")) for i, u, m in rows}
+    with _stamps_lock:
+        _stamps_seen[:] = [(state, stamps)]
+    return stamps
 
 
 def _chunks(ids: Sequence[int], size: int = 500) -> list[list[int]]:
@@ -471,11 +483,11 @@ class _Vocabulary:
         key = (*state[:2], *state[3:-1])  # any model's state will do: without the model and its count
         with self.lock:
             if key != self.key:
-                self._sync(session, key)
+                self._sync(session, key, state)
             return self
 
-    def _sync(self, session: Session, key: tuple[Any, ...]) -> None:
-        stamps = {i: s[0] for i, s in _published_stamps(session).items()}
+    def _sync(self, session: Session, key: tuple[Any, ...], state: tuple[Any, ...]) -> None:
+        stamps = {i: s[0] for i, s in _published_stamps(session, state).items()}
         full = self.key is None or self.key[:2] != key[:2] or any(i not in stamps for i in self.stamps)
         # words_of() reads a text's first MAX_QUERY characters (whitespace collapsed): the body's
         # head is read, and the whole body only where the head is not enough to tell.
@@ -649,7 +661,7 @@ class _Matrix:
     def _sync(self, session: Session, model: str, key: tuple[Any, ...]) -> None:
         import numpy as np
 
-        stamps = _published_stamps(session)
+        stamps = _published_stamps(session, key)
         if self.key is None or self.key[:3] != key[:3]:  # first use, another database or another model
             self.ids, self.row, self.stamps = [], {}, {}
             self.vectors = np.zeros((0, emb.DIM), dtype=np.float32)
@@ -667,7 +679,13 @@ class _Matrix:
             for i, e in session.exec(q).all():
                 if e and i is not None and int(i) in wanted:
                     fetched[int(i)] = emb.from_bytes(e)
-        if drop or fetched:
+        if fetched and drop == set(fetched) and all(i in self.row for i in fetched):
+            # Only articles already there changed: one copy of the matrix, those rows replaced.
+            vectors = self.vectors.copy()
+            for i, v in fetched.items():
+                vectors[self.row[i]] = v
+            self.vectors = vectors
+        elif drop or fetched:
             keep = [n for n, i in enumerate(self.ids) if i not in drop]
             ids = [self.ids[n] for n in keep] + list(fetched)
             parts = [self.vectors[keep]] + ([np.stack(list(fetched.values()))] if fetched else [])
