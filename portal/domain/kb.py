@@ -15,12 +15,13 @@ import re
 import threading
 import time
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import case, func, text, update
+from sqlalchemy import String, case, cast, func, text, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -153,9 +154,12 @@ def translations(session: Session, ids: Sequence[int], lang: str) -> dict[int, K
 
 # ----- text helpers ---------------------------------------------------------------------------
 
+_CONTROL_TO_SPACE = {i: " " for i in (*range(32), 127)}
+
+
 def normalize_query(raw: str) -> str:
     # Control characters (NUL above all: PostgreSQL text cannot hold it) become spaces.
-    text = "".join(" " if (ord(ch) < 32 or ord(ch) == 127) else ch for ch in str(raw or ""))
+    text = str(raw or "").translate(_CONTROL_TO_SPACE)
     return " ".join(text.split())[:MAX_QUERY]
 
 
@@ -253,7 +257,7 @@ def index_article(session: Session, article: KbArticle, *, embedder: emb.Embedde
     `embedder=True` means the configured model (if installed); None or False skips embeddings.
     """
     assert article.id is not None
-    _vocabulary.forget()
+    _state.changed()
     if _sqlite_fts(session):
         # Table names are module constants; every value is a bound parameter.
         session.execute(text(f"DELETE FROM {FTS_TABLE} WHERE rowid = :id"), {"id": article.id})  # noqa: S608
@@ -274,7 +278,7 @@ def index_translation(session: Session, row: KbArticleTranslation) -> None:
     """Bring the translations' full-text index in line with one translation (caller commits).
     PostgreSQL's partial GIN indexes follow the row by themselves."""
     assert row.id is not None
-    _vocabulary.forget()
+    _state.changed()
     if _sqlite_fts(session):
         session.execute(text(f"DELETE FROM {INTL_FTS_TABLE} WHERE rowid = :id"), {"id": row.id})  # noqa: S608
         session.execute(text(f"INSERT INTO {INTL_FTS_TABLE}(rowid, lang, title, summary, body) "  # noqa: S608
@@ -295,7 +299,7 @@ def reindex_all(session: Session, *, embedder: emb.Embedder | bool | None = True
                 only_missing_embeddings: bool = True) -> int:
     """Rebuild the full-text index and fill in embeddings that are missing (seed time, upgrades)."""
     session.flush()
-    _vocabulary.forget()
+    _state.changed()
     if _sqlite_fts(session):
         session.execute(text(f"DELETE FROM {FTS_TABLE}"))  # noqa: S608
         session.execute(text(f"INSERT INTO {FTS_TABLE}(rowid, title, summary, body) "  # noqa: S608
@@ -374,8 +378,8 @@ def synonyms() -> Synonyms:
 
 def published_state(session: Session, model: str = "") -> tuple[Any, ...]:
     """One query whose answer changes whenever a published article is added, edited, unpublished
-    or removed, or gains an embedding from `model`: the key of the caches below. A search asks it
-    once and hands it to both caches."""
+    or removed, or gains an embedding from `model`: the key of the caches below. It reads every
+    published row, so searches ask it through `_state`, at most every STATE_RECHECK_SECONDS."""
     with_model = func.sum(case((col(KbArticle.embedding_model) == model, 1), else_=0))
     row = session.execute(sa_select(func.count(), func.max(KbArticle.updated_at), func.max(KbArticle.id),
                                     func.sum(KbArticle.id), with_model)
@@ -383,49 +387,146 @@ def published_state(session: Session, model: str = "") -> tuple[Any, ...]:
     return (*_db_key(session), model, *(str(v) for v in row))
 
 
+# How long a worker may go on with the published articles' state it last asked for: an article
+# published, changed or unpublished through another worker or instance is searchable (or gone)
+# there at most this long later. For as long after this process changed an article, every search
+# asks again, so its own change shows at once.
+STATE_RECHECK_SECONDS = 1.0
+
+
+class _State:
+    """published_state(), asked of the database at most every STATE_RECHECK_SECONDS per database
+    and model, and on every search for STATE_RECHECK_SECONDS after this process changed an article
+    (the change may be committed a moment after the call that made it)."""
+
+    def __init__(self) -> None:
+        self.seen: dict[tuple[Any, ...], tuple[float, tuple[Any, ...]]] = {}
+        self.wrote = -STATE_RECHECK_SECONDS
+        self.lock = threading.Lock()
+
+    def changed(self) -> None:
+        with self.lock:
+            self.wrote = time.monotonic()
+
+    def current(self, session: Session, model: str = "") -> tuple[Any, ...]:
+        where = (*_db_key(session), model)
+        now = time.monotonic()
+        with self.lock:
+            hit = self.seen.get(where)
+            if (hit is not None and now - hit[0] < STATE_RECHECK_SECONDS
+                    and now - self.wrote >= STATE_RECHECK_SECONDS):
+                return hit[1]
+        state = published_state(session, model)
+        with self.lock:
+            self.seen[where] = (now, state)
+        return state
+
+
+_state = _State()
+
+
+_stamps_seen: list[tuple[tuple[Any, ...], dict[int, tuple[str, str]]]] = []
+_stamps_lock = threading.Lock()
+
+
+def _published_stamps(session: Session, state: tuple[Any, ...]) -> dict[int, tuple[str, str]]:
+    """Each published article's id -> (updated_at as stored, embedding model): read from the
+    covering index, so the caches re-read the text or the vector of just the articles whose stamp
+    moved. Kept for the last state asked, which the vector matrix and the vocabulary share."""
+    with _stamps_lock:
+        if _stamps_seen and _stamps_seen[0][0] == state:
+            return _stamps_seen[0][1]
+    rows = session.execute(sa_select(col(KbArticle.id), cast(col(KbArticle.updated_at), String),
+                                     col(KbArticle.embedding_model))
+                           .where(col(KbArticle.status) == ArticleStatus.PUBLISHED)).all()
+    stamps = {int(i): (str(u), str(m or "")) for i, u, m in rows}
+    with _stamps_lock:
+        _stamps_seen[:] = [(state, stamps)]
+    return stamps
+
+
+def _chunks(ids: Sequence[int], size: int = 500) -> list[list[int]]:
+    return [list(ids[n:n + size]) for n in range(0, len(ids), size)]
+
+
+_BODY_HEAD = 4 * MAX_QUERY
+
+
+def _head_words(text: str, *, complete: bool) -> list[str] | None:
+    """words_of(text) from as little of it as gives the same answer: normalize_query() of a prefix
+    is a prefix of normalize_query() of the whole, so once a prefix yields MAX_QUERY characters the
+    rest cannot matter. None when the text is not complete and its head is too short to tell."""
+    for cut in (2 * MAX_QUERY, len(text)):
+        head = text[:cut]
+        if len(normalize_query(head)) >= MAX_QUERY or (complete and cut >= len(text)):
+            return words_of(head)
+    return None
+
+
 class _Vocabulary:
-    """Every word of the published articles, by first letter: what a misspelt word is corrected to."""
+    """Every word of the published articles, by first letter: what a misspelt word is corrected to.
+
+    Built once per worker; after that, a change reads only the articles added or edited since
+    (words are added, never taken out, so a word an edit removed stays a correction target until
+    an article is unpublished or removed, which rebuilds the whole vocabulary)."""
 
     def __init__(self) -> None:
         self.key: tuple[Any, ...] | None = None
         self.words: frozenset[str] = frozenset()
         self.by_letter: dict[str, list[str]] = {}
-        self.checked = 0.0
+        self.stamps: dict[int, str] = {}
         self.lock = threading.Lock()
 
-    def forget(self) -> None:
-        with self.lock:
-            self.key = None
-
     def get(self, session: Session, state: tuple[Any, ...] | None = None) -> _Vocabulary:
-        """Full-text-only searches do not ask the database's state for this more than once every
-        VOCABULARY_RECHECK_SECONDS (a new word becomes correctable that much later; an article
-        changed through this process is seen at once); hybrid searches hand in the state they
-        asked for anyway."""
-        now = time.monotonic()
-        with self.lock:
-            if (state is None and self.key is not None and self.key[:2] == _db_key(session)
-                    and now - self.checked < VOCABULARY_RECHECK_SECONDS):
-                return self
-        state = state or published_state(session)
+        """Hybrid searches hand in the state they asked for anyway; full-text ones ask `_state`."""
+        state = state or _state.current(session)
         key = (*state[:2], *state[3:-1])  # any model's state will do: without the model and its count
         with self.lock:
-            self.checked = now
             if key != self.key:
-                words: set[str] = set()
-                rows = session.exec(select(KbArticle.title, KbArticle.summary, KbArticle.body_md)
-                                    .where(col(KbArticle.status) == ArticleStatus.PUBLISHED))
-                for title, summary, body in rows:
-                    words.update(w for w in words_of(f"{title} {summary} {body}") if len(w) >= 3 and not w.isdigit())
-                by_letter: dict[str, list[str]] = {}
-                for w in sorted(words):
-                    by_letter.setdefault(w[0], []).append(w)
-                self.words, self.by_letter, self.key = frozenset(words), by_letter, key
+                self._sync(session, key, state)
             return self
+
+    def _sync(self, session: Session, key: tuple[Any, ...], state: tuple[Any, ...]) -> None:
+        stamps = {i: s[0] for i, s in _published_stamps(session, state).items()}
+        full = self.key is None or self.key[:2] != key[:2] or any(i not in stamps for i in self.stamps)
+        # words_of() reads a text's first MAX_QUERY characters (whitespace collapsed): the body's
+        # head is read, and the whole body only where the head is not enough to tell.
+        query = sa_select(col(KbArticle.id), col(KbArticle.title), col(KbArticle.summary),
+                          func.substr(col(KbArticle.body_md), 1, _BODY_HEAD), func.length(col(KbArticle.body_md)))
+        if full:
+            queries = [query.where(col(KbArticle.status) == ArticleStatus.PUBLISHED)]
+        else:
+            todo = [i for i, s in stamps.items() if self.stamps.get(i) != s]
+            queries = [query.where(col(KbArticle.id).in_(part)) for part in _chunks(todo)]
+        found: set[str] = set()
+        whole: list[int] = []
+        for q in queries:
+            for aid, title, summary, head, length in session.execute(q):
+                typed = _head_words(f"{title} {summary} {head}", complete=int(length or 0) <= _BODY_HEAD)
+                if typed is None:
+                    whole.append(int(aid))
+                else:
+                    found.update(w for w in typed if len(w) >= 3 and not w.isdigit())
+        for part in _chunks(whole):
+            for title, summary, body in session.exec(select(KbArticle.title, KbArticle.summary, KbArticle.body_md)
+                                                     .where(col(KbArticle.id).in_(part))):
+                found.update(w for w in words_of(f"{title} {summary} {body}") if len(w) >= 3 and not w.isdigit())
+        if full:
+            by_letter: dict[str, list[str]] = {}
+            for w in sorted(found):
+                by_letter.setdefault(w[0], []).append(w)
+            words = found
+        else:
+            new = found - self.words
+            by_letter = dict(self.by_letter)
+            for letter in {w[0] for w in new}:
+                by_letter[letter] = sorted([*by_letter.get(letter, []), *(w for w in new if w[0] == letter)])
+            words = set(self.words) | new
+        self.words, self.by_letter = frozenset(words), by_letter
+        self.stamps, self.key = stamps, key
 
 
 _vocabulary = _Vocabulary()
-VOCABULARY_RECHECK_SECONDS = 5.0
 TYPO_CUTOFF = 0.8  # difflib similarity a correction needs ("recieved" -> "received": 0.875)
 
 
@@ -538,30 +639,62 @@ def translated_fulltext_ids(session: Session, query: str, lang: str, *, limit: i
 
 
 class _Matrix:
-    """Published articles' embeddings as one matrix, rebuilt only when articles change."""
+    """Published articles' embeddings as one matrix (rows in id order), per worker. Built once;
+    after that a change re-reads only the vectors of the articles added or changed since (by
+    updated_at and embedding model) and drops those unpublished or removed."""
 
     def __init__(self) -> None:
         self.key: tuple[Any, ...] | None = None
         self.ids: list[int] = []
         self.row: dict[int, int] = {}
         self.vectors: Any = None
+        self.stamps: dict[int, tuple[str, str]] = {}
         self.lock = threading.Lock()
 
     def get(self, session: Session, model: str, state: tuple[Any, ...] | None = None) -> tuple[list[int], Any]:
-        import numpy as np
-
-        published = (col(KbArticle.status) == ArticleStatus.PUBLISHED, col(KbArticle.embedding_model) == model)
-        key = state if state is not None and state[2] == model else published_state(session, model)
+        key = state if state is not None and state[2] == model else _state.current(session, model)
         with self.lock:
             if key != self.key:
-                found = session.exec(select(KbArticle.id, KbArticle.embedding).where(*published)).all()
-                pairs = [(int(i), e) for i, e in found if e and i is not None]
-                self.ids = [i for i, _ in pairs]
-                self.row = {i: n for n, i in enumerate(self.ids)}
-                self.vectors = (np.stack([emb.from_bytes(e) for _, e in pairs]) if pairs
-                                else np.zeros((0, emb.DIM), dtype=np.float32))
-                self.key = key
+                self._sync(session, model, key)
             return self.ids, self.vectors
+
+    def _sync(self, session: Session, model: str, key: tuple[Any, ...]) -> None:
+        import numpy as np
+
+        stamps = _published_stamps(session, key)
+        if self.key is None or self.key[:3] != key[:3]:  # first use, another database or another model
+            self.ids, self.row, self.stamps = [], {}, {}
+            self.vectors = np.zeros((0, emb.DIM), dtype=np.float32)
+        changed = [i for i, s in stamps.items() if self.stamps.get(i) != s]
+        drop = set(changed) | (set(self.stamps) - set(stamps))
+        wanted = {i for i in changed if stamps[i][1] == model}
+        if len(wanted) > len(stamps) // 4:  # first build, or most rows changed: one query for all
+            queries = [select(KbArticle.id, KbArticle.embedding).where(
+                col(KbArticle.status) == ArticleStatus.PUBLISHED, col(KbArticle.embedding_model) == model)]
+        else:
+            queries = [select(KbArticle.id, KbArticle.embedding).where(col(KbArticle.id).in_(part))
+                       for part in _chunks(sorted(wanted))]
+        fetched: dict[int, Any] = {}
+        for q in queries:
+            for i, e in session.exec(q).all():
+                if e and i is not None and int(i) in wanted:
+                    fetched[int(i)] = emb.from_bytes(e)
+        if fetched and drop == set(fetched) and all(i in self.row for i in fetched):
+            # Only articles already there changed: one copy of the matrix, those rows replaced.
+            vectors = self.vectors.copy()
+            for i, v in fetched.items():
+                vectors[self.row[i]] = v
+            self.vectors = vectors
+        elif drop or fetched:
+            keep = [n for n, i in enumerate(self.ids) if i not in drop]
+            ids = [self.ids[n] for n in keep] + list(fetched)
+            parts = [self.vectors[keep]] + ([np.stack(list(fetched.values()))] if fetched else [])
+            order = np.argsort(np.asarray(ids, dtype=np.int64), kind="stable")
+            # A new array, never changed in place: a search still holding the old one is unaffected.
+            self.vectors = np.ascontiguousarray(np.concatenate(parts)[order], dtype=np.float32)
+            self.ids = [ids[n] for n in order]
+            self.row = {i: n for n, i in enumerate(self.ids)}
+        self.stamps, self.key = stamps, key
 
     def vectors_of(self, ids: Sequence[int]) -> dict[int, Any]:
         """The cached vectors of these articles (those that have one), as of the last get()."""
@@ -571,6 +704,38 @@ class _Matrix:
 
 _matrix = _Matrix()
 
+# Questions repeat (popular ones, typeahead asking again): each worker keeps the vectors of the
+# last QUESTION_CACHE_SIZE questions it embedded (384 float32 each, 1.5 KiB).
+QUESTION_CACHE_SIZE = 1024
+
+
+class _QuestionVectors:
+    def __init__(self) -> None:
+        self.items: OrderedDict[tuple[int, str, str], tuple[emb.Embedder, Any]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def clear(self) -> None:
+        with self.lock:
+            self.items.clear()
+
+    def get(self, model: emb.Embedder, question: str) -> Any:
+        # The model is kept with its vectors, so its id cannot be reused by another model meanwhile.
+        key = (id(model), model.name, question)
+        with self.lock:
+            hit = self.items.get(key)
+            if hit is not None:
+                self.items.move_to_end(key)
+                return hit[1]
+        vec = model.encode([question])[0]
+        with self.lock:
+            self.items[key] = (model, vec)
+            while len(self.items) > QUESTION_CACHE_SIZE:
+                self.items.popitem(last=False)
+        return vec
+
+
+_questions = _QuestionVectors()
+
 
 def semantic_ids(session: Session, query: str, model: emb.Embedder, *, limit: int = CANDIDATES,
                  state: tuple[Any, ...] | None = None) -> list[int]:
@@ -579,9 +744,12 @@ def semantic_ids(session: Session, query: str, model: emb.Embedder, *, limit: in
     ids, matrix = _matrix.get(session, model.name, state)
     if not ids or not normalize_query(query):
         return []
-    qvec = model.encode([normalize_query(query)])[0]
+    qvec = _questions.get(model, normalize_query(query))
     sims = matrix @ qvec
-    top = np.argsort(-sims)[:limit]
+    n = min(limit, len(ids))
+    # The best n without sorting the rest, then those n by similarity (ties: the older article first).
+    top = np.argpartition(-sims, n - 1)[:n]
+    top = top[np.lexsort((top, -sims[top]))]
     return [ids[i] for i in top if sims[i] >= MIN_SIMILARITY]
 
 
@@ -647,8 +815,8 @@ def rank(session: Session, query: str, *, embedder: emb.Embedder | bool | None =
     model = semantic_embedder() if embedder is True else (embedder or None)
     if lang in TRANSLATED:
         return _rank_translated(session, query, lang, model, limit)
-    # Hybrid asks the articles' state anyway (for the vectors) and shares it; full-text alone does not ask.
-    state = published_state(session, model.name) if model is not None else None
+    # Hybrid asks the articles' state (for the vectors) and shares it with the typo vocabulary.
+    state = _state.current(session, model.name) if model is not None else None
     question = understand(session, query, state=state)
     fts = fulltext_ids(session, question.text, words=question.words)
     if model is None:
@@ -1009,7 +1177,7 @@ def delete_translation(session: Session, *, principal: Principal, article_id: in
         session.execute(text(f"DELETE FROM {INTL_FTS_TABLE} WHERE rowid = :id"), {"id": row.id})  # noqa: S608
     session.delete(row)
     session.flush()
-    _vocabulary.forget()
+    _state.changed()
     audit.record(session, action="kb.translation_deleted", principal=p, target_type="kb_article",
                  target_id=article_id, lang=lang)
     return True

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import LargeBinary, String, UniqueConstraint
+from sqlalchemy import Index, LargeBinary, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from portal.models.base import created_at_field, fk, json_field
@@ -43,6 +43,9 @@ class KbArticleBase(SQLModel):
 
 
 class KbArticle(KbArticleBase, table=True):
+    # Covers what kb.published_state() and the search caches' sync read (status, updated_at, id,
+    # embedding model), so they need not read every article's text and embedding.
+    __table_args__ = (Index("ix_kbarticle_published_state", "status", "updated_at", "id", "embedding_model"),)
     id: int | None = Field(default=None, primary_key=True)
     category_id: int = fk("kbcategory.id")
     status: str = Field(default=ArticleStatus.DRAFT, sa_type=String(12), index=True)

@@ -161,7 +161,7 @@ def test_the_translations_migration_round_trips(tmp_path: Path) -> None:
         try:
             alembic_on(eng, "upgrade", "head")
             assert "kbarticletranslation" in inspect(eng).get_table_names()
-            alembic_on(eng, "downgrade", "c4e81f3a9d27")  # the revision before the translations'
+            alembic_on(eng, "downgrade", "c4e81f3a9d27")  # below the translations (not "-1": later ones follow)
             with eng.connect() as conn:
                 assert MigrationContext.configure(conn).get_current_revision() == "c4e81f3a9d27"
             names = set(inspect(eng).get_table_names())
