@@ -50,6 +50,19 @@ def make_article(db: Session, category: KbCategory, *, title: str, body: str = "
     return a
 
 
+def translate(db: Session, article: KbArticle, lang: str, *, title: str, body: str, summary: str = "") -> None:
+    """A translation of an article, indexed for search as the editor's save does."""
+    from portal.models.kb import KbArticleTranslation
+
+    assert article.id is not None
+    row = KbArticleTranslation(article_id=article.id, lang=lang, title=title, summary=summary, body_md=body,
+                               created_at=utcnow(), updated_at=utcnow())
+    db.add(row)
+    db.flush()
+    kb.index_translation(db, row)
+    db.commit()
+
+
 def make_shipment(db: Session, order: Order, *, tag: str = "InTransit", message: str = "On its way") -> Shipment:
     n = next(_seq)
     s = Shipment(order_id=order.id or 0, customer_id=order.customer_id, carrier="dhl", carrier_name="DHL",

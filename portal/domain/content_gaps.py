@@ -301,9 +301,9 @@ def _mark_ticket_after(searches: list[_Search], tickets: dict[int, list[tuple[da
         elif model is not None:
             undecided.append((s, text))
     undecided = [(s, t) for s, t in undecided if TICKET_AFTER not in s.kinds][:MAX_TICKET_PAIRS]
-    if undecided:
+    if undecided and model is not None:  # (only the model leaves pairs undecided)
         texts = list(dict.fromkeys([s.text for s, _ in undecided] + [t[:300] for _, t in undecided]))
-        vec = dict(zip(texts, _vectors(model, texts), strict=True)) if model is not None else {}
+        vec = dict(zip(texts, _vectors(model, texts), strict=True))
         for s, t in undecided:
             if float(vec[s.text] @ vec[t[:300]]) >= TICKET_SEMANTIC:
                 s.kinds.add(TICKET_AFTER)

@@ -915,8 +915,8 @@ def categories(session: Session, *, lang: str | None = None) -> list[CategoryCar
                                .where(KbArticle.status == ArticleStatus.PUBLISHED)
                                .group_by(col(KbArticle.category_id))).all())
     rows = session.exec(select(KbCategory).order_by(col(KbCategory.position), col(KbCategory.name))).all()
-    return [CategoryCard(slug=c.slug, name=category_text(c, lang)[0], description=category_text(c, lang)[1],
-                         article_count=int(counts.get(c.id or 0, 0))) for c in rows]
+    return [CategoryCard(slug=c.slug, name=name, description=description, article_count=int(counts.get(c.id or 0, 0)))
+            for c in rows for name, description in (category_text(c, lang),)]
 
 
 def category(session: Session, *, slug: str, lang: str | None = None) -> tuple[CategoryCard, list[ArticleCard]]:

@@ -12,13 +12,12 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 from sqlmodel import Session, select
 
-from portal.db import utcnow
 from portal.domain import kb
 from portal.i18n import use_language
 from portal.models import KbArticle, KbCategory
 from portal.models.kb import INTL_FTS_TABLE, KbArticleTranslation
 from portal.seed.kb_loader import load_translations
-from tests.factories_kb import clear_search_index, make_article, make_category
+from tests.factories_kb import clear_search_index, make_article, make_category, translate
 from tests.support.databases import alembic_on, fresh_database, running_on_postgres
 
 
@@ -31,16 +30,6 @@ def _empty_index(db: Session) -> Iterator[None]:
         db.commit()
     yield
     use_language("en")
-
-
-def translate(db: Session, article: KbArticle, lang: str, *, title: str, body: str, summary: str = "") -> None:
-    assert article.id is not None
-    row = KbArticleTranslation(article_id=article.id, lang=lang, title=title, summary=summary, body_md=body,
-                               created_at=utcnow(), updated_at=utcnow())
-    db.add(row)
-    db.flush()
-    kb.index_translation(db, row)
-    db.commit()
 
 
 @pytest.fixture

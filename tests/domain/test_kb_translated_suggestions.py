@@ -10,13 +10,12 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session
 
-from portal.db import utcnow
 from portal.domain import home, kb, support
 from portal.i18n import use_language
 from portal.models import KbArticle
-from portal.models.kb import INTL_FTS_TABLE, KbArticleTranslation
+from portal.models.kb import INTL_FTS_TABLE
 from tests.factories import make_customer, make_staff, principal_for
-from tests.factories_kb import clear_search_index, make_article, make_category
+from tests.factories_kb import clear_search_index, make_article, make_category, translate
 
 
 @pytest.fixture(autouse=True)
@@ -26,23 +25,13 @@ def _english_after(db: Session) -> Iterator[None]:
     use_language("en")
 
 
-def _translate(db: Session, article: KbArticle, lang: str, *, title: str, summary: str, body: str) -> None:
-    assert article.id is not None
-    row = KbArticleTranslation(article_id=article.id, lang=lang, title=title, summary=summary, body_md=body,
-                               created_at=utcnow(), updated_at=utcnow())
-    db.add(row)
-    db.flush()
-    kb.index_translation(db, row)
-    db.commit()
-
-
 @pytest.fixture
 def two_articles(db: Session) -> tuple[KbArticle, KbArticle]:
     cat = make_category(db, slug="delivery", name="Delivery")
     track = make_article(db, cat, title="Track your parcel", summary="Follow it to your door",
                          body="Open the order and use the tracking link.")
     boots = make_article(db, cat, title="Caring for boots", summary="Keep them dry", body="Wax your boots.")
-    _translate(db, track, "de", title="Sendung verfolgen", summary="Bis an Ihre Tür",
+    translate(db, track, "de", title="Sendung verfolgen", summary="Bis an Ihre Tür",
                body="Öffnen Sie die Bestellung und nutzen Sie den Link zur Sendungsverfolgung.")
     return track, boots
 
