@@ -42,7 +42,7 @@ from portal.pages import notifications as notifications_page
 from portal.pages import offers as offers_page
 from portal.pages import privacy as privacy_page
 from portal.pages import profile as profile_page
-from portal.startup import startup_lifespan
+from portal.startup import startup_lifespan, warm_lifespan
 from portal.state import errors, tab_states, uploads
 from portal.state.arrival import Arrival
 from portal.state.guard import AuthGuard
@@ -101,6 +101,7 @@ app.register_lifespan_task(startup_lifespan)  # first: refuses a database not at
 app.register_lifespan_task(live_lifespan)
 app.register_lifespan_task(scheduler_lifespan)
 app.register_lifespan_task(analytics_lifespan)
+app.register_lifespan_task(warm_lifespan)
 
 for module in (
     login,

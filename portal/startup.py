@@ -8,10 +8,14 @@ later on some request.
 from __future__ import annotations
 
 import contextlib
+import logging
 import sys
+import threading
 from collections.abc import AsyncIterator
 
 from starlette.concurrency import run_in_threadpool
+
+log = logging.getLogger(__name__)
 
 
 class StartupRefused(RuntimeError):
@@ -39,4 +43,25 @@ def check_schema() -> None:
 @contextlib.asynccontextmanager
 async def startup_lifespan() -> AsyncIterator[None]:
     await run_in_threadpool(check_schema)
+    yield
+
+
+def warm_search() -> None:
+    """The help center's search caches, built before the first reader asks (kb.warm)."""
+    from portal.db import session_scope
+    from portal.domain import kb
+
+    try:
+        with session_scope() as db:
+            if kb.warm(db):
+                log.info("help-center search caches built at start")
+    except Exception:  # a search builds them itself later; the server starts anyway
+        log.warning("could not build the help-center search caches at start", exc_info=True)
+
+
+@contextlib.asynccontextmanager
+async def warm_lifespan() -> AsyncIterator[None]:
+    """Starts warm_search in a thread of its own and serves meanwhile: a search that comes first
+    waits on the same caches' locks, no longer than it would have."""
+    threading.Thread(target=warm_search, name="portal-kb-warm", daemon=True).start()
     yield

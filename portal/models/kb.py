@@ -109,18 +109,22 @@ class SearchQuery(SQLModel, table=True):
     created_at: datetime = created_at_field()
 
 
-# The full-text index lives outside the models: an FTS5 virtual table on SQLite, an expression
-# GIN index on PostgreSQL; both are made by the migration and kept in sync by portal.domain.kb.
+# The full-text index lives outside the models: an FTS5 virtual table on SQLite, kept in sync by
+# portal.domain.kb; on PostgreSQL a generated column holding each row's weighted document (title A,
+# summary B, body D), GIN-indexed, which PostgreSQL keeps up to date itself. Both are made by the
+# migrations.
 FTS_TABLE = "kbarticle_fts"
 PG_FTS_INDEX = "ix_kbarticle_fts"
+PG_DOCUMENT_COLUMN = "search_document"
 # The same statement as in the migration (rowid = kbarticle.id; Porter stemming).
 FTS_DDL = ("CREATE VIRTUAL TABLE IF NOT EXISTS kbarticle_fts USING fts5(title, summary, body, "
            "tokenize = 'porter unicode61 remove_diacritics 2')")
 
 
 # Translations have their own index per language: one FTS5 table on SQLite (unstemmed unicode61
-# without diacritics: FTS5's porter stemmer is English-only), a partial GIN expression index per
-# language on PostgreSQL with that language's text search configuration.
+# without diacritics: FTS5's porter stemmer is English-only); on PostgreSQL the same generated
+# column, made with the row's language's text search configuration, and a partial GIN index per
+# language.
 INTL_FTS_TABLE = "kbarticle_fts_intl"
 INTL_FTS_DDL = ("CREATE VIRTUAL TABLE IF NOT EXISTS kbarticle_fts_intl USING fts5(lang UNINDEXED, title, summary, "
                 "body, tokenize = 'unicode61 remove_diacritics 2')")
@@ -128,19 +132,15 @@ INTL_FTS_DDL = ("CREATE VIRTUAL TABLE IF NOT EXISTS kbarticle_fts_intl USING fts
 PG_CONFIGS: dict[str, str] = {"de": "german", "fr": "french"}
 
 
-def pg_translation_document(config: str) -> str:
-    """The indexed document of a translation (kept in step with the migration's indexes)."""
-    return (f"to_tsvector('{config}', coalesce(title, '') || ' ' || coalesce(summary, '') || ' ' "
-            "|| coalesce(body_md, ''))")
-
-
 def pg_translation_index(lang: str) -> str:
     return f"{PG_FTS_INDEX}_{lang}"
 
 
 def is_search_index(name: str | None) -> bool:
-    """Schema objects that belong to the full-text index (and its SQLite shadow tables)."""
-    return bool(name) and (str(name).startswith(FTS_TABLE) or str(name).startswith(PG_FTS_INDEX))
+    """Schema objects that belong to the full-text index (its SQLite shadow tables, PostgreSQL's
+    stored documents and their indexes)."""
+    return bool(name) and (str(name).startswith(FTS_TABLE) or str(name).startswith(PG_FTS_INDEX)
+                           or name == PG_DOCUMENT_COLUMN)
 
 
 class KbGapBrief(SQLModel, table=True):
