@@ -106,7 +106,9 @@ async def sign_in(url: str, email: str, submit: str) -> tuple[str, float]:
         await tab.close()
     text = json.dumps(answer)
     found = re.search(r"(/api/auth/session\?ticket=[^\"\\]+)", text)
-    binding = re.search(re.escape(BINDING_COOKIE) + r"=([A-Za-z0-9_\-]+)", text)
+    # The page's mailbox carries the browser binding the ticket needs (BINDING_COOKIE), which the
+    # page's script sets as a cookie before it follows the URL; this client does the same.
+    binding = re.search(r'binding\\*"\s*:\s*\\*"([A-Za-z0-9_\-]+)', text)
     if not found:
         raise RuntimeError(f"sign-in refused: {text[:300]}")
     async with httpx.AsyncClient(base_url=url, timeout=60) as http:

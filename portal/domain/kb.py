@@ -536,10 +536,11 @@ def warm(session: Session, *, min_articles: int | None = None, embedder: emb.Emb
     """Build this worker's search caches (typo vocabulary; with the model: the model itself and the
     vector matrix) before anyone searches, when there are at least `min_articles` published
     articles. True when it built them. Blocking: call it from a thread."""
+    # Counted first: a small help center does not load the model at start.
+    if int(_state.current(session)[3]) < (WARM_MIN_ARTICLES if min_articles is None else min_articles):
+        return False
     model = semantic_embedder() if embedder is True else (embedder or None)
     state = _state.current(session, model.name if model is not None else "")
-    if int(state[3]) < (WARM_MIN_ARTICLES if min_articles is None else min_articles):
-        return False
     _vocabulary.get(session, state)
     if model is not None:
         _matrix.get(session, model.name, state)
