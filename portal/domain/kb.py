@@ -598,14 +598,16 @@ def fulltext_ids(session: Session, query: str, *, limit: int = CANDIDATES,
     if not words:
         return []
     if _sqlite_fts(session):
-        match = " OR ".join(f'"{w}"' for w in words)
-        # The FTS table holds the published articles only (index_article, reindex_all), so no row
-        # of kbarticle is read: joining them for their status doubled the query at 50,000 articles.
-        # Only module constants are formatted in; the match string is a bound parameter.
-        rows = session.execute(text(
-            f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :q "  # noqa: S608
-            f"ORDER BY bm25({FTS_TABLE}, {TITLE_WEIGHT}, {SUMMARY_WEIGHT}, {BODY_WEIGHT}) LIMIT :n"),
-            {"q": match, "n": limit}).all()
+        # Words in half the articles or more add next to nothing to bm25 (FTS5 makes their idf
+        # 1e-6), but matching them makes every article that has one a row to score. So they are
+        # left out while the other words alone still give `limit` articles. Every score is the same
+        # to within about 1e-5; only articles that tie on all the other words (near-copies) may
+        # come in another order (bench/README.md).
+        common = _frequency.common(session, words, articles_at_least=limit)
+        informative = [w for w in words if w not in common]
+        rows = _fts5_ranked(session, informative, limit) if informative and common else []
+        if len(rows) < limit:
+            rows = _fts5_ranked(session, words, limit)
     else:
         # The stored weighted document (title A, summary B, body D; a generated column, GIN-indexed)
         # decides what matches and ranks it: nothing is parsed again per search.
@@ -615,6 +617,51 @@ def fulltext_ids(session: Session, query: str, *, limit: int = CANDIDATES,
             f"ORDER BY {PG_RANK.format(document=PG_DOCUMENT_COLUMN)} DESC, id LIMIT :n"),
             {"q": " or ".join(words), "n": limit}).all()
     return [int(r[0]) for r in rows]
+
+
+def _fts5_ranked(session: Session, words: Sequence[str], limit: int) -> Sequence[Any]:
+    match = " OR ".join(f'"{w}"' for w in words)
+    # The FTS table holds the published articles only (index_article, reindex_all), so no row
+    # of kbarticle is read: joining them for their status doubled the query at 50,000 articles.
+    # Only module constants are formatted in; the match string is a bound parameter.
+    return session.execute(text(
+        f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :q "  # noqa: S608
+        f"ORDER BY bm25({FTS_TABLE}, {TITLE_WEIGHT}, {SUMMARY_WEIGHT}, {BODY_WEIGHT}) LIMIT :n"),
+        {"q": match, "n": limit}).all()
+
+
+class _Frequency:
+    """In how many published articles each searched word occurs (SQLite's full-text index), kept
+    per worker for the articles' current state: a word is counted once, not on every search."""
+
+    MAX_WORDS = 20_000
+
+    def __init__(self) -> None:
+        self.key: tuple[Any, ...] | None = None
+        self.counts: dict[str, int] = {}
+        self.lock = threading.Lock()
+
+    def common(self, session: Session, words: Sequence[str], *, articles_at_least: int = 0) -> set[str]:
+        """The words found in at least half of the published articles (none while there are fewer
+        than `articles_at_least`: then nothing is counted)."""
+        state = _state.current(session)
+        key, articles = (*state[:2], *state[3:-1]), int(state[3])
+        if articles < max(1, articles_at_least):
+            return set()
+        with self.lock:
+            if key != self.key or len(self.counts) > self.MAX_WORDS:
+                self.key, self.counts = key, {}
+            todo = [w for w in dict.fromkeys(words) if w not in self.counts]
+        found = {w: int(session.execute(text(f"SELECT count(*) FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :q"),  # noqa: S608
+                                        {"q": f'"{w}"'}).scalar() or 0) for w in todo}
+        with self.lock:
+            if key == self.key:
+                self.counts.update(found)
+            counts = {**self.counts, **found}
+        return {w for w in words if 2 * counts.get(w, 0) >= articles}
+
+
+_frequency = _Frequency()
 
 
 def translated_fulltext_ids(session: Session, query: str, lang: str, *, limit: int = CANDIDATES) -> list[int]:
