@@ -593,7 +593,7 @@ def understand(session: Session, query: str, *, state: tuple[Any, ...] | None = 
 # ----- ranking --------------------------------------------------------------------------------
 
 def fulltext_ids(session: Session, query: str, *, limit: int = CANDIDATES,
-                 words: Sequence[str] | None = None) -> list[int]:
+                 words: Sequence[str] | None = None, state: tuple[Any, ...] | None = None) -> list[int]:
     words = terms(query) if words is None else list(words)
     if not words:
         return []
@@ -603,7 +603,7 @@ def fulltext_ids(session: Session, query: str, *, limit: int = CANDIDATES,
         # left out while the other words alone still give `limit` articles. Every score is the same
         # to within about 1e-5; only articles that tie on all the other words (near-copies) may
         # come in another order (bench/README.md).
-        common = _frequency.common(session, words, articles_at_least=limit)
+        common = _frequency.common(session, words, articles_at_least=limit, state=state)
         informative = [w for w in words if w not in common]
         rows = _fts5_ranked(session, informative, limit) if informative and common else []
         if len(rows) < limit:
@@ -641,10 +641,12 @@ class _Frequency:
         self.counts: dict[str, int] = {}
         self.lock = threading.Lock()
 
-    def common(self, session: Session, words: Sequence[str], *, articles_at_least: int = 0) -> set[str]:
+    def common(self, session: Session, words: Sequence[str], *, articles_at_least: int = 0,
+               state: tuple[Any, ...] | None = None) -> set[str]:
         """The words found in at least half of the published articles (none while there are fewer
-        than `articles_at_least`: then nothing is counted)."""
-        state = _state.current(session)
+        than `articles_at_least`: then nothing is counted). Hybrid searches hand in the state they
+        asked for anyway (any model's will do)."""
+        state = state or _state.current(session)
         key, articles = (*state[:2], *state[3:-1]), int(state[3])
         if articles < max(1, articles_at_least):
             return set()
@@ -888,7 +890,7 @@ def rank(session: Session, query: str, *, embedder: emb.Embedder | bool | None =
     # The question is embedded on another thread while the database runs the full-text query:
     # both release the interpreter lock, so on two cores a search takes the longer of the two.
     vector = _embedding.submit(_questions.get, model, normalize_query(question.semantic_text)) if model else None
-    fts = fulltext_ids(session, question.text, words=question.words)
+    fts = fulltext_ids(session, question.text, words=question.words, state=state)
     if model is None or vector is None:
         return spread_duplicates(session, fts)[:limit], False
     fused = fuse(fts, semantic_ids(session, question.semantic_text, model, state=state, vector=vector.result()),
