@@ -37,9 +37,12 @@ def offers_page() -> rx.Component:
     return rx.vstack(
         notice_callout(OffersState.notice),
         error_callout(OffersState.error),
-        rx.cond(OffersState.items.length() > 0,
-                rx.vstack(rx.foreach(OffersState.items, _offer), spacing="3", width="100%"),
-                rx.text(t("No offers for you right now."), size="2", color_scheme="gray")),
+        # Until the offers have loaded, a spinner: not "no offers", which is not yet known.
+        rx.cond(OffersState.loaded,
+                rx.cond(OffersState.items.length() > 0,
+                        rx.vstack(rx.foreach(OffersState.items, _offer), spacing="3", width="100%"),
+                        rx.text(t("No offers for you right now."), size="2", color_scheme="gray")),
+                rx.center(rx.spinner(size="3"), padding="4rem", width="100%")),
         width="100%", spacing="3",
     )
 
