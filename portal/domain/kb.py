@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import hashlib
+import os
 import re
 import threading
 import time
@@ -546,6 +547,8 @@ def warm(session: Session, *, min_articles: int | None = None, embedder: emb.Emb
         _matrix.get(session, model.name, state)
         _questions.get(model, "warm up")
     return True
+
+
 TYPO_CUTOFF = 0.8  # difflib similarity a correction needs ("recieved" -> "received": 0.875)
 
 
@@ -800,8 +803,9 @@ class _QuestionVectors:
 
 
 _questions = _QuestionVectors()
-# Questions are embedded here, beside the search's full-text query (rank()).
-_embedding = ThreadPoolExecutor(max_workers=2, thread_name_prefix="portal-kb-embed")
+# Questions are embedded here, beside the search's full-text query (rank()): as many at once as
+# there are cores, as when each search embedded its question on its own thread.
+_embedding = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="portal-kb-embed")
 
 
 def semantic_ids(session: Session, query: str, model: emb.Embedder, *, limit: int = CANDIDATES,
