@@ -132,10 +132,6 @@ INTL_FTS_DDL = ("CREATE VIRTUAL TABLE IF NOT EXISTS kbarticle_fts_intl USING fts
 PG_CONFIGS: dict[str, str] = {"de": "german", "fr": "french"}
 
 
-def pg_translation_index(lang: str) -> str:
-    return f"{PG_FTS_INDEX}_{lang}"
-
-
 def is_search_index(name: str | None) -> bool:
     """Schema objects that belong to the full-text index (its SQLite shadow tables, PostgreSQL's
     stored documents and their indexes)."""
