@@ -1,13 +1,16 @@
-"""Password hashing runs on threads with a lower CPU priority than the event loop's."""
+"""Password hashing runs on threads with a lower CPU priority than the event loop's; pure-Python
+heavy work (PDFs, export archives) runs in child processes, also at a lower priority."""
 
 from __future__ import annotations
 
 import os
 import threading
+from concurrent.futures.process import BrokenProcessPool
 
 import pytest
 
-from portal.concurrency import HASH_NICENESS, hashing
+from portal import concurrency
+from portal.concurrency import HASH_NICENESS, hashing, in_process
 from portal.domain.auth import hash_password, verify_password
 
 
@@ -27,3 +30,63 @@ def test_hashes_made_there_verify() -> None:
     assert verify_password(h, "correct horse battery staple")
     assert not verify_password(h, "wrong")
     assert not verify_password(None, "anything")
+
+
+# -- pure-Python heavy work in child processes ------------------------------------------------------
+
+def _where_and_how() -> tuple[int, int, str]:
+    from portal.i18n import current_language
+
+    return os.getpid(), os.getpriority(os.PRIO_PROCESS, 0), current_language()
+
+
+def _fails(message: str) -> None:
+    raise ValueError(message)
+
+
+def _dies() -> None:
+    os._exit(3)
+
+
+@pytest.mark.skipif(not hasattr(os, "getpriority"), reason="process priorities are a Linux thing")
+def test_in_process_runs_in_a_child_at_a_lower_priority_in_the_callers_language() -> None:
+    from portal.i18n import in_language
+
+    here = os.getpriority(os.PRIO_PROCESS, 0)
+    assert _where_and_how() == (os.getpid(), here, "en")  # positive control: the same call here
+    with in_language("de"):
+        pid, nice, lang = in_process(_where_and_how)
+    assert pid != os.getpid()
+    assert nice == min(19, here + HASH_NICENESS) > here
+    assert lang == "de"
+    assert in_process(_where_and_how)[2] == "en"
+
+
+def test_in_process_raises_the_childs_error_here() -> None:
+    with pytest.raises(ValueError, match="the field is wrong"):
+        in_process(_fails, "the field is wrong")
+
+
+def test_a_child_that_dies_is_replaced() -> None:
+    first = in_process(_where_and_how)[0]
+    with pytest.raises(BrokenProcessPool):  # it died on both tries: the caller hears of it
+        in_process(_dies)
+    again = in_process(_where_and_how)[0]  # and the next call gets a fresh child
+    assert again != first
+
+
+def test_a_pdf_made_in_a_child_speaks_the_callers_language() -> None:
+    from portal.i18n import in_language
+    from portal.integrations.pdf import render_text_pdf
+
+    with in_language("de"):
+        german = render_text_pdf("Titel", ["Zeile"], business="Acme")
+    english = render_text_pdf("Titel", ["Zeile"], business="Acme")
+    assert german.startswith(b"%PDF") and english.startswith(b"%PDF")
+    assert english == render_text_pdf("Titel", ["Zeile"], business="Acme")  # the same words, the same bytes
+    assert german != english  # "Seite 1 von 1" against "Page 1 of 1" in the footer
+
+
+def test_work_in_processes_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(concurrency, "HEAVY_PROCESSES", False)
+    assert in_process(_where_and_how)[0] == os.getpid()

@@ -5,6 +5,7 @@ closing the account. Both are audited; the business hears of both through the ou
 from __future__ import annotations
 
 import json
+import os
 import re
 import tempfile
 import zipfile
@@ -13,7 +14,7 @@ from typing import IO, Any
 
 from sqlmodel import Session, SQLModel, col, or_, select
 
-from portal.concurrency import heavy
+from portal.concurrency import in_process
 from portal.db import utcnow
 from portal.domain import audit, auth, outbox, throttle
 from portal.domain.errors import DomainError, ErrorCode, Invalid, NotFound
@@ -65,9 +66,22 @@ def _safe_name(name: str) -> str:
 def build_export(session: Session, *, principal: Principal,
                  request: audit.RequestInfo = audit.NO_REQUEST) -> IO[bytes]:
     """A zip of JSON files and the customer's own document and attachment files, in a
-    temporary file (rewound) the caller streams and closes."""
-    with heavy():
-        return _build_export(session, principal=principal, request=request)
+    temporary file (rewound) the caller streams and closes. The rows are read here; the zip is
+    written by a document process (`in_process`: JSON with indents is pure Python, and would hold
+    the interpreter lock the event loop needs)."""
+    return _build_export(session, principal=principal, request=request)
+
+
+def _write_zip(path: str, readme: str, files: dict[str, list[dict[str, Any]]],
+               stored: list[tuple[str, str]]) -> None:
+    """The archive, at `path`: README.txt, one JSON file per table, then the stored files
+    (server path, name in the archive)."""
+    with open(path, "wb") as out, zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("README.txt", readme + "\n")
+        for name, rows in files.items():
+            zf.writestr(name, json.dumps(rows, default=str, indent=2, ensure_ascii=False))
+        for source, arcname in stored:
+            zf.write(source, arcname)
 
 
 def _build_export(session: Session, *, principal: Principal, request: audit.RequestInfo) -> IO[bytes]:
@@ -114,33 +128,36 @@ def _build_export(session: Session, *, principal: Principal, request: audit.Requ
                                               col(AuditEvent.actor_user_id).in_(user_ids))),
     }
     root = get_settings().files_dir.resolve()
-    out = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)  # noqa: SIM115 - the caller closes it
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        with in_language(principal.locale):  # the person downloading reads it
-            readme = tr("Everything {business}'s customer portal holds about customer {number}, exported {when}.",
-                        business=get_settings().portal_business_name, number=customer.number,
-                        when=utcnow().isoformat())
-        zf.writestr("README.txt", readme + "\n")
-        for name, rows in files.items():
-            zf.writestr(name, json.dumps(rows, default=str, indent=2, ensure_ascii=False))
-        stored: list[tuple[str, str | None, int | None]] = [
-            ("documents", d.storage_key, d.id) for d in session.exec(
-                select(Document).where(Document.customer_id == customer_id)).all()]
-        stored += [("attachments", a.storage_key, a.id) for a in session.exec(
-            select(Attachment).where(Attachment.customer_id == customer_id)).all()]
-        filenames = {("documents", d.id): d.filename for d in session.exec(
-            select(Document).where(Document.customer_id == customer_id)).all()}
-        filenames |= {("attachments", a.id): a.filename for a in session.exec(
-            select(Attachment).where(Attachment.customer_id == customer_id)).all()}
-        for folder, key, row_id in stored:
-            if not key:
-                continue
-            path = (root / key).resolve()
-            # Keys are server-chosen, but a file outside the private folder is never read.
-            if root not in path.parents or not path.is_file():
-                continue
-            zf.write(path, f"{folder}/{row_id}-{_safe_name(filenames.get((folder, row_id), '') or Path(key).name)}")
-    out.seek(0)
+    with in_language(principal.locale):  # the person downloading reads it
+        readme = tr("Everything {business}'s customer portal holds about customer {number}, exported {when}.",
+                    business=get_settings().portal_business_name, number=customer.number,
+                    when=utcnow().isoformat())
+    stored: list[tuple[str, str | None, int | None]] = [
+        ("documents", d.storage_key, d.id) for d in session.exec(
+            select(Document).where(Document.customer_id == customer_id)).all()]
+    stored += [("attachments", a.storage_key, a.id) for a in session.exec(
+        select(Attachment).where(Attachment.customer_id == customer_id)).all()]
+    filenames = {("documents", d.id): d.filename for d in session.exec(
+        select(Document).where(Document.customer_id == customer_id)).all()}
+    filenames |= {("attachments", a.id): a.filename for a in session.exec(
+        select(Attachment).where(Attachment.customer_id == customer_id)).all()}
+    sources: list[tuple[str, str]] = []
+    for folder, key, row_id in stored:
+        if not key:
+            continue
+        path = (root / key).resolve()
+        # Keys are server-chosen, but a file outside the private folder is never read.
+        if root not in path.parents or not path.is_file():
+            continue
+        sources.append((str(path),
+                        f"{folder}/{row_id}-{_safe_name(filenames.get((folder, row_id), '') or Path(key).name)}"))
+    fd, name = tempfile.mkstemp(prefix="portal-export-", suffix=".zip")
+    os.close(fd)
+    try:
+        in_process(_write_zip, name, readme, files, sources)
+        out = open(name, "rb")  # noqa: SIM115 - the caller closes it
+    finally:
+        os.unlink(name)  # the open file stays readable; nothing is left behind when it is closed
     audit.record(session, action="privacy.exported", principal=principal, target_type="customer",
                  target_id=customer_id, request=request)
     outbox.enqueue(session, kind="privacy.exported", customer_id=customer_id,

@@ -30,7 +30,7 @@ from fpdf import FPDF
 from fpdf.fonts import TTFFont
 from fpdf.image_parsing import preload_image
 
-from portal.concurrency import heavy
+from portal.concurrency import in_process
 from portal.i18n import tr
 
 PAGE_WIDTH = 595.28  # A4 in points
@@ -277,8 +277,7 @@ def _barcode_block(pdf: _Pdf, y: float, value: str) -> float:
 def render_text_pdf(title: str, lines: list[str], *, business: str | Letterhead, barcode: str | None = None,
                     created: datetime | None = None) -> bytes:
     head = business if isinstance(business, Letterhead) else Letterhead(business)
-    with heavy():
-        return _render_text_pdf(title, lines, head=head, barcode=barcode, created=created)
+    return in_process(_render_text_pdf, title, lines, head=head, barcode=barcode, created=created)
 
 
 def _render_text_pdf(title: str, lines: list[str], *, head: Letterhead, barcode: str | None,
@@ -385,8 +384,7 @@ class BusinessDocument:
 
 
 def render_business_pdf(doc: BusinessDocument) -> bytes:
-    with heavy():
-        return _render_business_pdf(doc)
+    return in_process(_render_business_pdf, doc)
 
 
 def _render_business_pdf(doc: BusinessDocument) -> bytes:
