@@ -59,9 +59,25 @@ def warm_search() -> None:
         log.warning("could not build the help-center search caches at start", exc_info=True)
 
 
+def warm_documents() -> None:
+    """The fork server of the document processes (concurrency.start_fork_server)."""
+    from portal import concurrency
+
+    try:
+        concurrency.start_fork_server()
+    except Exception:  # the first PDF starts it instead
+        log.warning("could not start the document processes' fork server", exc_info=True)
+
+
+def warm() -> None:
+    warm_documents()
+    warm_search()
+
+
 @contextlib.asynccontextmanager
 async def warm_lifespan() -> AsyncIterator[None]:
-    """Starts warm_search in a thread of its own and serves meanwhile: a search that comes first
-    waits on the same caches' locks, no longer than it would have."""
-    threading.Thread(target=warm_search, name="portal-kb-warm", daemon=True).start()
+    """Starts warm (the document fork server, then the search caches) in a thread of its own and
+    serves meanwhile: a search that comes first waits on the same caches' locks, no longer than it
+    would have."""
+    threading.Thread(target=warm, name="portal-warm", daemon=True).start()
     yield
