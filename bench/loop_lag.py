@@ -27,6 +27,7 @@ done. The bare app gets the same probe (ping and its increment handler), unloade
 
     .venv/bin/python bench/loop_lag.py --seconds 10
     .venv/bin/python bench/loop_lag.py --seconds 10 --loaders 5
+    .venv/bin/python bench/loop_lag.py --seconds 10 --steps downloads   # or logins: one kind of load
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ async def sign_in(url: str, email: str, submit: str) -> tuple[str, float]:
     return f"{session_cookie}={cookie}", time.perf_counter() - t0
 
 
-async def load_main(url: str, emails: list[str], seconds: float) -> dict[str, Any]:
+async def load_main(url: str, emails: list[str], seconds: float, steps: str = "all") -> dict[str, Any]:
     import httpx
 
     submit = handler("portal.state.session", "LoginState", "submit")
@@ -131,10 +132,14 @@ async def load_main(url: str, emails: list[str], seconds: float) -> dict[str, An
     year = date.today().year
 
     async def customer(email: str) -> None:
+        cookie = ""
         while time.monotonic() < stop_at:
             try:
-                cookie, took = await sign_in(url, email, submit)
-                stats["login"].append(took)
+                if steps != "downloads" or not cookie:  # "downloads": one sign-in, then downloads only
+                    cookie, took = await sign_in(url, email, submit)
+                    stats["login"].append(took)
+                if steps == "logins":
+                    continue
                 async with httpx.AsyncClient(base_url=url, timeout=60, headers={"Cookie": cookie}) as http:
                     for kind, path in (("statement", f"/api/files/statement.pdf?from={year - 1}-01-01"
                                                      f"&to={date.today().isoformat()}"),
@@ -211,6 +216,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=10, help="length of each phase")
     parser.add_argument("--loaders", type=int, default=5, help="customers signing in and downloading")
+    parser.add_argument("--steps", default="all", choices=["all", "logins", "downloads"],
+                        help="what the load does: sign in and download (all), sign in only, or sign in once "
+                             "and then download only (to tell their shares of the lag apart)")
+    parser.add_argument("--load-nice", type=int, default=0,
+                        help="run the load's clients this many nice steps below the server (they stand for "
+                             "browsers on other machines; on a small machine their own CPU is otherwise "
+                             "taken from the server's)")
     parser.add_argument("--role", default="probe", choices=["probe", "load"], help=argparse.SUPPRESS)
     parser.add_argument("--url", default="", help=argparse.SUPPRESS)
     parser.add_argument("--emails", default="", help=argparse.SUPPRESS)
@@ -221,7 +233,7 @@ def main() -> None:
 
     if args.role == "load":
         sys.path.insert(0, str(ROOT))
-        out = asyncio.run(load_main(args.url, args.emails.split(","), seconds))
+        out = asyncio.run(load_main(args.url, args.emails.split(","), seconds, args.steps))
         print(json.dumps(out))
         return
 
@@ -245,8 +257,9 @@ def main() -> None:
     try:
         unloaded = asyncio.run(probe(url, idle.cookie, cheap, "/dashboard", seconds))
         load = subprocess.Popen([sys.executable, __file__, "--role", "load", "--url", url, "--seconds",
-                                 str(seconds + 2), "--emails", ",".join(c.email for c in busy)],
-                                stdout=subprocess.PIPE, text=True, cwd=ROOT)
+                                 str(seconds + 2), "--steps", args.steps, "--emails", ",".join(c.email for c in busy)],
+                                stdout=subprocess.PIPE, text=True, cwd=ROOT,
+                                preexec_fn=(lambda: os.nice(args.load_nice)) if args.load_nice > 0 else None)
         time.sleep(1.5)  # let every customer get going
         loaded = asyncio.run(probe(url, idle.cookie, cheap, "/dashboard", seconds))
         out, _ = load.communicate(timeout=seconds + 120)
@@ -255,7 +268,10 @@ def main() -> None:
         stop_server(proc)
 
     print(f"$ {command_line()}")
-    print(f"1 worker, SQLite; {loaders} customers signing in + downloading; phases of {seconds:.0f} s; "
+    doing = {"all": "signing in + downloading", "logins": "signing in", "downloads": "downloading"}[args.steps]
+    if args.load_nice > 0:
+        doing += f" (their clients at nice {args.load_nice})"
+    print(f"1 worker, SQLite; {loaders} customers {doing}; phases of {seconds:.0f} s; "
           f"python {sys.version.split()[0]}, load average {os.getloadavg()[0]:.1f}")
     print("socket.io ping -> pong (the server's event loop lag + a loopback round trip):")
     floor = statistics.median(unloaded["ping"]) * 1000 if unloaded["ping"] else 0.0
