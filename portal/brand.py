@@ -103,8 +103,20 @@ def brand_of(s: Settings) -> Brand:
     )
 
 
+_current: tuple[Settings, Brand] | None = None
+
+
 def current_brand() -> Brand:
-    return brand_of(get_settings())
+    """The brand of the settings in force: made once per settings object (every new tab's first
+    snapshot reads five of its fields, and parsing the mail address each time showed in its cost)."""
+    global _current
+    settings = get_settings()
+    known = _current
+    if known is not None and known[0] is settings:
+        return known[1]
+    brand = brand_of(settings)
+    _current = (settings, brand)
+    return brand
 
 
 def letterhead(brand: Brand | None = None) -> Letterhead:
