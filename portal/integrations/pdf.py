@@ -70,7 +70,11 @@ class FontMissing(RuntimeError):
     def __init__(self, font: _Font) -> None:
         super().__init__(f"PDF font {font.path} is missing: install the Debian package {font.package} "
                          f"(`make fonts`, or `apt-get install {font.package}`).")
+        self.font = font
         self.package = font.package
+
+    def __reduce__(self) -> tuple[type[FontMissing], tuple[_Font]]:
+        return FontMissing, (self.font,)  # made in a document process, raised in the server's
 
 
 def check_fonts() -> None:

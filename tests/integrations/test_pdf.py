@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from portal import concurrency
 from portal.integrations import pdf
 from portal.integrations.pdf import BusinessDocument, Column, FontMissing, render_business_pdf, render_text_pdf
 from tests.pdf_tools import pdf_info, pdf_pages, pdf_text, scan_barcodes
@@ -101,11 +102,28 @@ def test_a_missing_font_says_what_to_install(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(pdf, "_SANS", (gone, pdf._SANS[1]))
     with pytest.raises(FontMissing, match="install the Debian package fonts-dejavu-core"):
         pdf.check_fonts()
+    # The document processes were started with the fonts as installed: this test's missing one
+    # is seen by a document made in this process.
+    monkeypatch.setattr(concurrency, "HEAVY_PROCESSES", False)
     with pytest.raises(FontMissing, match=r"/nonexistent/DejaVuSans\.ttf"):
         render_text_pdf("Terms", ["x"], business="Fernhill Outfitters")
 
 
-def test_documents_made_one_after_another_or_at_once_do_not_affect_each_other() -> None:
+def _font_gone() -> None:
+    raise FontMissing(dataclasses.replace(pdf._SANS[0], path=Path("/nonexistent/DejaVuSans.ttf")))
+
+
+def test_a_missing_font_in_a_document_process_reaches_the_server_whole() -> None:
+    with pytest.raises(FontMissing, match=r"/nonexistent/DejaVuSans\.ttf.*fonts-dejavu-core") as raised:
+        concurrency.in_process(_font_gone)
+    assert raised.value.package == "fonts-dejavu-core"
+    assert concurrency.in_process(pdf.check_fonts) is None  # the process still works (and has the fonts)
+
+
+def test_documents_made_one_after_another_or_at_once_do_not_affect_each_other(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # In this process (as with PORTAL_HEAVY_PROCESSES=0), where threads share the templates.
+    monkeypatch.setattr(concurrency, "HEAVY_PROCESSES", False)
     # Every document starts from a copy of one with the fonts loaded: what one embeds is its own
     docs = [(f"Terms {i}", [name, f"Line {i}"]) for i, name in enumerate(NAMES * 2)]
     alone = []
