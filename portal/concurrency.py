@@ -79,8 +79,13 @@ def heavy() -> Iterator[None]:
 # What the fork server imports once, so that each child starts with the PDF code and fonts' parser
 # loaded (a child is forked from it: no threads, no open database handles of the server's).
 PRELOAD = ["portal.integrations.pdf"]
+# Children idle this long exit (each holds ~100 MB); the next call forks new ones from the fork
+# server, which has the code loaded already (milliseconds).
+IDLE_SECONDS = float(os.environ.get("PORTAL_HEAVY_IDLE_SECONDS", "60"))
 _processes: ProcessPoolExecutor | None = None
 _processes_lock = threading.Lock()
+_busy = 0  # calls under way in _processes
+_idle_timer: threading.Timer | None = None
 
 
 def _child_start(niceness: int) -> None:
@@ -97,14 +102,39 @@ def _run_in_language(lang: str, fn: Callable[..., T], args: tuple[Any, ...], kwa
 
 
 def _pool() -> ProcessPoolExecutor:
-    global _processes
+    """The pool, with one more call counted as under way (see `_done`)."""
+    global _processes, _busy, _idle_timer
     with _processes_lock:
+        _busy += 1
+        if _idle_timer is not None:
+            _idle_timer.cancel()
+            _idle_timer = None
         if _processes is None:
             ctx = multiprocessing.get_context("forkserver")
             ctx.set_forkserver_preload(PRELOAD)
             _processes = ProcessPoolExecutor(max_workers=HEAVY_CONCURRENCY, mp_context=ctx,
                                              initializer=_child_start, initargs=(HASH_NICENESS,))
         return _processes
+
+
+def _done() -> None:
+    """A call ended: when none is under way, the children exit after IDLE_SECONDS unless used."""
+    global _busy, _idle_timer
+    with _processes_lock:
+        _busy -= 1
+        if _busy == 0 and _processes is not None and IDLE_SECONDS > 0:
+            _idle_timer = threading.Timer(IDLE_SECONDS, _stop_if_idle, args=(_processes,))
+            _idle_timer.daemon = True
+            _idle_timer.start()
+
+
+def _stop_if_idle(pool: ProcessPoolExecutor) -> None:
+    global _processes
+    with _processes_lock:
+        if _processes is not pool or _busy:
+            return
+        _processes = None
+    pool.shutdown(wait=False)
 
 
 def start_fork_server() -> None:
@@ -146,6 +176,8 @@ def in_process(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
                 if attempt:
                     raise
                 log.warning("a document process died; starting another", exc_info=True)
+            finally:
+                _done()
         raise AssertionError("unreachable")
 
 

@@ -90,3 +90,25 @@ def test_a_pdf_made_in_a_child_speaks_the_callers_language() -> None:
 def test_work_in_processes_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(concurrency, "HEAVY_PROCESSES", False)
     assert in_process(_where_and_how)[0] == os.getpid()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_idle_children_exit_and_the_next_call_gets_new_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    first = in_process(_where_and_how)[0]
+    assert concurrency._processes is not None and _alive(first)  # positive control: kept while in use
+    monkeypatch.setattr(concurrency, "IDLE_SECONDS", 0.2)
+    in_process(_where_and_how)  # idle from now on
+    deadline = time.monotonic() + 30
+    while concurrency._processes is not None or _alive(first):  # let go, and the child gone
+        assert time.monotonic() < deadline, "the idle children never exited"
+        time.sleep(0.05)
+    assert in_process(_where_and_how)[0] != first  # a new child
