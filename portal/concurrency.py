@@ -180,10 +180,3 @@ def in_process(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
                 _done()
         raise AssertionError("unreachable")
 
-
-def stop_processes() -> None:
-    """Stop the child processes (they start again when needed)."""
-    with _processes_lock:
-        pool = _processes
-    if pool is not None:
-        _discard(pool)
