@@ -88,6 +88,11 @@ def _check(page: Any, source: str) -> tuple[list[dict[str, Any]], int]:
     page.wait_for_function("() => document.querySelector('[data-testid=page-ready]') || "
                            "(!document.querySelector('[data-testid=shell]') && document.querySelector('h1, h2'))")
     page.wait_for_load_state("networkidle")
+    # Nothing fading or sliding in: a dialog's opening animation blends its colours with the page
+    # below, and axe would measure a red button's contrast half-way (4.49 once, on CI). Endless
+    # animations (a spinner) are not waited for.
+    page.wait_for_function("() => document.getAnimations().every(a => a.playState !== 'running'"
+                           " || !isFinite(a.effect?.getComputedTiming().endTime))")
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
         page.evaluate(source + "\n;0")
     result = page.evaluate("async (tags) => { const r = await axe.run(document, {runOnly: {type: 'tag', values: tags},"
