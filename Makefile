@@ -140,9 +140,10 @@ a11y:
 
 # The suite runs in PYTEST_WORKERS pytest-xdist processes, a test file to a worker; each worker has
 # its own database, Redis database number and frontend build (tests/conftest.py). 0: one process.
+# Files go out in the order tests/conftest.py sorts them (the slow ones first), not by their number of tests.
 PYTEST_WORKERS ?= 2
 pytest: install fonts chromium nginx dovecot a11y
-	@start=$$(date +%s); $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS); rc=$$?; \
+	@start=$$(date +%s); $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS); rc=$$?; \
 	  db=$${DATABASE_URL:+PostgreSQL}; echo "make pytest: $$(( $$(date +%s) - start )) s on $${db:-SQLite}"; exit $$rc
 
 test: lint typecheck pytest

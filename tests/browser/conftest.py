@@ -7,9 +7,16 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import Engine
 
 from tests.conftest import wipe
+
+# A web-first assertion (`expect(...)`) waits as long as a locator's action may (30 s per page,
+# below) would be too long to fail on, and Playwright's own 5 s is too short for a fresh page's
+# load on a loaded two-core CI machine (seen: the security page's sessions under PostgreSQL). It
+# changes nothing for a check that holds: expect answers as soon as it does.
+expect.set_options(timeout=15_000)
 
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -19,9 +26,9 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture(scope="session")
 def harness(engine: Engine, root_dir: Any) -> Iterator[Any]:
-    from reflex.testing import AppHarnessProd
+    from tests.support.harness import PortalHarness
 
-    with AppHarnessProd.create(root=root_dir, app_name="portal") as h:
+    with PortalHarness.create(root=root_dir, app_name="portal") as h:
         assert h.frontend_url is not None
         yield h
 
