@@ -250,7 +250,7 @@ def test_return_credit_and_invoices(demo: DemoSummary, engine: Engine) -> None:
 
 def test_tickets(demo: DemoSummary, engine: Engine) -> None:
     with Session(engine) as session:
-        tickets = session.exec(select(Ticket)).all()
+        tickets = session.exec(select(Ticket).order_by(col(Ticket.id))).all()
         statuses = {t.status for t in tickets}
         assert {"new", "open", "pending", "resolved", "closed"} <= statuses
         assert any(t.priority == "urgent" and t.status == "new" for t in tickets)

@@ -126,7 +126,8 @@ def offers_for(session: Session, *, principal: Principal) -> list[OfferView]:
         raise NotFound("customer")
     now = utcnow()
     have = set(session.exec(select(CustomerOffer.rule_id).where(CustomerOffer.customer_id == customer_id)).all())
-    for rule in session.exec(select(OfferRule).where(OfferRule.active == True)).all():  # noqa: E712
+    for rule in session.exec(select(OfferRule).where(OfferRule.active == True)  # noqa: E712
+                            .order_by(col(OfferRule.id))).all():
         if rule.id in have:
             continue
         reason = _reason(session, rule, customer)

@@ -330,8 +330,8 @@ def order_detail(session: Session, *, principal: Principal, order_id: Any) -> Or
     returns = list(session.exec(select(Return).where(Return.order_id == order.id, Return.customer_id == customer_id)
                                 .order_by(col(Return.created_at))))
     return_ids = [r.id for r in returns]
-    rlines = session.exec(select(ReturnLine).where(col(ReturnLine.return_id).in_(return_ids))).all() \
-        if return_ids else []
+    rlines = session.exec(select(ReturnLine).where(col(ReturnLine.return_id).in_(return_ids))
+                          .order_by(col(ReturnLine.id))).all() if return_ids else []
     photo_counts = dict(session.exec(
         select(ReturnPhoto.return_id, func.count(col(ReturnPhoto.id)))
         .where(col(ReturnPhoto.return_id).in_(return_ids)).group_by(col(ReturnPhoto.return_id))

@@ -98,7 +98,7 @@ def _build_export(session: Session, *, principal: Principal, request: audit.Requ
     shipment_ids = [s.id for s in session.exec(select(Shipment).where(Shipment.customer_id == customer_id)).all()]
 
     def q(model: Any, *where: Any) -> list[dict[str, Any]]:
-        return _rows(session.exec(select(model).where(*where)).all())
+        return _rows(session.exec(select(model).where(*where).order_by(*model.__table__.primary_key)).all())
 
     files: dict[str, list[dict[str, Any]]] = {
         "profile.json": _rows([customer]) + _rows(users),

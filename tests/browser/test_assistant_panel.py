@@ -50,7 +50,7 @@ def test_customer_asks_where_an_order_is_then_hands_over_to_a_person(page: Any, 
         conv = db.exec(select(Conversation).where(Conversation.user_id == alice.id)).one()
         assert conv.customer_id == alice.customer_id
     else:
-        tickets = db.exec(select(Ticket).where(Ticket.channel == "assistant")).all()
+        tickets = db.exec(select(Ticket).where(Ticket.channel == "assistant").order_by(col(Ticket.id))).all()
         assert len(tickets) == before + 1 and tickets[-1].number in done.inner_text()
         assert tickets[-1].customer_id == alice.customer_id
     audit = db.exec(select(AuditEvent).where(AuditEvent.action == "assistant.handover")).one()

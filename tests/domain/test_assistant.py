@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import uvicorn
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -129,7 +129,8 @@ def test_with_an_agent_online_the_hand_over_goes_to_the_live_chat(db: Session) -
     assert "live chat" in r.text and db.exec(select(Ticket)).all() == []
     conv = db.exec(select(Conversation)).one()
     assert conv.customer_id == ca.id and conv.status == "waiting"
-    first = db.exec(select(ConversationMessage).where(ConversationMessage.conversation_id == conv.id)).first()
+    first = db.exec(select(ConversationMessage).where(ConversationMessage.conversation_id == conv.id)
+                    .order_by(col(ConversationMessage.id))).first()
     assert first is not None and "Customer: let me speak to someone" in first.body
 
 

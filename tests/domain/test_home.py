@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from portal.domain import home, inbox, profile
 from portal.domain.errors import DomainError, Invalid, NotFound
@@ -128,7 +128,8 @@ def test_addresses_add_edit_default_delete(db: Session) -> None:
     db.commit()
     left = profile.list_addresses(db, principal=pa)
     assert [a.id for a in left] == [second.id] and left[0].is_default_billing
-    kinds = [e.payload["change"] for e in db.exec(select(OutboundEvent).where(OutboundEvent.kind == "address.changed"))]
+    kinds = [e.payload["change"] for e in db.exec(select(OutboundEvent).where(OutboundEvent.kind == "address.changed")
+                                                  .order_by(col(OutboundEvent.id)))]
     assert kinds == ["created", "created", "default_shipping", "updated", "deleted"]
     assert db.exec(select(AuditEvent).where(AuditEvent.action == "address.deleted")).one().customer_id == ca.id
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from portal.domain.notifications import notify_customer
 from portal.models import MailMessage, Notification, NotificationKind, UserPreference
@@ -16,7 +16,8 @@ def test_everyone_on_the_account_is_notified_and_mailed_as_they_prefer(db: Sessi
     notify_customer(db, customer_id=customer.id, kind=NotificationKind.SUPPORT, title="An agent replied",
                     body="We found your parcel.", link="/support/3")
     db.commit()
-    assert [n.title for n in db.exec(select(Notification)).all()] == ["Out for delivery", "An agent replied"]
+    titles = [n.title for n in db.exec(select(Notification).order_by(col(Notification.id))).all()]
+    assert titles == ["Out for delivery", "An agent replied"]
     mails = db.exec(select(MailMessage)).all()
     assert [m.subject for m in mails] == ["An agent replied"]
     # Links in mail come from configuration, never from a request.

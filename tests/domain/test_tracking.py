@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from portal.db import utcnow
 from portal.domain import events, tracking
@@ -101,7 +101,7 @@ def test_delivery_completes_the_order_stops_polling_and_emails_by_default(db: Se
     db.refresh(order)
     assert shipment.tag == "Delivered" and shipment.delivered_at is not None and shipment.next_poll_at is None
     assert order.status == OrderStatus.DELIVERED
-    kinds = db.exec(select(OrderEvent.kind).where(OrderEvent.order_id == order.id)).all()
+    kinds = db.exec(select(OrderEvent.kind).where(OrderEvent.order_id == order.id).order_by(col(OrderEvent.id))).all()
     assert kinds == ["out_for_delivery", "delivered"]
     subjects = db.exec(select(MailMessage.subject).where(MailMessage.to_address == user.email)).all()
     assert len(subjects) == 2 and any("delivered" in s for s in subjects)
@@ -124,7 +124,8 @@ def test_failed_attempts_and_exceptions_are_told_and_orders_never_go_backwards(d
     assert any("problem" in t for t in titles)
     helps = set(db.exec(select(Notification.help_link)).all())
     assert {f"/support/new?about=shipment:{attempt.id}", f"/support/new?about=shipment:{lost.id}"} <= helps
-    kinds = db.exec(select(OrderEvent.kind).where(OrderEvent.order_id == lost.order_id)).all()
+    kinds = db.exec(select(OrderEvent.kind).where(OrderEvent.order_id == lost.order_id)
+                   .order_by(col(OrderEvent.id))).all()
     assert kinds == ["delivery_exception", "returned_to_sender", "returned_to_sender"]  # returning, returned
     assert tracking._order_status_for(OrderStatus.DELIVERED, "InTransit") is None
     assert tracking._order_status_for(OrderStatus.CANCELLED, "Delivered") is None

@@ -11,7 +11,7 @@ from urllib.parse import urljoin
 
 import httpx
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from starlette.testclient import TestClient
 
 from portal.api import sso_routes
@@ -133,7 +133,7 @@ def test_link_then_sign_in_and_the_same_sub_at_another_issuer_is_someone_else(
     assert r.headers["location"] == "/login?error=sso_unlinked"
     db.expire_all()
     logins = db.exec(select(AuditEvent).where(AuditEvent.action.in_(  # type: ignore[attr-defined]
-        ["auth.login", "auth.login_failed"]))).all()
+        ["auth.login", "auth.login_failed"])).order_by(col(AuditEvent.id))).all()
     assert [(e.action, e.data.get("method")) for e in logins] == [("auth.login", "sso"),
                                                                   ("auth.login_failed", "sso")]
 
