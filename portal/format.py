@@ -66,7 +66,15 @@ def current_locale() -> str:
 def money(cents: int, currency: str = "EUR", locale: str | None = None) -> str:
     """An amount of cents in `currency`, as a reader of `locale` (else the current one) writes it:
     "€1,234.50" in English, "1.234,50 €" in German."""
-    return format_currency(Decimal(cents) / 100, currency.upper(), locale=_babel_locale(locale or _locale.get()))
+    return _money(cents, currency, locale or _locale.get())
+
+
+# Pages show the same few amounts again at every visit (a page's rows are rebuilt from kept
+# views), and Babel's formatting is a large share of a page load's own time: the text of an
+# amount, a currency and a locale never changes.
+@functools.lru_cache(maxsize=8192, typed=True)
+def _money(cents: int, currency: str, locale: str) -> str:
+    return format_currency(Decimal(cents) / 100, currency.upper(), locale=_babel_locale(locale))
 
 
 def number(value: int | float | Decimal, locale: str | None = None) -> str:
@@ -89,9 +97,23 @@ def day(value: datetime | date | str | None) -> str:
         return ""
     if isinstance(value, str):
         value = date.fromisoformat(value[:10])
+    return _day(value, _moment_key(value), _zone.get(), _locale.get())
+
+
+def _moment_key(value: date) -> tuple[tzinfo | None, int]:
+    """What, besides equality, tells apart two values the texts of a page's rows are kept for:
+    equal aware times in other zones (shown in their own zone when the viewer has none) and the
+    fold of a repeated hour."""
+    return (value.tzinfo, value.fold) if isinstance(value, datetime) else (None, 0)
+
+
+# A page's rows are rebuilt from kept views at every visit: the texts of the same moments, for the
+# same zone and locale, are kept (they never change).
+@functools.lru_cache(maxsize=8192)
+def _day(value: date, _key: tuple[tzinfo | None, int], zone: tzinfo | None, locale: str) -> str:
     if isinstance(value, datetime):
-        value = local(value).date()
-    loc = _babel_locale(_locale.get())
+        value = local(value, zone).date() if zone is not None else value.date()
+    loc = _babel_locale(locale)
     if _english(loc):
         return f"{value.day} {value.strftime('%b %Y')}"
     return format_date(value, format="medium", locale=loc)
@@ -133,8 +155,14 @@ def day_time(value: datetime | None, zone: tzinfo | None = None) -> str:
     """A moment in the viewer's zone: "3 Dec 2026, 14:05" in English, "03.12.2026, 14:05" in German."""
     if value is None:
         return ""
-    value = local(value, zone)
-    loc = _babel_locale(_locale.get())
+    return _day_time(value, _moment_key(value), zone or _zone.get(), _locale.get())
+
+
+@functools.lru_cache(maxsize=8192)
+def _day_time(value: datetime, _key: tuple[tzinfo | None, int], zone: tzinfo | None, locale: str) -> str:
+    if zone is not None:
+        value = local(value, zone)
+    loc = _babel_locale(locale)
     if _english(loc):
         return f"{value.day} {value.strftime('%b %Y, %H:%M')}"
     when = format_time(value.time().replace(tzinfo=None), format="short", locale=loc)

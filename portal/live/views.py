@@ -20,6 +20,7 @@ Writes that bypass the ORM (SQL by hand, a restored backup) are seen when answer
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
@@ -39,12 +40,17 @@ MAX_ENTRIES = int(os.environ.get("PORTAL_VIEW_CACHE_ENTRIES", "20000"))
 
 def topic_keys(principal: Principal, topics: tuple[str, ...]) -> tuple[str, ...]:
     """The version keys a principal's view of these topics depends on."""
+    return _topic_keys(principal.customer_id, principal.user_id, principal.role, topics)
+
+
+@functools.lru_cache(maxsize=8192)
+def _topic_keys(customer_id: int | None, user_id: int, role: str, topics: tuple[str, ...]) -> tuple[str, ...]:
     keys: list[str] = []
     for topic in topics:
-        if principal.customer_id is not None:
-            keys.append(view_key(topic, customer_id=principal.customer_id))
-        keys.append(view_key(topic, user_id=principal.user_id))
-        keys.append(f"v:r{principal.role}:{topic}")
+        if customer_id is not None:
+            keys.append(view_key(topic, customer_id=customer_id))
+        keys.append(view_key(topic, user_id=user_id))
+        keys.append(f"v:r{role}:{topic}")
     return tuple(keys)
 
 

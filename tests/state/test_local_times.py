@@ -30,6 +30,25 @@ def test_times_are_shown_in_the_viewers_zone() -> None:
         fmt.use_zone(None)
 
 
+def test_kept_texts_tell_apart_what_equality_does_not() -> None:
+    # day() and day_time() keep their texts (portal/format.py); equal moments in other zones, and
+    # a date beside a datetime, must not be served each other's text.
+    paris = LATE.astimezone(ZoneInfo("Europe/Paris"))
+    try:
+        fmt.use_zone(None)  # no viewer zone: each moment is shown in its own
+        assert fmt.day(LATE) == "24 Nov 2026" and fmt.day(paris) == "25 Nov 2026"
+        assert fmt.day_time(LATE) == "24 Nov 2026, 23:30" and fmt.day_time(paris) == "25 Nov 2026, 00:30"
+        fmt.use_zone("Asia/Tokyo")
+        assert fmt.day(LATE) == fmt.day(paris) == "25 Nov 2026"
+        assert fmt.day_time(paris) == "25 Nov 2026, 08:30"
+        fmt.use_locale("de")
+        assert fmt.day(LATE) == "25.11.2026"
+    finally:
+        fmt.use_zone(None)
+        fmt.use_locale(None)
+    assert fmt.day(LATE.date()) == "24 Nov 2026" and fmt.day("2026-11-24") == "24 Nov 2026"
+
+
 def test_the_session_carries_the_profiles_zone(db: Session) -> None:
     user, _ = make_customer(db)
     user.timezone = "Asia/Tokyo"
