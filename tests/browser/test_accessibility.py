@@ -17,7 +17,7 @@ from portal.seed.demo import ADMIN_EMAIL, AGENT_EMAIL, DEMO_PASSWORD
 from tests.browser.test_login_flow import sign_in
 from tests.factories import principal_for
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 AXE = Path(__file__).resolve().parents[1] / "a11y" / "node_modules" / "axe-core" / "axe.min.js"
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]

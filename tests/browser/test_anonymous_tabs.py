@@ -31,7 +31,7 @@ from tests.support.aio import run_async
 from tests.support.backend import Backend, serve_backend, wait_for
 from tests.support.reflex_client import ReflexClient, handler_name
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 STRANGER_SECONDS = 30
 STRANGERS = 120

@@ -28,7 +28,7 @@ from portal.seed.demo import DEMO_PASSWORD
 from tests.browser.test_live_dashboard import customer_of
 from tests.browser.test_login_flow import sign_in
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def _signed_in(page: Any, email: str) -> None:

@@ -22,7 +22,7 @@ from tests.browser.test_login_flow import sign_in
 from tests.factories import principal_for
 from tests.factories_support import png_bytes
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 _MAGIC = {"pdf": b"%PDF-", "zip": b"PK\x03\x04", "png": b"\x89PNG"}
 

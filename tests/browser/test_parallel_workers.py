@@ -1,5 +1,5 @@
 """`make test` runs the suite in pytest-xdist workers: each must own its database, its Redis database
-number and its frontend build, or one worker's wipe, flush or compile would land in another's tests."""
+number and its frontend folder, or one worker's wipe, flush or build would land in another's tests."""
 
 from __future__ import annotations
 
@@ -38,9 +38,22 @@ def test_each_worker_has_its_own_redis_database() -> None:
     assert get_settings().reflex_redis_url == url
 
 
-def test_each_worker_compiles_the_frontend_into_its_own_folder(harness: Any) -> None:
+def test_each_worker_serves_its_own_frontend_folder_pointed_at_its_own_backend(harness: Any,
+                                                                               backend_url: str) -> None:
+    """One worker of a run builds the frontend and the others copy it (tests/support/harness.py):
+    whichever this one was, the pages it serves come from its own folder and send their events to
+    its own backend."""
+    import re
+
+    import httpx
     from reflex.utils.prerequisites import get_web_dir
 
     assert str(get_web_dir()) == f".web-{WORKER}"
-    # The served build is this worker's: its pages are where the harness serves them from.
-    assert (Path(harness.app_path) / f".web-{WORKER}").is_dir()
+    client = Path(harness.app_path) / f".web-{WORKER}" / "build" / "client"
+    [module] = (client / "assets").glob("reflex-env-*.js")
+    # What the browser gets from this worker's frontend server is that file, and it names this
+    # worker's backend, and no other
+    served = httpx.get(f"{harness.frontend_url.rstrip('/')}/assets/{module.name}").text
+    assert served == module.read_text()
+    origins = set(re.findall(r"//(127\.0\.0\.1:\d+)/", served))
+    assert origins == {backend_url.removeprefix("http://")}, origins
