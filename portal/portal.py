@@ -9,7 +9,14 @@ from pathlib import Path
 import reflex as rx
 
 from portal import i18n, logs
-from portal.api.app import ClientAddress, OriginGuard, SecurityHeaders, build_api, socket_origin_allowed
+from portal.api.app import (
+    ClientAddress,
+    OriginGuard,
+    SecurityHeaders,
+    SocketsDirect,
+    build_api,
+    socket_origin_allowed,
+)
 from portal.api.brand import FAVICON_PATH
 from portal.brand import current_brand, file_version, image_type
 from portal.integrations.pdf import FontMissing, check_fonts
@@ -88,6 +95,8 @@ app = rx.App(
     stylesheets=["/portal.css"],
     backend_exception_handler=errors.unexpected,
 )
+# Outermost: the event socket goes straight to Reflex's backend (built by then) past the HTTP-only layers.
+app.api_transformer.append(lambda chain: SocketsDirect(chain, sockets=app._api))  # type: ignore[union-attr, arg-type]
 tab_states.install(app)  # strangers' tabs: a short expiry, never on disk
 # A lost connection is told by each page's own notice, in the reader's language (connection_notice in
 # portal/layouts/shell.py), instead of Reflex's English toast naming the socket's URL and its error.

@@ -77,19 +77,24 @@ class OriginGuard:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] in ("http", "websocket"):
-            headers = Headers(scope=scope)
-            origin = headers.get("origin")
-            checked = scope["type"] == "websocket" or scope.get("method", "GET") not in _SAFE_METHODS
-            if checked and origin is not None:
-                scheme = "https" if scope.get("scheme") in ("https", "wss") else "http"
-                if not origin_allowed(origin, host=headers.get("host", ""), scheme=scheme):
-                    if scope["type"] == "websocket":
-                        await send({"type": "websocket.close", "code": 4403})
-                        return
-                    await PlainTextResponse("Cross-origin request refused.", status_code=403)(scope, receive, send)
-                    return
+        if scope["type"] in ("http", "websocket") and origin_refused(scope):
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 4403})
+                return
+            await PlainTextResponse("Cross-origin request refused.", status_code=403)(scope, receive, send)
+            return
         await self.app(scope, receive, send)
+
+
+def origin_refused(scope: Scope) -> bool:
+    """OriginGuard's rule: a websocket handshake or a state-changing request whose Origin is not ours."""
+    headers = Headers(scope=scope)
+    origin = headers.get("origin")
+    checked = scope["type"] == "websocket" or scope.get("method", "GET") not in _SAFE_METHODS
+    if not checked or origin is None:
+        return False
+    scheme = "https" if scope.get("scheme") in ("https", "wss") else "http"
+    return not origin_allowed(origin, host=headers.get("host", ""), scheme=scheme)
 
 
 class ClientAddress:
@@ -106,16 +111,44 @@ class ClientAddress:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        peer = scope.get("client")
-        if scope["type"] in ("http", "websocket") and peer and trusted_proxy(peer[0]):
-            chain = [part.strip() for part in Headers(scope=scope).get("x-forwarded-for", "").split(",")]
-            for hop in reversed(chain):
-                if not _is_ip(hop):
-                    break  # a malformed entry: nothing left of it can be believed
-                if not trusted_proxy(hop):
-                    scope = {**scope, "client": (hop, 0)}
-                    break
-        await self.app(scope, receive, send)
+        await self.app(real_client(scope), receive, send)
+
+
+def real_client(scope: Scope) -> Scope:
+    """ClientAddress's rule: the scope with the real client's address (itself when nothing changes)."""
+    peer = scope.get("client")
+    if scope["type"] in ("http", "websocket") and peer and trusted_proxy(peer[0]):
+        chain = [part.strip() for part in Headers(scope=scope).get("x-forwarded-for", "").split(",")]
+        for hop in reversed(chain):
+            if not _is_ip(hop):
+                break  # a malformed entry: nothing left of it can be believed
+            if not trusted_proxy(hop):
+                return {**scope, "client": (hop, 0)}
+    return scope
+
+
+class SocketsDirect:
+    """A websocket (Reflex's event socket: the app has no other) goes from here straight to Reflex's
+    own backend, under the same two rules as every connection (the real client's address, then the
+    origin check), past the layers that only act on HTTP (the request log context, the security
+    headers, our routes' Starlette app and its middleware). An open socket keeps a coroutine frame
+    alive in each layer it passed for as long as it stays open: about a dozen of them, some 5 KB for
+    every connected tab. `tests/api/test_mail_and_origins.py` and the browser suites check both
+    rules on the real socket."""
+
+    def __init__(self, app: ASGIApp, sockets: ASGIApp) -> None:
+        self.app = app
+        self.sockets = sockets
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket":
+            await self.app(scope, receive, send)
+            return
+        scope = real_client(scope)
+        if origin_refused(scope):
+            await send({"type": "websocket.close", "code": 4403})
+            return
+        await self.sockets(scope, receive, send)
 
 
 def _is_ip(text: str) -> bool:

@@ -10,7 +10,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from portal.api.app import OriginGuard, origin_allowed
+from portal.api.app import OriginGuard, SocketsDirect, origin_allowed
 from portal.domain import account, auth
 from portal.domain.audit import RequestInfo
 from portal.jobs.mail import send_pending
@@ -61,6 +61,54 @@ def test_cross_origin_posts_and_websockets_are_refused() -> None:
         s.receive_text()
     with c.websocket_connect("ws://portal.test/_event/", headers={"Origin": "http://portal.test"}) as s:
         assert s.receive_text() == "hello"
+
+
+def test_sockets_go_straight_to_reflex_under_the_same_origin_and_address_rules(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[tuple[str, object]] = []
+
+    async def ws(websocket: WebSocket) -> None:
+        seen.append(("sockets", websocket.client.host if websocket.client else None))
+        await websocket.accept()
+        await websocket.send_text("hello")
+        await websocket.close()
+
+    async def http_ok(_request: object) -> PlainTextResponse:
+        seen.append(("http", None))
+        return PlainTextResponse("ok")
+
+    async def layers_ws(websocket: WebSocket) -> None:  # the HTTP-only layers: a socket must not get here
+        seen.append(("layers", None))
+        await websocket.close()
+
+    layers = Starlette(routes=[Route("/x", http_ok), WebSocketRoute("/_event/", layers_ws)])
+    c = TestClient(SocketsDirect(layers, sockets=Starlette(routes=[WebSocketRoute("/_event/", ws)])),
+                   base_url="http://portal.test")
+    # HTTP goes through the layers as before
+    assert c.get("/x").text == "ok" and seen == [("http", None)]
+    # A socket from our own page goes straight to Reflex's backend
+    with c.websocket_connect("ws://portal.test/_event/", headers={"Origin": "http://portal.test"}) as s:
+        assert s.receive_text() == "hello"
+    assert seen[-1] == ("sockets", "testclient")
+    # Another site's page cannot open one
+    with pytest.raises(WebSocketDisconnect), c.websocket_connect(
+            "/_event/", headers={"Origin": "https://evil.example"}) as s:
+        s.receive_text()
+    assert len(seen) == 2
+    # Behind a trusted proxy the socket carries the real client's address (the throttles' key)
+    monkeypatch.setenv("PORTAL_TRUSTED_PROXIES", "127.0.0.1")
+    reset_settings_cache()
+    try:
+        proxied = TestClient(SocketsDirect(layers, sockets=Starlette(routes=[WebSocketRoute("/_event/", ws)])),
+                             base_url="http://portal.test", client=("127.0.0.1", 5000))
+        forwarded = {"Origin": "http://portal.test", "X-Forwarded-For": "198.51.100.7"}
+        with proxied.websocket_connect("ws://portal.test/_event/", headers=forwarded) as s:
+            assert s.receive_text() == "hello"
+        assert seen[-1] == ("sockets", "198.51.100.7")
+    finally:
+        monkeypatch.undo()
+        reset_settings_cache()
+    assert ("layers", None) not in seen
 
 
 def test_production_allows_only_configured_origins(monkeypatch: pytest.MonkeyPatch) -> None:

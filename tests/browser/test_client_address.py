@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import socketio
 from sqlmodel import Session, func, select
 
 from portal.domain import throttle
@@ -23,22 +24,23 @@ pytestmark = pytest.mark.browser
 LIMITED = "searched many times in a short while"
 
 
-class ForwardedClient(ReflexClient):
-    """A websocket client that sends X-Forwarded-For, as nginx does (or as an attacker would)."""
+class HeaderClient(ReflexClient):
+    """A websocket client whose handshake carries these headers: X-Forwarded-For, as nginx sends it
+    (or an attacker would), or the Origin of the page that opens the socket."""
 
-    def __init__(self, backend_url: str, forwarded_for: str) -> None:
+    def __init__(self, backend_url: str, headers: dict[str, str]) -> None:
         super().__init__(backend_url)
-        self.forwarded_for = forwarded_for
+        self.headers = headers
 
     async def __aenter__(self) -> ReflexClient:
         await self.sio.connect(f"{self.backend_url}?token={self.token}", socketio_path="/_event",
-                               transports=["websocket"], headers={"X-Forwarded-For": self.forwarded_for},
+                               transports=["websocket"], headers=self.headers,
                                namespaces=["/_event"], wait_timeout=10)
         return self
 
 
 async def _searches(backend_url: str, forwarded_for: str, times: int) -> str:
-    async with ForwardedClient(backend_url, forwarded_for) as c:
+    async with HeaderClient(backend_url, {"X-Forwarded-For": forwarded_for}) as c:
         out: list[dict[str, Any]] = []
         for i in range(times):
             out += await c.send(handler_name(HelpState.search), {"form_data": {"q": f"label {i}"}}, path="/help")
@@ -86,3 +88,19 @@ def test_a_direct_client_cannot_choose_its_address(db: Session, harness: Any, ba
     # Then it is still itself: refused, and nothing more is stored
     assert LIMITED in run(_searches(backend_url, "198.51.100.4", 1))
     assert _stored(db) == allowance
+
+
+async def _search_from(backend_url: str, origin: str) -> str:
+    async with HeaderClient(backend_url, {"Origin": origin}) as c:
+        out = await c.send(handler_name(HelpState.search), {"form_data": {"q": "label"}}, path="/help")
+        return deltas_text(out)
+
+
+def test_another_sites_page_cannot_open_the_event_socket(db: Session, harness: Any, backend_url: str) -> None:
+    make_article(db, title="Printing a return label", body="Open the order and choose return.")
+    # A page of the portal's own origin opens the socket and searches (the positive control)
+    assert "Printing a return label" in run(_search_from(backend_url, backend_url))
+    # Another site's page is refused at the handshake, before any event
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        run(_search_from(backend_url, "https://evil.example"))
+    assert _stored(db) == 1
