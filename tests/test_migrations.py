@@ -8,7 +8,7 @@ from pathlib import Path
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, inspect
+from sqlalchemy import Engine, create_engine, inspect, text
 from sqlmodel import SQLModel
 
 from portal.manage import alembic_config
@@ -60,5 +60,30 @@ def test_every_migration_downgrades_and_upgrades_again(tmp_path: Path) -> None:
             assert set(inspect(eng).get_table_names()) <= {"alembic_version"}
             alembic_on(eng, "upgrade", "head")
             assert _schema_diff(eng) == []
+        finally:
+            eng.dispose()
+
+
+def test_page_views_recorded_under_the_old_route_arguments_follow_the_rename(tmp_path: Path) -> None:
+    # Given page views recorded before the detail routes' argument was renamed to `id`
+    with fresh_database(tmp_path, postgres=running_on_postgres()) as url:
+        eng = create_engine(url)
+        try:
+            alembic_on(eng, "upgrade", "f3a9c6e2b8d1")
+            with eng.begin() as conn:
+                for path in ("/orders/[order_id]", "/help/[category]/[article]", "/orders"):
+                    conn.execute(text("INSERT INTO analyticsevent (kind, path, name, created_at) "
+                                      "VALUES ('page_view', :p, '', CURRENT_TIMESTAMP)"), {"p": path})
+
+            def paths() -> list[str]:
+                with eng.connect() as conn:
+                    return list(conn.execute(text("SELECT path FROM analyticsevent ORDER BY id")).scalars())
+
+            # When the database is upgraded, they are counted under the routes as they are now
+            alembic_on(eng, "upgrade", "head")
+            assert paths() == ["/orders/[id]", "/help/[category]/[id]", "/orders"]  # the list page as it was
+            # And undoing the migration gives the old names back
+            alembic_on(eng, "downgrade", "f3a9c6e2b8d1")
+            assert paths() == ["/orders/[order_id]", "/help/[category]/[article]", "/orders"]
         finally:
             eng.dispose()

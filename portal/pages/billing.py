@@ -301,7 +301,7 @@ def invoice_page() -> rx.Component:
             rx.vstack(
                 rx.hstack(rx.heading(inv.kind_label, " ", inv.number, size="5", data_testid="invoice-number"),
                           rx.box(billing_badge(inv.status, inv.status_label), data_testid="invoice-status"),
-                          help_link("invoice", rx.State.router.page.params.get("invoice_id", "")),  # type: ignore[attr-defined]
+                          help_link("invoice", rx.State.router.page.params.get("id", "")),  # type: ignore[attr-defined]
                           rx.spacer(),
                           download_link(rx.button(rx.icon("download", size=16), t("Download PDF"), variant="soft"),
                                         inv.pdf_url, test_id="invoice-pdf"),
@@ -366,6 +366,6 @@ def invoice_page() -> rx.Component:
 
 def register(app: rx.App) -> None:
     app.add_page(billing_page, route="/billing", title=N_("Billing"), on_load=BillingState.load)
-    app.add_page(invoice_page, route="/billing/invoices/[invoice_id]", title=N_("Invoice"), on_load=InvoiceState.load)
+    app.add_page(invoice_page, route="/billing/invoices/[id]", title=N_("Invoice"), on_load=InvoiceState.load)
     # Notifications and mail of the demo and the business's systems link to /invoices/<id>.
-    app.add_page(invoice_page, route="/invoices/[invoice_id]", title=N_("Invoice"), on_load=InvoiceState.load)
+    app.add_page(invoice_page, route="/invoices/[id]", title=N_("Invoice"), on_load=InvoiceState.load)

@@ -193,5 +193,5 @@ def register(app: rx.App) -> None:
     app.add_page(help_page, route="/help", title=N_("Help center"), description=DESCRIPTION, on_load=HelpState.load)
     app.add_page(category_page, route="/help/[category]", title=HelpCategoryState.page_title,
                  description=DESCRIPTION, on_load=HelpCategoryState.load)
-    app.add_page(article_page, route="/help/[category]/[article]", title=HelpArticleState.page_title,
+    app.add_page(article_page, route="/help/[category]/[id]", title=HelpArticleState.page_title,
                  description=HelpArticleState.page_description, on_load=HelpArticleState.load)

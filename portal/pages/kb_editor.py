@@ -210,5 +210,5 @@ def article_editor_page() -> rx.Component:
 
 def register(app: rx.App) -> None:
     app.add_page(article_list_page, route="/agent/articles", title=N_("Help articles"), on_load=ArticleListState.load)
-    app.add_page(article_editor_page, route="/agent/articles/[article_id]", title=N_("Edit article"),
+    app.add_page(article_editor_page, route="/agent/articles/[id]", title=N_("Edit article"),
                  on_load=ArticleEditorState.load)

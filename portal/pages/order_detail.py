@@ -275,7 +275,7 @@ def _actions() -> rx.Component:
 
 def _route_order_id() -> rx.Var:
     # The dynamic route argument; the ticket form checks the order is the customer's own.
-    return rx.State.router.page.params.get("order_id", "")  # type: ignore[attr-defined]
+    return rx.State.router.page.params.get("id", "")  # type: ignore[attr-defined]
 
 
 @shell(N_("Order"))
@@ -341,4 +341,4 @@ def order_page() -> rx.Component:
 
 
 def register(app: rx.App) -> None:
-    app.add_page(order_page, route="/orders/[order_id]", title=N_("Order"), on_load=OrderDetailState.load)
+    app.add_page(order_page, route="/orders/[id]", title=N_("Order"), on_load=OrderDetailState.load)

@@ -65,5 +65,5 @@ def order_placed_page() -> rx.Component:
 
 
 def register(app: rx.App) -> None:
-    app.add_page(order_placed_page, route="/orders/[order_id]/placed", title=N_("Order placed"),
+    app.add_page(order_placed_page, route="/orders/[id]/placed", title=N_("Order placed"),
                  on_load=OrderPlacedState.load)

@@ -78,7 +78,7 @@ def _advice() -> rx.Component:
                 rx.text(v.advice_title, weight="bold", size="2", data_testid="advice-title"),
                 rx.text(v.advice_text, size="2"),
                 rx.text(rx.text.strong(t("What to do:")), " ", v.advice_next, size="2", data_testid="advice-next"),
-                help_link("shipment", rx.State.router.page.params.get("shipment_id", ""),  # type: ignore[attr-defined]
+                help_link("shipment", rx.State.router.page.params.get("id", ""),  # type: ignore[attr-defined]
                           test_id="advice-help"),
                 spacing="1", align="start",
             ),
@@ -99,7 +99,7 @@ def shipment_page() -> rx.Component:
                 rx.hstack(
                     rx.heading(v.carrier, " ", v.tracking_number, size="5", data_testid="shipment-title"),
                     status_badge(v.status, v.status_label),
-                    help_link("shipment", rx.State.router.page.params.get("shipment_id", "")),  # type: ignore[attr-defined]
+                    help_link("shipment", rx.State.router.page.params.get("id", "")),  # type: ignore[attr-defined]
                     rx.spacer(),
                     rx.link(t("Order {number}", number=v.order_number), href=v.order_href, size="2"),
                     align="center", width="100%", wrap="wrap",
@@ -161,4 +161,4 @@ def shipments_page() -> rx.Component:
 
 def register(app: rx.App) -> None:
     app.add_page(shipments_page, route="/shipments", title=N_("Shipments"), on_load=ShipmentsState.load)
-    app.add_page(shipment_page, route="/shipments/[shipment_id]", title=N_("Shipment"), on_load=ShipmentState.load)
+    app.add_page(shipment_page, route="/shipments/[id]", title=N_("Shipment"), on_load=ShipmentState.load)

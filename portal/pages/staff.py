@@ -380,7 +380,7 @@ def agent_chat_page() -> rx.Component:
 
 def register(app: rx.App) -> None:
     app.add_page(staff_page, route="/agent", title=N_("Agent console"), on_load=AgentConsoleState.load)
-    app.add_page(agent_ticket_page, route="/agent/tickets/[ticket_id]", title=N_("Ticket"),
+    app.add_page(agent_ticket_page, route="/agent/tickets/[id]", title=N_("Ticket"),
                  on_load=AgentTicketState.load)
-    app.add_page(agent_chat_page, route="/agent/chats/[conversation_id]", title=N_("Live chat"),
+    app.add_page(agent_chat_page, route="/agent/chats/[id]", title=N_("Live chat"),
                  on_load=AgentChatState.load)

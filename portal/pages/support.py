@@ -240,4 +240,4 @@ def ticket_page() -> rx.Component:
 def register(app: rx.App) -> None:
     app.add_page(tickets_page, route="/support", title=N_("Support"), on_load=TicketListState.load)
     app.add_page(new_ticket_page, route="/support/new", title=N_("Get help"), on_load=NewTicketState.load)
-    app.add_page(ticket_page, route="/tickets/[ticket_id]", title=N_("Ticket"), on_load=TicketThreadState.load)
+    app.add_page(ticket_page, route="/tickets/[id]", title=N_("Ticket"), on_load=TicketThreadState.load)

@@ -21,6 +21,7 @@ from reflex.state import OnLoadInternalState
 from reflex_base.utils.format import format_event_handler
 
 from portal import metrics
+from portal.state import tab
 from portal.state.base import run_sync
 from portal.state.guard import HYDRATE_EVENTS, current_principal, note_on_screen
 
@@ -47,7 +48,7 @@ class Arrival(Middleware):
         from portal.state.notifications import NotificationState
 
         bell: Any = await state.get_state(NotificationState)
-        page = state.router.route_id or "/"
+        page = tab.route_id(state) or "/"
         now = time.monotonic()
         page_view = not (bell._arrived_page == page and now - bell._arrived_at < SAME_ARRIVAL_SECONDS)
         bell._arrived_page, bell._arrived_at = page, now

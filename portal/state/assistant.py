@@ -11,6 +11,7 @@ from portal.db import session_scope
 from portal.domain import assistant, kb
 from portal.domain.errors import DomainError
 from portal.i18n import N_, tr
+from portal.state import tab
 from portal.state.base import PortalState
 from portal.state.guard import Access, access, current_principal
 from portal.state.messages import message_for_error
@@ -74,7 +75,7 @@ class AssistantState(PortalState, rx.State):
         principal = self._me()
         if self._convo is None:
             self._convo = assistant.Conversation()
-        self._convo.page = self.router.url.path[:200]
+        self._convo.page = tab.path(self)[:200]
         self.lines.append(ChatLine(who="customer", text=shown))
         llm = assistant.llm_client()
         try:

@@ -20,6 +20,7 @@ from portal.format import day, money
 from portal.i18n import N_, tr
 from portal.live.push import listens
 from portal.settings import get_settings
+from portal.state import tab
 from portal.state.base import FAILED, PortalState
 from portal.state.guard import Access, access, request_info_of
 from portal.state.messages import message_for_error
@@ -318,7 +319,7 @@ class BillingState(PortalState, rx.State):
     @rx.event
     def add_card(self) -> EventSpec | None:
         """Send the browser to the provider's hosted page; the saved card comes back by webhook."""
-        origin = urlsplit(self.router.headers.origin or "")
+        origin = urlsplit(tab.headers(self).origin or "")
         base = f"{origin.scheme}://{origin.netloc}" if origin.scheme in ("http", "https") and origin.netloc else \
             get_settings().portal_public_url.rstrip("/")
         url = self._call(billing.start_card_setup, provider_base_url=backend_url(self, ""),

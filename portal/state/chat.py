@@ -15,7 +15,7 @@ from portal.domain.events import DomainEvent, Topic
 from portal.format import day_time
 from portal.i18n import tr
 from portal.live.push import listens
-from portal.state import help_about
+from portal.state import help_about, tab
 from portal.state.base import FAILED, PortalState
 from portal.state.guard import Access, access, current_principal
 from portal.state.support import support_message
@@ -81,8 +81,8 @@ class ChatState(PortalState, rx.State):
         self.about_label, self._about, self._about_text = "", "", ""
         if self.status in ("waiting", "active"):
             return  # an ongoing chat already has its context
-        about = self.router.url.query_parameters.get("about")
-        m = _ABOUT_PAGES.match(self.router.url.path or "")
+        about = tab.query_parameters(self).get("about")
+        m = _ABOUT_PAGES.match(tab.path(self) or "")
         if not isinstance(about, str) and m:
             about = next(f"{kind}:{ident}" for kind, ident in zip(_ABOUT_KINDS, m.groups(), strict=True) if ident)
         if not isinstance(about, str) or help_context.parse_about(about) is None:
@@ -151,7 +151,7 @@ class ChatState(PortalState, rx.State):
 
     @rx.event
     def send(self) -> None:
-        page = self.router.url.path or ""
+        page = tab.path(self) or ""
         sent: object
         if self._conversation_id and self.status in ("waiting", "active"):
             sent = self._call(support_chat.send_customer_message, conversation_id=self._conversation_id,

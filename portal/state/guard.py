@@ -44,6 +44,7 @@ from portal.domain.principal import Principal
 from portal.live import runtime
 from portal.models import Role
 from portal.settings import get_settings
+from portal.state import tab
 
 if TYPE_CHECKING:
     from reflex.app import App
@@ -130,7 +131,7 @@ def tab_language(state: BaseState, sess: Any, principal: Principal | None) -> st
     portal_lang cookie, the browser's Accept-Language, English."""
     if principal is not None:
         return i18n.language_of(principal.locale) or i18n.DEFAULT
-    headers = state.router.headers
+    headers = tab.headers(state)
     return (sess._chosen_lang or _browser_language(headers.cookie or "", headers.accept_language or "")
             or i18n.DEFAULT)
 
@@ -148,8 +149,7 @@ def cookie_value(cookie_header: str, name: str) -> str | None:
 
 
 def request_info_of(state: BaseState) -> RequestInfo:
-    router = state.router
-    return RequestInfo(ip_address=router.session.client_ip or "", user_agent=router.headers.user_agent or "")
+    return RequestInfo(ip_address=tab.session(state).client_ip or "", user_agent=tab.headers(state).user_agent or "")
 
 
 # A tab's kept principal is looked at again at least this often (and touches the session's
@@ -184,13 +184,15 @@ async def tab_principal(state: BaseState, sess: Any, *, use: bool = True) -> Pri
     `use`: the person acts in this tab (an event), which counts as using the session; a live
     push to the tab (use=False) does not. When a push was the one to look again, the tab's next
     own event looks again too, so that use is recorded."""
-    found = _session_cookie(state.router.headers.cookie or "", get_settings().session_cookie_name)
+    found = _session_cookie(tab.headers(state).cookie or "", get_settings().session_cookie_name)
     if found is None:
         if sess._principal is not None or sess._cookie:
             sess._principal, sess._cookie, sess._epochs = None, "", ()
         return None
     raw, digest = found
-    cached: Principal | None = sess._principal
+    # Read without Reflex's change-tracking proxy: a Principal is frozen, and every handler of the
+    # event reads it (through current_principal) many times.
+    cached: Principal | None = sess.get_value("_principal")
     now = time.time()
     counters = runtime.counters()
     if digest == sess._cookie and now < sess._recheck_at and not (use and sess._use_unrecorded):
@@ -262,7 +264,7 @@ class AuthGuard(Middleware):
         if sess.lang != lang:
             sess.lang = lang
         if principal is not None and event.name in HYDRATE_EVENTS and _browser_language(
-                state.router.headers.cookie or "", "") != lang:
+                tab.headers(state).cookie or "", "") != lang:
             sess.lang_cookie = lang  # this browser's next visit, signed out, starts in it too
         if principal is not None:
             logs.bind(user_id=principal.user_id)
@@ -286,7 +288,7 @@ class AuthGuard(Middleware):
         log.warning("refused event %s for %s", event.name,
                     f"user {principal.user_id}" if principal else "a stranger")
         if principal is None:
-            path = state.router.url.path or "/"
+            path = tab.path(state) or "/"
             target = f"/login?next={quote(path)}" if path not in ("/", "/login") else "/login"
         else:
             target = "/"
@@ -312,7 +314,7 @@ async def _note_on_screen(state: BaseState, sess: Any, owner: type) -> None:
     from portal.live.push import listening, set_screen, shell_listener
     from portal.state.session import SessionState
 
-    page = state.router.url.path or "/"
+    page = tab.path(state) or "/"
     name = owner.get_full_name()  # type: ignore[attr-defined]
     if (sess._screen_page == page and SessionState.get_full_name() in sess._screen
             and (name in sess._screen or not listening(owner))):
@@ -327,7 +329,7 @@ async def _note_on_screen(state: BaseState, sess: Any, owner: type) -> None:
     screen = screen | {SessionState.get_full_name()}
     if screen != frozenset(sess._screen):
         sess._screen = screen
-        await set_screen(state.router.session.client_token, screen)
+        await set_screen(tab.token(state), screen)
 
 
 async def _bind_identity(state: BaseState, sess: Any, principal: Principal | None, *, rebind_live: bool) -> None:
@@ -340,7 +342,7 @@ async def _bind_identity(state: BaseState, sess: Any, principal: Principal | Non
             sess._apply_principal(principal)  # renamed (in this tab or another): the header follows
         if rebind_live and principal is not None:
             # Each page load and reconnect refreshes this tab's place in the live registry.
-            await bind_token(state.router.session.client_token, user_id=uid, customer_id=principal.customer_id,
+            await bind_token(tab.token(state), user_id=uid, customer_id=principal.customer_id,
                              role=principal.role, screen=frozenset(sess._screen))
         return
     # A different person (or nobody) now drives this tab: forget everything loaded for the one
@@ -353,7 +355,7 @@ async def _bind_identity(state: BaseState, sess: Any, principal: Principal | Non
             sub: Any = await state.get_state(cls)
             sub.reset()
     sess._bound_user_id = uid
-    token = state.router.session.client_token
+    token = tab.token(state)
     sess._screen, sess._screen_page = frozenset(), ""
     sess._apply_principal(principal)
     await bind_token(token, user_id=uid, customer_id=principal.customer_id if principal else None,

@@ -15,6 +15,7 @@ from portal.domain.errors import DomainError, ErrorCode
 from portal.format import day
 from portal.i18n import tr, tr_n
 from portal.settings import get_settings
+from portal.state import tab
 from portal.state.base import PortalState
 from portal.state.guard import Access, access, current_principal, request_info_of
 from portal.state.messages import message_for_error
@@ -50,7 +51,7 @@ def _row(card: kb.ArticleCard) -> ArticleRow:
 
 
 def _path_parts(state: rx.State) -> list[str]:
-    return [p for p in state.router.url.path.split("/") if p]
+    return [p for p in tab.path(state).split("/") if p]
 
 
 @access(Access.PUBLIC)
@@ -71,7 +72,7 @@ class HelpState(PortalState, rx.State):
         self.categories = [CategoryRow(slug=c.slug, name=c.name, description=c.description,
                                        count=tr_n("{n} article", "{n} articles", c.article_count),
                                        href=f"/help/{c.slug}") for c in cats if c.article_count]
-        q = self.router.url.query_parameters.get("q")
+        q = tab.query_parameters(self).get("q")
         if isinstance(q, str) and q.strip():
             self.query = kb.normalize_query(q)
             self._run()
@@ -211,7 +212,7 @@ class HelpArticleState(PortalState, rx.State):
             return
         try:
             with session_scope() as db:
-                counted = kb.vote(db, principal=current_principal(), visitor=self.router.session.client_token,
+                counted = kb.vote(db, principal=current_principal(), visitor=tab.token(self),
                                   slug=self._slug, helpful=helpful)
         except DomainError as err:
             self.vote_message = message_for_error(err)

@@ -15,6 +15,7 @@ from portal.domain.errors import DomainError
 from portal.format import day_time
 from portal.i18n import tr
 from portal.jobs import analytics
+from portal.state import tab
 from portal.state.base import FAILED, PortalState
 from portal.state.guard import Access, access, current_principal, mfa_setup_exempt
 from portal.state.messages import message_for_error
@@ -42,7 +43,7 @@ class TrackState(PortalState, rx.State):
     @rx.event
     def page_view(self) -> None:
         # The route pattern (/orders/[id]) comes from the router, not from an argument.
-        path = self.router.route_id or "/"
+        path = tab.route_id(self) or "/"
         self._record("page_view", path, "")
 
     @rx.event
@@ -52,14 +53,14 @@ class TrackState(PortalState, rx.State):
             return
         key = f"{form}"
         started = key in self._started
-        self._record("form_field" if started else "form_start", self.router.route_id or "/", field[:80])
+        self._record("form_field" if started else "form_start", tab.route_id(self) or "/", field[:80])
         self._started = [*self._started[-20:], key] if not started else self._started
 
     @rx.event
     def form_submit(self, form: str) -> None:
         if not isinstance(form, str):
             return
-        self._record("form_submit", self.router.route_id or "/", "")
+        self._record("form_submit", tab.route_id(self) or "/", "")
         self._started = [k for k in self._started if k != form]
 
     _started: list[str] = []

@@ -14,6 +14,7 @@ from portal.domain.events import Topic
 from portal.format import day, day_time, money
 from portal.i18n import tr
 from portal.live.push import listens
+from portal.state import tab
 from portal.state.base import FAILED, PortalState
 from portal.state.billing import KIND_LABELS, STATUS_LABELS
 from portal.state.guard import Access, access, request_info_of
@@ -89,11 +90,11 @@ class InvoiceState(PortalState, rx.State):
     @rx.event
     def load(self) -> None:
         self.reset()
-        raw = self.router.url.path.rstrip("/").rsplit("/", 1)[-1]
+        raw = tab.last_segment(self)
         if not raw.isdigit() or len(raw) > 12:
             self.error = tr("That is not an invoice we know.")
             return
-        checkout = self.router.url.query_parameters.get("checkout", "")
+        checkout = tab.query_parameters(self).get("checkout", "")
         self._returned = checkout == "done"
         self.cancelled = checkout == "cancelled"
         self._load(int(raw))

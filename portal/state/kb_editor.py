@@ -12,7 +12,7 @@ from portal.domain import content_gaps, kb
 from portal.domain.errors import DomainError, Invalid
 from portal.format import day_time
 from portal.i18n import NAMES, tr
-from portal.state import forms
+from portal.state import forms, tab
 from portal.state.base import PortalState
 from portal.state.guard import Access, access
 from portal.state.messages import message_for_error
@@ -94,11 +94,11 @@ class ArticleEditorState(PortalState, rx.State):
         self.reset()
         forms.mark_fresh(self)
         principal = self._me()
-        raw = self.router.url.path.rstrip("/").rsplit("/", 1)[-1]
+        raw = tab.last_segment(self)
         with session_scope() as db:
             self.categories = [[slug, name] for slug, name in kb.category_choices(db)]
             brief = content_gaps.brief(db, principal=principal,
-                                       brief_id=self.router.url.query_parameters.get("gap"))
+                                       brief_id=tab.query_parameters(self).get("gap"))
             if raw == "new":
                 self.category = self.categories[0][0] if self.categories else ""
                 self._attach(brief, None)

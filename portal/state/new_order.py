@@ -14,6 +14,7 @@ from portal.domain.errors import DomainError
 from portal.domain.order_actions import DraftLine
 from portal.format import money
 from portal.i18n import tr
+from portal.state import tab
 from portal.state.base import FAILED, PortalState
 from portal.state.guard import Access, access, request_info_of
 from portal.state.order_detail import Option, _address_lines, _int
@@ -86,7 +87,7 @@ class NewOrderState(PortalState, rx.State):
     def load(self) -> None:
         self.reset()
         principal = self._me()
-        source = _int(self.router.url.query_parameters.get("from", ""))
+        source = _int(tab.query_parameters(self).get("from", ""))
         try:
             with session_scope() as db:
                 items = order_actions.catalogue(db, principal=principal)

@@ -14,6 +14,7 @@ from portal.i18n import N_, tr, tr_n
 from portal.jobs import analytics
 from portal.live.push import listens
 from portal.models import NotificationPublic
+from portal.state import tab
 from portal.state.base import FAILED, PortalState, loop_first
 from portal.state.guard import Access, access, mfa_setup_exempt
 from portal.state.insights import counted
@@ -82,7 +83,7 @@ class NotificationState(PortalState, rx.State):
         if fresh or not self.loaded:
             self._reload()
         if page_view and counted(self):
-            analytics.note(self._me(), "page_view", (self.router.route_id or "/")[:200])
+            analytics.note(self._me(), "page_view", (tab.route_id(self) or "/")[:200])
 
     def _live(self, batch: list[DomainEvent]) -> None:
         known = {n.id for n in self.items}

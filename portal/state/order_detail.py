@@ -24,6 +24,7 @@ from portal.i18n import N_, tr
 from portal.live.push import listens
 from portal.live.runtime import offload
 from portal.models import ORDER_STATUS_LABELS, TAG_LABELS, RefundMethod, ReturnStatus
+from portal.state import tab
 from portal.state.base import PortalState, loop_first
 from portal.state.guard import Access, access, current_principal
 from portal.state.order_messages import FIELDS, order_message
@@ -222,7 +223,7 @@ class OrderDetailState(PortalState, rx.State):
     @loop_first
     def load(self) -> None:
         principal = self._me()
-        raw = self.router.url.path.rstrip("/").rsplit("/", 1)[-1]
+        raw = tab.last_segment(self)
         order_id = _int(raw)
         if order_id is None or order_id != self._order_id or not self.loaded:
             self.reset()
@@ -261,7 +262,7 @@ class OrderDetailState(PortalState, rx.State):
             tz = ZoneInfo(current_policy().window_timezone)
             start, end = d.delivery_window_start.astimezone(tz), d.delivery_window_end.astimezone(tz)
             window = f"{day_time(start, tz)}–{end:%H:%M} ({tz.key})"
-        self.order = OrderHeader(
+        order = OrderHeader(
             id=o.id, number=o.number, status=o.status,
             status_label=tr(ORDER_STATUS_LABELS.get(o.status, humanize(o.status))),
             placed=day(o.placed_at), subtotal=money(o.subtotal_cents, c), shipping=money(o.shipping_cents, c),
@@ -269,25 +270,23 @@ class OrderDetailState(PortalState, rx.State):
             total=money(o.total_cents, c), delivery_window=window,
             return_deadline=day(d.return_deadline) if d.return_deadline and not d.actions["return"] else "",
         )
-        self.lines = [LineRow(id=ln.id, name=ln.name, variant=ln.variant_label, quantity=ln.quantity,
-                              unit_price=money(ln.unit_price_cents, c), total=money(ln.total_cents, c),
-                              returnable=d.returnable.get(ln.id, 0), returned=ln.returned_quantity)
-                      for ln in d.lines]
-        self.shipping_address = _address_lines(d.shipping_address)
-        self.billing_address = _address_lines(d.billing_address)
-        self.payments = [PaymentRow(method=p.method_label or humanize(p.method),
-                                    amount=money(p.amount_cents, p.currency),
-                                    status=tr(PAYMENT_STATUS_LABELS.get(p.status, humanize(p.status))),
-                                    when=day(p.created_at)) for p in d.payments]
-        self.shipments = [ShipmentRow(id=s.id, carrier=s.carrier_name or s.carrier.upper(),
-                                      tracking_number=s.tracking_number, status=tr(TAG_LABELS.get(s.tag, s.tag)),
-                                      expected=day(s.expected_delivery_end) if s.expected_delivery_end else "",
-                                      href=f"/shipments/{s.id}") for s in d.shipments]
-        self.documents = [DocumentRow(title=doc.title, kind=humanize(doc.kind), created=day(doc.created_at),
-                                      href=backend_url(self, f"/api/files/documents/{doc.id}") if doc.filename
-                                      else "")
-                          for doc in d.documents]
-        self.returns = [ReturnRow(
+        lines = [LineRow(id=ln.id, name=ln.name, variant=ln.variant_label, quantity=ln.quantity,
+                         unit_price=money(ln.unit_price_cents, c), total=money(ln.total_cents, c),
+                         returnable=d.returnable.get(ln.id, 0), returned=ln.returned_quantity)
+                 for ln in d.lines]
+        payments = [PaymentRow(method=p.method_label or humanize(p.method),
+                               amount=money(p.amount_cents, p.currency),
+                               status=tr(PAYMENT_STATUS_LABELS.get(p.status, humanize(p.status))),
+                               when=day(p.created_at)) for p in d.payments]
+        shipments = [ShipmentRow(id=s.id, carrier=s.carrier_name or s.carrier.upper(),
+                                 tracking_number=s.tracking_number, status=tr(TAG_LABELS.get(s.tag, s.tag)),
+                                 expected=day(s.expected_delivery_end) if s.expected_delivery_end else "",
+                                 href=f"/shipments/{s.id}") for s in d.shipments]
+        documents = [DocumentRow(title=doc.title, kind=humanize(doc.kind), created=day(doc.created_at),
+                                 href=backend_url(self, f"/api/files/documents/{doc.id}") if doc.filename
+                                 else "")
+                     for doc in d.documents]
+        return_rows = [ReturnRow(
             id=r.ret.id, number=r.ret.number, status=r.ret.status,
             status_label=tr(RETURN_STATUS_LABELS.get(r.ret.status, humanize(r.ret.status))),
             amount=money(r.ret.refund_cents, r.ret.currency),
@@ -298,13 +297,14 @@ class OrderDetailState(PortalState, rx.State):
             if r.has_label and r.ret.status != ReturnStatus.CANCELLED else "",
             can_cancel=r.ret.status in returns.CANCELLABLE_RETURN_STATUSES,
         ) for r in d.returns]
-        if self._cancel_return_id not in {r.id for r in self.returns}:
-            self._cancel_return_id, self.cancelling_return = None, ""
-        self.timeline = [EventRow(when=day_time(e.created_at),
-                                  message=event_text(e.kind, e.data, e.message or humanize(e.kind)),
-                                  actor=tr(ACTOR_LABELS.get(e.actor_kind, ""))) for e in d.events]
+        if self._cancel_return_id not in {r.id for r in return_rows}:
+            self._cancel_return_id = None
+            self._set(cancelling_return="")
+        timeline = [EventRow(when=day_time(e.created_at),
+                             message=event_text(e.kind, e.data, e.message or humanize(e.kind)),
+                             actor=tr(ACTOR_LABELS.get(e.actor_kind, ""))) for e in d.events]
         a = d.actions
-        self.actions = ActionsView(
+        actions = ActionsView(
             cancel=not a["cancel"], cancel_why=why_not("cancel", a["cancel"]),
             change_address=not a["change_address"], change_address_why=why_not("change_address", a["change_address"]),
             change_variant=not a["change_variant"], change_variant_why=why_not("change_variant", a["change_variant"]),
@@ -312,18 +312,21 @@ class OrderDetailState(PortalState, rx.State):
             delivery_window_why=why_not("delivery_window", a["delivery_window"]),
             return_=not a["return"], return_why=why_not("return", a["return"]), reorder=not a["reorder"],
         )
-        self.address_options = [Option(value=str(ad.id), label=", ".join(
+        address_options = [Option(value=str(ad.id), label=", ".join(
             x for x in (ad.label, ad.line1, ad.city, ad.country) if x)) for ad in d.saved_addresses]
         self._variant_choices = {lid: [(ch.id, ch.label) for ch in chs] for lid, chs in d.variant_choices.items()}
-        self.variant_lines = [Option(value=str(ln.id), label=f"{ln.name} ({ln.variant_label})")
-                              for ln in d.lines if self._variant_choices.get(ln.id)]
-        self.window_carrier = d.window_carrier.upper()
-        self.window_options = [Option(value=w.key, label=w.label) for w in d.window_offers]
+        variant_lines = [Option(value=str(ln.id), label=f"{ln.name} ({ln.variant_label})")
+                         for ln in d.lines if self._variant_choices.get(ln.id)]
+        window_options = [Option(value=w.key, label=w.label) for w in d.window_offers]
         # A quote is only good for what is still returnable.
-        self.return_qty = {k: min(v, d.returnable.get(int(k), 0)) for k, v in self.return_qty.items()}
-        if not self.actions.return_:
-            self.return_qty = {}
-        self.loaded = True
+        return_qty = {k: min(v, d.returnable.get(int(k), 0)) for k, v in self.return_qty.items()}
+        # Only what changed goes to the browser: a visit to an unchanged order sends (almost) nothing.
+        self._set(order=order, lines=lines, shipping_address=_address_lines(d.shipping_address),
+                  billing_address=_address_lines(d.billing_address), payments=payments, shipments=shipments,
+                  documents=documents, returns=return_rows, timeline=timeline, actions=actions,
+                  address_options=address_options, variant_lines=variant_lines,
+                  window_carrier=d.window_carrier.upper(), window_options=window_options,
+                  return_qty=return_qty if actions.return_ else {}, loaded=True)
 
     def _principal(self) -> Principal:
         return self._me()

@@ -12,6 +12,7 @@ from portal.domain.events import Topic
 from portal.format import day, money
 from portal.i18n import tr
 from portal.live.push import listens
+from portal.state import tab
 from portal.state.base import FAILED, PortalState
 from portal.state.billing import STATUS_LABELS
 from portal.state.guard import Access, access
@@ -60,7 +61,7 @@ class OrderPlacedState(PortalState, rx.State):
 
     @rx.event
     def load(self) -> None:
-        parts = self.router.url.path.rstrip("/").split("/")
+        parts = tab.path(self).rstrip("/").split("/")
         self._order_id = _int(parts[-2]) if len(parts) >= 2 else None
         self._reload()
 

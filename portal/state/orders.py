@@ -130,9 +130,7 @@ class OrderListState(PortalState, rx.State):
         except DomainError as err:
             self.error = order_message(err)
             return
-        self.error = ""
-        self.page, self.pages, self.total = page.page, page.pages, page.total
-        self.rows = [
+        rows = [
             OrderListRow(
                 id=o.id, number=o.number, status=o.status,
                 status_label=tr(ORDER_STATUS_LABELS.get(o.status, humanize(o.status))), placed=day(o.placed_at),
@@ -143,5 +141,6 @@ class OrderListState(PortalState, rx.State):
             )
             for o in page.orders
         ]
-        self.empty = "" if page.orders else ("no_match" if page.has_any_orders else "no_orders")
-        self.loaded = True
+        # Only what changed goes to the browser: a visit to an unchanged list sends nothing.
+        self._set(error="", page=page.page, pages=page.pages, total=page.total, rows=rows,
+                  empty="" if page.orders else ("no_match" if page.has_any_orders else "no_orders"), loaded=True)

@@ -10,6 +10,7 @@ from portal.domain import account
 from portal.domain.errors import DomainError, ErrorCode
 from portal.i18n import tr
 from portal.settings import get_settings
+from portal.state import tab
 from portal.state.base import PortalState
 from portal.state.guard import Access, access, request_info_of
 from portal.state.messages import message_for, message_for_error
@@ -48,7 +49,7 @@ class ResetState(PortalState, rx.State):
     @rx.event
     def on_load(self) -> None:
         self.error = ""
-        self._token = (self.router.url.query_parameters.get("token") or "")[:200]
+        self._token = (tab.query_parameters(self).get("token") or "")[:200]
         with session_scope() as db:
             self.valid = account.reset_token_is_valid(db, token=self._token)
         self.checked = True
@@ -107,7 +108,7 @@ class VerifyState(PortalState, rx.State):
 
     @rx.event
     def on_load(self) -> None:
-        token = (self.router.url.query_parameters.get("token") or "")[:200]
+        token = (tab.query_parameters(self).get("token") or "")[:200]
         try:
             with session_scope() as db:
                 account.verify_email(db, token=token, request=request_info_of(self))

@@ -22,6 +22,7 @@ from portal.i18n import N_, tr
 from portal.live.push import listens
 from portal.models import User
 from portal.settings import get_settings
+from portal.state import tab
 from portal.state.base import PortalState
 from portal.state.guard import Access, access, current_principal, mfa_setup_exempt, request_info_of
 from portal.state.messages import message_for
@@ -34,7 +35,7 @@ def backend_url(state: rx.State, path: str) -> str:
     When pages come from another origin than the websocket (the test harness serves the
     frontend on its own port), the websocket's Host names the backend.
     """
-    headers = state.router.headers
+    headers = tab.headers(state)
     origin = headers.origin or ""
     host = headers.host or ""
     if not origin or not host or urlsplit(origin).netloc == host:
@@ -48,14 +49,14 @@ def server_url(state: rx.State) -> str:
     found = backend_url(state, "")
     if found:
         return found
-    origin = urlsplit(state.router.headers.origin or "")
-    host = state.router.headers.host or ""
+    origin = urlsplit(tab.headers(state).origin or "")
+    host = tab.headers(state).host or ""
     return f"{origin.scheme or 'http'}://{host}" if host else get_settings().portal_public_url.rstrip("/")
 
 
 def browser_origin(state: rx.State) -> str:
     """The origin this browser shows the portal at (where a payment provider sends it back)."""
-    parts = urlsplit(state.router.headers.origin or "")
+    parts = urlsplit(tab.headers(state).origin or "")
     if parts.scheme in ("http", "https") and parts.netloc:
         return f"{parts.scheme}://{parts.netloc}"
     return get_settings().portal_public_url.rstrip("/")
@@ -143,7 +144,7 @@ class SessionState(PortalState, rx.State):
         self.lang_cookie = lang
         i18n.use_language(lang)
         fmt.use_locale(lang)
-        if _reloads_on_language(self.router.url.path or ""):
+        if _reloads_on_language(tab.path(self) or ""):
             # Its texts come from the server (a translated article, category names): the page's
             # load runs again, in the new language.
             return OnLoadInternalState.on_load_internal
@@ -191,7 +192,7 @@ class LoginState(PortalState, rx.State):
         self.error = ""
         self.notice = ""
         self._clear_pending()
-        params = self.router.url.query_parameters
+        params = tab.query_parameters(self)
         nxt = params.get("next") or ""
         self._next = nxt if nxt.startswith("/") and not nxt.startswith("//") else ""
         self.registration_open = get_settings().registration_enabled

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
+from typing import Any
 
 import reflex as rx
 
@@ -16,6 +17,7 @@ from portal.format import day, day_time
 from portal.i18n import N_, tr
 from portal.live.push import listens
 from portal.models import TAG_LABELS, TrackingEventPublic, TrackingTag
+from portal.state import tab
 from portal.state.base import PortalState, loop_first
 from portal.state.guard import Access, access, current_principal
 from portal.state.messages import message_for_error
@@ -166,15 +168,14 @@ class ShipmentState(PortalState, rx.State):
     @rx.event
     @loop_first
     def load(self) -> None:
-        self.reset()
         principal = self._me()
         # The id comes from the URL, so it is never trusted: the domain checks ownership.
-        raw = self.router.url.path.rstrip("/").rsplit("/", 1)[-1]
+        raw = tab.last_segment(self)
+        # A fresh page (as after reset()), of which only what changed since the last visit is sent.
         if not raw.isdigit() or len(raw) > 12:
-            self.error = tr(NOT_A_SHIPMENT)
+            self._reset_to(error=tr(NOT_A_SHIPMENT))
             return
-        self._shipment_id = int(raw)
-        self._load(principal)
+        self._reset_to(_shipment_id=int(raw), **self._shown(principal, int(raw)))
 
     def _live(self, batch: list[DomainEvent]) -> None:
         if all(ev.data.get("shipment_id") not in (None, self._shipment_id) for ev in batch):
@@ -182,23 +183,20 @@ class ShipmentState(PortalState, rx.State):
         principal = current_principal()
         if principal is not None and principal.is_customer:
             before = len(self.checkpoints)
-            self._load(principal)
+            self._set(**self._shown(principal, self._shipment_id))
             if self.loaded and len(self.checkpoints) > before:
                 newest = self.checkpoints[0]
                 self.announce = tr("New tracking update: {label}. {message}", label=newest.label,
                                    message=newest.message)
 
-    def _load(self, principal: Principal) -> None:
+    def _shown(self, principal: Principal, shipment_id: int) -> dict[str, Any]:
+        """The fields the page shows for this shipment (or the error instead)."""
         try:
-            detail = self._view("shipment", self._shipment_id, (Topic.SHIPMENTS,), tracking.get_shipment,
-                                shipment_id=self._shipment_id)
+            detail = self._view("shipment", shipment_id, (Topic.SHIPMENTS,), tracking.get_shipment,
+                                shipment_id=shipment_id)
         except DomainError as err:
-            self.loaded = False
-            self.error = message_for_error(err)
-            self.view = ShipmentView()
-            self.milestones = []
-            self.checkpoints = []
-            return
+            return {"loaded": False, "error": message_for_error(err), "view": ShipmentView(), "milestones": [],
+                    "checkpoints": []}
         s = detail.shipment
         end = s.expected_delivery_end
         tip = advice(s.tag, s.subtag, s.subtag_message)
@@ -206,7 +204,7 @@ class ShipmentState(PortalState, rx.State):
             tip = late_advice(*help_context.shipment_code(s, utcnow()))
         slipped = (s.delivered_at is None and end is not None and s.original_expected_delivery is not None
                    and end.date() > s.original_expected_delivery.date())
-        self.view = ShipmentView(
+        view = ShipmentView(
             carrier=s.carrier_name or s.carrier.upper(), tracking_number=s.tracking_number,
             order_number=detail.order_number, order_href=f"/orders/{s.order_id}",
             status=TAG_STATUS.get(s.tag, "placed"), status_label=tr(TAG_LABELS.get(s.tag, s.tag)),  # type: ignore[call-overload]
@@ -217,14 +215,13 @@ class ShipmentState(PortalState, rx.State):
             slipped=slipped, original=day(s.original_expected_delivery) if slipped else "",
             delivered=day_time(s.delivered_at) if s.delivered_at else "",
         )
-        self.milestones = milestones(s.tag, detail.checkpoints)
-        self.checkpoints = [
+        checkpoints = [
             CheckpointRow(when=day_time(c.occurred_at), label=tr(TAG_LABELS.get(c.tag, c.tag)),  # type: ignore[call-overload]
                           message=tr(c.message), location=c.location, status=TAG_STATUS.get(c.tag, "placed"))  # type: ignore[call-overload]
             for c in detail.checkpoints
         ]
-        self.error = ""
-        self.loaded = True
+        return {"view": view, "milestones": milestones(s.tag, detail.checkpoints), "checkpoints": checkpoints,
+                "error": "", "loaded": True}
 
 
 @access(Access.CUSTOMER)

@@ -18,6 +18,7 @@ from portal.domain.errors import DomainError
 from portal.format import day_time
 from portal.i18n import N_, tr
 from portal.settings import get_settings
+from portal.state import tab
 from portal.state.base import FAILED, PortalState
 from portal.state.guard import Access, access, request_info_of
 from portal.state.messages import message_for
@@ -53,14 +54,14 @@ class SsoLoginState(PortalState, rx.State):
         s = get_settings()
         self.enabled = s.sso_enabled
         self.provider_name = s.oidc_display_name
-        code = self.router.url.query_parameters.get("error")
+        code = tab.query_parameters(self).get("error")
         self.error = tr(SSO_ERRORS.get(code, "")) if isinstance(code, str) else ""
 
     @rx.event
     def start(self) -> EventSpec | None:
         if not get_settings().sso_enabled:
             return None
-        nxt = _clean_next(self.router.url.query_parameters.get("next"))
+        nxt = _clean_next(tab.query_parameters(self).get("next"))
         path = "/api/auth/sso/start" + (f"?next={quote(nxt, safe='')}" if nxt else "")
         return navigate_to(backend_url(self, path))
 
@@ -88,7 +89,7 @@ class SsoAccountState(PortalState, rx.State):
         s = get_settings()
         self.enabled = s.sso_enabled
         self.provider_name = s.oidc_display_name
-        result = self.router.url.query_parameters.get("sso")
+        result = tab.query_parameters(self).get("sso")
         self.notice = tr(LINK_RESULTS.get(result, "")) if result == "linked" else ""
         self.error = tr(LINK_RESULTS.get(result, "")) if result in ("conflict", "refused") else ""
         self._refresh()

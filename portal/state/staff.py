@@ -20,7 +20,7 @@ from portal.i18n import N_, tr
 from portal.live.push import listens
 from portal.models.orders import ORDER_STATUS_LABELS
 from portal.models.shipping import TAG_LABELS
-from portal.state import forms
+from portal.state import forms, tab
 from portal.state.base import FAILED, PortalState
 from portal.state.guard import Access, access, current_principal
 from portal.state.messages import message_for
@@ -318,7 +318,7 @@ class AgentTicketState(CustomerPanel, PortalState, rx.State):
     def _fresh(self) -> None:
         self.reset()
         forms.mark_fresh(self)
-        raw = self.router.url.path.rstrip("/").rsplit("/", 1)[-1]
+        raw = tab.last_segment(self)
         try:
             self._ticket_id = int(raw)
         except ValueError:
@@ -510,7 +510,7 @@ class AgentChatState(CustomerPanel, PortalState, rx.State):
     def _fresh(self) -> None:
         self.reset()
         forms.mark_fresh(self)
-        raw = self.router.url.path.rstrip("/").rsplit("/", 1)[-1]
+        raw = tab.last_segment(self)
         try:
             self._conversation_id = int(raw)
         except ValueError:

@@ -24,7 +24,7 @@ from portal.i18n import N_, tr
 from portal.live.push import listens
 from portal.live.runtime import offload
 from portal.settings import get_settings
-from portal.state import forms, help_about
+from portal.state import forms, help_about, tab
 from portal.state.base import FAILED, PortalState
 from portal.state.guard import Access, access, current_principal
 from portal.state.insights import TrackState
@@ -252,7 +252,7 @@ class NewTicketState(PortalState, rx.State):
         from the customer's own records when it is theirs; the address only ever names it."""
         self.reset()
         forms.mark_fresh(self)
-        params = self.router.url.query_parameters
+        params = tab.query_parameters(self)
         about = params.get("about")
         if about is None and isinstance(params.get("context"), str):
             about = f"{params.get('context')}:{params.get('id')}"  # the older form of the same link
@@ -414,7 +414,7 @@ class TicketThreadState(PortalState, rx.State):
     def _fresh(self) -> None:
         self.reset()
         forms.mark_fresh(self)
-        raw = self.router.url.path.rstrip("/").rsplit("/", 1)[-1]
+        raw = tab.last_segment(self)
         try:
             self._ticket_id = int(raw)
         except ValueError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import reflex as rx
+from reflex.state import reload_state_module
 from reflex_base.registry import RegistrationContext
 
 import portal.portal  # noqa: F401 - registers every page and state
@@ -66,9 +67,16 @@ def test_a_state_without_a_declaration_is_refused() -> None:
         def leak(self) -> None:
             pass
 
-    declared, _ = declared_access(Undeclared)
-    assert declared is False
-    assert not is_allowed(None, None, declared=False)
+    try:
+        declared, _ = declared_access(Undeclared)
+        assert declared is False
+        assert not is_allowed(None, None, declared=False)
+    finally:
+        # Out of the state tree again: a served app started later in this process (pytest-xdist
+        # runs browser tests in the same workers) must have the tree its compiled pages were built from.
+        # (Reflex moves a state defined in a function into `reflex.istate.dynamic`; the app has none there.)
+        reload_state_module(module=Undeclared.__module__)
+        assert Undeclared not in rx.State.get_substates()
 
 
 CUSTOMER = Principal(user_id=1, role="customer", email="c@x", name="C", customer_id=7)
