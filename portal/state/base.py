@@ -24,14 +24,17 @@
 
 from __future__ import annotations
 
+import copy
 import enum
 import functools
 import inspect
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator, Mapping
+from dataclasses import MISSING
 from typing import Any, Final, Literal, TypeVar
 
 import reflex as rx
+from reflex.state import _ROUTER_FIELD_NAMES
 from reflex_base.event import BACKGROUND_TASK_MARKER
 
 from portal.db import session_scope
@@ -43,6 +46,7 @@ from portal.live import runtime
 from portal.live.loop import NeedsWorker, on_loop_attempt, recording_counters_read, stop_recording
 from portal.live.runtime import offload
 from portal.live.views import views
+from portal.state import tab
 from portal.state.guard import current_principal
 from portal.state.messages import message_for_error
 
@@ -67,7 +71,7 @@ def _in_worker(fn: Callable[..., Any]) -> Callable[..., Any]:
 async def run_sync(state: Any, fn: Callable[..., T], *args: Any, first_on_loop: bool = False, **kwargs: Any) -> T:
     """`fn(state, ...)` as a portal handler runs: in the worker pool with the event's origin
     (tried on the loop first when `first_on_loop`, see `portal.live.loop`)."""
-    token = state.router.session.client_token
+    token = tab.token(state)
     origin = f"{token}|{type(state).get_full_name()}"
     if not first_on_loop:
         return await offload(_as_origin, origin, fn, state, *args, **kwargs)
@@ -137,6 +141,142 @@ def _overrides(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
+_NO_SUBSTATES: frozenset[str] = frozenset()
+
+
+class _LeafSubstates(Mapping[str, Any]):
+    """The `substates` every leaf state shares (an empty dict of each one's own is 64 bytes). Reflex
+    only adds to a parent's; a write here fails loudly instead of reaching every tab's leaves, and
+    `clear` (Reflex's `_release_state_tree` clears every state's when a tab's tree is purged) has
+    nothing to do."""
+
+    __slots__ = ()
+
+    def __getitem__(self, name: str) -> Any:
+        raise KeyError(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        raise TypeError("a leaf state has no substates")
+
+    def clear(self) -> None:
+        pass
+
+
+_NO_SUBSTATE_STATES: Final = _LeafSubstates()
+
+
+class _NoDirtyVars:
+    """A state's `dirty_vars` while nothing is dirty: answers as an empty set, and the first `add` or
+    `update` puts a real set in its place on the state (Reflex and its field descriptors add to the
+    state's `dirty_vars` directly). An empty set is 216 bytes and every state of every tab had one
+    (about 11 KB a tab); this is 40. `tests/state/test_tab_memory.py` checks both ways."""
+
+    __slots__ = ("_state",)
+
+    def __init__(self, state: Any) -> None:
+        self._state = state
+
+    def _real(self) -> set[str]:
+        current = object.__getattribute__(self._state, "dirty_vars")
+        if current is not self:  # already replaced: a caller kept this one and adds again
+            return current  # type: ignore[no-any-return]
+        real: set[str] = set()
+        object.__setattr__(self._state, "dirty_vars", real)
+        return real
+
+    def add(self, name: str) -> None:
+        self._real().add(name)
+
+    def update(self, *names: Any) -> None:
+        self._real().update(*names)
+
+    def discard(self, name: str) -> None:
+        pass
+
+    def clear(self) -> None:
+        pass
+
+    def copy(self) -> set[str]:
+        return set()
+
+    def __iter__(self) -> Any:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __contains__(self, name: object) -> bool:
+        return False
+
+    def __and__(self, other: Any) -> set[str]:
+        return set()
+
+    __rand__ = __and__
+
+    def __sub__(self, other: Any) -> set[str]:
+        return set()
+
+    def __or__(self, other: Any) -> set[str]:
+        return set(other)
+
+    __ror__ = __or__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, (set, frozenset, _NoDirtyVars)) and not other
+
+    __hash__ = None  # type: ignore[assignment]  # as a set's
+
+    def __repr__(self) -> str:
+        return "set()"
+
+def release_dirty_vars(root: Any) -> None:
+    """Before Reflex unlinks a purged tab's tree (`_release_state_tree`, so that reference counting
+    frees it at once): each state's `_NoDirtyVars` points back at its state, a cycle that only the
+    cyclic collector would find, long after, for trees that lived long enough to be old. Each gets a
+    plain empty set instead (portal.state.tab_states calls this from the managers' purge)."""
+    stack = [root]
+    while stack:
+        state = stack.pop()
+        if type(object.__getattribute__(state, "dirty_vars")) is _NoDirtyVars:
+            object.__setattr__(state, "dirty_vars", set())
+        stack.extend(state.substates.values())
+
+
+# Per state class: its own fields whose default is a fixed value (immutable, or a mutable one
+# Reflex deep-copies per instance), so that reading it again always gives an equal value; each
+# with how to make it: the value itself, a new empty container of its type, or a deep copy.
+_FIXED_DEFAULTS: dict[type, dict[str, tuple[int, Any]]] = {}
+_AS_IS, _EMPTY, _COPY = 0, 1, 2
+
+
+def _fixed_defaults(cls: type) -> dict[str, tuple[int, Any]]:
+    found = _FIXED_DEFAULTS.get(cls)
+    if found is None:
+        found = {}
+        for name, f in getattr(cls, "__fields__", {}).items():
+            if f._owner is not cls:
+                continue
+            factory = f.default_factory
+            if f.default is not MISSING:
+                found[name] = (_AS_IS, f.default)
+            elif (isinstance(factory, functools.partial) and factory.func is copy.deepcopy
+                    and len(factory.args) == 1 and not factory.keywords):
+                template = factory.args[0]
+                empty = type(template) in (list, dict, set) and not template
+                found[name] = (_EMPTY, type(template)) if empty else (_COPY, factory)
+        _FIXED_DEFAULTS[cls] = found
+    return found
+
+
 class PortalState(rx.State, mixin=True):
     @classmethod
     @_overrides
@@ -145,6 +285,42 @@ class PortalState(rx.State, mixin=True):
         if event_handler_cls is None:
             return super()._create_event_handler(wrapped)
         return super()._create_event_handler(wrapped, event_handler_cls)
+
+    @_overrides
+    def _init_bookkeeping(self, parent_state: Any = None) -> None:
+        super()._init_bookkeeping(parent_state)
+        if not type(self).get_substates():
+            # A state with no substates never has a dirty one: Reflex only adds to the
+            # `dirty_substates` of a parent (and replaces the set when it cleans a state), so
+            # a leaf shares one empty frozenset instead of an empty set of its own (216 bytes,
+            # for each of the ~50 states of every tab), and one shared empty `substates`.
+            object.__setattr__(self, "dirty_substates", _NO_SUBSTATES)
+            object.__setattr__(self, "substates", _NO_SUBSTATE_STATES)
+        object.__setattr__(self, "dirty_vars", _NoDirtyVars(self))
+
+    @_overrides
+    def _clean(self) -> None:
+        super()._clean()  # gives the state new empty sets: back to the shared and the lazy ones
+        object.__setattr__(self, "dirty_vars", _NoDirtyVars(self))
+        if not type(self).get_substates():
+            object.__setattr__(self, "dirty_substates", _NO_SUBSTATES)
+
+    @_overrides
+    def get_value(self, key: Any) -> Any:
+        """A field's value without proxying, as Reflex's; but a field that was never assigned
+        nor read through the state answers its default without storing it in the instance.
+
+        Reflex stores a field's default in the instance when it is first read, and the snapshot
+        sent at every hydrate (``dict()``) reads every field of every state of the tab's tree:
+        each tab then kept its own copy of every default (a few hundred dict entries and a
+        hundred empty lists per tab). The answer is the same (the default is a fixed value,
+        see `_fixed_defaults`); a handler's read or write still stores it as before."""
+        if type(key) is str and key not in self.__dict__:
+            fixed = _fixed_defaults(type(self)).get(key)
+            if fixed is not None:
+                how, what = fixed
+                return what if how == _AS_IS else what()
+        return super().get_value(key)
 
     # --- who is asking --------------------------------------------------------------------
 
@@ -193,5 +369,24 @@ class PortalState(rx.State, mixin=True):
 
     def _set(self, **values: Any) -> None:
         for name, value in values.items():
-            if getattr(self, name) != value:
+            # Compared as stored (get_value), without wrapping it in a change-tracking proxy first.
+            if self.get_value(name) != value:
                 setattr(self, name, value)
+
+    def _reset_to(self, **values: Any) -> None:
+        """`reset()` followed by assigning `values`, as one step that assigns only the fields whose
+        value changes: every field of this state (as Reflex's own reset picks them) ends at its
+        value in `values`, else at its default. A page's load that starts afresh and fills in the
+        same values as at the last visit then sends nothing to the browser."""
+        cls = self.__class__
+        unknown = set(values)
+        for name, f in cls.__fields__.items():
+            if f._owner is cls and name not in _ROUTER_FIELD_NAMES:
+                unknown.discard(name)
+                value = values[name] if name in values else f.default_value()
+                if self.get_value(name) != value:
+                    setattr(self, name, value)
+        if unknown:
+            raise AttributeError(f"{cls.__name__} has no fields {sorted(unknown)}")
+        for substate in self.substates.values():
+            substate.reset()

@@ -33,6 +33,7 @@ from reflex.istate.manager.redis import StateManagerRedis
 from reflex.istate.manager.token import BaseStateToken, StateToken
 
 from portal.settings import get_settings
+from portal.state.base import release_dirty_vars
 
 
 def stranger_seconds() -> int:
@@ -75,7 +76,18 @@ def _wake_every(full: int) -> float:
     return max(1.0, min(60.0, short / 10)) if short else float(full)
 
 
+def _free_on_purge(manager: Any, token: StateToken) -> None:
+    """Before the memory or disk manager purges an expired tab: let its tree be freed at once
+    (`portal.state.base.release_dirty_vars`)."""
+    if (state := manager.states.get(token.cache_key)) is not None:
+        release_dirty_vars(state)
+
+
 class StrangerMemory(StateManagerMemory):
+    def _purge_token(self, token: StateToken) -> None:
+        _free_on_purge(self, token)
+        super()._purge_token(token)
+
     def _track_token(self, token: StateToken) -> None:
         short = _short(self.token_expiration)
         if short and isinstance(token, BaseStateToken) and is_stranger(self.states.get(token.cache_key)):
@@ -98,6 +110,10 @@ class StrangerMemory(StateManagerMemory):
 
 
 class StrangerDisk(StateManagerDisk):
+    def _purge_token(self, token: StateToken) -> None:
+        _free_on_purge(self, token)
+        super()._purge_token(token)
+
     def _age_stranger(self, token: StateToken) -> None:
         short = _short(self.token_expiration)
         key = token.cache_key
