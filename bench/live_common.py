@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -287,7 +288,7 @@ def use_backing_here(backing: Backing, data_dir: Path) -> None:
 
 @dataclass
 class Page:
-    route: str  # the route pattern, e.g. "/orders/[order_id]"
+    route: str  # the route pattern, e.g. "/orders/[id]"
     load: list[str]  # on_load handler event names
     state: str  # full name of the state of the (first) on_load handler
     mount: list[str] = field(default_factory=list)  # on_mount handlers in the page's tree (the shell's)
@@ -348,14 +349,15 @@ def portal_pages(routes: list[str]) -> dict[str, Page]:
     return out
 
 
-def concrete(route: str, **params: Any) -> tuple[str, dict[str, str]]:
-    """("/orders/[order_id]", order_id=5) -> ("/orders/5", {"order_id": "5"})."""
-    path = route
-    query = {}
-    for k, v in params.items():
-        path = path.replace(f"[{k}]", str(v))
-        query[k] = str(v)
-    return path, query
+def concrete(route: str, **ids: Any) -> tuple[str, dict[str, str]]:
+    """A route pattern made concrete with the id for its first section, as the browser's router sends it:
+    ("/orders/[id]", orders=5) -> ("/orders/5", {"id": "5"}); a route with no argument is left as it is."""
+    section = route.strip("/").split("/", 1)[0]
+    names = re.findall(r"\[(\w+)\]", route)
+    if not names:
+        return route, {}
+    value = str(ids[section])
+    return re.sub(r"\[\w+\]", value, route), {name: value for name in names}
 
 
 # --- one browser tab ---------------------------------------------------------------------------
@@ -408,14 +410,18 @@ class Tab:
         return self._waiter
 
     async def connect(self, path: str = "/", query: dict[str, str] | None = None, *, hydrate: bool = True,
-                      timeout: float = 30) -> float:
+                      timeout: float = 30, hashes: list[str] | None = None) -> float:
         """Open the socket; with `hydrate`, the boot event rides in the CONNECT packet like the
-        browser's, and this returns once the page is hydrated (its on_load chain done)."""
+        browser's, and this returns once the page is hydrated (its on_load chain done).
+
+        `hashes` (see `default_state_hashes`): what the compiled frontend sends on a page's first
+        connect, so the backend sends only the vars that differ from the compiled defaults;
+        without them the whole state is sent, as to a browser that reconnects."""
         headers = {"Cookie": self.cookie} if self.cookie else {}
         auth = None
         fut = None
         if hydrate:
-            auth = {"event": {"name": f"{STATE}.hydrate_and_load", "payload": {},
+            auth = {"event": {"name": f"{STATE}.hydrate_and_load", "payload": {"hashes": hashes} if hashes else {},
                               "router_data": self._router(path, query)}}
             fut = self._expect(hydrated)
         t0 = time.perf_counter()
@@ -461,6 +467,28 @@ class Tab:
     async def close(self) -> None:
         with contextlib.suppress(Exception):
             await self.sio.disconnect()
+
+
+_HASHES_CODE = """
+import asyncio, json
+from reflex.istate.delta import _resolve_delta
+from reflex.state import State, state_snapshot_hashes
+import {module}
+snapshot = asyncio.run(_resolve_delta(State(_reflex_internal_init=True).dict(initial=True)))
+print(json.dumps(state_snapshot_hashes(snapshot)))
+"""
+
+
+def default_state_hashes(app_dir: Path, module: str, env: dict[str, str]) -> list[str]:
+    """The hashes of an app's default state snapshot, as its compiled frontend holds them
+    (`initialStateHashes`) and sends them in the hydrate of a page's first connect. Worked out
+    the way the backend does when it compares them (Reflex's `_diff_against_initial_state`), in
+    a child process that imports `module` from `app_dir` with the server's environment."""
+    import json
+
+    out = subprocess.run([sys.executable, "-c", _HASHES_CODE.format(module=module)], cwd=app_dir, env=env,
+                         capture_output=True, text=True, check=True, timeout=300).stdout.strip().splitlines()
+    return [str(h) for h in json.loads(out[-1])]
 
 
 def on_load_internal_name() -> str:

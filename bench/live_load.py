@@ -70,7 +70,7 @@ from live_common import (
 )
 
 TMP = Path(tempfile.mkdtemp(prefix="portal-load-"))
-ROUTES = ["/dashboard", "/orders", "/orders/[order_id]", "/shipments/[shipment_id]"]
+ROUTES = ["/dashboard", "/orders", "/orders/[id]", "/shipments/[id]"]
 
 # (path, query) pairs a tab visits, with the on_mount events of that page
 Visit = tuple[str, dict[str, str], list[str]]
@@ -158,7 +158,7 @@ def run_portal(clients: int, seconds: float, workers: int, backing: Backing,
         shipment_id = c.shipments[0][0]
         visits: list[Visit] = []
         for route in ROUTES:
-            path, query = concrete(route, order_id=order_id, shipment_id=shipment_id)
+            path, query = concrete(route, orders=order_id, shipments=shipment_id)
             visits.append((path, query, pages[route].mount))
         plans.append(visits)
         first.append(visits[0])

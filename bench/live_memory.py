@@ -19,7 +19,15 @@ One worker (`reflex run --env prod --backend-only`), SQLite under a temporary di
    server log (deliveries to closed tabs).
 
     .venv/bin/python bench/live_memory.py --customers 1000 --cycles 1000
+    .venv/bin/python bench/live_memory.py --customers 1000 --cycles 1000 --hydrate full
     .venv/bin/python bench/live_memory.py --customers 50 --cycles 100      # quick
+
+Every tab's hydrate (both apps, and the cycles) is, with `--hydrate first` (the default), what a
+browser sends when it opens a page: with the hashes of the compiled default state, so the
+backend sends only what differs from it. With `--hydrate full` it carries no hashes and the
+whole state is sent, as to a browser that reconnects (after a network drop or a server restart);
+this script measured only that before. The server keeps about the largest message it sent on a
+socket for as long as the socket lives, so the two differ by about the size of the full state.
 
 Raises this process's descriptor limit (resource.setrlimit) for the sockets; the server
 inherits it. Loopback only; bounded in clients, cycles and time.
@@ -30,6 +38,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import json
 import os
 import random
 import sys
@@ -46,6 +55,7 @@ from live_common import (
     Tab,
     baseline_app,
     command_line,
+    default_state_hashes,
     free_port,
     make_customers,
     portal_pages,
@@ -81,14 +91,15 @@ def mib(n: float) -> str:
     return f"{n / 2**20:.1f} MiB"
 
 
-async def connect_all(url: str, cookies: list[str | None], path: str, mount: list[str]) -> tuple[list[Tab], int]:
-    tabs = [Tab(url, c) for c in cookies]
+async def connect_all(url: str, cookies: list[str | None], path: str, mount: list[str],
+                      hashes: list[str] | None = None, *, keep: bool = False) -> tuple[list[Tab], int]:
+    tabs = [Tab(url, c, keep=keep) for c in cookies]
     errors = 0
 
     async def one(tab: Tab) -> None:
         nonlocal errors
         try:
-            await tab.connect(path, timeout=120)
+            await tab.connect(path, timeout=120, hashes=hashes)
             for name in mount:  # the shell's on_mount events, as the page mounts
                 await tab.emit(name, path)
         except Exception:  # noqa: BLE001 - counted
@@ -99,26 +110,34 @@ async def connect_all(url: str, cookies: list[str | None], path: str, mount: lis
     return tabs, errors
 
 
+def hydrate_size(tab: Tab) -> int:
+    """Characters of the first update a tab received: the state snapshot of its hydrate."""
+    return len(json.dumps(tab.updates[0], separators=(",", ":"))) if tab.updates else 0
+
+
 async def settle(seconds: float) -> None:
     await asyncio.sleep(seconds)
 
 
-def measure_bare(n: int) -> dict[str, float]:
+def measure_bare(n: int, first: bool) -> dict[str, float]:
     app_dir, _ = baseline_app(TMP)
+    env = server_env(os.environ, workers=1, data_dir=TMP / "b")
+    hashes = default_state_hashes(app_dir, "counter.counter", env) if first else None
     port = free_port()
-    proc = start_server(app_dir, port, server_env(os.environ, workers=1, data_dir=TMP / "b"), log=TMP / "b.log")
+    proc = start_server(app_dir, port, env, log=TMP / "b.log")
     url = f"http://127.0.0.1:{port}"
 
     async def run() -> dict[str, float]:
-        warm, _ = await connect_all(url, [None], "/", [])
+        warm, _ = await connect_all(url, [None], "/", [], hashes, keep=True)
+        size = hydrate_size(warm[0])
         await asyncio.gather(*(t.close() for t in warm))
         await settle(1)
         rss0 = tree_rss(proc)
-        tabs, errors = await connect_all(url, [None] * n, "/", [])
+        tabs, errors = await connect_all(url, [None] * n, "/", [], hashes)
         await settle(3)
         rss1 = tree_rss(proc)
         await asyncio.gather(*(t.close() for t in tabs))
-        return {"rss0": rss0, "rss1": rss1, "per": (rss1 - rss0) / n, "errors": errors}
+        return {"rss0": rss0, "rss1": rss1, "per": (rss1 - rss0) / n, "errors": errors, "hydrate": size}
 
     try:
         return asyncio.run(run())
@@ -131,14 +150,18 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=1000)
     parser.add_argument("--cycles", type=int, default=1000)
     parser.add_argument("--parallel", type=int, default=10, help="cycles in flight at once")
+    parser.add_argument("--hydrate", choices=["first", "full"], default="first",
+                        help="first: a page's first connect (with the compiled defaults' hashes, as a browser); "
+                             "full: the whole state is sent, as on a reconnect")
     args = parser.parse_args()
+    first = args.hydrate == "first"
     os.chdir(ROOT)
     n = max(1, min(args.customers, 2000))
     cycles = max(0, min(args.cycles, 5000))
     parallel = max(1, min(args.parallel, 50))
     limit = raise_fd_limit(2 * n + 1024)
 
-    bare = measure_bare(n)
+    bare = measure_bare(n, first)
 
     use_backing_here(Backing(), TMP / "data")
     customers, key = make_customers(n, orders_each=2, tag="M")
@@ -146,7 +169,9 @@ def main() -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = TMP / "portal.log"
-    proc = start_server(ROOT, port, server_env(os.environ, workers=1, data_dir=TMP / "data"), log=log)
+    env = server_env(os.environ, workers=1, data_dir=TMP / "data")
+    hashes = default_state_hashes(ROOT, "portal.portal", env) if first else None
+    proc = start_server(ROOT, port, env, log=log)
     who = customers[0]
     _sid, tracking, order = who.shipments[0]
     tags = iter(["OutForDelivery", "AttemptFail", "InTransit", "OutForDelivery"] * 4)
@@ -168,7 +193,8 @@ def main() -> None:
     res: dict[str, Any] = {}
 
     async def run() -> None:
-        warm, _ = await connect_all(url, [who.cookie], "/dashboard", dash.mount)
+        warm, _ = await connect_all(url, [who.cookie], "/dashboard", dash.mount, hashes, keep=True)
+        res["hydrate"] = hydrate_size(warm[0])
         await asyncio.gather(*(t.close() for t in warm))
         await settle(2)
         gc.collect()
@@ -176,7 +202,7 @@ def main() -> None:
         res["reg0"] = live_registry_size(url)
         t0 = time.perf_counter()
         tabs, res["connect_errors"] = await connect_all(url, [c.cookie for c in customers], "/dashboard",
-                                                        dash.mount)
+                                                        dash.mount, hashes)
         res["connect_s"] = time.perf_counter() - t0
         await settle(3)
         res["rss1"] = tree_rss(proc)
@@ -197,7 +223,7 @@ def main() -> None:
             nonlocal errors, done
             tab = Tab(url, who.cookie)
             try:
-                await tab.connect("/dashboard", timeout=60)
+                await tab.connect("/dashboard", timeout=60, hashes=hashes)
                 for name in dash.mount:
                     await tab.emit(name, "/dashboard")
                 await asyncio.sleep(random.uniform(0.0, 0.05))
@@ -227,14 +253,18 @@ def main() -> None:
         return "n/a (not exposed, see live_registry_size)" if v is None else str(v)
 
     print(f"$ {command_line()}")
+    hydrate = "a page's first connect (compiled defaults' hashes)" if first else "full state (as on a reconnect)"
     print(f"1 worker, SQLite; {n} customers; {cycles} connect/disconnect cycles ({parallel} at a time); "
+          f"hydrate: {hydrate}; "
           f"fd limit {limit}; python {sys.version.split()[0]}, load average {os.getloadavg()[0]:.1f}")
     print(f"bare Reflex app, {n} clients:     RSS {mib(bare['rss0'])} -> {mib(bare['rss1'])}, "
-          f"{bare['per'] / 1024:.1f} KiB per client, errors {bare['errors']:.0f}")
+          f"{bare['per'] / 1024:.1f} KiB per client, errors {bare['errors']:.0f}; "
+          f"hydrate snapshot {bare['hydrate']:.0f} characters")
     per = (res["rss1"] - res["rss0"]) / n
     print(f"portal, {n} signed-in customers: RSS {mib(res['rss0'])} -> {mib(res['rss1'])}, "
           f"{per / 1024:.1f} KiB per customer ({ratio(per, bare['per'])} the bare app's), "
-          f"connected in {res['connect_s']:.1f} s, errors {res['connect_errors']}")
+          f"connected in {res['connect_s']:.1f} s, errors {res['connect_errors']}; "
+          f"hydrate snapshot {res['hydrate']} characters")
     print(f"  live registry: before {reg(res['reg0'])}, all connected {reg(res['reg1'])}, "
           f"all disconnected {reg(res['reg2'])}")
     print(f"  after all disconnected: RSS {mib(res['rss2'])}")

@@ -20,6 +20,11 @@ One worker (`reflex run --env prod --backend-only`), SQLite under a temporary di
   BillingState.statement_url builds) and the data export (`/api/account/export`, PrivacyState's
   export_url, a zip), then close the tab.
 
+Every tab's hydrate (the probe's, both apps', and each sign-in's) is, with `--hydrate first` (the
+default), what a browser sends when it opens a page: the hashes of the compiled default state, so
+the backend sends only what differs from it; `--hydrate full` sends none (as a browser reconnecting
+after a network drop), and the whole state is sent (the script did only that until 2026-12-05).
+
 Phases: the probe alone (unloaded), then the probe while the load runs (loaded). Prints the ping
 delay's median, p95 and max in both phases and its excess over the unloaded median (the lag), the
 cheap event's median and p95 in both and the loaded/unloaded p95 ratio, and what the load got
@@ -28,6 +33,7 @@ done. The bare app gets the same probe (ping and its increment handler), unloade
     .venv/bin/python bench/loop_lag.py --seconds 10
     .venv/bin/python bench/loop_lag.py --seconds 10 --loaders 5
     .venv/bin/python bench/loop_lag.py --seconds 10 --steps downloads   # or logins: one kind of load
+    .venv/bin/python bench/loop_lag.py --seconds 10 --hydrate full      # every tab as on a reconnect
 """
 
 from __future__ import annotations
@@ -55,6 +61,7 @@ from live_common import (
     Tab,
     baseline_app,
     command_line,
+    default_state_hashes,
     free_port,
     make_customers,
     pct,
@@ -89,7 +96,7 @@ def _signed_in_or_refused(update: Any) -> bool:
                                              for k, v in sub.items()) for sub in (delta or {}).values())
 
 
-async def sign_in(url: str, email: str, submit: str) -> tuple[str, float]:
+async def sign_in(url: str, email: str, submit: str, hashes: list[str] | None) -> tuple[str, float]:
     """The browser's password sign-in; returns the session cookie and the seconds it took."""
     import httpx
 
@@ -100,7 +107,7 @@ async def sign_in(url: str, email: str, submit: str) -> tuple[str, float]:
     t0 = time.perf_counter()
     tab = Tab(url, None, keep=True)
     try:
-        await tab.connect("/login", timeout=60)
+        await tab.connect("/login", timeout=60, hashes=hashes)
         answer = await tab.call(submit, "/login", payload={"form_data": {"email": email, "password": PASSWORD}},
                                 until=_signed_in_or_refused, timeout=60)
     finally:
@@ -122,7 +129,8 @@ async def sign_in(url: str, email: str, submit: str) -> tuple[str, float]:
     return f"{session_cookie}={cookie}", time.perf_counter() - t0
 
 
-async def load_main(url: str, emails: list[str], seconds: float, steps: str = "all") -> dict[str, Any]:
+async def load_main(url: str, emails: list[str], seconds: float, steps: str = "all",
+                    hashes: list[str] | None = None) -> dict[str, Any]:
     import httpx
 
     submit = handler("portal.state.session", "LoginState", "submit")
@@ -136,7 +144,7 @@ async def load_main(url: str, emails: list[str], seconds: float, steps: str = "a
         while time.monotonic() < stop_at:
             try:
                 if steps != "downloads" or not cookie:  # "downloads": one sign-in, then downloads only
-                    cookie, took = await sign_in(url, email, submit)
+                    cookie, took = await sign_in(url, email, submit, hashes)
                     stats["login"].append(took)
                 if steps == "logins":
                     continue
@@ -161,9 +169,10 @@ async def load_main(url: str, emails: list[str], seconds: float, steps: str = "a
 
 # --- the probe ---------------------------------------------------------------------------------
 
-async def probe(url: str, cookie: str | None, event: str, path: str, seconds: float) -> dict[str, list[float]]:
+async def probe(url: str, cookie: str | None, event: str, path: str, seconds: float,
+                hashes: list[str] | None = None) -> dict[str, list[float]]:
     tab = Tab(url, cookie)
-    await tab.connect(path, timeout=60)
+    await tab.connect(path, timeout=60, hashes=hashes)
     for _ in range(10):  # warm-up, not counted
         await tab.ping(timeout=10)
     for _ in range(3):
@@ -223,6 +232,10 @@ def main() -> None:
                         help="run the load's clients this many nice steps below the server (they stand for "
                              "browsers on other machines; on a small machine their own CPU is otherwise "
                              "taken from the server's)")
+    parser.add_argument("--hydrate", choices=["first", "full"], default="first",
+                        help="first: each tab's hydrate as a page's first connect (with the compiled defaults' "
+                             "hashes, as a browser); full: without them (as a reconnect), the whole state sent")
+    parser.add_argument("--hashes-file", default="", help=argparse.SUPPRESS)
     parser.add_argument("--role", default="probe", choices=["probe", "load"], help=argparse.SUPPRESS)
     parser.add_argument("--url", default="", help=argparse.SUPPRESS)
     parser.add_argument("--emails", default="", help=argparse.SUPPRESS)
@@ -233,16 +246,20 @@ def main() -> None:
 
     if args.role == "load":
         sys.path.insert(0, str(ROOT))
-        out = asyncio.run(load_main(args.url, args.emails.split(","), seconds, args.steps))
+        hashes = json.loads(Path(args.hashes_file).read_text()) if args.hashes_file else None
+        out = asyncio.run(load_main(args.url, args.emails.split(","), seconds, args.steps, hashes))
         print(json.dumps(out))
         return
 
     # The bare app: the floor of both probes.
+    first = args.hydrate == "first"
     app_dir, increment = baseline_app(TMP)
+    env = server_env(os.environ, workers=1, data_dir=TMP / "b")
+    bare_hashes = default_state_hashes(app_dir, "counter.counter", env) if first else None
     port = free_port()
-    proc = start_server(app_dir, port, server_env(os.environ, workers=1, data_dir=TMP / "b"), log=TMP / "b.log")
+    proc = start_server(app_dir, port, env, log=TMP / "b.log")
     try:
-        base = asyncio.run(probe(f"http://127.0.0.1:{port}", None, increment, "/", min(seconds, 5)))
+        base = asyncio.run(probe(f"http://127.0.0.1:{port}", None, increment, "/", min(seconds, 5), bare_hashes))
     finally:
         stop_server(proc)
 
@@ -253,15 +270,20 @@ def main() -> None:
     cheap = handler("portal.state.session", "LoginState", "toggle_recovery")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    proc = start_server(ROOT, port, server_env(os.environ, workers=1, data_dir=TMP / "data"), log=TMP / "portal.log")
+    env = server_env(os.environ, workers=1, data_dir=TMP / "data")
+    hashes = default_state_hashes(ROOT, "portal.portal", env) if first else None
+    hashes_file = TMP / "hashes.json"
+    hashes_file.write_text(json.dumps(hashes))
+    proc = start_server(ROOT, port, env, log=TMP / "portal.log")
     try:
-        unloaded = asyncio.run(probe(url, idle.cookie, cheap, "/dashboard", seconds))
+        unloaded = asyncio.run(probe(url, idle.cookie, cheap, "/dashboard", seconds, hashes))
         load = subprocess.Popen([sys.executable, __file__, "--role", "load", "--url", url, "--seconds",
-                                 str(seconds + 2), "--steps", args.steps, "--emails", ",".join(c.email for c in busy)],
+                                 str(seconds + 2), "--steps", args.steps, "--emails", ",".join(c.email for c in busy),
+                                 "--hashes-file", str(hashes_file)],
                                 stdout=subprocess.PIPE, text=True, cwd=ROOT,
                                 preexec_fn=(lambda: os.nice(args.load_nice)) if args.load_nice > 0 else None)
         time.sleep(1.5)  # let every customer get going
-        loaded = asyncio.run(probe(url, idle.cookie, cheap, "/dashboard", seconds))
+        loaded = asyncio.run(probe(url, idle.cookie, cheap, "/dashboard", seconds, hashes))
         out, _ = load.communicate(timeout=seconds + 120)
         work = json.loads(out.strip().splitlines()[-1])
     finally:
@@ -271,7 +293,8 @@ def main() -> None:
     doing = {"all": "signing in + downloading", "logins": "signing in", "downloads": "downloading"}[args.steps]
     if args.load_nice > 0:
         doing += f" (their clients at nice {args.load_nice})"
-    print(f"1 worker, SQLite; {loaders} customers {doing}; phases of {seconds:.0f} s; "
+    hydrate = "a page's first connect (compiled defaults' hashes)" if first else "full state (as on a reconnect)"
+    print(f"1 worker, SQLite; {loaders} customers {doing}; phases of {seconds:.0f} s; hydrate: {hydrate}; "
           f"python {sys.version.split()[0]}, load average {os.getloadavg()[0]:.1f}")
     print("socket.io ping -> pong (the server's event loop lag + a loopback round trip):")
     floor = statistics.median(unloaded["ping"]) * 1000 if unloaded["ping"] else 0.0

@@ -43,7 +43,7 @@ from live_common import (
 )
 
 TMP = Path(tempfile.mkdtemp(prefix="portal-navcpu-"))
-ROUTES = ["/dashboard", "/orders", "/orders/[order_id]", "/shipments/[shipment_id]"]
+ROUTES = ["/dashboard", "/orders", "/orders/[id]", "/shipments/[id]"]
 
 
 def tree_cpu_seconds(pid: int) -> float:
@@ -104,7 +104,7 @@ def run_portal(tabs: int, navs: int) -> tuple[dict[str, float], dict[str, int]]:
         use_backing_here(backing, TMP / "portal")
         customers, _key = make_customers(tabs, tag="N")
         pages = portal_pages(ROUTES)
-        plans = [[(*concrete(r, order_id=c.orders[0][0], shipment_id=c.shipments[0][0]), pages[r].mount)
+        plans = [[(*concrete(r, orders=c.orders[0][0], shipments=c.shipments[0][0]), pages[r].mount)
                   for r in ROUTES] for c in customers]
         port = free_port()
         env = server_env(os.environ, workers=1, data_dir=TMP / "portal", database_url=backing.database_url)

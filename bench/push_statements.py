@@ -50,7 +50,7 @@ from live_common import (
 )
 
 TMP = Path(tempfile.mkdtemp(prefix="portal-push-"))
-FINAL = ["/dashboard", "/orders/[order_id]", "/shipments/[shipment_id]"]
+FINAL = ["/dashboard", "/orders/[id]", "/shipments/[id]"]
 # Pages a customer visits before; each tab visits the first five of these that are not its own.
 OTHERS = ["/orders", "/billing", "/documents", "/support", "/notifications", "/shipments", "/account/profile",
           "/offers", "/dashboard"]
@@ -219,7 +219,7 @@ def main() -> None:
     def case(who: Any, with_tabs: bool, before: list[list[tuple[str, list[str]]]]) -> list[dict[str, Any]]:
         shipment_id, tracking, order = who.shipments[0]
         order_id = next(oid for oid, number in who.orders if number == order)
-        finals = [concrete(r, order_id=order_id, shipment_id=shipment_id) for r in FINAL] if with_tabs else []
+        finals = [concrete(r, orders=order_id, shipments=shipment_id) for r in FINAL] if with_tabs else []
         return asyncio.run(scenario(url, who.cookie, finals, mount, before if with_tabs else [], raw_key, tracking,
                                     order, events))
 
