@@ -83,6 +83,10 @@ class Settings(BaseSettings):
     # (redis_token_expiration, an hour). More than the five minutes the second sign-in factor may take.
     # 0: strangers' tabs expire like everyone's (portal.state.tab_states).
     portal_stranger_state_seconds: int = Field(default=600, ge=0, le=24 * 3600)
+    # A signed-in tab whose socket closed (the tab or the browser was closed, or the network went)
+    # keeps its Reflex state this long, for a reload or a reconnect to find it as it was; then it
+    # is freed (one process; with Redis the keys keep Reflex's TTL). 0: Reflex's hour.
+    portal_closed_tab_state_seconds: int = Field(default=600, ge=0, le=24 * 3600)
 
     # Outgoing mail. With no SMTP host, messages are written as .eml files under
     # PORTAL_DATA_DIR/mail (development and the demo); production sets a real server.

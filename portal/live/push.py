@@ -212,13 +212,48 @@ def _hook_disconnect(app: App) -> None:
         token = ns.sid_to_token.get(sid)
         result = original(sid)
         if token:
-            task = asyncio.get_running_loop().create_task(runtime.registry.unbind(token))
+            task = asyncio.get_running_loop().create_task(_closed(app, token, result))
             runtime.tasks.add(task)
             task.add_done_callback(runtime.tasks.discard)
         return result
 
     ns.on_disconnect = on_disconnect
     ns._portal_unbinds = True
+
+
+async def _closed(app: App, token: str, cleanup: Any) -> None:
+    """A socket closed: the tab leaves the registry; once Reflex has forgotten the socket, a tab
+    with no other socket open (a reload's new socket may have come first) is closed, and the state
+    manager may free its state sooner (`portal.state.tab_states`)."""
+    await runtime.registry.unbind(token)
+    if isinstance(cleanup, asyncio.Task):
+        with contextlib.suppress(Exception):  # Reflex logs its own cleanup's errors
+            await cleanup
+    closed = getattr(getattr(app, "_state_manager", None), "tab_closed", None)
+    if closed is not None and not is_connected(token):
+        closed(token)
+
+
+def _token_manager() -> Any:
+    app = runtime.app
+    ns: Any = getattr(app, "event_namespace", None) if app is not None else None
+    return getattr(ns, "_token_manager", None)
+
+
+def is_connected(token: str) -> bool:
+    """Whether a socket of this tab is open on this worker. Both of Reflex's maps are read: when a
+    reload's new socket links before the old one's cleanup, that cleanup drops the tab from
+    `token_to_socket`, but the new socket stays in `sid_to_token`."""
+    manager = _token_manager()
+    return manager is not None and (token in manager.token_to_socket or token in manager.sid_to_token.values())
+
+
+def open_tokens() -> set[str]:
+    """The tabs with a socket open on this worker (as `is_connected`), for asking about many."""
+    manager = _token_manager()
+    if manager is None:
+        return set()
+    return set(manager.token_to_socket) | set(manager.sid_to_token.values())
 
 
 def connected_tokens() -> list[str]:

@@ -11,7 +11,11 @@ looks at each tab's SessionState when the tab's state is written or touched:
 - a tab nobody is signed in to (`signed_in` false, no bound user) expires
   PORTAL_STRANGER_STATE_SECONDS (ten minutes by default) after its last event;
 - a signed-in tab, or one whose SessionState is not loaded (a live push), keeps Reflex's own
-  expiry, exactly as before;
+  expiry, exactly as before, while a socket of it is open; once its last socket closed (the live
+  layer tells the manager, `tab_closed`), one process frees its state
+  PORTAL_CLOSED_TAB_STATE_SECONDS (ten minutes) later unless it came back (a reload's or a
+  reconnect's hydrate, or any event, gives it its full expiry again): closed tabs cost nothing
+  after that;
 - in disk mode a stranger's state is never written to a file (it lives in memory only, for the
   short expiry).
 
@@ -83,12 +87,25 @@ def _free_on_purge(manager: Any, token: StateToken) -> None:
         release_dirty_vars(state)
 
 
+def closed_tab_seconds() -> int:
+    return get_settings().portal_closed_tab_state_seconds
+
+
 class StrangerMemory(StateManagerMemory):
+    # Kept in the instance's __dict__ (the subclass is put on Reflex's instance, and adds no fields):
+    # "_portal_closed", the tabs whose socket closed and whose deadline was brought forward;
+    # "_portal_wake_at", when the expiry sweep wakes next.
+
+    def _closed(self) -> set[str]:
+        return self.__dict__.setdefault("_portal_closed", set())  # type: ignore[no-any-return]
+
     def _purge_token(self, token: StateToken) -> None:
         _free_on_purge(self, token)
+        self._closed().discard(token.cache_key)
         super()._purge_token(token)
 
     def _track_token(self, token: StateToken) -> None:
+        self._closed().discard(token.cache_key)  # an event of the tab: it is open again
         short = _short(self.token_expiration)
         if short and isinstance(token, BaseStateToken) and is_stranger(self.states.get(token.cache_key)):
             self._token_expires_at[token.cache_key] = (time.time() + short, token)
@@ -96,14 +113,51 @@ class StrangerMemory(StateManagerMemory):
             return
         super()._track_token(token)
 
+    def tab_closed(self, ident: str) -> None:
+        """The last socket of this tab closed: its state is freed PORTAL_CLOSED_TAB_STATE_SECONDS from
+        now (unless that is later than its deadline already), or kept if the tab comes back first
+        (its next event, a reload's or a reconnect's hydrate, gives it its full deadline again)."""
+        seconds = closed_tab_seconds()
+        entry = self._token_expires_at.get(ident)
+        if not seconds or entry is None:
+            return
+        deadline = time.time() + seconds
+        if deadline >= entry[0]:
+            return
+        self._token_expires_at[ident] = (deadline, entry[1])
+        self._closed().add(ident)
+        task = self._expiration_task
+        if task is not None and not task.done() and deadline < self.__dict__.get("_portal_wake_at", 0.0):
+            task.cancel()  # asleep past the new deadline: sweep again from now
+            self._expiration_task = None
+        self._ensure_expiration_task()
+
+    def _purge_expired_tokens(self) -> float | None:
+        closed = self._closed()
+        if closed:
+            from portal.live.push import open_tokens
+
+            now = time.time()
+            due = [key for key in closed if (entry := self._token_expires_at.get(key)) is None or entry[0] <= now]
+            if due:
+                still_open = open_tokens()
+                for key in due:
+                    entry = self._token_expires_at.get(key)
+                    if entry is None:
+                        closed.discard(key)
+                    elif key in still_open:
+                        self._track_token(entry[1])  # its socket is open again (a reload's, a reconnect's)
+        return super()._purge_expired_tokens()
+
     async def _expire_states(self) -> None:
         # Reflex's sweep, waking at least every `_wake_every` seconds.
         try:
             while True:
                 if (next_expires_at := self._purge_expired_tokens()) is None:
                     return
-                await asyncio.sleep(min(max(0.0, next_expires_at - time.time()),
-                                        _wake_every(self.token_expiration)))
+                wait = min(max(0.0, next_expires_at - time.time()), _wake_every(self.token_expiration))
+                self.__dict__["_portal_wake_at"] = time.time() + wait
+                await asyncio.sleep(wait)
         finally:
             if self._expiration_task is asyncio.current_task():
                 self._expiration_task = None

@@ -7,7 +7,8 @@ Bounds: while open, each stranger's tab costs the server less than RSS_PER_TAB o
 Redis) less than REDIS_BYTES_PER_TAB; once the tabs close their states are gone within
 PORTAL_STRANGER_STATE_SECONDS plus the sweep, on disk nothing is ever written for them.
 Positive control, by the same measure in the same run: signed-in tabs' states are still kept
-afterwards, with Reflex's full expiry.
+afterwards (a closed signed-in tab's for PORTAL_CLOSED_TAB_STATE_SECONDS, ten minutes: see
+tests/browser/test_closed_tabs.py).
 """
 
 from __future__ import annotations
@@ -155,7 +156,8 @@ def test_a_flood_of_strangers_tabs_is_bounded_and_reclaimed(server: Backend, db:
         else:
             wait_for(lambda: kept.count() <= SIGNED_IN, timeout=STRANGER_SECONDS + 90,
                      what="the strangers' states to be dropped from memory")
-            assert kept.count() == SIGNED_IN  # the signed-in tabs' states, kept for Reflex's hour
+            # the signed-in tabs' states, closed too but kept for PORTAL_CLOSED_TAB_STATE_SECONDS (ten minutes)
+            assert kept.count() == SIGNED_IN
 
     # In a thread of its own: once a browser test ran in this worker, Playwright owns its event loop.
     run_async(scenario(), timeout=900)

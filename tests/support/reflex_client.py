@@ -18,11 +18,12 @@ def handler_name(handler: Any) -> str:
 
 
 class ReflexClient:
-    def __init__(self, backend_url: str, *, cookie: str | None = None, origin: str | None = None) -> None:
+    def __init__(self, backend_url: str, *, cookie: str | None = None, origin: str | None = None,
+                 token: str | None = None) -> None:
         self.backend_url = backend_url.rstrip("/")
         self.cookie = cookie
         self.origin = origin
-        self.token = str(uuid.uuid4())
+        self.token = token or str(uuid.uuid4())  # a tab's token again: the tab reloaded or reconnected
         self.updates: list[dict[str, Any]] = []
         self.probes = 0
         self.waiting: tuple[bool, asyncio.Event] | None = None
