@@ -17,6 +17,10 @@ One worker (`reflex run --env prod --backend-only`), SQLite under a temporary di
    one integration-API shipment write to that customer before and after the cycles: its time
    and the number of "Attempting to send delta to disconnected client" lines it caused in the
    server log (deliveries to closed tabs).
+4. Then the closed tabs' time runs out (the server runs with PORTAL_CLOSED_TAB_STATE_SECONDS =
+   `--closed-seconds`, 60 by default; the product's default is 600): the script polls the worker's
+   count of tab states (`/api/health`) until it is back where it was before any customer, and
+   reports RSS then.
 
     .venv/bin/python bench/live_memory.py --customers 1000 --cycles 1000
     .venv/bin/python bench/live_memory.py --customers 1000 --cycles 1000 --hydrate full
@@ -71,6 +75,14 @@ from live_common import (
 TMP = Path(tempfile.mkdtemp(prefix="portal-mem-"))
 WAVE = 25
 CLOSED_TAB_LOG = "Attempting to send delta to disconnected client"
+
+
+def tab_states(url: str) -> int | None:
+    """How many tabs' Reflex states the worker keeps in memory (`/api/health` outside production)."""
+    import httpx
+
+    value = httpx.get(f"{url}/api/health", timeout=30).json().get("tab_states")
+    return None if value is None else int(value)
 
 
 def live_registry_size(url: str) -> int | None:
@@ -150,6 +162,9 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=1000)
     parser.add_argument("--cycles", type=int, default=1000)
     parser.add_argument("--parallel", type=int, default=10, help="cycles in flight at once")
+    parser.add_argument("--closed-seconds", type=int, default=60,
+                        help="PORTAL_CLOSED_TAB_STATE_SECONDS of the portal server (the product's default is 600): "
+                             "how long a closed tab's state is kept; the script waits for them to go")
     parser.add_argument("--hydrate", choices=["first", "full"], default="first",
                         help="first: a page's first connect (with the compiled defaults' hashes, as a browser); "
                              "full: the whole state is sent, as on a reconnect")
@@ -169,7 +184,9 @@ def main() -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = TMP / "portal.log"
-    env = server_env(os.environ, workers=1, data_dir=TMP / "data")
+    closed_seconds = max(1, min(args.closed_seconds, 3600))
+    env = server_env(os.environ, workers=1, data_dir=TMP / "data",
+                     extra={"PORTAL_CLOSED_TAB_STATE_SECONDS": str(closed_seconds)})
     hashes = default_state_hashes(ROOT, "portal.portal", env) if first else None
     proc = start_server(ROOT, port, env, log=log)
     who = customers[0]
@@ -200,6 +217,7 @@ def main() -> None:
         gc.collect()
         res["rss0"] = tree_rss(proc)
         res["reg0"] = live_registry_size(url)
+        res["states0"] = tab_states(url)
         t0 = time.perf_counter()
         tabs, res["connect_errors"] = await connect_all(url, [c.cookie for c in customers], "/dashboard",
                                                         dash.mount, hashes)
@@ -243,6 +261,15 @@ def main() -> None:
         res["reg3"] = live_registry_size(url)
         res["write_after"] = await asyncio.to_thread(api_write)
         res["rss4"] = tree_rss(proc)
+        res["states4"] = tab_states(url)
+        # Then the closed tabs' time runs out: wait until their states are freed (polled).
+        t0 = time.perf_counter()
+        limit = time.monotonic() + closed_seconds + 180
+        while (now := tab_states(url)) is not None and now > (res["states0"] or 0) and time.monotonic() < limit:
+            await asyncio.sleep(1)
+        res["states5"], res["freed_after_s"] = tab_states(url), time.perf_counter() - t0
+        await settle(2)
+        res["rss5"] = tree_rss(proc)
 
     try:
         asyncio.run(run())
@@ -276,6 +303,11 @@ def main() -> None:
     for label, (took, closed) in (("before cycles", res["write_before"]), ("after cycles", res["write_after"])):
         print(f"  API shipment write for that customer {label}: {took * 1000:.0f} ms, "
               f"deliveries to closed tabs logged: {closed}")
+    print(f"closed tabs' states (PORTAL_CLOSED_TAB_STATE_SECONDS={closed_seconds}): kept {res['states4']} "
+          f"after the cycles, {res['states5']} {res['freed_after_s']:.0f} s later (before any customer: "
+          f"{res['states0']})")
+    print(f"  RSS then {mib(res['rss5'])}: {(res['rss5'] - res['rss2']) / res['rss2'] * 100:+.1f}% from before the "
+          f"cycles, {(res['rss5'] - res['rss0']) / res['rss0'] * 100:+.1f}% from the start before any customer")
 
 
 if __name__ == "__main__":
