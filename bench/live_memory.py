@@ -20,7 +20,8 @@ One worker (`reflex run --env prod --backend-only`), SQLite under a temporary di
 4. Then the closed tabs' time runs out (the server runs with PORTAL_CLOSED_TAB_STATE_SECONDS =
    `--closed-seconds`, 60 by default; the product's default is 600): the script polls the worker's
    count of tab states (`/api/health`) until it is back where it was before any customer, and
-   reports RSS then.
+   reports RSS then; then a second round of the same cycles, and RSS after it (whether the memory
+   the first round's tabs freed is used again).
 
     .venv/bin/python bench/live_memory.py --customers 1000 --cycles 1000
     .venv/bin/python bench/live_memory.py --customers 1000 --cycles 1000 --hydrate full
@@ -232,30 +233,33 @@ def main() -> None:
         res["reg2"] = live_registry_size(url)
         res["write_before"] = await asyncio.to_thread(api_write)
         # Cycles: one customer opens the dashboard in a new tab and closes it, `parallel` at a time.
-        errors = 0
-        done = 0
-        t0 = time.perf_counter()
-        deadline = time.monotonic() + 1800
+        async def run_cycles() -> tuple[int, int, float]:
+            errors = 0
+            done = 0
+            t0 = time.perf_counter()
+            deadline = time.monotonic() + 1800
 
-        async def cycle() -> None:
-            nonlocal errors, done
-            tab = Tab(url, who.cookie)
-            try:
-                await tab.connect("/dashboard", timeout=60, hashes=hashes)
-                for name in dash.mount:
-                    await tab.emit(name, "/dashboard")
-                await asyncio.sleep(random.uniform(0.0, 0.05))
-            except Exception:  # noqa: BLE001 - counted
-                errors += 1
-            finally:
-                await tab.close()
-                done += 1
+            async def cycle() -> None:
+                nonlocal errors, done
+                tab = Tab(url, who.cookie)
+                try:
+                    await tab.connect("/dashboard", timeout=60, hashes=hashes)
+                    for name in dash.mount:
+                        await tab.emit(name, "/dashboard")
+                    await asyncio.sleep(random.uniform(0.0, 0.05))
+                except Exception:  # noqa: BLE001 - counted
+                    errors += 1
+                finally:
+                    await tab.close()
+                    done += 1
 
-        for start in range(0, cycles, parallel):
-            if time.monotonic() > deadline:
-                break
-            await asyncio.gather(*(cycle() for _ in range(min(parallel, cycles - start))))
-        res["cycles"], res["cycle_errors"], res["cycles_s"] = done, errors, time.perf_counter() - t0
+            for start in range(0, cycles, parallel):
+                if time.monotonic() > deadline:
+                    break
+                await asyncio.gather(*(cycle() for _ in range(min(parallel, cycles - start))))
+            return done, errors, time.perf_counter() - t0
+
+        res["cycles"], res["cycle_errors"], res["cycles_s"] = await run_cycles()
         await settle(5)
         res["rss3"] = tree_rss(proc)
         res["reg3"] = live_registry_size(url)
@@ -270,6 +274,10 @@ def main() -> None:
         res["states5"], res["freed_after_s"] = tab_states(url), time.perf_counter() - t0
         await settle(2)
         res["rss5"] = tree_rss(proc)
+        # A second round of the same cycles: does the process reuse what the first round's tabs freed?
+        res["cycles2"] = await run_cycles()
+        await settle(5)
+        res["rss6"], res["states6"] = tree_rss(proc), tab_states(url)
 
     try:
         asyncio.run(run())
@@ -308,6 +316,9 @@ def main() -> None:
           f"{res['states0']})")
     print(f"  RSS then {mib(res['rss5'])}: {(res['rss5'] - res['rss2']) / res['rss2'] * 100:+.1f}% from before the "
           f"cycles, {(res['rss5'] - res['rss0']) / res['rss0'] * 100:+.1f}% from the start before any customer")
+    done2, errors2, secs2 = res["cycles2"]
+    print(f"a second round of {done2} cycles ({secs2:.1f} s, errors {errors2}): RSS {mib(res['rss6'])}, "
+          f"{(res['rss6'] - res['rss5']) / res['rss5'] * 100:+.1f}% from before it; tab states kept {res['states6']}")
 
 
 if __name__ == "__main__":
