@@ -25,17 +25,18 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from portal.state import tab
+
 
 class FormState(Protocol):
     _page_key: str
     _dirty: bool
-    router: Any
 
     def _fresh(self) -> None: ...
 
 
 def page_key(state: Any) -> str:
-    url = state.router.url
+    url = tab.url(state)  # every keystroke asks: read without Reflex's router proxies
     return f"{url.path.rstrip('/')}?{url.query}"
 
 

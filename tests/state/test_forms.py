@@ -29,6 +29,11 @@ class Editor:
     def router(self) -> SimpleNamespace:
         return SimpleNamespace(url=urlsplit(f"http://portal{self.path}"))
 
+    def get_value(self, key: str) -> object:
+        """As BaseState's: the router's URL as Reflex stores it (portal.state.tab reads it so)."""
+        assert key == "rx_router_url", key
+        return self.router.url
+
     def _fresh(self) -> None:
         self.title, self.article = "", None
         forms.mark_fresh(self)
