@@ -110,3 +110,26 @@ def label_for(text: str | rx.Var, target_id: str | rx.Var, **text_props: object)
     click on the words focuses it. (`rx.text(as_="label", html_for=...)` does not: Reflex turns the
     unknown `html_for` into a style.)"""
     return rx.el.label(rx.text(text, as_="span", **text_props), html_for=target_id)
+
+
+def client_path() -> rx.Var[str]:
+    """The path the browser shows now, without a trailing slash: React Router's location, so it
+    changes the moment a link is followed, before the server has heard of the new page."""
+    from reflex_base.utils.imports import ImportVar
+    from reflex_base.vars.base import VarData
+
+    return rx.Var(
+        "(portalLocation.pathname.replace(/\\/+$/, \"\") || \"/\")",
+        _var_type=str,
+        _var_data=VarData(imports={"react-router": [ImportVar(tag="useLocation")]},
+                          hooks={"const portalLocation = useLocation();": None}),
+    )  # type: ignore[return-value]
+
+
+def for_this_page(shown_path: rx.Var, content: rx.Component) -> rx.Component:
+    """`content` only while the state behind it holds this page's contents (`shown_path`, set by
+    the page's load, equals the browser's path); a spinner meanwhile. A detail page whose
+    address changed (another ticket, another article) then never shows the previous one's
+    contents under the new address while its load is on its way."""
+    return rx.cond(shown_path == client_path(), content,
+                   rx.center(rx.spinner(size="3"), width="100%", padding="2rem", data_testid="page-loading"))

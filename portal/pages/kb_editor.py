@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from portal.components.common import card, error_callout, notice_callout
+from portal.components.common import card, error_callout, for_this_page, notice_callout
 from portal.i18n import N_, t
 from portal.layouts.shell import shell
 from portal.state.kb_editor import ArticleEditorState, ArticleListState, StaffArticleItem, TranslationItem
@@ -161,6 +161,15 @@ def article_editor_page() -> rx.Component:
     s = ArticleEditorState
     return rx.vstack(
         rx.link(t("← All articles"), href="/agent/articles", size="2"),
+        # Never the previously opened article under this address while this page's load is on its way.
+        for_this_page(s.form_path, rx.vstack(_editor(), width="100%")),
+        spacing="4", width="100%",
+    )
+
+
+def _editor() -> rx.Component:
+    s = ArticleEditorState
+    return rx.vstack(
         error_callout(s.error),
         notice_callout(s.notice),
         rx.hstack(rx.text(t("Status:"), size="2"), rx.badge(_status_text(rx.cond(s.status != "", s.status, "new")),

@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import reflex as rx
 
-from portal.components.common import card, download_link, empty_note, error_callout, notice_callout, status_badge
+from portal.components.common import (
+    card,
+    client_path,
+    download_link,
+    empty_note,
+    error_callout,
+    notice_callout,
+    status_badge,
+)
 from portal.components.support import help_link
 from portal.i18n import N_, t, tn
 from portal.layouts.shell import shell
@@ -285,7 +293,7 @@ def order_page() -> rx.Component:
         error_callout(S.error),
         rx.cond(
             # Until this page's own load has run, show nothing rather than the previous order.
-            rx.State.is_hydrated & (o.number != ""),
+            rx.State.is_hydrated & (o.number != "") & (client_path() == "/orders/" + o.id.to_string()),
             rx.vstack(
                 rx.hstack(rx.heading(o.number, size="5", data_testid="order-number"),
                           rx.box(status_badge(o.status, o.status_label), data_testid="order-status"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from portal.components.common import card, empty_note, error_callout, notice_callout
+from portal.components.common import card, empty_note, error_callout, for_this_page, notice_callout
 from portal.domain.support import CHANNELS, PRIORITIES, STATUSES, UNRESOLVED
 from portal.i18n import N_, t, tc, tn
 from portal.layouts.shell import shell
@@ -218,9 +218,10 @@ def agent_ticket_page() -> rx.Component:
         _heartbeat(),
         error_callout(s.error),
         notice_callout(s.notice),
-        rx.cond(tk.number != "", rx.grid(
+        for_this_page(s.form_path, rx.cond(tk.number != "", rx.grid(
             rx.vstack(
-                rx.hstack(rx.heading(tk.subject, size="5"), ticket_status_badge(tk.status, tk.status_label),
+                rx.hstack(rx.heading(tk.subject, size="5", data_testid="agent-ticket-subject"),
+                          ticket_status_badge(tk.status, tk.status_label),
                           align="center", wrap="wrap"),
                 rx.text(tk.number, " · ", s.customer, " · ", tk.category, " · ", t("opened {date}", date=tk.opened),
                         rx.cond(tk.context != "", rx.fragment(" · ", t("about {topic}", topic=tk.context))), size="2",
@@ -249,7 +250,7 @@ def agent_ticket_page() -> rx.Component:
             ),
             rx.vstack(_ticket_details(), _customer_card(s, "ticket-customer-context"), spacing="4", width="100%"),
             columns=rx.breakpoints(initial="1", md="3fr 1fr"), spacing="4", width="100%",
-        )),
+        ))),
         rx.link(t("← Queue"), href="/agent", size="2"),
         spacing="4", width="100%",
     )
@@ -348,7 +349,7 @@ def agent_chat_page() -> rx.Component:
     return rx.vstack(
         _heartbeat(),
         error_callout(s.error),
-        rx.grid(
+        for_this_page(s.form_path, rx.grid(
             card(t("Conversation"),
                  rx.text(t("With {name}", name=s.customer), size="2", color_scheme="gray"),
                  rx.vstack(rx.foreach(s.lines, _line), spacing="2", width="100%", data_testid="agent-chat-lines"),
@@ -372,7 +373,7 @@ def agent_chat_page() -> rx.Component:
                  icon="messages_square"),
             _customer_card(s, "chat-context"),
             columns=rx.breakpoints(initial="1", md="3fr 2fr"), spacing="4", width="100%",
-        ),
+        )),
         rx.link(t("← Console"), href="/agent", size="2"),
         spacing="4", width="100%",
     )

@@ -6,7 +6,15 @@ from typing import Any
 
 import reflex as rx
 
-from portal.components.common import card, download_link, empty_note, error_callout, label_for, notice_callout
+from portal.components.common import (
+    card,
+    download_link,
+    empty_note,
+    error_callout,
+    for_this_page,
+    label_for,
+    notice_callout,
+)
 from portal.domain.support import CATEGORIES, CATEGORY_LABELS, PRIORITIES
 from portal.i18n import N_, t, tn
 from portal.layouts.shell import shell
@@ -192,7 +200,7 @@ def ticket_page() -> rx.Component:
     return rx.vstack(
         error_callout(s.error),
         notice_callout(s.notice),
-        rx.cond(
+        for_this_page(s.form_path, rx.cond(
             tk.number != "",
             rx.vstack(
                 rx.hstack(rx.heading(tk.subject, size="5", data_testid="ticket-subject"),
@@ -231,7 +239,7 @@ def ticket_page() -> rx.Component:
                                               data_testid="rated")),
                 spacing="3", width="100%",
             ),
-        ),
+        )),
         rx.link(t("← All your tickets"), href="/support", size="2"),
         spacing="4", width="100%",
     )

@@ -16,9 +16,13 @@ anything was typed since:
   page and holds unsaved typing. That also keeps an unsaved draft when someone leaves the page
   and comes back, which an editor should do anyway.
 
-The state declares ``_page_key: str = ""`` and ``_dirty: bool = False`` and a ``_fresh()``
-method that resets the form and fills it for the current page (and sets ``_page_key`` through
-``mark_fresh``).
+The state declares ``_page_key: str = ""``, ``_dirty: bool = False`` and ``form_path: str = ""``
+and a ``_fresh()`` method that resets the form and fills it for the current page (and sets
+``_page_key`` and ``form_path`` through ``mark_fresh``). ``form_path`` is the path whose contents
+the form holds, for the browser: the page shows the form only where it equals the address bar
+(``portal.components.common.for_this_page``), so a detail page opened after another one (the
+next ticket, a new article after an existing one) never shows the previous one's contents
+while its load is on its way.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from portal.state import tab
 class FormState(Protocol):
     _page_key: str
     _dirty: bool
+    form_path: str
 
     def _fresh(self) -> None: ...
 
@@ -43,6 +48,7 @@ def page_key(state: Any) -> str:
 def mark_fresh(state: FormState) -> None:
     """Called by ``_fresh`` after its reset: the form now belongs to this page, untouched."""
     state._page_key, state._dirty = page_key(state), False
+    state.form_path = tab.path(state).rstrip("/") or "/"
 
 
 def here(state: FormState) -> None:

@@ -83,6 +83,7 @@ class ArticleEditorState(PortalState, rx.State):
     _gap: str = ""
     _article_id: int | None = None
     _page_key: str = ""
+    form_path: str = ""  # the path whose contents this holds (portal.state.forms)
     _dirty: bool = False
 
     @rx.event
@@ -179,6 +180,7 @@ class ArticleEditorState(PortalState, rx.State):
             self.notice = tr("Saved as a draft.")
             # The brief's questions stay beside the article once it has an address of its own.
             keep = f"?gap={self._gap}" if self._gap else ""
+            self.form_path = f"/agent/articles/{article_id}"  # still shown while the new address loads
             return rx.redirect(f"/agent/articles/{article_id}{keep}", replace=True)
         self.notice = tr("Saved.")
         return None

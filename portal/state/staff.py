@@ -304,6 +304,7 @@ class AgentTicketState(CustomerPanel, PortalState, rx.State):
     _held_ids: list[int] = []
     _canned_bodies: dict[str, str] = {}
     _page_key: str = ""
+    form_path: str = ""  # the path whose contents this holds (portal.state.forms)
     _dirty: bool = False
 
     def _message(self, err: DomainError) -> str:
@@ -496,6 +497,7 @@ class AgentChatState(CustomerPanel, PortalState, rx.State):
     _conversation_id: int = 0
     _typing_sent: bool = False
     _page_key: str = ""
+    form_path: str = ""  # the path whose contents this holds (portal.state.forms)
     _dirty: bool = False
 
     def _message(self, err: DomainError) -> str:

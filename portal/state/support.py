@@ -238,6 +238,7 @@ class NewTicketState(PortalState, rx.State):
     _situation: str = ""
     _shown: list[int] = []
     _page_key: str = ""
+    form_path: str = ""  # the path whose contents this holds (portal.state.forms)
     _dirty: bool = False
 
     def _message(self, err: DomainError) -> str:
@@ -400,6 +401,7 @@ class TicketThreadState(PortalState, rx.State):
     _staged_ids: list[int] = []
     _ticket_id: int = 0
     _page_key: str = ""
+    form_path: str = ""  # the path whose contents this holds (portal.state.forms)
     _dirty: bool = False
 
     def _message(self, err: DomainError) -> str:

@@ -14,6 +14,18 @@ from tests.browser.test_login_flow import open_live, sign_in
 
 pytestmark = pytest.mark.browser
 
+# Records, before every frame the browser paints, the address and the article title field's value
+# (None while there is no field).
+_WATCH_TITLE = """() => {
+  window.__frames = [];
+  const tick = () => {
+    const field = document.querySelector('[data-testid=article-title]');
+    window.__frames.push([location.pathname.replace(/\\/+$/, ''), field ? field.value : null]);
+    requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
+}"""
+
 
 def test_a_stranger_finds_an_answer_reads_it_and_says_it_helped(page: Any, demo: Any, db: Session) -> None:
     # Given a stranger on the help center (no sign-in)
@@ -86,25 +98,31 @@ def test_an_agent_writes_previews_and_publishes_an_article(page: Any, browser: A
     page.goto("/agent/articles")
     page.get_by_test_id("article-row").first.wait_for()
     # who has just looked at an existing article (the editor's form held it)
+    page.evaluate(_WATCH_TITLE)  # what each painted frame shows: the address and the title field
     page.get_by_test_id("article-edit-link").first.click()
     page.wait_for_function("document.querySelector('[data-testid=article-title]')?.value")
     existing_id = int(page.url.rstrip("/").rsplit("/", 1)[-1])
     existing = db.get(KbArticle, existing_id)
     assert existing is not None
     before = (existing.title, existing.body_md)
+    # (the frames are seen: that article's title was painted at its address)
+    assert [f"/agent/articles/{existing_id}", existing.title] in page.evaluate("window.__frames")
     page.get_by_text("← All articles").click()
     page.get_by_test_id("new-article").wait_for()
 
     # When they write a new article, typing at once, and look at the preview
     page.get_by_test_id("new-article").click()
     page.wait_for_url(re.compile(r"/agent/articles/new"))
+    # Then the new article's form never showed the article looked at before, not even for a frame
+    page.wait_for_function("window.__frames.some(([path, title]) => path === '/agent/articles/new' && title === '')")
+    shown_at_new = {title for path, title in page.evaluate("window.__frames") if path == "/agent/articles/new"}
+    assert existing.title not in shown_at_new
     page.get_by_test_id("article-title").fill("Borrowing a snowshoe demo pair")
     page.get_by_test_id("article-summary").fill("How the snowshoe demo scheme works.")
     page.get_by_test_id("article-category").click()
     page.get_by_role("option", name="Products & care").click()
     page.get_by_test_id("article-body").fill("## Snowshoe demos\n\nAsk any **store** for a snowshoe demo pair.")
     page.get_by_test_id("article-preview-tab").click()
-    # (until the server has the typing, the preview may still show the article looked at before)
     preview = page.get_by_test_id("article-preview")
     preview.get_by_role("heading", name="Snowshoe demos").wait_for()
     page.wait_for_function("document.querySelectorAll('[data-testid=article-preview] h2').length === 1")
