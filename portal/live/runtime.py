@@ -66,7 +66,9 @@ def user_key(user_id: int) -> str:
 
 
 def view_key(topic: str, *, customer_id: int | None = None, user_id: int | None = None) -> str:
-    return f"v:c{customer_id}:{topic}" if customer_id is not None else f"v:u{user_id}:{topic}"
+    # Interned: the kept views of one customer name the same keys many times over (one tuple of
+    # keys per set of topics a page reads), and each copy would be a string of its own.
+    return sys.intern(f"v:c{customer_id}:{topic}" if customer_id is not None else f"v:u{user_id}:{topic}")
 
 
 class MemoryCounters:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -50,7 +51,7 @@ def _topic_keys(customer_id: int | None, user_id: int, role: str, topics: tuple[
         if customer_id is not None:
             keys.append(view_key(topic, customer_id=customer_id))
         keys.append(view_key(topic, user_id=user_id))
-        keys.append(f"v:r{role}:{topic}")
+        keys.append(sys.intern(f"v:r{role}:{topic}"))
     return tuple(keys)
 
 
@@ -96,3 +97,23 @@ class ViewCache:
 
 
 views = ViewCache()
+
+# One copy of each answer that many principals share (most customers keep the default dashboard
+# layout): kept answers are never changed in place, so equal ones can be one object.
+_CANONICAL: OrderedDict[str, Any] = OrderedDict()
+_CANONICAL_MAX = 256
+_canonical_lock = threading.Lock()
+
+
+def canonical(value: T) -> T:
+    """`value`, or an equal answer kept before (compared by its repr: plain data only)."""
+    key = repr(value)
+    with _canonical_lock:
+        found = _CANONICAL.get(key)
+        if found is not None:
+            _CANONICAL.move_to_end(key)
+            return found  # type: ignore[no-any-return]
+        _CANONICAL[key] = value
+        while len(_CANONICAL) > _CANONICAL_MAX:
+            _CANONICAL.popitem(last=False)
+    return value

@@ -14,6 +14,7 @@ from portal.domain.events import DomainEvent, Topic
 from portal.format import day, day_time, humanize, money
 from portal.i18n import N_, tr, tr_n
 from portal.live.push import listens
+from portal.live.views import canonical
 from portal.models import ORDER_STATUS_LABELS, TAG_LABELS
 from portal.state.base import PortalState, loop_first
 from portal.state.guard import Access, access, current_principal
@@ -120,6 +121,11 @@ WIDGET_TOPICS: dict[str, tuple[str, ...]] = {
 }
 
 
+def _layout(db: Any, *, principal: Any) -> list[dict[str, Any]]:
+    """The customer's layout; the default one (most customers') kept once for all of them."""
+    return canonical(home.get_layout(db, principal=principal))
+
+
 def _widget_views(layout: list[dict[str, Any]]) -> list[WidgetView]:
     return [WidgetView(kind=w["kind"], title=tr(home.WIDGETS[w["kind"]]), size=w["size"],
                        limit=int(w["options"].get("limit", 0)), has_limit=w["kind"] in home.LISTS,
@@ -162,7 +168,7 @@ class DashboardState(PortalState, rx.State):
     def _refresh(self, only: set[str] | None = None) -> None:
         if only is not None and not only:
             return
-        layout = self._view("home.layout", None, (Topic.PROFILE,), home.get_layout)
+        layout = self._view("home.layout", None, (Topic.PROFILE,), _layout)
         limits = {w["kind"]: int(w["options"].get("limit", 5)) for w in layout}
         for kind, limit in limits.items():
             if only is None or kind in only:
