@@ -8,7 +8,7 @@ from pathlib import Path
 
 import reflex as rx
 
-from portal import i18n, logs
+from portal import i18n, logs, memory
 from portal.api.app import (
     ClientAddress,
     OriginGuard,
@@ -49,6 +49,7 @@ from portal.pages import notifications as notifications_page
 from portal.pages import offers as offers_page
 from portal.pages import privacy as privacy_page
 from portal.pages import profile as profile_page
+from portal.settings import get_settings
 from portal.startup import startup_lifespan, warm_lifespan
 from portal.state import errors, tab_states, uploads
 from portal.state.arrival import Arrival
@@ -86,6 +87,9 @@ try:
     check_fonts()
 except FontMissing as missing:  # the portal runs; its PDFs fail with this same message until it is fixed
     logging.getLogger("portal.pdf").error("%s", missing)
+# Before the worker pool's threads start (portal/memory.py).
+memory.limit_arenas(get_settings().portal_malloc_arenas)
+
 app = rx.App(
     # Reflex's /_upload only behind our own door (portal.state.uploads).
     api_transformer=[build_api(front_routes=uploads.routes), SecurityHeaders, OriginGuard, ClientAddress,

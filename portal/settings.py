@@ -87,6 +87,10 @@ class Settings(BaseSettings):
     # keeps its Reflex state this long, for a reload or a reconnect to find it as it was; then it
     # is freed (one process; with Redis the keys keep Reflex's TTL). 0: Reflex's hour.
     portal_closed_tab_state_seconds: int = Field(default=600, ge=0, le=24 * 3600)
+    # glibc's malloc arenas per process (its default is eight per core): each thread of the worker
+    # pool that runs state handlers would otherwise allocate tabs' states in an arena of its own,
+    # whose freed pages stay apart from the others'. 0 leaves glibc's default (bench/README.md).
+    portal_malloc_arenas: int = Field(default=2, ge=0, le=64)
 
     # Outgoing mail. With no SMTP host, messages are written as .eml files under
     # PORTAL_DATA_DIR/mail (development and the demo); production sets a real server.
