@@ -11,20 +11,9 @@ from sqlmodel import Session, select
 from portal.models import KbArticle, KbFeedback, SearchQuery
 from portal.seed.demo import DEMO_PASSWORD
 from tests.browser.test_login_flow import open_live, sign_in
+from tests.support.frames import shown_at, watch_frames
 
 pytestmark = pytest.mark.browser
-
-# Records, before every frame the browser paints, the address and the article title field's value
-# (None while there is no field).
-_WATCH_TITLE = """() => {
-  window.__frames = [];
-  const tick = () => {
-    const field = document.querySelector('[data-testid=article-title]');
-    window.__frames.push([location.pathname.replace(/\\/+$/, ''), field ? field.value : null]);
-    requestAnimationFrame(tick);
-  };
-  requestAnimationFrame(tick);
-}"""
 
 
 def test_a_stranger_finds_an_answer_reads_it_and_says_it_helped(page: Any, demo: Any, db: Session) -> None:
@@ -98,7 +87,7 @@ def test_an_agent_writes_previews_and_publishes_an_article(page: Any, browser: A
     page.goto("/agent/articles")
     page.get_by_test_id("article-row").first.wait_for()
     # who has just looked at an existing article (the editor's form held it)
-    page.evaluate(_WATCH_TITLE)  # what each painted frame shows: the address and the title field
+    watch_frames(page, "[data-testid=article-title]", "value")  # what each painted frame shows
     page.get_by_test_id("article-edit-link").first.click()
     page.wait_for_function("document.querySelector('[data-testid=article-title]')?.value")
     existing_id = int(page.url.rstrip("/").rsplit("/", 1)[-1])
@@ -106,7 +95,7 @@ def test_an_agent_writes_previews_and_publishes_an_article(page: Any, browser: A
     assert existing is not None
     before = (existing.title, existing.body_md)
     # (the frames are seen: that article's title was painted at its address)
-    assert [f"/agent/articles/{existing_id}", existing.title] in page.evaluate("window.__frames")
+    assert existing.title in shown_at(page, f"/agent/articles/{existing_id}")
     page.get_by_text("← All articles").click()
     page.get_by_test_id("new-article").wait_for()
 
@@ -115,8 +104,7 @@ def test_an_agent_writes_previews_and_publishes_an_article(page: Any, browser: A
     page.wait_for_url(re.compile(r"/agent/articles/new"))
     # Then the new article's form never showed the article looked at before, not even for a frame
     page.wait_for_function("window.__frames.some(([path, title]) => path === '/agent/articles/new' && title === '')")
-    shown_at_new = {title for path, title in page.evaluate("window.__frames") if path == "/agent/articles/new"}
-    assert existing.title not in shown_at_new
+    assert existing.title not in shown_at(page, "/agent/articles/new")
     page.get_by_test_id("article-title").fill("Borrowing a snowshoe demo pair")
     page.get_by_test_id("article-summary").fill("How the snowshoe demo scheme works.")
     page.get_by_test_id("article-category").click()

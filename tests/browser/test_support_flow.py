@@ -15,6 +15,7 @@ from portal.models import Attachment, Invoice, Shipment, Ticket, User
 from portal.seed.demo import AGENT_EMAIL, DEMO_PASSWORD
 from tests.browser.test_login_flow import sign_in
 from tests.factories_support import EXE_BYTES, png_bytes
+from tests.support.frames import shown_at, watch_frames
 
 pytestmark = pytest.mark.browser
 
@@ -204,18 +205,6 @@ def test_help_from_an_invoice_or_a_shipment_page_carries_it_as_context(page: Any
         page.get_by_test_id("ticket-context").get_by_text(expected).wait_for()
 
 
-# Records, before every frame the browser paints, the address and the agent ticket page's subject
-# (None while there is none).
-_WATCH_SUBJECT = """() => {
-  window.__frames = [];
-  const tick = () => {
-    const subject = document.querySelector('[data-testid=agent-ticket-subject]');
-    window.__frames.push([location.pathname.replace(/\\/+$/, ''), subject ? subject.innerText : null]);
-    requestAnimationFrame(tick);
-  };
-  requestAnimationFrame(tick);
-}"""
-
 
 def test_an_agent_going_from_one_ticket_to_the_next_never_sees_the_first_under_the_second(
         page: Any, demo: Any) -> None:
@@ -224,7 +213,7 @@ def test_an_agent_going_from_one_ticket_to_the_next_never_sees_the_first_under_t
     page.wait_for_url(re.compile(r"/agent/?$"))
     rows = page.get_by_test_id("queue-row")
     rows.nth(1).wait_for()
-    page.evaluate(_WATCH_SUBJECT)
+    watch_frames(page, "[data-testid=agent-ticket-subject]")
     page.get_by_test_id("queue-row").nth(0).get_by_role("link").click()
     page.wait_for_url(re.compile(r"/agent/tickets/\d+/?$"))
     first_path = "/" + page.url.split("/", 3)[3].rstrip("/")
@@ -232,7 +221,7 @@ def test_an_agent_going_from_one_ticket_to_the_next_never_sees_the_first_under_t
     first.wait_for()
     first_subject = first.inner_text()
     # (the frames are seen: its subject was painted at its address)
-    assert [first_path, first_subject] in page.evaluate("window.__frames")
+    assert first_subject in shown_at(page, first_path)
 
     # When they go back to the queue and open another ticket
     page.get_by_text("← Queue").click()
@@ -246,6 +235,6 @@ def test_an_agent_going_from_one_ticket_to_the_next_never_sees_the_first_under_t
 
     # Then that ticket shows, and no frame ever showed the first ticket under its address
     page.get_by_test_id("agent-ticket-subject").get_by_text(other_subject, exact=True).wait_for()
-    shown = {subject for path, subject in page.evaluate("window.__frames") if path == second_path}
+    shown = shown_at(page, second_path)
     assert other_subject in shown
     assert first_subject not in shown
