@@ -5,7 +5,7 @@ tree is built and changed on several threads. glibc gives a thread that finds th
 busy an arena of its own, up to eight per core, and memory freed in one arena serves only that
 arena's later allocations: with a pool of threads, each arena keeps its own freed pages, and the
 process holds several times what it uses at the peak. `PORTAL_MALLOC_ARENAS` (2 by default)
-caps them; measured in `bench/live_memory.py` (bench/README.md, 2026-12-05 night): about 9 KiB
+caps them; measured in `bench/live_memory.py` (bench/README.md, "2026-12-06 (early)"): about 9 KiB
 less per connected customer, the bare Reflex app unchanged. Small objects (Python's own
 allocator, under the interpreter lock) are not affected; only larger blocks share the arenas.
 """
