@@ -181,7 +181,7 @@ class ArticleEditorState(PortalState, rx.State):
             # The brief's questions stay beside the article once it has an address of its own.
             keep = f"?gap={self._gap}" if self._gap else ""
             self.form_path = f"/agent/articles/{article_id}"  # still shown while the new address loads
-            return rx.redirect(f"/agent/articles/{article_id}{keep}", replace=True)
+            return rx.redirect(f"{self.form_path}{keep}", replace=True)
         self.notice = tr("Saved.")
         return None
 

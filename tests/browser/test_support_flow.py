@@ -15,7 +15,7 @@ from portal.models import Attachment, Invoice, Shipment, Ticket, User
 from portal.seed.demo import AGENT_EMAIL, DEMO_PASSWORD
 from tests.browser.test_login_flow import sign_in
 from tests.factories_support import EXE_BYTES, png_bytes
-from tests.support.frames import shown_at, watch_frames
+from tests.support.frames import current_path, shown_at, watch_frames
 
 pytestmark = pytest.mark.browser
 
@@ -205,7 +205,6 @@ def test_help_from_an_invoice_or_a_shipment_page_carries_it_as_context(page: Any
         page.get_by_test_id("ticket-context").get_by_text(expected).wait_for()
 
 
-
 def test_an_agent_going_from_one_ticket_to_the_next_never_sees_the_first_under_the_second(
         page: Any, demo: Any) -> None:
     # Given an agent on the queue, who opens one ticket and reads it
@@ -214,9 +213,9 @@ def test_an_agent_going_from_one_ticket_to_the_next_never_sees_the_first_under_t
     rows = page.get_by_test_id("queue-row")
     rows.nth(1).wait_for()
     watch_frames(page, "[data-testid=agent-ticket-subject]")
-    page.get_by_test_id("queue-row").nth(0).get_by_role("link").click()
+    rows.nth(0).get_by_role("link").click()
     page.wait_for_url(re.compile(r"/agent/tickets/\d+/?$"))
-    first_path = "/" + page.url.split("/", 3)[3].rstrip("/")
+    first_path = current_path(page)
     first = page.get_by_test_id("agent-ticket-subject")
     first.wait_for()
     first_subject = first.inner_text()
@@ -226,11 +225,11 @@ def test_an_agent_going_from_one_ticket_to_the_next_never_sees_the_first_under_t
     # When they go back to the queue and open another ticket
     page.get_by_text("← Queue").click()
     page.wait_for_url(re.compile(r"/agent/?$"))
-    other = page.get_by_test_id("queue-row").filter(has_not_text=first_subject).first
+    other = rows.filter(has_not_text=first_subject).first
     other_subject = other.get_by_role("link").inner_text()
     other.get_by_role("link").click()
     page.wait_for_url(re.compile(r"/agent/tickets/\d+/?$"))
-    second_path = "/" + page.url.split("/", 3)[3].rstrip("/")
+    second_path = current_path(page)
     assert second_path != first_path
 
     # Then that ticket shows, and no frame ever showed the first ticket under its address

@@ -4,6 +4,7 @@ or value, recorded in the page (window.__frames) for a test to read afterwards."
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 _WATCH = """([selector, prop]) => {
   window.__frames = [];
@@ -22,10 +23,11 @@ def watch_frames(page: Any, selector: str, prop: str = "innerText") -> None:
     page.evaluate(_WATCH, [selector, prop])
 
 
-def frames(page: Any) -> list[tuple[str, Any]]:
-    return [(path, value) for path, value in page.evaluate("window.__frames")]
-
-
 def shown_at(page: Any, path: str) -> set[Any]:
     """Every value painted while the address was `path`."""
-    return {value for p, value in frames(page) if p == path}
+    return {value for p, value in page.evaluate("window.__frames") if p == path}
+
+
+def current_path(page: Any) -> str:
+    """The page's address as the recorder names it (no trailing slash)."""
+    return urlsplit(page.url).path.rstrip("/")
