@@ -11,9 +11,11 @@ Latency: the same domain search function the UI calls (which also records the qu
 real articles plus generated variants of them (paragraphs shuffled, other articles' paragraphs
 mixed in, new titles) up to each size of --articles: where each search's time goes (state check,
 understanding the question, full-text, embedding the question, the vector scan, de-dup, cards),
-the caches' cold build and memory, the first search after an edit, then p50 / p95 of full-text,
-hybrid with every question new (its vector not cached) and with questions repeating, and the
-question embedding alone. The load average is printed with the figures.
+the caches' cold build and memory, the first search after an edit, then p50 / p95 of full-text
+(as it comes: words the first 100 questions did not have are scored for the first time; with no
+word's scores kept, as after an edit; with every word's kept), hybrid with every question new
+(its vector not cached) and with questions repeating, the question embedding alone, and the
+memory of the kept word scores. The load average is printed with the figures.
 Runs on its own SQLite file in a temporary directory, or with --database-url on a scratch
 PostgreSQL database (the articles are loaded into it); hybrid needs the model (`make install`).
 Generated variants' vectors are kept under KB_BENCH_CACHE (default ~/.cache/portal-kb-bench).
@@ -210,11 +212,13 @@ def forget_questions() -> None:
 
 
 def latency(session: Session, queries: list[str], embedder: emb.Embedder | bool | None,
-            fresh_questions: bool = True) -> tuple[float, float]:
+            fresh_questions: bool = True, fresh_words: bool = False) -> tuple[float, float]:
     times = []
     for q in queries:
         if fresh_questions:
             forget_questions()
+        if fresh_words:
+            kb._word_scores.clear()  # as after an article changed: every word's scores asked again
         start = time.perf_counter()
         kb.search(session, principal=None, query=q, embedder=embedder)
         times.append((time.perf_counter() - start) * 1000)
@@ -370,6 +374,8 @@ def measure(session: Session, cases: list[dict[str, str]], model: emb.Embedder |
     print(f"{'latency, ms':30}{'p50':>10}{'p95':>8}")
     p50, p95 = latency(session, queries, False)
     print(f"{'full-text':30}{p50:>10.1f}{p95:>8.1f}")
+    p50, p95 = latency(session, queries, False)  # every word kept now
+    print(f"{'full-text, every word kept':30}{p50:>10.1f}{p95:>8.1f}")
     if model is not None:
         p50h, p95h = latency(session, queries, model)
         print(f"{'hybrid (every question new)':30}{p50h:>10.1f}{p95h:>8.1f}")
@@ -382,7 +388,12 @@ def measure(session: Session, cases: list[dict[str, str]], model: emb.Embedder |
             times.append((time.perf_counter() - start) * 1000)
         e50, e95 = percentiles(times)
         print(f"{'embed question alone':30}{e50:>10.1f}{e95:>8.1f}")
-        print(f"hybrid (every question new) / full-text p95: {p95h / p95:.1f}x")
+        print(f"hybrid (every question new) / full-text p95: {p95h / p95:.1f}x (every word kept in both)")
+    kept = kb._word_scores
+    print(f"kept word scores: {len(kept.words)} words, {kept.entries:,} (article, score) pairs, "
+          f"{kept.memory() / 2**20:.1f} MiB (at most {kept.max_entries:,} pairs)")
+    c50, c95 = latency(session, queries[:30], False, fresh_words=True)  # last: it drops what is kept
+    print(f"{'full-text, no word kept (30)':30}{c50:>10.1f}{c95:>8.1f}")
     print(f"(load average after: {os.getloadavg()[0]:.1f})")
 
 

@@ -189,6 +189,9 @@ class Settings(BaseSettings):
     kb_semantic: bool = True
     # Synonyms and query expansion the business edits (format in the file itself); read again on change.
     kb_synonyms_file: Path = ROOT / "portal" / "seed" / "kb" / "synonyms.txt"
+    # Memory per worker for the searched words' full-text scores (portal/domain/kb_fulltext.py);
+    # 0 keeps none (every search then asks the database one query per word).
+    kb_word_scores_mb: int = Field(default=64, ge=0, le=4096)
     assistant_llm_url: str = ""
     assistant_llm_model: str = "gpt-4o-mini"
     assistant_llm_api_key: str = ""

@@ -30,6 +30,7 @@ from sqlmodel import Session, col, select
 from portal.db import utcnow
 from portal.domain import audit
 from portal.domain.errors import Invalid, NotFound
+from portal.domain.kb_fulltext import PAIR_BYTES, WordScores
 from portal.domain.principal import Principal, require_staff
 from portal.i18n import current_language, language_of, tr
 from portal.integrations import embeddings as emb
@@ -597,76 +598,49 @@ def understand(session: Session, query: str, *, state: tuple[Any, ...] | None = 
 
 def fulltext_ids(session: Session, query: str, *, limit: int = CANDIDATES,
                  words: Sequence[str] | None = None, state: tuple[Any, ...] | None = None) -> list[int]:
+    """The database's own full-text ranking of the words ORed (FTS5's bm25 with the column weights;
+    PostgreSQL's ts_rank over the stored weighted document), best `limit` ids, added up from each
+    word's kept scores (portal/domain/kb_fulltext.py): the same order as the database's query."""
     words = terms(query) if words is None else list(words)
     if not words:
         return []
+    state = state or _state.current(session)
+    key = (*state[:2], *state[3:-1])  # any model's state will do: without the model and its count
+    _word_scores.max_entries = get_settings().kb_word_scores_mb * 2**20 // PAIR_BYTES
     if _sqlite_fts(session):
-        # Words in half the articles or more add next to nothing to bm25 (FTS5 makes their idf
-        # 1e-6), but matching them makes every article that has one a row to score. So they are
-        # left out while the other words alone still give `limit` articles. Every score is the same
-        # to within about 1e-5; only articles that tie on all the other words (near-copies) may
-        # come in another order (bench/README.md).
-        common = _frequency.common(session, words, articles_at_least=limit, state=state)
-        informative = [w for w in words if w not in common]
-        rows = _fts5_ranked(session, informative, limit) if informative and common else []
-        if len(rows) < limit:
-            rows = _fts5_ranked(session, words, limit)
-    else:
-        # The stored weighted document (title A, summary B, body D; a generated column, GIN-indexed)
-        # decides what matches and ranks it: nothing is parsed again per search.
-        rows = session.execute(text(
-            f"SELECT id FROM kbarticle, websearch_to_tsquery('english', :q) AS q "  # noqa: S608
-            f"WHERE status = 'published' AND {PG_DOCUMENT_COLUMN} @@ q "
-            f"ORDER BY {PG_RANK.format(document=PG_DOCUMENT_COLUMN)} DESC, id LIMIT :n"),
-            {"q": " or ".join(words), "n": limit}).all()
+        return _word_scores.sqlite_ranked(session, words, key, limit)
+    ranked = _word_scores.pg_ranked(session, words, key, limit)
+    if ranked is not None:
+        return ranked
+    # A word the parser makes several lexemes of: the database ranks the whole question, as it
+    # does for every question in pg_fulltext_ids().
+    return pg_fulltext_ids(session, words, limit)
+
+
+def pg_fulltext_ids(session: Session, words: Sequence[str], limit: int = CANDIDATES) -> list[int]:
+    """PostgreSQL ranking the words ORed itself: the stored weighted document (title A, summary B,
+    body D; a generated column, GIN-indexed) decides what matches and ranks it."""
+    rows = session.execute(text(
+        f"SELECT id FROM kbarticle, websearch_to_tsquery('english', :q) AS q "  # noqa: S608
+        f"WHERE status = 'published' AND {PG_DOCUMENT_COLUMN} @@ q "
+        f"ORDER BY {PG_RANK.format(document=PG_DOCUMENT_COLUMN)} DESC, id LIMIT :n"),
+        {"q": " or ".join(words), "n": limit}).all()
     return [int(r[0]) for r in rows]
 
 
-def _fts5_ranked(session: Session, words: Sequence[str], limit: int) -> Sequence[Any]:
-    match = " OR ".join(f'"{w}"' for w in words)
-    # The FTS table holds the published articles only (index_article, reindex_all), so no row
-    # of kbarticle is read: joining them for their status doubled the query at 50,000 articles.
-    # Only module constants are formatted in; the match string is a bound parameter.
-    return session.execute(text(
-        f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :q "  # noqa: S608
-        f"ORDER BY bm25({FTS_TABLE}, {TITLE_WEIGHT}, {SUMMARY_WEIGHT}, {BODY_WEIGHT}) LIMIT :n"),
-        {"q": match, "n": limit}).all()
-
-
-class _Frequency:
-    """In how many published articles each searched word occurs (SQLite's full-text index), kept
-    per worker for the articles' current state: a word is counted once, not on every search."""
-
-    MAX_WORDS = 20_000
-
-    def __init__(self) -> None:
-        self.key: tuple[Any, ...] | None = None
-        self.counts: dict[str, int] = {}
-        self.lock = threading.Lock()
-
-    def common(self, session: Session, words: Sequence[str], *, articles_at_least: int = 0,
-               state: tuple[Any, ...] | None = None) -> set[str]:
-        """The words found in at least half of the published articles (none while there are fewer
-        than `articles_at_least`: then nothing is counted). Hybrid searches hand in the state they
-        asked for anyway (any model's will do)."""
-        state = state or _state.current(session)
-        key, articles = (*state[:2], *state[3:-1]), int(state[3])
-        if articles < max(1, articles_at_least):
-            return set()
-        with self.lock:
-            if key != self.key or len(self.counts) > self.MAX_WORDS:
-                self.key, self.counts = key, {}
-            todo = [w for w in dict.fromkeys(words) if w not in self.counts]
-        found = {w: int(session.execute(text(f"SELECT count(*) FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :q"),  # noqa: S608
-                                        {"q": f'"{w}"'}).scalar() or 0) for w in todo}
-        with self.lock:
-            if key == self.key:
-                self.counts.update(found)
-            counts = {**self.counts, **found}
-        return {w for w in words if 2 * counts.get(w, 0) >= articles}
-
-
-_frequency = _Frequency()
+# Each searched word's scores in the articles that have it, per worker (kb_fulltext.WordScores),
+# in at most KB_WORD_SCORES_MB, least recently used words dropped first. At 50,000 articles a word
+# found in most of them holds about 35,000 pairs (400 KiB); the 400 words of bench/kb_search_eval.py's
+# 200 questions hold 39 MiB there.
+_word_scores = WordScores(
+    sqlite_word=(f"SELECT rowid, bm25({FTS_TABLE}, {TITLE_WEIGHT}, {SUMMARY_WEIGHT}, {BODY_WEIGHT}) "  # noqa: S608
+                 f"FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :q"),
+    pg_lexeme="SELECT websearch_to_tsquery('english', :w)::text",
+    pg_words=(f"SELECT id, {{ranks}} FROM kbarticle WHERE status = 'published' "  # noqa: S608
+              f"AND {PG_DOCUMENT_COLUMN} @@ CAST(:any AS tsquery)"),
+    # ts_rank's OR is a sum of the lexemes' shares (PG_RANK); ts_rank_cd's cover density is not.
+    pg_rank=f"ts_rank({PG_DOCUMENT_COLUMN}, CAST(:{{param}} AS tsquery))",
+    max_entries=0)
 
 
 def translated_fulltext_ids(session: Session, query: str, lang: str, *, limit: int = CANDIDATES) -> list[int]:

@@ -1,0 +1,198 @@
+"""Full-text ranking from each word's kept scores: the database's own ranking, without making it
+score every matching article again on every search.
+
+The question's words are ORed. Both databases' rankings of an OR are a sum over its words:
+- SQLite's FTS5 `bm25()` adds, for each phrase of the query in turn, that phrase's idf times its
+  term-frequency part in the row. A one-word query's bm25 is exactly that word's share, so the sum
+  of the words' one-word scores, added in the query's order, is bit for bit the OR's score.
+- PostgreSQL's `ts_rank()` (calc_rank_or) adds each distinct lexeme's share, in the lexemes' byte
+  order, in float4, and divides by their count. A one-lexeme `ts_rank()` is that share, but rounded
+  to float4 once more than inside the OR's sum: the sum of the one-lexeme ranks, added the same
+  way, is the OR's rank exactly for most articles (834 of 1,002 in tests/domain/test_kb_word_scores.py's
+  help center) and otherwise a float4's last bit or two away, so only articles whose ranks are
+  that close (near-copies) can come in another order than the database's.
+
+So each word's scores in every published article that has it are asked once (SQLite: one query
+per word; PostgreSQL: one query for all of a search's words not kept yet, which reads each matching
+document once), kept per worker for the published articles' current state, and a search adds the kept
+arrays up (NumPy, a few milliseconds at 50,000 articles) instead of asking the database to match
+and score most of the help center (`bench/README.md`, "one query per word"). When the articles
+change (here or on another worker, seen through `kb._state`), the kept scores are dropped: every
+idf moved. Order: best score first, ties by article id.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import text
+from sqlmodel import Session
+
+# Bytes a kept (article, score) pair takes: an int32 id and a float64 (bm25) or float32 (ts_rank).
+PAIR_BYTES = 12
+
+
+class WordScores:
+    """Each word's (article ids, scores), at most `max_entries` pairs kept (least recently used
+    words dropped first)."""
+
+    def __init__(self, *, sqlite_word: str, pg_lexeme: str, pg_words: str, pg_rank: str, max_entries: int) -> None:
+        self.sqlite_word = sqlite_word  # :q -> rowid, bm25 (lower is better)
+        self.pg_lexeme = pg_lexeme  # :w -> the word's tsquery as text ('' when a stop word)
+        # {ranks} -> id, then one rank per lexeme (pg_rank with {param}); :any, the lexemes ORed
+        self.pg_words = pg_words
+        self.pg_rank = pg_rank
+        self.max_entries = max_entries
+        self.key: tuple[Any, ...] | None = None
+        self.words: OrderedDict[str, tuple[Any, Any]] = OrderedDict()
+        self.lexemes: dict[str, str | None] = {}
+        self.entries = 0
+        self.lock = threading.Lock()
+
+    def clear(self) -> None:
+        with self.lock:
+            self.key, self.words, self.lexemes, self.entries = None, OrderedDict(), {}, 0
+
+    def memory(self) -> int:
+        """Bytes held by the kept arrays."""
+        with self.lock:
+            return sum(ids.nbytes + scores.nbytes for ids, scores in self.words.values())
+
+    def _kept(self, key: tuple[Any, ...], word: str) -> tuple[Any, Any] | None:
+        with self.lock:
+            if key != self.key:
+                self.key, self.words, self.entries = key, OrderedDict(), 0
+            hit = self.words.get(word)
+            if hit is not None:
+                self.words.move_to_end(word)
+            return hit
+
+    def _keep(self, key: tuple[Any, ...], word: str, value: tuple[Any, Any]) -> None:
+        with self.lock:
+            if key != self.key or word in self.words:
+                return
+            self.words[word] = value
+            self.entries += len(value[0])
+            while self.entries > self.max_entries and self.words:
+                _, (ids, _scores) = self.words.popitem(last=False)
+                self.entries -= len(ids)
+
+    def _scores(self, session: Session, key: tuple[Any, ...], word: str, sql: str, dtype: str) -> tuple[Any, Any]:
+        import numpy as np
+
+        hit = self._kept(key, word)
+        if hit is not None:
+            return hit
+        rows = session.execute(text(sql), {"q": word}).all()
+        ids = np.fromiter((int(r[0]) for r in rows), dtype=np.int32, count=len(rows))
+        scores = np.fromiter((float(r[1]) for r in rows), dtype=dtype, count=len(rows))
+        order = np.argsort(ids, kind="stable")  # by id: the search sizes its arrays by the last
+        value = (ids[order], scores[order])
+        self._keep(key, word, value)
+        return value
+
+    def sqlite_ranked(self, session: Session, words: Sequence[str], key: tuple[Any, ...], limit: int) -> list[int]:
+        """FTS5's `ORDER BY bm25(...)` of `"w1" OR "w2" OR ...`, best `limit` ids."""
+        import numpy as np
+
+        parts = [self._scores(session, key, f'"{w}"', self.sqlite_word, "float64") for w in words]
+        # Added in the query's order, as FTS5 adds its phrases: the same float64 sums.
+        return _best(parts, limit, np.add, lower_is_better=True)
+
+    def _pg_fetch(self, session: Session, key: tuple[Any, ...], lexemes: Sequence[str]) -> dict[str, tuple[Any, Any]]:
+        """The lexemes' one-lexeme ranks in one query: each matching document is read once, and
+        ranked once per lexeme (a lexeme a document lacks ranks 0; one it has ranks above 0)."""
+        import numpy as np
+
+        params: dict[str, Any] = {f"q{n}": lx for n, lx in enumerate(lexemes)}
+        params["any"] = " | ".join(lexemes)
+        ranks = ", ".join(self.pg_rank.format(param=f"q{n}") for n in range(len(lexemes)))
+        rows = session.execute(text(self.pg_words.format(ranks=ranks)), params).all()
+        ids = np.fromiter((int(r[0]) for r in rows), dtype=np.int32, count=len(rows))
+        table = np.array([r[1:] for r in rows], dtype=np.float32).reshape(len(rows), len(lexemes))
+        order = np.argsort(ids, kind="stable")
+        ids, table = ids[order], table[order]
+        found: dict[str, tuple[Any, Any]] = {}
+        for n, lx in enumerate(lexemes):
+            has = table[:, n] > 0
+            found[lx] = (ids[has], np.ascontiguousarray(table[has, n]))
+            self._keep(key, lx, found[lx])
+        return found
+
+    def pg_lexeme_of(self, session: Session, word: str) -> str | None:
+        """The word's one-lexeme tsquery text (`'deliveri'`); '' for a stop word; None when the
+        parser makes more than one lexeme of it (then the caller asks the database as before)."""
+        with self.lock:
+            if word in self.lexemes:
+                return self.lexemes[word]
+        found = str(session.execute(text(self.pg_lexeme), {"w": word}).scalar() or "")
+        one = found if not found or (found.count("'") == 2 and found.startswith("'")) else None
+        with self.lock:
+            if len(self.lexemes) > 50_000:
+                self.lexemes.clear()
+            self.lexemes[word] = one
+        return one
+
+    def pg_ranked(self, session: Session, words: Sequence[str], key: tuple[Any, ...],
+                  limit: int) -> list[int] | None:
+        """PostgreSQL's `ORDER BY ts_rank(document, q) DESC, id` of the words ORed, best `limit`
+        ids; None when a word is more than one lexeme."""
+        import numpy as np
+
+        lexemes: set[str] = set()
+        for w in words:
+            lexeme = self.pg_lexeme_of(session, w)
+            if lexeme is None:
+                return None
+            if lexeme:
+                lexemes.add(lexeme)
+        if not lexemes:
+            return []
+        # calc_rank_or takes the distinct lexemes in byte order and adds their shares in float4.
+        ordered = sorted(lexemes, key=lambda lx: lx.encode())
+        kept: dict[str, tuple[Any, Any]] = {}
+        for lx in ordered:
+            hit = self._kept(key, lx)
+            if hit is not None:
+                kept[lx] = hit
+        cold = [lx for lx in ordered if lx not in kept]
+        if cold:
+            kept.update(self._pg_fetch(session, key, cold))
+        parts = [kept[lx] for lx in ordered]
+
+        def add(total: Any, share: Any) -> Any:  # res = res + share, kept as a float4
+            return (total.astype(np.float64) + share.astype(np.float64)).astype(np.float32)
+
+        return _best(parts, limit, add, lower_is_better=False, divide=float(len(ordered)), dtype="float32")
+
+
+def _best(parts: Sequence[tuple[Any, Any]], limit: int, add: Callable[[Any, Any], Any], *,
+          lower_is_better: bool, divide: float = 1.0, dtype: str = "float64") -> list[int]:
+    import numpy as np
+
+    parts = [p for p in parts if len(p[0])]
+    if not parts:
+        return []
+    size = int(max(int(ids[-1]) for ids, _ in parts)) + 1
+    total = np.zeros(size, dtype=dtype)
+    hit = np.zeros(size, dtype=bool)
+    for ids, scores in parts:
+        total[ids] = add(total[ids], scores)
+        hit[ids] = True
+    found = np.flatnonzero(hit)
+    scores = total[found]
+    if divide != 1.0:
+        scores = (scores / np.float32(divide)).astype(dtype)  # res / size, in float4
+    key = scores if lower_is_better else -scores
+    n = min(limit, len(found))
+    if n < len(found):
+        # The best n, and every article tied with the last of them, then ordered by (score, id).
+        edge = key[np.argpartition(key, n - 1)[:n]].max()
+        top = np.flatnonzero(key <= edge)
+    else:
+        top = np.arange(len(found))
+    top = top[np.lexsort((found[top], key[top]))][:n]
+    return [int(found[i]) for i in top]
