@@ -198,6 +198,9 @@ def add_variants(session: Session, total: int, embedder: emb.Embedder | None, em
     print(file=sys.stderr)
     kb.reindex_all(session, embedder=False)
     session.commit()
+    # Committed now, more than a second after reindex_all said so at 50,000: the next search asks
+    # for the new state itself instead of going on with the one held (kb._State).
+    kb._state.changed()
 
 
 def percentiles(times: list[float]) -> tuple[float, float]:
