@@ -1,9 +1,11 @@
 """The help center: published articles for everyone, hybrid search, feedback, and editing for staff.
 
-Search fuses two rankings with reciprocal rank fusion: the database's own full-text search (an
-FTS5 table on SQLite; on PostgreSQL websearch_to_tsquery over a stored, GIN-indexed weighted tsvector)
-and, when the `semantic` extra is installed, cosine similarity of sentence embeddings. Article
-embeddings are computed when an article changes; a query is embedded once per search.
+Search fuses two rankings with reciprocal rank fusion: the database's own full-text ranking (an
+FTS5 table's bm25 on SQLite; on PostgreSQL ts_rank over a stored, GIN-indexed weighted tsvector),
+added up from each question word's scores, which a worker keeps until the articles change
+(kb_fulltext.py), and, when the `semantic` extra is installed, cosine similarity of sentence
+embeddings. Article embeddings are computed when an article changes; a query is embedded once per
+search.
 """
 
 from __future__ import annotations
