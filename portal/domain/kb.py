@@ -666,7 +666,7 @@ def pg_fulltext_ids(session: Session, words: Sequence[str], limit: int = CANDIDA
 _word_scores = WordScores(
     sqlite_word=(f"SELECT rowid, bm25({FTS_TABLE}, {TITLE_WEIGHT}, {SUMMARY_WEIGHT}, {BODY_WEIGHT}) "  # noqa: S608
                  f"FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :q"),
-    pg_lexeme="SELECT websearch_to_tsquery('english', :w)::text",
+    pg_lexeme="SELECT w, websearch_to_tsquery('english', w)::text FROM unnest(CAST(:ws AS text[])) AS w",
     pg_words=(f"SELECT id, {{ranks}} FROM kbarticle WHERE status = 'published' "  # noqa: S608
               f"AND {PG_DOCUMENT_COLUMN} @@ CAST(:any AS tsquery)"),
     # ts_rank's OR is a sum of the lexemes' shares (PG_RANK); ts_rank_cd's cover density is not.

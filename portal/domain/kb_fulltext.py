@@ -41,7 +41,7 @@ class WordScores:
 
     def __init__(self, *, sqlite_word: str, pg_lexeme: str, pg_words: str, pg_rank: str, max_entries: int) -> None:
         self.sqlite_word = sqlite_word  # :q -> rowid, bm25 (lower is better)
-        self.pg_lexeme = pg_lexeme  # :w -> the word's tsquery as text ('' when a stop word)
+        self.pg_lexeme = pg_lexeme  # :ws (words) -> each word, its tsquery as text ('' when a stop word)
         # {ranks} -> id, then one rank per lexeme (pg_rank with {param}); :any, the lexemes ORed
         self.pg_words = pg_words
         self.pg_rank = pg_rank
@@ -80,7 +80,7 @@ class WordScores:
                 _, (ids, _scores) = self.words.popitem(last=False)
                 self.entries -= len(ids)
 
-    def _scores(self, session: Session, key: tuple[Any, ...], word: str, sql: str, dtype: str) -> tuple[Any, Any]:
+    def _sqlite_scores(self, session: Session, key: tuple[Any, ...], word: str) -> tuple[Any, Any]:
         import numpy as np
 
         hit = self._kept(key, word)
@@ -89,14 +89,14 @@ class WordScores:
         # Read from the DB-API cursor: at 50,000 articles tens of thousands of plain tuples, without
         # a result Row made for each (32-53 ms a common word, against 36-144 ms through Rows, whose
         # many objects set off the garbage collector's full passes).
-        result = session.connection().exec_driver_sql(sql, {"q": word})
+        result = session.connection().exec_driver_sql(self.sqlite_word, {"q": word})
         try:
             rows = result.cursor.fetchall()
         finally:
             result.close()
         table = np.array(rows, dtype=np.float64).reshape(len(rows), 2)
         ids = table[:, 0].astype(np.int32)
-        scores = table[:, 1].astype(dtype)
+        scores = table[:, 1]
         order = np.argsort(ids, kind="stable")  # by id: the search sizes its arrays by the last
         value = (ids[order], scores[order])
         self._keep(key, word, value)
@@ -106,7 +106,7 @@ class WordScores:
         """FTS5's `ORDER BY bm25(...)` of `"w1" OR "w2" OR ...`, best `limit` ids."""
         import numpy as np
 
-        parts = [self._scores(session, key, f'"{w}"', self.sqlite_word, "float64") for w in words]
+        parts = [self._sqlite_scores(session, key, f'"{w}"') for w in words]
         # Added in the query's order, as FTS5 adds its phrases: the same float64 sums.
         return _best(parts, limit, np.add, lower_is_better=True)
 
@@ -130,19 +130,23 @@ class WordScores:
             self._keep(key, lx, found[lx])
         return found
 
-    def pg_lexeme_of(self, session: Session, word: str) -> str | None:
-        """The word's one-lexeme tsquery text (`'deliveri'`); '' for a stop word; None when the
-        parser makes more than one lexeme of it (then the caller asks the database as before)."""
+    def pg_lexemes_of(self, session: Session, words: Sequence[str]) -> dict[str, str | None]:
+        """Each word's one-lexeme tsquery text (`'deliveri'`); '' for a stop word; None when the
+        parser makes more than one lexeme of it. Words not seen before are parsed in one query."""
         with self.lock:
-            if word in self.lexemes:
-                return self.lexemes[word]
-        found = str(session.execute(text(self.pg_lexeme), {"w": word}).scalar() or "")
-        one = found if not found or (found.count("'") == 2 and found.startswith("'")) else None
-        with self.lock:
-            if len(self.lexemes) > 50_000:
-                self.lexemes.clear()
-            self.lexemes[word] = one
-        return one
+            known = {w: self.lexemes[w] for w in words if w in self.lexemes}
+        new = [w for w in dict.fromkeys(words) if w not in known]
+        if new:
+            rows = session.execute(text(self.pg_lexeme), {"ws": new}).all()
+            parsed = {str(w): str(found or "") for w, found in rows}
+            found_now = {w: f if not f or (f.count("'") == 2 and f.startswith("'")) else None
+                         for w, f in parsed.items()}
+            with self.lock:
+                if len(self.lexemes) > 50_000:
+                    self.lexemes.clear()
+                self.lexemes.update(found_now)
+            known.update(found_now)
+        return known
 
     def pg_ranked(self, session: Session, words: Sequence[str], key: tuple[Any, ...],
                   limit: int) -> list[int] | None:
@@ -150,13 +154,10 @@ class WordScores:
         ids; None when a word is more than one lexeme."""
         import numpy as np
 
-        lexemes: set[str] = set()
-        for w in words:
-            lexeme = self.pg_lexeme_of(session, w)
-            if lexeme is None:
-                return None
-            if lexeme:
-                lexemes.add(lexeme)
+        of = self.pg_lexemes_of(session, words)
+        if any(of[w] is None for w in words):
+            return None  # a word the parser makes several lexemes of
+        lexemes = {lx for w in words if (lx := of[w])}
         if not lexemes:
             return []
         # calc_rank_or takes the distinct lexemes in byte order and adds their shares in float4.
