@@ -417,6 +417,12 @@ def main() -> int:
     cases = load_cases()
     model = emb.load_embedder()
     with Session(engine, expire_on_commit=False) as s:
+        if s.exec(select(KbArticle.id).limit(1)).first() is not None:
+            # An earlier run's articles (up to 50,000) would be measured at every size, and as the
+            # evaluation set's corpus.
+            print(f"{args.database_url} already holds help articles: give a new scratch database "
+                  "(dropdb, then createdb)", file=sys.stderr)
+            return 2
         load_kb(s)
         s.commit()
         BASE_IDS[:] = [int(i) for i in s.exec(select(KbArticle.id)).all() if i is not None]
