@@ -210,9 +210,9 @@ def _mask_bias(np: Any, mask: Any) -> Any:
     return ((1.0 - mask[:, None, None, :]) * -1e9).astype(np.float32)
 
 
-# ONNX Runtime's threads for one question: two answer a short question in 3.7 ms at the median where one
-# takes 5.0 (NumPy with OpenBLAS: 6.5). Its threads sleep between runs instead of spinning, so an idle
-# worker spends no CPU on them.
+# ONNX Runtime's threads for one question: on a quiet machine two take about 0.45x NumPy's time where one
+# takes 0.55x, and on a busy one two are about as fast as one (bench/embed_runtimes.py). They sleep
+# between runs instead of spinning, so an idle worker spends no CPU on them.
 ONNX_THREADS = 2
 
 
