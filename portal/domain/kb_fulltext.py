@@ -17,8 +17,12 @@ per word; PostgreSQL: one query for all of a search's words not kept yet, which 
 document once), kept per worker for the published articles' current state, and a search adds the kept
 arrays up (NumPy, a few milliseconds at 50,000 articles) instead of asking the database to match
 and score most of the help center (`bench/README.md`, "one query per word"). When the articles
-change (here or on another worker, seen through `kb._state`), the kept scores are dropped: every
-idf moved. Order: best score first, ties by article id.
+change (here or on another worker, seen through `kb._state`), SQLite's kept scores are dropped: every
+idf moved. PostgreSQL's ts_rank (normalization 0) is a function of one document and the query alone,
+so there only the changed articles' ranks moved: the kept ranks of the articles that were removed,
+unpublished or edited are taken out, and the edited and new ones' ranks for every kept lexeme are
+asked in one query over just those articles (up to PG_CARRY_MAX_CHANGED of them; past that, all are
+asked again). Order: best score first, ties by article id.
 """
 
 from __future__ import annotations
@@ -33,28 +37,40 @@ from sqlmodel import Session
 
 # Bytes a kept (article, score) pair takes: an int32 id and a float64 (bm25) or float32 (ts_rank).
 PAIR_BYTES = 12
+# On PostgreSQL, when the published articles change, the kept ranks are carried over to the new state
+# by asking again for the changed articles alone, up to this many of them (an import of thousands of
+# articles asks every word again instead).
+PG_CARRY_MAX_CHANGED = 2_000
+# Lexemes ranked per query when carrying the kept ranks over (one rank column each).
+PG_CARRY_LEXEMES_PER_QUERY = 200
 
 
 class WordScores:
     """Each word's (article ids, scores), at most `max_entries` pairs kept (least recently used
     words dropped first)."""
 
-    def __init__(self, *, sqlite_word: str, pg_lexeme: str, pg_words: str, pg_rank: str, max_entries: int) -> None:
+    def __init__(self, *, sqlite_word: str, pg_lexeme: str, pg_words: str, pg_ids: str, pg_rank: str,
+                 max_entries: int) -> None:
         self.sqlite_word = sqlite_word  # :q -> rowid, bm25 (lower is better)
         self.pg_lexeme = pg_lexeme  # :ws (words) -> each word, its tsquery as text ('' when a stop word)
         # {ranks} -> id, then one rank per lexeme (pg_rank with {param}); :any, the lexemes ORed
         self.pg_words = pg_words
+        # {ranks} as pg_words, of the published articles among :ids
+        self.pg_ids = pg_ids
         self.pg_rank = pg_rank
         self.max_entries = max_entries
         self.key: tuple[Any, ...] | None = None
         self.words: OrderedDict[str, tuple[Any, Any]] = OrderedDict()
         self.lexemes: dict[str, str | None] = {}
         self.entries = 0
+        # PostgreSQL: each published article's stamp in the state `key` is of (kb._published_stamps)
+        self.stamps: dict[int, Any] | None = None
         self.lock = threading.Lock()
+        self.carrying = threading.Lock()  # one carry-over at a time; searches wait for it
 
     def clear(self) -> None:
         with self.lock:
-            self.key, self.words, self.lexemes, self.entries = None, OrderedDict(), {}, 0
+            self.key, self.words, self.lexemes, self.entries, self.stamps = None, OrderedDict(), {}, 0, None
 
     def memory(self) -> int:
         """Bytes held by the kept arrays."""
@@ -148,12 +164,77 @@ class WordScores:
             known.update(found_now)
         return known
 
-    def pg_ranked(self, session: Session, words: Sequence[str], key: tuple[Any, ...],
-                  limit: int) -> list[int] | None:
-        """PostgreSQL's `ORDER BY ts_rank(document, q) DESC, id` of the words ORed, best `limit`
-        ids; None when a word is more than one lexeme."""
+    def pg_carry(self, session: Session, key: tuple[Any, ...], stamps_of: Callable[[], dict[int, Any]]) -> None:
+        """Bring the kept ranks to the published articles' state `key` (PostgreSQL): `stamps_of()`
+        gives each published article's stamp in that state, which is compared with the stamps of the
+        state the ranks were kept for. An article removed, unpublished or edited loses its kept ranks;
+        the edited and new ones are ranked for every kept lexeme in one query over just them."""
         import numpy as np
 
+        with self.lock:
+            if key == self.key:
+                return
+        with self.carrying:
+            with self.lock:
+                if key == self.key:
+                    return  # carried over by the search that held the lock before this one
+                old_key, old_stamps, kept = self.key, self.stamps, dict(self.words)
+            stamps = stamps_of()
+            changed: list[int] = []
+            gone: list[int] = []
+            if old_stamps is not None and kept:
+                changed = [i for i, stamp in stamps.items() if old_stamps.get(i) != stamp]
+                gone = [i for i in old_stamps if i not in stamps]
+            if old_stamps is None or not kept or len(changed) + len(gone) > PG_CARRY_MAX_CHANGED:
+                with self.lock:
+                    self.key, self.words, self.entries, self.stamps = key, OrderedDict(), 0, stamps
+                return
+            fresh = self._pg_ranks_of(session, list(kept), changed) if changed else {}
+            drop = np.array(sorted({*changed, *gone}), dtype=np.int32)
+            carried: OrderedDict[str, tuple[Any, Any]] = OrderedDict()
+            entries = 0
+            for lx, (ids, scores) in kept.items():
+                stay = ~np.isin(ids, drop)
+                if not stay.all():
+                    ids, scores = ids[stay], scores[stay]
+                new_ids, new_scores = fresh.get(lx, (ids[:0], scores[:0]))
+                if len(new_ids):  # by id, as the kept arrays are: each new one put in its place
+                    order = np.argsort(new_ids)
+                    at = np.searchsorted(ids, new_ids[order])
+                    ids, scores = np.insert(ids, at, new_ids[order]), np.insert(scores, at, new_scores[order])
+                carried[lx] = (ids, scores)
+                entries += len(ids)
+            with self.lock:
+                if self.key == old_key:  # else cleared meanwhile (a test, or SQLite's key): nothing to carry
+                    self.key, self.words, self.entries, self.stamps = key, carried, entries, stamps
+
+    def _pg_ranks_of(self, session: Session, lexemes: Sequence[str], ids: Sequence[int]) -> dict[str, tuple[Any, Any]]:
+        """Each lexeme's ranks (above 0) in the published articles among `ids`, by id."""
+        import numpy as np
+
+        found: dict[str, tuple[Any, Any]] = {}
+        for start in range(0, len(lexemes), PG_CARRY_LEXEMES_PER_QUERY):
+            part = lexemes[start:start + PG_CARRY_LEXEMES_PER_QUERY]
+            params: dict[str, Any] = {f"q{n}": lx for n, lx in enumerate(part)}
+            params["ids"] = list(ids)
+            ranks = ", ".join(self.pg_rank.format(param=f"q{n}") for n in range(len(part)))
+            rows = session.execute(text(self.pg_ids.format(ranks=ranks)), params).all()
+            got = np.fromiter((int(r[0]) for r in rows), dtype=np.int32, count=len(rows))
+            table = np.array([r[1:] for r in rows], dtype=np.float32).reshape(len(rows), len(part))
+            for n, lx in enumerate(part):
+                has = table[:, n] > 0
+                found[lx] = (got[has], np.ascontiguousarray(table[has, n]))
+        return found
+
+    def pg_ranked(self, session: Session, words: Sequence[str], key: tuple[Any, ...],
+                  limit: int, stamps_of: Callable[[], dict[int, Any]] | None = None) -> list[int] | None:
+        """PostgreSQL's `ORDER BY ts_rank(document, q) DESC, id` of the words ORed, best `limit`
+        ids; None when a word is more than one lexeme. `stamps_of`: the published articles' stamps in
+        the state `key`, with which the kept ranks are carried over from the state before (pg_carry)."""
+        import numpy as np
+
+        if stamps_of is not None:
+            self.pg_carry(session, key, stamps_of)
         of = self.pg_lexemes_of(session, words)
         if any(of[w] is None for w in words):
             return None  # a word the parser makes several lexemes of
