@@ -79,8 +79,8 @@ class WordScores:
 
     def _kept(self, key: tuple[Any, ...], word: str) -> tuple[Any, Any] | None:
         with self.lock:
-            if key != self.key:
-                self.key, self.words, self.entries = key, OrderedDict(), 0
+            if key != self.key:  # (not carried over: the stamps no longer describe what is kept)
+                self.key, self.words, self.entries, self.stamps = key, OrderedDict(), 0, None
             hit = self.words.get(word)
             if hit is not None:
                 self.words.move_to_end(word)
