@@ -45,6 +45,17 @@ PG_CARRY_MAX_CHANGED = 2_000
 PG_CARRY_LEXEMES_PER_QUERY = 200
 
 
+def driver_rows(session: Session, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+    """A query's rows as the DB-API cursor's plain tuples: for tens of thousands of rows, without a
+    result Row made for each (whose many objects also set off the garbage collector's full passes)."""
+    connection = session.connection()
+    result = connection.exec_driver_sql(sql, params) if params else connection.exec_driver_sql(sql)
+    try:
+        return list(result.cursor.fetchall())
+    finally:
+        result.close()
+
+
 class WordScores:
     """Each word's (article ids, scores), at most `max_entries` pairs kept (least recently used
     words dropped first)."""
@@ -102,14 +113,8 @@ class WordScores:
         hit = self._kept(key, word)
         if hit is not None:
             return hit
-        # Read from the DB-API cursor: at 50,000 articles tens of thousands of plain tuples, without
-        # a result Row made for each (32-53 ms a common word, against 36-144 ms through Rows, whose
-        # many objects set off the garbage collector's full passes).
-        result = session.connection().exec_driver_sql(self.sqlite_word, {"q": word})
-        try:
-            rows = result.cursor.fetchall()
-        finally:
-            result.close()
+        # At 50,000 articles a common word is 32-53 ms this way, against 36-144 ms through Rows.
+        rows = driver_rows(session, self.sqlite_word, {"q": word})
         table = np.array(rows, dtype=np.float64).reshape(len(rows), 2)
         ids = table[:, 0].astype(np.int32)
         scores = table[:, 1]
@@ -129,12 +134,20 @@ class WordScores:
     def _pg_fetch(self, session: Session, key: tuple[Any, ...], lexemes: Sequence[str]) -> dict[str, tuple[Any, Any]]:
         """The lexemes' one-lexeme ranks in one query: each matching document is read once, and
         ranked once per lexeme (a lexeme a document lacks ranks 0; one it has ranks above 0)."""
+        found = self._pg_ranks(session, self.pg_words, lexemes, {"any": " | ".join(lexemes)})
+        for lx, value in found.items():
+            self._keep(key, lx, value)
+        return found
+
+    def _pg_ranks(self, session: Session, template: str, lexemes: Sequence[str],
+                  params: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+        """Each lexeme's ranks above 0, by article id, from `template` (pg_words or pg_ids) with one
+        rank column per lexeme."""
         import numpy as np
 
-        params: dict[str, Any] = {f"q{n}": lx for n, lx in enumerate(lexemes)}
-        params["any"] = " | ".join(lexemes)
+        params = {**params, **{f"q{n}": lx for n, lx in enumerate(lexemes)}}
         ranks = ", ".join(self.pg_rank.format(param=f"q{n}") for n in range(len(lexemes)))
-        rows = session.execute(text(self.pg_words.format(ranks=ranks)), params).all()
+        rows = session.execute(text(template.format(ranks=ranks)), params).all()
         ids = np.fromiter((int(r[0]) for r in rows), dtype=np.int32, count=len(rows))
         table = np.array([r[1:] for r in rows], dtype=np.float32).reshape(len(rows), len(lexemes))
         order = np.argsort(ids, kind="stable")
@@ -143,7 +156,6 @@ class WordScores:
         for n, lx in enumerate(lexemes):
             has = table[:, n] > 0
             found[lx] = (ids[has], np.ascontiguousarray(table[has, n]))
-            self._keep(key, lx, found[lx])
         return found
 
     def pg_lexemes_of(self, session: Session, words: Sequence[str]) -> dict[str, str | None]:
@@ -189,7 +201,11 @@ class WordScores:
                 with self.lock:
                     self.key, self.words, self.entries, self.stamps = key, OrderedDict(), 0, stamps
                 return
-            fresh = self._pg_ranks_of(session, list(kept), changed) if changed else {}
+            fresh: dict[str, tuple[Any, Any]] = {}
+            lexemes = list(kept)
+            for start in range(0, len(lexemes) if changed else 0, PG_CARRY_LEXEMES_PER_QUERY):
+                fresh.update(self._pg_ranks(session, self.pg_ids, lexemes[start:start + PG_CARRY_LEXEMES_PER_QUERY],
+                                            {"ids": changed}))
             drop = np.array(sorted({*changed, *gone}), dtype=np.int32)
             carried: OrderedDict[str, tuple[Any, Any]] = OrderedDict()
             entries = 0
@@ -198,33 +214,14 @@ class WordScores:
                 if not stay.all():
                     ids, scores = ids[stay], scores[stay]
                 new_ids, new_scores = fresh.get(lx, (ids[:0], scores[:0]))
-                if len(new_ids):  # by id, as the kept arrays are: each new one put in its place
-                    order = np.argsort(new_ids)
-                    at = np.searchsorted(ids, new_ids[order])
-                    ids, scores = np.insert(ids, at, new_ids[order]), np.insert(scores, at, new_scores[order])
+                if len(new_ids):  # both by id: each new one put in its place
+                    at = np.searchsorted(ids, new_ids)
+                    ids, scores = np.insert(ids, at, new_ids), np.insert(scores, at, new_scores)
                 carried[lx] = (ids, scores)
                 entries += len(ids)
             with self.lock:
                 if self.key == old_key:  # else cleared meanwhile (a test, or SQLite's key): nothing to carry
                     self.key, self.words, self.entries, self.stamps = key, carried, entries, stamps
-
-    def _pg_ranks_of(self, session: Session, lexemes: Sequence[str], ids: Sequence[int]) -> dict[str, tuple[Any, Any]]:
-        """Each lexeme's ranks (above 0) in the published articles among `ids`, by id."""
-        import numpy as np
-
-        found: dict[str, tuple[Any, Any]] = {}
-        for start in range(0, len(lexemes), PG_CARRY_LEXEMES_PER_QUERY):
-            part = lexemes[start:start + PG_CARRY_LEXEMES_PER_QUERY]
-            params: dict[str, Any] = {f"q{n}": lx for n, lx in enumerate(part)}
-            params["ids"] = list(ids)
-            ranks = ", ".join(self.pg_rank.format(param=f"q{n}") for n in range(len(part)))
-            rows = session.execute(text(self.pg_ids.format(ranks=ranks)), params).all()
-            got = np.fromiter((int(r[0]) for r in rows), dtype=np.int32, count=len(rows))
-            table = np.array([r[1:] for r in rows], dtype=np.float32).reshape(len(rows), len(part))
-            for n, lx in enumerate(part):
-                has = table[:, n] > 0
-                found[lx] = (got[has], np.ascontiguousarray(table[has, n]))
-        return found
 
     def pg_ranked(self, session: Session, words: Sequence[str], key: tuple[Any, ...],
                   limit: int, stamps_of: Callable[[], dict[int, Any]] | None = None) -> list[int] | None:
