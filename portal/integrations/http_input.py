@@ -6,8 +6,10 @@ the limit is refused before anything is read, and a chunked body (no Content-Len
 lies about its length is refused as soon as the bytes read pass the limit, so at most `limit`
 bytes plus one chunk are ever held in memory.
 
-`parse_json` refuses documents nested deeper than `MAX_JSON_DEPTH` before the parser sees them
-(Python's parser raises RecursionError on deep nesting, which would otherwise be a 500).
+`parse_json` refuses documents nested deeper than `MAX_JSON_DEPTH`. Python's parser stops deep
+nesting itself (RecursionError, which would otherwise be a 500, at about a thousand levels), so
+the depth is checked on what it parsed: walking the containers costs microseconds, where scanning
+the text for brackets outside strings cost about 0.8 ms for a 22 KB carrier webhook.
 
 This module sits with the adapters (no domain, no UI) so that the API and the simulators, which
 live in different layers, share the same code.
@@ -16,16 +18,11 @@ live in different layers, share the same code.
 from __future__ import annotations
 
 import json
-import re
-from itertools import accumulate
 from typing import Any
 
 from starlette.requests import Request
 
 MAX_JSON_DEPTH = 32
-# A JSON string literal (escapes included); brackets inside strings do not nest anything.
-_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 
 
 class BodyTooLarge(Exception):
@@ -55,21 +52,29 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def json_depth(raw: bytes) -> int:
-    """How deeply arrays and objects nest in `raw` (strings ignored); malformed input is counted
-    the same way, the parser refuses it afterwards."""
-    brackets = _JSON_STRING.sub(b"", raw).translate(None, _NOT_BRACKETS)
-    if not brackets:
-        return 0
-    return max(accumulate(1 if ch in b"[{" else -1 for ch in brackets))
+def deeper_than(doc: Any, limit: int) -> bool:
+    """Whether arrays and objects nest in `doc` (a parsed document) more than `limit` levels."""
+    stack: list[tuple[Any, int]] = [(doc, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
 
 
 def parse_json(raw: bytes | str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
     """json.loads that refuses (BadJson) malformed text and nesting deeper than `max_depth`."""
-    data = raw.encode() if isinstance(raw, str) else raw
-    if json_depth(data) > max_depth:
-        raise BadJson(f"JSON nested deeper than {max_depth} levels is not accepted.")
+    deep = BadJson(f"JSON nested deeper than {max_depth} levels is not accepted.")
     try:
-        return json.loads(data)
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        doc = json.loads(raw)
+    except RecursionError:
+        raise deep from None
+    except (ValueError, UnicodeDecodeError):
         raise BadJson("The body is not valid JSON.") from None
+    if deeper_than(doc, max_depth):
+        raise deep
+    return doc
