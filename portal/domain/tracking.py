@@ -113,19 +113,14 @@ def record_webhook(session: Session, *, event_id: str, tracking: Tracking, now: 
     seen = session.exec(select(CarrierWebhookEvent.id).where(CarrierWebhookEvent.event_id == event_id)).first()
     if seen is not None:
         return ApplyResult("duplicate", shipment.id if shipment else None)
-    row = CarrierWebhookEvent(event_id=event_id, provider="aftership", received_at=now,
-                              shipment_id=shipment.id if shipment else None)
-    # The unique event_id is the final word: a concurrent delivery of the same event fails this
-    # flush (IntegrityError) and its whole transaction rolls back; the caller answers "duplicate".
-    session.add(row)
+    result = (apply_snapshot(session, shipment=shipment, snapshot=tracking, now=now) if shipment is not None
+              else ApplyResult("unknown_shipment"))
+    # Stored once, with its outcome. The unique event_id is the final word: a concurrent delivery
+    # of the same event fails this insert (IntegrityError) and its whole transaction rolls back,
+    # what it applied included; the caller answers "duplicate".
+    session.add(CarrierWebhookEvent(event_id=event_id, provider="aftership", received_at=now,
+                                    shipment_id=shipment.id if shipment else None, outcome=result.outcome))
     session.flush()
-    if shipment is None:
-        row.outcome = "unknown_shipment"
-        session.add(row)
-        return ApplyResult("unknown_shipment")
-    result = apply_snapshot(session, shipment=shipment, snapshot=tracking, now=now)
-    row.outcome = result.outcome
-    session.add(row)
     return result
 
 
@@ -327,20 +322,27 @@ class ShipmentDetail:
     checkpoints: list[TrackingEventPublic]  # newest first
 
 
+_CHECKPOINT_COLUMNS = tuple(getattr(TrackingEvent, f.name) for f in dataclasses.fields(TrackingEventPublic))
+
+
 def get_shipment(session: Session, *, principal: Principal, shipment_id: int) -> ShipmentDetail:
+    """The open shipment page's content, read again on every carrier update while it is open: one
+    query for the shipment and its order's number, one for the checkpoints' shown columns only (not
+    the carrier's raw JSON, nor an ORM object per checkpoint)."""
     customer_id = require_customer(principal)
-    shipment = session.get(Shipment, shipment_id)
+    found = session.exec(select(Shipment, Order.number).outerjoin(Order, col(Order.id) == Shipment.order_id)
+                         .where(Shipment.id == shipment_id)).first()
     # Someone else's shipment is "not found", exactly like a missing one.
-    if shipment is None or shipment.customer_id != customer_id:
+    if found is None or found[0].customer_id != customer_id:
         raise NotFound("shipment")
-    order = session.get(Order, shipment.order_id)
-    rows = session.exec(select(TrackingEvent).where(TrackingEvent.shipment_id == shipment_id)
-                        .order_by(col(TrackingEvent.occurred_at).desc(), col(TrackingEvent.id).desc())
-                        .limit(500)).all()
+    shipment, number = found
+    rows = session.execute(select(*_CHECKPOINT_COLUMNS).where(TrackingEvent.shipment_id == shipment_id)
+                           .order_by(col(TrackingEvent.occurred_at).desc(), col(TrackingEvent.id).desc())
+                           .limit(500)).all()
     return ShipmentDetail(
         shipment=ShipmentPublic.model_validate(shipment, from_attributes=True),
-        order_number=order.number if order else "",
-        checkpoints=[TrackingEventPublic.model_validate(r, from_attributes=True) for r in rows],
+        order_number=number or "",
+        checkpoints=[TrackingEventPublic(*r) for r in rows],
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -99,7 +100,11 @@ class TrackingEvent(SQLModel, table=True):
     created_at: datetime = created_at_field()
 
 
-class TrackingEventPublic(SQLModel):
+@dataclasses.dataclass(frozen=True, slots=True)
+class TrackingEventPublic:
+    """A checkpoint as the shipment page shows it: a plain record (an open page reads them all again
+    on every carrier update, so no validation of what the database returns)."""
+
     id: int
     occurred_at: datetime
     tag: str

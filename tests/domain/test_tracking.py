@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 import pytest
@@ -13,6 +14,7 @@ from portal.domain.errors import NotFound
 from portal.domain.events import DomainEvent
 from portal.integrations.aftership import parse_tracking
 from portal.models import (
+    CarrierWebhookEvent,
     MailMessage,
     Notification,
     Order,
@@ -174,3 +176,39 @@ def test_stale_snapshots_only_add_checkpoints(db: Session) -> None:
     stored = db.get(Shipment, shipment.id)
     assert result.outcome == "stale" and stored is not None
     assert (stored.tag, stored.subtag, stored.provider_updated_at) == state
+
+
+def test_the_shipment_page_reads_every_shown_field_of_the_checkpoints_newest_first(db: Session) -> None:
+    user, customer = make_customer(db)
+    shipment = make_shipment(db, customer, checkpoints=3)
+    # A scan the carrier reported late: stored last, shown in its place by time
+    late = TrackingEvent(shipment_id=shipment.id or 0, checkpoint_key="late", tag="InTransit", subtag="InTransit_002",
+                         occurred_at=utcnow() - timedelta(hours=9, minutes=30), message="Departed", location="Köln, DE",
+                         raw={"large": "x" * 1000})
+    db.add(late)
+    db.commit()
+    detail = tracking.get_shipment(db, principal=principal_for(user), shipment_id=shipment.id or 0)
+    stored = db.exec(select(TrackingEvent).where(TrackingEvent.shipment_id == shipment.id)
+                     .order_by(col(TrackingEvent.occurred_at).desc())).all()
+    shown = ("id", "occurred_at", "tag", "subtag", "message", "location")
+    assert [tuple(getattr(c, f) for f in shown) for c in detail.checkpoints] == \
+        [tuple(getattr(r, f) for f in shown) for r in stored]
+    assert [c.message for c in detail.checkpoints][1:3] == ["Seeded scan 1", "Departed"]
+    assert detail.order_number and detail.order_number == db.get(Order, shipment.order_id).number  # type: ignore[union-attr]
+
+
+def test_a_webhook_event_is_stored_once_with_its_outcome(db: Session) -> None:
+    _, customer = make_customer(db)
+    shipment = make_shipment(db, customer, checkpoints=0)
+    snap = parse_tracking(snapshot_after(12, "standard", shipment.tracking_number)[-1])
+    first = tracking.record_webhook(db, event_id="evt-1", tracking=snap)
+    db.commit()
+    again = tracking.record_webhook(db, event_id="evt-1", tracking=snap)
+    db.commit()
+    elsewhere = dataclasses.replace(snap, id="", tracking_number="NOT-OURS")
+    unknown = tracking.record_webhook(db, event_id="evt-2", tracking=elsewhere)
+    db.commit()
+    assert (first.outcome, again.outcome, unknown.outcome) == ("applied", "duplicate", "unknown_shipment")
+    stored = db.exec(select(CarrierWebhookEvent.event_id, CarrierWebhookEvent.outcome, CarrierWebhookEvent.shipment_id)
+                     .order_by(col(CarrierWebhookEvent.id))).all()
+    assert [tuple(r) for r in stored] == [("evt-1", "applied", shipment.id), ("evt-2", "unknown_shipment", None)]
