@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 import threading
 from collections.abc import AsyncIterator
@@ -72,11 +73,16 @@ def warm_documents() -> None:
 def warm() -> None:
     warm_documents()
     warm_search()
+    if os.environ.get("PORTAL_GC_FREEZE", "1") != "0":
+        from portal.memory import freeze_startup_objects
+
+        log.info("%d objects of the started server frozen out of garbage collection", freeze_startup_objects())
 
 
 @contextlib.asynccontextmanager
 async def warm_lifespan() -> AsyncIterator[None]:
-    """Starts warm (the document fork server, then the search caches) in a thread of its own and
+    """Starts warm (the document fork server, then the search caches, then the objects of the
+    started server frozen: portal.memory.freeze_startup_objects) in a thread of its own and
     serves meanwhile: a search that comes first waits on the same caches' locks, no longer than it
     would have."""
     threading.Thread(target=warm, name="portal-warm", daemon=True).start()
