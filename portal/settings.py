@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     # pool that runs state handlers would otherwise allocate tabs' states in an arena of its own,
     # whose freed pages stay apart from the others'. 0 leaves glibc's default (bench/README.md).
     portal_malloc_arenas: int = Field(default=2, ge=0, le=64)
+    # Once warm, each worker freezes the objects it started with out of the garbage collector's full
+    # passes (portal.memory.freeze_startup_objects). False leaves them in.
+    portal_gc_freeze: bool = True
 
     # Outgoing mail. With no SMTP host, messages are written as .eml files under
     # PORTAL_DATA_DIR/mail (development and the demo); production sets a real server.

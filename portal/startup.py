@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import sys
 import threading
 from collections.abc import AsyncIterator
@@ -73,7 +72,9 @@ def warm_documents() -> None:
 def warm() -> None:
     warm_documents()
     warm_search()
-    if os.environ.get("PORTAL_GC_FREEZE", "1") != "0":
+    from portal.settings import get_settings
+
+    if get_settings().portal_gc_freeze:
         from portal.memory import freeze_startup_objects
 
         log.info("%d objects of the started server frozen out of garbage collection", freeze_startup_objects())
