@@ -372,11 +372,13 @@ def _references() -> list[tuple[str, str, list[str]]]:
 _LOADED = {"/billing": "statement-link"}
 
 
-def _page_texts(page: Any, path: str) -> set[str]:
+def _page_texts(page: Any, path: str, loaded: str = "") -> set[str]:
+    """The texts of `path` once its data is shown: `loaded` (or _LOADED's entry) names a test id that
+    appears only then, for pages that show nothing rather than a spinner until their load has run."""
     page.goto(path)
     page.get_by_test_id("page-content").wait_for()
-    if path in _LOADED:
-        page.get_by_test_id(_LOADED[path]).first.wait_for()
+    if loaded or path in _LOADED:
+        page.get_by_test_id(loaded or _LOADED[path]).first.wait_for()
     # The page's own data has arrived: it shows a spinner until then (the websocket's traffic is
     # not what "networkidle" waits for, and under load the profile was read while still loading).
     page.wait_for_function("() => !document.querySelector('.rt-Spinner')")
@@ -401,8 +403,10 @@ def test_every_button_and_menu_path_named_in_a_help_article_exists_for_the_custo
                                             Order.status == OrderStatus.DELIVERED)).first()
     due = db.exec(select(Invoice).where(Invoice.customer_id == alice.id, Invoice.status == InvoiceStatus.OPEN)).first()
     assert delivered is not None and due is not None
-    extra = {p: _page_texts(page, p) for p in (f"/orders/{delivered.id}", f"/billing/invoices/{due.id}",
-                                               "/support/new", "/orders/new")}
+    # The order's and the invoice's pages show nothing (no spinner) until their own load has run.
+    extra = {p: _page_texts(page, p, loaded) for p, loaded in (
+        (f"/orders/{delivered.id}", "order-actions"), (f"/billing/invoices/{due.id}", "invoice-number"),
+        ("/support/new", ""), ("/orders/new", ""))}
     everywhere = set().union(*by_page.values(), *extra.values())
     # ... and what a signed-out visitor sees (sign in, forgotten password, sign-up)
     visitor = page.context.browser.new_context(base_url=page.url.split("/dashboard")[0])
