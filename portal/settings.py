@@ -94,6 +94,8 @@ class Settings(BaseSettings):
     # Once warm, each worker freezes the objects it started with out of the garbage collector's full
     # passes (portal.memory.freeze_startup_objects). False leaves them in.
     portal_gc_freeze: bool = True
+    # Kept page answers (portal.live.views) nobody read for this long are dropped.
+    portal_view_idle_seconds: float = Field(default=60, ge=1, le=3600)
 
     # Outgoing mail. With no SMTP host, messages are written as .eml files under
     # PORTAL_DATA_DIR/mail (development and the demo); production sets a real server.

@@ -262,6 +262,22 @@ def connected_tokens() -> list[str]:
     return list(ns.sid_to_token.values()) if ns is not None else []
 
 
+async def _sweep_views() -> None:
+    """Drop kept answers nobody read for a while (portal.live.views), off the loop: freeing many
+    answers at once is many objects."""
+    from portal.live.views import views
+
+    idle = get_settings().portal_view_idle_seconds
+    every = min(15.0, max(1.0, idle / 4))
+    while True:
+        await asyncio.sleep(every)
+        if len(views):
+            try:
+                await asyncio.to_thread(views.sweep, idle)
+            except Exception:
+                log.exception("could not sweep the kept views")
+
+
 async def _keep_alive() -> None:
     while True:
         await asyncio.sleep(TOUCH_EVERY_SECONDS)
@@ -285,10 +301,12 @@ async def live_lifespan(app: App) -> AsyncIterator[None]:
     events.subscribe(_on_commit)
     _hook_disconnect(app)
     keep_alive = asyncio.get_running_loop().create_task(_keep_alive())
+    sweep = asyncio.get_running_loop().create_task(_sweep_views())
     try:
         yield
     finally:
         keep_alive.cancel()
+        sweep.cancel()
         events.unsubscribe(_on_commit)
         runtime.loop = None
         if client is not None:

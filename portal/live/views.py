@@ -16,6 +16,12 @@ moves its topic's version for its customer or user, so a write without a domain 
 a script) is seen at once too.
 Writes that bypass the ORM (SQL by hand, a restored backup) are seen when answers expire, after
 ``TTL_SECONDS``.
+
+An answer nobody read for PORTAL_VIEW_IDLE_SECONDS is dropped (`ViewCache.sweep`, every few
+seconds from the live runtime's lifespan): kept answers pay off when the same reader asks again soon (the next
+page, another tab, a reconnect), while a push always follows a change and so reads anew anyway.
+Once a customer's tabs are gone their answers go too, and with them what they hold of the worker's
+memory (each answer pinned a block of the allocator that the tabs' states had freed).
 """
 
 from __future__ import annotations
@@ -58,9 +64,13 @@ def _topic_keys(customer_id: int | None, user_id: int, role: str, topics: tuple[
 class ViewCache:
     def __init__(self, max_entries: int = MAX_ENTRIES, ttl: float = TTL_SECONDS) -> None:
         self._lock = threading.Lock()
-        self._entries: OrderedDict[Hashable, tuple[tuple[int, ...], float, Any]] = OrderedDict()
+        # key -> (versions, expires at, answer, last read); least recently read first.
+        self._entries: OrderedDict[Hashable, tuple[tuple[int, ...], float, Any, float]] = OrderedDict()
         self.max_entries, self.ttl = max_entries, ttl
         self.hits = self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     def get(self, principal: Principal, name: str, args: Hashable, topics: tuple[str, ...],
             load: Callable[[], T]) -> T:
@@ -79,17 +89,34 @@ class ViewCache:
         with self._lock:
             found = self._entries.get(key)
             if found is not None and found[0] == versions and found[1] > now:
+                self._entries[key] = (*found[:3], now)
                 self._entries.move_to_end(key)
                 self.hits += 1
                 return found[2]  # type: ignore[no-any-return]
         value = load()
         with self._lock:
             self.misses += 1
-            self._entries[key] = (versions, now + self.ttl, value)
+            self._entries[key] = (versions, now + self.ttl, value, now)
             self._entries.move_to_end(key)
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
         return value
+
+    def sweep(self, idle: float, now: float | None = None) -> int:
+        """Drop the answers nobody read for `idle` seconds (the least recently read come first, so
+        this stops at the first one read since). Returns how many went."""
+        limit = (time.monotonic() if now is None else now) - idle
+        gone: list[Any] = []
+        with self._lock:
+            while self._entries:
+                entry = next(iter(self._entries.values()))
+                if entry[3] > limit:
+                    break
+                gone.append(self._entries.popitem(last=False))
+            if gone and not self._entries:
+                _topic_keys.cache_clear()  # every reader's keys, computed again when read again
+        # (freed here, outside the lock)
+        return len(gone)
 
     def clear(self) -> None:
         with self._lock:

@@ -69,3 +69,37 @@ def test_the_portal_caps_mallocs_arenas_and_zero_leaves_glibcs_default() -> None
     assert capped[0] == "True" and int(capped[1]) <= 2
     # (the control: without the cap, twelve busy threads get arenas of their own)
     assert default[0] == "False" and int(default[1]) > 2
+
+
+def test_answers_nobody_read_for_a_while_are_swept_and_the_ones_read_since_stay() -> None:
+    from portal.domain.principal import Principal
+
+    cache = views.ViewCache()
+    loads: list[int] = []
+
+    def reader(customer: int) -> Principal:
+        return Principal(user_id=9000 + customer, role="customer", email=f"c{customer}@example.com",
+                         name="C", customer_id=9000 + customer)
+
+    def read(customer: int) -> object:
+        return cache.get(reader(customer), "orders", (), ("orders",),
+                         lambda: loads.append(customer) or [f"order of {customer}"])
+
+    for customer in range(5):
+        read(customer)
+    assert len(cache) == 5 and loads == [0, 1, 2, 3, 4]
+    read(0)  # read again: kept, not loaded again
+    assert loads == [0, 1, 2, 3, 4]
+    now = __import__("time").monotonic()
+    # (the control: nothing is swept while every answer was read within the idle time)
+    assert cache.sweep(60, now=now) == 0 and len(cache) == 5
+    # Seconds on, customer 3 reads again; a minute after the first reads, the other four's answers go.
+    entry = cache._entries  # when each was read last, moved back for the test
+    for key, (versions, expires, value, _read) in list(entry.items()):
+        entry[key] = (versions, expires, value, now - 100)
+    read(3)
+    assert cache.sweep(60, now=now) == 4 and len(cache) == 1
+    read(3)
+    assert loads == [0, 1, 2, 3, 4]  # customer 3's answer is the one kept
+    read(1)
+    assert loads == [0, 1, 2, 3, 4, 1]  # customer 1's was dropped, so it is read anew
