@@ -18,10 +18,10 @@ Writes that bypass the ORM (SQL by hand, a restored backup) are seen when answer
 ``TTL_SECONDS``.
 
 An answer nobody read for PORTAL_VIEW_IDLE_SECONDS is dropped (`ViewCache.sweep`, every few
-seconds from the live runtime's lifespan): kept answers pay off when the same reader asks again soon (the next
-page, another tab, a reconnect), while a push always follows a change and so reads anew anyway.
-Once a customer's tabs are gone their answers go too, and with them what they hold of the worker's
-memory (each answer pinned a block of the allocator that the tabs' states had freed).
+seconds from the live runtime's lifespan). Kept answers pay off when the same reader asks again
+soon (the next page, another tab, a reconnect); a push always follows a change and so reads anew
+anyway. So the answers of customers who left go a minute later, not only once 20,000 newer
+answers push them out.
 """
 
 from __future__ import annotations
