@@ -4,7 +4,6 @@ management and failover, with stand-in instances behind a real nginx."""
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,36 +13,18 @@ import pytest
 
 from portal.deploy import scaleout
 from portal.deploy.scaleout import Supervisor, Topology
+from tests.support import ports
 
 FAKE = Path(__file__).with_name("fake_instance.py")
 SHARED = {"DATABASE_URL": "postgresql://portal@db.invalid/portal", "REFLEX_REDIS_URL": "redis://redis.invalid:6379"}
 
 
 def free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [int(s.getsockname()[1]) for s in socks]
-    finally:
-        for s in socks:
-            s.close()
+    return ports.free_ports(n)
 
 
 def consecutive_free_ports(n: int) -> int:
-    for base in free_ports(20):
-        if base + n < 65535 and all(_free(base + i) for i in range(n)):
-            return base
-    raise RuntimeError("no consecutive free ports")
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
+    return ports.free_ports(n, consecutive=True)[0]
 
 
 def test_topology_refuses_nonsense() -> None:

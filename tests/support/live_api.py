@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,8 @@ from typing import IO
 import httpx
 import psutil
 from starlette.types import ASGIApp
+
+from tests.support import ports
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,9 +44,7 @@ def guarded_api() -> ASGIApp:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return ports.free_port()
 
 
 def wait_until_healthy(url: str, proc: subprocess.Popen[bytes], *, timeout: float,
