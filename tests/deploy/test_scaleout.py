@@ -19,14 +19,6 @@ FAKE = Path(__file__).with_name("fake_instance.py")
 SHARED = {"DATABASE_URL": "postgresql://portal@db.invalid/portal", "REFLEX_REDIS_URL": "redis://redis.invalid:6379"}
 
 
-def free_ports(n: int) -> list[int]:
-    return ports.free_ports(n)
-
-
-def consecutive_free_ports(n: int) -> int:
-    return ports.free_ports(n, consecutive=True)[0]
-
-
 def test_topology_refuses_nonsense() -> None:
     with pytest.raises(ValueError):
         Topology(instances=0)
@@ -73,7 +65,7 @@ def test_instances_share_the_database_and_redis_and_talk_through_nginx() -> None
 @pytest.mark.skipif(not (shutil.which("nginx") or Path("/usr/sbin/nginx").exists()), reason="nginx not installed")
 def test_supervisor_starts_instances_and_nginx_and_survives_a_killed_instance(tmp_path: Path) -> None:
     # Given two stand-in instances behind a real nginx, started by the supervisor
-    a, proxy = consecutive_free_ports(2), free_ports(1)[0]
+    a, proxy = ports.free_ports(2, consecutive=True)[0], ports.free_port()
     t = Topology(instances=2, base_port=a, nginx_port=proxy, run_dir=tmp_path)
     sup = Supervisor(t, env={**SHARED, "PATH": "/usr/bin:/bin"},
                      command=lambda topo, i: [sys.executable, str(FAKE), str(topo.ports[i])])
@@ -98,7 +90,7 @@ def test_supervisor_starts_instances_and_nginx_and_survives_a_killed_instance(tm
 @pytest.mark.skipif(not (shutil.which("nginx") or Path("/usr/sbin/nginx").exists()), reason="nginx not installed")
 def test_nginx_logs_no_client_token(tmp_path: Path) -> None:
     # Given the topology's real nginx in front of a stand-in instance
-    a, proxy = consecutive_free_ports(1), free_ports(1)[0]
+    a, proxy = ports.free_port(), ports.free_port()
     t = Topology(instances=1, base_port=a, nginx_port=proxy, run_dir=tmp_path)
     sup = Supervisor(t, env={**SHARED, "PATH": "/usr/bin:/bin"},
                      command=lambda topo, i: [sys.executable, str(FAKE), str(topo.ports[i])])

@@ -39,9 +39,9 @@ from portal.state.privacy import PrivacyState
 from portal.state.security import SecurityState
 from portal.state.session import SessionState
 from portal.state.staff import AgentConsoleState
-from tests.deploy.test_scaleout import consecutive_free_ports, free_ports
 from tests.factories import PASSWORD, make_customer, make_order, make_staff
 from tests.factories_api import make_api_key, order_body
+from tests.support import ports
 from tests.support.aio import run_async
 from tests.support.reflex_client import ReflexClient, deltas_text, handler_name, redirects
 
@@ -71,7 +71,8 @@ def running(engine: Engine, root_dir: Path,
     work = tmp_path_factory.mktemp("scale-out")
     app_dir = work / "app"
     shutil.copytree(root_dir, app_dir, ignore=_ignore, symlinks=True)
-    t = Topology(instances=2, base_port=consecutive_free_ports(2), nginx_port=free_ports(1)[0], run_dir=work / "run")
+    t = Topology(instances=2, base_port=ports.free_ports(2, consecutive=True)[0], nginx_port=ports.free_port(),
+                 run_dir=work / "run")
     env = {**os.environ, "REFLEX_REDIS_URL": scaleout.redis_url_with_db(os.environ["REFLEX_REDIS_URL"], REDIS_DB),
            "PORTAL_DATA_DIR": str(work / "data")}
     sup = Supervisor(t, env=env, nginx=NGINX, cwd=app_dir)

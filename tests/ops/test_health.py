@@ -11,7 +11,8 @@ import httpx
 from sqlalchemy import Engine, create_engine
 
 from tests.support.databases import alembic_on
-from tests.support.live_api import free_port, serve_api
+from tests.support.live_api import serve_api
+from tests.support.ports import free_port
 
 
 def test_a_healthy_portal_is_live_and_ready(engine: Engine, root_dir: Path) -> None:

@@ -25,7 +25,8 @@ from sqlmodel import Session
 from portal.domain import auth
 from portal.models import User
 from portal.settings import get_settings
-from tests.support.live_api import free_port, wait_until_healthy
+from tests.support.live_api import wait_until_healthy
+from tests.support.ports import free_port
 
 T = TypeVar("T")
 

@@ -25,7 +25,7 @@ import httpx
 import psutil
 from starlette.types import ASGIApp
 
-from tests.support import ports
+from tests.support.ports import free_port
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,10 +41,6 @@ def guarded_api() -> ASGIApp:
     from portal.api.app import ClientAddress, OriginGuard, SecurityHeaders, build_api
 
     return ClientAddress(OriginGuard(SecurityHeaders(build_api())))
-
-
-def free_port() -> int:
-    return ports.free_port()
 
 
 def wait_until_healthy(url: str, proc: subprocess.Popen[bytes], *, timeout: float,
