@@ -66,6 +66,27 @@ def test_a_synonym_from_the_editable_file_finds_an_article(db: Session, synonyms
     assert titles(db, "emballage cadeau")[:1] == ["Gift wrapping"]
 
 
+def test_a_german_verb_with_zu_and_a_contraction_without_apostrophe_still_match_the_file(
+        db: Session, synonyms_file: Path) -> None:
+    cat = make_category(db)
+    make_article(db, cat, title="Start a return", summary="Send items back", body=FILLER)
+    make_article(db, cat, title="Missed delivery", summary="When nobody was home for the courier", body=FILLER)
+    make_article(db, cat, title="Gift wrapping", summary="Wrap an order as a present", body=FILLER)
+    synonyms_file.write_text("zurückschicken => return\nwasn't in => missed delivery\n", encoding="utf-8")
+    # The file names the verb; the infinitive with zu puts "zu" inside it
+    assert titles(db, "Wie lange habe ich Zeit, um etwas zurückschicken?")[:1] == ["Start a return"]
+    assert titles(db, "Wie lange habe ich Zeit, um etwas zurückzuschicken?")[:1] == ["Start a return"]
+    # The file writes the apostrophe; the customer does not (and the other way round)
+    assert titles(db, "I wasnt in when they came")[:1] == ["Missed delivery"]
+    synonyms_file.write_text("zurückschicken => return\nwasnt in => missed delivery\n", encoding="utf-8")
+    assert titles(db, "I wasn’t in when they came")[:1] == ["Missed delivery"]
+    # A French elision still separates its words ("l'emballage" is "emballage")
+    synonyms_file.write_text("emballage => gift wrapping\n", encoding="utf-8")
+    assert titles(db, "l'emballage cadeau")[:1] == ["Gift wrapping"]
+    # And the control: a word the file does not name finds nothing
+    assert titles(db, "wegzuwerfen") == []
+
+
 def test_synonyms_file_format() -> None:
     syn = kb.parse_synonyms("# comment\nparcel, package  # trailing comment\nwo ist, où est => track\n\n")
     rules = dict(syn.rules)
