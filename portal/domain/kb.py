@@ -340,6 +340,9 @@ class Synonyms:
     """Parsed synonyms file: each rule is (a phrase's words, the words it adds to a search)."""
     rules: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = ()
     words: frozenset[str] = frozenset()  # every word in the file: never "corrected" as a typo
+    # (language, light stem) -> the file's one-word entry with that stem ("de", "zuruckschick") ->
+    # "zuruckschicken": a question's other forms of a word match the entry's rules.
+    stems: dict[tuple[str, str], str] = dataclasses.field(default_factory=dict)
 
 
 def parse_synonyms(text: str) -> Synonyms:
@@ -361,7 +364,14 @@ def parse_synonyms(text: str) -> Synonyms:
                 seen.update(phrase)
                 rules.append((phrase, tuple(w for w in target_words if w not in phrase)))
         seen.update(target_words)
-    return Synonyms(rules=tuple(rules), words=frozenset(seen))
+    stems: dict[tuple[str, str], str] = {}
+    for phrase, _ in rules:
+        if len(phrase) == 1 and len(phrase[0]) > _MIN_STEM:
+            for lang in ("de", "fr"):
+                stem = light_stem(phrase[0], lang)
+                if stem != phrase[0] or len(stem) > _MIN_STEM + 1:
+                    stems.setdefault((lang, stem), phrase[0])
+    return Synonyms(rules=tuple(rules), words=frozenset(seen), stems=stems)
 
 
 _synonyms_cache: dict[str, tuple[tuple[int, int], Synonyms]] = {}
@@ -628,16 +638,46 @@ def _without_zu(word: str) -> str:
     return word
 
 
+# A separable verb's particle stands at the end of its clause in a German main clause ("wie schicke
+# ich die Schuhe zurück?"): with it, each word of the clause may be the verb ("zurückschicke").
+_PARTICLES = frozenset({"zuruck", "ab", "an", "auf", "aus", "ein", "mit", "um", "weg", "vor", "nach", "los"})
+
+
+def _verb_candidates(q: str) -> list[str]:
+    out: list[str] = []
+    for clause in re.split(r"[?.!,;:]", q):
+        words = words_of(clause)
+        if len(words) >= 2 and words[-1] in _PARTICLES:
+            out.extend(words[-1] + w for w in words[:-1] if len(w) >= 3 and w not in STOPWORDS)
+    return out
+
+
+def _inflected(words: Sequence[str], syn: Synonyms) -> list[str]:
+    """The file's words that these words are inflections of (German and French endings: "échange"
+    and "échanger", "schicke" and "schicken"), for the words the file does not name as typed."""
+    found: list[str] = []
+    for w in words:
+        if w in syn.words:
+            continue
+        for lang in ("de", "fr"):
+            if (named := syn.stems.get((lang, light_stem(w, lang)))) is not None and named not in found:
+                found.append(named)
+                break
+    return found
+
+
 def understand(session: Session, query: str, *, state: tuple[Any, ...] | None = None) -> Question:
     """Correct typos against the articles' own words, then add the synonyms file's words."""
     q = normalize_query(query)
     syn = synonyms()
     typed = [_without_zu(w) for w in words_of(q)]
+    # Words the file names only in another form: they match the rules of that one word.
+    forms = set(_inflected([*typed, *_verb_candidates(q)], syn)) if syn.stems else set()
     vocabulary = _vocabulary.get(session, state) if typed else None
     corrected = [correct_typo(w, vocabulary, syn.words) for w in typed] if vocabulary else typed
     added: list[str] = [c for w, c in zip(typed, corrected, strict=True) if c != w]
     for phrase, expansion in syn.rules:
-        if _contains(typed, phrase) or _contains(corrected, phrase):
+        if _contains(typed, phrase) or _contains(corrected, phrase) or (len(phrase) == 1 and phrase[0] in forms):
             added.extend(expansion)
     own = terms(q)
     extra = [w for w in dict.fromkeys(added) if w not in own and w not in STOPWORDS and len(w) >= 2]
@@ -1322,3 +1362,4 @@ def translation_languages(session: Session, *, article_id: int) -> list[str]:
     rows = session.exec(select(KbArticleTranslation.lang).where(KbArticleTranslation.article_id == article_id)
                         .order_by(col(KbArticleTranslation.lang))).all()
     return list(rows)
+

@@ -83,8 +83,15 @@ def test_a_german_verb_with_zu_and_a_contraction_without_apostrophe_still_match_
     # A French elision still separates its words ("l'emballage" is "emballage")
     synonyms_file.write_text("emballage => gift wrapping\n", encoding="utf-8")
     assert titles(db, "l'emballage cadeau")[:1] == ["Gift wrapping"]
-    # And the control: a word the file does not name finds nothing
+    # Other forms of a word the file names: a French verb's ending, a German verb whose particle
+    # stands at the end of the clause
+    synonyms_file.write_text("échanger => gift wrapping\nzurückschicken => return\n", encoding="utf-8")
+    assert titles(db, "je peux échanger ?")[:1] == ["Gift wrapping"]
+    assert titles(db, "comment on echange")[:1] == ["Gift wrapping"]
+    assert titles(db, "wie schicke ich die Schuhe zurück? danke")[:1] == ["Start a return"]
+    # And the controls: a word the file does not name finds nothing; nor does the particle alone
     assert titles(db, "wegzuwerfen") == []
+    assert titles(db, "wie komme ich zurück?") == []
 
 
 def test_synonyms_file_format() -> None:
