@@ -343,6 +343,9 @@ class Synonyms:
     # (language, light stem) -> the file's one-word entry with that stem ("de", "zuruckschick") ->
     # "zuruckschicken": a question's other forms of a word match the entry's rules.
     stems: dict[tuple[str, str], str] = dataclasses.field(default_factory=dict)
+    # A phrase's first word -> the positions of the rules that start with it (a question is matched
+    # against the rules its own words can start, not against the whole file).
+    starting: dict[str, tuple[int, ...]] = dataclasses.field(default_factory=dict)
 
 
 def parse_synonyms(text: str) -> Synonyms:
@@ -371,7 +374,11 @@ def parse_synonyms(text: str) -> Synonyms:
                 stem = light_stem(phrase[0], lang)
                 if stem != phrase[0] or len(stem) > _MIN_STEM + 1:
                     stems.setdefault((lang, stem), phrase[0])
-    return Synonyms(rules=tuple(rules), words=frozenset(seen), stems=stems)
+    starting: dict[str, list[int]] = {}
+    for n, (phrase, _) in enumerate(rules):
+        starting.setdefault(phrase[0], []).append(n)
+    return Synonyms(rules=tuple(rules), words=frozenset(seen), stems=stems,
+                    starting={w: tuple(ns) for w, ns in starting.items()})
 
 
 _synonyms_cache: dict[str, tuple[tuple[int, int], Synonyms]] = {}
@@ -676,7 +683,8 @@ def understand(session: Session, query: str, *, state: tuple[Any, ...] | None = 
     vocabulary = _vocabulary.get(session, state) if typed else None
     corrected = [correct_typo(w, vocabulary, syn.words) for w in typed] if vocabulary else typed
     added: list[str] = [c for w, c in zip(typed, corrected, strict=True) if c != w]
-    for phrase, expansion in syn.rules:
+    candidates = sorted({n for w in (*typed, *corrected, *forms) for n in syn.starting.get(w, ())})
+    for phrase, expansion in (syn.rules[n] for n in candidates):  # in the file's order
         if _contains(typed, phrase) or _contains(corrected, phrase) or (len(phrase) == 1 and phrase[0] in forms):
             added.extend(expansion)
     own = terms(q)
