@@ -12,7 +12,8 @@ English-only embedding model. Each question is ranked with the reader's language
                   all-MiniLM-L6-v2 over the English articles): what a German question got until now
 - translated:     the translations' full-text index alone
 - translated+en.3: the translations' index fused with English full-text at weight 0.3 (first try)
-- translated+en:  the translations' index fused with English full-text at equal weight
+- translated+en:  the translations' index fused with English full-text at the portal's weights
+                  (INTL_TRANSLATED_WEIGHT, 0.3 since 2026-12-06; equal weight before)
 - +semantic:      the translations' index fused with the English hybrid search (English full-text
                   and the English articles' embeddings, the German/French question embedded as
                   is; only with the model installed): the portal's default
