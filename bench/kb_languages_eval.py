@@ -3,13 +3,14 @@
     .venv/bin/python bench/kb_languages_eval.py [--misses]
 
 The questions (bench/kb_languages_eval.jsonl, 22 German and 22 French) were written before any
-run and are not used for tuning: 19 of each ask about the 15 translated articles, 3 about
-articles that exist in English only (the size guide, two-factor authentication, discount codes),
-which a German or French reader can only find through words the languages share or through the
-English-only embedding model. Each question is ranked with the reader's language set, by:
+run and are not used for tuning: 19 of each ask about the 15 articles translated first, 3 about
+articles that were in English only then (the size guide, two-factor authentication, discount
+codes). Since 2026-12-06 every demo article is translated, so all 44 are about translated
+articles. Each question is ranked with the reader's language set, by:
 
-- english:        the search before translations (the English index and, where installed,
-                  all-MiniLM-L6-v2 over the English articles): what a German question got until now
+- english:        the search of a reader whose language is English; until 2026-12-06 the English
+                  index and embeddings alone, since then a question written in German or French is
+                  searched as a reader of that language's is (`kb.question_language`)
 - translated:     the translations' full-text index alone
 - translated+en.3: the translations' index fused with English full-text at weight 0.3 (first try)
 - translated+en:  the translations' index fused with English full-text at the portal's weights

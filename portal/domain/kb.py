@@ -978,10 +978,47 @@ INTL_ENGLISH_WEIGHT = 1.0
 INTL_SEMANTIC = True
 
 
+# Which language a question is written in, whatever the reader's own: a German or French customer
+# often types in their language on a page shown in English (a shared or work computer, a browser
+# set to English). The commonest function words of each language (ambiguous ones left out: "die",
+# "was", "an", "in", "so", "a", "on", "me"), and letters only one of them uses.
+_LANGUAGE_MARKER_TEXT = {
+    "en": """the my i is are how what where when why which can could do does did to of and it
+        for with you your have has not this that there be been get got from at by we our was were
+        will would should""",
+    "de": """ich du er sie es wir ihr mein meine meinen meiner meinem mir mich dein deine der
+        das den dem des ein eine einen einem einer und oder aber ist sind bin hat habe haben nicht kein
+        keine mit auf fur bei von vom zum zur wie wo wann warum bitte noch schon auch kann konnen muss
+        wird werden wurde gibt euch euren eure ihre ihren sich seit nach uber wenn dass ob nur""",
+    "fr": """je tu il elle nous vous ils elles mon ma mes ton ta tes le la les du des un une
+        et est sont suis ai pas ne pour au aux ce cet cette qui que quoi quand comment pourquoi avec
+        dans par peux peut puis veux faire votre vos notre nos mais deja encore quel quelle""",
+}
+_LANGUAGE_MARKERS = {lang: frozenset(text.split()) for lang, text in _LANGUAGE_MARKER_TEXT.items()}
+_LANGUAGE_LETTERS = {"de": frozenset("äöüß"), "fr": frozenset("éèêëàâçîïôûùœ")}
+
+
+def question_language(query: str) -> str:
+    """"de" or "fr" when the question is clearly written in German or French, else "en": each
+    language's function words counted (a letter only that language uses counts as one more), and
+    German or French only when it outnumbers English."""
+    raw = normalize_query(query).lower()
+    words = words_of(raw)
+    score = {lang: sum(w in markers for w in words) for lang, markers in _LANGUAGE_MARKERS.items()}
+    for lang, letters in _LANGUAGE_LETTERS.items():
+        score[lang] += any(ch in letters for ch in raw)
+    best = max(("de", "fr"), key=lambda lang: score[lang])
+    return best if score[best] > score["en"] else "en"
+
+
 def rank(session: Session, query: str, *, embedder: emb.Embedder | bool | None = True,
-         limit: int = 10, lang: str = "en") -> tuple[list[int], bool]:
-    """Article ids best first, and whether semantic similarity took part."""
+         limit: int = 10, lang: str = "en", detect: bool = True) -> tuple[list[int], bool]:
+    """Article ids best first, and whether semantic similarity took part. A question written in
+    German or French is searched as a German or French reader's is, whatever `lang` says
+    (`detect`; the English half of such a search does not ask again)."""
     model = semantic_embedder() if embedder is True else (embedder or None)
+    if lang not in TRANSLATED and detect:
+        lang = question_language(query)
     if lang in TRANSLATED:
         return _rank_translated(session, query, lang, model, limit)
     # Hybrid asks the articles' state (for the vectors) and shares it with the typo vocabulary.
@@ -1004,7 +1041,7 @@ def _rank_translated(session: Session, query: str, lang: str, model: emb.Embedde
     full-text index, and the English embeddings when INTL_SEMANTIC and the model is installed)."""
     q = normalize_query(query)
     semantic = model is not None and INTL_SEMANTIC
-    english, _ = rank(session, q, embedder=model if semantic else False, limit=CANDIDATES, lang="en")
+    english, _ = rank(session, q, embedder=model if semantic else False, limit=CANDIDATES, lang="en", detect=False)
     fused = fuse(translated_fulltext_ids(session, q, lang), english, k=RRF_K,
                  weights=(INTL_TRANSLATED_WEIGHT, INTL_ENGLISH_WEIGHT))
     return spread_duplicates(session, fused, model=model if semantic else None)[:limit], semantic

@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlmodel import Session, col, select
 
+from portal.domain import kb
 from portal.models import ArticleStatus, KbArticle, KbCategory, User
 from portal.models.kb import KbArticleTranslation
 from portal.seed.demo import AGENT_EMAIL, DEMO_PASSWORD
@@ -21,7 +22,7 @@ from tests.browser.test_accessibility import _axe_source, _check
 from tests.browser.test_forged_events import cookie_for
 from tests.browser.test_kb_forged_events import conversation
 from tests.browser.test_login_flow import sign_in
-from tests.factories import make_customer, make_staff
+from tests.factories import make_customer, make_staff, principal_for
 from tests.factories_kb import clear_search_index, make_article, make_category
 from tests.support.aio import run_async as run
 from tests.support.reflex_client import deltas_text, redirects
@@ -34,12 +35,16 @@ GERMAN_BODY = "Bürsten Sie den Schmutz ab und lassen Sie die Schuhe langsam tro
 
 
 def _untranslated_article(db: Session) -> tuple[KbArticle, KbCategory]:
-    """A published demo article with no German translation."""
-    german = select(KbArticleTranslation.article_id).where(KbArticleTranslation.lang == "de")
-    article = db.exec(select(KbArticle).where(KbArticle.status == ArticleStatus.PUBLISHED,
-                                              col(KbArticle.id).not_in(german))
+    """A published demo article with no translation: every demo article has a German and a French
+    one, so the first article's are removed (as staff would, in the editor) before the test."""
+    article = db.exec(select(KbArticle).where(KbArticle.status == ArticleStatus.PUBLISHED)
                       .order_by(col(KbArticle.id))).first()
     assert article is not None and article.id is not None
+    staff = principal_for(make_staff(db))
+    for lang in ("de", "fr"):
+        kb.delete_translation(db, principal=staff, article_id=article.id, lang=lang)
+    db.commit()
+    assert db.exec(select(KbArticleTranslation).where(KbArticleTranslation.article_id == article.id)).first() is None
     category = db.get(KbCategory, article.category_id)
     assert category is not None
     return article, category

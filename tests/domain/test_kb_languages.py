@@ -69,6 +69,20 @@ def test_a_german_search_finds_the_german_article(db: Session, articles: tuple[K
     assert kb.translated_fulltext_ids(db, "facturation", "fr") == [invoices.id]
 
 
+def test_a_question_written_in_german_on_an_english_page_searches_the_german_translations(
+        db: Session, articles: tuple[KbCategory, KbArticle, KbArticle]) -> None:
+    _, invoices, _ = articles
+    # "Abrechnung" is only in the German text: an English reader's question in German finds it
+    assert slugs(db, "Wo finde ich die Abrechnung?", "en")[:1] == [invoices.slug]
+    assert slugs(db, "Où est la facturation ?", "en")[:1] == [invoices.slug]
+    # The control: the same word in an English sentence is searched in English only (nothing there)
+    assert slugs(db, "where is the Abrechnung", "en") == []
+    assert kb.question_language("Wo finde ich die Abrechnung?") == "de"
+    assert kb.question_language("Où est la facturation ?") == "fr"
+    assert kb.question_language("where is the Abrechnung") == "en"
+    assert kb.question_language("was my order sent, or did it die on the way") == "en"
+
+
 def test_the_language_comes_from_the_person_served_when_not_given(db: Session, articles: tuple[
         KbCategory, KbArticle, KbArticle]) -> None:
     _, invoices, _ = articles
