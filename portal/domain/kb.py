@@ -346,17 +346,27 @@ class Synonyms:
     # A phrase's first word -> the positions of the rules that start with it (a question is matched
     # against the rules its own words can start, not against the whole file).
     starting: dict[str, tuple[int, ...]] = dataclasses.field(default_factory=dict)
+    # Words that name what the shop sells ("- boots, tent" lines): questions name them whatever they
+    # ask ("the tracking number for my boots"), and in full-text they would send every such question
+    # to the product's care article; they are not searched for (unless nothing else is).
+    weak: frozenset[str] = frozenset()
 
 
 def parse_synonyms(text: str) -> Synonyms:
     """`a, b, c` makes a group (a question with any of them is also searched for the others);
-    `a, b => c, d` works one way (a or b adds c and d; c or d add nothing). `#` starts a comment.
-    Entries may be phrases ("sign up"); accents and case do not matter."""
+    `a, b => c, d` works one way (a or b adds c and d; c or d add nothing). `- a, b` names what the
+    shop sells: words not searched for. `#` starts a comment. Entries may be phrases ("sign up");
+    accents and case do not matter."""
     rules: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
     seen: set[str] = set()
+    weak: set[str] = set()
     for raw in text.splitlines():
         line = raw.split("#", 1)[0].strip()
         if not line:
+            continue
+        if line.startswith("-"):  # never "corrected" either ("stove" is not a typo of "store")
+            weak.update(w for part in line[1:].split(",") for w in words_of(part))
+            seen.update(weak)
             continue
         left, arrow, right = line.partition("=>")
         sources = [tuple(words_of(p)) for p in left.split(",")]
@@ -378,7 +388,7 @@ def parse_synonyms(text: str) -> Synonyms:
     for n, (phrase, _) in enumerate(rules):
         starting.setdefault(phrase[0], []).append(n)
     return Synonyms(rules=tuple(rules), words=frozenset(seen), stems=stems,
-                    starting={w: tuple(ns) for w, ns in starting.items()})
+                    starting={w: tuple(ns) for w, ns in starting.items()}, weak=frozenset(weak))
 
 
 _synonyms_cache: dict[str, tuple[tuple[int, int], Synonyms]] = {}
@@ -687,8 +697,10 @@ def understand(session: Session, query: str, *, state: tuple[Any, ...] | None = 
     for phrase, expansion in (syn.rules[n] for n in candidates):  # in the file's order
         if _contains(typed, phrase) or _contains(corrected, phrase) or (len(phrase) == 1 and phrase[0] in forms):
             added.extend(expansion)
-    own = terms(q)
-    extra = [w for w in dict.fromkeys(added) if w not in own and w not in STOPWORDS and len(w) >= 2]
+    typed_terms = terms(q)
+    own = [w for w in typed_terms if w not in syn.weak] or typed_terms
+    extra = [w for w in dict.fromkeys(added)
+             if w not in own and w not in STOPWORDS and w not in syn.weak and len(w) >= 2]
     words = (own + extra)[:40]
     return Question(text=q, words=words, added=extra,
                     semantic_text=f"{q} ({' '.join(extra)})" if extra else q)
@@ -751,6 +763,8 @@ def translated_fulltext_ids(session: Session, query: str, lang: str, *, limit: i
     if lang not in PG_CONFIGS:
         return []
     words = terms(query)
+    weak = synonyms().weak
+    words = [w for w in words if w not in weak] or words
     if not words:
         return []
     if _sqlite_fts(session):
