@@ -96,18 +96,18 @@ def test_a_german_verb_with_zu_and_a_contraction_without_apostrophe_still_match_
 
 def test_what_the_shop_sells_does_not_decide_which_article_answers(db: Session, synonyms_file: Path) -> None:
     cat = make_category(db)
-    make_article(db, cat, title="Boot care", summary="Cleaning and drying your boots", body=FILLER)
-    make_article(db, cat, title="Track your order", summary="Where your parcel is: the tracking number", body=FILLER)
+    make_article(db, cat, title="Boots", summary="Cleaning boots, drying boots, waxing boots", body=FILLER)
+    make_article(db, cat, title="Track your order", summary="Where your parcel is: tracking", body=FILLER)
     make_article(db, cat, title="Storing gear", summary="Store it somewhere dry", body=FILLER)
-    question = "where is the tracking number for my boots"
+    question = "tracking for my boots"
     # Without the line, the product's name in the title wins
     synonyms_file.write_text("# nothing\n", encoding="utf-8")
-    assert titles(db, question)[:1] == ["Boot care"]
+    assert titles(db, question)[:1] == ["Boots"]
     # With it, the question's other words decide
     synonyms_file.write_text("- boots, tent, stove\n", encoding="utf-8")
     assert titles(db, question)[:1] == ["Track your order"]
     # A question with no other word still finds the product's article
-    assert titles(db, "boots")[:1] == ["Boot care"]
+    assert titles(db, "boots")[:1] == ["Boots"]
     # And a product's name is not taken for a typo of an article's word ("stove" is not "store")
     assert "store" not in kb.understand(db, "my stove").words
     synonyms_file.write_text("# nothing\n", encoding="utf-8")
