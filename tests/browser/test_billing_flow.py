@@ -21,6 +21,7 @@ from portal.seed.demo import DEMO_PASSWORD
 from portal.state.documents import UPLOAD_ID
 from tests.browser.test_login_flow import sign_in
 from tests.pdf_tools import pdf_text
+from tests.support.uploads import send_files
 
 pytestmark = pytest.mark.browser
 
@@ -177,9 +178,12 @@ def test_sign_the_contract_and_upload_the_requested_document(page: Any, demo: An
     # And a real PDF is accepted
     real = tmp_path / "exemption.pdf"
     real.write_bytes(b"%PDF-1.4\n% a scanned certificate\n%%EOF\n")
-    page.locator(f"#{UPLOAD_ID} input[type=file]").set_input_files(str(real))
-    page.get_by_test_id("upload-submit").click()
-    page.get_by_text("we received").wait_for()
+
+    def send() -> None:
+        page.locator(f"#{UPLOAD_ID} input[type=file]").set_input_files(str(real))
+        page.get_by_test_id("upload-submit").click()
+
+    send_files(page, send, page.get_by_text("we received"))
     uploaded = db.exec(select(Document).where(Document.title == "Tax exemption certificate")).one()
     db.refresh(uploaded)
     assert uploaded.status == DocumentStatus.AVAILABLE and uploaded.filename == "exemption.pdf"

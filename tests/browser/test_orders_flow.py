@@ -19,6 +19,7 @@ from portal.seed.demo import DEMO_PASSWORD
 from tests.browser.test_live_dashboard import customer_of
 from tests.browser.test_login_flow import sign_in
 from tests.factories_orders import PNG
+from tests.support.uploads import send_files
 
 pytestmark = pytest.mark.browser
 
@@ -143,8 +144,8 @@ def test_find_cancel_return_and_download_label(page: Any, demo: Any, db: Session
     fake.write_bytes(b"this is not an image")
     page.set_input_files("#return_photos input[type=file]", str(fake))
     page.get_by_text("Photos must be JPEG, PNG or WebP").wait_for()
-    page.set_input_files("#return_photos input[type=file]", str(photo))
-    page.get_by_test_id("return-photo").get_by_text("seam.png").wait_for()
+    send_files(page, lambda: page.set_input_files("#return_photos input[type=file]", str(photo)),
+               page.get_by_test_id("return-photo").get_by_text("seam.png"))
     original = page.get_by_test_id("return-quote").inner_text()
     page.get_by_test_id("refund-credit").click()
     page.wait_for_function("q => document.querySelector('[data-testid=return-quote]').innerText !== q",

@@ -16,10 +16,9 @@ from portal.seed.demo import AGENT_EMAIL, DEMO_PASSWORD
 from tests.browser.test_login_flow import sign_in
 from tests.factories_support import EXE_BYTES, png_bytes
 from tests.support.frames import current_path, shown_at, watch_frames
+from tests.support.uploads import send_files
 
 pytestmark = pytest.mark.browser
-
-DEBOUNCE_SETTLE_MS = 700  # inputs send their value after a short debounce
 
 
 def _second_page(browser: Any, harness: Any) -> tuple[Any, Any]:
@@ -54,10 +53,9 @@ def test_ticket_with_a_photo_is_answered_live(page: Any, browser: Any, harness: 
     photo.write_bytes(png_bytes(4, 4))
     page.set_input_files("#ticket_files input[type=file]", str(fake))
     page.get_by_text("must really be of the type").wait_for()
-    page.set_input_files("#ticket_files input[type=file]", str(photo))
-    page.get_by_test_id("staged-file").get_by_text("broken-zip.png").wait_for()
+    send_files(page, lambda: page.set_input_files("#ticket_files input[type=file]", str(photo)),
+               page.get_by_test_id("staged-file").get_by_text("broken-zip.png"))
     assert page.get_by_test_id("staged-file").count() == 1
-    page.wait_for_timeout(DEBOUNCE_SETTLE_MS)
     page.get_by_test_id("submit-ticket").click()
 
     # Then her ticket page shows the thread with the photo, served only to her
@@ -87,7 +85,7 @@ def test_ticket_with_a_photo_is_answered_live(page: Any, browser: Any, harness: 
         # An internal note first: colleagues see it, the customer never does
         agent.get_by_test_id("internal").click()
         agent.fill("#agent-reply", "Zip supplier batch 7 again, check with warehouse")
-        agent.wait_for_timeout(DEBOUNCE_SETTLE_MS)
+        agent.locator("#agent-reply").blur()  # the debounced input sends what was typed on blur
         agent.get_by_test_id("agent-send").click()
         agent.get_by_text("Note added.").wait_for()
         agent.get_by_test_id("thread").get_by_text("Internal note").wait_for()
@@ -96,13 +94,14 @@ def test_ticket_with_a_photo_is_answered_live(page: Any, browser: Any, harness: 
         agent.get_by_role("option").first.click()
         agent.wait_for_function("document.querySelector('#agent-reply').value.length > 20")
         agent.fill("#agent-reply", "Sorry about that! A replacement zip is on its way to you.")
-        agent.wait_for_timeout(DEBOUNCE_SETTLE_MS)
+        agent.locator("#agent-reply").blur()  # the debounced input sends what was typed on blur
         agent.get_by_test_id("agent-send").click()
         agent.get_by_text("Reply sent.").wait_for()
         # A reply half-written when the agent looks at the queue is still there when they come back
         agent.fill("#agent-reply", "One more thing: the warehouse")
-        agent.wait_for_timeout(DEBOUNCE_SETTLE_MS)
-        agent.goto("/agent")
+        agent.locator("#agent-reply").blur()
+        agent.get_by_role("link", name="← Queue").click()
+        agent.wait_for_url(re.compile(r"/agent/?$"))
         agent.get_by_test_id("queue").get_by_text("Zip broke on my jacket").click()
         agent.wait_for_url(re.compile(rf"/agent/tickets/{ticket_id}"))
         agent.get_by_test_id("thread").get_by_text("A replacement zip is on its way").wait_for()
@@ -131,7 +130,7 @@ def test_live_chat_messages_typing_and_read_on_both_sides(page: Any, browser: An
         page.wait_for_url(re.compile(r"/dashboard"))
         page.get_by_test_id("chat-open").click()
         page.fill("#chat-draft", "Hello, is anyone there?")
-        page.wait_for_timeout(DEBOUNCE_SETTLE_MS)
+        page.locator("#chat-draft").blur()  # the debounced input sends what was typed on blur
         page.get_by_test_id("chat-send").click()
         page.get_by_test_id("chat-waiting").wait_for()
 
@@ -144,7 +143,7 @@ def test_live_chat_messages_typing_and_read_on_both_sides(page: Any, browser: An
 
         # The agent's message appears live in Alice's panel, and the agent sees it was read
         agent.fill("#agent-chat-draft", "Hi Alice, Sam here. How can I help?")
-        agent.wait_for_timeout(DEBOUNCE_SETTLE_MS)
+        agent.locator("#agent-chat-draft").blur()  # the debounced input sends what was typed on blur
         agent.get_by_test_id("agent-chat-send").click()
         page.get_by_test_id("chat-messages").get_by_text("Sam here. How can I help?").wait_for()
         agent.get_by_test_id("agent-seen").wait_for()
@@ -153,7 +152,7 @@ def test_live_chat_messages_typing_and_read_on_both_sides(page: Any, browser: An
         page.fill("#chat-draft", "My parcel")
         agent.get_by_test_id("customer-typing").wait_for()
         page.fill("#chat-draft", "My parcel is late, order FH-1")
-        page.wait_for_timeout(DEBOUNCE_SETTLE_MS)
+        page.locator("#chat-draft").blur()  # the debounced input sends what was typed on blur
         page.get_by_test_id("chat-send").click()
         agent.get_by_test_id("agent-chat-lines").get_by_text("My parcel is late, order FH-1").wait_for()
         page.get_by_test_id("chat-seen").wait_for()
