@@ -669,6 +669,16 @@ def _verb_candidates(q: str) -> list[str]:
     return out
 
 
+# A clothing size typed as letters ("ordered a M but need a L", "an xl"): a single S, M or L only
+# as a capital standing alone (not the French "L'adresse", not "M&S"; a lowercase "m" is not a size).
+_SIZE_LETTERS = re.compile(r"(?<![\w'\u2019&.-])[SML](?![\w'\u2019&-])")
+_SIZE_WORDS = frozenset({"xxs", "xs", "xl", "xxl", "xxxl", "2xl", "3xl", "4xl", "5xl"})
+
+
+def _size_words(q: str) -> list[str]:
+    return ["size"] if _SIZE_LETTERS.search(q) or not _SIZE_WORDS.isdisjoint(words_of(q)) else []
+
+
 def _inflected(words: Sequence[str], syn: Synonyms) -> list[str]:
     """The file's words that these words are inflections of (German and French endings: "échange"
     and "échanger", "schicke" and "schicken"), for the words the file does not name as typed."""
@@ -692,7 +702,7 @@ def understand(session: Session, query: str, *, state: tuple[Any, ...] | None = 
     forms = set(_inflected([*typed, *_verb_candidates(q)], syn)) if syn.stems else set()
     vocabulary = _vocabulary.get(session, state) if typed else None
     corrected = [correct_typo(w, vocabulary, syn.words) for w in typed] if vocabulary else typed
-    added: list[str] = [c for w, c in zip(typed, corrected, strict=True) if c != w]
+    added: list[str] = [c for w, c in zip(typed, corrected, strict=True) if c != w] + _size_words(q)
     candidates = sorted({n for w in (*typed, *corrected, *forms) for n in syn.starting.get(w, ())})
     for phrase, expansion in (syn.rules[n] for n in candidates):  # in the file's order
         if _contains(typed, phrase) or _contains(corrected, phrase) or (len(phrase) == 1 and phrase[0] in forms):

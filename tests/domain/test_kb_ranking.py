@@ -94,6 +94,20 @@ def test_a_german_verb_with_zu_and_a_contraction_without_apostrophe_still_match_
     assert titles(db, "wie komme ich zurück?") == []
 
 
+def test_a_size_typed_as_letters_is_a_size(db: Session, synonyms_file: Path) -> None:
+    cat = make_category(db)
+    make_article(db, cat, title="Change the size of an item", summary="Before we pack your order", body=FILLER)
+    make_article(db, cat, title="Gift wrapping", summary="Wrap an order as a present", body=FILLER)
+    # A capital S, M or L standing alone, and XS, XL, XXL in any case, are clothing sizes
+    assert titles(db, "ordered a M but need a L")[:1] == ["Change the size of an item"]
+    assert titles(db, "can I get it in XL instead")[:1] == ["Change the size of an item"]
+    assert titles(db, "i need an xxl")[:1] == ["Change the size of an item"]
+    assert "size" in kb.understand(db, "Je voudrais la taille S.").words
+    # And the controls: a French elision, a shop's name, a lowercase letter are not sizes
+    for question in ("L'emballage cadeau", "bought it at M&S", "a m and a l", "I'm sure"):
+        assert "size" not in kb.understand(db, question).words, question
+
+
 def test_what_the_shop_sells_does_not_decide_which_article_answers(db: Session, synonyms_file: Path) -> None:
     cat = make_category(db)
     make_article(db, cat, title="Boots", summary="Cleaning boots, drying boots, waxing boots", body=FILLER)
