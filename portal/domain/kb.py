@@ -731,11 +731,12 @@ def fulltext_ids(session: Session, query: str, *, limit: int = CANDIDATES,
     _word_scores.max_entries = get_settings().kb_word_scores_mb * 2**20 // PAIR_BYTES
     if _sqlite_fts(session):
         return _word_scores.sqlite_ranked(session, words, key, limit)
-    ranked = _word_scores.pg_ranked(session, words, key, limit, stamps_of=lambda: _published_stamps(session, state))
+    ranked = _word_scores.pg_ranked(session, words, key, limit, stamps_of=lambda: _published_stamps(session, state),
+                                    published=int(state[3]))
     if ranked is not None:
         return ranked
-    # A word the parser makes several lexemes of: the database ranks the whole question, as it
-    # does for every question in pg_fulltext_ids().
+    # A word the parser makes several lexemes of (rare: words are [a-z0-9]): the database ranks the
+    # whole question with ts_rank alone, as pg_fulltext_ids() does.
     return pg_fulltext_ids(session, words, limit)
 
 

@@ -10,7 +10,9 @@ The question's words are ORed. Both databases' rankings of an OR are a sum over 
   to float4 once more than inside the OR's sum: the sum of the one-lexeme ranks, added the same
   way, is the OR's rank exactly for most articles (834 of 1,002 in tests/domain/test_kb_word_scores.py's
   help center) and otherwise a float4's last bit or two away, so only articles whose ranks are
-  that close (near-copies) can come in another order than the database's.
+  that close (near-copies) can come in another order than the database's. ts_rank has no idf (it
+  scores one document alone), so the portal weights each lexeme's ranks by its bm25 idf among the
+  published articles (`pg_idf`), as FTS5 does; PG_IDF_RANKING_SQL is that ranking in one statement.
 
 So each word's scores in every published article that has it are asked once (SQLite: one query
 per word; PostgreSQL: one query for all of a search's words not kept yet, which reads each matching
@@ -27,6 +29,7 @@ asked again). Order: best score first, ties by article id.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -224,10 +227,13 @@ class WordScores:
                     self.key, self.words, self.entries, self.stamps = key, carried, entries, stamps
 
     def pg_ranked(self, session: Session, words: Sequence[str], key: tuple[Any, ...],
-                  limit: int, stamps_of: Callable[[], dict[int, Any]] | None = None) -> list[int] | None:
+                  limit: int, stamps_of: Callable[[], dict[int, Any]] | None = None,
+                  published: int = 0) -> list[int] | None:
         """PostgreSQL's `ORDER BY ts_rank(document, q) DESC, id` of the words ORed, best `limit`
         ids; None when a word is more than one lexeme. `stamps_of`: the published articles' stamps in
-        the state `key`, with which the kept ranks are carried over from the state before (pg_carry)."""
+        the state `key`, with which the kept ranks are carried over from the state before (pg_carry).
+        With `published` (how many articles are published), each lexeme's ranks are weighted by its
+        idf (pg_idf), as bm25 weighs SQLite's words: the order of PG_IDF_RANKING_SQL."""
         import numpy as np
 
         if stamps_of is not None:
@@ -249,11 +255,35 @@ class WordScores:
         if cold:
             kept.update(self._pg_fetch(session, key, cold))
         parts = [kept[lx] for lx in ordered]
+        if published:
+            weighted = [(ids, scores * np.float32(pg_idf(published, len(ids)))) for ids, scores in parts]
+            return _best(weighted, limit, np.add, lower_is_better=False, dtype="float32")
 
         def add(total: Any, share: Any) -> Any:  # res = res + share, kept as a float4
             return (total.astype(np.float64) + share.astype(np.float64)).astype(np.float32)
 
         return _best(parts, limit, add, lower_is_better=False, divide=float(len(ordered)), dtype="float32")
+
+
+def pg_idf(published: int, containing: int) -> float:
+    """A lexeme's weight on PostgreSQL: bm25's idf, ln(1 + (N - n + 0.5) / (n + 0.5)), of the n
+    published articles (of N) that contain it. ts_rank scores one document alone, so without it a
+    word most articles have ("order") counts as much as one that names the topic ("confirmation");
+    FTS5's bm25 has it built in. Chosen on the evaluation set's tuning half (bench/README.md)."""
+    return math.log(1.0 + (published - containing + 0.5) / (containing + 0.5))
+
+
+# The idf-weighted ranking in one statement (what pg_ranked adds up from the kept ranks): :lexemes
+# are the question's distinct lexemes as tsquery text ('deliveri'); {document} is the stored column.
+PG_IDF_RANKING_SQL = """
+WITH lexeme AS (SELECT CAST(x AS tsquery) AS q FROM unnest(CAST(:lexemes AS text[])) AS x),
+     total AS (SELECT count(*) AS n FROM kbarticle WHERE status = 'published'),
+     df AS (SELECT lexeme.q, count(a.id) AS n FROM lexeme JOIN kbarticle a
+            ON a.status = 'published' AND a.{document} @@ lexeme.q GROUP BY lexeme.q)
+SELECT a.id, sum(ln(1 + (total.n - df.n + 0.5) / (df.n + 0.5)) * ts_rank(a.{document}, df.q)) AS score
+FROM kbarticle a JOIN df ON a.{document} @@ df.q, total
+WHERE a.status = 'published'
+GROUP BY a.id ORDER BY score DESC, a.id LIMIT :n"""
 
 
 def _best(parts: Sequence[tuple[Any, Any]], limit: int, add: Callable[[Any, Any], Any], *,

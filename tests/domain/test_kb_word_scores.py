@@ -1,10 +1,11 @@
 """Full-text search adds up each word's kept scores (portal/domain/kb_fulltext.py) instead of asking
 the database to match and score the whole question: the same articles in the same order as the
 database's own ranking of the words ORed (FTS5's bm25 with the column weights, exactly;
-PostgreSQL's ts_rank over the stored document, where articles whose ranks are a float4's last bit
-apart may change places), asked once per word (SQLite: a query per word; PostgreSQL: one query for
-a search's new words), none after, and the kept scores dropped when an article changes (SQLite) or
-carried over by ranking the changed articles alone (PostgreSQL)."""
+PostgreSQL's ts_rank over the stored document weighted by each lexeme's idf, computed here in one
+statement, where articles whose ranks are a float4's last bit apart may change places), asked once
+per word (SQLite: a query per word; PostgreSQL: one query for a search's new words), none after,
+and the kept scores dropped when an article changes (SQLite) or carried over by ranking the changed
+articles alone (PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -47,7 +48,17 @@ def database_ranking(db: Session, words: list[str], limit: int = kb.CANDIDATES) 
             f"bm25({FTS_TABLE}, {kb.TITLE_WEIGHT}, {kb.SUMMARY_WEIGHT}, {kb.BODY_WEIGHT}), rowid LIMIT :n"),
             {"q": " OR ".join(f'"{w}"' for w in words), "n": limit}).all()
         return [int(r[0]) for r in rows]
-    return kb.pg_fulltext_ids(db, words, limit)
+    return [i for i, _ in pg_idf_ranking(db, words, limit)]
+
+
+def pg_idf_ranking(db: Session, words: list[str], limit: int) -> list[tuple[int, float]]:
+    """PostgreSQL ranking the question in one statement: its words' lexemes (parsed here by the
+    database), each article's ts_rank for each, weighted by the lexeme's idf among the published."""
+    lexemes = [str(r[0]) for r in db.execute(text(
+        "SELECT DISTINCT quote_literal(l) FROM unnest(CAST(:ws AS text[])) AS w, "
+        "unnest(tsvector_to_array(to_tsvector('english', w))) AS l"), {"ws": words}).all()]
+    sql = kb_fulltext.PG_IDF_RANKING_SQL.format(document="search_document")
+    return [(int(i), float(score)) for i, score in db.execute(text(sql), {"lexemes": lexemes, "n": limit}).all()]
 
 
 def assert_same_ranking(db: Session, words: list[str], got: list[int], expected: list[int]) -> None:
@@ -56,9 +67,7 @@ def assert_same_ranking(db: Session, words: list[str], got: list[int], expected:
         return
     # PostgreSQL: at each place, an article ranked as the database's own is (to within a float4's
     # last bits: kb_fulltext's docstring)
-    ranks = dict(db.execute(text(
-        "SELECT id, ts_rank(search_document, q) FROM kbarticle, websearch_to_tsquery('english', :q) q "
-        "WHERE search_document @@ q"), {"q": " or ".join(words)}).all())
+    ranks = dict(pg_idf_ranking(db, words, 100_000))
     assert len(got) == len(expected), words
     for mine, theirs in zip(got, expected, strict=True):
         assert ranks[mine] == pytest.approx(ranks[theirs], rel=1e-6, abs=0), (words, mine, theirs)
