@@ -720,9 +720,10 @@ def understand(session: Session, query: str, *, state: tuple[Any, ...] | None = 
 
 def fulltext_ids(session: Session, query: str, *, limit: int = CANDIDATES,
                  words: Sequence[str] | None = None, state: tuple[Any, ...] | None = None) -> list[int]:
-    """The database's own full-text ranking of the words ORed (FTS5's bm25 with the column weights;
-    PostgreSQL's ts_rank over the stored weighted document), best `limit` ids, added up from each
-    word's kept scores (portal/domain/kb_fulltext.py): the same order as the database's query."""
+    """The database's full-text ranking of the words ORed (FTS5's bm25 with the column weights;
+    PostgreSQL's ts_rank over the stored weighted document, each lexeme weighted by its idf), best
+    `limit` ids, added up from each word's kept scores (portal/domain/kb_fulltext.py): the same
+    order as the database's own statement for it."""
     words = terms(query) if words is None else list(words)
     if not words:
         return []
@@ -731,8 +732,8 @@ def fulltext_ids(session: Session, query: str, *, limit: int = CANDIDATES,
     _word_scores.max_entries = get_settings().kb_word_scores_mb * 2**20 // PAIR_BYTES
     if _sqlite_fts(session):
         return _word_scores.sqlite_ranked(session, words, key, limit)
-    ranked = _word_scores.pg_ranked(session, words, key, limit, stamps_of=lambda: _published_stamps(session, state),
-                                    published=int(state[3]))
+    ranked = _word_scores.pg_ranked(session, words, key, limit, int(state[3]),
+                                    stamps_of=lambda: _published_stamps(session, state))
     if ranked is not None:
         return ranked
     # A word the parser makes several lexemes of (rare: words are [a-z0-9]): the database ranks the

@@ -5,14 +5,12 @@ The question's words are ORed. Both databases' rankings of an OR are a sum over 
 - SQLite's FTS5 `bm25()` adds, for each phrase of the query in turn, that phrase's idf times its
   term-frequency part in the row. A one-word query's bm25 is exactly that word's share, so the sum
   of the words' one-word scores, added in the query's order, is bit for bit the OR's score.
-- PostgreSQL's `ts_rank()` (calc_rank_or) adds each distinct lexeme's share, in the lexemes' byte
-  order, in float4, and divides by their count. A one-lexeme `ts_rank()` is that share, but rounded
-  to float4 once more than inside the OR's sum: the sum of the one-lexeme ranks, added the same
-  way, is the OR's rank exactly for most articles (834 of 1,002 in tests/domain/test_kb_word_scores.py's
-  help center) and otherwise a float4's last bit or two away, so only articles whose ranks are
-  that close (near-copies) can come in another order than the database's. ts_rank has no idf (it
-  scores one document alone), so the portal weights each lexeme's ranks by its bm25 idf among the
-  published articles (`pg_idf`), as FTS5 does; PG_IDF_RANKING_SQL is that ranking in one statement.
+- PostgreSQL's `ts_rank()` has no idf: it scores one document alone, so a word most articles have
+  ("order") would count as much as the word that names the topic. The portal's PostgreSQL ranking
+  is each distinct lexeme's one-lexeme `ts_rank()` weighted by its bm25 idf among the published
+  articles (`pg_idf`), summed: PG_IDF_RANKING_SQL in one statement, and here from the kept ranks
+  (in float4, as ts_rank returns them, so articles whose scores are a float4's last bits apart
+  may come in another order than the statement's).
 
 So each word's scores in every published article that has it are asked once (SQLite: one query
 per word; PostgreSQL: one query for all of a search's words not kept yet, which reads each matching
@@ -128,11 +126,10 @@ class WordScores:
 
     def sqlite_ranked(self, session: Session, words: Sequence[str], key: tuple[Any, ...], limit: int) -> list[int]:
         """FTS5's `ORDER BY bm25(...)` of `"w1" OR "w2" OR ...`, best `limit` ids."""
-        import numpy as np
 
         parts = [self._sqlite_scores(session, key, f'"{w}"') for w in words]
         # Added in the query's order, as FTS5 adds its phrases: the same float64 sums.
-        return _best(parts, limit, np.add, lower_is_better=True)
+        return _best(parts, limit, lower_is_better=True)
 
     def _pg_fetch(self, session: Session, key: tuple[Any, ...], lexemes: Sequence[str]) -> dict[str, tuple[Any, Any]]:
         """The lexemes' one-lexeme ranks in one query: each matching document is read once, and
@@ -226,14 +223,12 @@ class WordScores:
                 if self.key == old_key:  # else cleared meanwhile (a test, or SQLite's key): nothing to carry
                     self.key, self.words, self.entries, self.stamps = key, carried, entries, stamps
 
-    def pg_ranked(self, session: Session, words: Sequence[str], key: tuple[Any, ...],
-                  limit: int, stamps_of: Callable[[], dict[int, Any]] | None = None,
-                  published: int = 0) -> list[int] | None:
-        """PostgreSQL's `ORDER BY ts_rank(document, q) DESC, id` of the words ORed, best `limit`
-        ids; None when a word is more than one lexeme. `stamps_of`: the published articles' stamps in
-        the state `key`, with which the kept ranks are carried over from the state before (pg_carry).
-        With `published` (how many articles are published), each lexeme's ranks are weighted by its
-        idf (pg_idf), as bm25 weighs SQLite's words: the order of PG_IDF_RANKING_SQL."""
+    def pg_ranked(self, session: Session, words: Sequence[str], key: tuple[Any, ...], limit: int,
+                  published: int, stamps_of: Callable[[], dict[int, Any]] | None = None) -> list[int] | None:
+        """The order of PG_IDF_RANKING_SQL for the words ORed, best `limit` ids, from the kept ranks;
+        None when a word is more than one lexeme. `published`: how many articles are published (each
+        lexeme's idf, pg_idf). `stamps_of`: the published articles' stamps in the state `key`, with
+        which the kept ranks are carried over from the state before (pg_carry)."""
         import numpy as np
 
         if stamps_of is not None:
@@ -244,7 +239,6 @@ class WordScores:
         lexemes = {lx for w in words if (lx := of[w])}
         if not lexemes:
             return []
-        # calc_rank_or takes the distinct lexemes in byte order and adds their shares in float4.
         ordered = sorted(lexemes, key=lambda lx: lx.encode())
         kept: dict[str, tuple[Any, Any]] = {}
         for lx in ordered:
@@ -254,15 +248,10 @@ class WordScores:
         cold = [lx for lx in ordered if lx not in kept]
         if cold:
             kept.update(self._pg_fetch(session, key, cold))
-        parts = [kept[lx] for lx in ordered]
-        if published:
-            weighted = [(ids, scores * np.float32(pg_idf(published, len(ids)))) for ids, scores in parts]
-            return _best(weighted, limit, np.add, lower_is_better=False, dtype="float32")
-
-        def add(total: Any, share: Any) -> Any:  # res = res + share, kept as a float4
-            return (total.astype(np.float64) + share.astype(np.float64)).astype(np.float32)
-
-        return _best(parts, limit, add, lower_is_better=False, divide=float(len(ordered)), dtype="float32")
+        # A lexeme's kept ranks are exactly the published articles that contain it: their count is its n.
+        weighted = [(ids, scores * np.float32(pg_idf(published, len(ids))))
+                    for ids, scores in (kept[lx] for lx in ordered)]
+        return _best(weighted, limit, lower_is_better=False, dtype="float32")
 
 
 def pg_idf(published: int, containing: int) -> float:
@@ -286,8 +275,8 @@ WHERE a.status = 'published'
 GROUP BY a.id ORDER BY score DESC, a.id LIMIT :n"""
 
 
-def _best(parts: Sequence[tuple[Any, Any]], limit: int, add: Callable[[Any, Any], Any], *,
-          lower_is_better: bool, divide: float = 1.0, dtype: str = "float64") -> list[int]:
+def _best(parts: Sequence[tuple[Any, Any]], limit: int, *, lower_is_better: bool,
+          dtype: str = "float64") -> list[int]:
     import numpy as np
 
     parts = [p for p in parts if len(p[0])]
@@ -297,12 +286,10 @@ def _best(parts: Sequence[tuple[Any, Any]], limit: int, add: Callable[[Any, Any]
     total = np.zeros(size, dtype=dtype)
     hit = np.zeros(size, dtype=bool)
     for ids, scores in parts:
-        total[ids] = add(total[ids], scores)
+        total[ids] += scores
         hit[ids] = True
     found = np.flatnonzero(hit)
     scores = total[found]
-    if divide != 1.0:
-        scores = (scores / np.float32(divide)).astype(dtype)  # res / size, in float4
     key = scores if lower_is_better else -scores
     n = min(limit, len(found))
     if n < len(found):
