@@ -8,6 +8,7 @@
 //   {"reveal": {id: value}}        secrets shown once (portal/state/shown_once.py)
 //   {"conceal": [id, ...]}         empties them again
 // URLs must be http(s) (never javascript: or data:).
+// Below that, files chosen while an upload is on its way wait their turn (see "Uploads").
 (function () {
   "use strict";
   var MAILBOX = "portal-mailbox";
@@ -117,4 +118,85 @@
   }
   new MutationObserver(install).observe(document.documentElement, {childList: true, subtree: true});
   install();
+
+  // Uploads. Reflex's client sends one upload per zone at a time and drops, silently, a file chosen
+  // or dropped while the previous one is still on its way (its upload.js: "Upload already in
+  // progress"). So while any upload is on its way <html> carries data-uploading (portal.css shows
+  // "Uploading…" in each upload area, portal.components.common.upload_area), and a choice made in
+  // an upload area meanwhile is held back and handed to the zone, as chosen, once it is free.
+  var uploads = {active: 0, waiting: false, queue: [], replaying: null};
+
+  function isUpload(url) {
+    try { return /\/_upload\/?$/.test(new URL(String(url), window.location.href).pathname); }
+    catch (e) { return false; }
+  }
+
+  function showBusy() {
+    var busy = uploads.active > 0 || uploads.waiting || uploads.queue.length > 0;
+    if (busy) document.documentElement.setAttribute("data-uploading", "");
+    else document.documentElement.removeAttribute("data-uploading");
+  }
+
+  function sendNext() {
+    if (uploads.active > 0 || uploads.waiting || uploads.queue.length === 0) { showBusy(); return; }
+    var item = uploads.queue.shift();
+    if (!item.input.isConnected) { sendNext(); return; }
+    var files = new DataTransfer();
+    item.files.forEach(function (file) { files.items.add(file); });
+    item.input.files = files.files;
+    uploads.replaying = item.input;
+    try { item.input.dispatchEvent(new Event("change", {bubbles: true})); }
+    finally { uploads.replaying = null; }
+    // The zone may refuse the choice (type, size, count) and send nothing: then the next one goes.
+    uploads.waiting = true;
+    var since = Date.now();
+    (function started() {
+      if (uploads.active > 0) { uploads.waiting = false; return; }  // its end sends the next
+      if (Date.now() - since > 1000) { uploads.waiting = false; sendNext(); return; }
+      setTimeout(started, 50);
+    })();
+    showBusy();
+  }
+
+  var xhrOpen = XMLHttpRequest.prototype.open, xhrSend = XMLHttpRequest.prototype.send;
+  XMLHttpRequest.prototype.open = function (method, url) {
+    this.__portalUpload = String(method).toUpperCase() === "POST" && isUpload(url);
+    return xhrOpen.apply(this, arguments);
+  };
+  XMLHttpRequest.prototype.send = function () {
+    if (this.__portalUpload) {
+      uploads.active += 1;
+      showBusy();
+      // Reflex marks its zone free a few promise steps after the request ends: a task later it is.
+      this.addEventListener("loadend", function () {
+        setTimeout(function () { uploads.active -= 1; sendNext(); }, 0);
+      });
+    }
+    return xhrSend.apply(this, arguments);
+  };
+
+  function held(target) {
+    var area = target && target.closest ? target.closest("[data-upload-zone]") : null;
+    return area ? area.querySelector("input[type=file]") : null;
+  }
+  function hold(input, list) {
+    var files = Array.prototype.slice.call(list || []);
+    if (files.length) uploads.queue.push({input: input, files: files});
+    showBusy();
+  }
+  window.addEventListener("change", function (event) {
+    var input = event.target;
+    if (!(uploads.active > 0 || uploads.waiting) || input === uploads.replaying) return;
+    if (!input || input.type !== "file" || held(input) !== input) return;
+    event.stopImmediatePropagation();
+    hold(input, input.files);
+  }, true);
+  window.addEventListener("drop", function (event) {
+    if (!(uploads.active > 0 || uploads.waiting)) return;
+    var input = held(event.target);
+    if (!input) return;
+    event.preventDefault();
+    event.stopImmediatePropagation();
+    hold(input, event.dataTransfer && event.dataTransfer.files);
+  }, true);
 })();

@@ -7,6 +7,8 @@ from typing import Any
 
 import reflex as rx
 
+from portal.i18n import t
+
 STATUS_COLORS = {
     "placed": "gray", "paid": "blue", "packed": "iris", "shipped": "indigo",
     "out_for_delivery": "amber", "delivered": "green", "returned": "orange", "cancelled": "red",
@@ -85,6 +87,18 @@ def secret_panel(*children: rx.Component, test_id: str = "") -> rx.Component:
     shown once is never a state var (see that module)."""
     return rx.el.div(*children, data_shown_once="1", data_testid=test_id or None, style={"display": "none"},
                      width="100%")
+
+
+def upload_area(*children: rx.Component, **props: object) -> rx.Component:
+    """Around a Reflex upload zone: while a file is on its way, "Uploading…" shows here, and a file
+    chosen or dropped meanwhile waits its turn instead of being dropped by Reflex's client, which
+    sends one upload per zone at a time (assets/portal-actions.js, portal.css)."""
+    return rx.vstack(
+        *children,
+        rx.el.p(rx.spinner(size="1"), t("Uploading… a file you add now is sent next."),
+                data_upload_busy="1", role="status", data_testid="upload-busy"),
+        data_upload_zone="1", spacing="1", align="start", **props,
+    )
 
 
 def named_select(options: list[str] | rx.Var, label: str | rx.Var, labels: Mapping[str, Any] | None = None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from portal.components.common import download_link, empty_note, error_callout, form, notice_callout
+from portal.components.common import download_link, empty_note, error_callout, form, notice_callout, upload_area
 from portal.i18n import N_, t
 from portal.layouts.shell import shell
 from portal.state.documents import UPLOAD_ID, DocRow, DocumentsState
@@ -84,14 +84,14 @@ def _upload_dialog() -> rx.Component:
         rx.dialog.content(
             rx.dialog.title(t("Upload “{title}”", title=DocumentsState.upload_title)),
             rx.vstack(
-                rx.el.label(rx.upload(
+                upload_area(rx.el.label(rx.upload(
                     rx.vstack(rx.icon("upload", size=22), rx.text(t("Drop the file here or click to choose it"),
                                                                   size="2"),
                               rx.text(DocumentsState.upload_hint, size="1", color_scheme="gray"), align="center"),
                     id=UPLOAD_ID, max_files=1, multiple=False,
                     accept={"application/pdf": [".pdf"], "image/png": [".png"], "image/jpeg": [".jpg", ".jpeg"]},
                     border=f"1px dashed {rx.color('gray', 7)}", padding="1.5rem", border_radius="8px", width="100%",
-                ), width="100%"),
+                ), width="100%"), width="100%"),
                 rx.foreach(rx.selected_files(UPLOAD_ID), lambda name: rx.text(name, size="2",
                                                                                data_testid="selected-file")),
                 rx.cond(DocumentsState.upload_error != "", rx.text(DocumentsState.upload_error, color_scheme="red",

@@ -13,6 +13,7 @@ from portal.components.common import (
     error_callout,
     notice_callout,
     status_badge,
+    upload_area,
 )
 from portal.components.support import help_link
 from portal.i18n import N_, t, tn
@@ -170,11 +171,12 @@ def _return_panel() -> rx.Component:
         ),
         rx.vstack(
             rx.text(t("Photos (optional): JPEG, PNG or WebP, up to 5 MB each."), size="1", color_scheme="gray"),
-            rx.el.label(rx.upload(rx.button(rx.icon("camera", size=14), t("Choose photos"), variant="soft", size="1"),
-                      id="return_photos", multiple=True, max_files=4, border="none", padding="0",
-                      accept={"image/jpeg": [".jpg", ".jpeg"], "image/png": [".png"], "image/webp": [".webp"]},
-                      on_drop=S.upload_photos(rx.upload_files(upload_id="return_photos")),
-                      data_testid="return-photos-upload")),
+            upload_area(rx.el.label(rx.upload(
+                rx.button(rx.icon("camera", size=14), t("Choose photos"), variant="soft", size="1"),
+                id="return_photos", multiple=True, max_files=4, border="none", padding="0",
+                accept={"image/jpeg": [".jpg", ".jpeg"], "image/png": [".png"], "image/webp": [".webp"]},
+                on_drop=S.upload_photos(rx.upload_files(upload_id="return_photos")),
+                data_testid="return-photos-upload"))),
             rx.foreach(S.photos, _photo),
             spacing="1",
         ),

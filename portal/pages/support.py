@@ -14,6 +14,7 @@ from portal.components.common import (
     for_this_page,
     label_for,
     notice_callout,
+    upload_area,
 )
 from portal.domain.support import CATEGORIES, CATEGORY_LABELS, PRIORITIES
 from portal.i18n import N_, t, tn
@@ -62,12 +63,12 @@ def staged_files(rows: rx.Var, remove: object) -> rx.Component:
 
 def upload_zone(upload_id: str, handler: object, label: str = N_("Attach files")) -> rx.Component:
     # The label names Reflex's file input (which takes no attributes of ours) by the button's words
-    return rx.el.label(rx.upload(
+    return upload_area(rx.el.label(rx.upload(
         rx.button(rx.icon("paperclip", size=16), t(label), variant="soft", type="button"),
         id=upload_id, multiple=True, max_files=get_settings().support_attachments_per_message,
         max_size=get_settings().support_attachment_max_bytes, accept=ACCEPT, on_drop=handler,
         border="none", padding="0", data_testid=f"{upload_id}-upload",
-    ))
+    )))
 
 
 def file_link(f: FileRow) -> rx.Component:

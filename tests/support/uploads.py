@@ -3,11 +3,11 @@ the browser never sent the choice.
 
 Reflex's client sends one upload per zone at a time: a choice made while the zone's previous
 upload is still finishing in the browser is dropped, and the only trace is a console line
-("Upload already in progress for <zone>"). The previous upload's last change (say, "this file was
-refused") can be painted a moment before the browser marks that upload finished, so a second
-choice made at once, as a test makes it, can fall into that moment. A person whose file did not
-appear chooses it again; `send_files` does the same, and only when the browser sent no upload for
-the choice, so a file the portal received and then did not show still fails the wait."""
+("Upload already in progress for <zone>"). The portal's pages now hold such a choice and send it
+once the zone is free (assets/portal-actions.js; tests/browser/test_upload_queue.py proves it,
+and fails without it). This helper still chooses again, as a person whose file did not appear
+would, but only when the browser sent no upload for the choice, so a file the portal received
+and then did not show still fails the wait."""
 
 from __future__ import annotations
 
