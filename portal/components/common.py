@@ -92,10 +92,11 @@ def secret_panel(*children: rx.Component, test_id: str = "") -> rx.Component:
 def upload_area(*children: rx.Component, **props: object) -> rx.Component:
     """Around a Reflex upload zone: while a file is on its way, "Uploading…" shows here, and a file
     chosen or dropped meanwhile waits its turn instead of being dropped by Reflex's client, which
-    sends one upload per zone at a time (assets/portal-actions.js, portal.css)."""
+    sends one upload per zone at a time (assets/portal-actions.js, portal.css). Its turning icon is
+    not Radix's spinner: the tests read a `.rt-Spinner` on the page as "still loading"."""
     return rx.vstack(
         *children,
-        rx.el.p(rx.spinner(size="1"), t("Uploading… a file you add now is sent next."),
+        rx.el.p(rx.icon("loader_circle", size=14, aria_hidden="true"), t("Uploading… a file you add now is sent next."),
                 data_upload_busy="1", role="status", data_testid="upload-busy"),
         data_upload_zone="1", spacing="1", align="start", **props,
     )
