@@ -175,7 +175,7 @@
     return xhrSend.apply(this, arguments);
   };
 
-  function held(target) {
+  function areaInput(target) {
     var area = target && target.closest ? target.closest("[data-upload-zone]") : null;
     return area ? area.querySelector("input[type=file]") : null;
   }
@@ -187,13 +187,13 @@
   window.addEventListener("change", function (event) {
     var input = event.target;
     if (!(uploads.active > 0 || uploads.waiting) || input === uploads.replaying) return;
-    if (!input || input.type !== "file" || held(input) !== input) return;
+    if (!input || input.type !== "file" || areaInput(input) !== input) return;
     event.stopImmediatePropagation();
     hold(input, input.files);
   }, true);
   window.addEventListener("drop", function (event) {
     if (!(uploads.active > 0 || uploads.waiting)) return;
-    var input = held(event.target);
+    var input = areaInput(event.target);
     if (!input) return;
     event.preventDefault();
     event.stopImmediatePropagation();

@@ -126,7 +126,6 @@ class WordScores:
 
     def sqlite_ranked(self, session: Session, words: Sequence[str], key: tuple[Any, ...], limit: int) -> list[int]:
         """FTS5's `ORDER BY bm25(...)` of `"w1" OR "w2" OR ...`, best `limit` ids."""
-
         parts = [self._sqlite_scores(session, key, f'"{w}"') for w in words]
         # Added in the query's order, as FTS5 adds its phrases: the same float64 sums.
         return _best(parts, limit, lower_is_better=True)

@@ -62,7 +62,6 @@ class DocumentsState(PortalState, rx.State):
     # Uploading
     upload_title: str = ""
     upload_error: str = ""
-    uploading: bool = False
     _sign_id: int = 0
     _sign_sha256: str = ""
     _upload_id: int = 0
