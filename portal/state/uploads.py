@@ -65,9 +65,13 @@ async def _tab_owner(token: str) -> int | None:
     app: Any = live.app
     if app is None:
         return None
-    sess: Any = await app.state_manager.get_state(BaseStateToken(ident=token, cls=SessionState))
-    sub: Any = await sess.get_state(SessionState)
-    return sub._bound_user_id if sub.signed_in else None
+    # Under the tab's lock, not a plain read: with several workers the worker that serves the tab
+    # may keep its state in memory under a lease (rxconfig.py), and Redis then holds an older copy
+    # (a tab that signed in a moment ago would read as nobody's). Asking for the lock makes that
+    # worker write its copy and let go first.
+    async with app.state_manager.modify_state(BaseStateToken(ident=token, cls=SessionState)) as root:
+        sub: Any = await root.get_state(SessionState)
+        return sub._bound_user_id if sub.signed_in else None
 
 
 def _capped(request: Request, declared: int) -> Any:
