@@ -17,6 +17,7 @@ from portal.seed.demo import DEMO_PASSWORD
 from portal.state.admin_api import AdminApiKeysState
 from tests.browser.test_login_flow import sign_in
 from tests.jobs.test_webhooks import Receiver
+from tests.support.redis_state import tab_bytes
 
 pytestmark = pytest.mark.browser
 
@@ -31,7 +32,9 @@ def tab_state_bytes(page: Any, cls: type) -> bytes:
     token = page.evaluate("() => window.sessionStorage.getItem('token')")
     assert token
     if redis_url := os.environ.get("REFLEX_REDIS_URL"):
-        return _stored_in_redis(redis_url, token)
+        # Scaled out, what is kept is what Redis holds (every key of the tab, one per substate),
+        # once the worker that serves the tab has written it (tests/support/redis_state.py).
+        return tab_bytes(redis_url, token)
 
     async def dump() -> bytes:
         assert live.app is not None
@@ -48,19 +51,6 @@ def tab_state_bytes(page: Any, cls: type) -> bytes:
 
     assert live.loop is not None
     return asyncio.run_coroutine_threadsafe(dump(), live.loop).result(timeout=20)
-
-
-def _stored_in_redis(url: str, token: str) -> bytes:
-    """Scaled out, what is kept is what Redis holds: every key of the tab (one per substate)."""
-    import redis
-
-    client = redis.Redis.from_url(url)
-    try:
-        keys = sorted(client.scan_iter(match=f"{token}*", count=1000))
-        assert keys, "no state of this tab in Redis"
-        return b"".join(v for v in client.mget(keys) if v)
-    finally:
-        client.close()
 
 
 def test_a_new_api_key_and_signing_secret_live_only_in_the_page(
