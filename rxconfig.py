@@ -5,6 +5,13 @@ from reflex.plugins.sitemap import SitemapPlugin
 
 from portal.settings import cors_origins, get_settings
 
+# Several workers (Redis): a worker keeps a tab's state in memory while it holds the tab's Redis
+# lock, and holds it on (a lease) until another worker asks for it (a live push sent from there)
+# or the lease's time is up, instead of locking, reading and writing the tab's states in Redis at
+# every event. Two workers on PostgreSQL + Redis serve about 2.5 times the page navigations
+# (bench/README.md, "oplocks"). REFLEX_OPLOCK_ENABLED=false in the environment switches it off.
+os.environ.setdefault("REFLEX_OPLOCK_ENABLED", "true")
+
 config = rx.Config(
     app_name="portal",
     telemetry_enabled=False,

@@ -128,6 +128,10 @@ def server_env(base: dict[str, str], *, workers: int, data_dir: Path, database_u
     env = {k: v for k, v in base.items() if k not in ("DATABASE_URL", "REFLEX_REDIS_URL")}
     env.update({"GRANIAN_WORKERS": str(workers), "REFLEX_USE_SYSTEM_BUN": "1", "PORTAL_ENV": "test",
                 "PORTAL_DATA_DIR": str(data_dir), "REFLEX_TELEMETRY_ENABLED": "false"})
+    # The portal's rxconfig.py turns Reflex's opportunistic locking on (it matters with Redis); the
+    # bare app is given the same, so that both run Reflex configured alike. Set
+    # REFLEX_OPLOCK_ENABLED=false to measure both without it.
+    env.setdefault("REFLEX_OPLOCK_ENABLED", "true")
     # Raise the server's own descriptor limit too (it inherits ours).
     if database_url:
         env["DATABASE_URL"] = database_url

@@ -278,6 +278,19 @@ async def _sweep_views() -> None:
                 log.exception("could not sweep the kept views")
 
 
+async def _prune_leases(app: App) -> None:
+    """Drop the state manager's per-tab locks of leases that ended (`StrangerRedis.prune_idle_locks`)."""
+    while True:
+        await asyncio.sleep(30.0)
+        prune = getattr(getattr(app, "_state_manager", None), "prune_idle_locks", None)
+        if prune is None:
+            return
+        try:
+            prune()
+        except Exception:
+            log.exception("could not prune the state manager's idle locks")
+
+
 async def _keep_alive() -> None:
     while True:
         await asyncio.sleep(TOUCH_EVERY_SECONDS)
@@ -302,11 +315,13 @@ async def live_lifespan(app: App) -> AsyncIterator[None]:
     _hook_disconnect(app)
     keep_alive = asyncio.get_running_loop().create_task(_keep_alive())
     sweep = asyncio.get_running_loop().create_task(_sweep_views())
+    prune = asyncio.get_running_loop().create_task(_prune_leases(app))
     try:
         yield
     finally:
         keep_alive.cancel()
         sweep.cancel()
+        prune.cancel()
         events.unsubscribe(_on_commit)
         runtime.loop = None
         if client is not None:

@@ -194,6 +194,22 @@ class StrangerRedis(StateManagerRedis):
     # Reflex's own expiry for signed-in tabs (set by `install`).
     full_expiration: int = 0
 
+    def prune_idle_locks(self) -> int:
+        """Forget the in-process locks of tabs this worker holds no lease on.
+
+        With opportunistic locking (REFLEX_OPLOCK_ENABLED, on by default: see rxconfig.py) Reflex
+        makes an asyncio.Lock per tab that ever held a lease here and never drops it, so a worker
+        would keep one for every tab ever opened. A lock nobody holds or waits for, of a tab with
+        no lease, guards nothing: the next lease makes a new one. Runs on the event loop, without
+        an await, so no coroutine is between looking a lock up and taking it. Returns how many."""
+        locks = self._cached_states_locks
+        leases = self._local_leases
+        idle = [key for key, lock in locks.items()
+                if key not in leases and not lock.locked() and not getattr(lock, "_waiters", None)]
+        for key in idle:
+            del locks[key]
+        return len(idle)
+
     async def set_state(self, token: Any, state: Any, *, lock_id: bytes | None = None, **context: Any) -> None:
         full = self.full_expiration or self.token_expiration
         self.full_expiration = full
