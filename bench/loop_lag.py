@@ -28,7 +28,10 @@ after a network drop), and the whole state is sent (the script did only that unt
 Phases: the probe alone (unloaded), then the probe while the load runs (loaded). Prints the ping
 delay's median, p95 and max in both phases and its excess over the unloaded median (the lag), the
 cheap event's median and p95 in both and the loaded/unloaded p95 ratio, and what the load got
-done. The bare app gets the same probe (ping and its increment handler), unloaded, as the floor.
+done. The bare app gets the same probe (ping and its increment handler), unloaded, as the floor,
+and once more while as many processes as the load has customers do nothing but spin (`--spinners`):
+what a busy machine alone does to an idle loop's answers, none of it the server's work, so the
+portal's loaded figures can be read against it.
 
     .venv/bin/python bench/loop_lag.py --seconds 10
     .venv/bin/python bench/loop_lag.py --seconds 10 --loaders 5
@@ -235,6 +238,9 @@ def main() -> None:
     parser.add_argument("--hydrate", choices=["first", "full"], default="first",
                         help="first: each tab's hydrate as a page's first connect (with the compiled defaults' "
                              "hashes, as a browser); full: without them (as a reconnect), the whole state sent")
+    parser.add_argument("--spinners", type=int, default=-1,
+                        help="processes that only spin while the bare app is probed a second time, to show what "
+                             "a busy machine alone does to an idle loop (default: as many as --loaders; 0: skip)")
     parser.add_argument("--hashes-file", default="", help=argparse.SUPPRESS)
     parser.add_argument("--role", default="probe", choices=["probe", "load"], help=argparse.SUPPRESS)
     parser.add_argument("--url", default="", help=argparse.SUPPRESS)
@@ -260,6 +266,18 @@ def main() -> None:
     proc = start_server(app_dir, port, env, log=TMP / "b.log")
     try:
         base = asyncio.run(probe(f"http://127.0.0.1:{port}", None, increment, "/", min(seconds, 5), bare_hashes))
+        # The machine's share: the same probe while processes that only spin take the cores (as many
+        # as the load's customers, at the load's niceness). Nothing of it touches the bare app's loop.
+        spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"],
+                                     preexec_fn=(lambda: os.nice(args.load_nice)) if args.load_nice > 0 else None)
+                    for _ in range(args.spinners if args.spinners >= 0 else loaders)]
+        try:
+            busy_machine = asyncio.run(probe(f"http://127.0.0.1:{port}", None, increment, "/", min(seconds, 5),
+                                             bare_hashes)) if spinners else None
+        finally:
+            for sp in spinners:
+                sp.kill()
+                sp.wait()
     finally:
         stop_server(proc)
 
@@ -299,14 +317,22 @@ def main() -> None:
     print("socket.io ping -> pong (the server's event loop lag + a loopback round trip):")
     floor = statistics.median(unloaded["ping"]) * 1000 if unloaded["ping"] else 0.0
     print(row("  bare Reflex app, unloaded", base["ping"]))
+    if busy_machine is not None:
+        print(row(f"  bare Reflex app, {len(spinners)} spinning processes", busy_machine["ping"]))
     print(row("  portal, unloaded", unloaded["ping"]))
     print(row("  portal, loaded", loaded["ping"], floor))
     print(f"idle signed-in tab, cheap event round trip ({cheap.split('.')[-1]}):")
     print(row("  bare Reflex app, unloaded (increment)", base["event"]))
+    if busy_machine is not None:
+        print(row(f"  bare Reflex app, {len(spinners)} spinning processes", busy_machine["event"]))
     print(row("  portal, unloaded", unloaded["event"]))
     print(row("  portal, loaded", loaded["event"]))
     print(f"  loaded / unloaded p95: {ratio(pct(loaded['event'], 0.95), pct(unloaded['event'], 0.95))}   "
           f"portal unloaded / bare app p95: {ratio(pct(unloaded['event'], 0.95), pct(base['event'], 0.95))}")
+    if busy_machine is not None:
+        alone = pct(busy_machine["event"], 0.95)
+        print(f"  the bare app with the machine busy / unloaded p95: {ratio(alone, pct(base['event'], 0.95))} "
+              f"(what the cores alone do; the portal's loaded p95 over it: {ratio(pct(loaded['event'], 0.95), alone)})")
     errs = int(unloaded["errors"][0] + loaded["errors"][0])
     print(f"  probe errors (timeouts): {errs}")
     el = work["elapsed"]
