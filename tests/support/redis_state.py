@@ -8,16 +8,9 @@ holding it writes what it keeps and lets go, and Redis then holds the tab's curr
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-from collections.abc import Coroutine
 from typing import Any
 
-
-def _run(coro: Coroutine[Any, Any, Any]) -> Any:
-    # In a thread of its own: the caller may be inside Playwright's or pytest's own loop.
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result(timeout=120)
+from tests.support.aio import run_async
 
 
 def is_state_key(key: bytes | str) -> bool:
@@ -47,7 +40,7 @@ def tabs_written(url: str, tokens: list[str]) -> None:
             await manager.close()
             await client.aclose()
 
-    _run(take())
+    run_async(take())
 
 
 def tab_bytes(url: str, token: str) -> bytes:
