@@ -29,6 +29,7 @@ from portal import metrics
 from portal.domain import events
 from portal.domain.events import DomainEvent
 from portal.live.registry import MemoryRegistry, RedisRegistry, TokenRegistry
+from portal.live.resp import PipelinedRedis
 from portal.settings import get_settings
 
 if TYPE_CHECKING:
@@ -307,7 +308,7 @@ async def live_lifespan(app: App) -> AsyncIterator[None]:
     redis_url = get_settings().reflex_redis_url
     client = None
     if redis_url:
-        client = RedisRegistry(_redis(redis_url))
+        client = RedisRegistry(_redis(redis_url), PipelinedRedis.for_url(redis_url))
         runtime.registry = client
     else:
         runtime.registry = MemoryRegistry()
@@ -326,6 +327,8 @@ async def live_lifespan(app: App) -> AsyncIterator[None]:
         runtime.loop = None
         if client is not None:
             await client.redis.aclose()
+            if client.fast is not None:
+                await client.fast.close()
 
 
 def _redis(url: str) -> Any:

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session as OrmSession
 
 from portal.domain import events as domain_events
 from portal.live.loop import shared_counters_read
+from portal.live.resp import PipelinedRedis
 from portal.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -96,20 +97,21 @@ class RedisCounters:
 
     def __init__(self, url: str) -> None:
         import redis
-        from redis.asyncio import Redis as AsyncRedis
 
         self.url = url
         self._sync = redis.Redis.from_url(url)
-        self._async: dict[int, AsyncRedis] = {}
+        self._async: dict[int, Any] = {}
         self._ttl = max(3600, get_settings().session_absolute_hours * 3600)
 
     def _client(self) -> Any:
+        """This event loop's client: one pipelined connection (`portal.live.resp`), or redis-py's
+        for a URL that one does not speak (TLS)."""
         from redis.asyncio import Redis as AsyncRedis
 
         loop_id = id(asyncio.get_running_loop())
         client = self._async.get(loop_id)
         if client is None:
-            client = self._async[loop_id] = AsyncRedis.from_url(self.url)
+            client = self._async[loop_id] = PipelinedRedis.for_url(self.url) or AsyncRedis.from_url(self.url)
         return client
 
     def bump(self, keys: Iterable[str]) -> None:
@@ -122,7 +124,11 @@ class RedisCounters:
     async def read(self, keys: tuple[str, ...]) -> tuple[int, ...]:
         if not keys:
             return ()
-        return _ints(await self._client().mget([self.PREFIX + k for k in keys]))
+        client = self._client()
+        names = [self.PREFIX + k for k in keys]
+        if isinstance(client, PipelinedRedis):
+            return _ints(await client.execute("MGET", *names))
+        return _ints(await client.mget(names))
 
     def read_now(self, keys: tuple[str, ...]) -> tuple[int, ...]:
         if not keys:
