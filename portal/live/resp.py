@@ -9,7 +9,7 @@ each waits for a connection of its own: 10-20% of a busy worker's interpreter ti
 (bench/README.md, "2026-12-07"). This client keeps one connection per event loop and writes
 each command at once; Redis answers in the order it was asked, so a reply goes to the oldest
 waiting caller: a command costs one `write` and a few slices of the reply, and overlapping
-events share the same round trip.
+events share the connection without waiting for each other.
 
 It speaks RESP2 to `redis://` and `unix://` URLs (a password, a user and a database in the URL
 are sent first). Anything else (TLS) gets None from `for_url`, and the caller keeps redis-py.

@@ -101,17 +101,22 @@ class RedisCounters:
         self.url = url
         self._sync = redis.Redis.from_url(url)
         self._async: dict[int, Any] = {}
+        self._last: tuple[asyncio.AbstractEventLoop, Any] | None = None  # the last loop's, looked up first
         self._ttl = max(3600, get_settings().session_absolute_hours * 3600)
 
     def _client(self) -> Any:
         """This event loop's client: one pipelined connection (`portal.live.resp`), or redis-py's
         for a URL that one does not speak (TLS)."""
-        from redis.asyncio import Redis as AsyncRedis
-
-        loop_id = id(asyncio.get_running_loop())
-        client = self._async.get(loop_id)
+        loop = asyncio.get_running_loop()
+        last = self._last
+        if last is not None and last[0] is loop:
+            return last[1]
+        client = self._async.get(id(loop))
         if client is None:
-            client = self._async[loop_id] = PipelinedRedis.for_url(self.url) or AsyncRedis.from_url(self.url)
+            from redis.asyncio import Redis as AsyncRedis
+
+            client = self._async[id(loop)] = PipelinedRedis.for_url(self.url) or AsyncRedis.from_url(self.url)
+        self._last = (loop, client)
         return client
 
     def bump(self, keys: Iterable[str]) -> None:

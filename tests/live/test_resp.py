@@ -117,7 +117,7 @@ def test_a_caller_that_gives_up_does_not_take_the_next_callers_reply() -> None:
         try:
             await client.execute("PING")  # connected: the next command is written at once
             gone = asyncio.ensure_future(client.execute("GET", keys[0]))
-            await asyncio.sleep(0)  # written, reply not read yet
+            await asyncio.sleep(0)  # sent (or about to be), its reply not read yet
             gone.cancel()
             return await client.execute("GET", keys[1])
         finally:
