@@ -44,8 +44,7 @@ def flush() -> int:
         return 0
     try:
         with session_scope() as db:
-            return sum(insights.record(db, principal=principal, kind=kind, path=path, name=name)
-                       for principal, kind, path, name in batch)
+            return insights.record_many(db, batch)
     except Exception:  # noqa: BLE001 - one bad row (say, of an account deleted meanwhile) ...
         log.warning("could not write %d analytics events together; writing them one by one", len(batch))
     written = 0  # ... must not lose the others

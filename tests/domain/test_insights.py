@@ -46,6 +46,30 @@ def test_password_fields_and_odd_values_are_never_recorded(db: Session) -> None:
     assert db.query(AnalyticsEvent).count() == 0
 
 
+def test_noted_events_are_written_together_by_the_flush_and_odd_ones_dropped(db: Session) -> None:
+    """The path every page view takes: noted in memory, written in one statement about once a
+    second (portal/jobs/analytics.py)."""
+    from portal.jobs import analytics
+
+    ua, _ = make_customer(db)
+    ub, _ = make_customer(db)
+    pa, pb = principal_for(ua), principal_for(ub)
+    for _ in range(3):
+        analytics.note(pa, "page_view", "/orders/[id]")
+    analytics.note(pb, "page_view", "/dashboard")
+    analytics.note(None, "page_view", "/login")
+    analytics.note(pa, "form_field", "/account/security", "new_password")  # never recorded
+    analytics.note(pa, "page_view", "https://evil.example/")  # not a route
+    assert analytics.flush() == 5
+    assert analytics.flush() == 0  # nothing noted twice
+    rows = db.query(AnalyticsEvent).all()
+    assert sorted((r.user_id or 0, r.path) for r in rows) == sorted(
+        [(ua.id, "/orders/[id]")] * 3 + [(ub.id, "/dashboard"), (0, "/login")])
+    assert all(r.created_at is not None and r.kind == "page_view" for r in rows)
+    admin = principal_for(make_staff(db, role=Role.ADMIN))
+    assert insights.report(db, principal=admin, name="top_pages", rng=_rng())[0] == ("/orders/[id]", 3.0)
+
+
 def test_searches_tickets_satisfaction_and_self_service(db: Session) -> None:
     ua, ca = make_customer(db)
     for q, n in (("returns", 3), ("returns", 2), ("lost parcel", 0)):
