@@ -10,7 +10,8 @@ and how many went to the worker pool (from /api/health, outside production).
 
 With `--workers 2` both apps run two workers on a private Redis (and the portal on PostgreSQL
 when DATABASE_URL is set, as in live_load.py); the Redis server's CPU is counted with the
-server's, PostgreSQL's is printed apart (its backends serve other clients too).
+server's, PostgreSQL's is printed apart (its backends serve other clients too), and so are the
+Redis commands each navigation cost (INFO commandstats of the private Redis).
 
     .venv/bin/python bench/nav_cpu.py --tabs 4 --navs 1500
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/nav_cpu.py --workers 2
@@ -91,8 +92,18 @@ def postgres_cpu_seconds() -> float:
     return total
 
 
+def redis_commands(url: str) -> dict[str, int]:
+    """Calls per command so far on the Redis server of `url` (INFO commandstats)."""
+    if not url:
+        return {}
+    from redis import Redis
+
+    with Redis.from_url(url) as r:
+        return {k.removeprefix("cmdstat_"): int(v["calls"]) for k, v in r.info("commandstats").items()}
+
+
 async def drive(url: str, cookies: list[str | None], plans: list[list[Any]], pid: int, navs: int,
-                also: list[int] | None = None) -> dict[str, float]:
+                also: list[int] | None = None, redis_url: str = "") -> dict[str, Any]:
     tabs = [Tab(url, c) for c in cookies]
     for tab, plan in zip(tabs, plans, strict=True):
         await tab.connect(plan[0][0], plan[0][1], timeout=60)
@@ -101,6 +112,7 @@ async def drive(url: str, cookies: list[str | None], plans: list[list[Any]], pid
             path, query, mount = random.choice(plan)
             await tab.navigate(path, query, mount, timeout=20)
     pids = [pid, *(also or [])]
+    commands0 = redis_commands(redis_url)
     cpu0, pg0, t0, latencies = sum(map(tree_cpu_seconds, pids)), postgres_cpu_seconds(), time.perf_counter(), []
 
     async def user(tab: Tab, plan: list[Any]) -> None:
@@ -111,10 +123,14 @@ async def drive(url: str, cookies: list[str | None], plans: list[list[Any]], pid
     await asyncio.gather(*(user(t, p) for t, p in zip(tabs, plans, strict=True)))
     elapsed, cpu = time.perf_counter() - t0, sum(map(tree_cpu_seconds, pids)) - cpu0
     pg = postgres_cpu_seconds() - pg0
+    commands = {k: n - commands0.get(k, 0) for k, n in redis_commands(redis_url).items()}
+    commands = {k: n for k, n in commands.items() if n > 0 and k != "info"}
     await asyncio.gather(*(t.close() for t in tabs))
     return {"navs": len(latencies), "navs_per_s": len(latencies) / elapsed,
             "cpu_ms_per_nav": cpu * 1000 / len(latencies), "median_ms": statistics.median(latencies) * 1000,
-            "pg_ms_per_nav": pg * 1000 / len(latencies)}
+            "pg_ms_per_nav": pg * 1000 / len(latencies), "redis_per_nav": sum(commands.values()) / len(latencies),
+            "redis_commands": {k: round(n / len(latencies), 2) for k, n in sorted(commands.items(),
+                                                                             key=lambda kv: -kv[1])}}
 
 
 def run_bare(tabs: int, navs: int, workers: int) -> dict[str, float]:
@@ -127,7 +143,7 @@ def run_bare(tabs: int, navs: int, workers: int) -> dict[str, float]:
         try:
             nav = ("/", {}, [])
             return asyncio.run(drive(f"http://127.0.0.1:{port}", [None] * tabs, [[nav]] * tabs, proc.pid, navs,
-                                     redis_pids(backing.redis_url)))
+                                     redis_pids(backing.redis_url), redis_url))
         finally:
             stop_server(proc)
 
@@ -147,7 +163,7 @@ def run_portal(tabs: int, navs: int, workers: int) -> tuple[dict[str, float], di
         proc = start_server(ROOT, port, env, log=TMP / "portal.log")
         try:
             result = asyncio.run(drive(f"http://127.0.0.1:{port}", [c.cookie for c in customers], plans, proc.pid,
-                                       navs, redis_pids(backing.redis_url)))
+                                       navs, redis_pids(backing.redis_url), env.get("REFLEX_REDIS_URL", "")))
             loop = httpx.get(f"http://127.0.0.1:{port}/api/health").json().get("loop_first", {})
         finally:
             stop_server(proc)
@@ -170,6 +186,9 @@ def main() -> None:
         print(f"{name:24}{r['navs_per_s']:>10.0f}{r['median_ms']:>12.1f}{r['cpu_ms_per_nav']:>20.2f}"
               f"{r['pg_ms_per_nav']:>20.2f}")
     print(f"portal / bare CPU per navigation: {portal['cpu_ms_per_nav'] / bare['cpu_ms_per_nav']:.2f}x")
+    if args.workers > 1:
+        for name, r in (("bare Reflex app", bare), ("portal", portal)):
+            print(f"Redis commands per navigation, {name}: {r['redis_per_nav']:.2f} {r['redis_commands']}")
     print(f"loop-first tries: served on the loop {loop.get('served_on_loop', '?')}, "
           f"sent to the pool {loop.get('sent_to_pool', '?')}")
 

@@ -12,7 +12,9 @@ into their state's fields (so that starting again is harmless) may be marked.
 With several workers the view versions live in Redis, whose client blocks. So the try is
 preceded by one read with the async client of the counters this handler read last time in this
 tab (remembered wherever it ran); the try may use exactly those values, which are as fresh as a
-read in the pool would have been.
+read in the pool would have been. The guard reads them for the event's handler in the same
+command as the session's epochs, a moment before (`hand_over_prefetched`), so that a page load
+costs Redis one round trip, not two.
 
 This module imports nothing of the portal, so the database layer can arm its entry point
 without an import cycle.
@@ -21,6 +23,7 @@ without an import cycle.
 from __future__ import annotations
 
 import contextvars
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
@@ -84,6 +87,56 @@ def shared_counters_read(keys: tuple[str, ...]) -> tuple[int, ...] | None:
     return tuple(known[k] for k in keys)
 
 
+# The mark of a handler tried on the loop first (`portal.state.base.loop_first`).
+LOOP_FIRST = "__portal_loop_first__"
+
+
+def is_loop_first(fn: Callable[..., object]) -> bool:
+    return bool(getattr(fn, LOOP_FIRST, False))
+
+
+# Which shared counters each (tab, state, handler) read on its last run, so that its next try on
+# the loop can read them first with the async client (a few thousand tabs' worth, newest kept).
+HandlerKey = tuple[str, str, str]  # (tab token, "token|state full name", handler's qualified name)
+_REMEMBERED: OrderedDict[HandlerKey, tuple[str, ...]] = OrderedDict()
+_REMEMBERED_MAX = 20_000
+
+
+def handler_key(token: str, state_name: str, fn: Callable[..., object]) -> HandlerKey:
+    """What the counters a handler read in a tab are remembered by."""
+    return token, f"{token}|{state_name}", fn.__qualname__
+
+
+def remembered_counters(key: HandlerKey) -> tuple[str, ...] | None:
+    return _REMEMBERED.get(key)
+
+
+def remember_counters(key: HandlerKey, seen: set[str]) -> None:
+    _REMEMBERED[key] = tuple(sorted(seen))
+    _REMEMBERED.move_to_end(key)
+    while len(_REMEMBERED) > _REMEMBERED_MAX:
+        _REMEMBERED.popitem(last=False)
+
+
+# Counters the guard read for this event's handler, with the session's epochs.
+_HANDED_OVER: contextvars.ContextVar[tuple[HandlerKey, dict[str, int]] | None] = contextvars.ContextVar(
+    "portal_counters_handed_over", default=None)
+
+
+def hand_over_prefetched(key: HandlerKey, values: dict[str, int]) -> None:
+    """The guard read these counters for this event's handler (`key`): its try may use them."""
+    _HANDED_OVER.set((key, values))
+
+
+def take_prefetched(key: HandlerKey) -> dict[str, int] | None:
+    """What the guard read for this handler in this event, once; None if it read nothing for it."""
+    found = _HANDED_OVER.get()
+    if found is None or found[0] != key:
+        return None
+    _HANDED_OVER.set(None)
+    return found[1]
+
+
 def recording_counters_read() -> tuple[set[str], contextvars.Token[set[str] | None]]:
     """Start remembering the shared counters read in this context (and its copies)."""
     seen: set[str] = set()
@@ -94,5 +147,7 @@ def stop_recording(token: contextvars.Token[set[str] | None]) -> None:
     _READ.reset(token)
 
 
-__all__ = ["NeedsWorker", "blocking_point", "on_loop_attempt", "recording_counters_read", "shared_counters_read",
-           "stop_recording"]
+__all__ = ["LOOP_FIRST", "HandlerKey", "NeedsWorker", "blocking_point", "hand_over_prefetched", "handler_key",
+           "is_loop_first", "on_loop_attempt",
+           "recording_counters_read", "remember_counters", "remembered_counters", "shared_counters_read",
+           "stop_recording", "take_prefetched"]

@@ -28,7 +28,6 @@ import copy
 import enum
 import functools
 import inspect
-from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import MISSING
 from typing import Any, Final, Literal, TypeVar
@@ -43,7 +42,17 @@ from portal.domain.errors import DomainError
 from portal.domain.events import DomainEvent
 from portal.domain.principal import Principal, require_principal
 from portal.live import runtime
-from portal.live.loop import NeedsWorker, on_loop_attempt, recording_counters_read, stop_recording
+from portal.live.loop import (
+    LOOP_FIRST,
+    NeedsWorker,
+    handler_key,
+    on_loop_attempt,
+    recording_counters_read,
+    remember_counters,
+    remembered_counters,
+    stop_recording,
+    take_prefetched,
+)
 from portal.live.runtime import offload
 from portal.live.views import views
 from portal.state import tab
@@ -59,7 +68,7 @@ def _in_worker(fn: Callable[..., Any]) -> Callable[..., Any]:
             or getattr(fn, BACKGROUND_TASK_MARKER, False)):
         return fn
 
-    first_on_loop = getattr(fn, _LOOP_FIRST, False)
+    first_on_loop = getattr(fn, LOOP_FIRST, False)
 
     @functools.wraps(fn)
     async def run(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -76,10 +85,11 @@ async def run_sync(state: Any, fn: Callable[..., T], *args: Any, first_on_loop: 
     if not first_on_loop:
         return await offload(_as_origin, origin, fn, state, *args, **kwargs)
     counters = runtime.counters()
-    remembered = (token, origin, fn.__qualname__)
+    remembered = handler_key(token, type(state).get_full_name(), fn)
     prefetched: dict[str, int] | None = None
     if isinstance(counters, runtime.RedisCounters):
-        keys = _COUNTERS_READ.get(remembered)
+        prefetched = take_prefetched(remembered)  # read by the guard with the session's epochs
+        keys = remembered_counters(remembered) if prefetched is None else None
         if keys:
             prefetched = dict(zip(keys, await counters.read(keys), strict=True))
     seen, recording = recording_counters_read()
@@ -92,19 +102,8 @@ async def run_sync(state: Any, fn: Callable[..., T], *args: Any, first_on_loop: 
     finally:
         stop_recording(recording)
         if seen and isinstance(counters, runtime.RedisCounters):
-            _COUNTERS_READ[remembered] = tuple(sorted(seen))
-            _COUNTERS_READ.move_to_end(remembered)
-            while len(_COUNTERS_READ) > _COUNTERS_READ_MAX:
-                _COUNTERS_READ.popitem(last=False)
+            remember_counters(remembered, seen)
 
-
-# Which shared counters each (tab, state, handler) read on its last run, so that its next try on
-# the loop can read them first with the async client (a few thousand tabs' worth, newest kept).
-_COUNTERS_READ: OrderedDict[tuple[str, str, str], tuple[str, ...]] = OrderedDict()
-_COUNTERS_READ_MAX = 20_000
-
-
-_LOOP_FIRST = "__portal_loop_first__"
 
 
 def loop_first(fn: Callable[..., T]) -> Callable[..., T]:
@@ -112,7 +111,7 @@ def loop_first(fn: Callable[..., T]) -> Callable[..., T]:
     the start is harmless): it is tried on the event loop first, where a load served entirely
     from kept views costs no thread hop; at the first blocking step (a database session, a
     statement, a Redis read, heavy work) it stops and runs again in the worker pool."""
-    setattr(fn, _LOOP_FIRST, True)
+    setattr(fn, LOOP_FIRST, True)
     return fn
 
 

@@ -42,6 +42,7 @@ from portal.domain import audit, auth
 from portal.domain.audit import RequestInfo
 from portal.domain.principal import Principal
 from portal.live import runtime
+from portal.live.loop import HandlerKey, hand_over_prefetched, handler_key, is_loop_first, remembered_counters
 from portal.models import Role
 from portal.settings import get_settings
 from portal.state import tab
@@ -178,12 +179,15 @@ def _session_cookie(cookie_header: str, name: str) -> tuple[str, str] | None:
     return (raw, _cookie_digest(raw)) if raw else None
 
 
-async def tab_principal(state: BaseState, sess: Any, *, use: bool = True) -> Principal | None:
+async def tab_principal(state: BaseState, sess: Any, *, use: bool = True,
+                        also: tuple[HandlerKey, tuple[str, ...]] | None = None) -> Principal | None:
     """The principal of this tab: kept, or resolved again when it may have changed.
 
     `use`: the person acts in this tab (an event), which counts as using the session; a live
     push to the tab (use=False) does not. When a push was the one to look again, the tab's next
-    own event looks again too, so that use is recorded."""
+    own event looks again too, so that use is recorded.
+    `also`: (the event's handler, the shared counters it read last time): read in the same
+    command as the epochs and handed over to the handler's try on the loop (`portal.live.loop`)."""
     found = _session_cookie(tab.headers(state).cookie or "", get_settings().session_cookie_name)
     if found is None:
         if sess._principal is not None or sess._cookie:
@@ -198,7 +202,14 @@ async def tab_principal(state: BaseState, sess: Any, *, use: bool = True) -> Pri
     if digest == sess._cookie and now < sess._recheck_at and not (use and sess._use_unrecorded):
         if cached is None:
             return None  # a cookie already found worthless: no lookup for every event
-        if await counters.read(runtime.identity_keys(cached.user_id)) == tuple(sess._epochs):
+        keys = runtime.identity_keys(cached.user_id)
+        if also is None:
+            current = await counters.read(keys)
+        else:
+            values = await counters.read(keys + also[1])
+            current = values[:len(keys)]
+            hand_over_prefetched(also[0], dict(zip(also[1], values[len(keys):], strict=True)))
+        if current == tuple(sess._epochs):
             return cached
     # Epochs first, then the database: a change committed in between moves them again.
     epochs = await counters.read(runtime.identity_keys(cached.user_id)) if cached is not None else None
@@ -258,7 +269,8 @@ class AuthGuard(Middleware):
 
         logs.enter(event=logs.new_id(), handler=event.name)
         sess: Any = await state.get_state(SessionState)
-        principal = await tab_principal(state, sess)
+        registered = RegistrationContext.get().event_handlers.get(event.name)
+        principal = await tab_principal(state, sess, also=_counters_for(state, registered))
         lang = tab_language(state, sess, principal)
         enter_principal(principal, lang)  # times in their zone, texts in their language
         if sess.lang != lang:
@@ -272,7 +284,6 @@ class AuthGuard(Middleware):
         audit.serving(request_info_of(state))  # every audit row of this event says from where
         await _bind_identity(state, sess, principal, rebind_live=event.name in HYDRATE_EVENTS)
 
-        registered = RegistrationContext.get().event_handlers.get(event.name)
         if registered is None:
             return None  # Reflex answers unknown events itself
         owner = registered.states[0]
@@ -293,6 +304,18 @@ class AuthGuard(Middleware):
         else:
             target = "/"
         return StateUpdate(events=Event.from_event_type(rx.redirect(target, replace=True)))
+
+
+def _counters_for(state: BaseState, registered: Any) -> tuple[HandlerKey, tuple[str, ...]] | None:
+    """For a handler tried on the loop first, with Redis: the shared counters it read last time
+    in this tab, to be read with the session's epochs (one round trip instead of two)."""
+    if registered is None or not is_loop_first(registered.handler.fn):
+        return None
+    if not isinstance(runtime.counters(), runtime.RedisCounters):
+        return None
+    key = handler_key(tab.token(state), registered.states[0].get_full_name(), registered.handler.fn)
+    keys = remembered_counters(key)
+    return (key, keys) if keys else None
 
 
 HYDRATE_EVENTS = frozenset({
