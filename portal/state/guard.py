@@ -32,8 +32,9 @@ from urllib.parse import quote
 
 import reflex as rx
 from reflex.middleware import Middleware
-from reflex_base.event import Event
+from reflex_base.event import Event, EventHandler
 from reflex_base.registry import RegistrationContext
+from reflex_base.utils.format import format_event_handler
 
 from portal import format as fmt
 from portal import i18n, logs
@@ -345,7 +346,9 @@ async def _note_on_screen(state: BaseState, sess: Any, owner: type) -> None:
     screen: frozenset[str] = frozenset(sess._screen)
     if sess._screen_page != page:
         sess._screen_page = page
-        screen = frozenset(name for name in screen if shell_listener(name))
+        # The new page's own listening states (those its load runs) are on screen from its first
+        # event: one write for the page change, not one more when its load comes.
+        screen = frozenset(name for name in screen if shell_listener(name)) | page_listeners(tab.route_id(state))
     if listening(owner):
         screen = screen | {name}
     # The header (the person's name) is on every page: it follows a rename made in another tab.
@@ -353,6 +356,26 @@ async def _note_on_screen(state: BaseState, sess: Any, owner: type) -> None:
     if screen != frozenset(sess._screen):
         sess._screen = screen
         await set_screen(tab.token(state), screen)
+
+
+@functools.lru_cache(maxsize=512)
+def page_listeners(route: str | None) -> frozenset[str]:
+    """The listening states whose handlers a page's load runs (the app's on_load for `route`)."""
+    from portal.live.push import listening
+
+    context = RegistrationContext.get()
+    app = context._app
+    if app is None or not route:
+        return frozenset()
+    names: set[str] = set()
+    loads = app._load_events.get(route) or app._load_events.get(route.strip("/") or "index") or ()
+    for spec in loads:
+        handler = getattr(spec, "handler", spec)  # an EventSpec names its handler
+        registered = (context.event_handlers.get(format_event_handler(handler))
+                      if isinstance(handler, EventHandler) else None)
+        if registered is not None and listening(registered.states[0]):
+            names.add(registered.states[0].get_full_name())
+    return frozenset(names)
 
 
 async def _bind_identity(state: BaseState, sess: Any, principal: Principal | None, *, rebind_live: bool) -> None:

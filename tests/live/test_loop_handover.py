@@ -8,6 +8,7 @@ import asyncio
 import contextvars
 
 from portal.live import loop
+from tests.support.aio import run_async
 
 
 def _load() -> None: ...
@@ -41,4 +42,4 @@ def test_another_events_context_sees_nothing_handed_over() -> None:
         elsewhere = await asyncio.get_running_loop().create_task(take(), context=contextvars.Context())
         return elsewhere, await take()
 
-    assert asyncio.run(scenario()) == (None, {"v:c1:orders": 4})
+    assert run_async(scenario()) == (None, {"v:c1:orders": 4})
