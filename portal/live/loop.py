@@ -97,14 +97,14 @@ def is_loop_first(fn: Callable[..., object]) -> bool:
 
 # Which shared counters each (tab, state, handler) read on its last run, so that its next try on
 # the loop can read them first with the async client (a few thousand tabs' worth, newest kept).
-HandlerKey = tuple[str, str, str]  # (tab token, "token|state full name", handler's qualified name)
+HandlerKey = tuple[str, str]  # ("tab token|state full name", handler's qualified name)
 _REMEMBERED: OrderedDict[HandlerKey, tuple[str, ...]] = OrderedDict()
 _REMEMBERED_MAX = 20_000
 
 
-def handler_key(token: str, state_name: str, fn: Callable[..., object]) -> HandlerKey:
-    """What the counters a handler read in a tab are remembered by."""
-    return token, f"{token}|{state_name}", fn.__qualname__
+def handler_key(origin: str, fn: Callable[..., object]) -> HandlerKey:
+    """What the counters a handler read in a tab are remembered by (`origin`: "token|state")."""
+    return origin, fn.__qualname__
 
 
 def remembered_counters(key: HandlerKey) -> tuple[str, ...] | None:

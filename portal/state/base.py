@@ -46,6 +46,7 @@ from portal.live.loop import (
     LOOP_FIRST,
     NeedsWorker,
     handler_key,
+    is_loop_first,
     on_loop_attempt,
     recording_counters_read,
     remember_counters,
@@ -68,7 +69,7 @@ def _in_worker(fn: Callable[..., Any]) -> Callable[..., Any]:
             or getattr(fn, BACKGROUND_TASK_MARKER, False)):
         return fn
 
-    first_on_loop = getattr(fn, LOOP_FIRST, False)
+    first_on_loop = is_loop_first(fn)
 
     @functools.wraps(fn)
     async def run(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -85,7 +86,7 @@ async def run_sync(state: Any, fn: Callable[..., T], *args: Any, first_on_loop: 
     if not first_on_loop:
         return await offload(_as_origin, origin, fn, state, *args, **kwargs)
     counters = runtime.counters()
-    remembered = handler_key(token, type(state).get_full_name(), fn)
+    remembered = handler_key(origin, fn)
     prefetched: dict[str, int] | None = None
     if isinstance(counters, runtime.RedisCounters):
         prefetched = take_prefetched(remembered)  # read by the guard with the session's epochs
@@ -103,7 +104,6 @@ async def run_sync(state: Any, fn: Callable[..., T], *args: Any, first_on_loop: 
         stop_recording(recording)
         if seen and isinstance(counters, runtime.RedisCounters):
             remember_counters(remembered, seen)
-
 
 
 def loop_first(fn: Callable[..., T]) -> Callable[..., T]:

@@ -314,7 +314,7 @@ def _counters_for(state: BaseState, registered: Any) -> tuple[HandlerKey, tuple[
         return None
     if not isinstance(runtime.counters(), runtime.RedisCounters):
         return None
-    key = handler_key(tab.token(state), registered.states[0].get_full_name(), registered.handler.fn)
+    key = handler_key(f"{tab.token(state)}|{registered.states[0].get_full_name()}", registered.handler.fn)
     keys = remembered_counters(key)
     return (key, keys) if keys else None
 

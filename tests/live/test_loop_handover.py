@@ -19,10 +19,10 @@ def _other() -> None: ...
 
 def test_only_the_named_handler_takes_what_was_handed_over_and_only_once() -> None:
     def scenario() -> tuple[object, ...]:
-        key = loop.handler_key("tab-1", "state.a", _load)
+        key = loop.handler_key("tab-1|state.a", _load)
         loop.hand_over_prefetched(key, {"v:c1:orders": 4})
-        other_tab = loop.take_prefetched(loop.handler_key("tab-2", "state.a", _load))
-        other_handler = loop.take_prefetched(loop.handler_key("tab-1", "state.a", _other))
+        other_tab = loop.take_prefetched(loop.handler_key("tab-2|state.a", _load))
+        other_handler = loop.take_prefetched(loop.handler_key("tab-1|state.a", _other))
         first = loop.take_prefetched(key)
         again = loop.take_prefetched(key)
         return other_tab, other_handler, first, again
@@ -31,7 +31,7 @@ def test_only_the_named_handler_takes_what_was_handed_over_and_only_once() -> No
 
 
 def test_another_events_context_sees_nothing_handed_over() -> None:
-    key = loop.handler_key("tab-1", "state.a", _load)
+    key = loop.handler_key("tab-1|state.a", _load)
 
     async def take() -> object:
         return loop.take_prefetched(key)

@@ -5,9 +5,11 @@ connections reach the callers waiting then and no later ones, and the URL's data
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -28,6 +30,15 @@ def _client(db: int = 0) -> PipelinedRedis:
     return client
 
 
+@contextlib.asynccontextmanager
+async def _open(db: int = 0) -> AsyncIterator[PipelinedRedis]:
+    client = _client(db)
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
 def _sync(db: int = 0) -> Redis:
     return Redis.from_url(f"{BASE}/{db}")
 
@@ -44,12 +55,9 @@ def test_replies_match_redis_py_and_missing_keys_are_none() -> None:
     sync.set(keys[2], "é")
 
     async def scenario() -> tuple[Any, Any, Any]:
-        client = _client()
-        try:
+        async with _open() as client:
             values = await client.execute("MGET", *keys)
             return values, sync.mget(keys), await client.execute("INCR", keys[0])
-        finally:
-            await client.close()
 
     try:
         values, by_redis_py, incremented = run_async(scenario())
@@ -69,11 +77,8 @@ def test_overlapping_callers_each_get_their_own_reply() -> None:
         pipe.execute()
 
     async def scenario() -> list[Any]:
-        client = _client()
-        try:
+        async with _open() as client:
             return list(await asyncio.gather(*(client.execute("GET", k) for k in keys)))
-        finally:
-            await client.close()
 
     try:
         got = run_async(scenario())
@@ -90,13 +95,10 @@ def test_an_error_reply_is_raised_to_its_caller_only() -> None:
     sync.set(keys[1], "after")
 
     async def scenario() -> tuple[list[Any], Any]:
-        client = _client()
-        try:
+        async with _open() as client:
             results = await asyncio.gather(client.execute("GET", keys[0]), client.execute("GET", keys[1]),
                                            return_exceptions=True)
             return results, await client.execute("GET", keys[1])
-        finally:
-            await client.close()
 
     try:
         (wrong, after), again = run_async(scenario())
@@ -113,15 +115,12 @@ def test_a_caller_that_gives_up_does_not_take_the_next_callers_reply() -> None:
     sync.set(keys[1], "second")
 
     async def scenario() -> Any:
-        client = _client()
-        try:
+        async with _open() as client:
             await client.execute("PING")  # connected: the next command is written at once
             gone = asyncio.ensure_future(client.execute("GET", keys[0]))
             await asyncio.sleep(0)  # sent (or about to be), its reply not read yet
             gone.cancel()
             return await client.execute("GET", keys[1])
-        finally:
-            await client.close()
 
     try:
         assert run_async(scenario()) == b"second"
@@ -133,8 +132,7 @@ def test_a_lost_connection_fails_its_waiting_callers_and_the_next_command_connec
     sync = _sync()
 
     async def scenario() -> tuple[int, int, Any]:
-        client = _client()
-        try:
+        async with _open() as client:
             first = await client.execute("CLIENT", "ID")
             # BLPOP on a key nobody fills waits until the connection is killed under it.
             waiting = asyncio.ensure_future(client.execute("BLPOP", f"test:resp:{uuid.uuid4().hex}", 30))
@@ -146,8 +144,6 @@ def test_a_lost_connection_fails_its_waiting_callers_and_the_next_command_connec
                 await asyncio.wait_for(waiting, 10)
             second = await client.execute("CLIENT", "ID")
             return first, second, await client.execute("PING")
-        finally:
-            await client.close()
 
     first, second, pong = run_async(scenario())
     assert second != first and pong == "PONG"
@@ -159,12 +155,8 @@ def test_the_urls_database_is_the_one_read() -> None:
     other.set(key, "in db 3")
 
     async def scenario() -> tuple[Any, Any]:
-        in3, in0 = _client(3), _client(0)
-        try:
+        async with _open(3) as in3, _open(0) as in0:
             return await in3.execute("GET", key), await in0.execute("GET", key)
-        finally:
-            await in3.close()
-            await in0.close()
 
     try:
         assert run_async(scenario()) == (b"in db 3", None)
