@@ -12,7 +12,7 @@ export REFLEX_USE_SYSTEM_BUN := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
 
-.PHONY: install fonts i18n i18n-extract i18n-update bun a11y chromium dovecot migrate seed run test lint typecheck pytest clean nginx scale-out bench-api bench-live semantic model lock
+.PHONY: install fonts i18n i18n-extract i18n-update bun a11y chromium dovecot redis migrate seed run test lint typecheck pytest clean nginx scale-out bench-api bench-live semantic model lock
 
 # Everything goes in from hashed lock files (requirements/*.txt, compiled from pyproject.toml by `make lock`):
 # pip and setuptools, then the runtime and test packages at the versions locked, each checked against its
@@ -43,6 +43,12 @@ chromium:
 dovecot:
 	@command -v dovecot >/dev/null 2>&1 || test -x /usr/sbin/dovecot || \
 	  ($(SUDO) apt-get update -q && $(SUDO) env RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -q dovecot-imapd)
+
+# redis-server: the tests start one of their own to stop it (a Redis that hangs), and the live
+# benchmarks run on a private one. The package's own service is not started by this.
+redis:
+	@command -v redis-server >/dev/null 2>&1 || test -x /usr/bin/redis-server || \
+	  ($(SUDO) apt-get update -q && $(SUDO) env RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server)
 
 install: $(STAMP) bun i18n
 
@@ -142,7 +148,7 @@ a11y:
 # its own database, Redis database number and frontend build (tests/conftest.py). 0: one process.
 # Files go out in the order tests/conftest.py sorts them (the slow ones first), not by their number of tests.
 PYTEST_WORKERS ?= 2
-pytest: install fonts chromium nginx dovecot a11y
+pytest: install fonts chromium nginx dovecot a11y redis
 	@start=$$(date +%s); $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS); rc=$$?; \
 	  db=$${DATABASE_URL:+PostgreSQL}; echo "make pytest: $$(( $$(date +%s) - start )) s on $${db:-SQLite}"; exit $$rc
 
@@ -168,7 +174,7 @@ bench-api: install
 	$(BIN)/python bench/api_writes.py
 
 # Simulated customers over Reflex's websocket protocol vs a bare counter app (see bench/README.md).
-bench-live: install
+bench-live: install redis
 	$(BIN)/python bench/live_load.py --clients 20 --seconds 20
 
 clean:

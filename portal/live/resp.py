@@ -14,20 +14,27 @@ events share the connection without waiting for each other.
 It speaks RESP2 to `redis://` and `unix://` URLs (a password, a user and a database in the URL
 are sent first). Anything else (TLS) gets None from `for_url`, and the caller keeps redis-py.
 A lost connection fails every command then waiting (`redis.exceptions.ConnectionError`, as
-redis-py raises) and the next command connects again.
+redis-py raises) and the next command connects again. A Redis that stops answering without closing
+the connection (a hung or stopped server, a network that drops packets) does the same after
+`timeout` seconds (`redis.exceptions.TimeoutError`): the events waiting on it fail instead of
+waiting for ever, and the next command connects afresh. One timer per connection watches the
+oldest waiting command, so a command costs no timer of its own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 from typing import Any
 from urllib.parse import unquote, urlparse
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 _CRLF = b"\r\n"
+TIMEOUT = 5.0  # seconds a command may wait for its reply (Redis answers in well under a millisecond)
 
 
 class _Incomplete(Exception):
@@ -84,14 +91,41 @@ def encode(args: tuple[Any, ...]) -> bytes:
 
 
 class _Protocol(asyncio.Protocol):
-    def __init__(self) -> None:
+    def __init__(self, timeout: float = TIMEOUT) -> None:
         self.transport: asyncio.Transport | None = None
-        self.waiting: collections.deque[asyncio.Future[Any]] = collections.deque()
+        self.waiting: collections.deque[tuple[asyncio.Future[Any], float]] = collections.deque()  # (waiter, sent at)
         self.buffer = bytearray()
         self.lost = False
+        self.timeout = timeout
+        self._watch: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+
+    def send(self, args: tuple[Any, ...]) -> asyncio.Future[Any]:
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[Any] = loop.create_future()
+        assert self.transport is not None
+        now = loop.time()
+        self.waiting.append((waiter, now))
+        self.transport.write(encode(args))
+        if self._watch is None:
+            self._watch = loop.call_at(now + self.timeout, self._overdue, loop)
+        return waiter
+
+    def _overdue(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The watch timer: fail everything waiting if the oldest command is overdue, else watch
+        the oldest again (at most one wake-up per `timeout` while commands keep flowing)."""
+        self._watch = None
+        if self.lost or not self.waiting:
+            return
+        sent = self.waiting[0][1]
+        if loop.time() - sent >= self.timeout:
+            self._fail(RedisTimeoutError(f"Redis did not answer within {self.timeout:g} s"))
+            if self.transport is not None:
+                self.transport.abort()  # a late reply must not reach the next caller
+            return
+        self._watch = loop.call_at(sent + self.timeout, self._overdue, loop)
 
     def data_received(self, data: bytes) -> None:
         buf = self.buffer
@@ -104,7 +138,7 @@ class _Protocol(asyncio.Protocol):
                 except _Incomplete:
                     break
                 pos = pos_after
-                waiter = self.waiting.popleft()
+                waiter = self.waiting.popleft()[0]
                 if not waiter.done():  # its caller may have given up (cancelled): the reply is still its
                     waiter.set_result(value)
         except (ValueError, RedisConnectionError) as exc:  # not RESP: nothing after it can be trusted
@@ -120,8 +154,11 @@ class _Protocol(asyncio.Protocol):
 
     def _fail(self, exc: Exception) -> None:
         self.lost = True
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
         while self.waiting:
-            waiter = self.waiting.popleft()
+            waiter = self.waiting.popleft()[0]
             if not waiter.done():
                 waiter.set_exception(exc)
         self.buffer.clear()
@@ -131,8 +168,9 @@ class PipelinedRedis:
     """One connection to Redis for the event loop that first uses it (make one per loop)."""
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 6379, path: str | None = None, db: int = 0,
-                 username: str | None = None, password: str | None = None) -> None:
+                 username: str | None = None, password: str | None = None, timeout: float = TIMEOUT) -> None:
         self._address = (host, port, path)
+        self.timeout = timeout
         self._hello: list[tuple[Any, ...]] = []
         if password:
             self._hello.append(("AUTH", username, password) if username else ("AUTH", password))
@@ -143,7 +181,7 @@ class PipelinedRedis:
         self._connecting: asyncio.Lock | None = None
 
     @classmethod
-    def for_url(cls, url: str) -> PipelinedRedis | None:
+    def for_url(cls, url: str, timeout: float = TIMEOUT) -> PipelinedRedis | None:
         """A client for a `redis://` or `unix://` URL; None for any other (TLS: use redis-py)."""
         parts = urlparse(url)
         user = unquote(parts.username) if parts.username else None
@@ -153,9 +191,10 @@ class PipelinedRedis:
             path_db = parts.path.strip("/")
             db = int(path_db or query.get("db", "0") or 0)
             return cls(host=parts.hostname or "127.0.0.1", port=parts.port or 6379, db=db, username=user,
-                       password=password)
+                       password=password, timeout=timeout)
         if parts.scheme == "unix":
-            return cls(path=unquote(parts.path), db=int(query.get("db", "0") or 0), username=user, password=password)
+            return cls(path=unquote(parts.path), db=int(query.get("db", "0") or 0), username=user, password=password,
+                       timeout=timeout)
         return None
 
     async def _connected(self) -> _Protocol:
@@ -168,15 +207,18 @@ class PipelinedRedis:
             if protocol is not None and not protocol.lost:
                 return protocol
             host, port, path = self._address
+            made = functools.partial(_Protocol, self.timeout)
             try:
-                if path:
-                    _, protocol = await loop.create_unix_connection(_Protocol, path)
-                else:
-                    _, protocol = await loop.create_connection(_Protocol, host, port)
-            except OSError as exc:
-                raise RedisConnectionError(f"could not connect to Redis at {path or f'{host}:{port}'}: {exc}") from exc
+                async with asyncio.timeout(self.timeout):
+                    if path:
+                        _, protocol = await loop.create_unix_connection(made, path)
+                    else:
+                        _, protocol = await loop.create_connection(made, host, port)
+            except (OSError, TimeoutError) as exc:
+                raise RedisConnectionError(f"could not connect to Redis at {path or f'{host}:{port}'}: "
+                                           f"{exc or 'no answer'}") from exc
             for command in self._hello:
-                reply = await self._send(protocol, command)
+                reply = await protocol.send(command)
                 if isinstance(reply, ResponseError):
                     assert protocol.transport is not None
                     protocol.transport.close()
@@ -184,21 +226,13 @@ class PipelinedRedis:
             self._protocol = protocol
             return protocol
 
-    @staticmethod
-    def _send(protocol: _Protocol, args: tuple[Any, ...]) -> asyncio.Future[Any]:
-        waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        assert protocol.transport is not None
-        protocol.waiting.append(waiter)
-        protocol.transport.write(encode(args))
-        return waiter
-
     async def execute(self, *args: Any) -> Any:
         """Send one command and return its reply (bytes, int, str, None or a list of them);
         an error reply is raised as redis-py's ResponseError."""
         protocol = self._protocol
         if protocol is None or protocol.lost or self._loop is not asyncio.get_running_loop():
             protocol = await self._connected()
-        reply = await self._send(protocol, args)
+        reply = await protocol.send(args)
         if isinstance(reply, ResponseError):
             raise reply
         return reply

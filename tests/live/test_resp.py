@@ -1,24 +1,32 @@
 """The event loop's pipelined Redis connection (`portal.live.resp`), against a real Redis (one runs
 on every machine): each caller gets its own reply however many overlap, errors and lost
-connections reach the callers waiting then and no later ones, and the URL's database is used."""
+connections reach the callers waiting then and no later ones, a Redis that stops answering fails
+its waiting callers after the timeout instead of holding them, and the URL's database is used."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from portal.live.resp import PipelinedRedis, _parse
 from tests.support.aio import run_async
+from tests.support.ports import free_port
 
 URL = (os.environ.get("REFLEX_REDIS_URL") or "redis://127.0.0.1:6379").rstrip("/")
 BASE = URL.rsplit("/", 1)[0] if URL.count("/") > 2 else URL
@@ -193,3 +201,89 @@ def test_replies_split_anywhere_are_read_whole() -> None:
             _parse(reply[:cut], 0)
         assert type(incomplete.value).__name__ == "_Incomplete"
     assert _parse(reply, 0) == ([b"hello", None, 42], len(reply))
+
+
+@contextlib.contextmanager
+def _private_redis() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A redis-server of this test's own (the Makefile's `redis` target installs it), so that it
+    can be stopped (SIGSTOP) without stalling the Redis every other test shares."""
+    binary = shutil.which("redis-server")
+    assert binary, "redis-server is not installed: `make redis`"
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="test-resp-") as data:
+        proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                                 "--dir", data], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 20
+            while True:
+                with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+                assert time.monotonic() < deadline and proc.poll() is None, "the private redis-server did not start"
+                time.sleep(0.05)
+            yield f"redis://127.0.0.1:{port}/0", proc
+        finally:
+            proc.send_signal(signal.SIGCONT)
+            proc.terminate()
+            proc.wait(10)
+
+
+async def _until_waiting(client: PipelinedRedis) -> None:
+    """Until the client has written a command that is waiting for its reply."""
+    deadline = time.monotonic() + 10
+    while not (client._protocol is not None and client._protocol.waiting):
+        assert time.monotonic() < deadline, "the command was never sent"
+        await asyncio.sleep(0.005)
+
+
+def test_a_redis_that_stops_answering_fails_the_waiting_commands_after_the_timeout() -> None:
+    with _private_redis() as (url, server):
+        quick = PipelinedRedis.for_url(url, timeout=0.5)
+        patient = PipelinedRedis.for_url(url, timeout=30)
+        assert quick is not None and patient is not None
+
+        async def scenario() -> tuple[Any, ...]:
+            try:
+                await quick.execute("SET", "k", "before")
+                await patient.execute("PING")
+                first_id = await quick.execute("CLIENT", "ID")
+                server.send_signal(signal.SIGSTOP)  # hung: the connection stays open, nothing answers
+                # Control: while stopped, a command with a long timeout just waits, and gets its
+                # reply once the server goes on; so it is the timeout that fails the quick one.
+                held = asyncio.ensure_future(patient.execute("ECHO", "held"))
+                await _until_waiting(patient)
+                both = asyncio.gather(quick.execute("GET", "k"), quick.execute("ECHO", "also"), return_exceptions=True)
+                overdue = await asyncio.wait_for(both, 10)
+                waiting_after = len(patient._protocol.waiting) if patient._protocol else 0
+                server.send_signal(signal.SIGCONT)
+                held_reply = await asyncio.wait_for(held, 10)
+                # The quick client connects afresh: the stale replies of the commands that timed out
+                # (sent before the stop) cannot reach the callers that come after.
+                after = await quick.execute("ECHO", "after")
+                second_id = await quick.execute("CLIENT", "ID")
+                return overdue, waiting_after, held_reply, after, first_id, second_id
+            finally:
+                await quick.close()
+                await patient.close()
+
+        overdue, waiting_after, held_reply, after, first_id, second_id = run_async(scenario())
+    assert all(isinstance(e, RedisTimeoutError) for e in overdue), overdue
+    assert waiting_after == 1 and held_reply == b"held"
+    assert after == b"after" and second_id != first_id
+
+
+def test_connecting_to_a_redis_that_does_not_answer_fails_after_the_timeout() -> None:
+    with _private_redis() as (url, server):
+        client = PipelinedRedis.for_url(url.replace("/0", "/2"), timeout=0.5)  # SELECT 2 is sent first
+        assert client is not None
+        server.send_signal(signal.SIGSTOP)
+
+        async def scenario() -> Any:
+            try:
+                with pytest.raises(RedisTimeoutError):
+                    await asyncio.wait_for(client.execute("PING"), 10)
+                server.send_signal(signal.SIGCONT)
+                return await client.execute("PING")  # control: the same client works once it answers
+            finally:
+                await client.close()
+
+        assert run_async(scenario()) == "PONG"
