@@ -1,7 +1,8 @@
 """What a tab's state tree keeps (portal.state.base.PortalState): the hydrate snapshot reads
-every field of every state without storing the defaults in each tab, leaf states share one
-empty `dirty_substates`, a state has a `dirty_vars` set only while something is dirty, and none
-of it changes what the browser is sent or what a handler sees."""
+every field of every state without storing the defaults in each tab (and answers an untouched
+state's defaults from a template made once per class), leaf states share one empty
+`dirty_substates`, a state has a `dirty_vars` set only while something is dirty, and none of it
+changes what the browser is sent or what a handler sees."""
 
 from __future__ import annotations
 
@@ -21,7 +22,9 @@ import portal.portal  # noqa: F401 - registers every page and state
 from portal.state import tab_states
 from portal.state.base import PortalState
 from portal.state.dashboard import DashboardState
+from portal.state.order_detail import OrderDetailState
 from portal.state.orders import OrderListState
+from portal.state.session import SessionState
 from tests.support.aio import run_async
 
 
@@ -76,6 +79,37 @@ def test_a_read_or_write_in_a_handler_is_kept_and_sent() -> None:
     # Another tab's tree still starts from the default.
     other = _tree().get_substate(OrderListState._get_substate_path())
     assert other.get_value("rows") == [] and other.rows == []
+
+
+def test_a_snapshot_from_the_template_is_never_what_a_handler_changes() -> None:
+    # OrderDetailState.order's default is a dataclass Reflex deep-copies for each read: the template
+    # holds one copy for every snapshot, and a handler's read gets (and changes) a copy of its own.
+    root = _tree()
+    detail = root.get_substate(OrderDetailState._get_substate_path())
+    key = detail.get_full_name()
+    before = root.dict()[key]["order_rx_state_"]
+    assert before == detail.get_value("order") and "order" not in vars(detail)  # from the template
+    mine = detail.order  # a handler's read: its own copy, stored
+    assert "order" in vars(detail) and mine is not before
+    detail.order.number = "SO-1"
+    assert root.dict()[key]["order_rx_state_"].number == "SO-1"  # this tab: its own value
+    root._clean()  # as between two events: nothing dirty, the value stays this tab's (a reconnect's hydrate)
+    assert not detail.dirty_vars and root.dict()[key]["order_rx_state_"].number == "SO-1"
+    assert before.number == "" and _tree().dict()[key]["order_rx_state_"].number == ""  # others: the default
+
+
+def test_hydrate_puts_the_fields_kept_in_the_browser_back_to_their_defaults_only() -> None:
+    root = _tree()
+    session = root.get_substate(SessionState._get_substate_path())
+    kept = [(st, name) for st in _states(root) for name in st.base_vars
+            if type(st)._is_client_storage(type(st).get_fields()[name])]
+    assert (session, "lang_cookie") in kept  # control: the tree has such a field
+    for st, name in kept:
+        setattr(st, name, "set by the browser")
+    session.lang = "de"  # a field of the same state that is not kept in the browser
+    root._reset_client_storage()
+    assert all(getattr(st, name) == type(st).get_fields()[name].default_value() for st, name in kept)
+    assert session.lang_cookie != "set by the browser" and session.lang == "de"
 
 
 def test_leaf_states_share_an_empty_dirty_substates_and_still_clean() -> None:
