@@ -45,6 +45,11 @@ class DomainEvent:
 # Set by the UI layer while a tab's handler runs (see portal.state.base).
 current_origin: contextvars.ContextVar[str] = contextvars.ContextVar("portal_event_origin", default="")
 
+
+def origin_of(token: str, state_name: str) -> str:
+    """The origin of a tab's state: what `DomainEvent.origin` holds for a change it made."""
+    return f"{token}|{state_name}"
+
 Listener = Callable[[list[DomainEvent]], None]
 _listeners: list[Listener] = []
 _KEY = "portal_domain_events"

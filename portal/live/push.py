@@ -126,7 +126,7 @@ async def deliver(batch: list[DomainEvent]) -> int:
     refreshed = 0
     by_token: dict[str, list[tuple[str, list[DomainEvent]]]] = defaultdict(list)
     for (token, name), evs in work.items():
-        if all(ev.origin == f"{token}|{name}" for ev in evs):
+        if all(ev.origin == events.origin_of(token, name) for ev in evs):
             continue  # that state made the change itself and already shows it
         by_token[token].append((name, evs))
     for token, items in by_token.items():
@@ -160,7 +160,7 @@ async def _refresh_tab(app: App, token: str, items: list[tuple[type, list[Domain
             if not getattr(state, "loaded", False):
                 continue
             # What the refresh itself commits (a chat marked read) is shown by this state already.
-            events.current_origin.set(f"{token}|{cls.get_full_name()}")  # type: ignore[attr-defined]
+            events.current_origin.set(events.origin_of(token, cls.get_full_name()))  # type: ignore[attr-defined]
             await offload(state._live, evs)
             done += 1
     return done

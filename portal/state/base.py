@@ -82,8 +82,7 @@ def _in_worker(fn: Callable[..., Any]) -> Callable[..., Any]:
 async def run_sync(state: Any, fn: Callable[..., T], *args: Any, first_on_loop: bool = False, **kwargs: Any) -> T:
     """`fn(state, ...)` as a portal handler runs: in the worker pool with the event's origin
     (tried on the loop first when `first_on_loop`, see `portal.live.loop`)."""
-    token = tab.token(state)
-    origin = f"{token}|{type(state).get_full_name()}"
+    origin = events.origin_of(tab.token(state), type(state).get_full_name())
     if not first_on_loop:
         return await offload(_as_origin, origin, fn, state, *args, **kwargs)
     counters = runtime.counters()
@@ -284,25 +283,21 @@ def _fixed_defaults(cls: type) -> dict[str, tuple[int, Any]]:
 # the compiler's initial state) only serializes the snapshot. An empty list or dict is still made
 # anew for each snapshot (as cheap as a lookup).
 _SnapshotTemplate = tuple[frozenset[str], tuple[tuple[str, int, Any], ...]]
-_SNAPSHOT_TEMPLATES: dict[type, _SnapshotTemplate | None] = {}
 
 
+@functools.cache
 def _snapshot_template(cls: type) -> _SnapshotTemplate | None:
-    if cls in _SNAPSHOT_TEMPLATES:
-        return _SNAPSHOT_TEMPLATES[cls]
-    found: _SnapshotTemplate | None = None
     fixed = _fixed_defaults(cls)
     names = list(getattr(cls, "base_vars", {}))
-    if not getattr(cls, "computed_vars", None) and all(name in fixed for name in names):
-        entries = []
-        for name in sorted(names):
-            how, what = fixed[name]
-            if how == _COPY:  # one copy for every snapshot: a snapshot is only serialized, never changed
-                how, what = _AS_IS, what()
-            entries.append((name + FIELD_MARKER, how, what))
-        found = (frozenset(names), tuple(entries))
-    _SNAPSHOT_TEMPLATES[cls] = found
-    return found
+    if getattr(cls, "computed_vars", None) or not all(name in fixed for name in names):
+        return None
+    entries = []
+    for name in sorted(names):
+        how, what = fixed[name]
+        if how == _COPY:  # one copy for every snapshot: a snapshot is only serialized, never changed
+            how, what = _AS_IS, what()
+        entries.append((name + FIELD_MARKER, how, what))
+    return frozenset(names), tuple(entries)
 
 
 @functools.cache

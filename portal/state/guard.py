@@ -41,6 +41,7 @@ from portal import i18n, logs
 from portal.db import session_scope
 from portal.domain import audit, auth
 from portal.domain.audit import RequestInfo
+from portal.domain.events import origin_of
 from portal.domain.principal import Principal
 from portal.live import runtime
 from portal.live.loop import HandlerKey, hand_over_prefetched, handler_key, is_loop_first, remembered_counters
@@ -314,7 +315,7 @@ def _counters_for(state: BaseState, registered: Any) -> tuple[HandlerKey, tuple[
         return None
     if not isinstance(runtime.counters(), runtime.RedisCounters):
         return None
-    key = handler_key(f"{tab.token(state)}|{registered.states[0].get_full_name()}", registered.handler.fn)
+    key = handler_key(origin_of(tab.token(state), registered.states[0].get_full_name()), registered.handler.fn)
     keys = remembered_counters(key)
     return (key, keys) if keys else None
 
