@@ -112,6 +112,31 @@ def tree_rss(proc: subprocess.Popen[bytes]) -> int:
     return total
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its descendants (Linux /proc)."""
+    todo, seen, ticks = [pid], set(), 0
+    while todo:
+        p = todo.pop()
+        if p in seen:
+            continue
+        seen.add(p)
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+            children = Path(f"/proc/{p}/task/{p}/children").read_text().split()
+        except OSError:
+            continue
+        todo.extend(int(c) for c in children)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu_seconds() -> float:
+    """CPU time all cores of this machine spent busy so far (Linux /proc/stat: all but idle and iowait)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    busy = sum(fields[:8]) - fields[3] - fields[4]  # user nice system idle iowait irq softirq steal
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
 def raise_fd_limit(wanted: int) -> int:
     import resource
 
@@ -331,16 +356,18 @@ def portal_pages(routes: list[str]) -> dict[str, Page]:
     from reflex_base.utils.format import format_event_handler
 
     from portal.portal import app
+    from portal.state.page_loads import page_loads
 
     out: dict[str, Page] = {}
     for route in routes:
         key = route.strip("/")
+        folded = page_loads(route)  # the loads that ride the navigation's event (portal/state/page_loads.py)
         loads = app.get_load_events(key) or []
-        names = [format_event_handler(h) for h in loads]
-        state = ""
+        names = [name for name, _owner in folded] or [format_event_handler(h) for h in loads]
+        state = folded[0][1].get_full_name() if folded else ""
         for h in loads:
             st = getattr(h, "state", None)
-            if st is not None:
+            if st is not None and not state:
                 state = st.get_full_name()
                 break
         page = app._unevaluated_pages.get(key)

@@ -56,6 +56,7 @@ from live_common import (
     command_line,
     concrete,
     free_port,
+    machine_cpu_seconds,
     make_customers,
     pct,
     portal_pages,
@@ -65,6 +66,7 @@ from live_common import (
     short,
     start_server,
     stop_server,
+    tree_cpu_seconds,
     tree_rss,
     use_backing_here,
 )
@@ -115,13 +117,20 @@ async def drive(url: str, cookies: list[str | None], visits: list[list[Visit]], 
     if background is not None:
         tasks.append(background(stop_at))
     before = sum(t.count for t in tabs)
+    server0, machine0, own0 = tree_cpu_seconds(proc.pid), machine_cpu_seconds(), time.process_time()
     t0 = time.perf_counter()
     await asyncio.gather(*tasks)
     elapsed = time.perf_counter() - t0
+    server = tree_cpu_seconds(proc.pid) - server0
+    machine, own = machine_cpu_seconds() - machine0, time.process_time() - own0
     received = sum(t.count for t in tabs) - before
     await asyncio.gather(*(t.close() for t in tabs))
     latencies.sort()
-    return {"navs_per_s": len(latencies) / elapsed,
+    navs = max(1, len(latencies))
+    return {"server_cpu_ms": server * 1000 / navs, "load_cpu_ms": own * 1000 / navs,
+            "other_cpu_ms": max(0.0, machine - server - own) * 1000 / navs,
+            "busy_pct": machine / elapsed / (os.cpu_count() or 1) * 100,
+            "navs_per_s": len(latencies) / elapsed,
             "median_ms": statistics.median(latencies) * 1000 if latencies else float("nan"),
             "p95_ms": pct(latencies, 0.95) * 1000, "errors": errors, "updates_per_s": received / elapsed,
             "mem_kib_per_client": mem_per_client / 1024}
@@ -233,6 +242,11 @@ def main() -> None:
         print(f"{name:30}" + "".join(f"{r[c]:20.1f}" for c in cols))
     print(f"{'portal / baseline':30}" + "".join(
         f"{ratio(portal[c], base[c]):>20}" if c not in ("errors", "updates_per_s") else f"{'-':>20}" for c in cols))
+    print("CPU per navigation (ms) while timed: the server's process tree, this script (the clients and the API "
+          "writes), the rest of the machine (PostgreSQL, Redis, anything else); the cores' busy share")
+    for name, r in (("baseline (counter app)", base), ("portal (4 pages + API)", portal)):
+        print(f"  {name:28} server {r['server_cpu_ms']:5.2f}   clients {r['load_cpu_ms']:5.2f}   "
+              f"rest {r['other_cpu_ms']:5.2f}   cores busy {r['busy_pct']:3.0f}%")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@ One worker (`reflex run --env prod --backend-only`), SQLite under a temporary di
 (DATABASE_URL and REFLEX_REDIS_URL are ignored).
 
 1. Bare app: N clients connect (hydrate + the page's on_load, as the browser does); the growth
-   of the server process tree's RSS divided by N.
+   of the server process tree's RSS divided by N. Then they disconnect, C cycles of a tab that
+   opens and closes run, and once their states have expired (Reflex's own expiry, set to
+   `--closed-seconds` for it), its RSS against its start: what a Reflex app alone gives back.
 2. Portal: N customers, each with its own session cookie, connect on /dashboard (hydrate, then
    the dashboard's on_load chain until the page is hydrated, plus the shell's on_mount events);
    RSS growth per customer, and the ratio to the bare app's.
@@ -132,9 +134,44 @@ async def settle(seconds: float) -> None:
     await asyncio.sleep(seconds)
 
 
-def measure_bare(n: int, first: bool) -> dict[str, float]:
+async def run_cycles(url: str, cookie: str | None, path: str, mount: list[str], hashes: list[str] | None,
+                     cycles: int, parallel: int) -> tuple[int, int, float]:
+    """`cycles` times: one tab opens `path` (hydrate, on_load chain, mount events) and closes,
+    `parallel` at a time. Returns (done, errors, seconds)."""
+    errors = 0
+    done = 0
+    t0 = time.perf_counter()
+    deadline = time.monotonic() + 1800
+
+    async def cycle() -> None:
+        nonlocal errors, done
+        tab = Tab(url, cookie)
+        try:
+            await tab.connect(path, timeout=60, hashes=hashes)
+            for name in mount:
+                await tab.emit(name, path)
+            await asyncio.sleep(random.uniform(0.0, 0.05))
+        except Exception:  # noqa: BLE001 - counted
+            errors += 1
+        finally:
+            await tab.close()
+            done += 1
+
+    for start in range(0, cycles, parallel):
+        if time.monotonic() > deadline:
+            break
+        await asyncio.gather(*(cycle() for _ in range(min(parallel, cycles - start))))
+    return done, errors, time.perf_counter() - t0
+
+
+def measure_bare(n: int, first: bool, cycles: int, parallel: int, closed_seconds: int) -> dict[str, float]:
+    """The bare app's memory per client, and then what it keeps once its clients and `cycles`
+    connect/disconnect cycles are gone. Its tabs' states expire `closed_seconds` after their
+    last event (Reflex's own expiry, REFLEX_REDIS_TOKEN_EXPIRATION, which its memory state manager
+    also uses), as the portal's closed tabs' do with PORTAL_CLOSED_TAB_STATE_SECONDS."""
     app_dir, _ = baseline_app(TMP)
-    env = server_env(os.environ, workers=1, data_dir=TMP / "b")
+    env = server_env(os.environ, workers=1, data_dir=TMP / "b",
+                     extra={"REFLEX_REDIS_TOKEN_EXPIRATION": str(closed_seconds)})
     hashes = default_state_hashes(app_dir, "counter.counter", env) if first else None
     port = free_port()
     proc = start_server(app_dir, port, env, log=TMP / "b.log")
@@ -150,7 +187,13 @@ def measure_bare(n: int, first: bool) -> dict[str, float]:
         await settle(3)
         rss1 = tree_rss(proc)
         await asyncio.gather(*(t.close() for t in tabs))
-        return {"rss0": rss0, "rss1": rss1, "per": (rss1 - rss0) / n, "errors": errors, "hydrate": size}
+        del tabs
+        done, cycle_errors, _secs = await run_cycles(url, None, "/", [], hashes, cycles, parallel)
+        # Reflex purges a state at its deadline; a little more for the last cycles' deadlines.
+        await settle(closed_seconds + 10)
+        rss5 = tree_rss(proc)
+        return {"rss0": rss0, "rss1": rss1, "per": (rss1 - rss0) / n, "errors": errors, "hydrate": size,
+                "cycles": done, "cycle_errors": cycle_errors, "rss5": rss5}
 
     try:
         return asyncio.run(run())
@@ -177,8 +220,6 @@ def main() -> None:
     parallel = max(1, min(args.parallel, 50))
     limit = raise_fd_limit(2 * n + 1024)
 
-    bare = measure_bare(n, first)
-
     use_backing_here(Backing(), TMP / "data")
     customers, key = make_customers(n, orders_each=2, tag="M")
     dash = portal_pages(["/dashboard"])["/dashboard"]
@@ -186,6 +227,7 @@ def main() -> None:
     url = f"http://127.0.0.1:{port}"
     log = TMP / "portal.log"
     closed_seconds = max(1, min(args.closed_seconds, 3600))
+    bare = measure_bare(n, first, cycles, parallel, closed_seconds)
     env = server_env(os.environ, workers=1, data_dir=TMP / "data",
                      extra={"PORTAL_CLOSED_TAB_STATE_SECONDS": str(closed_seconds)})
     hashes = default_state_hashes(ROOT, "portal.portal", env) if first else None
@@ -233,33 +275,10 @@ def main() -> None:
         res["reg2"] = live_registry_size(url)
         res["write_before"] = await asyncio.to_thread(api_write)
         # Cycles: one customer opens the dashboard in a new tab and closes it, `parallel` at a time.
-        async def run_cycles() -> tuple[int, int, float]:
-            errors = 0
-            done = 0
-            t0 = time.perf_counter()
-            deadline = time.monotonic() + 1800
+        def cycles_now() -> Any:
+            return run_cycles(url, who.cookie, "/dashboard", dash.mount, hashes, cycles, parallel)
 
-            async def cycle() -> None:
-                nonlocal errors, done
-                tab = Tab(url, who.cookie)
-                try:
-                    await tab.connect("/dashboard", timeout=60, hashes=hashes)
-                    for name in dash.mount:
-                        await tab.emit(name, "/dashboard")
-                    await asyncio.sleep(random.uniform(0.0, 0.05))
-                except Exception:  # noqa: BLE001 - counted
-                    errors += 1
-                finally:
-                    await tab.close()
-                    done += 1
-
-            for start in range(0, cycles, parallel):
-                if time.monotonic() > deadline:
-                    break
-                await asyncio.gather(*(cycle() for _ in range(min(parallel, cycles - start))))
-            return done, errors, time.perf_counter() - t0
-
-        res["cycles"], res["cycle_errors"], res["cycles_s"] = await run_cycles()
+        res["cycles"], res["cycle_errors"], res["cycles_s"] = await cycles_now()
         await settle(5)
         res["rss3"] = tree_rss(proc)
         res["reg3"] = live_registry_size(url)
@@ -275,7 +294,7 @@ def main() -> None:
         await settle(2)
         res["rss5"] = tree_rss(proc)
         # A second round of the same cycles: does the process reuse what the first round's tabs freed?
-        res["cycles2"] = await run_cycles()
+        res["cycles2"] = await cycles_now()
         await settle(5)
         res["rss6"], res["states6"] = tree_rss(proc), tab_states(url)
 
@@ -295,6 +314,9 @@ def main() -> None:
     print(f"bare Reflex app, {n} clients:     RSS {mib(bare['rss0'])} -> {mib(bare['rss1'])}, "
           f"{bare['per'] / 1024:.1f} KiB per client, errors {bare['errors']:.0f}; "
           f"hydrate snapshot {bare['hydrate']:.0f} characters")
+    print(f"  then all disconnected, {bare['cycles']:.0f} cycles (errors {bare['cycle_errors']:.0f}) and their "
+          f"states expired ({closed_seconds} s): RSS {mib(bare['rss5'])}, "
+          f"{(bare['rss5'] - bare['rss0']) / bare['rss0'] * 100:+.1f}% from its start before any client")
     per = (res["rss1"] - res["rss0"]) / n
     print(f"portal, {n} signed-in customers: RSS {mib(res['rss0'])} -> {mib(res['rss1'])}, "
           f"{per / 1024:.1f} KiB per customer ({ratio(per, bare['per'])} the bare app's), "

@@ -45,29 +45,12 @@ from live_common import (
     server_env,
     start_server,
     stop_server,
+    tree_cpu_seconds,
     use_backing_here,
 )
 
 TMP = Path(tempfile.mkdtemp(prefix="portal-navcpu-"))
 ROUTES = ["/dashboard", "/orders", "/orders/[id]", "/shipments/[id]"]
-
-
-def tree_cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and its descendants (Linux /proc)."""
-    todo, seen, ticks = [pid], set(), 0
-    while todo:
-        p = todo.pop()
-        if p in seen:
-            continue
-        seen.add(p)
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-            ticks += int(fields[11]) + int(fields[12])
-            children = Path(f"/proc/{p}/task/{p}/children").read_text().split()
-        except OSError:
-            continue
-        todo.extend(int(c) for c in children)
-    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def redis_pids(url: str) -> list[int]:
