@@ -54,6 +54,7 @@ from portal.startup import startup_lifespan, warm_lifespan
 from portal.state import errors, tab_states, uploads
 from portal.state.arrival import Arrival
 from portal.state.guard import AuthGuard
+from portal.state.page_loads import fold_page_loads
 
 
 def _favicon() -> rx.Component:
@@ -143,3 +144,5 @@ for module in (
     misc,
 ):
     module.register(app)
+# Every page is added: the pages' loads ride the navigation's own event (portal/state/page_loads.py).
+fold_page_loads(app)

@@ -118,23 +118,23 @@ def remember_counters(key: HandlerKey, seen: set[str]) -> None:
         _REMEMBERED.popitem(last=False)
 
 
-# Counters the guard read for this event's handler, with the session's epochs.
-_HANDED_OVER: contextvars.ContextVar[tuple[HandlerKey, dict[str, int]] | None] = contextvars.ContextVar(
+# Counters the guard read for this event's handlers (the event's own, and the page loads that ride a
+# navigation's event, see portal.state.arrival), with the session's epochs.
+_HANDED_OVER: contextvars.ContextVar[dict[HandlerKey, dict[str, int]] | None] = contextvars.ContextVar(
     "portal_counters_handed_over", default=None)
 
 
-def hand_over_prefetched(key: HandlerKey, values: dict[str, int]) -> None:
-    """The guard read these counters for this event's handler (`key`): its try may use them."""
-    _HANDED_OVER.set((key, values))
+def hand_over_prefetched(found: dict[HandlerKey, dict[str, int]]) -> None:
+    """The guard read these counters for these handlers of this event: their tries may use them."""
+    _HANDED_OVER.set(found)
 
 
 def take_prefetched(key: HandlerKey) -> dict[str, int] | None:
     """What the guard read for this handler in this event, once; None if it read nothing for it."""
     found = _HANDED_OVER.get()
-    if found is None or found[0] != key:
+    if not found:
         return None
-    _HANDED_OVER.set(None)
-    return found[1]
+    return found.pop(key, None)
 
 
 def recording_counters_read() -> tuple[set[str], contextvars.Token[set[str] | None]]:

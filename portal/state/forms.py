@@ -2,9 +2,11 @@
 
 Reflex runs a page's on_load handlers as events chained after the navigation, in the same
 per-tab queue as the events of the page's inputs. Someone (or a script) who types as soon as
-the form appears can therefore have their first keystrokes processed *before* the page's load,
-and a load that starts by resetting the form wipes them. Under load, or with the Redis state
-manager, that window is real.
+the form appears could therefore have their first keystrokes processed *before* the page's load,
+and a load that starts by resetting the form wipes them. The portal's loads now ride the
+navigation's own event (``portal.state.page_loads``), which the browser sends before any
+keystroke, so that window is closed for them; what follows still keeps a form's unsaved typing
+when someone leaves its page and comes back, and holds for any load left to Reflex's chain.
 
 So a form state remembers which page (path and query) its contents belong to and whether
 anything was typed since:

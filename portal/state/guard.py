@@ -32,6 +32,7 @@ from urllib.parse import quote
 
 import reflex as rx
 from reflex.middleware import Middleware
+from reflex.state import OnLoadInternalState
 from reflex_base.event import Event, EventHandler
 from reflex_base.registry import RegistrationContext
 from reflex_base.utils.format import format_event_handler
@@ -48,6 +49,7 @@ from portal.live.loop import HandlerKey, hand_over_prefetched, handler_key, is_l
 from portal.models import Role
 from portal.settings import get_settings
 from portal.state import tab
+from portal.state.page_loads import page_loads
 
 if TYPE_CHECKING:
     from reflex.app import App
@@ -182,14 +184,15 @@ def _session_cookie(cookie_header: str, name: str) -> tuple[str, str] | None:
 
 
 async def tab_principal(state: BaseState, sess: Any, *, use: bool = True,
-                        also: tuple[HandlerKey, tuple[str, ...]] | None = None) -> Principal | None:
+                        also: list[tuple[HandlerKey, tuple[str, ...]]] | None = None) -> Principal | None:
     """The principal of this tab: kept, or resolved again when it may have changed.
 
     `use`: the person acts in this tab (an event), which counts as using the session; a live
     push to the tab (use=False) does not. When a push was the one to look again, the tab's next
     own event looks again too, so that use is recorded.
-    `also`: (the event's handler, the shared counters it read last time): read in the same
-    command as the epochs and handed over to the handler's try on the loop (`portal.live.loop`)."""
+    `also`: (a handler this event runs, the shared counters it read last time in this tab), for
+    each: read in the same command as the epochs and handed over to the handler's try on the loop
+    (`portal.live.loop`)."""
     found = _session_cookie(tab.headers(state).cookie or "", get_settings().session_cookie_name)
     if found is None:
         if sess._principal is not None or sess._cookie:
@@ -205,12 +208,16 @@ async def tab_principal(state: BaseState, sess: Any, *, use: bool = True,
         if cached is None:
             return None  # a cookie already found worthless: no lookup for every event
         keys = runtime.identity_keys(cached.user_id)
-        if also is None:
+        if not also:
             current = await counters.read(keys)
         else:
-            values = await counters.read(keys + also[1])
-            current = values[:len(keys)]
-            hand_over_prefetched(also[0], dict(zip(also[1], values[len(keys):], strict=True)))
+            values = await counters.read(keys + tuple(k for _handler, read in also for k in read))
+            current, at = values[:len(keys)], len(keys)
+            handed: dict[HandlerKey, dict[str, int]] = {}
+            for handler, read in also:
+                handed[handler] = dict(zip(read, values[at:at + len(read)], strict=True))
+                at += len(read)
+            hand_over_prefetched(handed)
         if current == tuple(sess._epochs):
             return cached
     # Epochs first, then the database: a change committed in between moves them again.
@@ -260,8 +267,6 @@ def _without_nul(value: Any) -> Any:
 
 class AuthGuard(Middleware):
     async def preprocess(self, app: App, state: BaseState, event: Event) -> StateUpdate | None:
-        from reflex.state import StateUpdate
-
         from portal.state.session import SessionState
 
         if isinstance(event.payload, dict):
@@ -272,7 +277,7 @@ class AuthGuard(Middleware):
         logs.enter(event=logs.new_id(), handler=event.name)
         sess: Any = await state.get_state(SessionState)
         registered = RegistrationContext.get().event_handlers.get(event.name)
-        principal = await tab_principal(state, sess, also=_counters_for(state, registered))
+        principal = await tab_principal(state, sess, also=_counters_for(state, registered, event.name))
         lang = tab_language(state, sess, principal)
         enter_principal(principal, lang)  # times in their zone, texts in their language
         if sess.lang != lang:
@@ -288,40 +293,79 @@ class AuthGuard(Middleware):
 
         if registered is None:
             return None  # Reflex answers unknown events itself
-        owner = registered.states[0]
-        declared, level = declared_access(owner)
-        if (principal is not None and principal.mfa_setup_required and level is not None
-                and level != Access.PUBLIC and owner not in _MFA_SETUP_EXEMPT):
-            return StateUpdate(events=Event.from_event_type(
-                rx.redirect("/account/security?setup=mfa", replace=True)))
-        if is_allowed(level, principal, declared=declared):
-            if principal is not None:
-                await _note_on_screen(state, sess, owner)
-            return None
-        log.warning("refused event %s for %s", event.name,
-                    f"user {principal.user_id}" if principal else "a stranger")
-        if principal is None:
-            path = tab.path(state) or "/"
-            target = f"/login?next={quote(path)}" if path not in ("/", "/login") else "/login"
-        else:
-            target = "/"
-        return StateUpdate(events=Event.from_event_type(rx.redirect(target, replace=True)))
+        return await admit(state, sess, principal, registered.states[0], event.name)
 
 
-def _counters_for(state: BaseState, registered: Any) -> tuple[HandlerKey, tuple[str, ...]] | None:
-    """For a handler tried on the loop first, with Redis: the shared counters it read last time
-    in this tab, to be read with the session's epochs (one round trip instead of two)."""
-    if registered is None or not is_loop_first(registered.handler.fn):
+def _awaits_mfa_setup(owner: type, level: Access | None, principal: Principal | None) -> bool:
+    """Their role requires MFA they have not set up yet: only public and exempt handlers run."""
+    return (principal is not None and principal.mfa_setup_required and level is not None
+            and level != Access.PUBLIC and owner not in _MFA_SETUP_EXEMPT)
+
+
+def permitted(owner: type, principal: Principal | None) -> bool:
+    """The guard's rule for a handler of the state class `owner`: may `principal` run it now?"""
+    declared, level = declared_access(owner)
+    return not _awaits_mfa_setup(owner, level, principal) and is_allowed(level, principal, declared=declared)
+
+
+async def admit(state: BaseState, sess: Any, principal: Principal | None, owner: type,
+                name: str) -> StateUpdate | None:
+    """May `principal` run a handler (`name`) of the state class `owner` in this tab? None: yes (and
+    a listening state is on screen from now on); else the refusal's redirect."""
+    from reflex.state import StateUpdate
+
+    if permitted(owner, principal):
+        if principal is not None:
+            await _note_on_screen(state, sess, owner)
         return None
-    if not isinstance(runtime.counters(), runtime.RedisCounters):
+    if _awaits_mfa_setup(owner, declared_access(owner)[1], principal):
+        return StateUpdate(events=Event.from_event_type(
+            rx.redirect("/account/security?setup=mfa", replace=True)))
+    log.warning("refused event %s for %s", name,
+                f"user {principal.user_id}" if principal else "a stranger")
+    if principal is None:
+        path = tab.path(state) or "/"
+        target = f"/login?next={quote(path)}" if path not in ("/", "/login") else "/login"
+    else:
+        target = "/"
+    return StateUpdate(events=Event.from_event_type(rx.redirect(target, replace=True)))
+
+
+def _counters_for(state: BaseState, registered: Any,
+                  event_name: str) -> list[tuple[HandlerKey, tuple[str, ...]]] | None:
+    """With Redis: for each handler this event runs that is tried on the loop first (its own, and
+    on a navigation the bell's arrival and the page's loads that ride it), the shared counters it
+    read last time in this tab, to be read with the session's epochs (one round trip for all)."""
+    if registered is None or not isinstance(runtime.counters(), runtime.RedisCounters):
         return None
-    key = handler_key(origin_of(tab.token(state), registered.states[0].get_full_name()), registered.handler.fn)
-    keys = remembered_counters(key)
-    return (key, keys) if keys else None
+    token = tab.token(state)
+    fn = registered.handler.fn
+    runs: list[tuple[Any, Any]] = [(registered.states[0], fn)] if is_loop_first(fn) else []
+    if event_name in NAVIGATION_EVENTS or event_name in HYDRATE_EVENTS:
+        from portal.state.notifications import NotificationState
+
+        runs.append((NotificationState, NotificationState._arrive))  # tried on the loop by the arrival
+        context = RegistrationContext.get()
+        for name, owner in page_loads(tab.route_id(state)):
+            load = context.event_handlers.get(name)
+            if load is not None and is_loop_first(load.handler.fn):
+                runs.append((owner, load.handler.fn))
+    found = []
+    for owner, fn in runs:
+        key = handler_key(origin_of(token, owner.get_full_name()), fn)
+        keys = remembered_counters(key)
+        if keys:
+            found.append((key, keys))
+    return found or None
 
 
 HYDRATE_EVENTS = frozenset({
     "reflex___state____state.hydrate", "reflex___state____state.hydrate_and_load",
+})
+# The events that announce a page's arrival in a tab; a page's folded loads ride them.
+NAVIGATION_EVENTS = frozenset({
+    "reflex___state____state.hydrate_and_load",
+    format_event_handler(OnLoadInternalState.on_load_internal),  # type: ignore[arg-type]
 })
 
 
@@ -368,7 +412,8 @@ def page_listeners(route: str | None) -> frozenset[str]:
     app = context._app
     if app is None or not route:
         return frozenset()
-    names: set[str] = set()
+    names: set[str] = {owner.get_full_name() for _name, owner in page_loads(route)  # type: ignore[attr-defined]
+                        if listening(owner)}
     loads = app._load_events.get(route) or app._load_events.get(route.strip("/") or "index") or ()
     for spec in loads:
         handler = getattr(spec, "handler", spec)  # an EventSpec names its handler
