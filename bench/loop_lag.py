@@ -37,6 +37,11 @@ portal's loaded figures can be read against it.
     .venv/bin/python bench/loop_lag.py --seconds 10 --loaders 5
     .venv/bin/python bench/loop_lag.py --seconds 10 --steps downloads   # or logins: one kind of load
     .venv/bin/python bench/loop_lag.py --seconds 10 --hydrate full      # every tab as on a reconnect
+    .venv/bin/python bench/loop_lag.py --seconds 10 --load-cpus 1       # the load's clients kept on CPU 1
+
+With `--load-cpus`, the load's client process and the spinners are kept on those CPUs (the servers
+are not pinned and may use every core): the customers stand for browsers on other machines, whose
+CPU is otherwise taken from the server's on a small machine.
 """
 
 from __future__ import annotations
@@ -224,6 +229,15 @@ def row(label: str, values: list[float], floor: float | None = None) -> str:
             f"max {ms[-1]:7.1f} ms{extra}")
 
 
+def _cpus(spec: str) -> set[int]:
+    """"1" or "2-3" or "1,3" -> that set of CPU numbers (empty: no pinning)."""
+    out: set[int] = set()
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        low, _, high = part.partition("-")
+        out.update(range(int(low), int(high or low) + 1))
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=10, help="length of each phase")
@@ -235,6 +249,9 @@ def main() -> None:
                         help="run the load's clients this many nice steps below the server (they stand for "
                              "browsers on other machines; on a small machine their own CPU is otherwise "
                              "taken from the server's)")
+    parser.add_argument("--load-cpus", default="",
+                        help="CPUs (e.g. 1, or 2-3) the load's clients and the spinners are kept on, standing for "
+                             "browsers on other machines; the servers are not pinned and may use every core")
     parser.add_argument("--hydrate", choices=["first", "full"], default="first",
                         help="first: each tab's hydrate as a page's first connect (with the compiled defaults' "
                              "hashes, as a browser); full: without them (as a reconnect), the whole state sent")
@@ -249,6 +266,14 @@ def main() -> None:
     os.chdir(ROOT)
     seconds = max(3.0, min(args.seconds, 60.0))
     loaders = max(1, min(args.loaders, 20))
+    load_cpus = _cpus(args.load_cpus)
+
+    def load_process_setup() -> None:
+        """In the load's processes (clients, spinners): their niceness and CPUs."""
+        if args.load_nice > 0:
+            os.nice(args.load_nice)
+        if load_cpus:
+            os.sched_setaffinity(0, load_cpus)
 
     if args.role == "load":
         sys.path.insert(0, str(ROOT))
@@ -268,8 +293,7 @@ def main() -> None:
         base = asyncio.run(probe(f"http://127.0.0.1:{port}", None, increment, "/", min(seconds, 5), bare_hashes))
         # The machine's share: the same probe while processes that only spin take the cores (as many
         # as the load's customers, at the load's niceness). Nothing of it touches the bare app's loop.
-        spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"],
-                                     preexec_fn=(lambda: os.nice(args.load_nice)) if args.load_nice > 0 else None)
+        spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"], preexec_fn=load_process_setup)
                     for _ in range(args.spinners if args.spinners >= 0 else loaders)]
         try:
             busy_machine = asyncio.run(probe(f"http://127.0.0.1:{port}", None, increment, "/", min(seconds, 5),
@@ -298,8 +322,7 @@ def main() -> None:
         load = subprocess.Popen([sys.executable, __file__, "--role", "load", "--url", url, "--seconds",
                                  str(seconds + 2), "--steps", args.steps, "--emails", ",".join(c.email for c in busy),
                                  "--hashes-file", str(hashes_file)],
-                                stdout=subprocess.PIPE, text=True, cwd=ROOT,
-                                preexec_fn=(lambda: os.nice(args.load_nice)) if args.load_nice > 0 else None)
+                                stdout=subprocess.PIPE, text=True, cwd=ROOT, preexec_fn=load_process_setup)
         time.sleep(1.5)  # let every customer get going
         loaded = asyncio.run(probe(url, idle.cookie, cheap, "/dashboard", seconds, hashes))
         out, _ = load.communicate(timeout=seconds + 120)
@@ -311,6 +334,9 @@ def main() -> None:
     doing = {"all": "signing in + downloading", "logins": "signing in", "downloads": "downloading"}[args.steps]
     if args.load_nice > 0:
         doing += f" (their clients at nice {args.load_nice})"
+    if load_cpus:
+        doing += f" (their clients and the spinners kept on CPU {','.join(map(str, sorted(load_cpus)))} of " \
+                 f"{os.cpu_count()}; the servers on any)"
     hydrate = "a page's first connect (compiled defaults' hashes)" if first else "full state (as on a reconnect)"
     print(f"1 worker, SQLite; {loaders} customers {doing}; phases of {seconds:.0f} s; hydrate: {hydrate}; "
           f"python {sys.version.split()[0]}, load average {os.getloadavg()[0]:.1f}")
