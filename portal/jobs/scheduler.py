@@ -141,12 +141,24 @@ _running: set[asyncio.Task[Any]] = set()
 async def run_tick(spec: JobSpec, *, now: float | None = None) -> bool:
     """Run the job for the current tick if this worker wins it. Returns whether it ran."""
     tick = int((now if now is not None else time.time()) // spec.seconds)
-    run_id = await asyncio.to_thread(claim, spec.name, tick)
-    if run_id is None:
-        return False
     task = asyncio.current_task()
     if task is not None:
-        _running.add(task)
+        _running.add(task)  # before the claim: a stop waits for (or cancels) the claim too
+    claiming = asyncio.ensure_future(asyncio.to_thread(claim, spec.name, tick))
+    try:
+        run_id = await asyncio.shield(claiming)
+    except asyncio.CancelledError:
+        # Stopped while claiming: the claim's transaction runs to its end in its thread; a run it
+        # recorded is recorded as interrupted, not left "running" until another start finds it.
+        run_id = await claiming
+        if run_id is not None:
+            await asyncio.to_thread(finish, run_id, status="interrupted",
+                                    detail="interrupted: the portal stopped while it ran")
+        _running.discard(task)  # type: ignore[arg-type]
+        raise
+    if run_id is None:
+        _running.discard(task)  # type: ignore[arg-type]
+        return False
     beat = asyncio.create_task(_keep_lease(spec.name, run_id))
     status, detail = "interrupted", "interrupted: the portal stopped while it ran"
     try:
@@ -222,12 +234,17 @@ async def _stop(sched: Any) -> None:
     """No new runs; the running ones get JOBS_SHUTDOWN_GRACE_SECONDS to finish, then are cancelled
     (their rows say interrupted, their leases are given back)."""
     sched.pause()
-    running = [t for t in _running if not t.done()]
-    if running:
-        _done, late = await asyncio.wait(running, timeout=get_settings().jobs_shutdown_grace_seconds)
-        for t in late:
-            t.cancel()
-        await asyncio.gather(*late, return_exceptions=True)
+    await asyncio.sleep(0)  # a run the scheduler started just before the pause registers itself
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + get_settings().jobs_shutdown_grace_seconds
+    while running := [t for t in _running if not t.done()]:
+        left = deadline - loop.time()
+        if left <= 0:
+            for t in running:
+                t.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+            break
+        await asyncio.wait(running, timeout=left)
     sched.shutdown(wait=False)
 
 

@@ -156,3 +156,50 @@ def test_shutdown_lets_a_short_job_finish_and_marks_a_long_one_interrupted(
     assert (runs["short-job"].status, runs["short-job"].detail) == ("ok", "finished")
     assert runs["long-job"].status == "interrupted" and runs["long-job"].finished_at is not None
     assert all(lease.until is None for lease in db.exec(select(JobLease)).all())
+
+
+def test_a_stop_while_a_run_is_being_claimed_leaves_no_run_marked_running(
+        db: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scheduler started a run just before the stop, and its claim (a transaction in a thread)
+    is still on its way when the grace period ends: the claimed run is recorded as interrupted and
+    its lease given back, not left "running" for the next start to find."""
+    monkeypatch.setenv("JOBS_ENABLED", "true")
+    monkeypatch.setenv("JOBS_SHUTDOWN_GRACE_SECONDS", "0.2")
+    reset_settings_cache()
+    real_claim = scheduler.claim
+    claiming, release = threading.Event(), threading.Event()
+
+    def slow_claim(name: str, tick: int) -> int | None:
+        claiming.set()
+        release.wait(30)  # until the stop has cancelled the run (below)
+        return real_claim(name, tick)
+
+    def release_once_cancelled() -> None:
+        # The condition, not a fixed wait: the stop cancelled the run while it was claiming.
+        while not any(t.cancelling() for t in list(scheduler._running)):
+            threading.Event().wait(0.01)
+        release.set()
+
+    async def body() -> str:
+        return "never reached"
+
+    async def scenario() -> None:
+        monkeypatch.setattr(scheduler, "_load_job_modules", lambda: None)
+        monkeypatch.setattr(scheduler, "claim", slow_claim)
+        monkeypatch.setattr(scheduler, "JOBS", {"claimed-job": JobSpec(name="claimed-job", seconds=3600, fn=body)})
+        async with scheduler.scheduler_lifespan():
+            scheduler._sched.modify_job("claimed-job", next_run_time=datetime.now(UTC))
+            assert await asyncio.to_thread(claiming.wait, 30)
+            watcher = threading.Thread(target=release_once_cancelled, daemon=True)
+            watcher.start()
+
+    try:
+        run_async(scenario())
+    finally:
+        release.set()
+        monkeypatch.undo()
+        reset_settings_cache()
+    db.expire_all()
+    runs = db.exec(select(JobRun).where(JobRun.name == "claimed-job")).all()
+    assert [(r.status, r.finished_at is not None) for r in runs] == [("interrupted", True)]
+    assert all(lease.until is None for lease in db.exec(select(JobLease)).all())
