@@ -20,15 +20,20 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from reflex.app_mixins.middleware import Middleware
-from reflex.state import OnLoadInternalState
 from reflex_base.event.processor.base_state_processor import chain_updates
 from reflex_base.registry import RegistrationContext
-from reflex_base.utils.format import format_event_handler
 
 from portal import logs, metrics
 from portal.state import tab
 from portal.state.base import run_sync
-from portal.state.guard import HYDRATE_EVENTS, NAVIGATION_EVENTS, current_principal, note_on_screen, permitted
+from portal.state.guard import (
+    HYDRATE_EVENTS,
+    NAVIGATION_EVENTS,
+    ON_LOAD_INTERNAL,
+    current_principal,
+    note_on_screen,
+    permitted,
+)
 from portal.state.page_loads import page_loads
 
 if TYPE_CHECKING:
@@ -36,7 +41,6 @@ if TYPE_CHECKING:
     from reflex.state import BaseState, StateUpdate
     from reflex_base.event import Event
 
-ON_LOAD_INTERNAL = format_event_handler(OnLoadInternalState.on_load_internal)  # type: ignore[arg-type]
 # A connection's hydrate and the on_load_internal that follows it on a page with its own load are
 # one arrival: the second one within this many seconds on the same page is not a second view.
 SAME_ARRIVAL_SECONDS = 5.0

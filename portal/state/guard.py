@@ -345,6 +345,7 @@ def _counters_for(state: BaseState, registered: Any,
         from portal.state.notifications import NotificationState
 
         runs.append((NotificationState, NotificationState._arrive))  # tried on the loop by the arrival
+    if event_name in NAVIGATION_EVENTS:
         context = RegistrationContext.get()
         for name, owner in page_loads(tab.route_id(state)):
             load = context.event_handlers.get(name)
@@ -362,11 +363,9 @@ def _counters_for(state: BaseState, registered: Any,
 HYDRATE_EVENTS = frozenset({
     "reflex___state____state.hydrate", "reflex___state____state.hydrate_and_load",
 })
+ON_LOAD_INTERNAL = format_event_handler(OnLoadInternalState.on_load_internal)  # type: ignore[arg-type]
 # The events that announce a page's arrival in a tab; a page's folded loads ride them.
-NAVIGATION_EVENTS = frozenset({
-    "reflex___state____state.hydrate_and_load",
-    format_event_handler(OnLoadInternalState.on_load_internal),  # type: ignore[arg-type]
-})
+NAVIGATION_EVENTS = frozenset({"reflex___state____state.hydrate_and_load", ON_LOAD_INTERNAL})
 
 
 async def note_on_screen(state: BaseState, owner: type) -> None:

@@ -79,7 +79,3 @@ def page_loads(route_id: str | None) -> tuple[tuple[str, type], ...]:
     if not route_id:
         return ()
     return _FOLDED.get(route_id) or _FOLDED.get(route_id.strip("/") or "index") or ()
-
-
-def folded_routes() -> dict[str, tuple[tuple[str, type], ...]]:
-    return dict(_FOLDED)
