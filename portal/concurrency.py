@@ -1,14 +1,17 @@
-"""CPU-heavy work (argon2, PDFs, zips, embeddings) runs in worker threads, never on the event
-loop; but each holds a core (and, in pure Python, the GIL) for tens of milliseconds, and on a
-small machine a dozen at once would starve the loop all the same. So at most
-PORTAL_HEAVY_CONCURRENCY (default 2) run at once in a process; the others wait in their thread,
-where waiting costs the loop nothing.
+"""CPU-heavy work (argon2, PDFs, zips, embeddings) never runs on the event loop; but each holds a
+core for tens of milliseconds, and on a small machine a dozen at once would starve the loop all the
+same. So at most PORTAL_HEAVY_CONCURRENCY (default 2) run at once in a process; the others wait in
+their thread, where waiting costs the loop nothing.
 
-Work that is pure Python (laying out a PDF, writing a data export's JSON) holds the interpreter
-lock for as long as it runs: in a thread of the server's process it takes that lock from the
-event loop in turns, so every socket of the worker waits while a statement is drawn. Such work
-runs in `in_process`: a small pool of child processes (started from a clean fork server, at a
-lower CPU priority), which share neither the lock nor the priority of the loop."""
+Password hashing and the pure-Python documents (laying out a PDF, writing a data export's JSON)
+run in `in_process`: a small pool of child processes, started from a clean fork server. In a
+thread of the server's process such work would take the interpreter lock from the event loop in
+turns, and a thread kept waiting for the CPU while it holds that lock would hold the loop up too.
+The children share no lock with the loop, and they are a scheduling group of their own (a session
+of their own: Linux groups a session's processes, "autogroups", and shares the CPU between groups
+first), with PORTAL_HASH_NICENESS less priority: the server's group, which is only the loop and
+its threads, stays light, so the kernel gives it the CPU as soon as a socket wakes it, instead of
+counting every hash and PDF against it."""
 
 from __future__ import annotations
 
@@ -16,9 +19,11 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import select
 import threading
+import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, ParamSpec, TypeVar
 
@@ -27,8 +32,8 @@ from portal.live.loop import blocking_point
 HEAVY_CONCURRENCY = max(1, int(os.environ.get("PORTAL_HEAVY_CONCURRENCY", "2")))
 _heavy = threading.BoundedSemaphore(HEAVY_CONCURRENCY)
 _held = threading.local()
-# How much less CPU priority than the event loop password hashing and the document processes get
-# (Linux `nice` steps).
+# How much less CPU priority than the event loop the heavy processes (password hashing,
+# documents) get, in Linux `nice` steps: for each process and for their scheduling group.
 HASH_NICENESS = int(os.environ.get("PORTAL_HASH_NICENESS", "10"))
 # Pure-Python heavy work in child processes (see `in_process`); "0" keeps it in the calling thread.
 HEAVY_PROCESSES = os.environ.get("PORTAL_HEAVY_PROCESSES", "1").strip().lower() not in {"0", "false", "no", "off"}
@@ -37,27 +42,11 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 
-def _lower_priority() -> None:
-    # Linux gives each thread its own nice value, and threads it starts (argon2's lanes)
-    # inherit it: the event loop's thread keeps the CPU when both want it.
-    try:
-        tid = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + HASH_NICENESS))
-    except (AttributeError, OSError):  # not Linux, or not allowed: same priority as before
-        log.debug("could not lower the priority of a hashing thread", exc_info=True)
-
-
-_hashing = ThreadPoolExecutor(max_workers=HEAVY_CONCURRENCY, thread_name_prefix="portal-hash",
-                              initializer=_lower_priority if HASH_NICENESS > 0 else None)
-
-
 def hashing(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
-    """Run a password hash (argon2: C code that releases the interpreter lock and runs its own
-    threads) in a heavy slot, on threads with a lower CPU priority than the event loop, so that
-    a burst of sign-ins on a small machine takes the CPU the loop does not need instead of
-    stalling every socket. Blocking: call it from a worker thread."""
-    with heavy():
-        return _hashing.submit(fn, *args, **kwargs).result()
+    """Run a password hash (argon2, `fn` a module-level function of a module the children can
+    import) in a heavy child process (`in_process`), so that a burst of sign-ins takes the CPU the
+    loop does not need instead of stalling every socket. Blocking: call it from a worker thread."""
+    return in_process(fn, *args, **kwargs)
 
 
 @contextlib.contextmanager
@@ -77,8 +66,9 @@ def heavy() -> Iterator[None]:
 # -- pure-Python heavy work in child processes --------------------------------------------------------
 
 # What the fork server imports once, so that each child starts with the PDF code and fonts' parser
-# loaded (a child is forked from it: no threads, no open database handles of the server's).
-PRELOAD = ["portal.integrations.pdf"]
+# and the password hasher loaded (a child is forked from it: no threads, no open database handles
+# of the server's).
+PRELOAD = ["portal.integrations.pdf", "portal.domain.pwhash"]
 # Children idle this long exit (each holds ~100 MB); the next call forks new ones from the fork
 # server, which has the code loaded already (milliseconds).
 IDLE_SECONDS = float(os.environ.get("PORTAL_HEAVY_IDLE_SECONDS", "60"))
@@ -88,10 +78,41 @@ _busy = 0  # calls under way in _processes
 _idle_timer: threading.Timer | None = None
 
 
-def _child_start(niceness: int) -> None:
-    if niceness > 0:
-        with contextlib.suppress(OSError):  # not allowed: the server's priority
-            os.nice(niceness)
+def _child_start(niceness: int, server_pid: int) -> None:
+    _exit_with(server_pid)
+    if niceness <= 0:
+        return
+    # A session of its own, so a scheduling group of its own where the kernel groups sessions
+    # (autogroups): the CPU the children take is not counted against the server's group.
+    with contextlib.suppress(OSError):
+        os.setsid()
+    # No autogroups (or not Linux): the process's niceness alone.
+    with contextlib.suppress(OSError), open("/proc/self/autogroup", "w") as group:
+        group.write(str(niceness))
+    with contextlib.suppress(OSError):  # not allowed: the server's priority
+        os.nice(niceness)
+
+
+def _exit_with(server_pid: int) -> None:
+    """Exit when the server process that started the pool does (killed, crashed): a child waits on
+    its call queue, which never closes (the child holds both ends), and in a session of its own no
+    signal to the server's process group reaches it either."""
+
+    def watch() -> None:
+        try:
+            fd = os.pidfd_open(server_pid)
+        except (AttributeError, OSError):  # not Linux 5.3+: look every second
+            while True:
+                time.sleep(1)
+                try:
+                    os.kill(server_pid, 0)
+                except ProcessLookupError:
+                    break
+        else:
+            select.select([fd], [], [])  # readable once that process has exited
+        os._exit(0)
+
+    threading.Thread(target=watch, name="portal-heavy-watch", daemon=True).start()
 
 
 def _run_in_language(lang: str, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
@@ -113,7 +134,7 @@ def _pool() -> ProcessPoolExecutor:
             ctx = multiprocessing.get_context("forkserver")
             ctx.set_forkserver_preload(PRELOAD)
             _processes = ProcessPoolExecutor(max_workers=HEAVY_CONCURRENCY, mp_context=ctx,
-                                             initializer=_child_start, initargs=(HASH_NICENESS,))
+                                             initializer=_child_start, initargs=(HASH_NICENESS, os.getpid()))
         return _processes
 
 

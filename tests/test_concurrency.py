@@ -1,5 +1,6 @@
-"""Password hashing runs on threads with a lower CPU priority than the event loop's; pure-Python
-heavy work (PDFs, export archives) runs in child processes, also at a lower priority."""
+"""Password hashing and pure-Python heavy work (PDFs, export archives) run in child processes, in
+a session (so a scheduling group) of their own, at a lower CPU priority than the event loop's; the
+children go when the server does."""
 
 from __future__ import annotations
 
@@ -14,15 +15,28 @@ from portal.concurrency import HASH_NICENESS, hashing, in_process
 from portal.domain.auth import hash_password, verify_password
 
 
-def _my_niceness() -> int:
-    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+def _scheduling() -> tuple[int, int, int, str]:
+    """(pid, session, niceness, Linux autogroup or "") of the calling process."""
+    try:
+        with open("/proc/self/autogroup") as f:
+            group = f.read().strip()
+    except OSError:
+        group = ""
+    return os.getpid(), os.getsid(0), os.getpriority(os.PRIO_PROCESS, threading.get_native_id()), group
 
 
-@pytest.mark.skipif(not hasattr(os, "getpriority"), reason="thread priorities are a Linux thing")
-def test_hashing_threads_run_at_a_lower_priority_than_the_caller() -> None:
-    here = _my_niceness()  # positive control: the calling thread keeps its own priority
-    assert hashing(_my_niceness) == min(19, here + HASH_NICENESS) > here
-    assert _my_niceness() == here
+@pytest.mark.skipif(not hasattr(os, "getsid"), reason="sessions and priorities are a Unix thing")
+def test_hashing_runs_in_a_child_in_a_scheduling_group_of_its_own_at_a_lower_priority() -> None:
+    pid, sid, nice, group = _scheduling()  # positive control: the same call here
+    assert pid == os.getpid() and sid != pid
+    child, child_sid, child_nice, child_group = hashing(_scheduling)
+    assert child != pid
+    assert child_sid == child != sid  # a session of its own
+    assert child_nice == min(19, nice + HASH_NICENESS) > nice
+    if group:  # a kernel with autogroups: a group of its own, with the same lower priority
+        assert child_group != group
+        assert child_group.endswith(f"nice {min(19, HASH_NICENESS)}")
+    assert _scheduling() == (pid, sid, nice, group)  # the caller's own are untouched
 
 
 def test_hashes_made_there_verify() -> None:
@@ -98,6 +112,52 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+_ORPHAN = """
+import os, sys
+from portal.concurrency import in_process
+from tests.test_concurrency import _scheduling
+print(in_process(_scheduling)[0], flush=True)
+sys.stdin.readline()
+os.kill(os.getpid(), 9)
+"""
+
+
+def test_the_children_exit_when_the_server_is_killed() -> None:
+    """A child waits on a queue that never closes, and no signal to the server's process group
+    reaches its own session: it watches the server's process instead."""
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    server = subprocess.Popen([sys.executable, "-c", _ORPHAN], cwd=root, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    assert server.stdout is not None and server.stdin is not None
+    child = int(server.stdout.readline())
+    try:
+        assert _alive(child)  # positive control: there while the server is
+        server.stdin.write("\n")
+        server.stdin.flush()
+        assert server.wait(timeout=30) == -9
+        deadline = time.monotonic() + 30
+        while _alive(child) and not _zombie(child):
+            assert time.monotonic() < deadline, "the child outlived the server"
+            time.sleep(0.05)
+    finally:
+        if _alive(child) and not _zombie(child):
+            os.kill(child, 9)
+
+
+def _zombie(pid: int) -> bool:
+    """Exited but not reaped (its parent gone, and this machine's first process may not reap)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return False
 
 
 def test_idle_children_exit_and_the_next_call_gets_new_ones(monkeypatch: pytest.MonkeyPatch) -> None:
