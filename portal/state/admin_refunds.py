@@ -15,7 +15,7 @@ from portal.domain.events import Topic
 from portal.format import money
 from portal.i18n import N_, tr
 from portal.live.push import listens
-from portal.state.base import FAILED, PortalState
+from portal.state.base import FAILED, PortalState, on_loop
 from portal.state.guard import Access, access
 from portal.state.messages import message_for_error
 from portal.state.session import server_url
@@ -110,11 +110,13 @@ class AdminRefundsState(PortalState, rx.State):
         self._reload()
 
     @rx.event
+    @on_loop
     def choose_payment(self, payment_id: int) -> None:
         if isinstance(payment_id, int) and not isinstance(payment_id, bool) and payment_id in self._shown_payments:
             self.open_payment, self.amount, self.amount_error = payment_id, "", ""
 
     @rx.event
+    @on_loop
     def set_amount(self, value: str) -> None:
         if isinstance(value, str):
             self.amount = value[:20]

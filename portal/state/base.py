@@ -6,7 +6,9 @@
   in the portal's worker pool (``portal.live.runtime.offload``), with the tab's principal in
   context, while Reflex holds the tab's state lock as for any event. So database work, argon2,
   PDFs and the like never stall other sockets; ``async def`` handlers run on the loop and must
-  only await.
+  only await. A handler that only changes its state's own fields (a toggle, a choice, a field
+  typed, a panel opened) is marked ``@on_loop``: it runs on the loop with no thread hop, so it
+  answers at once even while the pool is busy with other people's work.
 - **Who is asking:** ``self._me()`` is the tab's principal, resolved by the guard once per tab
   and kept server-side (``portal.state.guard``); handlers never look it up themselves.
 - **Domain calls with coded errors mapped:** ``self._call(fn, **kwargs)`` runs
@@ -70,6 +72,17 @@ def _in_worker(fn: Callable[..., Any]) -> Callable[..., Any]:
             or getattr(fn, BACKGROUND_TASK_MARKER, False)):
         return fn
 
+    if getattr(fn, ON_LOOP, False):
+        @functools.wraps(fn)
+        async def inline(self: Any, *args: Any, **kwargs: Any) -> Any:
+            origin = events.origin_of(tab.token(self), type(self).get_full_name())
+            try:
+                return on_loop_attempt({}, _as_origin, origin, fn, self, *args, **kwargs)
+            except NeedsWorker as err:
+                raise RuntimeError(f"{fn.__qualname__} is marked on_loop but reached blocking work: {err}") from err
+
+        return inline
+
     first_on_loop = is_loop_first(fn)
 
     @functools.wraps(fn)
@@ -104,6 +117,21 @@ async def run_sync(state: Any, fn: Callable[..., T], *args: Any, first_on_loop: 
         stop_recording(recording)
         if seen and isinstance(counters, runtime.RedisCounters):
             remember_counters(remembered, seen)
+
+
+# The mark of a handler that runs on the event loop (see `on_loop`).
+ON_LOOP = "__portal_on_loop__"
+
+
+def on_loop(fn: Callable[..., T]) -> Callable[..., T]:
+    """Mark a handler that only changes its state's own fields from its arguments and what the
+    state holds (a toggle, a choice from a list the page shows, a field typed, a panel opened or
+    closed): it runs on the event loop, with no hop to the worker pool, so such a click answers
+    at once even while the pool is busy. Such a handler must not block: reaching blocking work
+    (a database session, a shared counter, heavy work) raises instead of running it on the loop
+    (tests/state/test_on_loop_handlers.py also checks what each one calls)."""
+    setattr(fn, ON_LOOP, True)
+    return fn
 
 
 def loop_first(fn: Callable[..., T]) -> Callable[..., T]:

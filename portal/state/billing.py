@@ -21,7 +21,7 @@ from portal.i18n import N_, tr
 from portal.live.push import listens
 from portal.settings import get_settings
 from portal.state import tab
-from portal.state.base import FAILED, PortalState
+from portal.state.base import FAILED, PortalState, on_loop
 from portal.state.guard import Access, access, request_info_of
 from portal.state.messages import message_for_error
 from portal.state.session import backend_url, navigate_to
@@ -306,12 +306,14 @@ class BillingState(PortalState, rx.State):
         self._load_payments()
 
     @rx.event
+    @on_loop
     def update_statement_from(self, value: str) -> None:
         # A date input sends YYYY-MM-DD or nothing; anything else is not from the page.
         if isinstance(value, str) and _DATE_INPUT.fullmatch(value):
             self.statement_from = value
 
     @rx.event
+    @on_loop
     def update_statement_to(self, value: str) -> None:
         if isinstance(value, str) and _DATE_INPUT.fullmatch(value):
             self.statement_to = value

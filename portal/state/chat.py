@@ -16,7 +16,7 @@ from portal.format import day_time
 from portal.i18n import tr
 from portal.live.push import listens
 from portal.state import help_about, tab
-from portal.state.base import FAILED, PortalState
+from portal.state.base import FAILED, PortalState, on_loop
 from portal.state.guard import Access, access, current_principal
 from portal.state.support import support_message
 
@@ -96,6 +96,7 @@ class ChatState(PortalState, rx.State):
         self._about_text = f"About: {help_about.subject(sit)}\n{help_about.facts(sit)}"
 
     @rx.event
+    @on_loop
     def drop_about(self) -> None:
         self.about_label, self._about, self._about_text = "", "", ""
 
@@ -168,6 +169,7 @@ class ChatState(PortalState, rx.State):
         self._load(mark_read=False)
 
     @rx.event
+    @on_loop
     def new_chat(self) -> None:
         """After a chat ended, start over with an empty panel."""
         self.status = ""

@@ -16,7 +16,7 @@ from portal.i18n import N_, tr, tr_n
 from portal.live.push import listens
 from portal.live.views import canonical
 from portal.models import ORDER_STATUS_LABELS, TAG_LABELS
-from portal.state.base import PortalState, loop_first
+from portal.state.base import PortalState, loop_first, on_loop
 from portal.state.guard import Access, access, current_principal
 from portal.state.messages import message_for_error
 from portal.state.notifications import NotificationRow, note_row
@@ -230,6 +230,7 @@ class DashboardState(PortalState, rx.State):
     # one validated step and stores the result; the domain validates the whole layout again.
 
     @rx.event
+    @on_loop
     def toggle_edit(self) -> None:
         self.editing = not self.editing
         self.error = ""

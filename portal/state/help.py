@@ -16,7 +16,7 @@ from portal.format import day
 from portal.i18n import tr, tr_n
 from portal.settings import get_settings
 from portal.state import tab
-from portal.state.base import PortalState
+from portal.state.base import PortalState, on_loop
 from portal.state.guard import Access, access, current_principal, request_info_of
 from portal.state.messages import message_for_error
 
@@ -105,6 +105,7 @@ class HelpState(PortalState, rx.State):
         self.searched = True
 
     @rx.event
+    @on_loop
     def clear(self) -> None:
         self.query, self.searched, self.results, self._query_id = "", False, [], None
 

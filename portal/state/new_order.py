@@ -15,7 +15,7 @@ from portal.domain.order_actions import DraftLine
 from portal.format import money
 from portal.i18n import tr
 from portal.state import tab
-from portal.state.base import FAILED, PortalState
+from portal.state.base import FAILED, PortalState, on_loop
 from portal.state.guard import Access, access, request_info_of
 from portal.state.order_detail import Option, _address_lines, _int
 from portal.state.order_messages import order_message
@@ -143,6 +143,7 @@ class NewOrderState(PortalState, rx.State):
             self._match()
 
     @rx.event
+    @on_loop
     def update_pick_variant(self, value: str) -> None:
         vid = _int(value)
         if vid is not None and vid in self._names:
@@ -150,6 +151,7 @@ class NewOrderState(PortalState, rx.State):
             self.picked = self._names[vid][0]
 
     @rx.event
+    @on_loop
     def update_pick_qty(self, value: str) -> None:
         if isinstance(value, str) and len(value) <= 3:
             self.pick_qty = value
@@ -199,6 +201,7 @@ class NewOrderState(PortalState, rx.State):
         self._rows()
 
     @rx.event
+    @on_loop
     def update_address_choice(self, value: str) -> None:
         if any(o.value == value for o in self.address_options):
             self.address_choice = value

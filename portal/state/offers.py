@@ -16,7 +16,7 @@ from portal.domain.principal import Principal
 from portal.format import day_time, humanize, money
 from portal.i18n import tr
 from portal.live.push import listens
-from portal.state.base import FAILED, PortalState
+from portal.state.base import FAILED, PortalState, on_loop
 from portal.state.guard import Access, access, request_info_of
 from portal.state.messages import message_for_error
 
@@ -131,6 +131,7 @@ class OfferRulesState(PortalState, rx.State):
         self.loaded = True
 
     @rx.event
+    @on_loop
     def set_kind(self, kind: str) -> None:
         if isinstance(kind, str) and kind in offers.KIND_LABELS:
             self.kind = kind

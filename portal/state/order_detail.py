@@ -25,7 +25,7 @@ from portal.live.push import listens
 from portal.live.runtime import offload
 from portal.models import ORDER_STATUS_LABELS, TAG_LABELS, RefundMethod, ReturnStatus
 from portal.state import tab
-from portal.state.base import PortalState, loop_first
+from portal.state.base import PortalState, loop_first, on_loop
 from portal.state.guard import Access, access, current_principal
 from portal.state.order_messages import FIELDS, order_message
 from portal.state.session import backend_url
@@ -340,6 +340,7 @@ class OrderDetailState(PortalState, rx.State):
     # -- panels --------------------------------------------------------------------------------
 
     @rx.event
+    @on_loop
     def open_panel(self, name: str) -> None:
         if name not in ("", "cancel", "address", "variant", "window", "return") or self._order_id is None:
             return
@@ -348,6 +349,7 @@ class OrderDetailState(PortalState, rx.State):
         self.notice = ""
 
     @rx.event
+    @on_loop
     def close_panel(self) -> None:
         self.panel = ""
         self.action_error = ""
@@ -355,6 +357,7 @@ class OrderDetailState(PortalState, rx.State):
     # -- cancel --------------------------------------------------------------------------------
 
     @rx.event
+    @on_loop
     def update_cancel_reason(self, value: str) -> None:
         if value in CANCEL_REASON_LABELS:
             self.cancel_reason = value
@@ -380,6 +383,7 @@ class OrderDetailState(PortalState, rx.State):
     # -- calling off a return --------------------------------------------------------------------
 
     @rx.event
+    @on_loop
     def ask_cancel_return(self, return_id: int) -> None:
         """Ask to confirm; only a return this page shows (this customer's, on this order) can be named."""
         row = next((r for r in self.returns if r.id == return_id and r.can_cancel), None) \
@@ -390,6 +394,7 @@ class OrderDetailState(PortalState, rx.State):
         self.notice, self.action_error = "", ""
 
     @rx.event
+    @on_loop
     def keep_return(self) -> None:
         self._cancel_return_id, self.cancelling_return = None, ""
 
@@ -411,11 +416,13 @@ class OrderDetailState(PortalState, rx.State):
     # -- address -------------------------------------------------------------------------------
 
     @rx.event
+    @on_loop
     def update_address_choice(self, value: str) -> None:
         if isinstance(value, str) and (value == "new" or _int(value) is not None):
             self.address_choice = value
 
     @rx.event
+    @on_loop
     def update_address_field(self, field: str, value: str) -> None:
         if field in ADDRESS_FIELDS and isinstance(value, str):
             setattr(self, f"addr_{field}", value[:MAX_FIELD])
@@ -481,6 +488,7 @@ class OrderDetailState(PortalState, rx.State):
     # -- delivery window -----------------------------------------------------------------------
 
     @rx.event
+    @on_loop
     def update_window_choice(self, value: str) -> None:
         if isinstance(value, str) and len(value) <= 40:
             self.window_choice = value
@@ -518,11 +526,13 @@ class OrderDetailState(PortalState, rx.State):
         self._quote()
 
     @rx.event
+    @on_loop
     def update_return_reason(self, value: str) -> None:
         if value in RETURN_REASON_LABELS:
             self.return_reason = value
 
     @rx.event
+    @on_loop
     def update_return_note(self, value: str) -> None:
         if isinstance(value, str):
             self.return_note = value[:returns.MAX_NOTE]

@@ -14,7 +14,7 @@ from portal.domain.events import Topic
 from portal.i18n import N_, tr
 from portal.live.push import listens
 from portal.models import AddressPublic
-from portal.state.base import FAILED, PortalState
+from portal.state.base import FAILED, PortalState, on_loop
 from portal.state.guard import Access, access, request_info_of
 from portal.state.messages import message_for, message_for_error
 
@@ -171,6 +171,7 @@ class ProfileState(PortalState, rx.State):
         self.editing = True
 
     @rx.event
+    @on_loop
     def cancel_address(self) -> None:
         self.editing = False
         self._editing_id = None

@@ -12,7 +12,7 @@ from portal.domain import account, mfa
 from portal.format import ago, day_time
 from portal.i18n import tr, tr_n
 from portal.models import User
-from portal.state.base import FAILED, PortalState
+from portal.state.base import FAILED, PortalState, on_loop
 from portal.state.guard import Access, access, mfa_setup_exempt, request_info_of
 from portal.state.session import SessionState, backend_url, post_to
 from portal.state.shown_once import conceal, reveal
@@ -75,6 +75,7 @@ class SecurityState(PortalState, rx.State):
         self.loaded = True
 
     @rx.event
+    @on_loop
     def toggle_older(self) -> None:
         self.show_older = not self.show_older
 

@@ -23,7 +23,7 @@ from portal.live.push import listens
 from portal.models import User
 from portal.settings import get_settings
 from portal.state import tab
-from portal.state.base import PortalState
+from portal.state.base import PortalState, on_loop
 from portal.state.guard import Access, access, current_principal, mfa_setup_exempt, request_info_of
 from portal.state.messages import message_for
 
@@ -292,6 +292,7 @@ class LoginState(PortalState, rx.State):
         return self._go(ticket, role, binding)
 
     @rx.event
+    @on_loop
     def toggle_recovery(self) -> None:
         self.use_recovery = not self.use_recovery
         self.error = ""

@@ -94,3 +94,33 @@ def test_an_orders_page_load_is_served_on_the_loop_until_an_order_changes(db: Se
     assert stats[1] == {"served_on_loop": 1, "sent_to_pool": 0}
     # After the order changed: the kept view is stale, so the pool reads it again
     assert stats[2] == {"served_on_loop": 0, "sent_to_pool": 1}
+
+
+def test_a_click_that_only_changes_the_page_is_answered_on_the_loop(harness: Any, backend_url: str) -> None:
+    """`@on_loop` handlers (a toggle, a choice, a field typed) take no thread: the answer comes
+    from the loop, so it does not wait behind other people's work in the worker pool."""
+    from portal.state.session import LoginState
+
+    toggle, unmarked = handler_name(LoginState.toggle_recovery), handler_name(LoginState.cancel_mfa)
+
+    def shown(updates: list[dict[str, Any]]) -> list[Any]:
+        """The values of LoginState.use_recovery the updates carry (Reflex suffixes field names)."""
+        return [value for update in updates for sub in (update.get("delta") or {}).values()
+                for key, value in sub.items() if key.startswith("use_recovery")]
+
+    async def scenario() -> tuple[list[dict[str, int]], list[list[Any]]]:
+        stats, seen = [], []
+        async with ReflexClient(backend_url) as tab:
+            for name in (unmarked, toggle, toggle):
+                before = _loop_stats(backend_url)
+                seen.append(shown(await tab.send(name, path="/login")))
+                after = _loop_stats(backend_url)
+                stats.append({k: after[k] - before[k] for k in after})
+        return stats, seen
+
+    stats, seen = run(scenario())
+    # Control: a plain handler goes to the pool, not through the loop's try
+    assert stats[0] == {"served_on_loop": 0, "sent_to_pool": 0}
+    # The toggle is served on the loop, both times, and the page gets each answer
+    assert stats[1] == stats[2] == {"served_on_loop": 1, "sent_to_pool": 0}
+    assert seen[1:] == [[True], [False]]
