@@ -9,9 +9,12 @@ One worker (`reflex run --env prod --backend-only`), SQLite under a temporary di
   * sends socket.io `ping` every 20 ms: Reflex answers `pong` on the socket's receive loop
     without touching any state (EventNamespace.on_ping), so the delay of the answer is the time
     the server's event loop needed to get to it (plus a loopback round trip): the loop's lag;
-  * sends a cheap event every 100 ms (`LoginState.toggle_recovery`, a public handler that flips a
-    flag, so it always answers with a delta): a round trip through the guard, the state lock
-    and the portal's handler machinery, like any click;
+  * sends a click every 50 ms, in turn (so each kind every 100 ms): `LoginState.toggle_recovery`,
+    a public handler that flips a flag (so it always answers with a delta) and is marked `@on_loop`
+    (it runs on the event loop, as every handler that only changes the page's own fields): a round
+    trip through the guard, the state lock and the portal's handler machinery, like any such click;
+    and `LoginState.cancel_mfa`, a plain handler that clears two fields in the worker pool, as
+    every handler that may block does (measured apart);
 - the load (a child process, `--role load`): N customers (default 5), each in a loop:
   sign in the way the browser does (websocket `LoginState.submit` with email and password,
   which checks the argon2 hash; the answer is a script that sets the login binding cookie and
@@ -41,13 +44,17 @@ portal's loaded figures can be read against it.
 
 With `--load-cpus`, the load's client process and the spinners are kept on those CPUs (the servers
 are not pinned and may use every core): the customers stand for browsers on other machines, whose
-CPU is otherwise taken from the server's on a small machine.
+CPU is otherwise taken from the server's on a small machine. For the same reason they start a
+session of their own (since 2026-12-07; `--shared-session` for the old way): Linux shares the CPU
+between sessions first ("autogroups"), so clients in the probe's session made the probe's own group
+look busy, and a `--load-nice` within that group did nothing against the server's.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -178,7 +185,8 @@ async def load_main(url: str, emails: list[str], seconds: float, steps: str = "a
 # --- the probe ---------------------------------------------------------------------------------
 
 async def probe(url: str, cookie: str | None, event: str, path: str, seconds: float,
-                hashes: list[str] | None = None) -> dict[str, list[float]]:
+                hashes: list[str] | None = None, pooled: str = "") -> dict[str, list[float]]:
+    """`event` every EVENT_EVERY; with `pooled`, that handler in turn with it (each measured apart)."""
     tab = Tab(url, cookie)
     await tab.connect(path, timeout=60, hashes=hashes)
     for _ in range(10):  # warm-up, not counted
@@ -187,6 +195,7 @@ async def probe(url: str, cookie: str | None, event: str, path: str, seconds: fl
         await tab.call(event, path, timeout=10)
     pings: list[float] = []
     events: list[float] = []
+    pooled_events: list[float] = []
     errors = 0
     stop_at = time.monotonic() + seconds
 
@@ -201,20 +210,24 @@ async def probe(url: str, cookie: str | None, event: str, path: str, seconds: fl
 
     async def clicker() -> None:
         nonlocal errors
+        turn = 0
         while time.monotonic() < stop_at:
+            name, into = (pooled, pooled_events) if pooled and turn % 2 else (event, events)
+            turn += 1
             t0 = time.perf_counter()
             try:
-                await tab.call(event, path, timeout=10)
-                events.append(time.perf_counter() - t0)
+                await tab.call(name, path, timeout=10)
+                into.append(time.perf_counter() - t0)
             except Exception:  # noqa: BLE001
                 errors += 1
-            await asyncio.sleep(EVENT_EVERY)
+            await asyncio.sleep(EVENT_EVERY / 2 if pooled else EVENT_EVERY)  # each kind every EVENT_EVERY
 
     try:
         await asyncio.gather(pinger(), clicker())
     finally:
         await tab.close()
-    return {"ping": sorted(pings), "event": sorted(events), "errors": [float(errors)]}
+    return {"ping": sorted(pings), "event": sorted(events), "pooled": sorted(pooled_events),
+            "errors": [float(errors)]}
 
 
 def row(label: str, values: list[float], floor: float | None = None) -> str:
@@ -252,6 +265,9 @@ def main() -> None:
     parser.add_argument("--load-cpus", default="",
                         help="CPUs (e.g. 1, or 2-3) the load's clients and the spinners are kept on, standing for "
                              "browsers on other machines; the servers are not pinned and may use every core")
+    parser.add_argument("--shared-session", action="store_true",
+                        help="keep the load's clients and the spinners in this script's session (so in the probe's "
+                             "scheduling group, where Linux groups sessions), as the script did until 2026-12-07")
     parser.add_argument("--hydrate", choices=["first", "full"], default="first",
                         help="first: each tab's hydrate as a page's first connect (with the compiled defaults' "
                              "hashes, as a browser); full: without them (as a reconnect), the whole state sent")
@@ -269,9 +285,17 @@ def main() -> None:
     load_cpus = _cpus(args.load_cpus)
 
     def load_process_setup() -> None:
-        """In the load's processes (clients, spinners): their niceness and CPUs."""
+        """In the load's processes (clients, spinners): their session, niceness and CPUs."""
+        if not args.shared_session:
+            # A session of its own, so a scheduling group of its own where Linux groups sessions
+            # (autogroups): the clients' CPU is not counted against the probe's group, as a browser
+            # on another machine's would not be; and a niceness is then the group's too.
+            os.setsid()
         if args.load_nice > 0:
             os.nice(args.load_nice)
+            if not args.shared_session:
+                with contextlib.suppress(OSError), open("/proc/self/autogroup", "w") as group:
+                    group.write(str(args.load_nice))
         if load_cpus:
             os.sched_setaffinity(0, load_cpus)
 
@@ -309,7 +333,8 @@ def main() -> None:
     use_backing_here(backing, TMP / "data")
     customers, _ = make_customers(loaders + 1, password=True, tag="G", api_key=False)
     idle, busy = customers[0], customers[1:]
-    cheap = handler("portal.state.session", "LoginState", "toggle_recovery")
+    cheap = handler("portal.state.session", "LoginState", "toggle_recovery")  # @on_loop: no thread
+    pooled = handler("portal.state.session", "LoginState", "cancel_mfa")  # a plain handler: the worker pool
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = server_env(os.environ, workers=1, data_dir=TMP / "data")
@@ -318,13 +343,13 @@ def main() -> None:
     hashes_file.write_text(json.dumps(hashes))
     proc = start_server(ROOT, port, env, log=TMP / "portal.log")
     try:
-        unloaded = asyncio.run(probe(url, idle.cookie, cheap, "/dashboard", seconds, hashes))
+        unloaded = asyncio.run(probe(url, idle.cookie, cheap, "/dashboard", seconds, hashes, pooled))
         load = subprocess.Popen([sys.executable, __file__, "--role", "load", "--url", url, "--seconds",
                                  str(seconds + 2), "--steps", args.steps, "--emails", ",".join(c.email for c in busy),
                                  "--hashes-file", str(hashes_file)],
                                 stdout=subprocess.PIPE, text=True, cwd=ROOT, preexec_fn=load_process_setup)
         time.sleep(1.5)  # let every customer get going
-        loaded = asyncio.run(probe(url, idle.cookie, cheap, "/dashboard", seconds, hashes))
+        loaded = asyncio.run(probe(url, idle.cookie, cheap, "/dashboard", seconds, hashes, pooled))
         out, _ = load.communicate(timeout=seconds + 120)
         work = json.loads(out.strip().splitlines()[-1])
     finally:
@@ -359,6 +384,10 @@ def main() -> None:
         alone = pct(busy_machine["event"], 0.95)
         print(f"  the bare app with the machine busy / unloaded p95: {ratio(alone, pct(base['event'], 0.95))} "
               f"(what the cores alone do; the portal's loaded p95 over it: {ratio(pct(loaded['event'], 0.95), alone)})")
+    print(f"idle signed-in tab, a click that takes a worker thread ({pooled.split('.')[-1]}, in turn with the above):")
+    print(row("  portal, unloaded", unloaded["pooled"]))
+    print(row("  portal, loaded", loaded["pooled"]))
+    print(f"  loaded / unloaded p95: {ratio(pct(loaded['pooled'], 0.95), pct(unloaded['pooled'], 0.95))}")
     errs = int(unloaded["errors"][0] + loaded["errors"][0])
     print(f"  probe errors (timeouts): {errs}")
     el = work["elapsed"]
