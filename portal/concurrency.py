@@ -86,7 +86,7 @@ def _child_start(niceness: int, server_pid: int) -> None:
     # (autogroups): the CPU the children take is not counted against the server's group.
     with contextlib.suppress(OSError):
         os.setsid()
-    # No autogroups (or not Linux): the process's niceness alone.
+    # The group's priority too, where the kernel has autogroups (elsewhere the niceness below alone).
     with contextlib.suppress(OSError), open("/proc/self/autogroup", "w") as group:
         group.write(str(niceness))
     with contextlib.suppress(OSError):  # not allowed: the server's priority

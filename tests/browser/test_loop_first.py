@@ -61,6 +61,15 @@ def _loop_stats(backend_url: str) -> dict[str, int]:
     return httpx.get(f"{backend_url}/api/health").json()["loop_first"]  # type: ignore[no-any-return]
 
 
+async def _send_counted(tab: ReflexClient, backend_url: str, name: str, path: str) -> tuple[dict[str, int],
+                                                                                           list[dict[str, Any]]]:
+    """Send one event; how the server's loop tries moved meanwhile, and what it answered."""
+    before = _loop_stats(backend_url)
+    updates = await tab.send(name, path=path)
+    after = _loop_stats(backend_url)
+    return {k: after[k] - before[k] for k in after}, updates
+
+
 def test_an_orders_page_load_is_served_on_the_loop_until_an_order_changes(db: Session, harness: Any,
                                                                          backend_url: str) -> None:
     user, customer = make_customer(db)
@@ -78,10 +87,9 @@ def test_an_orders_page_load_is_served_on_the_loop_until_an_order_changes(db: Se
                         assert row is not None
                         row.status = change
                         s.add(row)
-                before = _loop_stats(backend_url)
-                seen.append(deltas_text(await tab.send(load, path="/orders")))
-                after = _loop_stats(backend_url)
-                stats.append({k: after[k] - before[k] for k in after})
+                moved, updates = await _send_counted(tab, backend_url, load, "/orders")
+                stats.append(moved)
+                seen.append(deltas_text(updates))
         return stats, seen
 
     stats, seen = run(scenario())
@@ -112,10 +120,9 @@ def test_a_click_that_only_changes_the_page_is_answered_on_the_loop(harness: Any
         stats, seen = [], []
         async with ReflexClient(backend_url) as tab:
             for name in (unmarked, toggle, toggle):
-                before = _loop_stats(backend_url)
-                seen.append(shown(await tab.send(name, path="/login")))
-                after = _loop_stats(backend_url)
-                stats.append({k: after[k] - before[k] for k in after})
+                moved, updates = await _send_counted(tab, backend_url, name, "/login")
+                stats.append(moved)
+                seen.append(shown(updates))
         return stats, seen
 
     stats, seen = run(scenario())

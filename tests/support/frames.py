@@ -24,7 +24,10 @@ def watch_frames(page: Any, selector: str, prop: str = "innerText") -> None:
 
 
 def shown_at(page: Any, path: str) -> set[Any]:
-    """Every value painted while the address was `path`."""
+    """Every value painted while the address was `path`, up to now: the recorder runs at the start
+    of each frame, so what Playwright just saw in the page may not be recorded until the next one
+    (a condition, not a wait: two frames have been painted since)."""
+    page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
     return {value for p, value in page.evaluate("window.__frames") if p == path}
 
 
