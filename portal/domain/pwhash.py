@@ -3,6 +3,7 @@ heavy child process, which imports this small module alone (the fork server prel
 
 from __future__ import annotations
 
+import functools
 import secrets
 
 from argon2 import PasswordHasher
@@ -10,20 +11,22 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 # argon2id with the library's defaults (RFC 9106 second recommended option).
 _hasher = PasswordHasher()
-# Verified against when the email is unknown, so both answers take the same time; made on first
-# use, so that importing this module (the fork server does) costs no hash.
-_dummy: list[str] = []
 
 
 def make(password: str) -> str:
     return _hasher.hash(password)
 
 
+@functools.cache
+def _dummy() -> str:
+    """Verified against when the email is unknown, so both answers take the same time; made on
+    first use, so that importing this module (the fork server does) costs no hash."""
+    return _hasher.hash("not-a-real-password-" + secrets.token_hex(8))
+
+
 def check(password_hash: str | None, password: str) -> bool:
-    if not _dummy:
-        _dummy.append(_hasher.hash("not-a-real-password-" + secrets.token_hex(8)))
     try:
-        return _hasher.verify(password_hash or _dummy[0], password) and password_hash is not None
+        return _hasher.verify(password_hash or _dummy(), password) and password_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

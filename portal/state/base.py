@@ -75,9 +75,8 @@ def _in_worker(fn: Callable[..., Any]) -> Callable[..., Any]:
     if getattr(fn, ON_LOOP, False):
         @functools.wraps(fn)
         async def inline(self: Any, *args: Any, **kwargs: Any) -> Any:
-            origin = events.origin_of(tab.token(self), type(self).get_full_name())
             try:
-                return on_loop_attempt({}, _as_origin, origin, fn, self, *args, **kwargs)
+                return on_loop_attempt({}, _as_origin, _origin(self), fn, self, *args, **kwargs)
             except NeedsWorker as err:
                 raise RuntimeError(f"{fn.__qualname__} is marked on_loop but reached blocking work: {err}") from err
 
@@ -95,7 +94,7 @@ def _in_worker(fn: Callable[..., Any]) -> Callable[..., Any]:
 async def run_sync(state: Any, fn: Callable[..., T], *args: Any, first_on_loop: bool = False, **kwargs: Any) -> T:
     """`fn(state, ...)` as a portal handler runs: in the worker pool with the event's origin
     (tried on the loop first when `first_on_loop`, see `portal.live.loop`)."""
-    origin = events.origin_of(tab.token(state), type(state).get_full_name())
+    origin = _origin(state)
     if not first_on_loop:
         return await offload(_as_origin, origin, fn, state, *args, **kwargs)
     counters = runtime.counters()
@@ -141,6 +140,11 @@ def loop_first(fn: Callable[..., T]) -> Callable[..., T]:
     statement, a Redis read, heavy work) it stops and runs again in the worker pool."""
     setattr(fn, LOOP_FIRST, True)
     return fn
+
+
+def _origin(state: Any) -> str:
+    """The origin of what a handler of this state's tab causes (`portal.domain.events.origin_of`)."""
+    return events.origin_of(tab.token(state), type(state).get_full_name())
 
 
 def _as_origin(origin: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
