@@ -41,6 +41,7 @@ portal's loaded figures can be read against it.
     .venv/bin/python bench/loop_lag.py --seconds 10 --steps downloads   # or logins: one kind of load
     .venv/bin/python bench/loop_lag.py --seconds 10 --hydrate full      # every tab as on a reconnect
     .venv/bin/python bench/loop_lag.py --seconds 10 --load-cpus 1       # the load's clients kept on CPU 1
+    .venv/bin/python bench/loop_lag.py --seconds 10 --load-cpus 1 --load-idle --probe-rt   # clients "elsewhere"
 
 With `--load-cpus`, the load's client process and the spinners are kept on those CPUs (the servers
 are not pinned and may use every core): the customers stand for browsers on other machines, whose
@@ -48,6 +49,9 @@ CPU is otherwise taken from the server's on a small machine. For the same reason
 session of their own (since 2026-12-07; `--shared-session` for the old way): Linux shares the CPU
 between sessions first ("autogroups"), so clients in the probe's session made the probe's own group
 look busy, and a `--load-nice` within that group did nothing against the server's.
+`--load-idle` and `--probe-rt` go further the same way (the clients take only CPU time nothing else
+wants; the probe's own wake-ups do not wait for a CPU), so that what is left is the server's own
+work against its loop: the nearest this one machine comes to clients on other machines.
 """
 
 from __future__ import annotations
@@ -268,6 +272,14 @@ def main() -> None:
     parser.add_argument("--shared-session", action="store_true",
                         help="keep the load's clients and the spinners in this script's session (so in the probe's "
                              "scheduling group, where Linux groups sessions), as the script did until 2026-12-07")
+    parser.add_argument("--load-idle", action="store_true",
+                        help="run the load's clients and the spinners at SCHED_IDLE: they get only CPU time nothing "
+                             "else wants, so they take (almost) none from the servers or the probe, as browsers "
+                             "on other machines would not")
+    parser.add_argument("--probe-rt", action="store_true",
+                        help="run the probe at SCHED_FIFO (real time; needs CAP_SYS_NICE): its own wake-ups do not "
+                             "wait for a CPU, as a browser's on another machine would not; the servers it starts "
+                             "do not inherit it")
     parser.add_argument("--hydrate", choices=["first", "full"], default="first",
                         help="first: each tab's hydrate as a page's first connect (with the compiled defaults' "
                              "hashes, as a browser); full: without them (as a reconnect), the whole state sent")
@@ -298,6 +310,8 @@ def main() -> None:
                     group.write(str(args.load_nice))
         if load_cpus:
             os.sched_setaffinity(0, load_cpus)
+        if args.load_idle:
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
 
     if args.role == "load":
         sys.path.insert(0, str(ROOT))
@@ -306,6 +320,11 @@ def main() -> None:
         print(json.dumps(out))
         return
 
+    if args.probe_rt:
+        try:  # reset on fork: the servers, the load and the spinners started from here stay normal
+            os.sched_setscheduler(0, os.SCHED_FIFO | os.SCHED_RESET_ON_FORK, os.sched_param(1))
+        except PermissionError:
+            sys.exit("--probe-rt: not permitted (needs root or CAP_SYS_NICE)")
     # The bare app: the floor of both probes.
     first = args.hydrate == "first"
     app_dir, increment = baseline_app(TMP)
@@ -362,6 +381,10 @@ def main() -> None:
     if load_cpus:
         doing += f" (their clients and the spinners kept on CPU {','.join(map(str, sorted(load_cpus)))} of " \
                  f"{os.cpu_count()}; the servers on any)"
+    if args.load_idle:
+        doing += " (their clients at SCHED_IDLE)"
+    if args.probe_rt:
+        doing += " (the probe at SCHED_FIFO)"
     hydrate = "a page's first connect (compiled defaults' hashes)" if first else "full state (as on a reconnect)"
     print(f"1 worker, SQLite; {loaders} customers {doing}; phases of {seconds:.0f} s; hydrate: {hydrate}; "
           f"python {sys.version.split()[0]}, load average {os.getloadavg()[0]:.1f}")
