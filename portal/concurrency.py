@@ -37,6 +37,35 @@ _held = threading.local()
 HASH_NICENESS = int(os.environ.get("PORTAL_HASH_NICENESS", "10"))
 # Pure-Python heavy work in child processes (see `in_process`); "0" keeps it in the calling thread.
 HEAVY_PROCESSES = os.environ.get("PORTAL_HEAVY_PROCESSES", "1").strip().lower() not in {"0", "false", "no", "off"}
+
+
+def cpu_list(spec: str, *, name: str = "PORTAL_HEAVY_CPUS") -> frozenset[int]:
+    """The CPUs of a Linux CPU list ("3", "2-3", "0,2-5"), each one this process may run on; ""
+    gives the empty set (no restriction). Anything else is refused, naming the setting."""
+    spec = spec.strip()
+    if not spec:
+        return frozenset()
+    cpus: set[int] = set()
+    for part in spec.split(","):
+        first, dash, last = part.strip().partition("-")
+        try:
+            low, high = int(first), int(last if dash else first)
+        except ValueError:
+            raise ValueError(f"{name}: {part.strip()!r} is not a CPU number or range (e.g. 3, 2-3, 0,2-5)") from None
+        if low < 0 or high < low:
+            raise ValueError(f"{name}: {part.strip()!r} is not a CPU range (e.g. 2-3)")
+        cpus.update(range(low, high + 1))
+    allowed = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set(range(os.cpu_count() or 1))
+    if not cpus <= allowed:
+        raise ValueError(f"{name}: CPU {min(cpus - allowed)} is not one this server may run on "
+                         f"({', '.join(map(str, sorted(allowed)))})")
+    return frozenset(cpus)
+
+
+# The CPUs the heavy processes are kept on (a Linux CPU list, e.g. "2-7"; empty: any). On a machine
+# with cores to spare, the heavy work then never takes the cores left to the web workers' event
+# loops, as a separate tier of job workers would not.
+HEAVY_CPUS = cpu_list(os.environ.get("PORTAL_HEAVY_CPUS", ""))
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -78,8 +107,10 @@ _busy = 0  # calls under way in _processes
 _idle_timer: threading.Timer | None = None
 
 
-def _child_start(niceness: int, server_pid: int) -> None:
+def _child_start(niceness: int, server_pid: int, cpus: frozenset[int] = frozenset()) -> None:
     _exit_with(server_pid)
+    if cpus:
+        os.sched_setaffinity(0, cpus)
     if niceness <= 0:
         return
     # A session of its own, so a scheduling group of its own where the kernel groups sessions
@@ -133,8 +164,8 @@ def _pool() -> ProcessPoolExecutor:
         if _processes is None:
             ctx = multiprocessing.get_context("forkserver")
             ctx.set_forkserver_preload(PRELOAD)
-            _processes = ProcessPoolExecutor(max_workers=HEAVY_CONCURRENCY, mp_context=ctx,
-                                             initializer=_child_start, initargs=(HASH_NICENESS, os.getpid()))
+            _processes = ProcessPoolExecutor(max_workers=HEAVY_CONCURRENCY, mp_context=ctx, initializer=_child_start,
+                                             initargs=(HASH_NICENESS, os.getpid(), HEAVY_CPUS))
         return _processes
 
 

@@ -4,9 +4,14 @@ children go when the server does."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import subprocess
+import sys
 import threading
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 
 import pytest
 
@@ -127,10 +132,7 @@ os.kill(os.getpid(), 9)
 def test_the_children_exit_when_the_server_is_killed() -> None:
     """A child waits on a queue that never closes, and no signal to the server's process group
     reaches its own session: it watches the server's process instead."""
-    import subprocess
-    import sys
     import time
-    from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
     server = subprocess.Popen([sys.executable, "-c", _ORPHAN], cwd=root, stdin=subprocess.PIPE,
@@ -172,3 +174,43 @@ def test_idle_children_exit_and_the_next_call_gets_new_ones(monkeypatch: pytest.
         assert time.monotonic() < deadline, "the idle children never exited"
         time.sleep(0.05)
     assert in_process(_where_and_how)[0] != first  # a new child
+
+
+_AFFINITY = """
+import json, os
+from portal.concurrency import in_process
+print(json.dumps([sorted(os.sched_getaffinity(0)), sorted(in_process(os.sched_getaffinity, 0))]), flush=True)
+"""
+
+
+def _server_with(heavy_cpus: str, code: str) -> subprocess.CompletedProcess[str]:
+    """`code` run as a server would be, with PORTAL_HEAVY_CPUS set to `heavy_cpus`."""
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PORTAL_HEAVY_CPUS": heavy_cpus}
+    return subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="needs a machine with two CPUs or more, and Linux's CPU affinity")
+def test_the_heavy_processes_can_be_kept_on_cpus_of_their_own() -> None:
+    cpus = sorted(os.sched_getaffinity(0))
+    run = _server_with("", _AFFINITY)  # positive control: unset, a child may run wherever the server may
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == [cpus, cpus]
+    run = _server_with(str(cpus[-1]), _AFFINITY)
+    assert run.returncode == 0, run.stderr
+    server, child = json.loads(run.stdout)
+    assert child == [cpus[-1]]  # the heavy work on that CPU alone
+    assert server == cpus  # the server's own (its event loop's) untouched
+
+
+def test_a_heavy_cpu_list_that_is_not_one_is_refused_naming_the_setting() -> None:
+    assert concurrency.cpu_list("") == frozenset()
+    assert concurrency.cpu_list(" 0 ") == {0}  # positive control: a list this machine has
+    for bad, said in [("x", "'x' is not a CPU number"), ("1-0", "'1-0' is not a CPU range"),
+                      ("0,", "'' is not a CPU number"), ("4096", "CPU 4096 is not one this server may run on")]:
+        with pytest.raises(ValueError, match="^" + re.escape(f"PORTAL_HEAVY_CPUS: {said}")):
+            concurrency.cpu_list(bad)
+    run = _server_with("x", "import portal.concurrency")  # the server does not start with it
+    assert run.returncode != 0 and "PORTAL_HEAVY_CPUS: 'x' is not a CPU number" in run.stderr
+    assert _server_with("0", "import portal.concurrency").returncode == 0  # control: a good one starts
