@@ -55,7 +55,9 @@ def cpu_list(spec: str, *, name: str = "PORTAL_HEAVY_CPUS") -> frozenset[int]:
         if low < 0 or high < low:
             raise ValueError(f"{name}: {part.strip()!r} is not a CPU range (e.g. 2-3)")
         cpus.update(range(low, high + 1))
-    allowed = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set(range(os.cpu_count() or 1))
+    if not hasattr(os, "sched_setaffinity"):
+        raise ValueError(f"{name}: this system cannot keep processes on given CPUs (Linux can)")
+    allowed = os.sched_getaffinity(0)
     if not cpus <= allowed:
         raise ValueError(f"{name}: CPU {min(cpus - allowed)} is not one this server may run on "
                          f"({', '.join(map(str, sorted(allowed)))})")
