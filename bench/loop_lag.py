@@ -91,6 +91,8 @@ from live_common import (
     use_backing_here,
 )
 
+from portal.concurrency import cpu_list
+
 TMP = Path(tempfile.mkdtemp(prefix="portal-lag-"))
 PING_EVERY = 0.02
 EVENT_EVERY = 0.1
@@ -246,15 +248,6 @@ def row(label: str, values: list[float], floor: float | None = None) -> str:
             f"max {ms[-1]:7.1f} ms{extra}")
 
 
-def _cpus(spec: str) -> set[int]:
-    """"1" or "2-3" or "1,3" -> that set of CPU numbers (empty: no pinning)."""
-    out: set[int] = set()
-    for part in filter(None, (p.strip() for p in spec.split(","))):
-        low, _, high = part.partition("-")
-        out.update(range(int(low), int(high or low) + 1))
-    return out
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=10, help="length of each phase")
@@ -294,7 +287,7 @@ def main() -> None:
     os.chdir(ROOT)
     seconds = max(3.0, min(args.seconds, 60.0))
     loaders = max(1, min(args.loaders, 20))
-    load_cpus = _cpus(args.load_cpus)
+    load_cpus = cpu_list(args.load_cpus, name="--load-cpus")
 
     def load_process_setup() -> None:
         """In the load's processes (clients, spinners): their session, niceness and CPUs."""

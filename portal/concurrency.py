@@ -46,14 +46,14 @@ def cpu_list(spec: str, *, name: str = "PORTAL_HEAVY_CPUS") -> frozenset[int]:
     if not spec:
         return frozenset()
     cpus: set[int] = set()
-    for part in spec.split(","):
-        first, dash, last = part.strip().partition("-")
+    for part in (p.strip() for p in spec.split(",")):
+        first, dash, last = part.partition("-")
         try:
             low, high = int(first), int(last if dash else first)
         except ValueError:
-            raise ValueError(f"{name}: {part.strip()!r} is not a CPU number or range (e.g. 3, 2-3, 0,2-5)") from None
+            raise ValueError(f"{name}: {part!r} is not a CPU number or range (e.g. 3, 2-3, 0,2-5)") from None
         if low < 0 or high < low:
-            raise ValueError(f"{name}: {part.strip()!r} is not a CPU range (e.g. 2-3)")
+            raise ValueError(f"{name}: {part!r} is not a CPU range (e.g. 2-3)")
         cpus.update(range(low, high + 1))
     if not hasattr(os, "sched_setaffinity"):
         raise ValueError(f"{name}: this system cannot keep processes on given CPUs (Linux can)")
