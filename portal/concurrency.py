@@ -28,15 +28,16 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any, ParamSpec, TypeVar
 
 from portal.live.loop import blocking_point
+from portal.settings import early
 
-HEAVY_CONCURRENCY = max(1, int(os.environ.get("PORTAL_HEAVY_CONCURRENCY", "2")))
+HEAVY_CONCURRENCY = max(1, int(early("PORTAL_HEAVY_CONCURRENCY", "2")))
 _heavy = threading.BoundedSemaphore(HEAVY_CONCURRENCY)
 _held = threading.local()
 # How much less CPU priority than the event loop the heavy processes (password hashing,
 # documents) get, in Linux `nice` steps: for each process and for their scheduling group.
-HASH_NICENESS = int(os.environ.get("PORTAL_HASH_NICENESS", "10"))
+HASH_NICENESS = int(early("PORTAL_HASH_NICENESS", "10"))
 # Pure-Python heavy work in child processes (see `in_process`); "0" keeps it in the calling thread.
-HEAVY_PROCESSES = os.environ.get("PORTAL_HEAVY_PROCESSES", "1").strip().lower() not in {"0", "false", "no", "off"}
+HEAVY_PROCESSES = early("PORTAL_HEAVY_PROCESSES", "1").strip().lower() not in {"0", "false", "no", "off"}
 
 
 def cpu_list(spec: str, *, name: str = "PORTAL_HEAVY_CPUS") -> frozenset[int]:
@@ -67,7 +68,7 @@ def cpu_list(spec: str, *, name: str = "PORTAL_HEAVY_CPUS") -> frozenset[int]:
 # The CPUs the heavy processes are kept on (a Linux CPU list, e.g. "2-7"; empty: any). On a machine
 # with cores to spare, the heavy work then never takes the cores left to the web workers' event
 # loops, as a separate tier of job workers would not.
-HEAVY_CPUS = cpu_list(os.environ.get("PORTAL_HEAVY_CPUS", ""))
+HEAVY_CPUS = cpu_list(early("PORTAL_HEAVY_CPUS", ""))
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -102,7 +103,7 @@ def heavy() -> Iterator[None]:
 PRELOAD = ["portal.integrations.pdf", "portal.domain.pwhash"]
 # Children idle this long exit (each holds ~100 MB); the next call forks new ones from the fork
 # server, which has the code loaded already (milliseconds).
-IDLE_SECONDS = float(os.environ.get("PORTAL_HEAVY_IDLE_SECONDS", "60"))
+IDLE_SECONDS = float(early("PORTAL_HEAVY_IDLE_SECONDS", "60"))
 _processes: ProcessPoolExecutor | None = None
 _processes_lock = threading.Lock()
 _busy = 0  # calls under way in _processes

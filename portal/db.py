@@ -14,12 +14,12 @@ from sqlalchemy import Engine, create_engine, event
 from sqlmodel import Session
 
 from portal.live.loop import blocking_point
-from portal.settings import get_settings
+from portal.settings import early, get_settings
 
 _lock = threading.Lock()
 _engine: Engine | None = None
 # The worker pool's threads (portal.live.runtime) and Starlette's, which both open transactions.
-POOL_SIZE = int(os.environ.get("PORTAL_DB_POOL_SIZE", "16"))
+POOL_SIZE = int(early("PORTAL_DB_POOL_SIZE", "16"))
 
 
 def utcnow() -> datetime:

@@ -1,18 +1,22 @@
 """One settings object, read from the environment (and an optional .env file).
 
-Feature code imports `get_settings()`; nothing else reads os.environ.
+Feature code imports `get_settings()`. The few settings read as a module is imported (the
+runtime's pools and processes, made before the settings object can be) go through `early()`,
+which reads the same two places; nothing else reads os.environ.
 """
 
 from __future__ import annotations
 
 import contextvars
 import ipaddress
+import os
 import re
 import threading
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
+from dotenv import dotenv_values
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -29,8 +33,20 @@ SECRET_WORDS = ("secret", "password", "api_key", "token")
 _COLLECTING: contextvars.ContextVar[bool] = contextvars.ContextVar("collecting", default=False)
 
 
+ENV_FILE = ".env"
+
+
+def early(name: str, default: str) -> str:
+    """A setting read as a module is imported: from the environment, else from the .env file
+    Settings reads (so either place works for every setting in the README), else `default`."""
+    if name in os.environ:
+        return os.environ[name]
+    value = dotenv_values(ENV_FILE).get(name)
+    return default if value is None else value
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_file=ENV_FILE, extra="ignore")
 
     # "development" for make run and tests, "production" for real deployments.
     portal_env: Literal["development", "test", "production"] = "development"

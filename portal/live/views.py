@@ -27,7 +27,6 @@ answers push them out.
 from __future__ import annotations
 
 import functools
-import os
 import sys
 import threading
 import time
@@ -38,11 +37,12 @@ from typing import Any, TypeVar
 from portal.domain.principal import Principal
 from portal.i18n import current_language
 from portal.live.runtime import counters, view_key
+from portal.settings import early
 
 T = TypeVar("T")
 TTL_SECONDS = 120.0
 # How many answers a worker keeps (least recently used go first); 0 keeps none.
-MAX_ENTRIES = int(os.environ.get("PORTAL_VIEW_CACHE_ENTRIES", "20000"))
+MAX_ENTRIES = int(early("PORTAL_VIEW_CACHE_ENTRIES", "20000"))
 
 
 def topic_keys(principal: Principal, topics: tuple[str, ...]) -> tuple[str, ...]:
